@@ -1,0 +1,406 @@
+//! Splitting a logical line into keyword, flags and arguments, and reading
+//! the arguments the way BuildKit's line parsers do for each instruction.
+
+use std::ops::Range;
+
+use super::gostr::{decode_rune, is_space, is_space_byte, is_token_space, text, trim_space};
+use super::tree::{Command, Flag};
+
+/// Why an instruction cannot be parsed; BuildKit's own wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub String);
+
+/// Parses the command in `line[range]`: BuildKit's `newNodeFromLine`.
+pub fn parse_command(
+    line: &[u8],
+    range: Range<usize>,
+    escape: u8,
+) -> Result<Command, CommandError> {
+    let trimmed = trim_space(line, range);
+    let keyword_end = (trimmed.start..trimmed.end)
+        .find(|&i| is_token_space(line[i]))
+        .unwrap_or(trimmed.end);
+    let keyword = trimmed.start..keyword_end;
+    let name = text(&line[keyword.clone()]).to_lowercase();
+    let (flags, args) = if keyword_end < trimmed.end {
+        let mut rest = keyword_end;
+        while rest < trimmed.end && is_token_space(line[rest]) {
+            rest += 1;
+        }
+        let (flags, args_start) = extract_flags(line, rest..trimmed.end);
+        (flags, trim_space(line, args_start..trimmed.end))
+    } else {
+        (Vec::new(), trimmed.end..trimmed.end)
+    };
+    let mut command = Command {
+        keyword,
+        name,
+        flags,
+        args: args.clone(),
+        json: false,
+        values: Vec::new(),
+        sub: None,
+    };
+    let rest = &line[args.clone()];
+    match command.name.as_str() {
+        "add" | "copy" | "volume" => match parse_json(rest)? {
+            Some(values) => (command.values, command.json) = (values, true),
+            None => command.values = split_whitespace(rest),
+        },
+        "expose" | "from" => command.values = split_whitespace(rest),
+        "cmd" | "entrypoint" | "run" | "shell" => {
+            (command.values, command.json) = parse_maybe_json(rest)?
+        }
+        "env" => command.values = parse_name_val(rest, "ENV", escape)?,
+        "label" => command.values = parse_name_val(rest, "LABEL", escape)?,
+        "arg" => command.values = parse_words(rest, escape),
+        "maintainer" | "stopsignal" | "user" | "workdir" => {
+            if !rest.is_empty() {
+                command.values = vec![text(rest)];
+            }
+        }
+        "healthcheck" => (command.values, command.json) = parse_health(rest)?,
+        "onbuild" => {
+            if !args.is_empty() {
+                command.sub = Some(Box::new(parse_command(line, args, escape)?));
+            }
+        }
+        // BuildKit keeps unknown instructions with one empty value.
+        _ => command.values = vec![String::new()],
+    }
+    Ok(command)
+}
+
+/// BuildKit's `extractBuilderFlags`: leading `--flag[=value]` words. Returns
+/// the flags and where the remaining arguments start.
+fn extract_flags(line: &[u8], range: Range<usize>) -> (Vec<Flag>, usize) {
+    #[derive(PartialEq)]
+    enum Phase {
+        Spaces,
+        Word,
+        Quote(u8),
+    }
+    let mut flags = Vec::new();
+    let mut phase = Phase::Spaces;
+    let mut word = String::new();
+    let mut word_start = range.start;
+    let mut blank_ok = false;
+    let mut pos = range.start;
+    let end = range.end;
+    let finish = |flags: &mut Vec<Flag>, word: &str, start: usize, stop: usize, blank_ok: bool| {
+        if blank_ok || !word.is_empty() {
+            flags.push(Flag {
+                range: start..stop,
+                text: word.to_string(),
+            });
+        }
+    };
+    loop {
+        if pos == end {
+            if phase != Phase::Spaces && word != "--" {
+                finish(&mut flags, &word, word_start, pos, blank_ok);
+            }
+            return (flags, end);
+        }
+        let ch = line[pos];
+        match phase {
+            Phase::Spaces => {
+                if is_space_byte(ch) {
+                    pos += 1;
+                    continue;
+                }
+                if ch != b'-' || pos + 1 == end || line[pos + 1] != b'-' {
+                    return (flags, pos);
+                }
+                phase = Phase::Word;
+                word_start = pos;
+            }
+            Phase::Word => {
+                if is_space_byte(ch) {
+                    if word == "--" {
+                        return (flags, pos);
+                    }
+                    finish(&mut flags, &word, word_start, pos, blank_ok);
+                    word.clear();
+                    blank_ok = false;
+                    phase = Phase::Spaces;
+                    pos += 1;
+                    continue;
+                }
+                if ch == b'\'' || ch == b'"' {
+                    phase = Phase::Quote(ch);
+                    blank_ok = true;
+                    pos += 1;
+                    continue;
+                }
+                if ch == b'\\' {
+                    if pos + 1 == end {
+                        pos += 1;
+                        continue;
+                    }
+                    pos += 1;
+                }
+                word.push(line[pos] as char);
+                pos += 1;
+            }
+            Phase::Quote(quote) => {
+                if ch == quote {
+                    phase = Phase::Word;
+                    pos += 1;
+                    continue;
+                }
+                if ch == b'\\' {
+                    if pos + 1 == end {
+                        phase = Phase::Word;
+                        pos += 1;
+                        continue;
+                    }
+                    pos += 1;
+                }
+                word.push(line[pos] as char);
+                pos += 1;
+            }
+        }
+    }
+}
+
+/// `reWhitespace.Split(rest, -1)`, or nothing for empty arguments.
+fn split_whitespace(rest: &[u8]) -> Vec<String> {
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    let mut values = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    while pos < rest.len() {
+        if is_token_space(rest[pos]) {
+            values.push(text(&rest[start..pos]));
+            while pos < rest.len() && is_token_space(rest[pos]) {
+                pos += 1;
+            }
+            start = pos;
+        } else {
+            pos += 1;
+        }
+    }
+    values.push(text(&rest[start..]));
+    values
+}
+
+/// Exec form: `Some(values)` when the arguments are a JSON array of strings,
+/// `None` when they are not JSON (shell form), an error for a JSON array
+/// holding anything but strings.
+fn parse_json(rest: &[u8]) -> Result<Option<Vec<String>>, CommandError> {
+    let start = super::gostr::leading_space_len(rest);
+    if rest.get(start) != Some(&b'[') {
+        return Ok(None);
+    }
+    let Ok(serde_json::Value::Array(items)) =
+        serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(&rest[start..]))
+    else {
+        return Ok(None);
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            serde_json::Value::String(s) => Ok(s),
+            _ => Err(CommandError(
+                "when using JSON array syntax, arrays must be comprised of strings only".into(),
+            )),
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+fn parse_maybe_json(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
+    if rest.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    Ok(match parse_json(rest)? {
+        Some(values) => (values, true),
+        None => (vec![text(rest)], false),
+    })
+}
+
+/// HEALTHCHECK: a type word (`CMD`, `NONE`) and a maybe-JSON command.
+fn parse_health(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
+    let sep = rest
+        .iter()
+        .position(|&b| is_space_byte(b))
+        .unwrap_or(rest.len());
+    if sep == 0 {
+        return Ok((Vec::new(), false));
+    }
+    let next = sep
+        + rest[sep..]
+            .iter()
+            .position(|&b| !is_space_byte(b))
+            .unwrap_or(rest.len() - sep);
+    let (mut values, json) = parse_maybe_json(&rest[next..])?;
+    values.insert(0, text(&rest[..sep]));
+    Ok((values, json))
+}
+
+/// BuildKit's `parseWords`: whitespace-separated words, quotes kept, the
+/// escape character protecting the next character.
+pub fn parse_words(rest: &[u8], escape: u8) -> Vec<String> {
+    let escape = escape as char;
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut blank_ok = false;
+    let mut pos = 0;
+    while pos < rest.len() {
+        let (mut ch, mut width) = decode_rune(&rest[pos..]);
+        if !in_word {
+            if is_space(ch) {
+                pos += width;
+                continue;
+            }
+            in_word = true;
+        }
+        match quote {
+            None => {
+                if is_space(ch) {
+                    if blank_ok || !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    word.clear();
+                    blank_ok = false;
+                    in_word = false;
+                    pos += width;
+                    continue;
+                }
+                if ch == '\'' || ch == '"' {
+                    quote = Some(ch);
+                    blank_ok = true;
+                }
+                if ch == escape {
+                    if pos + width == rest.len() {
+                        pos += width;
+                        continue;
+                    }
+                    word.push(ch);
+                    pos += width;
+                    (ch, width) = decode_rune(&rest[pos..]);
+                }
+                word.push(ch);
+            }
+            Some(q) => {
+                if ch == q {
+                    quote = None;
+                }
+                if ch == escape && q != '\'' {
+                    if pos + width == rest.len() {
+                        quote = None;
+                        pos += width;
+                        continue;
+                    }
+                    pos += width;
+                    word.push(ch);
+                    (ch, width) = decode_rune(&rest[pos..]);
+                }
+                word.push(ch);
+            }
+        }
+        pos += width;
+    }
+    if in_word && (blank_ok || !word.is_empty()) {
+        words.push(word);
+    }
+    words
+}
+
+/// ENV and LABEL: `KEY value` (old form) or `KEY=value ...`. Each pair
+/// becomes key, value and separator, as in BuildKit's AST.
+fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<String>, CommandError> {
+    let words = parse_words(rest, escape);
+    let Some(first) = words.first() else {
+        return Ok(Vec::new());
+    };
+    if !first.contains('=') {
+        let split = rest.iter().position(|&b| is_token_space(b));
+        let Some(split) = split else {
+            return Err(CommandError(format!("{key} must have two arguments")));
+        };
+        let mut value = split;
+        while value < rest.len() && is_token_space(rest[value]) {
+            value += 1;
+        }
+        return Ok(vec![
+            text(&rest[..split]),
+            text(&rest[value..]),
+            String::new(),
+        ]);
+    }
+    let mut values = Vec::new();
+    for word in &words {
+        let Some((name, value)) = word.split_once('=') else {
+            return Err(CommandError(format!(
+                "Syntax error - can't find = in {}. Must be of the form: name=value",
+                super::gostr::quote(word)
+            )));
+        };
+        values.extend([name.to_string(), value.to_string(), "=".to_string()]);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Command {
+        parse_command(line.as_bytes(), 0..line.len(), b'\\').unwrap()
+    }
+
+    #[test]
+    fn flags_keep_their_positions() {
+        let line = "COPY --chown=a:b --link src dst";
+        let command = parse(line);
+        assert_eq!(command.name, "copy");
+        assert_eq!(command.flags.len(), 2);
+        assert_eq!(&line[command.flags[0].range.clone()], "--chown=a:b");
+        assert_eq!(command.flags[0].name(), "chown");
+        assert_eq!(command.flags[0].value(), Some("a:b"));
+        assert_eq!(command.flags[1].name(), "link");
+        assert_eq!(command.flags[1].value(), None);
+        assert_eq!(&line[command.args.clone()], "src dst");
+        assert_eq!(command.values, ["src", "dst"]);
+    }
+
+    #[test]
+    fn double_dash_ends_flags() {
+        let command = parse("COPY --doit=true -- foo /tmp/");
+        assert_eq!(command.flags.len(), 1);
+        assert_eq!(command.values, ["foo", "/tmp/"]);
+    }
+
+    #[test]
+    fn invalid_json_is_shell_form_but_non_strings_are_errors() {
+        let command = parse("CMD ['sh']");
+        assert!(!command.json);
+        assert_eq!(command.values, ["['sh']"]);
+        let error = parse_command(b"CMD [1]", 0..7, b'\\').unwrap_err();
+        assert!(error.0.contains("strings only"));
+    }
+
+    #[test]
+    fn onbuild_nests_a_command() {
+        let command = parse("ONBUILD RUN echo hi");
+        let sub = command.sub.unwrap();
+        assert_eq!(sub.name, "run");
+        assert_eq!(sub.values, ["echo hi"]);
+    }
+
+    #[test]
+    fn env_forms() {
+        assert_eq!(parse("ENV a b c").values, ["a", "b c", ""]);
+        assert_eq!(
+            parse("ENV a=1 b=\"2 3\"").values,
+            ["a", "1", "=", "b", "\"2 3\"", "="]
+        );
+        assert!(parse_command(b"ENV PATH", 0..8, b'\\').is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Finding heredocs in an instruction line the way BuildKit does: the line is
+//! split into shell words (quotes and escapes kept), and every word of the
+//! form `[fd]<<[-]DELIM` opens a heredoc, read in order after the line.
+
+use super::gostr::is_space;
+
+/// A heredoc opener found in the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opener {
+    pub name: String,
+    pub chomp: bool,
+    pub expand: bool,
+    pub fd: u32,
+}
+
+/// The heredoc openers of a logical line. A line the shell lexer rejects
+/// (an unterminated quote, say) has none, as in BuildKit.
+pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
+    let Some(words) = shell_words(line, true) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for word in words {
+        if let Some(opener) = opener(&word)? {
+            found.push(opener);
+        }
+    }
+    Ok(found)
+}
+
+/// `^(\d*)<<(-?)([^<]*)$` and a single-word delimiter.
+fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
+    let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
+    let Some(after) = word[digits..].strip_prefix(b"<<") else {
+        return Ok(None);
+    };
+    let (chomp, rest) = match after.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, after),
+    };
+    if rest.is_empty() || rest.contains(&b'<') {
+        return Ok(None);
+    }
+    let cooked = shell_words(rest, false).ok_or_else(|| unterminated(rest))?;
+    if cooked.len() != 1 {
+        return Ok(None);
+    }
+    let raw = shell_words(rest, true).ok_or_else(|| unterminated(rest))?;
+    let quotes = |w: &[u8]| w.iter().filter(|&&b| b == b'\'' || b == b'"').count();
+    let fd = std::str::from_utf8(&word[..digits])
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    Ok(Some(Opener {
+        name: String::from_utf8_lossy(&cooked[0]).into_owned(),
+        chomp,
+        expand: quotes(&cooked[0]) == quotes(&raw[0]),
+        fd,
+    }))
+}
+
+fn unterminated(rest: &[u8]) -> String {
+    format!(
+        "invalid heredoc delimiter {}",
+        String::from_utf8_lossy(rest)
+    )
+}
+
+/// Splits `line` into words like BuildKit's shell lexer with an empty
+/// environment whose unset variables stay as written. `raw` keeps quotes
+/// and escape characters. `None` when the lexer would fail.
+fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
+    let mut words = Vec::new();
+    let mut word = Vec::new();
+    let mut in_word = false;
+    let mut pos = 0;
+    let push_raw = |word: &mut Vec<u8>, in_word: &mut bool, bytes: &[u8]| {
+        word.extend_from_slice(bytes);
+        *in_word = true;
+    };
+    while pos < line.len() {
+        match line[pos] {
+            b'\'' => {
+                let end = pos + 1 + line[pos + 1..].iter().position(|&b| b == b'\'')?;
+                let inner = if raw { pos..end + 1 } else { pos + 1..end };
+                push_raw(&mut word, &mut in_word, &line[inner]);
+                pos = end + 1;
+            }
+            b'"' => {
+                let mut text = Vec::new();
+                if raw {
+                    text.push(b'"');
+                }
+                pos += 1;
+                loop {
+                    match *line.get(pos)? {
+                        b'"' => break,
+                        b'$' => pos = dollar(line, pos, &mut text)?,
+                        b'\\' => {
+                            if raw {
+                                text.push(b'\\');
+                            }
+                            pos += 1;
+                            match line.get(pos) {
+                                None => {}
+                                Some(&c @ (b'"' | b'$' | b'\\')) => {
+                                    text.push(c);
+                                    pos += 1;
+                                }
+                                Some(_) => text.push(b'\\'),
+                            }
+                        }
+                        c => {
+                            text.push(c);
+                            pos += 1;
+                        }
+                    }
+                }
+                if raw {
+                    text.push(b'"');
+                }
+                pos += 1;
+                push_raw(&mut word, &mut in_word, &text);
+            }
+            b'$' => {
+                let mut text = Vec::new();
+                pos = dollar(line, pos, &mut text)?;
+                // An expansion's text splits on white space like plain text.
+                for &b in &text {
+                    split_or_push(&mut words, &mut word, &mut in_word, b);
+                }
+            }
+            b'\\' => {
+                if raw {
+                    push_raw(&mut word, &mut in_word, b"\\");
+                }
+                pos += 1;
+                if let Some(&c) = line.get(pos) {
+                    push_raw(&mut word, &mut in_word, &[c]);
+                    pos += 1;
+                }
+            }
+            c => {
+                split_or_push(&mut words, &mut word, &mut in_word, c);
+                pos += 1;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
+fn split_or_push(words: &mut Vec<Vec<u8>>, word: &mut Vec<u8>, in_word: &mut bool, b: u8) {
+    if b.is_ascii() && is_space(b as char) {
+        if *in_word {
+            words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    } else {
+        word.push(b);
+        *in_word = true;
+    }
+}
+
+/// A `$` expansion starting at `pos`, kept as written (the environment is
+/// empty and unset variables are skipped). Returns the position after it.
+fn dollar(line: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
+    if line.get(pos + 1) != Some(&b'{') {
+        out.push(b'$');
+        return Some(pos + 1);
+    }
+    if matches!(line.get(pos + 2), None | Some(b'{' | b'}' | b':')) {
+        return None;
+    }
+    let mut depth = 0;
+    for (i, &b) in line.iter().enumerate().skip(pos + 1) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.extend_from_slice(&line[pos..=i]);
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(line: &str) -> Vec<(String, bool, bool)> {
+        openers(line.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.name, o.chomp, o.expand))
+            .collect()
+    }
+
+    #[test]
+    fn finds_heredocs_anywhere_in_the_line() {
+        assert_eq!(names("RUN <<EOF"), [("EOF".into(), false, true)]);
+        assert_eq!(names("RUN python3 <<-'PY'"), [("PY".into(), true, false)]);
+        assert_eq!(
+            names("COPY <<a <<\"b\" /dest/"),
+            [("a".into(), false, true), ("b".into(), false, false)]
+        );
+        assert_eq!(names("RUN cat > f 2<<EOF"), [("EOF".into(), false, true)]);
+    }
+
+    #[test]
+    fn quoted_or_glued_markers_are_not_heredocs() {
+        assert!(names("RUN echo '<<EOF'").is_empty());
+        assert!(names("RUN cat<<EOF").is_empty());
+        assert!(names("RUN echo it's <<EOF").is_empty());
+    }
+}

@@ -1,0 +1,394 @@
+//! The lossless lexer: BuildKit's line loop (directives, comments, blank
+//! lines, continuations, heredoc bodies), recording every byte it reads in
+//! an item instead of discarding it.
+
+use std::ops::Range;
+
+use super::command::parse_command;
+use super::gostr::leading_space_len;
+use super::heredoc;
+use super::logical::Logical;
+use super::tree::{Command, Dockerfile, Heredoc, Instruction, Item, ItemKind, LineKind, PhysLine};
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// A Dockerfile BuildKit would reject, with the 1-based line it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn error(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line: line.max(1),
+        column: 1,
+        message: message.into(),
+    }
+}
+
+/// Parses a Dockerfile. Fails where BuildKit fails.
+pub fn parse(source: &[u8]) -> Result<Dockerfile, ParseError> {
+    Lexer::new(source).run()
+}
+
+struct Lexer<'a> {
+    src: &'a [u8],
+    lines: Vec<Range<usize>>,
+    next: usize,
+    escape: u8,
+    directives_done: bool,
+    seen: Vec<String>,
+    items: Vec<Item>,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(src: &'a [u8]) -> Self {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for (i, &b) in src.iter().enumerate() {
+            if b == b'\n' {
+                lines.push(start..i + 1);
+                start = i + 1;
+            }
+        }
+        if start < src.len() {
+            lines.push(start..src.len());
+        }
+        Lexer {
+            src,
+            lines,
+            next: 0,
+            escape: b'\\',
+            directives_done: false,
+            seen: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// The line without its trailing `\r`/`\n` bytes (Go's `trimNewline`).
+    fn content(&self, line: Range<usize>) -> Range<usize> {
+        let mut end = line.end;
+        while end > line.start && matches!(self.src[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        line.start..end
+    }
+
+    fn is_comment(&self, content: Range<usize>) -> bool {
+        let text = &self.src[content];
+        text.get(leading_space_len(text)) == Some(&b'#')
+    }
+
+    fn is_blank(&self, content: Range<usize>) -> bool {
+        let text = &self.src[content];
+        leading_space_len(text) == text.len()
+    }
+
+    /// Where the continuation character starts, if the line continues:
+    /// BuildKit's `([^E])E[ \t]*$|^E[ \t]*$`.
+    fn continuation(&self, content: Range<usize>) -> Option<usize> {
+        let mut end = content.end;
+        while end > content.start && matches!(self.src[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        if end == content.start || self.src[end - 1] != self.escape {
+            return None;
+        }
+        let at = end - 1;
+        (at == content.start || self.src[at - 1] != self.escape).then_some(at)
+    }
+
+    /// A leading-block line that may be a parser directive.
+    fn directive(
+        &mut self,
+        token: &[u8],
+        line_no: usize,
+    ) -> Result<Option<(String, String)>, ParseError> {
+        if self.directives_done {
+            return Ok(None);
+        }
+        let Some((name, value)) = parse_directive(token) else {
+            self.directives_done = true;
+            return Ok(None);
+        };
+        if !matches!(name.as_str(), "escape" | "syntax" | "check") {
+            self.directives_done = true;
+            return Ok(None);
+        }
+        if self.seen.contains(&name) {
+            return Err(error(
+                line_no,
+                format!("only one {name} parser directive can be used"),
+            ));
+        }
+        self.seen.push(name.clone());
+        if name == "escape" {
+            match value.as_str() {
+                "\\" | "`" => self.escape = value.as_bytes()[0],
+                _ => {
+                    return Err(error(
+                        line_no,
+                        format!("invalid escape token '{value}' does not match ` or \\"),
+                    ))
+                }
+            }
+        }
+        Ok(Some((name, value)))
+    }
+
+    fn push(&mut self, span: Range<usize>, kind: ItemKind) {
+        self.items.push(Item { span, kind });
+    }
+
+    fn run(mut self) -> Result<Dockerfile, ParseError> {
+        while self.next < self.lines.len() {
+            let index = self.next;
+            self.next += 1;
+            let mut line = self.lines[index].clone();
+            if index == 0 && self.src.starts_with(BOM) {
+                self.push(0..BOM.len(), ItemKind::Bom);
+                line.start = BOM.len();
+            }
+            let content = self.content(line.clone());
+            let token = content.start + leading_space_len(&self.src[content.clone()])..content.end;
+            let directive = self.directive(&self.src[token.clone()], index + 1)?;
+            if self.is_comment(content.clone()) {
+                let kind = match directive {
+                    Some((name, value)) => ItemKind::Directive { name, value },
+                    None => ItemKind::Comment,
+                };
+                self.push(line, kind);
+                continue;
+            }
+            let continues = self.continuation(token.clone());
+            if continues.is_none() && token.is_empty() {
+                self.push(line, ItemKind::Blank);
+                continue;
+            }
+            let instruction = self.instruction(index, line, token, continues)?;
+            let span = instruction.span();
+            self.push(span, ItemKind::Instruction(Box::new(instruction)));
+        }
+        if !self
+            .items
+            .iter()
+            .any(|i| matches!(i.kind, ItemKind::Instruction(_)))
+        {
+            return Err(error(self.lines.len(), "file with no instructions"));
+        }
+        Ok(Dockerfile {
+            source: self.src.to_vec(),
+            items: self.items,
+            escape: self.escape,
+        })
+    }
+
+    fn instruction(
+        &mut self,
+        first_index: usize,
+        first: Range<usize>,
+        token: Range<usize>,
+        mut continues: Option<usize>,
+    ) -> Result<Instruction, ParseError> {
+        let start_line = first_index + 1;
+        let mut logical = Logical::default();
+        let mut lines = Vec::new();
+        logical.push(self.src, token.start..continues.unwrap_or(token.end));
+        let content = self.content(first.clone());
+        lines.push(self.code_line(first, content, continues));
+        while continues.is_some() && self.next < self.lines.len() {
+            let line = self.lines[self.next].clone();
+            self.next += 1;
+            let content = self.content(line.clone());
+            let kind = if self.is_comment(content.clone()) {
+                LineKind::Comment
+            } else if self.is_blank(content.clone()) {
+                LineKind::Blank
+            } else {
+                continues = self.continuation(content.clone());
+                logical.push(self.src, content.start..continues.unwrap_or(content.end));
+                lines.push(self.code_line(line, content, continues));
+                continue;
+            };
+            lines.push(PhysLine {
+                span: line,
+                content,
+                kind,
+            });
+        }
+        let last_line = self.next;
+        let command = parse_command(&logical.text, 0..logical.text.len(), self.escape)
+            .map_err(|e| error(start_line, e.0))?;
+        let mut heredocs = Vec::new();
+        if can_contain_heredoc(&command) {
+            let openers = heredoc::openers(&logical.text).map_err(|e| error(start_line, e))?;
+            for opener in openers {
+                heredocs.push(self.heredoc_body(opener, start_line)?);
+            }
+        }
+        Ok(Instruction {
+            lines,
+            logical,
+            command,
+            heredocs,
+            start_line,
+            end_line: last_line.max(self.next),
+        })
+    }
+
+    fn code_line(
+        &self,
+        span: Range<usize>,
+        content: Range<usize>,
+        continues: Option<usize>,
+    ) -> PhysLine {
+        let continuation = continues.map(|at| at..content.end);
+        PhysLine {
+            span,
+            content,
+            kind: LineKind::Code { continuation },
+        }
+    }
+
+    fn heredoc_body(
+        &mut self,
+        opener: heredoc::Opener,
+        start_line: usize,
+    ) -> Result<Heredoc, ParseError> {
+        let body_start = self
+            .lines
+            .get(self.next)
+            .map_or(self.src.len(), |l| l.start);
+        while self.next < self.lines.len() {
+            let line = self.lines[self.next].clone();
+            self.next += 1;
+            let content = &self.src[self.content(line.clone())];
+            let candidate = if opener.chomp {
+                &content[content.iter().take_while(|&&b| b == b'\t').count()..]
+            } else {
+                content
+            };
+            if candidate == opener.name.as_bytes() {
+                return Ok(Heredoc {
+                    name: opener.name,
+                    chomp: opener.chomp,
+                    expand: opener.expand,
+                    fd: opener.fd,
+                    body: body_start..line.start,
+                    terminator: line,
+                });
+            }
+        }
+        Err(error(
+            start_line,
+            format!("unterminated heredoc {}", opener.name),
+        ))
+    }
+}
+
+/// RUN, COPY and ADD in shell form (also under ONBUILD) may carry heredocs.
+fn can_contain_heredoc(command: &Command) -> bool {
+    let command = command.sub.as_deref().unwrap_or(command);
+    matches!(command.name.as_str(), "run" | "copy" | "add") && !command.json
+}
+
+/// `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, key lower-cased.
+fn parse_directive(token: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(token).ok()?;
+    let rest = text.strip_prefix('#')?.trim_start_matches(is_re_space);
+    let key_len = rest
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+        .map_or(rest.len(), |(i, _)| i);
+    if key_len == 0 {
+        return None;
+    }
+    let value = rest[key_len..]
+        .trim_start_matches(is_re_space)
+        .strip_prefix('=')?;
+    let value = value.trim_matches(is_re_space);
+    (!value.is_empty()).then(|| (rest[..key_len].to_ascii_lowercase(), value.to_string()))
+}
+
+/// Go regexp's `\s`: `[\t\n\f\r ]`.
+fn is_re_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(src: &str) -> Dockerfile {
+        let file = parse(src.as_bytes()).unwrap();
+        let mut joined = Vec::new();
+        let mut at = 0;
+        for item in &file.items {
+            assert_eq!(item.span.start, at, "items must be contiguous");
+            joined.extend_from_slice(&file.source[item.span.clone()]);
+            at = item.span.end;
+        }
+        assert_eq!(joined, src.as_bytes());
+        file
+    }
+
+    #[test]
+    fn heredoc_bodies_are_not_instructions() {
+        let file = round_trip("FROM a\nRUN <<EOF\nFROM busybox\nEOF\nCMD x\n");
+        let names: Vec<_> = file
+            .instructions()
+            .map(|i| i.command.name.clone())
+            .collect();
+        assert_eq!(names, ["from", "run", "cmd"]);
+        let run = file.instructions().nth(1).unwrap();
+        assert_eq!(
+            &file.source[run.heredocs[0].body.clone()],
+            b"FROM busybox\n"
+        );
+    }
+
+    #[test]
+    fn continuation_with_comments_blanks_and_trailing_blanks() {
+        let file = round_trip("RUN a \\  \r\n# note\r\n\r\n  b\r\n");
+        let run = file.instructions().next().unwrap();
+        assert_eq!(run.logical.text, b"RUN a   b");
+        assert_eq!(run.lines.len(), 4);
+        assert_eq!(run.lines[1].kind, LineKind::Comment);
+        assert_eq!(run.lines[2].kind, LineKind::Blank);
+    }
+
+    #[test]
+    fn directives_only_in_the_leading_block() {
+        let file = round_trip("# escape=`\n\nFROM a\n# escape=\\\nRUN a `\n b\n");
+        assert_eq!(file.escape, b'`');
+        assert!(matches!(file.items[0].kind, ItemKind::Directive { .. }));
+        assert!(matches!(file.items[3].kind, ItemKind::Comment));
+    }
+
+    #[test]
+    fn bom_and_no_final_newline() {
+        let file = round_trip("\u{feff}FROM a\nRUN b");
+        assert!(matches!(file.items[0].kind, ItemKind::Bom));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let error = parse(b"FROM a\n\nENV PATH\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.message.as_str()),
+            (3, "ENV must have two arguments")
+        );
+        assert!(parse(b"# only\n\n").is_err());
+        assert!(parse(b"FROM a\nRUN <<EOF\nx\n").is_err());
+    }
+}

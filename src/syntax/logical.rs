@@ -1,0 +1,78 @@
+//! The logical line of an instruction: the physical lines joined the way
+//! BuildKit joins them (continuation characters, comment and blank lines
+//! removed), with a map back to file offsets so that anything found in the
+//! logical line can be edited in the file.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, Default)]
+pub struct Logical {
+    pub text: Vec<u8>,
+    /// Pieces in order: (logical start, file start); each piece is a
+    /// contiguous run of file bytes.
+    pieces: Vec<(usize, usize)>,
+}
+
+impl Logical {
+    pub fn push(&mut self, source: &[u8], range: Range<usize>) {
+        self.pieces.push((self.text.len(), range.start));
+        self.text.extend_from_slice(&source[range]);
+    }
+
+    fn piece_index(&self, pos: usize, prefer_previous: bool) -> usize {
+        let index = self
+            .pieces
+            .partition_point(|&(start, _)| start <= pos)
+            .max(1)
+            - 1;
+        if prefer_previous && index > 0 && self.pieces[index].0 == pos {
+            // The end of a range lies at the end of the previous piece, not
+            // after the line break that separates the two.
+            let mut i = index;
+            while i > 0 && self.pieces[i].0 == pos {
+                i -= 1;
+            }
+            return i;
+        }
+        index
+    }
+
+    /// The file offset of a logical position that starts something.
+    pub fn file_start(&self, pos: usize) -> usize {
+        let (start, file) = self.pieces[self.piece_index(pos, false)];
+        file + (pos - start)
+    }
+
+    /// The file offset of a logical position that ends something.
+    pub fn file_end(&self, pos: usize) -> usize {
+        let (start, file) = self.pieces[self.piece_index(pos, true)];
+        file + (pos - start)
+    }
+
+    pub fn file_range(&self, range: Range<usize>) -> Range<usize> {
+        if range.is_empty() {
+            let at = self.file_start(range.start);
+            return at..at;
+        }
+        self.file_start(range.start)..self.file_end(range.end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_across_continuations() {
+        let src = b"RUN a \\\n  b\n";
+        let mut logical = Logical::default();
+        logical.push(src, 0..6);
+        logical.push(src, 8..11);
+        assert_eq!(logical.text, b"RUN a   b");
+        assert_eq!(logical.file_range(4..5), 4..5);
+        assert_eq!(logical.file_range(8..9), 10..11);
+        // A range that ends where a piece ends stays on its line.
+        assert_eq!(logical.file_range(4..6), 4..6);
+        assert_eq!(logical.file_range(4..9), 4..11);
+    }
+}

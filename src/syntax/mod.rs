@@ -1,0 +1,16 @@
+//! Reading Dockerfiles exactly as BuildKit reads them, without losing a byte.
+
+mod command;
+pub mod dump;
+mod gostr;
+mod heredoc;
+mod lexer;
+mod logical;
+pub mod shell;
+mod tree;
+
+pub use command::parse_words;
+pub use gostr::quote as go_quote;
+pub use lexer::{parse, ParseError};
+pub use logical::Logical;
+pub use tree::*;

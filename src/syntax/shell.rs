@@ -1,0 +1,193 @@
+//! The shell inside a shell-form instruction, parsed with tree-sitter-bash.
+//!
+//! The parser sees a copy of the file's bytes from the start of the
+//! arguments, the same length as the file, in which what Docker drops
+//! before running the shell is masked with spaces: comment and blank lines
+//! inside the continuation, and blanks after a continuation character (the
+//! character itself becomes `\` right before the newline, the form bash
+//! knows). Node offsets therefore map straight back into the file.
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use tree_sitter::{Node, Parser, Tree};
+
+use super::tree::{Dockerfile, Instruction, LineKind};
+
+pub struct Script {
+    pub tree: Tree,
+    /// The masked text the tree was parsed from.
+    pub text: Vec<u8>,
+    /// File offset of `text[0]`.
+    pub base: usize,
+}
+
+/// A simple command (`name arg ...`) and its words, by file range.
+#[derive(Debug, Clone)]
+pub struct SimpleCommand {
+    pub range: Range<usize>,
+    pub name: Option<Range<usize>>,
+    pub args: Vec<Range<usize>>,
+}
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new({
+        let mut parser = Parser::new();
+        parser
+            .set_language(&tree_sitter_bash::LANGUAGE.into())
+            .expect("tree-sitter-bash matches the tree-sitter version");
+        parser
+    });
+}
+
+/// Parses the shell of a shell-form instruction (for ONBUILD, of its nested
+/// instruction); `None` for exec form or an instruction without arguments.
+pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
+    let command = instruction
+        .command
+        .sub
+        .as_deref()
+        .unwrap_or(&instruction.command);
+    if command.json || command.args.is_empty() {
+        return None;
+    }
+    let base = instruction.file_range(command.args.clone()).start;
+    let end = match instruction.heredocs.last() {
+        Some(heredoc) => heredoc.terminator.end,
+        None => instruction
+            .lines
+            .iter()
+            .rev()
+            .find_map(|line| match line.kind {
+                LineKind::Code { .. } => Some(line.content.end),
+                _ => None,
+            })?,
+    };
+    let mut text = file.source[base..end].to_vec();
+    for line in &instruction.lines {
+        let mask = match &line.kind {
+            LineKind::Code {
+                continuation: Some(c),
+            } => c.start..line.span.end,
+            LineKind::Code { continuation: None } => continue,
+            LineKind::Comment | LineKind::Blank => line.span.clone(),
+        };
+        if mask.end <= base || mask.start >= end {
+            continue;
+        }
+        let (start, stop) = (mask.start.max(base) - base, mask.end.min(end) - base);
+        text[start..stop].fill(b' ');
+        let continuation = matches!(line.kind, LineKind::Code { .. });
+        if continuation && stop - start >= 2 && file.source[mask.end - 1] == b'\n' {
+            text[stop - 2..stop].copy_from_slice(b"\\\n");
+        }
+    }
+    let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
+    Some(Script { tree, text, base })
+}
+
+impl Script {
+    pub fn root(&self) -> Node<'_> {
+        self.tree.root_node()
+    }
+
+    pub fn file_range(&self, node: Node<'_>) -> Range<usize> {
+        let range = node.byte_range();
+        self.base + range.start..self.base + range.end
+    }
+
+    /// The (masked) text of a node.
+    pub fn node_text(&self, node: Node<'_>) -> &[u8] {
+        &self.text[node.byte_range()]
+    }
+
+    /// True when tree-sitter could not parse part of the script.
+    pub fn has_error(&self) -> bool {
+        self.root().has_error()
+    }
+
+    /// Every simple command, in source order.
+    pub fn commands(&self) -> Vec<SimpleCommand> {
+        let mut found = Vec::new();
+        self.visit(self.root(), &mut |node| {
+            if node.kind() == "command" {
+                let mut name = None;
+                let mut args = Vec::new();
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    match child.kind() {
+                        "command_name" => name = Some(self.file_range(child)),
+                        "variable_assignment"
+                        | "file_redirect"
+                        | "heredoc_redirect"
+                        | "herestring_redirect" => {}
+                        _ => args.push(self.file_range(child)),
+                    }
+                }
+                found.push(SimpleCommand {
+                    range: self.file_range(node),
+                    name,
+                    args,
+                });
+            }
+        });
+        found
+    }
+
+    /// The connectors between commands (`&&`, `||`, `;`, `|`, ...).
+    pub fn operators(&self) -> Vec<(String, Range<usize>)> {
+        let mut found = Vec::new();
+        self.visit(self.root(), &mut |node| {
+            if !node.is_named() && matches!(node.kind(), "&&" | "||" | ";" | "|" | "|&" | "&") {
+                found.push((node.kind().to_string(), self.file_range(node)));
+            }
+        });
+        found
+    }
+
+    fn visit<'t>(&'t self, node: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
+        f(node);
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            self.visit(child, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse as parse_file;
+
+    fn text(src: &[u8], range: Range<usize>) -> &str {
+        std::str::from_utf8(&src[range]).unwrap()
+    }
+
+    #[test]
+    fn words_map_back_to_the_file_across_masked_lines() {
+        let src =
+            b"FROM a\nRUN apt-get update \\  \r\n# comment\r\n\r\n  && apt-get install -y curl\r\n";
+        let file = parse_file(src).unwrap();
+        let run = file.instructions().nth(1).unwrap();
+        let script = parse(&file, run).unwrap();
+        assert!(!script.has_error());
+        let commands = script.commands();
+        assert_eq!(commands.len(), 2);
+        assert_eq!(text(src, commands[1].name.clone().unwrap()), "apt-get");
+        let args: Vec<_> = commands[1]
+            .args
+            .iter()
+            .map(|r| text(src, r.clone()))
+            .collect();
+        assert_eq!(args, ["install", "-y", "curl"]);
+        let ops = script.operators();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(text(src, ops[0].1.clone()), "&&");
+    }
+
+    #[test]
+    fn exec_form_has_no_shell() {
+        let file = parse_file(b"FROM a\nCMD [\"a\"]\n").unwrap();
+        assert!(parse(&file, file.instructions().nth(1).unwrap()).is_none());
+    }
+}

@@ -1,0 +1,192 @@
+//! The lossless syntax tree. Every byte of a Dockerfile belongs to exactly
+//! one [`Item`]; concatenating the items' spans gives back the input.
+
+use std::ops::Range;
+
+use super::logical::Logical;
+
+/// A parsed Dockerfile: its exact bytes and the items that cover them.
+#[derive(Debug, Clone)]
+pub struct Dockerfile {
+    pub source: Vec<u8>,
+    pub items: Vec<Item>,
+    /// The escape character: `\` by default, or a backtick.
+    pub escape: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub span: Range<usize>,
+    pub kind: ItemKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ItemKind {
+    /// A UTF-8 byte-order mark at the very start of the file.
+    Bom,
+    /// A parser directive (`# syntax=`, `# escape=`, `# check=`), with its
+    /// line ending.
+    Directive {
+        name: String,
+        value: String,
+    },
+    /// A comment line outside an instruction, with its line ending.
+    Comment,
+    /// A blank or whitespace-only line outside an instruction.
+    Blank,
+    Instruction(Box<Instruction>),
+}
+
+/// One instruction: its physical lines (including comment and blank lines
+/// inside a continuation), the logical line BuildKit executes, the parsed
+/// command and any heredoc bodies.
+#[derive(Debug, Clone)]
+pub struct Instruction {
+    pub lines: Vec<PhysLine>,
+    pub logical: Logical,
+    pub command: Command,
+    pub heredocs: Vec<Heredoc>,
+    /// 1-based line numbers of the first and last line (heredocs included).
+    pub start_line: usize,
+    pub end_line: usize,
+}
+
+/// A physical line inside an instruction (heredoc bodies excluded).
+#[derive(Debug, Clone)]
+pub struct PhysLine {
+    /// The whole line, line ending included.
+    pub span: Range<usize>,
+    /// The line without its line ending.
+    pub content: Range<usize>,
+    pub kind: LineKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// A line of the instruction; `continuation` is the escape character and
+    /// the blanks after it when the instruction goes on.
+    Code { continuation: Option<Range<usize>> },
+    /// A comment line inside a continuation: BuildKit drops it.
+    Comment,
+    /// A blank line inside a continuation: BuildKit drops it.
+    Blank,
+}
+
+/// An instruction keyword with its flags and arguments, as BuildKit reads
+/// it. Ranges are positions in the instruction's [`Logical`] line.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub keyword: Range<usize>,
+    /// The keyword in lower case (`run`, `copy`, ...).
+    pub name: String,
+    pub flags: Vec<Flag>,
+    /// The arguments after the flags, trimmed.
+    pub args: Range<usize>,
+    /// Exec form: the arguments were a JSON array of strings.
+    pub json: bool,
+    /// The values BuildKit's AST holds for the arguments.
+    pub values: Vec<String>,
+    /// The nested instruction of `ONBUILD`.
+    pub sub: Option<Box<Command>>,
+}
+
+/// A `--flag` or `--flag=value` before the arguments.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    pub range: Range<usize>,
+    /// The flag as BuildKit reads it, quotes removed: `--chown=1:1`.
+    pub text: String,
+}
+
+impl Flag {
+    pub fn name(&self) -> &str {
+        let body = self.text.trim_start_matches("--");
+        body.split_once('=').map_or(body, |(name, _)| name)
+    }
+
+    pub fn value(&self) -> Option<&str> {
+        self.text.split_once('=').map(|(_, value)| value)
+    }
+}
+
+/// A heredoc attached to RUN, COPY or ADD.
+#[derive(Debug, Clone)]
+pub struct Heredoc {
+    pub name: String,
+    /// `<<-`: leading tabs are stripped.
+    pub chomp: bool,
+    /// False when the delimiter was quoted: no variable expansion.
+    pub expand: bool,
+    pub fd: u32,
+    /// The body lines, line endings included.
+    pub body: Range<usize>,
+    /// The delimiter line that ends the body, line ending included.
+    pub terminator: Range<usize>,
+}
+
+impl Dockerfile {
+    pub fn instructions(&self) -> impl Iterator<Item = &Instruction> {
+        self.items.iter().filter_map(|item| match &item.kind {
+            ItemKind::Instruction(instruction) => Some(&**instruction),
+            _ => None,
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.source[..offset.min(self.source.len())];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        (line, column)
+    }
+}
+
+impl Instruction {
+    /// The whole instruction, heredoc bodies included.
+    pub fn span(&self) -> Range<usize> {
+        let start = self.lines[0].span.start;
+        let end = self
+            .heredocs
+            .last()
+            .map_or(self.lines.last().map_or(start, |l| l.span.end), |h| {
+                h.terminator.end
+            });
+        start..end
+    }
+
+    /// File range of a logical range.
+    pub fn file_range(&self, logical: Range<usize>) -> Range<usize> {
+        self.logical.file_range(logical)
+    }
+
+    pub fn keyword_range(&self) -> Range<usize> {
+        self.file_range(self.command.keyword.clone())
+    }
+
+    pub fn args_range(&self) -> Range<usize> {
+        self.file_range(self.command.args.clone())
+    }
+
+    /// The logical text of a logical range.
+    pub fn text(&self, logical: Range<usize>) -> &[u8] {
+        &self.logical.text[logical]
+    }
+
+    /// The line ending this instruction's first line uses (`\r\n` or `\n`).
+    pub fn line_ending<'a>(&self, source: &'a [u8]) -> &'a [u8] {
+        let line = &self.lines[0];
+        let ending = &source[line.content.end..line.span.end];
+        if ending.is_empty() {
+            b"\n"
+        } else {
+            ending
+        }
+    }
+}

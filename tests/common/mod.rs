@@ -1,0 +1,57 @@
+//! Locating `../shared/corpus` for the corpus-driven tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The corpus directory. With `DOCKFIX_CORPUS` set, the folder must exist
+/// (a missing corpus fails the test instead of skipping it); without it the
+/// corpus beside the repository is used when present.
+pub fn corpus() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DOCKFIX_CORPUS") {
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.is_dir(),
+            "DOCKFIX_CORPUS={} is not a directory",
+            dir.display()
+        );
+        return Some(dir);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if beside.is_dir() {
+        return Some(beside);
+    }
+    eprintln!("corpus not found: set DOCKFIX_CORPUS to run the corpus tests");
+    None
+}
+
+/// Every Dockerfile of the corpus: `real/`, `buildkit-testfiles/**/Dockerfile`
+/// and `parfum-testfiles/**`, sorted.
+pub fn dockerfiles(corpus: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    walk(&corpus.join("real"), &mut |p| files.push(p.to_path_buf()));
+    walk(&corpus.join("buildkit-testfiles"), &mut |p| {
+        if p.file_name().is_some_and(|n| n == "Dockerfile") {
+            files.push(p.to_path_buf())
+        }
+    });
+    walk(&corpus.join("parfum-testfiles"), &mut |p| {
+        files.push(p.to_path_buf())
+    });
+    files.sort();
+    files
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, f);
+        } else {
+            f(&path);
+        }
+    }
+}
