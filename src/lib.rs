@@ -1,4 +1,10 @@
 //! dockfix: rewrites Dockerfiles so they build faster and produce smaller,
 //! reproducible images, without changing what the image does.
 
+pub mod cli;
+pub mod context;
+pub mod edit;
+pub mod engine;
+pub mod model;
+pub mod rules;
 pub mod syntax;

@@ -7,8 +7,11 @@ mod common;
 use dockfix::syntax::{parse, Command, Dockerfile};
 use serde_json::Value;
 
-/// What the oracle read: per instruction, its kind, flags and heredoc bodies.
-fn oracle_view(text: &str) -> Option<Vec<(String, Vec<(String, Option<String>)>, Vec<String>)>> {
+/// Per instruction: its kind, its flags (name, value) and its heredoc bodies.
+type View = Vec<(String, Vec<(String, Option<String>)>, Vec<String>)>;
+
+/// What the oracle read.
+fn oracle_view(text: &str) -> Option<View> {
     let file = parse_dockerfile::parse(text).ok()?;
     let mut view = Vec::new();
     for instruction in &file.instructions {
@@ -63,7 +66,7 @@ fn oracle_view(text: &str) -> Option<Vec<(String, Vec<(String, Option<String>)>,
     Some(view)
 }
 
-fn our_view(file: &Dockerfile) -> Vec<(String, Vec<(String, Option<String>)>, Vec<String>)> {
+fn our_view(file: &Dockerfile) -> View {
     let kind = |c: &Command| match &c.sub {
         Some(sub) => format!("onbuild {}", sub.name),
         None => c.name.clone(),

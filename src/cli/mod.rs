@@ -1,0 +1,457 @@
+//! The command line: `dockfix [PATH...]` with `--diff`, `--write` or
+//! `--check`, and the `rules`, `explain` and `parse` subcommands.
+
+mod diff;
+mod discover;
+mod report;
+mod write;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{self, FixError, Settings};
+use crate::rules::{self, Applicability, Rule};
+use crate::syntax::{self, dump::dump};
+use discover::Input;
+use report::{plural, ErrorReport, FileReport, Output};
+
+#[derive(Parser)]
+#[command(
+    name = "dockfix",
+    version,
+    about = "Rewrites Dockerfiles so they build faster and produce smaller, reproducible images",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every rule with its ID, name and fix safety.
+    Rules,
+    /// Print the documentation of a rule (by ID or name).
+    Explain { rule: String },
+    /// Parse a Dockerfile (`-` for standard input) and print its syntax tree.
+    Parse {
+        /// Print BuildKit's AST dump format instead.
+        #[arg(long)]
+        dump: bool,
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Dockerfiles or directories to walk (default: `.`); `-` reads standard input.
+    paths: Vec<PathBuf>,
+    /// Print a unified diff of the rewrite; exit 1 if anything would change.
+    #[arg(long, group = "mode")]
+    diff: bool,
+    /// Apply the rewrite in place.
+    #[arg(long, group = "mode")]
+    write: bool,
+    /// List the files that would change and exit 1 if any would.
+    #[arg(long, group = "mode")]
+    check: bool,
+    /// Only these rules (IDs, ID prefixes or names; comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    select: Vec<String>,
+    /// Skip these rules (IDs, ID prefixes or names; comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    ignore: Vec<String>,
+    /// Also apply fixes marked unsafe.
+    #[arg(long = "unsafe")]
+    unsafe_fixes: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// The name to report standard input under.
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<String>,
+    /// Build context directory (default: each Dockerfile's directory; none for standard input).
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Lint,
+    Diff,
+    Write,
+    Check,
+}
+
+/// Exit codes: 0 nothing to report, 1 findings or changes, 2 usage errors
+/// and files that cannot be read or parsed.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Rules) => list_rules(),
+        Some(Command::Explain { rule }) => explain(&rule),
+        Some(Command::Parse { dump, file }) => parse(&file, dump),
+        None => run(cli.run),
+    };
+    ExitCode::from(code)
+}
+
+fn list_rules() -> u8 {
+    for rule in rules::ALL {
+        println!(
+            "{}  {:<12} {:<15} {}",
+            rule.id,
+            rule.name,
+            rule.fix_safety.label(),
+            rule.summary
+        );
+    }
+    0
+}
+
+fn explain(key: &str) -> u8 {
+    match rules::find(key) {
+        Some(rule) => {
+            print!("{}", rule.doc);
+            0
+        }
+        None => {
+            eprintln!("dockfix: unknown rule `{key}` (see `dockfix rules`)");
+            2
+        }
+    }
+}
+
+fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
+    let source = match read_input(path) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return 2;
+        }
+    };
+    match syntax::parse(&source) {
+        Ok(file) if as_dump => {
+            print!("{}", dump(&file));
+            0
+        }
+        Ok(file) => {
+            for item in &file.items {
+                let (line, _) = file.line_col(item.span.start);
+                let what = match &item.kind {
+                    syntax::ItemKind::Instruction(i) => {
+                        format!(
+                            "instruction {} {:?}",
+                            i.command.name,
+                            String::from_utf8_lossy(&i.logical.text)
+                        )
+                    }
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                println!("{line}: {}..{} {what}", item.span.start, item.span.end);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+            2
+        }
+    }
+}
+
+fn run(args: RunArgs) -> u8 {
+    let rules = match rules::selection(&args.select, &args.ignore) {
+        Ok(rules) => rules,
+        Err(e) => {
+            eprintln!("dockfix: {e}");
+            return 2;
+        }
+    };
+    if let Some(dir) = &args.context {
+        if !dir.is_dir() {
+            eprintln!("dockfix: --context {}: not a directory", dir.display());
+            return 2;
+        }
+    }
+    let mode = match (args.diff, args.write, args.check) {
+        (true, _, _) => Mode::Diff,
+        (_, true, _) => Mode::Write,
+        (_, _, true) => Mode::Check,
+        _ => Mode::Lint,
+    };
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let (inputs, missing) = discover::inputs(&paths);
+    let mut out = Output {
+        version: report::JSON_VERSION,
+        files: vec![],
+        findings: vec![],
+        errors: vec![],
+        remaining: 0,
+    };
+    for (path, message) in missing {
+        out.errors.push(ErrorReport {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+            message,
+        });
+    }
+    let job = Job {
+        args: &args,
+        rules,
+        mode,
+        color,
+    };
+    let mut stdout = std::io::stdout().lock();
+    for input in &inputs {
+        job.process(input, &mut out, &mut stdout);
+    }
+    job.finish(&out, &mut stdout)
+}
+
+struct Job<'a> {
+    args: &'a RunArgs,
+    rules: Vec<&'static Rule>,
+    mode: Mode,
+    color: bool,
+}
+
+impl Job<'_> {
+    fn text(&self) -> bool {
+        self.args.format == Format::Text
+    }
+
+    fn process(&self, input: &Input, out: &mut Output, stdout: &mut dyn Write) {
+        let (name, context, read) = match input {
+            Input::Stdin => {
+                let name = self
+                    .args
+                    .stdin_filename
+                    .clone()
+                    .unwrap_or_else(|| "-".into());
+                (name, self.args.context.clone(), read_input("-".as_ref()))
+            }
+            Input::File(path) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(".".as_ref());
+                let context = self
+                    .args
+                    .context
+                    .clone()
+                    .or_else(|| Some(dir.to_path_buf()));
+                (path.display().to_string(), context, std::fs::read(path))
+            }
+        };
+        let error = |message: String, at: Option<(usize, usize)>| ErrorReport {
+            file: name.clone(),
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
+            message,
+        };
+        let source = match read {
+            Ok(source) => source,
+            Err(e) => return out.errors.push(error(format!("cannot read: {e}"), None)),
+        };
+        let settings = Settings {
+            rules: self.rules.clone(),
+            unsafe_fixes: self.args.unsafe_fixes,
+            build_context: context.as_deref(),
+        };
+        let original = match syntax::parse(&source) {
+            Ok(file) => file,
+            Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
+        };
+        let findings = engine::lint(&original, &settings);
+        let reports: Vec<_> = findings
+            .iter()
+            .map(|f| report::finding(&name, &original, f, &settings))
+            .collect();
+        if self.mode == Mode::Lint {
+            let fixes = findings.iter().filter(|f| settings.applies(f)).count();
+            out.remaining += findings.len();
+            out.files.push(FileReport {
+                path: name,
+                changed: false,
+                fixes,
+                diff: None,
+            });
+            out.findings.extend(reports);
+            return;
+        }
+        let fixed = match engine::fix(&source, &settings) {
+            Ok(fixed) => fixed,
+            Err(FixError::Parse(e)) => {
+                return out.errors.push(error(e.message, Some((e.line, e.column))))
+            }
+            Err(FixError::Internal(why)) => {
+                return out.errors.push(error(
+                    format!("internal error, file left untouched: {why}"),
+                    None,
+                ))
+            }
+        };
+        let changed = fixed.file.source != source;
+        let mut file = FileReport {
+            path: name.clone(),
+            changed,
+            fixes: fixed.applied,
+            diff: None,
+        };
+        match self.mode {
+            Mode::Diff if changed => {
+                let text = diff::unified(
+                    &source,
+                    &fixed.file.source,
+                    &name,
+                    self.color && self.text(),
+                );
+                if self.text() {
+                    let _ = stdout.write_all(text.as_bytes());
+                } else {
+                    file.diff = Some(text);
+                }
+            }
+            Mode::Check if changed && self.text() => {
+                let _ = writeln!(stdout, "{name}");
+            }
+            Mode::Write => {
+                let written = match input {
+                    Input::Stdin => stdout.write_all(&fixed.file.source),
+                    Input::File(path) if changed => write::atomic(path, &fixed.file.source),
+                    Input::File(_) => Ok(()),
+                };
+                if let Err(e) = written {
+                    return out.errors.push(error(
+                        format!("cannot write, file left untouched: {e}"),
+                        None,
+                    ));
+                }
+                out.remaining += fixed.remaining.len();
+                if self.text() {
+                    // What is left, at its place in the rewritten file.
+                    for remaining in &fixed.remaining {
+                        let line = report::finding_line(&report::finding(
+                            &name,
+                            &fixed.file,
+                            remaining,
+                            &settings,
+                        ));
+                        eprintln!("{line}");
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.files.push(file);
+        out.findings.extend(reports);
+    }
+
+    fn finish(&self, out: &Output, stdout: &mut dyn Write) -> u8 {
+        let changed = out.files.iter().filter(|f| f.changed).count();
+        let fixes: usize = out
+            .files
+            .iter()
+            .filter(|f| f.changed || self.mode == Mode::Lint)
+            .map(|f| f.fixes)
+            .sum();
+        if self.text() {
+            for error in &out.errors {
+                eprintln!("{}", error.text());
+            }
+            match self.mode {
+                Mode::Lint => {
+                    for finding in &out.findings {
+                        let _ = writeln!(stdout, "{}", report::finding_line(finding));
+                    }
+                    let unsafe_only = out
+                        .findings
+                        .iter()
+                        .filter(|f| {
+                            f.fix.as_ref().is_some_and(|x| {
+                                !x.applies && x.applicability == Applicability::Unsafe
+                            })
+                        })
+                        .count();
+                    let mut summary = format!(
+                        "{} in {}; {fixes} fixable with --write",
+                        plural(out.findings.len(), "finding", "findings"),
+                        plural(out.files.len(), "file", "files")
+                    );
+                    if unsafe_only > 0 {
+                        summary += &format!(" ({unsafe_only} more with --unsafe)");
+                    }
+                    eprintln!("{summary}");
+                }
+                Mode::Diff => eprintln!(
+                    "{} would be rewritten, {}",
+                    plural(changed, "file", "files"),
+                    plural(fixes, "fix", "fixes")
+                ),
+                Mode::Write => {
+                    eprintln!(
+                        "{} rewritten, {}",
+                        plural(changed, "file", "files"),
+                        plural(fixes, "fix", "fixes")
+                    )
+                }
+                Mode::Check => {}
+            }
+        } else {
+            let json = serde_json::to_string_pretty(out).expect("the report serializes");
+            let _ = writeln!(stdout, "{json}");
+        }
+        if !out.errors.is_empty() {
+            2
+        } else if match self.mode {
+            Mode::Lint | Mode::Write => out.remaining > 0,
+            Mode::Diff | Mode::Check => changed > 0,
+        } {
+            1
+        } else {
+            0
+        }
+    }
+}

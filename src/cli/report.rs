@@ -1,0 +1,156 @@
+//! What dockfix prints about each file: findings with positions and fixes,
+//! in text or in the versioned JSON schema documented in the README.
+
+use serde::Serialize;
+
+use crate::engine::Settings;
+use crate::rules::{Applicability, Finding};
+use crate::syntax::Dockerfile;
+
+/// Bumped on any incompatible change to the JSON output.
+pub const JSON_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub struct Output {
+    pub version: u32,
+    pub files: Vec<FileReport>,
+    pub findings: Vec<FindingReport>,
+    pub errors: Vec<ErrorReport>,
+    /// Findings left unfixed (all of them when only reporting).
+    #[serde(skip)]
+    pub remaining: usize,
+}
+
+#[derive(Serialize)]
+pub struct FileReport {
+    pub path: String,
+    /// The file was (`--write`) or would be rewritten.
+    pub changed: bool,
+    /// Fixes applied, or that `--write` would apply with these options.
+    pub fixes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct FindingReport {
+    pub file: String,
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub message: String,
+    pub range: RangeReport,
+    pub fix: Option<FixReport>,
+}
+
+#[derive(Serialize)]
+pub struct FixReport {
+    pub applicability: Applicability,
+    /// Whether these options apply it (`--unsafe` for unsafe fixes).
+    pub applies: bool,
+    pub edits: Vec<EditReport>,
+}
+
+#[derive(Serialize)]
+pub struct EditReport {
+    pub range: RangeReport,
+    pub replacement: String,
+}
+
+#[derive(Serialize)]
+pub struct RangeReport {
+    pub start: Position,
+    pub end: Position,
+}
+
+#[derive(Serialize)]
+pub struct Position {
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// 0-based byte offset.
+    pub offset: usize,
+}
+
+#[derive(Serialize)]
+pub struct ErrorReport {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ErrorReport {
+    pub fn text(&self) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                format!("{}:{line}:{column}: {}", self.file, self.message)
+            }
+            _ => format!("{}: {}", self.file, self.message),
+        }
+    }
+}
+
+fn range(file: &Dockerfile, range: &std::ops::Range<usize>) -> RangeReport {
+    let position = |offset: usize| {
+        let (line, column) = file.line_col(offset);
+        Position {
+            line,
+            column,
+            offset,
+        }
+    };
+    RangeReport {
+        start: position(range.start),
+        end: position(range.end),
+    }
+}
+
+pub fn finding(
+    path: &str,
+    file: &Dockerfile,
+    finding: &Finding,
+    settings: &Settings,
+) -> FindingReport {
+    FindingReport {
+        file: path.to_string(),
+        rule: finding.rule.id,
+        name: finding.rule.name,
+        message: finding.message.clone(),
+        range: range(file, &finding.range),
+        fix: finding.fix.as_ref().map(|fix| FixReport {
+            applicability: fix.applicability,
+            applies: settings.applies(finding),
+            edits: fix
+                .edits
+                .iter()
+                .map(|e| EditReport {
+                    range: range(file, &e.range),
+                    replacement: e.replacement.clone(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// `path:line:col: RULE-ID message`, with `[*]` before the message when
+/// these options would fix it.
+pub fn finding_line(report: &FindingReport) -> String {
+    let marker = if report.fix.as_ref().is_some_and(|f| f.applies) {
+        "[*] "
+    } else {
+        ""
+    };
+    format!(
+        "{}:{}:{}: {} {marker}{}",
+        report.file,
+        report.range.start.line,
+        report.range.start.column,
+        report.rule,
+        report.message
+    )
+}
+
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

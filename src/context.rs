@@ -1,0 +1,207 @@
+//! Reading the build context: which files a COPY/ADD source names, and
+//! whether a file is an archive that ADD would unpack.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// The paths in `root` that a COPY/ADD source pattern names (Go
+/// `filepath.Match` wildcards per path segment). Empty when nothing
+/// matches or the pattern leaves the context.
+pub fn resolve(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut segments = Vec::new();
+    for component in Path::new(pattern).components() {
+        match component {
+            Component::Normal(s) => segments.push(s.to_string_lossy().into_owned()),
+            Component::ParentDir if segments.pop().is_none() => return Vec::new(),
+            _ => {}
+        }
+    }
+    let mut found = vec![root.to_path_buf()];
+    for segment in &segments {
+        let mut next = Vec::new();
+        for dir in &found {
+            if !has_wildcard(segment) {
+                let path = dir.join(unescape(segment));
+                if path.symlink_metadata().is_ok() {
+                    next.push(path);
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut matched: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| wildcard_match(segment, &e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect();
+            matched.sort();
+            next.extend(matched);
+        }
+        found = next;
+    }
+    found
+}
+
+fn has_wildcard(segment: &str) -> bool {
+    segment.contains(['*', '?', '[', '\\'])
+}
+
+fn unescape(segment: &str) -> String {
+    let mut out = String::new();
+    let mut chars = segment.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or('\\')
+        } else {
+            c
+        });
+    }
+    out
+}
+
+/// Go's `filepath.Match` for one path segment.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    match_at(&p, &n)
+}
+
+fn match_at(p: &[char], n: &[char]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some('*') => (0..=n.len()).any(|i| match_at(&p[1..], &n[i..])),
+        Some('?') => !n.is_empty() && match_at(&p[1..], &n[1..]),
+        Some('[') => {
+            let Some(&c) = n.first() else { return false };
+            let mut i = 1;
+            let negate = p.get(i) == Some(&'^');
+            if negate {
+                i += 1;
+            }
+            let mut matched = false;
+            let mut first = true;
+            while i < p.len() && (first || p[i] != ']') {
+                first = false;
+                let lo = if p[i] == '\\' {
+                    i += 1;
+                    *p.get(i).unwrap_or(&'\\')
+                } else {
+                    p[i]
+                };
+                i += 1;
+                let hi = if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&h| h != ']') {
+                    i += 1;
+                    let h = if p[i] == '\\' {
+                        i += 1;
+                        *p.get(i).unwrap_or(&'\\')
+                    } else {
+                        p[i]
+                    };
+                    i += 1;
+                    h
+                } else {
+                    lo
+                };
+                matched |= lo <= c && c <= hi;
+            }
+            if i >= p.len() {
+                return false; // unterminated class: Go reports a bad pattern
+            }
+            matched != negate && match_at(&p[i + 1..], &n[1..])
+        }
+        Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && match_at(&p[2..], &n[1..]),
+        Some(&c) => n.first() == Some(&c) && match_at(&p[1..], &n[1..]),
+    }
+}
+
+/// True when ADD would treat the file as an archive to unpack: a tar file,
+/// or a compressed stream (gzip, bzip2, xz, zstd) that may hold one.
+pub fn is_archive(path: &Path) -> std::io::Result<bool> {
+    let mut header = Vec::with_capacity(512);
+    std::fs::File::open(path)?
+        .take(512)
+        .read_to_end(&mut header)?;
+    let compressed = header.starts_with(&[0x1f, 0x8b])
+        || header.starts_with(b"BZh")
+        || header.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+        || header.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    Ok(compressed || is_tar_header(&header))
+}
+
+/// A 512-byte tar header whose checksum field matches its bytes.
+fn is_tar_header(header: &[u8]) -> bool {
+    if header.len() < 512 || header.iter().all(|&b| b == 0) {
+        return false;
+    }
+    let field = &header[148..156];
+    let digits: String = field
+        .iter()
+        .map(|&b| b as char)
+        .filter(|c| !matches!(c, '\0' | ' '))
+        .collect();
+    let Ok(expected) = u32::from_str_radix(&digits, 8) else {
+        return false;
+    };
+    let sum: u32 = header[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                0x20
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    sum == expected
+}
+
+/// Names that usually hold archives, for sources dockfix cannot read.
+pub fn looks_like_archive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".tzst", ".gz", ".bz2", ".xz", ".zst", ".lz",
+        ".lzma", ".z",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext))
+        || lower.contains(".tar.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_wildcards() {
+        assert!(wildcard_match("*.txt", "a.txt"));
+        assert!(!wildcard_match("*.txt", "a.txt.bak"));
+        assert!(wildcard_match("req?.txt", "req1.txt"));
+        assert!(wildcard_match("[a-c]x", "bx"));
+        assert!(!wildcard_match("[^a-c]x", "bx"));
+        assert!(wildcard_match("a\\*", "a*"));
+    }
+
+    #[test]
+    fn resolves_patterns_and_sniffs_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/a.py"), "print(1)").unwrap();
+        std::fs::write(dir.path().join("src/b.py"), "print(2)").unwrap();
+        std::fs::write(dir.path().join("data.bin"), [0x1f, 0x8b, 8, 0]).unwrap();
+        let mut tar = vec![0u8; 512];
+        tar[..5].copy_from_slice(b"hello");
+        tar[148..156].copy_from_slice(b"        ");
+        let sum: u32 = tar.iter().map(|&b| b as u32).sum();
+        tar[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        std::fs::write(dir.path().join("plain"), &tar).unwrap();
+
+        assert_eq!(resolve(dir.path(), "src/*.py").len(), 2);
+        assert_eq!(resolve(dir.path(), "./src/../src/a.py").len(), 1);
+        assert!(resolve(dir.path(), "../etc/passwd").is_empty());
+        assert!(is_archive(&dir.path().join("data.bin")).unwrap());
+        assert!(is_archive(&dir.path().join("plain")).unwrap());
+        assert!(!is_archive(&dir.path().join("src/a.py")).unwrap());
+    }
+}

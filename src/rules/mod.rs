@@ -1,0 +1,190 @@
+//! The rule framework. A rule lives in one file: its documentation (what it
+//! does, why, an example, fix safety), and a check that returns findings
+//! with optional fixes.
+
+mod add_to_copy;
+mod exec_form;
+
+use std::ops::Range;
+use std::path::Path;
+
+use crate::edit::Edit;
+use crate::syntax::Dockerfile;
+
+/// How far a rule's fixes can be trusted, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixSafety {
+    /// Every fix is safe.
+    Safe,
+    /// Fixes are safe where dockfix can prove it, unsafe otherwise.
+    Sometimes,
+    /// Every fix is unsafe.
+    Unsafe,
+    /// The rule only reports.
+    ReportOnly,
+}
+
+impl FixSafety {
+    pub fn label(self) -> &'static str {
+        match self {
+            FixSafety::Safe => "safe",
+            FixSafety::Sometimes => "safe or unsafe",
+            FixSafety::Unsafe => "unsafe",
+            FixSafety::ReportOnly => "report-only",
+        }
+    }
+}
+
+/// Whether one fix may be applied by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    /// Applied by `--write`.
+    Safe,
+    /// Applied only with `--unsafe`.
+    Unsafe,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fix {
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    /// File range the finding is about.
+    pub range: Range<usize>,
+    pub message: String,
+    pub fix: Option<Fix>,
+}
+
+/// What a rule sees: the parsed file and its build context directory.
+pub struct Context<'a> {
+    pub file: &'a Dockerfile,
+    pub build_context: Option<&'a Path>,
+}
+
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub fix_safety: FixSafety,
+    /// Markdown: what it does, why, an example, fix safety.
+    pub doc: &'static str,
+    pub check: fn(&Context) -> Vec<Finding>,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+/// Every rule, in ID order.
+pub static ALL: &[&Rule] = &[&add_to_copy::RULE, &exec_form::RULE];
+
+/// Finds a rule by ID or name, ignoring case.
+pub fn find(key: &str) -> Option<&'static Rule> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.id.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+}
+
+/// The rules a `--select`/`--ignore` pair enables. Selectors are rule IDs,
+/// ID prefixes (`DF0`) or names; an unknown selector is an error.
+pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Rule>, String> {
+    let matches = |selector: &str| -> Result<Vec<&'static Rule>, String> {
+        let found: Vec<_> = ALL
+            .iter()
+            .copied()
+            .filter(|r| {
+                r.name.eq_ignore_ascii_case(selector)
+                    || r.id
+                        .to_ascii_uppercase()
+                        .starts_with(&selector.to_ascii_uppercase())
+                    || selector.eq_ignore_ascii_case("ALL")
+            })
+            .collect();
+        if found.is_empty() {
+            Err(format!(
+                "unknown rule selector `{selector}` (see `dockfix rules`)"
+            ))
+        } else {
+            Ok(found)
+        }
+    };
+    let mut enabled: Vec<&'static Rule> = if select.is_empty() {
+        ALL.to_vec()
+    } else {
+        let mut chosen = Vec::new();
+        for selector in select {
+            chosen.extend(matches(selector)?);
+        }
+        ALL.iter()
+            .copied()
+            .filter(|r| chosen.iter().any(|c| c.id == r.id))
+            .collect()
+    };
+    for selector in ignore {
+        let dropped = matches(selector)?;
+        enabled.retain(|r| !dropped.iter().any(|d| d.id == r.id));
+    }
+    Ok(enabled)
+}
+
+/// Matches the case style of a keyword being replaced: `ADD` -> `COPY`,
+/// `add` -> `copy`, `Add` -> `Copy`.
+pub fn keyword_like(original: &str, replacement: &str) -> String {
+    if original.chars().all(|c| !c.is_ascii_uppercase()) {
+        replacement.to_ascii_lowercase()
+    } else if original.chars().skip(1).all(|c| !c.is_ascii_uppercase()) {
+        let lower = replacement.to_ascii_lowercase();
+        let mut chars = lower.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    } else {
+        replacement.to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_by_id_prefix_name_and_ignore() {
+        assert_eq!(selection(&[], &[]).unwrap().len(), ALL.len());
+        let ids = |s: &[&str], i: &[&str]| -> Vec<&str> {
+            let s: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+            let i: Vec<String> = i.iter().map(|x| x.to_string()).collect();
+            selection(&s, &i).unwrap().iter().map(|r| r.id).collect()
+        };
+        assert_eq!(ids(&["DF001"], &[]), ["DF001"]);
+        assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
+        assert_eq!(ids(&["DF"], &["df002"]), ["DF001"]);
+        assert!(selection(&["NOPE".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn rule_ids_are_unique_and_documented() {
+        for (i, rule) in ALL.iter().enumerate() {
+            assert!(ALL[i + 1..]
+                .iter()
+                .all(|r| r.id != rule.id && r.name != rule.name));
+            for heading in ["## What it does", "## Why", "## Example", "## Fix safety"] {
+                assert!(rule.doc.contains(heading), "{} lacks {heading}", rule.id);
+            }
+        }
+    }
+
+    #[test]
+    fn keyword_case_follows_the_original() {
+        assert_eq!(keyword_like("ADD", "copy"), "COPY");
+        assert_eq!(keyword_like("add", "COPY"), "copy");
+        assert_eq!(keyword_like("Add", "COPY"), "Copy");
+    }
+}
