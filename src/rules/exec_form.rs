@@ -7,7 +7,7 @@ use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::model::{self, Stage};
 use crate::syntax::shell::{self, Script};
-use crate::syntax::Instruction;
+use crate::syntax::{Instruction, LineKind};
 
 pub static RULE: Rule = Rule {
     id: "DF002",
@@ -43,7 +43,8 @@ CMD [\"node\", \"server.js\", \"--port\", \"8080\"]
 
 Reported without a fix when the conversion would not be exact: variables,
 `&&`/`||`/`;`/pipes, redirects, globs, command substitution, shell builtins
-such as `cd`, a `SHELL` instruction, or a Windows (backtick-escape) file.
+such as `cd`, a `SHELL` instruction, a Windows (backtick-escape) file, or a
+comment line inside the instruction (the one-line array would drop it).
 `exec prog args` becomes `[\"prog\", \"args\"]`.
 
 ## Fix safety
@@ -91,6 +92,8 @@ fn check(cx: &Context) -> Vec<Finding> {
                     "the file uses the Windows escape character, so its shell is not /bin/sh"
                         .to_string(),
                 )
+            } else if has_comment_lines(instruction) {
+                Err("a comment line inside it would be lost".to_string())
             } else if sets_shell(&stages, index, position) {
                 Err("a SHELL instruction changes the shell that runs it".to_string())
             } else {
@@ -127,6 +130,13 @@ fn check(cx: &Context) -> Vec<Finding> {
         }
     }
     findings
+}
+
+fn has_comment_lines(instruction: &Instruction) -> bool {
+    instruction
+        .lines
+        .iter()
+        .any(|line| line.kind == LineKind::Comment)
 }
 
 fn sets_shell(stages: &[Stage], index: usize, position: usize) -> bool {
@@ -182,11 +192,16 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
     let [command] = statements.as_slice() else {
         return Err("it runs several commands".into());
     };
-    if command.kind() != "command" {
-        return Err(format!(
-            "it is a shell construct ({}), not one program",
-            command.kind().replace('_', " ")
-        ));
+    match command.kind() {
+        "command" => {}
+        "redirected_statement" => return Err("it redirects input or output".into()),
+        "list" | "pipeline" => return Err("it runs several commands".into()),
+        kind => {
+            return Err(format!(
+                "it is a shell {}, not one program",
+                kind.replace('_', " ")
+            ))
+        }
     }
     let mut words = Vec::new();
     let mut cursor = command.walk();
@@ -256,7 +271,10 @@ fn literal(script: &Script, node: Node) -> Result<String, String> {
                 .collect();
             Ok(parts?.concat())
         }
-        kind => Err(format!("it uses {}", kind.replace('_', " "))),
+        "simple_expansion" | "expansion" | "command_substitution" => {
+            Err("it expands variables or commands".into())
+        }
+        kind => Err(format!("it uses a {}", kind.replace('_', " "))),
     }
 }
 

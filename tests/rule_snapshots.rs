@@ -1,0 +1,61 @@
+//! Per-rule snapshots: for every case under `fixtures/rules/<RULE>/<case>/`
+//! (a Dockerfile and its build context), what `dockfix` reports, and the
+//! `--diff` it prints with and without `--unsafe`, running the built binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, rule: &str, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .current_dir(dir)
+        .args(["--color", "never", "--select", rule])
+        .args(extra)
+        .arg("Dockerfile")
+        .output()
+        .unwrap();
+    let mut text = format!(
+        "$ dockfix {} Dockerfile  (exit {})\n",
+        extra.join(" "),
+        output.status.code().unwrap()
+    );
+    text += &String::from_utf8_lossy(&output.stdout);
+    text += &String::from_utf8_lossy(&output.stderr);
+    text
+}
+
+#[test]
+fn rule_fixtures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules");
+    let mut rules: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    rules.sort();
+    let mut cases = 0;
+    for rule_dir in rules {
+        let rule = rule_dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            dockfix::rules::find(&rule).is_some(),
+            "fixtures for unknown rule {rule}"
+        );
+        let mut dirs: Vec<_> = std::fs::read_dir(&rule_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let snapshot = [
+                run(&dir, &rule, &[]),
+                run(&dir, &rule, &["--diff"]),
+                run(&dir, &rule, &["--diff", "--unsafe"]),
+            ]
+            .join("\n");
+            insta::assert_snapshot!(format!("{rule}-{case}"), snapshot);
+            cases += 1;
+        }
+    }
+    assert!(cases >= 9, "only {cases} fixture cases found");
+}
