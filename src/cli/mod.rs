@@ -317,6 +317,7 @@ impl Job<'_> {
                 changed: false,
                 fixes,
                 diff: None,
+                output: None,
             });
             out.findings.extend(reports);
             return;
@@ -339,6 +340,7 @@ impl Job<'_> {
             changed,
             fixes: fixed.applied,
             diff: None,
+            output: None,
         };
         match self.mode {
             Mode::Diff if changed => {
@@ -359,6 +361,11 @@ impl Job<'_> {
             }
             Mode::Write => {
                 let written = match input {
+                    Input::Stdin if !self.text() => {
+                        file.output =
+                            Some(String::from_utf8_lossy(&fixed.file.source).into_owned());
+                        Ok(())
+                    }
                     Input::Stdin => stdout.write_all(&fixed.file.source),
                     Input::File(path) if changed => write::atomic(path, &fixed.file.source),
                     Input::File(_) => Ok(()),
@@ -416,9 +423,14 @@ impl Job<'_> {
                         })
                         .count();
                     let mut summary = format!(
-                        "{} in {}; {fixes} fixable with --write",
+                        "{} in {}; {fixes} fixable with {}",
                         plural(out.findings.len(), "finding", "findings"),
-                        plural(out.files.len(), "file", "files")
+                        plural(out.files.len(), "file", "files"),
+                        if self.args.unsafe_fixes {
+                            "--write --unsafe"
+                        } else {
+                            "--write"
+                        }
                     );
                     if unsafe_only > 0 {
                         summary += &format!(" ({unsafe_only} more with --unsafe)");

@@ -30,6 +30,10 @@ pub struct FileReport {
     pub fixes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// The rewritten text of standard input (`--write -`), which in text
+    /// format goes to stdout instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 #[derive(Serialize)]

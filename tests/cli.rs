@@ -1,0 +1,1238 @@
+//! End-to-end tests of the `dockfix` binary: each test builds a small tree in
+//! a temporary directory, runs the built executable there and checks its
+//! output, exit code and the files it leaves behind.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockfix"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn finish(mut cmd: Command, input: Option<&[u8]>) -> Run {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("dockfix starts");
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input)
+            .expect("stdin written");
+    }
+    let out = child.wait_with_output().expect("dockfix finishes");
+    Run {
+        code: out.status.code().expect("dockfix exited normally"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Runs dockfix in `dir` with stdin closed and NO_COLOR unset.
+fn dockfix(dir: &Path, args: &[&str]) -> Run {
+    finish(command(dir, args), None)
+}
+
+fn dockfix_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    finish(command(dir, args), Some(input.as_bytes()))
+}
+
+fn dockfix_env(dir: &Path, args: &[&str], key: &str, value: &str) -> Run {
+    let mut cmd = command(dir, args);
+    cmd.env(key, value);
+    finish(cmd, None)
+}
+
+fn tree(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, contents) in files {
+        put(dir.path(), path, contents);
+    }
+    dir
+}
+
+fn put(dir: &Path, path: &str, contents: &str) {
+    let path = dir.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, contents).unwrap();
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    fs::read_to_string(dir.join(path)).unwrap()
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
+}
+
+/// Two safe fixes: the ADD source exists next to the Dockerfile and the stage
+/// starts `FROM scratch`.
+const FIXABLE: &str = "FROM scratch\nADD app.txt /app/\nCMD prog arg\n";
+const FIXED: &str = "FROM scratch\nCOPY app.txt /app/\nCMD [\"prog\", \"arg\"]\n";
+/// One finding with only an unsafe fix.
+const UNSAFE_ONLY: &str = "FROM debian\nCMD prog\n";
+const CLEAN: &str = "FROM scratch\nCOPY app.txt /app/\nCMD [\"prog\"]\n";
+/// One safe DF002 fix, no build context needed.
+const ONE_FIX: &str = "FROM scratch\nCMD prog\n";
+const ONE_FIXED: &str = "FROM scratch\nCMD [\"prog\"]\n";
+
+const ADD_MSG: &str = "ADD of local files or directories: use COPY";
+const CMD_MSG: &str = "shell-form CMD: use the JSON exec form so the program receives signals";
+
+// ---------------------------------------------------------------- lint
+
+#[test]
+fn lint_prints_findings_as_path_line_col_rule_message_and_exits_1() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("Dockerfile:2:1: DF001 [*] {ADD_MSG}\nDockerfile:3:1: DF002 [*] {CMD_MSG}\n")
+    );
+    assert_eq!(run.stderr, "2 findings in 1 file; 2 fixable with --write\n");
+}
+
+#[test]
+fn lint_exits_0_and_prints_no_findings_for_a_clean_file() {
+    let dir = tree(&[("Dockerfile", CLEAN), ("app.txt", "hi\n")]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "0 findings in 1 file; 0 fixable with --write\n");
+}
+
+#[test]
+fn lint_omits_fix_marker_for_unsafe_fix_and_counts_it_in_summary() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "Dockerfile:2:1: DF002 {CMD_MSG}; the fix is unsafe: "
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("[*]"));
+    assert_eq!(
+        run.stderr,
+        "1 finding in 1 file; 0 fixable with --write (1 more with --unsafe)\n"
+    );
+}
+
+#[test]
+fn lint_summary_names_the_flags_that_fix_under_unsafe() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let run = dockfix(dir.path(), &["--unsafe", "Dockerfile"]);
+    assert!(run.stdout.contains("[*]"), "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        "1 finding in 1 file; 1 fixable with --write --unsafe\n"
+    );
+}
+
+#[test]
+fn lint_column_counts_indentation_before_the_keyword() {
+    let dir = tree(&[("Dockerfile", "FROM scratch\n   CMD prog\n")]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.stdout, format!("Dockerfile:2:4: DF002 [*] {CMD_MSG}\n"));
+}
+
+#[test]
+fn lint_does_not_modify_the_file() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(read(dir.path(), "Dockerfile"), FIXABLE);
+}
+
+// ---------------------------------------------------------------- --diff
+
+#[test]
+fn diff_prints_unified_diff_and_exits_1_without_touching_the_file() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,3 +1,3 @@\n FROM scratch\n\
+         -ADD app.txt /app/\n-CMD prog arg\n+COPY app.txt /app/\n+CMD [\"prog\", \"arg\"]\n"
+    );
+    assert_eq!(run.stderr, "1 file would be rewritten, 2 fixes\n");
+    assert_eq!(read(dir.path(), "Dockerfile"), FIXABLE);
+}
+
+#[test]
+fn diff_exits_0_with_empty_output_when_nothing_would_change() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "0 files would be rewritten, 0 fixes\n");
+}
+
+#[test]
+fn diff_shows_three_lines_of_context() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM scratch\nLABEL a=1\nLABEL b=2\nLABEL c=3\nLABEL d=4\nLABEL e=5\nCMD prog\n",
+    )]);
+    let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
+    assert_eq!(
+        run.stdout,
+        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -4,4 +4,4 @@\n LABEL c=3\n LABEL d=4\n\
+         \x20LABEL e=5\n-CMD prog\n+CMD [\"prog\"]\n"
+    );
+}
+
+#[test]
+fn diff_marks_a_missing_final_newline() {
+    let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog")]);
+    let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
+    assert_eq!(
+        run.stdout,
+        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,2 +1,2 @@\n FROM scratch\n-CMD prog\n\
+         \\ No newline at end of file\n+CMD [\"prog\"]\n\\ No newline at end of file\n"
+    );
+}
+
+#[test]
+fn diff_color_always_emits_ansi_escapes_when_piped() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--diff", "--color", "always", "Dockerfile"]);
+    assert!(
+        run.stdout.contains("\x1b[31m-CMD prog\x1b[0m"),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\x1b[32m+CMD [\"prog\"]\x1b[0m"),
+        "{:?}",
+        run.stdout
+    );
+}
+
+#[test]
+fn diff_color_always_wins_over_no_color() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix_env(
+        dir.path(),
+        &["--diff", "--color", "always", "Dockerfile"],
+        "NO_COLOR",
+        "1",
+    );
+    assert!(run.stdout.contains("\x1b[31m"), "{:?}", run.stdout);
+}
+
+#[test]
+fn diff_color_never_emits_no_escapes() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--diff", "--color", "never", "Dockerfile"]);
+    assert!(run.stdout.contains("-CMD prog\n"), "{:?}", run.stdout);
+    assert!(!run.stdout.contains('\x1b'), "{:?}", run.stdout);
+}
+
+#[test]
+fn diff_color_auto_is_plain_when_piped_with_or_without_no_color() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    for run in [
+        dockfix(dir.path(), &["--diff", "Dockerfile"]),
+        dockfix(dir.path(), &["--diff", "--color", "auto", "Dockerfile"]),
+        dockfix_env(
+            dir.path(),
+            &["--diff", "--color", "auto", "Dockerfile"],
+            "NO_COLOR",
+            "1",
+        ),
+    ] {
+        assert!(run.stdout.contains("-CMD prog\n"), "{:?}", run.stdout);
+        assert!(!run.stdout.contains('\x1b'), "{:?}", run.stdout);
+    }
+}
+
+/// Runs dockfix with stdout on a fresh pseudo-terminal and returns what it
+/// printed there (the terminal turns `\n` into `\r\n`).
+#[cfg(target_os = "linux")]
+fn dockfix_on_tty(dir: &Path, args: &[&str], no_color: Option<&str>) -> String {
+    use std::ffi::CStr;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::raw::{c_char, c_int};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    extern "C" {
+        fn grantpt(fd: c_int) -> c_int;
+        fn unlockpt(fd: c_int) -> c_int;
+        fn ptsname_r(fd: c_int, buf: *mut c_char, len: usize) -> c_int;
+    }
+    const O_NOCTTY: i32 = 0o400;
+    let open = |path: &Path| {
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NOCTTY)
+            .open(path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+    };
+    let mut master = open(Path::new("/dev/ptmx"));
+    let mut name = [0 as c_char; 128];
+    // SAFETY: plain libc calls on a file descriptor we own and a buffer of the given length.
+    unsafe {
+        assert_eq!(grantpt(master.as_raw_fd()), 0);
+        assert_eq!(unlockpt(master.as_raw_fd()), 0);
+        assert_eq!(
+            ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()),
+            0
+        );
+    }
+    // SAFETY: ptsname_r succeeded, so `name` holds a NUL-terminated string.
+    let slave_path = unsafe { CStr::from_ptr(name.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let slave = open(Path::new(&slave_path));
+    let mut cmd = command(dir, args);
+    cmd.stdin(Stdio::null()).stdout(slave).stderr(Stdio::null());
+    if let Some(value) = no_color {
+        cmd.env("NO_COLOR", value);
+    }
+    let mut child = cmd.spawn().expect("dockfix starts");
+    drop(cmd); // closes our copy of the terminal's slave end
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Reading fails with EIO once dockfix has closed the terminal.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    child.wait().expect("dockfix finishes");
+    String::from_utf8(reader.join().unwrap()).unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn diff_color_auto_colours_on_a_terminal() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let out = dockfix_on_tty(dir.path(), &["--diff", "Dockerfile"], None);
+    assert!(out.contains("\x1b[31m-CMD prog\x1b[0m"), "{out:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn diff_color_auto_respects_no_color_on_a_terminal() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let out = dockfix_on_tty(dir.path(), &["--diff", "Dockerfile"], Some("1"));
+    assert!(out.contains("-CMD prog"), "{out:?}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn diff_color_auto_treats_empty_no_color_as_unset_on_a_terminal() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let out = dockfix_on_tty(dir.path(), &["--diff", "Dockerfile"], Some(""));
+    assert!(out.contains("\x1b[31m-CMD prog\x1b[0m"), "{out:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn diff_color_never_is_plain_on_a_terminal() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let out = dockfix_on_tty(
+        dir.path(),
+        &["--diff", "--color", "never", "Dockerfile"],
+        None,
+    );
+    assert!(out.contains("-CMD prog"), "{out:?}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+}
+
+// ---------------------------------------------------------------- --write
+
+#[test]
+fn write_applies_fixes_in_place_and_prints_plural_summary() {
+    let dir = tree(&[
+        ("a.Dockerfile", FIXABLE),
+        ("b.Dockerfile", ONE_FIX),
+        ("app.txt", "hi\n"),
+    ]);
+    let run = dockfix(dir.path(), &["--write", "a.Dockerfile", "b.Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "2 files rewritten, 3 fixes\n");
+    assert_eq!(read(dir.path(), "a.Dockerfile"), FIXED);
+    assert_eq!(read(dir.path(), "b.Dockerfile"), ONE_FIXED);
+}
+
+#[test]
+fn write_summary_uses_singular_forms() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stderr, "1 file rewritten, 1 fix\n");
+}
+
+#[test]
+fn write_replaces_the_file_by_rename_and_leaves_no_temp_file() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let before = fs::metadata(dir.path().join("Dockerfile")).unwrap().ino();
+    dockfix(dir.path(), &["--write", "Dockerfile"]);
+    let after = fs::metadata(dir.path().join("Dockerfile")).unwrap().ino();
+    assert_ne!(
+        before, after,
+        "rewritten in place instead of temp file + rename"
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["Dockerfile"]);
+}
+
+fn assert_write_keeps_mode(mode: u32) {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let path = dir.path().join("Dockerfile");
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+    let kept = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(kept, mode, "mode {kept:o} instead of {mode:o}");
+}
+
+#[test]
+fn write_keeps_executable_mode_0755() {
+    assert_write_keeps_mode(0o755);
+}
+
+#[test]
+fn write_keeps_private_mode_0600() {
+    assert_write_keeps_mode(0o600);
+}
+
+#[test]
+fn write_keeps_group_readable_mode_0640() {
+    // Neither the temp file default (0600) nor the usual umask result (0644).
+    assert_write_keeps_mode(0o640);
+}
+
+#[test]
+fn write_keeps_crlf_line_endings_and_comments() {
+    let dir = tree(&[
+        (
+            "Dockerfile",
+            "FROM scratch\r\n# keep me\r\nADD app.txt /app/\r\nCMD prog arg\r\n",
+        ),
+        ("app.txt", "hi\n"),
+    ]);
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        "FROM scratch\r\n# keep me\r\nCOPY app.txt /app/\r\nCMD [\"prog\", \"arg\"]\r\n"
+    );
+}
+
+#[test]
+fn write_keeps_a_missing_final_newline() {
+    let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
+    dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        "FROM scratch\nCMD [\"prog\", \"arg\"]"
+    );
+}
+
+#[test]
+fn write_twice_changes_nothing_the_second_time() {
+    let dir = tree(&[
+        (
+            "Dockerfile",
+            "FROM scratch\r\nADD app.txt /app/\r\nCMD prog arg",
+        ),
+        ("app.txt", "hi\n"),
+    ]);
+    dockfix(dir.path(), &["--write", "Dockerfile"]);
+    let once = fs::read(dir.path().join("Dockerfile")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "0 files rewritten, 0 fixes\n");
+    assert_eq!(fs::read(dir.path().join("Dockerfile")).unwrap(), once);
+}
+
+#[test]
+fn write_exits_1_and_reports_findings_left_unfixed() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 1);
+    let stderr = lines(&run.stderr);
+    assert_eq!(stderr.len(), 2, "{}", run.stderr);
+    assert!(
+        stderr[0].starts_with(&format!(
+            "Dockerfile:2:1: DF002 {CMD_MSG}; the fix is unsafe"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(stderr[1], "0 files rewritten, 0 fixes");
+    assert_eq!(read(dir.path(), "Dockerfile"), UNSAFE_ONLY);
+}
+
+#[test]
+fn write_follows_a_symlink_and_keeps_the_link() {
+    let dir = tree(&[("real/Dockerfile", ONE_FIX)]);
+    std::os::unix::fs::symlink("real/Dockerfile", dir.path().join("Dockerfile")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let link = fs::symlink_metadata(dir.path().join("Dockerfile")).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert_eq!(read(dir.path(), "real/Dockerfile"), ONE_FIXED);
+}
+
+// ---------------------------------------------------------------- --check
+
+#[test]
+fn check_prints_only_paths_that_would_change_and_exits_1() {
+    let dir = tree(&[
+        ("a.Dockerfile", ONE_FIX),
+        ("b.Dockerfile", UNSAFE_ONLY),
+        ("c.Dockerfile", FIXABLE),
+        ("app.txt", "hi\n"),
+    ]);
+    let run = dockfix(
+        dir.path(),
+        &["--check", "a.Dockerfile", "b.Dockerfile", "c.Dockerfile"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "a.Dockerfile\nc.Dockerfile\n");
+    assert_eq!(read(dir.path(), "a.Dockerfile"), ONE_FIX);
+    assert_eq!(read(dir.path(), "c.Dockerfile"), FIXABLE);
+}
+
+#[test]
+fn check_exits_0_and_prints_nothing_when_nothing_would_change() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let run = dockfix(dir.path(), &["--check", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+// ---------------------------------------------------------------- stdin
+
+#[test]
+fn stdin_lint_reports_under_stdin_filename() {
+    let dir = tree(&[]);
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--stdin-filename", "web/Dockerfile", "-"],
+        ONE_FIX,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stdout,
+        format!("web/Dockerfile:2:1: DF002 [*] {CMD_MSG}\n")
+    );
+}
+
+#[test]
+fn stdin_without_stdin_filename_is_reported_as_dash() {
+    let dir = tree(&[]);
+    let run = dockfix_stdin(dir.path(), &["-"], ONE_FIX);
+    assert_eq!(run.stdout, format!("-:2:1: DF002 [*] {CMD_MSG}\n"));
+}
+
+#[test]
+fn stdin_diff_uses_stdin_filename_in_headers() {
+    let dir = tree(&[]);
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--diff", "--stdin-filename", "web/Dockerfile", "-"],
+        ONE_FIX,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stdout,
+        "--- a/web/Dockerfile\n+++ b/web/Dockerfile\n@@ -1,2 +1,2 @@\n FROM scratch\n\
+         -CMD prog\n+CMD [\"prog\"]\n"
+    );
+}
+
+#[test]
+fn stdin_write_prints_the_rewritten_text_on_stdout() {
+    let dir = tree(&[]);
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--write", "--stdin-filename", "web/Dockerfile", "-"],
+        ONE_FIX,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, ONE_FIXED);
+    assert_eq!(run.stderr, "1 file rewritten, 1 fix\n");
+}
+
+#[test]
+fn stdin_has_no_build_context_so_add_fix_is_unsafe() {
+    // app.txt sits in the working directory, but stdin has no context.
+    let dir = tree(&[("app.txt", "hi\n")]);
+    let run = dockfix_stdin(dir.path(), &["-"], "FROM scratch\nADD app.txt /app/\n");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "-:2:1: DF001 {ADD_MSG}; the fix is unsafe: there is no build context to check \
+             the sources for archives\n"
+        )
+    );
+}
+
+#[test]
+fn stdin_with_context_flag_makes_add_fix_safe() {
+    let dir = tree(&[("ctx/app.txt", "hi\n")]);
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--context", "ctx", "-"],
+        "FROM scratch\nADD app.txt /app/\n",
+    );
+    assert_eq!(run.stdout, format!("-:2:1: DF001 [*] {ADD_MSG}\n"));
+}
+
+// ---------------------------------------------------------------- walking
+
+fn reported_paths(run: &Run) -> BTreeSet<String> {
+    run.stdout
+        .lines()
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn walk_finds_dockerfile_name_patterns_only() {
+    let names = [
+        "Dockerfile",
+        "Containerfile",
+        "api.Dockerfile",
+        "web.dockerfile",
+        "Dockerfile.dev",
+        "Dockerfile.dockerignore",
+        "README.md",
+        "dockerfile-lint",
+        "Makefile",
+    ];
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (*n, ONE_FIX)).collect();
+    let dir = tree(&files);
+    let run = dockfix(dir.path(), &["."]);
+    let expected: BTreeSet<String> = [
+        "Containerfile",
+        "Dockerfile",
+        "Dockerfile.dev",
+        "api.Dockerfile",
+        "web.dockerfile",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(reported_paths(&run), expected, "{}", run.stdout);
+}
+
+#[test]
+fn walk_defaults_to_current_directory_without_dot_slash_prefix() {
+    let dir = tree(&[("Dockerfile", ONE_FIX), ("sub/Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &[]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        lines(&run.stdout),
+        [
+            format!("Dockerfile:2:1: DF002 [*] {CMD_MSG}"),
+            format!("sub/Dockerfile:2:1: DF002 [*] {CMD_MSG}"),
+        ]
+    );
+}
+
+#[test]
+fn walk_of_named_directory_prefixes_paths_with_it() {
+    let dir = tree(&[("sub/deep/Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["sub"]);
+    assert_eq!(
+        run.stdout,
+        format!("sub/deep/Dockerfile:2:1: DF002 [*] {CMD_MSG}\n")
+    );
+}
+
+#[test]
+fn walk_honours_gitignore_outside_a_git_repository() {
+    let dir = tree(&[
+        (".gitignore", "ignored/\n*.tmp.Dockerfile\n"),
+        ("ignored/Dockerfile", ONE_FIX),
+        ("x.tmp.Dockerfile", ONE_FIX),
+        ("kept/Dockerfile", ONE_FIX),
+    ]);
+    assert!(!dir.path().join(".git").exists());
+    let run = dockfix(dir.path(), &[]);
+    assert_eq!(
+        reported_paths(&run),
+        BTreeSet::from(["kept/Dockerfile".to_string()])
+    );
+}
+
+#[test]
+fn walk_enters_hidden_directories_but_skips_dot_git() {
+    let dir = tree(&[
+        (".hidden/Dockerfile", ONE_FIX),
+        (".git/sub/Dockerfile", ONE_FIX),
+        (".git/Dockerfile", ONE_FIX),
+    ]);
+    let run = dockfix(dir.path(), &[]);
+    assert_eq!(
+        reported_paths(&run),
+        BTreeSet::from([".hidden/Dockerfile".to_string()])
+    );
+}
+
+#[test]
+fn explicit_files_are_read_whatever_their_name_even_if_gitignored() {
+    let dir = tree(&[
+        (".gitignore", "ignored/\n"),
+        ("ignored/Dockerfile", ONE_FIX),
+        ("build.txt", ONE_FIX),
+        ("Dockerfile.dockerignore", ONE_FIX),
+    ]);
+    let run = dockfix(
+        dir.path(),
+        &["ignored/Dockerfile", "build.txt", "Dockerfile.dockerignore"],
+    );
+    assert_eq!(
+        reported_paths(&run),
+        ["ignored/Dockerfile", "build.txt", "Dockerfile.dockerignore"]
+            .map(String::from)
+            .into()
+    );
+}
+
+#[test]
+fn a_file_named_twice_is_reported_once() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["Dockerfile", "./Dockerfile", "."]);
+    assert_eq!(lines(&run.stdout).len(), 1, "{}", run.stdout);
+}
+
+// ---------------------------------------------------------------- --select / --ignore / --unsafe
+
+fn rule_ids(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn select_by_id_runs_only_that_rule() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    let run = dockfix(dir.path(), &["--select", "DF002", "Dockerfile"]);
+    assert_eq!(rule_ids(&run), ["DF002"]);
+}
+
+#[test]
+fn select_takes_comma_separated_prefixes_and_names() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    let by_name = dockfix(dir.path(), &["--select", "add-to-copy", "Dockerfile"]);
+    assert_eq!(rule_ids(&by_name), ["DF001"]);
+    let both = dockfix(dir.path(), &["--select", "add-to-copy,DF002", "Dockerfile"]);
+    assert_eq!(rule_ids(&both), ["DF001", "DF002"]);
+    let prefix = dockfix(dir.path(), &["--select", "df0", "Dockerfile"]);
+    assert_eq!(rule_ids(&prefix), ["DF001", "DF002"]);
+}
+
+#[test]
+fn ignore_skips_the_named_rule() {
+    let dir = tree(&[("Dockerfile", FIXABLE), ("app.txt", "hi\n")]);
+    let run = dockfix(dir.path(), &["--ignore", "exec-form", "Dockerfile"]);
+    assert_eq!(rule_ids(&run), ["DF001"]);
+    let run = dockfix(
+        dir.path(),
+        &["--select", "DF", "--ignore", "DF001", "Dockerfile"],
+    );
+    assert_eq!(rule_ids(&run), ["DF002"]);
+}
+
+#[test]
+fn ignoring_every_finding_rule_exits_0() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--ignore", "DF002", "Dockerfile"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn unknown_selector_exits_2() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    for flag in ["--select", "--ignore"] {
+        let run = dockfix(dir.path(), &[flag, "DF001,NOPE", "Dockerfile"]);
+        assert_eq!(run.code, 2, "{flag}");
+        assert_eq!(run.stdout, "", "{flag}");
+        assert!(
+            run.stderr.contains("unknown rule selector `NOPE`"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn unsafe_flag_marks_and_applies_unsafe_fixes() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let lint = dockfix(dir.path(), &["--unsafe", "Dockerfile"]);
+    assert!(lint.stdout.contains("DF002 [*] "), "{}", lint.stdout);
+    let run = dockfix(dir.path(), &["--write", "--unsafe", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        "FROM debian\nCMD [\"prog\"]\n"
+    );
+}
+
+// ---------------------------------------------------------------- build context (DF001)
+
+#[test]
+fn context_defaults_to_the_dockerfile_directory() {
+    // The source sits next to the Dockerfile, not in the working directory.
+    let dir = tree(&[
+        ("df/Dockerfile", "FROM scratch\nADD app.txt /app/\n"),
+        ("df/app.txt", "hi\n"),
+    ]);
+    let run = dockfix(dir.path(), &["df/Dockerfile"]);
+    assert_eq!(
+        run.stdout,
+        format!("df/Dockerfile:2:1: DF001 [*] {ADD_MSG}\n")
+    );
+}
+
+#[test]
+fn missing_source_makes_add_fix_unsafe() {
+    let dir = tree(&[("Dockerfile", "FROM scratch\nADD app.txt /app/\n")]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "Dockerfile:2:1: DF001 {ADD_MSG}; the fix is unsafe: a source is missing"
+        )),
+        "{}",
+        run.stdout
+    );
+    let write = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(write.code, 1);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        "FROM scratch\nADD app.txt /app/\n"
+    );
+}
+
+#[test]
+fn context_flag_overrides_the_dockerfile_directory() {
+    let dir = tree(&[
+        ("df/Dockerfile", "FROM scratch\nADD app.txt /app/\n"),
+        ("ctx/app.txt", "hi\n"),
+    ]);
+    let without = dockfix(dir.path(), &["df/Dockerfile"]);
+    assert!(
+        without.stdout.contains("the fix is unsafe"),
+        "{}",
+        without.stdout
+    );
+    let with = dockfix(dir.path(), &["--context", "ctx", "df/Dockerfile"]);
+    assert_eq!(
+        with.stdout,
+        format!("df/Dockerfile:2:1: DF001 [*] {ADD_MSG}\n")
+    );
+}
+
+#[test]
+fn context_that_is_not_a_directory_exits_2() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--context", "nope", "Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr, "dockfix: --context nope: not a directory\n");
+}
+
+#[test]
+fn add_of_url_or_archive_by_content_is_left_alone() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM scratch\nADD https://example.com/a.txt /a\nADD blob.bin /b\n",
+    )]);
+    fs::write(dir.path().join("blob.bin"), [0x1f, 0x8b, 0x08, 0x00, 0, 0]).unwrap();
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn add_of_archive_named_plain_file_is_judged_by_content() {
+    let dir = tree(&[
+        ("Dockerfile", "FROM scratch\nADD notes.tar.gz /n\n"),
+        ("notes.tar.gz", "just text\n"),
+    ]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.stdout, format!("Dockerfile:2:1: DF001 [*] {ADD_MSG}\n"));
+}
+
+// ---------------------------------------------------------------- --format json
+
+#[test]
+fn json_lint_reports_files_findings_ranges_and_fix() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--format", "json", "Dockerfile"]);
+    assert_eq!(run.code, 1);
+    let doc = json(&run);
+    assert_eq!(doc["version"], 1);
+    assert_eq!(
+        doc["files"],
+        serde_json::json!([{"path": "Dockerfile", "changed": false, "fixes": 1}])
+    );
+    assert_eq!(doc["errors"], serde_json::json!([]));
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1);
+    let f = &findings[0];
+    assert_eq!(f["file"], "Dockerfile");
+    assert_eq!(f["rule"], "DF002");
+    assert_eq!(f["name"], "exec-form");
+    assert_eq!(f["message"], CMD_MSG);
+    assert_eq!(
+        f["range"],
+        serde_json::json!({
+            "start": {"line": 2, "column": 1, "offset": 13},
+            "end": {"line": 2, "column": 4, "offset": 16}
+        })
+    );
+    assert_eq!(f["fix"]["applicability"], "safe");
+    assert_eq!(f["fix"]["applies"], true);
+    assert_eq!(
+        f["fix"]["edits"],
+        serde_json::json!([{
+            "range": {
+                "start": {"line": 2, "column": 5, "offset": 17},
+                "end": {"line": 2, "column": 9, "offset": 21}
+            },
+            "replacement": "[\"prog\"]"
+        }])
+    );
+}
+
+#[test]
+fn json_marks_unsafe_fix_as_not_applying_and_no_fix_as_null() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM debian\nCMD prog\nFROM debian\nCMD cd /x && run\n",
+    )]);
+    let doc = json(&dockfix(dir.path(), &["--format", "json", "Dockerfile"]));
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{doc:#}");
+    assert_eq!(findings[0]["fix"]["applicability"], "unsafe");
+    assert_eq!(findings[0]["fix"]["applies"], false);
+    assert!(findings[1]["fix"].is_null(), "{doc:#}");
+}
+
+#[test]
+fn json_columns_count_characters_not_bytes() {
+    let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog é\n")]);
+    let doc = json(&dockfix(dir.path(), &["--format", "json", "Dockerfile"]));
+    let end = &doc["findings"][0]["fix"]["edits"][0]["range"]["end"];
+    assert_eq!(end["column"], 11, "{doc:#}");
+    assert_eq!(end["offset"], 24, "{doc:#}");
+}
+
+#[test]
+fn json_diff_puts_the_plain_diff_in_the_file_entry() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "--diff",
+            "--color",
+            "always",
+            "Dockerfile",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    let doc = json(&run);
+    let file = &doc["files"][0];
+    assert_eq!(file["changed"], true);
+    assert_eq!(file["fixes"], 1);
+    assert_eq!(
+        file["diff"],
+        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,2 +1,2 @@\n FROM scratch\n-CMD prog\n+CMD [\"prog\"]\n"
+    );
+}
+
+#[test]
+fn json_write_reports_changed_file_and_rewrites_it() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--format", "json", "--write", "Dockerfile"]);
+    assert_eq!(run.code, 0);
+    let doc = json(&run);
+    assert_eq!(doc["files"][0]["changed"], true);
+    assert_eq!(doc["files"][0]["fixes"], 1);
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+}
+
+#[test]
+fn json_errors_carry_position_for_parse_errors_and_null_for_missing_paths() {
+    let dir = tree(&[("bad.Dockerfile", "FROM a\nENV X\n")]);
+    let run = dockfix(
+        dir.path(),
+        &["--format", "json", "bad.Dockerfile", "missing"],
+    );
+    assert_eq!(run.code, 2);
+    let doc = json(&run);
+    let errors = doc["errors"].as_array().unwrap();
+    let bad = errors
+        .iter()
+        .find(|e| e["file"] == "bad.Dockerfile")
+        .unwrap();
+    assert_eq!(
+        *bad,
+        serde_json::json!({"file": "bad.Dockerfile", "line": 2, "column": 1,
+                           "message": "ENV must have two arguments"})
+    );
+    let missing = errors.iter().find(|e| e["file"] == "missing").unwrap();
+    assert!(
+        missing["line"].is_null() && missing["column"].is_null(),
+        "{missing}"
+    );
+}
+
+#[test]
+fn json_write_from_stdin_puts_the_rewrite_in_the_document() {
+    let dir = tree(&[]);
+    let run = dockfix_stdin(dir.path(), &["--write", "--format", "json", "-"], ONE_FIX);
+    let doc = json(&run);
+    assert_eq!(doc["files"][0]["changed"], true);
+    let output = doc["files"][0]["output"].as_str().unwrap();
+    assert!(
+        output.contains("CMD [") && !output.contains("CMD prog"),
+        "{output}"
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn parse_errors_print_path_line_col_message_and_exit_2() {
+    for (source, message) in [
+        (
+            "FROM a\nRUN <<EOF\necho hi\n",
+            "bad.Dockerfile:2:1: unterminated heredoc EOF",
+        ),
+        (
+            "FROM a\nENV X\n",
+            "bad.Dockerfile:2:1: ENV must have two arguments",
+        ),
+        (
+            "# nothing here\n",
+            "bad.Dockerfile:1:1: file with no instructions",
+        ),
+    ] {
+        let dir = tree(&[("bad.Dockerfile", source)]);
+        let run = dockfix(dir.path(), &["bad.Dockerfile"]);
+        assert_eq!(run.code, 2, "{source:?}");
+        assert_eq!(lines(&run.stderr)[0], message);
+    }
+}
+
+#[test]
+fn unparsable_file_does_not_stop_lint_of_the_others() {
+    let dir = tree(&[
+        ("a.Dockerfile", "FROM a\nENV X\n"),
+        ("b.Dockerfile", ONE_FIX),
+    ]);
+    let run = dockfix(dir.path(), &["."]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stdout,
+        format!("b.Dockerfile:2:1: DF002 [*] {CMD_MSG}\n")
+    );
+    assert!(
+        run.stderr
+            .contains("a.Dockerfile:2:1: ENV must have two arguments\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unparsable_file_does_not_stop_write_of_the_others_and_stays_untouched() {
+    let bad = "FROM a\r\nRUN <<EOF\r\necho hi";
+    let dir = tree(&[("a.Dockerfile", bad), ("b.Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--write", "a.Dockerfile", "b.Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(read(dir.path(), "b.Dockerfile"), ONE_FIXED);
+    assert_eq!(
+        fs::read(dir.path().join("a.Dockerfile")).unwrap(),
+        bad.as_bytes()
+    );
+    assert!(
+        run.stderr
+            .contains("a.Dockerfile:2:1: unterminated heredoc EOF\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1 file rewritten, 1 fix\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unparsable_file_does_not_stop_diff_of_the_others() {
+    let dir = tree(&[("a.Dockerfile", "# empty\n"), ("b.Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--diff", "a.Dockerfile", "b.Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.starts_with("--- a/b.Dockerfile\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn missing_path_exits_2_and_other_paths_are_still_processed() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["--write", "missing/Dockerfile", "Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("missing/Dockerfile: no such file or directory\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn unreadable_file_exits_2_with_cannot_read() {
+    // Reading /proc/self/mem from offset 0 fails with EIO, even as root.
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let run = dockfix(dir.path(), &["/proc/self/mem", "Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("/proc/self/mem: cannot read: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, format!("Dockerfile:2:1: DF002 [*] {CMD_MSG}\n"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    for args in [
+        &["--diff", "--write", "Dockerfile"][..],
+        &["--color", "purple", "Dockerfile"],
+        &["--format", "yaml", "Dockerfile"],
+    ] {
+        let run = dockfix(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}");
+    }
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIX);
+}
+
+// ---------------------------------------------------------------- subcommands
+
+#[test]
+fn rules_lists_df001_and_df002() {
+    let dir = tree(&[]);
+    let run = dockfix(dir.path(), &["rules"]);
+    assert_eq!(run.code, 0);
+    let out = lines(&run.stdout);
+    assert_eq!(out.len(), 2, "{}", run.stdout);
+    assert!(
+        out[0].starts_with("DF001") && out[0].contains("add-to-copy"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[1].starts_with("DF002") && out[1].contains("exec-form"),
+        "{}",
+        out[1]
+    );
+}
+
+#[test]
+fn explain_by_id_or_name_prints_the_rule_doc() {
+    let dir = tree(&[]);
+    let by_id = dockfix(dir.path(), &["explain", "DF001"]);
+    assert_eq!(by_id.code, 0);
+    assert!(
+        by_id.stdout.starts_with("# DF001 add-to-copy\n"),
+        "{}",
+        by_id.stdout
+    );
+    assert!(by_id.stdout.contains("## Fix safety"));
+    let by_name = dockfix(dir.path(), &["explain", "add-to-copy"]);
+    assert_eq!(by_name.code, 0);
+    assert_eq!(by_name.stdout, by_id.stdout);
+}
+
+#[test]
+fn explain_unknown_rule_exits_2() {
+    let dir = tree(&[]);
+    let run = dockfix(dir.path(), &["explain", "DF999"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("unknown rule `DF999`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn parse_dump_prints_buildkit_ast() {
+    let dir = tree(&[("Dockerfile", "FROM a\nRUN echo hi\n")]);
+    let run = dockfix(dir.path(), &["parse", "--dump", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "(from \"a\")\n(run \"echo hi\")\n");
+}
+
+#[test]
+fn parse_dump_of_unparsable_file_exits_2_with_position() {
+    let dir = tree(&[("bad.Dockerfile", "FROM a\nRUN <<EOF\necho hi\n")]);
+    let run = dockfix(dir.path(), &["parse", "--dump", "bad.Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "bad.Dockerfile:2:1: unterminated heredoc EOF\n");
+}
