@@ -38,3 +38,73 @@ fn corpus_round_trips_byte_for_byte() {
     );
     assert_eq!(parsed, 251);
 }
+
+/// Fixing a fixed file changes nothing, with safe fixes only and with
+/// unsafe ones too; comments, final newlines and CRLF line endings survive.
+#[test]
+fn fixing_is_idempotent_and_keeps_comments_and_line_endings() {
+    use dockfix::engine::{fix, Settings};
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let mut changed = 0;
+    for unsafe_fixes in [false, true] {
+        let settings = Settings {
+            rules: dockfix::rules::ALL.to_vec(),
+            unsafe_fixes,
+            build_context: None,
+        };
+        for path in common::dockerfiles(&corpus) {
+            let bytes = std::fs::read(&path).unwrap();
+            if parse(&bytes).is_err() {
+                continue;
+            }
+            let once =
+                fix(&bytes, &settings).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+            let twice = fix(&once.file.source, &settings).unwrap();
+            assert_eq!(
+                twice.applied,
+                0,
+                "{}: a second run applied fixes",
+                path.display()
+            );
+            assert!(
+                twice.file.source == once.file.source,
+                "{}: not idempotent",
+                path.display()
+            );
+            let out = &once.file.source;
+            if *out != bytes {
+                changed += 1;
+            }
+            let count = |s: &[u8], pat: &[u8]| s.windows(pat.len()).filter(|w| *w == pat).count();
+            assert_eq!(
+                count(out, b"\r\n"),
+                count(&bytes, b"\r\n"),
+                "{}: CRLF changed",
+                path.display()
+            );
+            assert_eq!(
+                out.ends_with(b"\n"),
+                bytes.ends_with(b"\n"),
+                "{}: final newline",
+                path.display()
+            );
+            let comments = |s: &[u8]| {
+                s.split(|&b| b == b'\n')
+                    .filter(|l| l.trim_ascii_start().starts_with(b"#"))
+                    .count()
+            };
+            assert_eq!(
+                comments(out),
+                comments(&bytes),
+                "{}: comment lines changed",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        changed > 0,
+        "no corpus file was changed: the test proves nothing"
+    );
+}
