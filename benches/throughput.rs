@@ -1,1 +1,149 @@
-fn main() {}
+//! Throughput over the corpus: dockfix (parse, every rule, every fix) in
+//! process and as one CLI run over all files, beside hadolint and tally run
+//! on the same files in the same run. Pin it to one core with
+//! `bench/throughput.sh` (taskset), which also installs the peers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dockfix::engine::{fix, Settings};
+
+fn corpus() -> PathBuf {
+    std::env::var_os("DOCKFIX_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
+}
+
+fn dockerfiles(corpus: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![
+        corpus.join("real"),
+        corpus.join("buildkit-testfiles"),
+        corpus.join("parfum-testfiles"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.starts_with(corpus.join("buildkit-testfiles"))
+                || path.file_name().is_some_and(|n| n == "Dockerfile")
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn peer(name: &str) -> Option<PathBuf> {
+    let dirs = [
+        std::env::var_os("DOCKFIX_PEERS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/.venv/bin")),
+    ];
+    dirs.into_iter()
+        .flatten()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Wall time of one run of `program args files...`.
+fn time_batch(program: &Path, args: &[&str], files: &[PathBuf]) -> Duration {
+    let start = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .args(files)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the peer runs");
+    let elapsed = start.elapsed();
+    assert!(status.code().is_some(), "{} was killed", program.display());
+    elapsed
+}
+
+fn main() {
+    let files = dockerfiles(&corpus());
+    assert_eq!(
+        files.len(),
+        255,
+        "the corpus holds 255 Dockerfiles (DOCKFIX_CORPUS)"
+    );
+    let sources: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let settings = Settings {
+        rules: dockfix::rules::ALL.to_vec(),
+        unsafe_fixes: true,
+        build_context: None,
+    };
+
+    // In process: per-file time (mean of repeated runs), then the median.
+    let mut per_file = Vec::new();
+    let total = Instant::now();
+    for source in &sources {
+        let (mut runs, start) = (0u32, Instant::now());
+        while runs < 5 || start.elapsed() < Duration::from_millis(2) {
+            let _ = std::hint::black_box(fix(std::hint::black_box(source), &settings));
+            runs += 1;
+        }
+        per_file.push(start.elapsed() / runs);
+    }
+    let in_process: Duration = per_file.iter().sum();
+    per_file.sort();
+    let median = per_file[per_file.len() / 2];
+    let _ = total;
+
+    let cli = Path::new(env!("CARGO_BIN_EXE_dockfix"));
+    let cli_time = time_batch(cli, &["--check", "--unsafe"], &files);
+    let n = files.len() as f64;
+    let fps = |d: Duration| n / d.as_secs_f64();
+
+    println!("files: {}", files.len());
+    println!(
+        "dockfix in process: {:.0} files/s, median {:.3} ms per file",
+        fps(in_process),
+        median.as_secs_f64() * 1e3
+    );
+    println!(
+        "dockfix CLI, one run over all files: {:.0} files/s",
+        fps(cli_time)
+    );
+    let mut rows = vec![
+        ("dockfix (in process)", fps(in_process)),
+        ("dockfix (CLI)", fps(cli_time)),
+    ];
+    match peer("hadolint") {
+        Some(hadolint) => {
+            let t = time_batch(&hadolint, &["--no-fail"], &files);
+            println!("hadolint, one run over all files: {:.1} files/s", fps(t));
+            rows.push(("hadolint", fps(t)));
+        }
+        None => println!("hadolint: not found (run bench/peers.sh)"),
+    }
+    match peer("tally") {
+        Some(tally) => {
+            // tally stops a multi-file run at the first file BuildKit rejects,
+            // so it lints one file per run.
+            let start = Instant::now();
+            for file in &files {
+                time_batch(
+                    &tally,
+                    &["lint", "--slow-checks", "off"],
+                    std::slice::from_ref(file),
+                );
+            }
+            let t = start.elapsed();
+            println!("tally, one run per file: {:.1} files/s", fps(t));
+            rows.push(("tally", fps(t)));
+        }
+        None => println!("tally: not found (run bench/peers.sh)"),
+    }
+    for (name, rate) in &rows[2..] {
+        println!(
+            "ratio vs {name}: in process {:.0}x, CLI {:.0}x",
+            rows[0].1 / rate,
+            rows[1].1 / rate
+        );
+    }
+}
