@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""hadolint findings on the corpus before and after dockfix, in one run.
+
+Copies every corpus Dockerfile to a temporary tree, runs `dockfix --write`
+(safe fixes, then with --unsafe), and counts hadolint's findings per rule
+code on the original and on both rewrites. For the codes given with
+--explain, lists what is left after the rewrite with dockfix's own reason.
+
+usage: bench/hadolint_counts.py [--explain DL3020 ...] [CODE ...]
+"""
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def corpus_files(corpus):
+    files = []
+    for sub in ("real", "buildkit-testfiles", "parfum-testfiles"):
+        for dirpath, _, names in os.walk(os.path.join(corpus, sub)):
+            for name in names:
+                if sub == "buildkit-testfiles" and name != "Dockerfile":
+                    continue
+                files.append(os.path.join(dirpath, name))
+    return sorted(files)
+
+
+def hadolint(binary, path):
+    out = subprocess.run([binary, "--no-fail", "--format", "json", path], capture_output=True, text=True)
+    try:
+        return [(f["code"], f["line"]) for f in json.loads(out.stdout or "[]")]
+    except json.JSONDecodeError:
+        return None  # hadolint could not parse the file
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("codes", nargs="*", default=["DL3020", "DL3025"])
+    parser.add_argument("--explain", nargs="*", default=["DL3020"])
+    args = parser.parse_args()
+    corpus = os.environ.get("DOCKFIX_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
+    peers = subprocess.run([os.path.join(ROOT, "bench", "peers.sh")], capture_output=True, text=True, check=True)
+    hadolint_bin = os.path.join(peers.stdout.strip(), "hadolint")
+    dockfix = os.path.join(ROOT, "target", "release", "dockfix")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+    files = corpus_files(corpus)
+    counts = {v: collections.Counter() for v in ("original", "safe", "unsafe")}
+    left = collections.defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, path in enumerate(files):
+            rel = os.path.relpath(path, corpus)
+            original = hadolint(hadolint_bin, path)
+            if original is None:
+                continue
+            counts["original"].update(code for code, _ in original)
+            for variant, flags in (("safe", []), ("unsafe", ["--unsafe"])):
+                copy = os.path.join(tmp, variant, str(i), "Dockerfile")
+                os.makedirs(os.path.dirname(copy))
+                shutil.copyfile(path, copy)
+                subprocess.run([dockfix, "--write", *flags, copy], capture_output=True)
+                after = hadolint(hadolint_bin, copy) or []
+                counts[variant].update(code for code, _ in after)
+                if variant == "unsafe":
+                    report = subprocess.run([dockfix, "--format", "json", copy], capture_output=True, text=True)
+                    reasons = {f["range"]["start"]["line"]: f["message"] for f in json.loads(report.stdout)["findings"]}
+                    for code, line in after:
+                        if code in args.explain:
+                            left[code].append(f"{rel}:{line}: {reasons.get(line, '(no dockfix finding)')}")
+
+    print(f"{len(files)} corpus files; hadolint findings (original -> safe -> unsafe):")
+    for code in args.codes:
+        o, s, u = counts["original"][code], counts["safe"][code], counts["unsafe"][code]
+        print(f"  {code}: {o} -> {s} -> {u}")
+    new = [c for c in counts["unsafe"] if counts["unsafe"][c] > counts["original"][c]]
+    new += [c for c in counts["safe"] if counts["safe"][c] > counts["original"][c] and c not in new]
+    print("codes that rose:", ", ".join(sorted(new)) or "none")
+    for code, lines in sorted(left.items()):
+        print(f"\n{code} left after --unsafe ({len(lines)}):")
+        for line in lines:
+            print("  " + line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
