@@ -159,32 +159,30 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
             return 2;
         }
     };
-    match syntax::parse(&source) {
-        Ok(file) if as_dump => {
-            print!("{}", dump(&file));
-            0
+    let (file, errors) = syntax::parse_lossless(&source);
+    if as_dump && errors.is_empty() {
+        print!("{}", dump(&file));
+    } else if !as_dump {
+        // The tree exists for invalid files too: every byte in one item.
+        for item in &file.items {
+            let (line, _) = file.line_col(item.span.start);
+            let what = match &item.kind {
+                syntax::ItemKind::Instruction(i) => {
+                    let text = String::from_utf8_lossy(&i.logical.text);
+                    format!("instruction {} {text:?}", i.command.name)
+                }
+                other => format!("{other:?}").to_lowercase(),
+            };
+            println!("{line}: {}..{} {what}", item.span.start, item.span.end);
         }
-        Ok(file) => {
-            for item in &file.items {
-                let (line, _) = file.line_col(item.span.start);
-                let what = match &item.kind {
-                    syntax::ItemKind::Instruction(i) => {
-                        format!(
-                            "instruction {} {:?}",
-                            i.command.name,
-                            String::from_utf8_lossy(&i.logical.text)
-                        )
-                    }
-                    other => format!("{other:?}").to_lowercase(),
-                };
-                println!("{line}: {}..{} {what}", item.span.start, item.span.end);
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
-            2
-        }
+    }
+    for e in &errors {
+        eprintln!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+    }
+    if errors.is_empty() {
+        0
+    } else {
+        2
     }
 }
 

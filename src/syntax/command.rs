@@ -10,12 +10,14 @@ use super::tree::{Command, Flag};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError(pub String);
 
-/// Parses the command in `line[range]`: BuildKit's `newNodeFromLine`.
+/// Parses the command in `line[range]`: BuildKit's `newNodeFromLine`. A
+/// command BuildKit rejects still gets its keyword, flags and arguments,
+/// with the error beside it.
 pub fn parse_command(
     line: &[u8],
     range: Range<usize>,
     escape: u8,
-) -> Result<Command, CommandError> {
+) -> (Command, Option<CommandError>) {
     let trimmed = trim_space(line, range);
     let keyword_end = (trimmed.start..trimmed.end)
         .find(|&i| is_token_space(line[i]))
@@ -36,11 +38,18 @@ pub fn parse_command(
         keyword,
         name,
         flags,
-        args: args.clone(),
+        args,
         json: false,
         values: Vec::new(),
         sub: None,
     };
+    let error = read_values(&mut command, line, escape).err();
+    (command, error)
+}
+
+/// Fills in the values BuildKit's line parser for the instruction reads.
+fn read_values(command: &mut Command, line: &[u8], escape: u8) -> Result<(), CommandError> {
+    let args = command.args.clone();
     let rest = &line[args.clone()];
     match command.name.as_str() {
         "add" | "copy" | "volume" => match parse_json(rest)? {
@@ -62,13 +71,15 @@ pub fn parse_command(
         "healthcheck" => (command.values, command.json) = parse_health(rest)?,
         "onbuild" => {
             if !args.is_empty() {
-                command.sub = Some(Box::new(parse_command(line, args, escape)?));
+                let (sub, error) = parse_command(line, args, escape);
+                command.sub = Some(Box::new(sub));
+                return error.map_or(Ok(()), Err);
             }
         }
         // BuildKit keeps unknown instructions with one empty value.
         _ => command.values = vec![String::new()],
     }
-    Ok(command)
+    Ok(())
 }
 
 /// BuildKit's `extractBuilderFlags`: leading `--flag[=value]` words. Returns
@@ -352,7 +363,16 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Command {
-        parse_command(line.as_bytes(), 0..line.len(), b'\\').unwrap()
+        let (command, error) = parse_command(line.as_bytes(), 0..line.len(), b'\\');
+        assert_eq!(error, None);
+        command
+    }
+
+    fn error(line: &str) -> String {
+        parse_command(line.as_bytes(), 0..line.len(), b'\\')
+            .1
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -382,8 +402,7 @@ mod tests {
         let command = parse("CMD ['sh']");
         assert!(!command.json);
         assert_eq!(command.values, ["['sh']"]);
-        let error = parse_command(b"CMD [1]", 0..7, b'\\').unwrap_err();
-        assert!(error.0.contains("strings only"));
+        assert!(error("CMD [1]").contains("strings only"));
     }
 
     #[test]
@@ -401,6 +420,6 @@ mod tests {
             parse("ENV a=1 b=\"2 3\"").values,
             ["a", "1", "=", "b", "\"2 3\"", "="]
         );
-        assert!(parse_command(b"ENV PATH", 0..8, b'\\').is_err());
+        assert_eq!(error("ENV PATH"), "ENV must have two arguments");
     }
 }

@@ -36,8 +36,20 @@ fn error(line: usize, message: impl Into<String>) -> ParseError {
     }
 }
 
-/// Parses a Dockerfile. Fails where BuildKit fails.
+/// Parses a Dockerfile. Fails where BuildKit fails, with BuildKit's first
+/// error.
 pub fn parse(source: &[u8]) -> Result<Dockerfile, ParseError> {
+    let (file, mut errors) = parse_lossless(source);
+    if errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(errors.swap_remove(0))
+    }
+}
+
+/// The syntax tree of any input, valid or not, with every error BuildKit
+/// would stop at. The tree always covers every byte.
+pub fn parse_lossless(source: &[u8]) -> (Dockerfile, Vec<ParseError>) {
     Lexer::new(source).run()
 }
 
@@ -49,6 +61,7 @@ struct Lexer<'a> {
     directives_done: bool,
     seen: Vec<String>,
     items: Vec<Item>,
+    errors: Vec<ParseError>,
 }
 
 impl<'a> Lexer<'a> {
@@ -72,6 +85,7 @@ impl<'a> Lexer<'a> {
             directives_done: false,
             seen: Vec::new(),
             items: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -109,48 +123,42 @@ impl<'a> Lexer<'a> {
     }
 
     /// A leading-block line that may be a parser directive.
-    fn directive(
-        &mut self,
-        token: &[u8],
-        line_no: usize,
-    ) -> Result<Option<(String, String)>, ParseError> {
+    fn directive(&mut self, token: &[u8], line_no: usize) -> Option<(String, String)> {
         if self.directives_done {
-            return Ok(None);
+            return None;
         }
         let Some((name, value)) = parse_directive(token) else {
             self.directives_done = true;
-            return Ok(None);
+            return None;
         };
         if !matches!(name.as_str(), "escape" | "syntax" | "check") {
             self.directives_done = true;
-            return Ok(None);
+            return None;
         }
         if self.seen.contains(&name) {
-            return Err(error(
-                line_no,
-                format!("only one {name} parser directive can be used"),
-            ));
+            let message = format!("only one {name} parser directive can be used");
+            self.errors.push(error(line_no, message));
+            return None;
         }
         self.seen.push(name.clone());
         if name == "escape" {
             match value.as_str() {
                 "\\" | "`" => self.escape = value.as_bytes()[0],
                 _ => {
-                    return Err(error(
-                        line_no,
-                        format!("invalid escape token '{value}' does not match ` or \\"),
-                    ))
+                    let message = format!("invalid escape token '{value}' does not match ` or \\");
+                    self.errors.push(error(line_no, message));
+                    return None;
                 }
             }
         }
-        Ok(Some((name, value)))
+        Some((name, value))
     }
 
     fn push(&mut self, span: Range<usize>, kind: ItemKind) {
         self.items.push(Item { span, kind });
     }
 
-    fn run(mut self) -> Result<Dockerfile, ParseError> {
+    fn run(mut self) -> (Dockerfile, Vec<ParseError>) {
         while self.next < self.lines.len() {
             let index = self.next;
             self.next += 1;
@@ -161,7 +169,7 @@ impl<'a> Lexer<'a> {
             }
             let content = self.content(line.clone());
             let token = content.start + leading_space_len(&self.src[content.clone()])..content.end;
-            let directive = self.directive(&self.src[token.clone()], index + 1)?;
+            let directive = self.directive(&self.src[token.clone()], index + 1);
             if self.is_comment(content.clone()) {
                 let kind = match directive {
                     Some((name, value)) => ItemKind::Directive { name, value },
@@ -175,7 +183,7 @@ impl<'a> Lexer<'a> {
                 self.push(line, ItemKind::Blank);
                 continue;
             }
-            let instruction = self.instruction(index, line, token, continues)?;
+            let instruction = self.instruction(index, line, token, continues);
             let span = instruction.span();
             self.push(span, ItemKind::Instruction(Box::new(instruction)));
         }
@@ -184,13 +192,15 @@ impl<'a> Lexer<'a> {
             .iter()
             .any(|i| matches!(i.kind, ItemKind::Instruction(_)))
         {
-            return Err(error(self.lines.len(), "file with no instructions"));
+            let line = self.lines.len();
+            self.errors.push(error(line, "file with no instructions"));
         }
-        Ok(Dockerfile {
+        let file = Dockerfile {
             source: self.src.to_vec(),
             items: self.items,
             escape: self.escape,
-        })
+        };
+        (file, self.errors)
     }
 
     fn instruction(
@@ -199,7 +209,7 @@ impl<'a> Lexer<'a> {
         first: Range<usize>,
         token: Range<usize>,
         mut continues: Option<usize>,
-    ) -> Result<Instruction, ParseError> {
+    ) -> Instruction {
         let start_line = first_index + 1;
         let mut logical = Logical::default();
         let mut lines = Vec::new();
@@ -227,23 +237,30 @@ impl<'a> Lexer<'a> {
             });
         }
         let last_line = self.next;
-        let command = parse_command(&logical.text, 0..logical.text.len(), self.escape)
-            .map_err(|e| error(start_line, e.0))?;
+        let (command, command_error) =
+            parse_command(&logical.text, 0..logical.text.len(), self.escape);
+        if let Some(e) = command_error {
+            self.errors.push(error(start_line, e.0));
+        }
         let mut heredocs = Vec::new();
         if can_contain_heredoc(&command) {
-            let openers = heredoc::openers(&logical.text).map_err(|e| error(start_line, e))?;
-            for opener in openers {
-                heredocs.push(self.heredoc_body(opener, start_line)?);
+            match heredoc::openers(&logical.text) {
+                Ok(openers) => {
+                    for opener in openers {
+                        heredocs.push(self.heredoc_body(opener, start_line));
+                    }
+                }
+                Err(e) => self.errors.push(error(start_line, e)),
             }
         }
-        Ok(Instruction {
+        Instruction {
             lines,
             logical,
             command,
             heredocs,
             start_line,
             end_line: last_line.max(self.next),
-        })
+        }
     }
 
     fn code_line(
@@ -260,11 +277,9 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn heredoc_body(
-        &mut self,
-        opener: heredoc::Opener,
-        start_line: usize,
-    ) -> Result<Heredoc, ParseError> {
+    /// The body of a heredoc; an unterminated one runs to the end of the
+    /// file, with an error.
+    fn heredoc_body(&mut self, opener: heredoc::Opener, start_line: usize) -> Heredoc {
         let body_start = self
             .lines
             .get(self.next)
@@ -279,20 +294,27 @@ impl<'a> Lexer<'a> {
                 content
             };
             if candidate == opener.name.as_bytes() {
-                return Ok(Heredoc {
+                return Heredoc {
                     name: opener.name,
                     chomp: opener.chomp,
                     expand: opener.expand,
                     fd: opener.fd,
                     body: body_start..line.start,
                     terminator: line,
-                });
+                };
             }
         }
-        Err(error(
-            start_line,
-            format!("unterminated heredoc {}", opener.name),
-        ))
+        let message = format!("unterminated heredoc {}", opener.name);
+        self.errors.push(error(start_line, message));
+        let end = self.src.len();
+        Heredoc {
+            name: opener.name,
+            chomp: opener.chomp,
+            expand: opener.expand,
+            fd: opener.fd,
+            body: body_start..end,
+            terminator: end..end,
+        }
     }
 }
 
@@ -379,6 +401,26 @@ mod tests {
     fn bom_and_no_final_newline() {
         let file = round_trip("\u{feff}FROM a\nRUN b");
         assert!(matches!(file.items[0].kind, ItemKind::Bom));
+    }
+
+    #[test]
+    fn invalid_files_still_round_trip() {
+        for src in [
+            "",
+            "# only\n\n",
+            "FROM a\nENV PATH\n",
+            "CMD [\"a\", [1]]",
+            "FROM a\nRUN <<EOF\nx\n",
+        ] {
+            let (file, errors) = parse_lossless(src.as_bytes());
+            assert!(!errors.is_empty(), "{src:?}");
+            let joined: Vec<u8> = file
+                .items
+                .iter()
+                .flat_map(|i| src.as_bytes()[i.span.clone()].to_vec())
+                .collect();
+            assert_eq!(joined, src.as_bytes());
+        }
     }
 
     #[test]

@@ -11,6 +11,6 @@ mod tree;
 
 pub use command::parse_words;
 pub use gostr::quote as go_quote;
-pub use lexer::{parse, ParseError};
+pub use lexer::{parse, parse_lossless, ParseError};
 pub use logical::Logical;
 pub use tree::*;
