@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use dockfix::engine::{fix, Settings};
+use dockfix::engine::fix;
 
 fn tally() -> Option<PathBuf> {
     let Some(path) = std::env::var_os("DOCKFIX_TALLY") else {
@@ -48,11 +48,7 @@ fn corpus_rewrites_are_accepted_by_buildkit() {
     let (mut checked, mut skipped) = (0, 0);
     let mut rejected = Vec::new();
     for unsafe_fixes in [false, true] {
-        let settings = Settings {
-            rules: dockfix::rules::ALL.to_vec(),
-            unsafe_fixes,
-            build_context: None,
-        };
+        let settings = common::all_rules(unsafe_fixes);
         for path in common::dockerfiles(&corpus) {
             let bytes = std::fs::read(&path).unwrap();
             let Ok(fixed) = fix(&bytes, &settings) else {

@@ -12,12 +12,7 @@ fn dumps_match_buildkit_results() {
         return;
     };
     let dir = corpus.join("buildkit-testfiles/testfiles");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    cases.sort();
+    let cases = common::sorted_entries(&dir);
     let mut failures = Vec::new();
     for case in &cases {
         let source = std::fs::read(case.join("Dockerfile")).unwrap();
@@ -49,12 +44,7 @@ fn negative_cases_are_rejected() {
         return;
     };
     let dir = corpus.join("buildkit-testfiles/testfiles-negative");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    cases.sort();
+    let cases = common::sorted_entries(&dir);
     assert_eq!(cases.len(), 4);
     for case in cases {
         let source = std::fs::read(case.join("Dockerfile")).unwrap();

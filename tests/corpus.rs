@@ -42,17 +42,13 @@ fn corpus_round_trips_byte_for_byte() {
 /// unsafe ones too; comments, final newlines and CRLF line endings survive.
 #[test]
 fn fixing_is_idempotent_and_keeps_comments_and_line_endings() {
-    use dockfix::engine::{fix, Settings};
+    use dockfix::engine::fix;
     let Some(corpus) = common::corpus() else {
         return;
     };
     let mut changed = 0;
     for unsafe_fixes in [false, true] {
-        let settings = Settings {
-            rules: dockfix::rules::ALL.to_vec(),
-            unsafe_fixes,
-            build_context: None,
-        };
+        let settings = common::all_rules(unsafe_fixes);
         for path in common::dockerfiles(&corpus) {
             let bytes = std::fs::read(&path).unwrap();
             if parse(&bytes).is_err() {

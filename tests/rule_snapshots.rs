@@ -2,6 +2,8 @@
 //! (a Dockerfile and its build context), what `dockfix` reports, and the
 //! `--diff` it prints with and without `--unsafe`, running the built binary.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -26,12 +28,7 @@ fn run(dir: &Path, rule: &str, extra: &[&str]) -> String {
 #[test]
 fn rule_fixtures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules");
-    let mut rules: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    rules.sort();
+    let rules = common::sorted_entries(&root);
     let mut cases = 0;
     for rule_dir in rules {
         let rule = rule_dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -39,12 +36,7 @@ fn rule_fixtures() {
             dockfix::rules::find(&rule).is_some(),
             "fixtures for unknown rule {rule}"
         );
-        let mut dirs: Vec<_> = std::fs::read_dir(&rule_dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        dirs.sort();
+        let dirs = common::sorted_entries(&rule_dir);
         for dir in dirs {
             let case = dir.file_name().unwrap().to_string_lossy().into_owned();
             let snapshot = [

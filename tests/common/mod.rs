@@ -24,6 +24,27 @@ pub fn corpus() -> Option<PathBuf> {
     None
 }
 
+/// The entries of a directory, sorted.
+pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// Every rule, fixing safe fixes only or unsafe ones too, without a build
+/// context (the corpus has none).
+pub fn all_rules(unsafe_fixes: bool) -> dockfix::engine::Settings<'static> {
+    dockfix::engine::Settings {
+        rules: dockfix::rules::ALL.to_vec(),
+        unsafe_fixes,
+        build_context: None,
+    }
+}
+
 /// Every Dockerfile of the corpus: `real/`, `buildkit-testfiles/**/Dockerfile`
 /// and `parfum-testfiles/**`, sorted.
 pub fn dockerfiles(corpus: &Path) -> Vec<PathBuf> {
