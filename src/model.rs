@@ -27,11 +27,12 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
                 }
                 _ => None,
             };
+            // BuildKit resolves FROM by stage name only (an index works
+            // for COPY --from, not for FROM).
             let lower = base.to_lowercase();
             let parent = stages
                 .iter()
-                .position(|s| s.name.as_deref() == Some(&lower))
-                .or_else(|| lower.parse::<usize>().ok().filter(|&i| i < stages.len()));
+                .position(|s| s.name.as_deref() == Some(&lower));
             stages.push(Stage {
                 from: instruction,
                 base,
@@ -61,12 +62,14 @@ mod tests {
 
     #[test]
     fn stages_know_their_parents() {
-        let file = parse(b"FROM golang AS Build\nRUN x\nFROM build\nCMD y\nFROM 0\n").unwrap();
+        let file =
+            parse(b"FROM golang AS Build\nRUN x\nFROM build\nCMD y\nFROM 0\nFROM BUILD\n").unwrap();
         let stages = stages(&file);
-        assert_eq!(stages.len(), 3);
+        assert_eq!(stages.len(), 4);
         assert_eq!(stages[0].name.as_deref(), Some("build"));
         assert_eq!(stages[1].parent, Some(0));
-        assert_eq!(stages[2].parent, Some(0));
+        assert_eq!(stages[2].parent, None, "FROM 0 names an image, not stage 0");
+        assert_eq!(stages[3].parent, Some(0));
         assert_eq!(stages[1].body.len(), 1);
         assert_eq!(lineage(&stages, 1).count(), 2);
     }
