@@ -52,3 +52,36 @@ fn negative_cases_are_rejected() {
         assert!(!error.message.is_empty());
     }
 }
+
+/// Through the CLI: exit 2 and `path:line:col: message` for each negative case.
+#[test]
+fn negative_cases_exit_2_with_a_located_error() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    for case in common::sorted_entries(&corpus.join("buildkit-testfiles/testfiles-negative")) {
+        let path = case.join("Dockerfile");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dockfix"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let located = format!("{}:", path.display());
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(&located))
+            .unwrap_or_default();
+        let rest: Vec<&str> = line[located.len().min(line.len())..]
+            .splitn(3, ':')
+            .collect();
+        assert!(
+            rest.len() == 3
+                && rest[0].parse::<usize>().is_ok()
+                && rest[1].parse::<usize>().is_ok()
+                && !rest[2].trim().is_empty(),
+            "{}: expected path:line:col: message, got {stderr:?}",
+            path.display()
+        );
+    }
+}

@@ -5,7 +5,9 @@
 //! before running the shell is masked with spaces: comment and blank lines
 //! inside the continuation, and blanks after a continuation character (the
 //! character itself becomes `\` right before the newline, the form bash
-//! knows). Node offsets therefore map straight back into the file.
+//! knows). Node offsets therefore map straight back into the file. For
+//! `RUN <<EOF` alone, the script Docker runs is the heredoc body, so the
+//! opener and delimiter lines are blanked and the body is parsed.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -40,15 +42,17 @@ thread_local! {
     });
 }
 
-/// Parses the shell of a shell-form instruction (for ONBUILD, of its nested
-/// instruction); `None` for exec form or an instruction without arguments.
+/// Parses the shell of a shell-form RUN, CMD or ENTRYPOINT (for ONBUILD, of
+/// its nested instruction); `None` for anything else, exec form, or an
+/// instruction without arguments.
 pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
     let command = instruction
         .command
         .sub
         .as_deref()
         .unwrap_or(&instruction.command);
-    if command.json || command.args.is_empty() {
+    let runs_shell = matches!(command.name.as_str(), "run" | "cmd" | "entrypoint");
+    if !runs_shell || command.json || command.args.is_empty() {
         return None;
     }
     let base = instruction.file_range(command.args.clone()).start;
@@ -80,6 +84,15 @@ pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
         let continuation = matches!(line.kind, LineKind::Code { .. });
         if continuation && stop - start >= 2 && file.source[mask.end - 1] == b'\n' {
             text[stop - 2..stop].copy_from_slice(b"\\\n");
+        }
+    }
+    // `RUN <<EOF` alone: Docker runs the body as the script. Blank out the
+    // opener and the delimiter line so the parser sees just the body.
+    let args = instruction.text(command.args.clone());
+    if let [heredoc] = instruction.heredocs.as_slice() {
+        if args.starts_with(b"<<") && !args.iter().any(u8::is_ascii_whitespace) {
+            text[..heredoc.body.start - base].fill(b' ');
+            text[heredoc.terminator.start - base..].fill(b' ');
         }
     }
     let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
@@ -145,6 +158,17 @@ impl Script {
         found
     }
 
+    /// Every redirect (`> file`, `2>&1`, `<<EOF`, `<<< word`), by file range.
+    pub fn redirects(&self) -> Vec<Range<usize>> {
+        let mut found = Vec::new();
+        self.visit(self.root(), &mut |node| {
+            if node.kind().ends_with("_redirect") {
+                found.push(self.file_range(node));
+            }
+        });
+        found
+    }
+
     fn visit<'t>(&'t self, node: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
         f(node);
         let mut cursor = node.walk();
@@ -183,6 +207,46 @@ mod tests {
         let ops = script.operators();
         assert_eq!(ops.len(), 1);
         assert_eq!(text(src, ops[0].1.clone()), "&&");
+    }
+
+    #[test]
+    fn pipes_and_redirects_are_reachable() {
+        let src =
+            b"FROM a\nRUN curl -fsSL https://x | tar -xz -C /opt 2>/dev/null; echo done > /log\n";
+        let file = parse_file(src).unwrap();
+        let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
+        let ops: Vec<_> = script.operators().into_iter().map(|(op, _)| op).collect();
+        assert_eq!(ops, ["|", ";"]);
+        let redirects: Vec<_> = script
+            .redirects()
+            .into_iter()
+            .map(|r| text(src, r))
+            .collect();
+        assert_eq!(redirects, ["2>/dev/null", "> /log"]);
+        assert_eq!(script.commands().len(), 3);
+    }
+
+    #[test]
+    fn heredoc_scripts_parse() {
+        let src = b"FROM a\nRUN <<EOF\napt-get update\napt-get install -y curl\nEOF\n";
+        let file = parse_file(src).unwrap();
+        let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
+        assert!(!script.has_error());
+        let names: Vec<_> = script
+            .commands()
+            .iter()
+            .map(|c| text(src, c.name.clone().unwrap()))
+            .collect();
+        assert_eq!(names, ["apt-get", "apt-get"]);
+        // A heredoc fed to a command is ordinary bash.
+        let src = b"FROM a\nRUN python3 <<'PY' > /out\nprint(1)\nPY\n";
+        let file = parse_file(src).unwrap();
+        let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
+        assert!(!script.has_error());
+        assert_eq!(
+            text(src, script.commands()[0].name.clone().unwrap()),
+            "python3"
+        );
     }
 
     #[test]
