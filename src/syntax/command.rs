@@ -254,7 +254,7 @@ fn parse_health(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
 
 /// BuildKit's `parseWords`: whitespace-separated words, quotes kept, the
 /// escape character protecting the next character.
-pub fn parse_words(rest: &[u8], escape: u8) -> Vec<String> {
+fn parse_words(rest: &[u8], escape: u8) -> Vec<String> {
     let escape = escape as char;
     let mut words = Vec::new();
     let mut word = String::new();

@@ -9,8 +9,6 @@ mod logical;
 pub mod shell;
 mod tree;
 
-pub use command::parse_words;
-pub use gostr::quote as go_quote;
 pub use lexer::{parse, parse_lossless, ParseError};
 pub use logical::Logical;
 pub use tree::*;

@@ -178,15 +178,4 @@ impl Instruction {
     pub fn text(&self, logical: Range<usize>) -> &[u8] {
         &self.logical.text[logical]
     }
-
-    /// The line ending this instruction's first line uses (`\r\n` or `\n`).
-    pub fn line_ending<'a>(&self, source: &'a [u8]) -> &'a [u8] {
-        let line = &self.lines[0];
-        let ending = &source[line.content.end..line.span.end];
-        if ending.is_empty() {
-            b"\n"
-        } else {
-            ending
-        }
-    }
 }
