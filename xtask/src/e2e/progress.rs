@@ -1,0 +1,135 @@
+//! Reading BuildKit's plain progress output (`docker build --progress=plain`).
+//!
+//! Steps are numbered `#N`; a step's header names it (`#5 [2/4] RUN ...`),
+//! and a step served from the cache prints `#N CACHED`.
+
+use std::collections::BTreeSet;
+
+/// The build steps of a Dockerfile (`[stage k/n]` headers; BuildKit's own
+/// `[internal]` bookkeeping and image metadata loads are not steps) and how
+/// many of them were served from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Steps {
+    pub total: usize,
+    pub cached: usize,
+}
+
+pub fn steps(log: &str) -> Steps {
+    let mut instructions = BTreeSet::new();
+    let mut cached = BTreeSet::new();
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let text = text.trim();
+        if text == "CACHED" {
+            cached.insert(id.to_string());
+        } else if is_instruction_header(text) {
+            instructions.insert(id.to_string());
+        }
+    }
+    Steps {
+        total: instructions.len(),
+        cached: cached.intersection(&instructions).count(),
+    }
+}
+
+/// `[2/4] RUN ...` or `[build 3/5] COPY ...`: a Dockerfile instruction.
+fn is_instruction_header(text: &str) -> bool {
+    let Some(inside) = text
+        .strip_prefix('[')
+        .and_then(|t| t.split_once(']'))
+        .map(|(i, _)| i)
+    else {
+        return false;
+    };
+    let counter = inside.rsplit(' ').next().unwrap_or_default();
+    counter.split_once('/').is_some_and(|(k, n)| {
+        !k.is_empty()
+            && k.bytes().all(|b| b.is_ascii_digit())
+            && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REBUILD: &str = r#"#0 building with "default" instance using docker driver
+
+#1 [internal] load build definition from Dockerfile
+#1 transferring dockerfile: 233B done
+#1 DONE 0.0s
+
+#2 [internal] load metadata for docker.io/library/python:3.11-slim
+#2 DONE 0.0s
+
+#3 [internal] load .dockerignore
+#3 transferring context: 2B done
+#3 DONE 0.0s
+
+#4 [1/5] FROM docker.io/library/python:3.11-slim
+#4 DONE 0.0s
+
+#5 [internal] load build context
+#5 transferring context: 412B done
+#5 DONE 0.0s
+
+#6 [2/5] WORKDIR /app
+#6 CACHED
+
+#7 [3/5] COPY requirements.txt .
+#7 CACHED
+
+#8 [4/5] RUN pip install -r requirements.txt
+#8 CACHED
+
+#9 [5/5] COPY . .
+#9 DONE 0.1s
+
+#10 exporting to image
+#10 exporting layers 0.1s done
+#10 DONE 0.1s
+"#;
+
+    #[test]
+    fn counts_cached_instruction_steps() {
+        assert_eq!(
+            steps(REBUILD),
+            Steps {
+                total: 5,
+                cached: 3
+            }
+        );
+    }
+
+    #[test]
+    fn multi_stage_headers_name_their_stage() {
+        let log = "#4 [build 1/3] FROM docker.io/library/golang:1.19\n#4 CACHED\n\n#7 [stage-1 2/2] COPY --from=build /out /app\n#7 DONE 0.1s\n";
+        assert_eq!(
+            steps(log),
+            Steps {
+                total: 2,
+                cached: 1
+            }
+        );
+    }
+
+    #[test]
+    fn ignores_internal_steps_and_noise() {
+        let log = "#2 [internal] load metadata for x\n#2 CACHED\n#x CACHED\nCACHED\n#12 exporting to image\n";
+        assert_eq!(
+            steps(log),
+            Steps {
+                total: 0,
+                cached: 0
+            }
+        );
+    }
+}
