@@ -54,6 +54,10 @@ start_bootstrap() {
     fi
     log "starting the bootstrap engine"
     mkdir -p "$E2E_HOME/bootstrap"
+    # An engine killed without `down` leaves its pid file behind.
+    if [ -f "$BOOT_PID" ] && ! kill -0 "$(cat "$BOOT_PID")" 2>/dev/null; then
+        rm -f "$BOOT_PID"
+    fi
     dockerd --host "unix://$BOOT_SOCK" --data-root "$E2E_HOME/bootstrap/data" \
         --exec-root /run/dockfix-e2e --pidfile "$BOOT_PID" \
         >"$E2E_HOME/bootstrap.log" 2>&1 &
@@ -113,7 +117,11 @@ built_image() {
 }
 
 start_engine() {
-    if ! boot inspect -f '{{ .State.Running }}' "$ENGINE" 2>/dev/null | grep -q true; then
+    # A running engine is reused only if it runs the current engine image.
+    local want running
+    want="$(boot image inspect -f '{{ .Id }}' "$ENGINE_IMAGE")"
+    running="$(boot inspect -f '{{ if .State.Running }}{{ .Image }}{{ end }}' "$ENGINE" 2>/dev/null || true)"
+    if [ "$running" != "$want" ]; then
         boot rm -f "$ENGINE" >/dev/null 2>&1 || true
         log "starting the modern engine"
         mkdir -p "$E2E_HOME/engine" "$E2E_HOME/work"
@@ -173,9 +181,11 @@ down() {
     if boot info >/dev/null 2>&1; then
         boot rm -f "$ENGINE" >/dev/null 2>&1 || true
     fi
-    if [ -f "$BOOT_PID" ] && kill "$(cat "$BOOT_PID")" 2>/dev/null; then
+    local pid
+    pid="$(cat "$BOOT_PID" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
         for _ in $(seq 30); do
-            kill -0 "$(cat "$BOOT_PID")" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 1
         done
         log "engines stopped"
