@@ -38,7 +38,8 @@ pub fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// The size change from `before` to `after` (`-12.5%`, `+0.3%`, `0%`).
+/// The size change from `before` to `after` (`-12.5%`, `+0.3%`, `0%`);
+/// changes under 0.05% in bytes (`+7 B`), which a percentage would round away.
 pub fn size_change(before: u64, after: u64) -> String {
     if before == after {
         return "0%".into();
@@ -47,6 +48,9 @@ pub fn size_change(before: u64, after: u64) -> String {
         return "n/a".into();
     }
     let change = (after as f64 - before as f64) / before as f64 * 100.0;
+    if change.abs() < 0.05 {
+        return format!("{:+} B", after as i64 - before as i64);
+    }
     format!("{change:+.1}%")
 }
 
@@ -117,6 +121,8 @@ mod tests {
         assert_eq!(size_change(200, 201), "+0.5%");
         assert_eq!(size_change(7, 7), "0%");
         assert_eq!(size_change(0, 7), "n/a");
+        assert_eq!(size_change(304_780_884, 304_780_891), "+7 B");
+        assert_eq!(size_change(304_780_891, 304_780_884), "-7 B");
         assert_eq!(megabytes(52_340_000), "52.3 MB");
         assert_eq!(speedup(52.0, 2.0), "26.0x");
         assert_eq!(speedup(1.0, 0.0), "n/a");
