@@ -123,19 +123,38 @@ fn main() {
     }
     match peer("tally") {
         Some(tally) => {
-            // tally stops a multi-file run at the first file BuildKit rejects,
-            // so it lints one file per run.
-            let start = Instant::now();
-            for file in &files {
-                time_batch(
-                    &tally,
-                    &["lint", "--slow-checks", "off"],
-                    std::slice::from_ref(file),
-                );
-            }
-            let t = start.elapsed();
-            println!("tally, one run per file: {:.1} files/s", fps(t));
-            rows.push(("tally", fps(t)));
+            // tally lints only files named like Dockerfiles and stops a
+            // multi-file run at the first file BuildKit rejects: it gets
+            // copies named Dockerfile, less the ones it rejects (found
+            // untimed), in one timed run, its best case.
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let lint = ["lint", "--slow-checks", "off"];
+            let accepted: Vec<PathBuf> = files
+                .iter()
+                .enumerate()
+                .map(|(i, file)| {
+                    let copy = dir.path().join(i.to_string());
+                    std::fs::create_dir(&copy).unwrap();
+                    std::fs::copy(file, copy.join("Dockerfile")).unwrap();
+                    copy.join("Dockerfile")
+                })
+                .filter(|copy| {
+                    let status = Command::new(&tally)
+                        .args(lint)
+                        .arg(copy)
+                        .output()
+                        .expect("tally runs")
+                        .status;
+                    matches!(status.code(), Some(0 | 1))
+                })
+                .collect();
+            let t = time_batch(&tally, &lint, &accepted);
+            let rate = accepted.len() as f64 / t.as_secs_f64();
+            println!(
+                "tally, one run over the {} files BuildKit accepts: {rate:.1} files/s",
+                accepted.len()
+            );
+            rows.push(("tally", rate));
         }
         None => println!("tally: not found (run bench/peers.sh)"),
     }
