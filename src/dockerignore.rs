@@ -1,0 +1,165 @@
+//! `.dockerignore`: which paths of the build context a build never sees.
+//!
+//! Follows moby's pattern matcher: one pattern per line, `#` lines are
+//! comments, patterns are cleaned paths relative to the context root (a
+//! leading `/` is dropped), `*` and `?` stay within a path segment, `**`
+//! spans any number of them, `!` re-includes, the last matching pattern wins,
+//! and a pattern that matches a directory excludes everything under it.
+
+use std::path::Path;
+
+use regex::Regex;
+
+#[derive(Debug, Default)]
+pub struct DockerIgnore {
+    patterns: Vec<(Regex, bool)>,
+}
+
+impl DockerIgnore {
+    /// The context's `.dockerignore`; empty when there is none.
+    pub fn load(context: &Path) -> Self {
+        std::fs::read_to_string(context.join(".dockerignore"))
+            .map(|text| Self::parse(&text))
+            .unwrap_or_default()
+    }
+
+    pub fn parse(text: &str) -> Self {
+        let mut patterns = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let line = line.trim();
+            let (exclude, pattern) = match line.strip_prefix('!') {
+                Some(rest) => (false, rest.trim()),
+                None => (true, line),
+            };
+            let pattern = clean(pattern);
+            if pattern.is_empty() || pattern == "." {
+                continue;
+            }
+            if let Ok(regex) = Regex::new(&to_regex(&pattern)) {
+                patterns.push((regex, exclude));
+            }
+        }
+        DockerIgnore { patterns }
+    }
+
+    /// Whether the build never sees `path` (relative to the context, `/`
+    /// separated): the last pattern matching it or one of its parent
+    /// directories decides.
+    pub fn excludes(&self, path: &str) -> bool {
+        let path = clean(path);
+        let mut prefixes = Vec::new();
+        for (i, _) in path.match_indices('/') {
+            prefixes.push(&path[..i]);
+        }
+        prefixes.push(&path);
+        let mut excluded = false;
+        for (regex, exclude) in &self.patterns {
+            if prefixes.iter().any(|p| regex.is_match(p)) {
+                excluded = *exclude;
+            }
+        }
+        excluded
+    }
+}
+
+/// `filepath.Clean` for slash paths, relative to the context root.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+fn to_regex(pattern: &str) -> String {
+    let mut out = String::from("^");
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                i += 1;
+                // `**/` also matches no directory at all.
+                if chars.get(i + 1) == Some(&'/') {
+                    i += 1;
+                    out.push_str("(.*/)?");
+                } else {
+                    out.push_str(".*");
+                }
+            }
+            '*' => out.push_str("[^/]*"),
+            '?' => out.push_str("[^/]"),
+            '[' => {
+                let end = chars[i..].iter().position(|&c| c == ']').map(|p| i + p);
+                match end {
+                    Some(end) => {
+                        let class: String = chars[i + 1..end].iter().collect();
+                        let class = class
+                            .strip_prefix('^')
+                            .map_or(class.clone(), |c| format!("^{c}"));
+                        out.push('[');
+                        out.push_str(&class.replace('\\', "\\\\"));
+                        out.push(']');
+                        i = end;
+                    }
+                    None => out.push_str("\\["),
+                }
+            }
+            '\\' if i + 1 < chars.len() => {
+                i += 1;
+                out.push_str(&regex::escape(&chars[i].to_string()));
+            }
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+        i += 1;
+    }
+    out.push('$');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moby_pattern_semantics() {
+        let ignore = DockerIgnore::parse(
+            "# comment\nnode_modules\n/dist\n*.log\n**/.venv\nsecrets/*\n!secrets/keep.txt\ndocs/**/*.md\n",
+        );
+        assert!(ignore.excludes("node_modules"));
+        assert!(ignore.excludes("node_modules/express/package.json"));
+        assert!(
+            !ignore.excludes("src/node_modules"),
+            "patterns are anchored at the root"
+        );
+        assert!(ignore.excludes("dist/app.js"));
+        assert!(ignore.excludes("debug.log"));
+        assert!(!ignore.excludes("logs/debug.log"), "* stays in one segment");
+        assert!(ignore.excludes(".venv/bin/python"));
+        assert!(ignore.excludes("api/.venv"));
+        assert!(ignore.excludes("secrets/key.pem"));
+        assert!(!ignore.excludes("secrets/keep.txt"), "! re-includes");
+        assert!(ignore.excludes("docs/a/b/c.md"));
+        assert!(ignore.excludes("docs/c.md"));
+        assert!(!ignore.excludes("package.json"));
+        assert!(!ignore.excludes("# comment"));
+    }
+
+    #[test]
+    fn last_match_wins_and_paths_are_cleaned() {
+        let ignore = DockerIgnore::parse("*.txt\n!requirements*.txt\n./build/../out\n");
+        assert!(ignore.excludes("notes.txt"));
+        assert!(!ignore.excludes("requirements-dev.txt"));
+        assert!(ignore.excludes("out/x"));
+        assert!(ignore.excludes("./notes.txt"));
+    }
+}
