@@ -3,8 +3,11 @@
 
 pub mod cli;
 pub mod context;
+pub mod deps;
+pub mod dockerignore;
 pub mod edit;
 pub mod engine;
 pub mod model;
 pub mod rules;
 pub mod syntax;
+pub mod transforms;

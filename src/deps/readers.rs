@@ -1,0 +1,268 @@
+//! Reading manifests for what makes an install need more than them.
+
+use std::path::Path;
+
+use crate::dockerignore::DockerIgnore;
+
+/// What a reader found: more files the install needs, or why the install
+/// cannot be moved before the full copy.
+pub type Reading = Result<Vec<String>, String>;
+
+/// package.json: lifecycle scripts run arbitrary code that may read any
+/// file, workspaces install other packages' manifests, and `file:`/`link:`
+/// dependencies read directories of the context.
+pub fn node(context: &Path) -> Reading {
+    let text = std::fs::read_to_string(context.join("package.json"))
+        .map_err(|e| format!("package.json: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("package.json is not valid JSON ({e})"))?;
+    for script in [
+        "preinstall",
+        "install",
+        "postinstall",
+        "prepare",
+        "prepublish",
+    ] {
+        if json["scripts"].get(script).is_some() {
+            return Err(format!(
+                "package.json has a `{script}` script, which runs during the install and may read files besides the manifests"
+            ));
+        }
+    }
+    if json.get("workspaces").is_some() {
+        return Err(
+            "package.json declares workspaces, whose manifests dockfix does not copy yet".into(),
+        );
+    }
+    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+        let Some(deps) = json[section].as_object() else {
+            continue;
+        };
+        for (name, spec) in deps {
+            let spec = spec.as_str().unwrap_or_default();
+            let local = ["file:", "link:", "workspace:", "./", "../", "/", "~/"];
+            if local.iter().any(|p| spec.starts_with(p)) {
+                return Err(format!(
+                    "the dependency `{name}` is a local path ({spec}), read from the build context"
+                ));
+            }
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Requirement files: every `-r`/`-c` file they include is needed too;
+/// editable installs and local paths read the build context.
+pub fn pip(context: &Path, ignore: &DockerIgnore, requirements: &[String]) -> Reading {
+    let mut needed: Vec<String> = Vec::new();
+    let mut queue: Vec<String> = requirements.to_vec();
+    while let Some(file) = queue.pop() {
+        if needed.contains(&file) {
+            continue;
+        }
+        let path = context.join(&file);
+        if ignore.excludes(&file) {
+            return Err(format!("{file} is excluded by .dockerignore"));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| format!("{file} is not in the build context"))?;
+        needed.push(file.clone());
+        let dir = Path::new(&file)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for line in logical_lines(&text) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some(&first) = words.first() else {
+                continue;
+            };
+            let include = |value: &str| {
+                if dir.is_empty() {
+                    value.to_string()
+                } else {
+                    format!("{dir}/{value}")
+                }
+            };
+            match first {
+                "-r" | "--requirement" | "-c" | "--constraint" => {
+                    let value = words
+                        .get(1)
+                        .ok_or_else(|| format!("{file}: `{first}` without a file"))?;
+                    queue.push(include(value));
+                }
+                _ if first.starts_with("--requirement=") || first.starts_with("--constraint=") => {
+                    queue.push(include(
+                        first.split_once('=').map(|(_, v)| v).unwrap_or_default(),
+                    ));
+                }
+                "-e" | "--editable" => {
+                    return Err(format!(
+                        "{file} has an editable install (`{line}`), which reads the build context"
+                    ))
+                }
+                _ if first.starts_with("--editable=") || first.starts_with("-e") => {
+                    return Err(format!(
+                        "{file} has an editable install (`{line}`), which reads the build context"
+                    ))
+                }
+                "-f" | "--find-links" if words.get(1).is_some_and(|v| !v.contains("://")) => {
+                    return Err(format!(
+                        "{file} finds packages in a local directory (`{line}`)"
+                    ))
+                }
+                _ if first.starts_with('-') => {}
+                _ if is_local_requirement(&line) => {
+                    return Err(format!(
+                        "{file} installs a local path (`{line}`), read from the build context"
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    needed.retain(|f| !requirements.contains(f));
+    Ok(needed)
+}
+
+/// Requirement lines without comments, continuation lines joined.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for raw in text.lines() {
+        let line = match raw.find(" #").or_else(|| raw.starts_with('#').then_some(0)) {
+            Some(at) => &raw[..at],
+            None => raw,
+        };
+        match line.trim_end().strip_suffix('\\') {
+            Some(start) => current.push_str(start),
+            None => {
+                current.push_str(line);
+                if !current.trim().is_empty() {
+                    lines.push(current.trim().to_string());
+                }
+                current.clear();
+            }
+        }
+    }
+    lines
+}
+
+fn is_local_requirement(line: &str) -> bool {
+    let spec = line.split(';').next().unwrap_or_default().trim();
+    spec.starts_with('.')
+        || spec.starts_with('/')
+        || spec.starts_with("file:")
+        || spec.contains("@ file:")
+}
+
+/// go.mod: a `replace` by a local directory reads that directory.
+pub fn go(context: &Path) -> Reading {
+    let text =
+        std::fs::read_to_string(context.join("go.mod")).map_err(|e| format!("go.mod: {e}"))?;
+    let mut in_replace_block = false;
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or_default().trim();
+        if line.starts_with("replace (") {
+            in_replace_block = true;
+            continue;
+        }
+        if in_replace_block && line == ")" {
+            in_replace_block = false;
+            continue;
+        }
+        if in_replace_block || line.starts_with("replace ") {
+            let target = line.split("=>").nth(1).unwrap_or_default().trim();
+            if target.starts_with("./") || target.starts_with("../") || target.starts_with('/') {
+                return Err(format!(
+                    "go.mod replaces a module by the local directory {target}"
+                ));
+            }
+        }
+    }
+    Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn node_blockers() {
+        let ok = context(&[(
+            "package.json",
+            r#"{"dependencies": {"express": "^4"}, "scripts": {"start": "node ."}}"#,
+        )]);
+        assert_eq!(node(ok.path()), Ok(vec![]));
+        for (json, needle) in [
+            (
+                r#"{"scripts": {"postinstall": "node build.js"}}"#,
+                "`postinstall`",
+            ),
+            (r#"{"workspaces": ["packages/*"]}"#, "workspaces"),
+            (r#"{"dependencies": {"lib": "file:../lib"}}"#, "local path"),
+        ] {
+            let dir = context(&[("package.json", json)]);
+            assert!(node(dir.path()).unwrap_err().contains(needle), "{json}");
+        }
+    }
+
+    #[test]
+    fn pip_follows_includes_and_blocks_local_installs() {
+        let dir = context(&[
+            (
+                "requirements.txt",
+                "-r requirements/base.txt\nflask==3.0 # web\n",
+            ),
+            (
+                "requirements/base.txt",
+                "-c constraints.txt\nrequests \\\n  >=2\n",
+            ),
+            ("requirements/constraints.txt", "urllib3<3\n"),
+        ]);
+        let ignore = DockerIgnore::default();
+        assert_eq!(
+            pip(dir.path(), &ignore, &["requirements.txt".into()]),
+            Ok(vec![
+                "requirements/base.txt".into(),
+                "requirements/constraints.txt".into()
+            ])
+        );
+        for text in [
+            "-e .\n",
+            "./libs/mylib\n",
+            "mylib @ file:///src/mylib\n",
+            "--find-links ./wheels\nx\n",
+        ] {
+            let dir = context(&[("requirements.txt", text)]);
+            assert!(
+                pip(dir.path(), &ignore, &["requirements.txt".into()]).is_err(),
+                "{text}"
+            );
+        }
+        let missing = context(&[]);
+        assert!(pip(missing.path(), &ignore, &["requirements.txt".into()])
+            .unwrap_err()
+            .contains("not in the build context"));
+    }
+
+    #[test]
+    fn go_local_replace_blocks() {
+        let ok = context(&[(
+            "go.mod",
+            "module a\n\ngo 1.19\nreplace x => example.com/y v1.0.0\n",
+        )]);
+        assert_eq!(go(ok.path()), Ok(vec![]));
+        let local = context(&[("go.mod", "module a\nreplace (\n  x => ../x\n)\n")]);
+        assert!(go(local.path()).unwrap_err().contains("../x"));
+    }
+}

@@ -1,0 +1,82 @@
+//! The data that drives the passes (`transforms/*.toml`), embedded in the
+//! binary and read once.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// One dependency ecosystem; see `transforms/ecosystems.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ecosystem {
+    pub name: String,
+    pub install: Vec<String>,
+    #[serde(default)]
+    pub value_flags: Vec<String>,
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    #[serde(default)]
+    pub lockfiles: Vec<String>,
+    #[serde(default)]
+    pub config: Vec<String>,
+    #[serde(default)]
+    pub block: Vec<Block>,
+    pub reader: Option<Reader>,
+    #[serde(default)]
+    pub build: Vec<String>,
+    pub prefetch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reader {
+    Node,
+    Pip,
+    Go,
+}
+
+#[derive(Deserialize)]
+struct Table {
+    ecosystem: Vec<Ecosystem>,
+}
+
+pub fn ecosystems() -> &'static [Ecosystem] {
+    static TABLE: OnceLock<Vec<Ecosystem>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<Table>(include_str!("../transforms/ecosystems.toml"))
+            .expect("transforms/ecosystems.toml is valid (checked by a test)")
+            .ecosystem
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_reads_and_is_consistent() {
+        let table = ecosystems();
+        assert!(table.len() >= 7);
+        for eco in table {
+            assert!(!eco.install.is_empty(), "{}", eco.name);
+            assert_eq!(
+                eco.build.is_empty(),
+                eco.prefetch.is_none(),
+                "{}: build needs prefetch",
+                eco.name
+            );
+            assert!(
+                eco.reader == Some(Reader::Pip) || !eco.manifests.is_empty(),
+                "{}",
+                eco.name
+            );
+        }
+    }
+}
