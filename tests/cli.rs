@@ -1173,22 +1173,17 @@ fn usage_errors_exit_2() {
 // ---------------------------------------------------------------- subcommands
 
 #[test]
-fn rules_lists_df001_and_df002() {
+fn rules_lists_every_rule_with_its_name() {
     let dir = tree(&[]);
     let run = dockfix(dir.path(), &["rules"]);
     assert_eq!(run.code, 0);
     let out = lines(&run.stdout);
-    assert_eq!(out.len(), 2, "{}", run.stdout);
-    assert!(
-        out[0].starts_with("DF001") && out[0].contains("add-to-copy"),
-        "{}",
-        out[0]
-    );
-    assert!(
-        out[1].starts_with("DF002") && out[1].contains("exec-form"),
-        "{}",
-        out[1]
-    );
+    assert_eq!(out.len(), dockfix::rules::ALL.len(), "{}", run.stdout);
+    for (line, rule) in out.iter().zip(dockfix::rules::ALL) {
+        assert!(line.starts_with(rule.id) && line.contains(rule.name), "{line}");
+    }
+    assert!(out[0].starts_with("DF001") && out[0].contains("add-to-copy"));
+    assert!(out[1].starts_with("DF002") && out[1].contains("exec-form"));
 }
 
 #[test]

@@ -25,6 +25,35 @@ fn run(dir: &Path, rule: &str, extra: &[&str]) -> String {
     text
 }
 
+/// Writing the fixes twice (on a copy of the case) changes nothing the
+/// second time.
+fn assert_idempotent(case: &Path, rule: &str) {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(case, copy.path());
+    let write = || run(copy.path(), rule, &["--write", "--unsafe"]);
+    write();
+    let once = std::fs::read(copy.path().join("Dockerfile")).unwrap();
+    let second = write();
+    assert!(
+        second.contains("0 files rewritten"),
+        "{}: {second}",
+        case.display()
+    );
+    assert_eq!(std::fs::read(copy.path().join("Dockerfile")).unwrap(), once);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in common::sorted_entries(from) {
+        let target = to.join(entry.file_name().unwrap());
+        if entry.is_dir() {
+            std::fs::create_dir(&target).unwrap();
+            copy_tree(&entry, &target);
+        } else {
+            std::fs::copy(&entry, &target).unwrap();
+        }
+    }
+}
+
 #[test]
 fn rule_fixtures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules");
@@ -46,6 +75,7 @@ fn rule_fixtures() {
             ]
             .join("\n");
             insta::assert_snapshot!(format!("{rule}-{case}"), snapshot);
+            assert_idempotent(&dir, &rule);
             cases += 1;
         }
     }

@@ -4,6 +4,7 @@
 
 mod add_to_copy;
 mod exec_form;
+mod install_before_copy;
 
 use std::ops::Range;
 use std::path::Path;
@@ -83,7 +84,11 @@ impl std::fmt::Debug for Rule {
 }
 
 /// Every rule, in ID order.
-pub static ALL: &[&Rule] = &[&add_to_copy::RULE, &exec_form::RULE];
+pub static ALL: &[&Rule] = &[
+    &add_to_copy::RULE,
+    &exec_form::RULE,
+    &install_before_copy::RULE,
+];
 
 /// Finds a rule by ID or name, ignoring case.
 pub fn find(key: &str) -> Option<&'static Rule> {
@@ -165,7 +170,8 @@ mod tests {
         };
         assert_eq!(ids(&["DF001"], &[]), ["DF001"]);
         assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
-        assert_eq!(ids(&["DF"], &["df002"]), ["DF001"]);
+        assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
+        assert_eq!(ids(&["DF1"], &[]), ["DF101"]);
         assert!(selection(&["NOPE".into()], &[]).is_err());
     }
 

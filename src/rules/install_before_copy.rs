@@ -1,0 +1,629 @@
+//! DF101 install-before-copy: install dependencies from their manifests
+//! before copying the whole build context.
+
+use std::ops::Range;
+
+use super::{keyword_like, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::deps::{readers, recognise, DepCommand, Role};
+use crate::dockerignore::DockerIgnore;
+use crate::edit::Edit;
+use crate::model::{self, Stage};
+use crate::syntax::{shell, Dockerfile, Instruction, ItemKind, LineKind};
+use crate::transforms::Reader;
+
+pub static RULE: Rule = Rule {
+    id: "DF101",
+    name: "install-before-copy",
+    summary: "dependencies install after the whole build context is copied",
+    fix_safety: FixSafety::Safe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF101 install-before-copy
+
+## What it does
+Finds a dependency install (`npm ci`, `pip install -r requirements.txt`,
+`bundle install`, ...) that runs after `COPY . .` (or `ADD . /app`, any
+copy of the whole build context), and moves it before that copy, preceded
+by a COPY of exactly the files the install reads: the manifests, the
+lockfiles and settings files present in the build context, and for pip
+every requirement file the named ones include. For Go, where only
+`go build` follows, it inserts `go mod download` after copying
+go.mod/go.sum. Which commands install and which files they read is data:
+`transforms/ecosystems.toml`.
+
+## Why
+A COPY step is rebuilt whenever any copied file changes, and so is every
+step after it. With the install after `COPY . .`, editing one line of source
+reinstalls every dependency; with the manifests copied and installed first,
+the install stays cached until a manifest changes.
+
+## Example
+```dockerfile
+WORKDIR /app
+COPY . .
+RUN npm ci
+```
+becomes
+```dockerfile
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+```
+Comment lines directly above the install move with it. An install sharing
+its RUN with later commands (`npm ci && npm run build`) is split: the
+install moves, the rest stays after the full copy.
+
+## Fix safety
+The fix is safe, and offered only when dockfix has read the build context
+(`--context`, by default the Dockerfile's directory) and found that the
+install reads nothing but the files it copies first. Otherwise the finding
+names the reason and nothing is changed: no build context; a manifest
+missing or excluded by `.dockerignore`; an npm lifecycle script
+(`preinstall`, `install`, `postinstall`, `prepare`), workspaces, or a
+local-path dependency; an editable or local pip requirement; a Go module
+replaced by a local directory; a `node_modules` directory in the context
+that the full copy would put over the installed one (add it to
+`.dockerignore`); instructions between the copy and the install that the
+install depends on (ENV, ARG, USER, WORKDIR, RUN, ...); an install that
+runs in another directory than the copy's destination, or after other
+commands in its RUN.
+";
+
+/// Instructions that do not change how a later RUN runs.
+const INERT: &[&str] = &[
+    "label",
+    "expose",
+    "maintainer",
+    "stopsignal",
+    "healthcheck",
+    "cmd",
+    "entrypoint",
+];
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = model::stages(cx.file);
+    let mut findings = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        // Ecosystems already installed in this stage chain before a full copy.
+        let mut installed: Vec<&str> = model::lineage(&stages, index)
+            .skip(1)
+            .flat_map(|s| s.body.iter().flat_map(|i| dep_commands(cx.file, i)))
+            .filter(|(d, _)| d.role == Role::Install)
+            .map(|(d, _)| d.ecosystem.name.as_str())
+            .collect();
+        for (position, instruction) in stage.body.iter().enumerate() {
+            if let Some(copy) = full_copy(instruction) {
+                if let Some(finding) = examine(cx, &stages, index, position, &copy, &installed) {
+                    findings.push(finding);
+                }
+            }
+            for (dep, _) in dep_commands(cx.file, instruction) {
+                if dep.role == Role::Install {
+                    installed.push(dep.ecosystem.name.as_str());
+                }
+            }
+        }
+    }
+    findings
+}
+
+/// A COPY or ADD of the whole build context, with its destination.
+struct FullCopy<'f> {
+    instruction: &'f Instruction,
+    dest: String,
+}
+
+fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
+    let command = &instruction.command;
+    let copies = matches!(command.name.as_str(), "copy" | "add");
+    if !copies
+        || !instruction.heredocs.is_empty()
+        || command.flags.iter().any(|f| f.name() == "from")
+    {
+        return None;
+    }
+    match command.values.as_slice() {
+        [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
+            instruction,
+            dest: dest.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The dependency commands of a RUN, with their file ranges. Words that are
+/// not literal (quotes, variables) are not read.
+fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand, Range<usize>)> {
+    let command = &instruction.command;
+    if command.name != "run" {
+        return Vec::new();
+    }
+    if command.json {
+        let range = instruction.args_range();
+        return accept(recognise(&command.values))
+            .map(|d| (d, range))
+            .into_iter()
+            .collect();
+    }
+    let Some(script) = shell::parse(file, instruction) else {
+        return Vec::new();
+    };
+    script
+        .commands()
+        .iter()
+        .filter_map(|c| {
+            let words = literal_words(file, c)?;
+            accept(recognise(&words)).map(|d| (d, c.range.clone()))
+        })
+        .collect()
+}
+
+/// An install that names packages installs those, not the manifests;
+/// pip installs from manifests when given requirement files.
+fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
+    let dep = dep?;
+    let manifest_install = match (dep.role, dep.ecosystem.reader) {
+        (Role::Build, _) => true,
+        (Role::Install, Some(Reader::Pip)) => !dep.flag_values(&["-r", "--requirement"]).is_empty(),
+        (Role::Install, _) => dep.positional().is_empty(),
+    };
+    manifest_install.then_some(dep)
+}
+
+fn literal_words(file: &Dockerfile, command: &shell::SimpleCommand) -> Option<Vec<String>> {
+    command
+        .name
+        .iter()
+        .chain(&command.args)
+        .map(|r| {
+            let word = std::str::from_utf8(&file.source[r.clone()]).ok()?;
+            (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
+        })
+        .collect()
+}
+
+/// How the install's RUN is rearranged.
+enum Plan {
+    /// The whole RUN moves.
+    Move,
+    /// The leading install commands move; the rest stays.
+    Split { before: Range<usize>, rest: usize },
+    /// Only a build follows: insert the ecosystem's prefetch command.
+    Prefetch,
+}
+
+fn examine(
+    cx: &Context,
+    stages: &[Stage],
+    index: usize,
+    position: usize,
+    copy: &FullCopy,
+    installed: &[&str],
+) -> Option<Finding> {
+    let stage = &stages[index];
+    let mut between: Vec<&Instruction> = Vec::new();
+    let (target, deps) = stage.body[position + 1..].iter().find_map(|next| {
+        let deps = dep_commands(cx.file, next);
+        let fresh = deps
+            .iter()
+            .any(|(d, _)| !installed.contains(&d.ecosystem.name.as_str()));
+        if fresh {
+            Some((*next, deps))
+        } else {
+            between.push(next);
+            None
+        }
+    })?;
+    if full_copy(between.first().copied().unwrap_or(target)).is_some() && !between.is_empty() {
+        return None;
+    }
+    let (dep, dep_range) = deps
+        .into_iter()
+        .find(|(d, _)| !installed.contains(&d.ecosystem.name.as_str()))?;
+    let eco = dep.ecosystem;
+    let verb = if dep.role == Role::Install {
+        "installs"
+    } else {
+        "downloads its dependencies"
+    };
+    let message = format!(
+        "{} {verb} after the whole build context is copied (line {}), so any source edit reruns it",
+        eco.name, copy.instruction.start_line
+    );
+    let report = |why: String| Finding {
+        rule: &RULE,
+        range: target.keyword_range(),
+        message: format!("{message}; not fixed: {why}"),
+        fix: None,
+    };
+    if let Some(blocking) = between
+        .iter()
+        .find(|i| !INERT.contains(&i.command.name.as_str()))
+    {
+        return Some(report(format!(
+            "{} at line {} sits between the copy and the install and would then come after it",
+            blocking.command.name.to_uppercase(),
+            blocking.start_line
+        )));
+    }
+    let plan = match plan(cx.file, target, &dep, dep_range) {
+        Ok(plan) => plan,
+        Err(why) => return Some(report(why)),
+    };
+    let Some(root) = cx.build_context else {
+        return Some(report(
+            "there is no build context to read the manifests from (use --context)".into(),
+        ));
+    };
+    let files = match needed_files(root, copy, stage, &dep) {
+        Ok(files) => files,
+        Err(why) => return Some(report(why)),
+    };
+    match edits(
+        cx.file,
+        copy,
+        target,
+        &files,
+        &plan,
+        eco.prefetch.as_deref(),
+    ) {
+        Ok(edits) => Some(Finding {
+            rule: &RULE,
+            range: target.keyword_range(),
+            message: format!(
+                "{message}; copy {} first and {} before it",
+                list(&files),
+                plan.verb()
+            ),
+            fix: Some(Fix {
+                applicability: Applicability::Safe,
+                edits,
+            }),
+        }),
+        Err(why) => Some(report(why)),
+    }
+}
+
+impl Plan {
+    fn verb(&self) -> &'static str {
+        match self {
+            Plan::Prefetch => "download",
+            _ => "install",
+        }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn list(files: &[String]) -> String {
+    match files {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn plan(
+    file: &Dockerfile,
+    target: &Instruction,
+    dep: &DepCommand,
+    dep_range: Range<usize>,
+) -> Result<Plan, String> {
+    if dep.role == Role::Build {
+        return Ok(Plan::Prefetch);
+    }
+    if target.command.json {
+        return Ok(Plan::Move);
+    }
+    if !target.heredocs.is_empty() {
+        return Err("the install is in a heredoc RUN, which dockfix does not split yet".into());
+    }
+    let script = shell::parse(file, target).ok_or("dockfix cannot read the RUN's shell")?;
+    let commands = script.commands();
+    let first = commands.first().ok_or("the RUN has no command")?;
+    if first.range != dep_range {
+        let name = first
+            .name
+            .clone()
+            .map(|r| String::from_utf8_lossy(&file.source[r]).into_owned());
+        return Err(format!(
+            "the install runs after `{}` in the same RUN",
+            name.unwrap_or_default()
+        ));
+    }
+    let leading = commands
+        .iter()
+        .take_while(|c| {
+            literal_words(file, c)
+                .and_then(|w| accept(recognise(&w)))
+                .is_some_and(|d| {
+                    d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
+                })
+        })
+        .count();
+    if leading == commands.len() {
+        return Ok(Plan::Move);
+    }
+    let ops = script.operators();
+    let chained = ops.len() + 1 == commands.len() && ops.iter().all(|(op, _)| op == "&&");
+    if !chained || !script.redirects().is_empty() || !target.command.flags.is_empty() {
+        return Err(
+            "the install shares its RUN with other commands that dockfix cannot split off".into(),
+        );
+    }
+    let before = commands[0].range.start..commands[leading - 1].range.end;
+    let rest = commands[leading].range.start;
+    let cut = target.args_range().start..rest;
+    if target
+        .lines
+        .iter()
+        .any(|l| l.kind == LineKind::Comment && l.span.start < cut.end && l.span.end > cut.start)
+    {
+        return Err("a comment line inside the RUN would be lost when splitting it".into());
+    }
+    Ok(Plan::Split { before, rest })
+}
+
+/// The context files the install reads, or why it cannot be moved.
+fn needed_files(
+    root: &std::path::Path,
+    copy: &FullCopy,
+    stage: &Stage,
+    dep: &DepCommand,
+) -> Result<Vec<String>, String> {
+    let eco = dep.ecosystem;
+    if !matches!(copy.dest.as_str(), "." | "./") {
+        let cwd = workdir_before(stage, copy.instruction);
+        if cwd.as_deref().map(normalize) != Some(normalize(&copy.dest)) {
+            return Err(format!(
+                "the install runs in {}, not in the copy's destination {}",
+                cwd.as_deref()
+                    .unwrap_or("the base image's working directory"),
+                copy.dest
+            ));
+        }
+    }
+    let ignore = DockerIgnore::load(root);
+    let present = |path: &str| root.join(path).exists() && !ignore.excludes(path);
+    let mut files: Vec<String> = Vec::new();
+    for manifest in &eco.manifests {
+        if !root.join(manifest).is_file() {
+            return Err(format!("{manifest} is not in the build context"));
+        }
+        if ignore.excludes(manifest) {
+            return Err(format!("{manifest} is excluded by .dockerignore"));
+        }
+        files.push(manifest.clone());
+    }
+    files.extend(
+        eco.lockfiles
+            .iter()
+            .chain(&eco.config)
+            .filter(|f| present(f))
+            .cloned(),
+    );
+    if let Some(block) = eco.block.iter().find(|b| present(&b.path)) {
+        return Err(block.reason.clone());
+    }
+    let more = match eco.reader {
+        Some(Reader::Node) => readers::node(root)?,
+        Some(Reader::Go) => readers::go(root)?,
+        Some(Reader::Pip) => {
+            for arg in dep.positional() {
+                if arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
+                    return Err(format!(
+                        "pip installs the local path {arg}, read from the build context"
+                    ));
+                }
+            }
+            let mut requirements = Vec::new();
+            for value in dep.flag_values(&["-r", "--requirement", "-c", "--constraint"]) {
+                requirements.push(relative_to(&copy.dest, value)?);
+            }
+            files.extend(requirements.iter().cloned());
+            readers::pip(root, &ignore, &requirements)?
+        }
+        None => Vec::new(),
+    };
+    files.extend(more);
+    let mut seen = Vec::new();
+    files.retain(|f| {
+        !seen.contains(f) && {
+            seen.push(f.clone());
+            true
+        }
+    });
+    if let Some(odd) = files
+        .iter()
+        .find(|f| f.contains(|c: char| c.is_whitespace() || "\"'$*?[".contains(c)))
+    {
+        return Err(format!(
+            "the file name {odd:?} needs quoting dockfix does not write yet"
+        ));
+    }
+    Ok(files)
+}
+
+/// A path the install names, as a path in the build context.
+fn relative_to(dest: &str, path: &str) -> Result<String, String> {
+    let path = path.trim_start_matches("./");
+    if !path.starts_with('/') {
+        return Ok(path.to_string());
+    }
+    let base = normalize(dest);
+    path.strip_prefix(&format!("{base}/"))
+        .map(String::from)
+        .ok_or_else(|| format!("{path} is outside the copied directory {dest}"))
+}
+
+fn normalize(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    }
+}
+
+/// The working directory before `instruction`, when the stage chain sets
+/// it with literal WORKDIRs.
+fn workdir_before(stage: &Stage, instruction: &Instruction) -> Option<String> {
+    let mut cwd: Option<String> = None;
+    for i in stage
+        .body
+        .iter()
+        .take_while(|i| !std::ptr::eq(**i, instruction))
+    {
+        if i.command.name != "workdir" {
+            continue;
+        }
+        let dir = i.command.values.first()?;
+        if dir.contains('$') {
+            return None;
+        }
+        cwd = if dir.starts_with('/') {
+            Some(dir.clone())
+        } else {
+            Some(format!("{}/{dir}", normalize(cwd.as_deref()?)))
+        };
+    }
+    cwd
+}
+
+fn edits(
+    file: &Dockerfile,
+    copy: &FullCopy,
+    target: &Instruction,
+    files: &[String],
+    plan: &Plan,
+    prefetch: Option<&str>,
+) -> Result<Vec<Edit>, String> {
+    let src = &file.source;
+    let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
+    let eol = line_ending(src, copy.instruction);
+    let flags: Vec<String> = copy
+        .instruction
+        .command
+        .flags
+        .iter()
+        .filter(|f| matches!(f.name(), "chown" | "chmod" | "link"))
+        .map(|f| String::from_utf8_lossy(copy.instruction.text(f.range.clone())).into_owned())
+        .collect();
+    let base = match copy.dest.as_str() {
+        "." | "./" => "./".to_string(),
+        dest => format!("{}/", normalize(dest).trim_end_matches('/')),
+    };
+    // One COPY per directory, in the order the files were found.
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for f in files {
+        let dir = f.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        match groups.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, list)) => list.push(f),
+            None => groups.push((dir, vec![f])),
+        }
+    }
+    let mut insert = String::new();
+    let items = &file.items;
+    let copy_item = item_index(file, copy.instruction);
+    let target_item = item_index(file, target);
+    let insert_at = items[attached_comments(file, copy_item)].span.start;
+    let mut edits = Vec::new();
+    // What moves: the install, with the comment lines directly above it,
+    // which go above the manifest COPY they now introduce.
+    let mut comments = String::new();
+    let moved = match plan {
+        Plan::Move => {
+            let start = items[attached_comments(file, target_item)].span.start;
+            let end = target.span().end;
+            let run_start = target.span().start;
+            comments = String::from_utf8_lossy(&src[start..run_start]).into_owned();
+            let mut text = String::from_utf8_lossy(&src[run_start..end]).into_owned();
+            if !text.ends_with('\n') {
+                text.push_str(&eol);
+            }
+            let blank_before = start > 0 && is_blank_item(file, start);
+            let blank_after = end == src.len()
+                || items
+                    .iter()
+                    .any(|i| i.span.start == end && matches!(i.kind, ItemKind::Blank));
+            let delete_from = if blank_before && blank_after {
+                items
+                    .iter()
+                    .rev()
+                    .find(|i| i.span.end == start)
+                    .map_or(start, |i| i.span.start)
+            } else {
+                start
+            };
+            edits.push(Edit::replace(delete_from..end, ""));
+            text
+        }
+        Plan::Split { before, rest } => {
+            let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
+            edits.push(Edit::replace(target.args_range().start..*rest, ""));
+            format!(
+                "{run_keyword} {}{eol}",
+                String::from_utf8_lossy(&src[before.clone()])
+            )
+        }
+        Plan::Prefetch => {
+            let command = prefetch.ok_or("the ecosystem has no prefetch command")?;
+            format!("{} {command}{eol}", keyword_like(&copy_keyword, "RUN"))
+        }
+    };
+    insert.push_str(&comments);
+    for (dir, list) in &groups {
+        let dest = if dir.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}{dir}/")
+        };
+        let mut line = vec![keyword_like(&copy_keyword, "COPY")];
+        line.extend(flags.iter().cloned());
+        line.extend(list.iter().map(|s| s.to_string()));
+        line.push(dest);
+        insert.push_str(&line.join(" "));
+        insert.push_str(&eol);
+    }
+    insert.push_str(&moved);
+    if insert_at > 0 && is_blank_item(file, insert_at) {
+        insert.push_str(&eol);
+    }
+    edits.push(Edit::insert(insert_at, insert));
+    Ok(edits)
+}
+
+fn line_ending(src: &[u8], instruction: &Instruction) -> String {
+    let line = &instruction.lines[0];
+    match &src[line.content.end..line.span.end] {
+        b"" => "\n".into(),
+        ending => String::from_utf8_lossy(ending).into_owned(),
+    }
+}
+
+fn item_index(file: &Dockerfile, instruction: &Instruction) -> usize {
+    let start = instruction.span().start;
+    file.items
+        .iter()
+        .position(|i| i.span.start == start)
+        .expect("every instruction is an item")
+}
+
+/// The first of the comment lines directly above item `index` (or `index`).
+fn attached_comments(file: &Dockerfile, index: usize) -> usize {
+    let mut first = index;
+    while first > 0 && matches!(file.items[first - 1].kind, ItemKind::Comment) {
+        first -= 1;
+    }
+    first
+}
+
+/// Whether the item ending at `offset` is a blank line.
+fn is_blank_item(file: &Dockerfile, offset: usize) -> bool {
+    file.items
+        .iter()
+        .any(|i| i.span.end == offset && matches!(i.kind, ItemKind::Blank))
+}
