@@ -25,12 +25,27 @@ pub struct Ecosystem {
     #[serde(default)]
     pub build: Vec<String>,
     pub prefetch: Option<String>,
+    /// Flags the install must carry to read only the manifests.
+    #[serde(default)]
+    pub require_flags: Vec<RequireFlags>,
+    /// Why dockfix reports this ecosystem's installs without moving them.
+    pub unsupported: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireFlags {
+    /// One of these flags must be present.
+    pub any_of: Vec<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Block {
     pub path: String,
+    /// Blocks only when the file holds this text.
+    pub contains: Option<String>,
     pub reason: String,
 }
 
@@ -66,17 +81,11 @@ mod tests {
         assert!(table.len() >= 7);
         for eco in table {
             assert!(!eco.install.is_empty(), "{}", eco.name);
-            assert_eq!(
-                eco.build.is_empty(),
-                eco.prefetch.is_none(),
-                "{}: build needs prefetch",
-                eco.name
-            );
-            assert!(
-                eco.reader == Some(Reader::Pip) || !eco.manifests.is_empty(),
-                "{}",
-                eco.name
-            );
+            let reported = eco.unsupported.is_some();
+            let prefetches = eco.build.is_empty() == eco.prefetch.is_none();
+            assert!(reported || prefetches, "{}: build needs prefetch", eco.name);
+            let reads = eco.reader == Some(Reader::Pip) || !eco.manifests.is_empty();
+            assert!(reported || reads, "{}: no manifests", eco.name);
         }
     }
 }

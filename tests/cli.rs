@@ -1180,7 +1180,10 @@ fn rules_lists_every_rule_with_its_name() {
     let out = lines(&run.stdout);
     assert_eq!(out.len(), dockfix::rules::ALL.len(), "{}", run.stdout);
     for (line, rule) in out.iter().zip(dockfix::rules::ALL) {
-        assert!(line.starts_with(rule.id) && line.contains(rule.name), "{line}");
+        assert!(
+            line.starts_with(rule.id) && line.contains(rule.name),
+            "{line}"
+        );
     }
     assert!(out[0].starts_with("DF001") && out[0].contains("add-to-copy"));
     assert!(out[1].starts_with("DF002") && out[1].contains("exec-form"));

@@ -42,6 +42,13 @@ impl DepCommand {
         out
     }
 
+    /// Whether the command carries a flag (`--no-root`, `--frozen=true`).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.args
+            .iter()
+            .any(|a| a == flag || a.split_once('=').is_some_and(|(name, _)| name == flag))
+    }
+
     /// The values of a flag (`-r a.txt --requirement=b.txt` gives both).
     pub fn flag_values(&self, names: &[&str]) -> Vec<&str> {
         let mut out = Vec::new();

@@ -167,6 +167,8 @@ fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand
 fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
     let dep = dep?;
     let manifest_install = match (dep.role, dep.ecosystem.reader) {
+        // Reported, never moved: any install of the ecosystem counts.
+        _ if dep.ecosystem.unsupported.is_some() => true,
         (Role::Build, _) => true,
         (Role::Install, Some(Reader::Pip)) => !dep.flag_values(&["-r", "--requirement"]).is_empty(),
         (Role::Install, _) => dep.positional().is_empty(),
@@ -240,6 +242,16 @@ fn examine(
         message: format!("{message}; not fixed: {why}"),
         fix: None,
     };
+    if let Some(why) = &eco.unsupported {
+        return Some(report(why.clone()));
+    }
+    let missing_flag = eco
+        .require_flags
+        .iter()
+        .find(|r| !r.any_of.iter().any(|f| dep.has_flag(f)));
+    if let Some(required) = missing_flag {
+        return Some(report(required.reason.clone()));
+    }
     if let Some(blocking) = between
         .iter()
         .find(|i| !INERT.contains(&i.command.name.as_str()))
@@ -405,7 +417,17 @@ fn needed_files(
             .filter(|f| present(f))
             .cloned(),
     );
-    if let Some(block) = eco.block.iter().find(|b| present(&b.path)) {
+    let holds = |path: &str, text: &Option<String>| match text {
+        None => true,
+        Some(text) => {
+            std::fs::read_to_string(root.join(path)).is_ok_and(|c| c.contains(text.as_str()))
+        }
+    };
+    if let Some(block) = eco
+        .block
+        .iter()
+        .find(|b| present(&b.path) && holds(&b.path, &b.contains))
+    {
         return Err(block.reason.clone());
     }
     let more = match eco.reader {
