@@ -3,12 +3,13 @@
 
 use std::ops::Range;
 
+use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{readers, recognise, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
-use crate::syntax::{shell, Dockerfile, Instruction, ItemKind, LineKind};
+use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 use crate::transforms::Reader;
 
 pub static RULE: Rule = Rule {
@@ -73,17 +74,6 @@ runs in another directory than the copy's destination, or after other
 commands in its RUN.
 ";
 
-/// Instructions that do not change how a later RUN runs.
-const INERT: &[&str] = &[
-    "label",
-    "expose",
-    "maintainer",
-    "stopsignal",
-    "healthcheck",
-    "cmd",
-    "entrypoint",
-];
-
 fn check(cx: &Context) -> Vec<Finding> {
     let stages = model::stages(cx.file);
     let mut findings = Vec::new();
@@ -109,30 +99,6 @@ fn check(cx: &Context) -> Vec<Finding> {
         }
     }
     findings
-}
-
-/// A COPY or ADD of the whole build context, with its destination.
-struct FullCopy<'f> {
-    instruction: &'f Instruction,
-    dest: String,
-}
-
-fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
-    let command = &instruction.command;
-    let copies = matches!(command.name.as_str(), "copy" | "add");
-    if !copies
-        || !instruction.heredocs.is_empty()
-        || command.flags.iter().any(|f| f.name() == "from")
-    {
-        return None;
-    }
-    match command.values.as_slice() {
-        [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
-            instruction,
-            dest: dest.clone(),
-        }),
-        _ => None,
-    }
 }
 
 /// The dependency commands of a RUN, with their file ranges. Words that are
@@ -525,7 +491,7 @@ fn edits(
 ) -> Result<Vec<Edit>, String> {
     let src = &file.source;
     let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
-    let eol = line_ending(src, copy.instruction);
+    let eol = moves::line_ending(file, copy.instruction);
     let flags: Vec<String> = copy
         .instruction
         .command
@@ -548,40 +514,17 @@ fn edits(
         }
     }
     let mut insert = String::new();
-    let items = &file.items;
-    let copy_item = item_index(file, copy.instruction);
-    let target_item = item_index(file, target);
-    let insert_at = items[attached_comments(file, copy_item)].span.start;
+    let insert_at = moves::before(file, copy.instruction);
     let mut edits = Vec::new();
     // What moves: the install, with the comment lines directly above it,
     // which go above the manifest COPY they now introduce.
     let mut comments = String::new();
     let moved = match plan {
         Plan::Move => {
-            let start = items[attached_comments(file, target_item)].span.start;
-            let end = target.span().end;
-            let run_start = target.span().start;
-            comments = String::from_utf8_lossy(&src[start..run_start]).into_owned();
-            let mut text = String::from_utf8_lossy(&src[run_start..end]).into_owned();
-            if !text.ends_with('\n') {
-                text.push_str(&eol);
-            }
-            let blank_before = start > 0 && is_blank_item(file, start);
-            let blank_after = end == src.len()
-                || items
-                    .iter()
-                    .any(|i| i.span.start == end && matches!(i.kind, ItemKind::Blank));
-            let delete_from = if blank_before && blank_after {
-                items
-                    .iter()
-                    .rev()
-                    .find(|i| i.span.end == start)
-                    .map_or(start, |i| i.span.start)
-            } else {
-                start
-            };
-            edits.push(Edit::replace(delete_from..end, ""));
-            text
+            let taken = moves::take(file, target, &eol);
+            edits.push(taken.delete);
+            comments = taken.comments;
+            taken.text
         }
         Plan::Split { before, rest } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
@@ -611,41 +554,6 @@ fn edits(
         insert.push_str(&eol);
     }
     insert.push_str(&moved);
-    if insert_at > 0 && is_blank_item(file, insert_at) {
-        insert.push_str(&eol);
-    }
-    edits.push(Edit::insert(insert_at, insert));
+    edits.push(moves::insert(file, insert_at, insert, &eol));
     Ok(edits)
-}
-
-fn line_ending(src: &[u8], instruction: &Instruction) -> String {
-    let line = &instruction.lines[0];
-    match &src[line.content.end..line.span.end] {
-        b"" => "\n".into(),
-        ending => String::from_utf8_lossy(ending).into_owned(),
-    }
-}
-
-fn item_index(file: &Dockerfile, instruction: &Instruction) -> usize {
-    let start = instruction.span().start;
-    file.items
-        .iter()
-        .position(|i| i.span.start == start)
-        .expect("every instruction is an item")
-}
-
-/// The first of the comment lines directly above item `index` (or `index`).
-fn attached_comments(file: &Dockerfile, index: usize) -> usize {
-    let mut first = index;
-    while first > 0 && matches!(file.items[first - 1].kind, ItemKind::Comment) {
-        first -= 1;
-    }
-    first
-}
-
-/// Whether the item ending at `offset` is a blank line.
-fn is_blank_item(file: &Dockerfile, offset: usize) -> bool {
-    file.items
-        .iter()
-        .any(|i| i.span.end == offset && matches!(i.kind, ItemKind::Blank))
 }

@@ -5,6 +5,7 @@
 mod add_to_copy;
 mod exec_form;
 mod install_before_copy;
+mod moves;
 
 use std::ops::Range;
 use std::path::Path;

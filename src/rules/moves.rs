@@ -1,0 +1,136 @@
+//! Moving instructions earlier in a Dockerfile: what the reordering passes
+//! share. Comment lines directly above a moved instruction move with it, and
+//! blank lines are kept so the layout around both places stays as it was.
+
+use crate::edit::Edit;
+use crate::syntax::{Dockerfile, Instruction, ItemKind};
+
+/// Instructions that do not change how a later RUN runs, so a RUN may move
+/// across them.
+pub const INERT: &[&str] = &[
+    "label",
+    "expose",
+    "maintainer",
+    "stopsignal",
+    "healthcheck",
+    "cmd",
+    "entrypoint",
+];
+
+/// A COPY or ADD of the whole build context, with its destination.
+pub struct FullCopy<'f> {
+    pub instruction: &'f Instruction,
+    pub dest: String,
+}
+
+pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
+    let command = &instruction.command;
+    let copies = matches!(command.name.as_str(), "copy" | "add");
+    if !copies
+        || !instruction.heredocs.is_empty()
+        || command.flags.iter().any(|f| f.name() == "from")
+    {
+        return None;
+    }
+    match command.values.as_slice() {
+        [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
+            instruction,
+            dest: dest.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// An instruction taken out of its place.
+pub struct Taken {
+    /// The comment lines that were directly above it.
+    pub comments: String,
+    /// The instruction, ending with a line ending.
+    pub text: String,
+    /// Removes both from where they were.
+    pub delete: Edit,
+}
+
+/// Takes `target` and the comment lines directly above it out of the file;
+/// when blank lines surround it, one of them goes too.
+pub fn take(file: &Dockerfile, target: &Instruction, eol: &str) -> Taken {
+    let src = &file.source;
+    let start = file.items[attached_comments(file, item_index(file, target))]
+        .span
+        .start;
+    let own = target.span();
+    let comments = String::from_utf8_lossy(&src[start..own.start]).into_owned();
+    let mut text = String::from_utf8_lossy(&src[own.clone()]).into_owned();
+    if !text.ends_with('\n') {
+        text.push_str(eol);
+    }
+    let blank_after = own.end == src.len()
+        || file
+            .items
+            .iter()
+            .any(|i| i.span.start == own.end && matches!(i.kind, ItemKind::Blank));
+    let delete_from = match blank_item_before(file, start) {
+        Some(blank) if blank_after => blank,
+        _ => start,
+    };
+    Taken {
+        comments,
+        text,
+        delete: Edit::replace(delete_from..own.end, ""),
+    }
+}
+
+/// Where text goes to come before `anchor`: above the comment lines
+/// directly above it.
+pub fn before(file: &Dockerfile, anchor: &Instruction) -> usize {
+    file.items[attached_comments(file, item_index(file, anchor))]
+        .span
+        .start
+}
+
+/// Inserts `text` at `at`; when a blank line precedes `at`, one follows the
+/// text too, so what was set apart stays set apart.
+pub fn insert(file: &Dockerfile, at: usize, mut text: String, eol: &str) -> Edit {
+    if blank_item_before(file, at).is_some() {
+        text.push_str(eol);
+    }
+    Edit::insert(at, text)
+}
+
+/// The line ending an instruction's first line uses.
+pub fn line_ending(file: &Dockerfile, instruction: &Instruction) -> String {
+    let line = &instruction.lines[0];
+    match &file.source[line.content.end..line.span.end] {
+        b"" => "\n".into(),
+        ending => String::from_utf8_lossy(ending).into_owned(),
+    }
+}
+
+fn item_index(file: &Dockerfile, instruction: &Instruction) -> usize {
+    let start = instruction.span().start;
+    file.items
+        .iter()
+        .position(|i| i.span.start == start)
+        .expect("every instruction is an item")
+}
+
+/// The first of the comment lines directly above item `index` (or `index`).
+fn attached_comments(file: &Dockerfile, index: usize) -> usize {
+    let mut first = index;
+    while first > 0 && matches!(file.items[first - 1].kind, ItemKind::Comment) {
+        first -= 1;
+    }
+    first
+}
+
+/// The start of the blank line that ends at `offset`, if there is one.
+fn blank_item_before(file: &Dockerfile, offset: usize) -> Option<usize> {
+    (offset > 0)
+        .then(|| {
+            file.items
+                .iter()
+                .find(|i| i.span.end == offset && matches!(i.kind, ItemKind::Blank))
+        })
+        .flatten()
+        .map(|i| i.span.start)
+}
