@@ -122,7 +122,7 @@ fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand
         .commands()
         .iter()
         .filter_map(|c| {
-            let words = literal_words(file, c)?;
+            let words = c.literal_words(&file.source)?;
             accept(recognise(&words)).map(|d| (d, c.range.clone()))
         })
         .collect()
@@ -140,18 +140,6 @@ fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
         (Role::Install, _) => dep.positional().is_empty(),
     };
     manifest_install.then_some(dep)
-}
-
-fn literal_words(file: &Dockerfile, command: &shell::SimpleCommand) -> Option<Vec<String>> {
-    command
-        .name
-        .iter()
-        .chain(&command.args)
-        .map(|r| {
-            let word = std::str::from_utf8(&file.source[r.clone()]).ok()?;
-            (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
-        })
-        .collect()
 }
 
 /// How the install's RUN is rearranged.
@@ -315,7 +303,7 @@ fn plan(
     let leading = commands
         .iter()
         .take_while(|c| {
-            literal_words(file, c)
+            c.literal_words(&file.source)
                 .and_then(|w| accept(recognise(&w)))
                 .is_some_and(|d| {
                     d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
@@ -354,8 +342,8 @@ fn needed_files(
 ) -> Result<Vec<String>, String> {
     let eco = dep.ecosystem;
     if !matches!(copy.dest.as_str(), "." | "./") {
-        let cwd = workdir_before(stage, copy.instruction);
-        if cwd.as_deref().map(normalize) != Some(normalize(&copy.dest)) {
+        let cwd = moves::workdir_before(stage, copy.instruction);
+        if cwd.as_deref().map(moves::normalize) != Some(moves::normalize(&copy.dest)) {
             return Err(format!(
                 "the install runs in {}, not in the copy's destination {}",
                 cwd.as_deref()
@@ -441,44 +429,10 @@ fn relative_to(dest: &str, path: &str) -> Result<String, String> {
     if !path.starts_with('/') {
         return Ok(path.to_string());
     }
-    let base = normalize(dest);
+    let base = moves::normalize(dest);
     path.strip_prefix(&format!("{base}/"))
         .map(String::from)
         .ok_or_else(|| format!("{path} is outside the copied directory {dest}"))
-}
-
-fn normalize(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        "/".into()
-    } else {
-        trimmed.into()
-    }
-}
-
-/// The working directory before `instruction`, when the stage chain sets
-/// it with literal WORKDIRs.
-fn workdir_before(stage: &Stage, instruction: &Instruction) -> Option<String> {
-    let mut cwd: Option<String> = None;
-    for i in stage
-        .body
-        .iter()
-        .take_while(|i| !std::ptr::eq(**i, instruction))
-    {
-        if i.command.name != "workdir" {
-            continue;
-        }
-        let dir = i.command.values.first()?;
-        if dir.contains('$') {
-            return None;
-        }
-        cwd = if dir.starts_with('/') {
-            Some(dir.clone())
-        } else {
-            Some(format!("{}/{dir}", normalize(cwd.as_deref()?)))
-        };
-    }
-    cwd
 }
 
 fn edits(
@@ -502,7 +456,7 @@ fn edits(
         .collect();
     let base = match copy.dest.as_str() {
         "." | "./" => "./".to_string(),
-        dest => format!("{}/", normalize(dest).trim_end_matches('/')),
+        dest => format!("{}/", moves::normalize(dest).trim_end_matches('/')),
     };
     // One COPY per directory, in the order the files were found.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
@@ -521,7 +475,7 @@ fn edits(
     let mut comments = String::new();
     let moved = match plan {
         Plan::Move => {
-            let taken = moves::take(file, target, &eol);
+            let taken = moves::take(file, target, target, &eol);
             edits.push(taken.delete);
             comments = taken.comments;
             taken.text

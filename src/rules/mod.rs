@@ -6,6 +6,7 @@ mod add_to_copy;
 mod exec_form;
 mod install_before_copy;
 mod moves;
+mod packages_before_copy;
 
 use std::ops::Range;
 use std::path::Path;
@@ -89,6 +90,7 @@ pub static ALL: &[&Rule] = &[
     &add_to_copy::RULE,
     &exec_form::RULE,
     &install_before_copy::RULE,
+    &packages_before_copy::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.
@@ -172,7 +174,7 @@ mod tests {
         assert_eq!(ids(&["DF001"], &[]), ["DF001"]);
         assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
         assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
-        assert_eq!(ids(&["DF1"], &[]), ["DF101"]);
+        assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102"]);
         assert!(selection(&["NOPE".into()], &[]).is_err());
     }
 

@@ -3,6 +3,7 @@
 //! blank lines are kept so the layout around both places stays as it was.
 
 use crate::edit::Edit;
+use crate::model::Stage;
 use crate::syntax::{Dockerfile, Instruction, ItemKind};
 
 /// Instructions that do not change how a later RUN runs, so a RUN may move
@@ -41,6 +42,40 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     }
 }
 
+pub fn normalize(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    }
+}
+
+/// The working directory before `instruction`, when the stage chain sets
+/// it with literal WORKDIRs.
+pub fn workdir_before(stage: &Stage, instruction: &Instruction) -> Option<String> {
+    let mut cwd: Option<String> = None;
+    for i in stage
+        .body
+        .iter()
+        .take_while(|i| !std::ptr::eq(**i, instruction))
+    {
+        if i.command.name != "workdir" {
+            continue;
+        }
+        let dir = i.command.values.first()?;
+        if dir.contains('$') {
+            return None;
+        }
+        cwd = if dir.starts_with('/') {
+            Some(dir.clone())
+        } else {
+            Some(format!("{}/{dir}", normalize(cwd.as_deref()?)))
+        };
+    }
+    cwd
+}
+
 /// An instruction taken out of its place.
 pub struct Taken {
     /// The comment lines that were directly above it.
@@ -51,14 +86,16 @@ pub struct Taken {
     pub delete: Edit,
 }
 
-/// Takes `target` and the comment lines directly above it out of the file;
-/// when blank lines surround it, one of them goes too.
-pub fn take(file: &Dockerfile, target: &Instruction, eol: &str) -> Taken {
+/// Takes the instructions from `first` to `last` (adjacent, or with only
+/// comment and blank lines between them) and the comment lines directly
+/// above `first` out of the file; when blank lines surround them, one of
+/// those goes too.
+pub fn take(file: &Dockerfile, first: &Instruction, last: &Instruction, eol: &str) -> Taken {
     let src = &file.source;
-    let start = file.items[attached_comments(file, item_index(file, target))]
+    let start = file.items[attached_comments(file, item_index(file, first))]
         .span
         .start;
-    let own = target.span();
+    let own = first.span().start..last.span().end;
     let comments = String::from_utf8_lossy(&src[start..own.start]).into_owned();
     let mut text = String::from_utf8_lossy(&src[own.clone()]).into_owned();
     if !text.ends_with('\n') {

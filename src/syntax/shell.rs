@@ -32,6 +32,21 @@ pub struct SimpleCommand {
     pub args: Vec<Range<usize>>,
 }
 
+impl SimpleCommand {
+    /// The command's words when all are plain literals (no quotes,
+    /// variables, escapes or line breaks), read from the file.
+    pub fn literal_words(&self, source: &[u8]) -> Option<Vec<String>> {
+        self.name
+            .iter()
+            .chain(&self.args)
+            .map(|r| {
+                let word = std::str::from_utf8(&source[r.clone()]).ok()?;
+                (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
+            })
+            .collect()
+    }
+}
+
 thread_local! {
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();

@@ -1,0 +1,230 @@
+//! DF102 packages-before-copy: install system packages before copying the
+//! whole build context.
+
+use super::moves::{self, full_copy, FullCopy, INERT};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::model::{self, Stage};
+use crate::syntax::{shell, Dockerfile, Instruction};
+
+pub static RULE: Rule = Rule {
+    id: "DF102",
+    name: "packages-before-copy",
+    summary: "system packages install after the whole build context is copied",
+    fix_safety: FixSafety::Safe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF102 packages-before-copy
+
+## What it does
+Finds a RUN that only installs system packages (apt-get, apt, apk, dnf,
+yum, microdnf, zypper, with their cache cleanup) after `COPY . .` (any copy
+of the whole build context), and moves it before that copy.
+
+## Why
+Every step after a COPY of the whole context reruns when any file of the
+context changes. System packages do not depend on the application's files:
+installed before the copy, they stay cached across source edits.
+
+## Example
+```dockerfile
+WORKDIR /app
+COPY . .
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5
+```
+becomes
+```dockerfile
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5
+COPY . .
+```
+
+## Fix safety
+Safe: the RUN is moved only when it reads nothing the copy brings. Every
+command must be a package manager (or `rm` of package caches and lists,
+`update-ca-certificates`) with package names for arguments: no file
+paths, redirects, variables, command substitutions, heredocs or bind
+mounts. Only instructions that do not affect a RUN (LABEL, EXPOSE, CMD,
+...) or other such package RUNs may sit between the copy and it, and the
+copy must go to a known directory outside the ones packages install into
+(`/`, `/usr`, `/etc`, `/var/lib`, ...), so neither can overwrite the
+other's files. Otherwise the finding says why and nothing changes.
+";
+
+const MANAGERS: &[&str] = &[
+    "apt-get", "apt", "aptitude", "apk", "dnf", "yum", "microdnf", "zypper",
+];
+
+/// Where package installs write; a full copy into them may collide.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/root",
+    "/sbin",
+    "/usr",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/spool",
+    "/var/tmp",
+    "/tmp",
+];
+
+/// What `rm` may remove in a package RUN: caches and lists.
+const CACHES: &[&str] = &[
+    "/var/lib/apt/lists",
+    "/var/cache/",
+    "/tmp/",
+    "/var/tmp/",
+    "/var/log/",
+];
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = model::stages(cx.file);
+    let mut findings = Vec::new();
+    for stage in &stages {
+        for (position, instruction) in stage.body.iter().enumerate() {
+            let Some(copy) = full_copy(instruction) else {
+                continue;
+            };
+            let rest = &stage.body[position + 1..];
+            let mut between: Vec<&Instruction> = Vec::new();
+            for (i, next) in rest.iter().enumerate() {
+                if full_copy(next).is_some() {
+                    break;
+                }
+                if installs_packages_only(cx.file, next) {
+                    // Package RUNs that follow each other move together.
+                    let packages = |r: &&&Instruction| installs_packages_only(cx.file, r);
+                    let group = rest[..i].iter().rev().take_while(packages).count();
+                    let last = rest[i..]
+                        .iter()
+                        .take_while(packages)
+                        .last()
+                        .copied()
+                        .unwrap_or(*next);
+                    let runs = (rest[i - group], *next, last);
+                    findings.push(finding(cx.file, stage, &copy, runs, &between[..i - group]));
+                }
+                between.push(next);
+            }
+        }
+    }
+    findings
+}
+
+/// A finding for the package RUN `run`, whose fix moves the group of
+/// package RUNs `first..=last` it belongs to.
+fn finding(
+    file: &Dockerfile,
+    stage: &Stage,
+    copy: &FullCopy,
+    (first, run, last): (&Instruction, &Instruction, &Instruction),
+    between: &[&Instruction],
+) -> Finding {
+    let message = format!(
+        "system packages install after the whole build context is copied (line {}), so any source edit reruns the install",
+        copy.instruction.start_line
+    );
+    let blocker = between
+        .iter()
+        .find(|i| !INERT.contains(&i.command.name.as_str()) && !installs_packages_only(file, i))
+        .map(|i| {
+            format!(
+                "{} at line {} sits between the copy and the install",
+                i.command.name.to_uppercase(),
+                i.start_line
+            )
+        })
+        .or_else(|| destination_problem(stage, copy));
+    let fix = blocker.is_none().then(|| {
+        let eol = moves::line_ending(file, copy.instruction);
+        let taken = moves::take(file, first, last, &eol);
+        let text = taken.comments + &taken.text;
+        let insert = moves::insert(file, moves::before(file, copy.instruction), text, &eol);
+        Fix {
+            applicability: Applicability::Safe,
+            edits: vec![taken.delete, insert],
+        }
+    });
+    let message = match blocker {
+        Some(why) => format!("{message}; not fixed: {why}"),
+        None => format!("{message}; install them before the copy"),
+    };
+    Finding {
+        rule: &RULE,
+        range: run.keyword_range(),
+        message,
+        fix,
+    }
+}
+
+/// Why packages installed before the copy could end up different, if so.
+fn destination_problem(stage: &Stage, copy: &FullCopy) -> Option<String> {
+    let dest =
+        if copy.dest.starts_with('/') {
+            copy.dest.clone()
+        } else {
+            match moves::workdir_before(stage, copy.instruction) {
+                Some(cwd) => format!("{}/{}", cwd.trim_end_matches('/'), copy.dest),
+                None => return Some(
+                    "the copy goes to the base image's working directory, which dockfix cannot see"
+                        .into(),
+                ),
+            }
+        };
+    let dest = moves::normalize(dest.replace("/./", "/").trim_end_matches("/."));
+    let collides = dest == "/"
+        || dest == "/var"
+        || SYSTEM_DIRS
+            .iter()
+            .any(|d| dest == *d || dest.starts_with(&format!("{d}/")));
+    collides.then(|| format!("the copy goes to {dest}, where packages may install files"))
+}
+
+/// A RUN whose every command is a package manager or cache cleanup, with
+/// nothing that could read the build context.
+fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
+    let command = &run.command;
+    let bind_mount = command.flags.iter().any(|f| {
+        f.name() == "mount"
+            && !["type=cache", "type=tmpfs", "type=secret", "type=ssh"]
+                .iter()
+                .any(|t| f.text.contains(t))
+    });
+    if command.name != "run" || command.json || !run.heredocs.is_empty() || bind_mount {
+        return false;
+    }
+    let Some(script) = shell::parse(file, run) else {
+        return false;
+    };
+    let commands = script.commands();
+    if script.has_error() || commands.is_empty() || !script.redirects().is_empty() {
+        return false;
+    }
+    let mut installs = false;
+    for command in &commands {
+        let Some(words) = command.literal_words(&file.source) else {
+            return false;
+        };
+        let (name, args) = (words[0].as_str(), &words[1..]);
+        let plain = |a: &String| a.starts_with('-') || !a.contains('/') || a.contains("://");
+        match name {
+            _ if MANAGERS.contains(&name) && args.iter().all(plain) => installs = true,
+            "rm" if args
+                .iter()
+                .all(|a| a.starts_with('-') || CACHES.iter().any(|c| a.starts_with(c))) => {}
+            "update-ca-certificates" => {}
+            _ => return false,
+        }
+    }
+    installs
+}
