@@ -28,6 +28,10 @@ pub struct Ecosystem {
     /// Flags the install must carry to read only the manifests.
     #[serde(default)]
     pub require_flags: Vec<RequireFlags>,
+    /// What the install creates in its directory, which .dockerignore must
+    /// exclude so the full copy cannot overwrite it.
+    #[serde(default)]
+    pub must_ignore: Vec<String>,
     /// Why dockfix reports this ecosystem's installs without moving them.
     pub unsupported: Option<String>,
 }

@@ -371,6 +371,11 @@ fn needed_files(
             .filter(|f| present(f))
             .cloned(),
     );
+    if let Some(path) = eco.must_ignore.iter().find(|p| !ignore.excludes(p)) {
+        return Err(format!(
+            "the full copy would put the build context's {path} (a developer's, say) over the installed one; add {path} to .dockerignore"
+        ));
+    }
     let holds = |path: &str, text: &Option<String>| match text {
         None => true,
         Some(text) => {
