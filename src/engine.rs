@@ -3,10 +3,10 @@
 //! re-parsed (it must parse), and the rules run again until nothing more
 //! applies, so a second run never changes the output.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::edit::{self, Edit};
-use crate::rules::{Applicability, Context, Finding, Rule};
+use crate::rules::{Append, Applicability, Context, Finding, Rule};
 use crate::syntax::{parse, Dockerfile, ParseError};
 
 /// Rounds of fixing before dockfix gives up on a file that does not settle.
@@ -17,6 +17,8 @@ pub struct Settings<'a> {
     /// Also apply fixes marked unsafe.
     pub unsafe_fixes: bool,
     pub build_context: Option<&'a Path>,
+    /// Whether fixes may change files besides the Dockerfile.
+    pub companions: bool,
 }
 
 impl Settings<'_> {
@@ -36,6 +38,7 @@ pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
     let cx = Context {
         file,
         build_context: settings.build_context,
+        companions: settings.companions,
     };
     let mut findings: Vec<Finding> = settings
         .rules
@@ -52,6 +55,17 @@ pub struct Fixed {
     /// Findings left in the fixed file.
     pub remaining: Vec<Finding>,
     pub applied: usize,
+    /// Other files the fixes change (.dockerignore), as they were and as
+    /// they will be.
+    pub companions: Vec<Companion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Companion {
+    pub path: PathBuf,
+    /// `None` when the file does not exist yet.
+    pub before: Option<Vec<u8>>,
+    pub after: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -65,6 +79,7 @@ pub enum FixError {
 pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
     let mut file = parse(source).map_err(FixError::Parse)?;
     let mut applied = 0;
+    let mut companions: Vec<Companion> = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let findings = lint(&file, settings);
         let mut accepted: Vec<Edit> = Vec::new();
@@ -83,6 +98,14 @@ pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
             });
             if !clashes {
                 accepted.extend(edits.iter().cloned());
+                for append in &finding
+                    .fix
+                    .as_ref()
+                    .expect("applies() checked the fix")
+                    .appends
+                {
+                    add_lines(&mut companions, append);
+                }
                 count += 1;
             }
         }
@@ -91,6 +114,7 @@ pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
                 file,
                 remaining: findings,
                 applied,
+                companions: changed(companions),
             });
         }
         let output = edit::apply(&file.source, &accepted).map_err(|o| {
@@ -103,4 +127,47 @@ pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
     Err(FixError::Internal(format!(
         "fixes did not settle after {MAX_ROUNDS} rounds"
     )))
+}
+
+/// Adds the lines `append` names to its file unless the file holds them,
+/// keeping the file's line endings.
+fn add_lines(companions: &mut Vec<Companion>, append: &Append) {
+    let index = match companions.iter().position(|c| c.path == append.path) {
+        Some(index) => index,
+        None => {
+            let before = std::fs::read(&append.path).ok();
+            let after = before.clone().unwrap_or_default();
+            companions.push(Companion {
+                path: append.path.clone(),
+                before,
+                after,
+            });
+            companions.len() - 1
+        }
+    };
+    let text = &mut companions[index].after;
+    let eol: &[u8] = if text.windows(2).any(|w| w == b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    for line in &append.lines {
+        let present = String::from_utf8_lossy(text)
+            .lines()
+            .any(|l| l.trim() == line);
+        if !present {
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                text.extend_from_slice(eol);
+            }
+            text.extend_from_slice(line.as_bytes());
+            text.extend_from_slice(eol);
+        }
+    }
+}
+
+fn changed(companions: Vec<Companion>) -> Vec<Companion> {
+    companions
+        .into_iter()
+        .filter(|c| c.before.as_deref() != Some(&c.after[..]))
+        .collect()
 }

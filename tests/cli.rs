@@ -1234,3 +1234,99 @@ fn parse_dump_of_unparsable_file_exits_2_with_position() {
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr, "bad.Dockerfile:2:1: unterminated heredoc EOF\n");
 }
+
+// ---------------------------------------------------------------- companion files
+
+const NPM_APP: &str = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+
+fn npm_context(extra: &[(&'static str, &'static str)]) -> TempDir {
+    let mut files = vec![
+        ("Dockerfile", NPM_APP),
+        (
+            "package.json",
+            "{\"name\": \"a\", \"version\": \"1.0.0\"}\n",
+        ),
+        ("package-lock.json", "{}\n"),
+    ];
+    files.extend_from_slice(extra);
+    tree(&files)
+}
+
+#[test]
+fn write_creates_the_dockerignore_a_move_needs_readable_by_all() {
+    let dir = npm_context(&[]);
+    let run = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 files rewritten, 1 fix"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), ".dockerignore"), "node_modules\n");
+    let mode = fs::metadata(dir.path().join(".dockerignore"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert!(read(dir.path(), "Dockerfile")
+        .contains("COPY package.json package-lock.json ./\nRUN npm ci\nCOPY . .\n"));
+    let again = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
+    assert!(
+        again.stderr.contains("0 files rewritten"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(read(dir.path(), ".dockerignore"), "node_modules\n");
+}
+
+#[test]
+fn write_appends_to_an_existing_dockerignore_keeping_its_line_endings() {
+    let dir = npm_context(&[(".dockerignore", ".git\r\n*.log")]);
+    let run = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), ".dockerignore"),
+        ".git\r\n*.log\r\nnode_modules\r\n"
+    );
+}
+
+#[test]
+fn diff_check_and_json_show_the_dockerignore_change() {
+    let dir = npm_context(&[]);
+    let diff = dockfix(dir.path(), &["--diff", "--select", "DF101", "Dockerfile"]);
+    assert!(
+        diff.stdout
+            .contains("--- /dev/null\n+++ b/.dockerignore\n@@ -0,0 +1 @@\n+node_modules\n"),
+        "{}",
+        diff.stdout
+    );
+    let check = dockfix(dir.path(), &["--check", "--select", "DF101", "Dockerfile"]);
+    assert_eq!(lines(&check.stdout), ["Dockerfile", ".dockerignore"]);
+    let doc = json(&dockfix(
+        dir.path(),
+        &["--format", "json", "--select", "DF101", "Dockerfile"],
+    ));
+    let append = &doc["findings"][0]["fix"]["appends"][0];
+    assert_eq!(append["lines"], serde_json::json!(["node_modules"]));
+    assert!(append["path"].as_str().unwrap().ends_with(".dockerignore"));
+    assert!(
+        !dir.path().join(".dockerignore").exists(),
+        "only --write writes"
+    );
+}
+
+#[test]
+fn stdin_never_gets_a_fix_that_needs_another_file() {
+    let dir = npm_context(&[]);
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--select", "DF101", "--context", ".", "-"],
+        NPM_APP,
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("not fixed") && run.stdout.contains(".dockerignore"),
+        "{}",
+        run.stdout
+    );
+}

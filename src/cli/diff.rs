@@ -10,6 +10,16 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 pub fn unified(old: &[u8], new: &[u8], path: &str, color: bool) -> String {
+    let path = path.trim_start_matches('/');
+    render(old, new, &format!("a/{path}"), path, color)
+}
+
+/// The diff of a file the rewrite creates (`--- /dev/null`).
+pub fn created(new: &[u8], path: &str, color: bool) -> String {
+    render(b"", new, "/dev/null", path.trim_start_matches('/'), color)
+}
+
+fn render(old: &[u8], new: &[u8], old_name: &str, path: &str, color: bool) -> String {
     let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
     let diff = TextDiff::from_lines(old.as_ref(), new.as_ref());
     let paint = |style: &str, text: &str| {
@@ -19,12 +29,11 @@ pub fn unified(old: &[u8], new: &[u8], path: &str, color: bool) -> String {
             text.to_string()
         }
     };
-    let path = path.trim_start_matches('/');
     let mut out = String::new();
     let mut udiff = diff.unified_diff();
     for (i, hunk) in udiff.context_radius(3).iter_hunks().enumerate() {
         if i == 0 {
-            out += &paint(BOLD, &format!("--- a/{path}"));
+            out += &paint(BOLD, &format!("--- {old_name}"));
             out += "\n";
             out += &paint(BOLD, &format!("+++ b/{path}"));
             out += "\n";
@@ -60,6 +69,15 @@ mod tests {
         assert_eq!(
             out,
             "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,2 +1,2 @@\n FROM a\n-ADD x y\n\\ No newline at end of file\n+COPY x y\n\\ No newline at end of file\n"
+        );
+    }
+
+    #[test]
+    fn a_created_file_comes_from_dev_null() {
+        let out = created(b"node_modules\n", ".dockerignore", false);
+        assert_eq!(
+            out,
+            "--- /dev/null\n+++ b/.dockerignore\n@@ -0,0 +1 @@\n+node_modules\n"
         );
     }
 

@@ -297,6 +297,8 @@ impl Job<'_> {
             rules: self.rules.clone(),
             unsafe_fixes: self.args.unsafe_fixes,
             build_context: context.as_deref(),
+            // Standard input has no place on disk for companion files.
+            companions: matches!(input, Input::File(_)),
         };
         let original = match syntax::parse(&source) {
             Ok(file) => file,
@@ -332,7 +334,12 @@ impl Job<'_> {
                 ))
             }
         };
-        let changed = fixed.file.source != source;
+        let rewritten = fixed.file.source != source;
+        let changed = rewritten || !fixed.companions.is_empty();
+        let shown = |c: &engine::Companion| {
+            let path = c.path.display().to_string();
+            path.strip_prefix("./").map(String::from).unwrap_or(path)
+        };
         let mut file = FileReport {
             path: name.clone(),
             changed,
@@ -342,12 +349,19 @@ impl Job<'_> {
         };
         match self.mode {
             Mode::Diff if changed => {
-                let text = diff::unified(
-                    &source,
-                    &fixed.file.source,
-                    &name,
-                    self.color && self.text(),
-                );
+                let color = self.color && self.text();
+                let mut text = String::new();
+                if rewritten {
+                    text = diff::unified(&source, &fixed.file.source, &name, color);
+                }
+                for companion in &fixed.companions {
+                    text += &match &companion.before {
+                        Some(before) => {
+                            diff::unified(before, &companion.after, &shown(companion), color)
+                        }
+                        None => diff::created(&companion.after, &shown(companion), color),
+                    };
+                }
                 if self.text() {
                     let _ = stdout.write_all(text.as_bytes());
                 } else {
@@ -355,7 +369,12 @@ impl Job<'_> {
                 }
             }
             Mode::Check if changed && self.text() => {
-                let _ = writeln!(stdout, "{name}");
+                if rewritten {
+                    let _ = writeln!(stdout, "{name}");
+                }
+                for companion in &fixed.companions {
+                    let _ = writeln!(stdout, "{}", shown(companion));
+                }
             }
             Mode::Write => {
                 let written = match input {
@@ -365,9 +384,15 @@ impl Job<'_> {
                         Ok(())
                     }
                     Input::Stdin => stdout.write_all(&fixed.file.source),
-                    Input::File(path) if changed => write::atomic(path, &fixed.file.source),
+                    Input::File(path) if rewritten => write::atomic(path, &fixed.file.source),
                     Input::File(_) => Ok(()),
                 };
+                let written = written.and_then(|()| {
+                    fixed.companions.iter().try_for_each(|c| match c.before {
+                        Some(_) => write::atomic(&c.path, &c.after),
+                        None => write::create(&c.path, &c.after),
+                    })
+                });
                 if let Err(e) = written {
                     return out.errors.push(error(
                         format!("cannot write, file left untouched: {e}"),
@@ -389,6 +414,16 @@ impl Job<'_> {
                 }
             }
             _ => {}
+        }
+        // A companion file (.dockerignore) counts as a file rewritten too.
+        for companion in &fixed.companions {
+            out.files.push(FileReport {
+                path: shown(companion),
+                changed: true,
+                fixes: 0,
+                diff: None,
+                output: None,
+            });
         }
         out.files.push(file);
         out.findings.extend(reports);

@@ -52,6 +52,15 @@ pub struct FixReport {
     /// Whether these options apply it (`--unsafe` for unsafe fixes).
     pub applies: bool,
     pub edits: Vec<EditReport>,
+    /// Lines the fix adds to other files when they lack them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub appends: Vec<AppendReport>,
+}
+
+#[derive(Serialize)]
+pub struct AppendReport {
+    pub path: String,
+    pub lines: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -131,6 +140,14 @@ pub fn finding(
                 .map(|e| EditReport {
                     range: range(file, &e.range),
                     replacement: e.replacement.clone(),
+                })
+                .collect(),
+            appends: fix
+                .appends
+                .iter()
+                .map(|a| AppendReport {
+                    path: a.path.display().to_string(),
+                    lines: a.lines.clone(),
                 })
                 .collect(),
         }),

@@ -116,10 +116,7 @@ enum Verdict {
 }
 
 fn fix(applicability: Applicability, edit: Edit) -> Fix {
-    Fix {
-        applicability,
-        edits: vec![edit],
-    }
+    Fix::new(applicability, vec![edit])
 }
 
 fn is_remote(source: &str) -> bool {

@@ -112,13 +112,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                             format!("{summary}; the fix is unsafe: {why}"),
                         ),
                     };
-                    (
-                        message,
-                        Some(Fix {
-                            applicability,
-                            edits: vec![edit],
-                        }),
-                    )
+                    (message, Some(Fix::new(applicability, vec![edit])))
                 }
             };
             findings.push(Finding {

@@ -4,13 +4,13 @@
 use std::ops::Range;
 
 use super::moves::{self, full_copy, FullCopy, INERT};
-use super::{keyword_like, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{readers, recognise, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
-use crate::transforms::Reader;
+use crate::transforms::{Ecosystem, Reader};
 
 pub static RULE: Rule = Rule {
     id: "DF101",
@@ -229,6 +229,10 @@ fn examine(
         Ok(files) => files,
         Err(why) => return Some(report(why)),
     };
+    let ignore = match to_ignore(cx, root, eco) {
+        Ok(ignore) => ignore,
+        Err(why) => return Some(report(why)),
+    };
     match edits(
         cx.file,
         copy,
@@ -237,19 +241,27 @@ fn examine(
         &plan,
         eco.prefetch.as_deref(),
     ) {
-        Ok(edits) => Some(Finding {
-            rule: &RULE,
-            range: target.keyword_range(),
-            message: format!(
+        Ok(edits) => {
+            let mut fix = Fix::new(Applicability::Safe, edits);
+            let mut message = format!(
                 "{message}; copy {} first and {} before it",
                 list(&files),
                 plan.verb()
-            ),
-            fix: Some(Fix {
-                applicability: Applicability::Safe,
-                edits,
-            }),
-        }),
+            );
+            if !ignore.is_empty() {
+                message += &format!(", and add {} to .dockerignore", list(&ignore));
+                fix.appends.push(Append {
+                    path: root.join(".dockerignore"),
+                    lines: ignore,
+                });
+            }
+            Some(Finding {
+                rule: &RULE,
+                range: target.keyword_range(),
+                message,
+                fix: Some(fix),
+            })
+        }
         Err(why) => Some(report(why)),
     }
 }
@@ -371,11 +383,6 @@ fn needed_files(
             .filter(|f| present(f))
             .cloned(),
     );
-    if let Some(path) = eco.must_ignore.iter().find(|p| !ignore.excludes(p)) {
-        return Err(format!(
-            "the full copy would put the build context's {path} (a developer's, say) over the installed one; add {path} to .dockerignore"
-        ));
-    }
     let holds = |path: &str, text: &Option<String>| match text {
         None => true,
         Some(text) => {
@@ -426,6 +433,72 @@ fn needed_files(
         ));
     }
     Ok(files)
+}
+
+/// What .dockerignore must gain so the full copy cannot put the build
+/// context's copy of what the install creates (node_modules, a developer's
+/// perhaps built for another platform) over the installed one; or why
+/// dockfix cannot add it.
+fn to_ignore(cx: &Context, root: &std::path::Path, eco: &Ecosystem) -> Result<Vec<String>, String> {
+    let ignore = DockerIgnore::load(root);
+    let missing: Vec<String> = eco
+        .must_ignore
+        .iter()
+        .filter(|p| !ignore.excludes(p))
+        .cloned()
+        .collect();
+    let Some(first) = missing.first() else {
+        return Ok(missing);
+    };
+    let problem = format!(
+        "the full copy would put the build context's {first} (a developer's, say) over the installed one; add {first} to .dockerignore"
+    );
+    if !cx.companions {
+        return Err(problem);
+    }
+    // Another ignore file may apply instead, and another Dockerfile of the
+    // context may want the directory: then adding it is not dockfix's call.
+    let entries: Vec<_> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    if let Some(other) = entries
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "dockerignore"))
+    {
+        return Err(format!(
+            "{problem} ({} may apply instead of it)",
+            other.display()
+        ));
+    }
+    let copies = |text: &str| {
+        text.lines().any(|l| {
+            let l = l.trim_start().to_ascii_lowercase();
+            (l.starts_with("copy ") || l.starts_with("add "))
+                && missing.iter().any(|m| l.contains(m.as_str()))
+        })
+    };
+    let dockerfiles = entries.iter().filter(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        name.contains("Dockerfile")
+            || name.contains("Containerfile")
+            || name.ends_with(".dockerfile")
+    });
+    if copies(&String::from_utf8_lossy(&cx.file.source)) {
+        return Err(format!("{problem} (this Dockerfile copies it explicitly)"));
+    }
+    if let Some(other) = dockerfiles
+        .into_iter()
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| copies(&t)))
+    {
+        return Err(format!(
+            "{problem} ({} copies it explicitly)",
+            other.display()
+        ));
+    }
+    Ok(missing)
 }
 
 /// A path the install names, as a path in the build context.

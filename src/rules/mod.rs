@@ -52,6 +52,25 @@ pub enum Applicability {
 pub struct Fix {
     pub applicability: Applicability,
     pub edits: Vec<Edit>,
+    /// Lines other files must hold for the fix to be right (an entry in
+    /// .dockerignore); added when missing, so applying twice adds nothing.
+    pub appends: Vec<Append>,
+}
+
+impl Fix {
+    pub fn new(applicability: Applicability, edits: Vec<Edit>) -> Self {
+        Fix {
+            applicability,
+            edits,
+            appends: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Append {
+    pub path: std::path::PathBuf,
+    pub lines: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +86,9 @@ pub struct Finding {
 pub struct Context<'a> {
     pub file: &'a Dockerfile,
     pub build_context: Option<&'a Path>,
+    /// Whether fixes may change files besides the Dockerfile (not when it
+    /// comes from standard input).
+    pub companions: bool,
 }
 
 pub struct Rule {

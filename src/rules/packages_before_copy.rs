@@ -150,10 +150,7 @@ fn finding(
         let taken = moves::take(file, first, last, &eol);
         let text = taken.comments + &taken.text;
         let insert = moves::insert(file, moves::before(file, copy.instruction), text, &eol);
-        Fix {
-            applicability: Applicability::Safe,
-            edits: vec![taken.delete, insert],
-        }
+        Fix::new(Applicability::Safe, vec![taken.delete, insert])
     });
     let message = match blocker {
         Some(why) => format!("{message}; not fixed: {why}"),

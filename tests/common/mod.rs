@@ -42,6 +42,7 @@ pub fn all_rules(unsafe_fixes: bool) -> dockfix::engine::Settings<'static> {
         rules: dockfix::rules::ALL.to_vec(),
         unsafe_fixes,
         build_context: None,
+        companions: false,
     }
 }
 
