@@ -76,6 +76,7 @@ fn main() {
         rules: dockfix::rules::ALL.to_vec(),
         unsafe_fixes: true,
         build_context: None,
+        companions: false,
     };
 
     // In process: per-file time (mean of repeated runs), then the median.

@@ -32,6 +32,17 @@ pub struct Ecosystem {
     /// exclude so the full copy cannot overwrite it.
     #[serde(default)]
     pub must_ignore: Vec<String>,
+    /// Flags for an install that runs before the full copy while the
+    /// original install stays after it (composer: scripts and autoloader
+    /// need the sources).
+    #[serde(default)]
+    pub prepare_flags: Vec<String>,
+    /// Flags the prepare step leaves out (they contradict its flags).
+    #[serde(default)]
+    pub prepare_drop: Vec<String>,
+    /// The install may name files (project files), not only packages.
+    #[serde(default)]
+    pub names_files: bool,
     /// Why dockfix reports this ecosystem's installs without moving them.
     pub unsupported: Option<String>,
 }
@@ -59,6 +70,9 @@ pub enum Reader {
     Node,
     Pip,
     Go,
+    Composer,
+    Maven,
+    Dotnet,
 }
 
 #[derive(Deserialize)]
@@ -88,8 +102,16 @@ mod tests {
             let reported = eco.unsupported.is_some();
             let prefetches = eco.build.is_empty() == eco.prefetch.is_none();
             assert!(reported || prefetches, "{}: build needs prefetch", eco.name);
-            let reads = eco.reader == Some(Reader::Pip) || !eco.manifests.is_empty();
+            let reads = eco.reader.is_some() || !eco.manifests.is_empty();
             assert!(reported || reads, "{}: no manifests", eco.name);
+            // What dockfix inserts must read as an install, or a second run
+            // would insert it again.
+            if let Some(prefetch) = &eco.prefetch {
+                let words: Vec<String> = prefetch.split_whitespace().map(String::from).collect();
+                let dep = crate::deps::recognise(&words).expect("prefetch is recognised");
+                assert_eq!(dep.role, crate::deps::Role::Install, "{}", eco.name);
+                assert!(std::ptr::eq(dep.ecosystem, eco), "{}", eco.name);
+            }
         }
     }
 }

@@ -182,6 +182,91 @@ pub fn go(context: &Path) -> Reading {
     Ok(Vec::new())
 }
 
+/// composer.json: a path repository installs a directory of the context.
+pub fn composer(context: &Path) -> Reading {
+    let text = std::fs::read_to_string(context.join("composer.json"))
+        .map_err(|e| format!("composer.json: {e}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("composer.json is not valid JSON ({e})"))?;
+    let repositories = json["repositories"].as_array().cloned().unwrap_or_default();
+    if repositories.iter().any(|r| r["type"] == "path") {
+        return Err("composer.json has a path repository, installed from the build context".into());
+    }
+    Ok(Vec::new())
+}
+
+/// pom.xml: modules and a parent found by relative path are other poms of
+/// the context; settings named on the command line are files of it.
+pub fn maven(context: &Path, args: &[String]) -> Reading {
+    let pom =
+        std::fs::read_to_string(context.join("pom.xml")).map_err(|e| format!("pom.xml: {e}"))?;
+    if pom.contains("<modules>") {
+        return Err("pom.xml has modules, whose poms dockfix does not collect yet".into());
+    }
+    if pom.contains("<relativePath>")
+        && !pom.contains("<relativePath/>")
+        && !pom.contains("<relativePath />")
+    {
+        return Err("pom.xml finds its parent by a relative path in the build context".into());
+    }
+    let settings = [
+        "-s",
+        "--settings",
+        "-gs",
+        "--global-settings",
+        "-f",
+        "--file",
+    ];
+    if let Some(flag) = args.iter().find(|a| {
+        settings
+            .iter()
+            .any(|s| *a == s || a.starts_with(&format!("{s}=")))
+    }) {
+        return Err(format!(
+            "the build reads {flag} from the build context, which the download step would need too"
+        ));
+    }
+    Ok(Vec::new())
+}
+
+/// The one project file at the context's root a restore reads; solutions
+/// and project references name more.
+pub fn dotnet(context: &Path) -> Reading {
+    let mut projects = Vec::new();
+    for entry in std::fs::read_dir(context)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sln") || name.ends_with(".slnx") {
+            return Err(format!(
+                "the solution {name} references projects dockfix does not collect yet"
+            ));
+        }
+        if [".csproj", ".fsproj", ".vbproj"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            projects.push(name);
+        }
+    }
+    projects.sort();
+    let [project] = projects.as_slice() else {
+        return Err(format!(
+            "the restore reads {} project files at the context's root; dockfix handles one",
+            projects.len()
+        ));
+    };
+    let text =
+        std::fs::read_to_string(context.join(project)).map_err(|e| format!("{project}: {e}"))?;
+    if text.contains("<ProjectReference") {
+        return Err(format!(
+            "{project} references other projects, which dockfix does not collect yet"
+        ));
+    }
+    Ok(vec![project.clone()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +338,40 @@ mod tests {
         assert!(pip(missing.path(), &ignore, &["requirements.txt".into()])
             .unwrap_err()
             .contains("not in the build context"));
+    }
+
+    #[test]
+    fn composer_maven_and_dotnet_readers() {
+        let ok = context(&[("composer.json", r#"{"require": {"php": ">=8.2"}}"#)]);
+        assert_eq!(composer(ok.path()), Ok(vec![]));
+        let path = context(&[(
+            "composer.json",
+            r#"{"repositories": [{"type": "path", "url": "./pkg"}]}"#,
+        )]);
+        assert!(composer(path.path())
+            .unwrap_err()
+            .contains("path repository"));
+
+        let pom = context(&[(
+            "pom.xml",
+            "<project><parent><relativePath/></parent></project>",
+        )]);
+        assert_eq!(maven(pom.path(), &[]), Ok(vec![]));
+        assert!(maven(pom.path(), &["-s".into(), "settings.xml".into()])
+            .unwrap_err()
+            .contains("-s"));
+        let modules = context(&[(
+            "pom.xml",
+            "<project><modules><module>a</module></modules></project>",
+        )]);
+        assert!(maven(modules.path(), &[]).unwrap_err().contains("modules"));
+
+        let one = context(&[("App.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\"/>")]);
+        assert_eq!(dotnet(one.path()), Ok(vec!["App.csproj".to_string()]));
+        let refs = context(&[("App.csproj", "<Project><ItemGroup><ProjectReference Include=\"../Lib/Lib.csproj\"/></ItemGroup></Project>")]);
+        assert!(dotnet(refs.path()).unwrap_err().contains("references"));
+        let sln = context(&[("App.csproj", ""), ("App.sln", "")]);
+        assert!(dotnet(sln.path()).unwrap_err().contains("solution"));
     }
 
     #[test]

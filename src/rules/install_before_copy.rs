@@ -137,7 +137,7 @@ fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
         _ if dep.ecosystem.unsupported.is_some() => true,
         (Role::Build, _) => true,
         (Role::Install, Some(Reader::Pip)) => !dep.flag_values(&["-r", "--requirement"]).is_empty(),
-        (Role::Install, _) => dep.positional().is_empty(),
+        (Role::Install, _) => dep.ecosystem.names_files || dep.positional().is_empty(),
     };
     manifest_install.then_some(dep)
 }
@@ -150,6 +150,11 @@ enum Plan {
     Split { before: Range<usize>, rest: usize },
     /// Only a build follows: insert the ecosystem's prefetch command.
     Prefetch,
+    /// Install before the full copy with the ecosystem's prepare flags
+    /// (composer: no scripts, no autoloader); the original install stays
+    /// after the copy, finds everything installed, and runs what needs the
+    /// sources.
+    Prepare { install: Range<usize> },
 }
 
 fn examine(
@@ -233,14 +238,7 @@ fn examine(
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
     };
-    match edits(
-        cx.file,
-        copy,
-        target,
-        &files,
-        &plan,
-        eco.prefetch.as_deref(),
-    ) {
+    match edits(cx.file, copy, target, &files, &plan, eco) {
         Ok(edits) => {
             let mut fix = Fix::new(Applicability::Safe, edits);
             let mut message = format!(
@@ -292,6 +290,9 @@ fn plan(
 ) -> Result<Plan, String> {
     if dep.role == Role::Build {
         return Ok(Plan::Prefetch);
+    }
+    if !dep.ecosystem.prepare_flags.is_empty() {
+        return Ok(Plan::Prepare { install: dep_range });
     }
     if target.command.json {
         return Ok(Plan::Move);
@@ -368,7 +369,7 @@ fn needed_files(
     let present = |path: &str| root.join(path).exists() && !ignore.excludes(path);
     let mut files: Vec<String> = Vec::new();
     for manifest in &eco.manifests {
-        if !root.join(manifest).is_file() {
+        if !root.join(manifest).exists() {
             return Err(format!("{manifest} is not in the build context"));
         }
         if ignore.excludes(manifest) {
@@ -399,6 +400,9 @@ fn needed_files(
     let more = match eco.reader {
         Some(Reader::Node) => readers::node(root)?,
         Some(Reader::Go) => readers::go(root)?,
+        Some(Reader::Composer) => readers::composer(root)?,
+        Some(Reader::Maven) => readers::maven(root, &dep.args)?,
+        Some(Reader::Dotnet) => readers::dotnet(root)?,
         Some(Reader::Pip) => {
             for arg in dep.positional() {
                 if arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
@@ -417,6 +421,12 @@ fn needed_files(
         None => Vec::new(),
     };
     files.extend(more);
+    // A directory is copied to its own place (`COPY .mvn/ ./.mvn/`).
+    for f in files.iter_mut() {
+        if root.join(&*f).is_dir() && !f.ends_with('/') {
+            f.push('/');
+        }
+    }
     let mut seen = Vec::new();
     files.retain(|f| {
         !seen.contains(f) && {
@@ -519,7 +529,7 @@ fn edits(
     target: &Instruction,
     files: &[String],
     plan: &Plan,
-    prefetch: Option<&str>,
+    eco: &Ecosystem,
 ) -> Result<Vec<Edit>, String> {
     let src = &file.source;
     let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
@@ -536,10 +546,14 @@ fn edits(
         "." | "./" => "./".to_string(),
         dest => format!("{}/", moves::normalize(dest).trim_end_matches('/')),
     };
-    // One COPY per directory, in the order the files were found.
+    // One COPY per directory, in the order the files were found; a
+    // directory being copied goes to its own place.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for f in files {
-        let dir = f.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let dir = match f.strip_suffix('/') {
+            Some(whole) => whole.to_string(),
+            None => f.rsplit_once('/').map_or("", |(d, _)| d).to_string(),
+        };
         match groups.iter_mut().find(|(d, _)| *d == dir) {
             Some((_, list)) => list.push(f),
             None => groups.push((dir, vec![f])),
@@ -567,8 +581,30 @@ fn edits(
             )
         }
         Plan::Prefetch => {
-            let command = prefetch.ok_or("the ecosystem has no prefetch command")?;
+            let command = eco
+                .prefetch
+                .as_deref()
+                .ok_or("the ecosystem has no prefetch command")?;
             format!("{} {command}{eol}", keyword_like(&copy_keyword, "RUN"))
+        }
+        Plan::Prepare { install } => {
+            let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
+            let text = String::from_utf8_lossy(&src[install.clone()]).into_owned();
+            let mut words: Vec<&str> = text
+                .split_whitespace()
+                .filter(|w| {
+                    !eco.prepare_drop
+                        .iter()
+                        .any(|d| w == d || w.starts_with(&format!("{d}=")))
+                })
+                .collect();
+            for flag in &eco.prepare_flags {
+                if !words.contains(&flag.as_str()) {
+                    words.push(flag);
+                }
+            }
+            let command = words.join(" ");
+            format!("{run_keyword} {command}{eol}")
         }
     };
     insert.push_str(&comments);
