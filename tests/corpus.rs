@@ -103,3 +103,47 @@ fn fixing_is_idempotent_and_keeps_comments_and_line_endings() {
         "no corpus file was changed: the test proves nothing"
     );
 }
+
+/// Every corpus file noted `manifest-before-source-missing` gets a DF101
+/// finding: a fix, or the reason there is none. The note comes from a rough
+/// scan; the one file it flags wrongly is pinned with why.
+#[test]
+fn files_that_install_after_copying_the_context_get_a_finding() {
+    const ALREADY_CACHED: &[(&str, &str)] = &[(
+        "LukeMathWalker__zero-to-production__Dockerfile",
+        "cargo chef cook installs the crates before COPY . .",
+    )];
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    let noted: Vec<&str> = manifest
+        .lines()
+        .filter(|l| l.contains("manifest-before-source-missing"))
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert_eq!(noted.len(), 7);
+    let rules = dockfix::rules::selection(&["DF101".into()], &[]).unwrap();
+    for file in noted {
+        let source = std::fs::read(corpus.join(file)).unwrap();
+        let parsed = parse(&source).unwrap();
+        let settings = dockfix::engine::Settings {
+            rules: rules.clone(),
+            unsafe_fixes: false,
+            build_context: None,
+            companions: false,
+        };
+        let findings = dockfix::engine::lint(&parsed, &settings);
+        if ALREADY_CACHED.iter().any(|(name, _)| file.ends_with(name)) {
+            assert!(findings.is_empty(), "{file}: {findings:?}");
+            continue;
+        }
+        assert_eq!(findings.len(), 1, "{file}");
+        let finding = &findings[0];
+        assert!(
+            finding.fix.is_some() || finding.message.contains("not fixed: "),
+            "{file}: {}",
+            finding.message
+        );
+    }
+}
