@@ -60,12 +60,15 @@ arguments of `CMD` and `docker run` are passed to the program, in shell form
 they are ignored.
 ";
 
+/// BuildKit rejects longer lines (Go's bufio.Scanner token limit).
+const MAX_LINE: usize = 65_000;
+
 /// Shell builtins and keywords: in exec form they would be looked up as
 /// programs, which either do not exist or behave differently.
 const BUILTINS: &[&str] = &[
     ".", ":", "[", "alias", "bg", "break", "builtin", "cd", "command", "continue", "echo", "eval",
-    "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd",
-    "read", "readonly", "return", "set", "shift", "source", "test", "times", "trap", "true",
+    "exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "local", "printf",
+    "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "times", "trap", "true",
     "type", "ulimit", "umask", "unalias", "unset", "wait",
 ];
 
@@ -97,12 +100,19 @@ fn check(cx: &Context) -> Vec<Finding> {
             } else if sets_shell(&stages, index, position) {
                 Err("a SHELL instruction changes the shell that runs it".to_string())
             } else {
-                shell::parse(file, instruction)
+                // The logical line is exactly what `/bin/sh -c` receives.
+                shell::parse_text(instruction.text(command.args.clone()))
                     .ok_or_else(|| "dockfix cannot read its shell".to_string())
                     .and_then(|script| exec_words(&script))
             };
             let (message, fix) = match conversion {
                 Err(why) => (format!("{summary}; not fixed: {why}"), None),
+                Ok(words) if json_array(&words).len() > MAX_LINE => (
+                    format!(
+                        "{summary}; not fixed: the one-line array would pass BuildKit's line limit"
+                    ),
+                    None,
+                ),
                 Ok(words) => {
                     let edit = Edit::replace(instruction.args_range(), json_array(&words));
                     let (applicability, message) = match safety(&stages, index, instruction) {
@@ -177,14 +187,17 @@ fn safety(stages: &[Stage], index: usize, instruction: &Instruction) -> Result<(
 /// The program and arguments when the script is one simple command of
 /// literal words.
 fn exec_words(script: &Script) -> Result<Vec<String>, String> {
+    if std::str::from_utf8(&script.text).is_err() {
+        return Err("it holds bytes that are not UTF-8, which exec form cannot carry".into());
+    }
     if script.has_error() {
         return Err("dockfix cannot read its shell syntax".into());
     }
     let root = script.root();
     let mut cursor = root.walk();
-    let statements: Vec<Node> = root.named_children(&mut cursor).collect();
+    let statements: Vec<Node> = root.children(&mut cursor).collect();
     let [command] = statements.as_slice() else {
-        return Err("it runs several commands".into());
+        return Err("it runs several commands, or in the background".into());
     };
     match command.kind() {
         "command" => {}
@@ -197,25 +210,44 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
             ))
         }
     }
-    let mut words = Vec::new();
+    let mut parts: Vec<Node> = Vec::new();
     let mut cursor = command.walk();
-    for child in command.named_children(&mut cursor) {
+    for child in command.children(&mut cursor) {
         match child.kind() {
             "command_name" => {
                 let mut inner = child.walk();
-                for part in child.named_children(&mut inner) {
-                    words.push(literal(script, part)?);
-                }
+                parts.extend(child.named_children(&mut inner));
             }
             "variable_assignment" => return Err("it sets a variable for the command".into()),
             kind if kind.ends_with("redirect") => return Err("it redirects input or output".into()),
-            _ => words.push(literal(script, child)?),
+            _ if !child.is_named() => {
+                return Err(format!(
+                    "it uses `{}`",
+                    String::from_utf8_lossy(script.node_text(child))
+                ))
+            }
+            _ => parts.push(child),
         }
     }
-    if words.first().map(String::as_str) == Some("exec")
-        && words.get(1).is_some_and(|w| !w.starts_with('-'))
-    {
-        words.remove(0);
+    // Each node must be a whole shell word: the parser sometimes splits one
+    // (a quoted part next to an escape), so words must be apart, by blanks.
+    for pair in parts.windows(2) {
+        let gap = &script.text[pair[0].end_byte()..pair[1].start_byte()];
+        if gap.is_empty() || !gap.iter().all(|b| matches!(b, b' ' | b'\t')) {
+            return Err("dockfix cannot split its words exactly".into());
+        }
+    }
+    let mut words = parts
+        .iter()
+        .map(|&part| literal(script, part))
+        .collect::<Result<Vec<_>, _>>()?;
+    if words.first().map(String::as_str) == Some("exec") {
+        match words.get(1) {
+            Some(next) if !next.starts_with('-') && next != "exec" => {
+                words.remove(0);
+            }
+            _ => return Err("`exec` is not followed by a plain program".into()),
+        }
     }
     match words.first() {
         None => Err("it has no command".into()),
@@ -229,8 +261,8 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
 /// The value of a word made only of literal text and quotes.
 fn literal(script: &Script, node: Node) -> Result<String, String> {
     let text = String::from_utf8_lossy(script.node_text(node)).into_owned();
-    if text.contains('\n') {
-        return Err("a word spans lines".into());
+    if text.contains(['\n', '\r', '\u{b}', '\u{c}']) {
+        return Err("a word holds a line break or control character".into());
     }
     match node.kind() {
         "word" | "number" => {

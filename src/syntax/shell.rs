@@ -32,17 +32,20 @@ pub struct SimpleCommand {
     pub args: Vec<Range<usize>>,
 }
 
+/// A word's text when it is a plain literal (no quotes, variables,
+/// escapes or line breaks), read from the file.
+pub fn literal(source: &[u8], range: Range<usize>) -> Option<String> {
+    let word = std::str::from_utf8(&source[range]).ok()?;
+    (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
+}
+
 impl SimpleCommand {
-    /// The command's words when all are plain literals (no quotes,
-    /// variables, escapes or line breaks), read from the file.
+    /// The command's words when all are plain literals.
     pub fn literal_words(&self, source: &[u8]) -> Option<Vec<String>> {
         self.name
             .iter()
             .chain(&self.args)
-            .map(|r| {
-                let word = std::str::from_utf8(&source[r.clone()]).ok()?;
-                (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
-            })
+            .map(|r| literal(source, r.clone()))
             .collect()
     }
 }
@@ -110,6 +113,16 @@ pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
             text[heredoc.terminator.start - base..].fill(b' ');
         }
     }
+    parse_at(text, base)
+}
+
+/// Parses shell text that is not in the file, such as an instruction's
+/// logical line: exactly what `/bin/sh -c` receives.
+pub fn parse_text(text: &[u8]) -> Option<Script> {
+    parse_at(text.to_vec(), 0)
+}
+
+fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
     let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
     Some(Script { tree, text, base })
 }
