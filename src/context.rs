@@ -125,7 +125,10 @@ pub fn is_archive(path: &Path) -> std::io::Result<bool> {
     let compressed = header.starts_with(&[0x1f, 0x8b])
         || header.starts_with(b"BZh")
         || header.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
-        || header.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        || header.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        // A zstd skippable frame (0x184D2A50 to 0x184D2A5F, little endian),
+        // which zstd readers skip to the data frame (pzstd writes one).
+        || (header.len() >= 4 && header[0] & 0xf0 == 0x50 && header[1..4] == [0x2a, 0x4d, 0x18]);
     Ok(compressed || is_tar_header(&header))
 }
 
@@ -143,18 +146,19 @@ fn is_tar_header(header: &[u8]) -> bool {
     let Ok(expected) = u32::from_str_radix(&digits, 8) else {
         return false;
     };
-    let sum: u32 = header[..512]
+    // Tar readers accept the sum of the bytes read as unsigned or as signed.
+    let byte = |i: usize, b: u8| if (148..156).contains(&i) { 0x20 } else { b };
+    let unsigned: i64 = header[..512]
         .iter()
         .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                0x20
-            } else {
-                b as u32
-            }
-        })
+        .map(|(i, &b)| byte(i, b) as i64)
         .sum();
-    sum == expected
+    let signed: i64 = header[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| byte(i, b) as i8 as i64)
+        .sum();
+    expected as i64 == unsigned || expected as i64 == signed
 }
 
 /// Names that usually hold archives, for sources dockfix cannot read.
@@ -202,6 +206,21 @@ mod tests {
         assert!(resolve(dir.path(), "../etc/passwd").is_empty());
         assert!(is_archive(&dir.path().join("data.bin")).unwrap());
         assert!(is_archive(&dir.path().join("plain")).unwrap());
+        // A skippable zstd frame first, as pzstd writes.
+        std::fs::write(
+            dir.path().join("app.pz"),
+            [0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0],
+        )
+        .unwrap();
+        assert!(is_archive(&dir.path().join("app.pz")).unwrap());
+        // A header whose checksum was summed over signed bytes.
+        let mut signed = vec![0u8; 512];
+        signed[..4].copy_from_slice(b"caf\xe9");
+        signed[148..156].copy_from_slice(b"        ");
+        let sum: i64 = signed.iter().map(|&b| b as i8 as i64).sum();
+        signed[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        std::fs::write(dir.path().join("signed"), &signed).unwrap();
+        assert!(is_archive(&dir.path().join("signed")).unwrap());
         assert!(!is_archive(&dir.path().join("src/a.py")).unwrap());
     }
 }

@@ -74,7 +74,9 @@ fn check(cx: &Context) -> Vec<Finding> {
             continue;
         }
         let keyword_range = instruction.file_range(command.keyword.clone());
-        let verdict = if sources.iter().any(|s| s.contains('$')) {
+        let verdict = if sources.iter().any(|s| s.contains(['"', '\''])) {
+            Verdict::NoFix("a source is quoted, and dockfix does not read quoted names yet")
+        } else if sources.iter().any(|s| s.contains('$')) {
             Verdict::NoFix("a source uses a variable, so dockfix cannot tell a URL or an archive from a plain file")
         } else if in_onbuild {
             judge_unread(
@@ -119,8 +121,15 @@ fn fix(applicability: Applicability, edit: Edit) -> Fix {
     Fix::new(applicability, vec![edit])
 }
 
+/// URLs and git sources, including scp-like `user@host:path` ones.
 fn is_remote(source: &str) -> bool {
-    source.contains("://") || source.starts_with("git@")
+    if source.contains("://") {
+        return true;
+    }
+    let before_path = source.split('/').next().unwrap_or_default();
+    before_path
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains(':'))
 }
 
 /// A source that names a directory by its form alone.
@@ -176,5 +185,25 @@ fn judge_unread(sources: &[String], why: &'static str) -> Verdict {
         Verdict::Archive
     } else {
         Verdict::Unsafe(why)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_sources() {
+        for remote in [
+            "https://example.com/a.tgz",
+            "git@github.com:o/r.git",
+            "deploy@host:repo.git",
+            "ssh://h/r",
+        ] {
+            assert!(is_remote(remote), "{remote}");
+        }
+        for local in ["app.tar", "dir/file@2x.png", "a:b", "./x@y"] {
+            assert!(!is_remote(local), "{local}");
+        }
     }
 }
