@@ -206,21 +206,66 @@ fn parse_json(rest: &[u8]) -> Result<Option<Vec<String>>, CommandError> {
     if rest.get(start) != Some(&b'[') {
         return Ok(None);
     }
-    let Ok(serde_json::Value::Array(items)) =
-        serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(&rest[start..]))
-    else {
-        return Ok(None);
+    let not_strings = || {
+        CommandError(
+            "when using JSON array syntax, arrays must be comprised of strings only".into(),
+        )
+    };
+    let text = lone_surrogates_replaced(&String::from_utf8_lossy(&rest[start..]));
+    let items = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => items,
+        // Go's decoder nests far deeper; the outer array then holds an
+        // array, which is not a string.
+        Err(e) if e.to_string().contains("recursion limit") => return Err(not_strings()),
+        _ => return Ok(None),
     };
     items
         .into_iter()
         .map(|item| match item {
             serde_json::Value::String(s) => Ok(s),
-            _ => Err(CommandError(
-                "when using JSON array syntax, arrays must be comprised of strings only".into(),
-            )),
+            _ => Err(not_strings()),
         })
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// Go decodes a `\\uD800`-style escape that is not half of a surrogate
+/// pair as U+FFFD; serde_json rejects it. Such escapes become `\\ufffd`.
+fn lone_surrogates_replaced(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let hex = |at: usize| -> Option<u32> {
+        let digits: String = chars.get(at..at + 4)?.iter().collect();
+        u32::from_str_radix(&digits, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && chars.get(i + 1) == Some(&'u') {
+            if let Some(code) = hex(i + 2) {
+                let high = (0xd800..0xdc00).contains(&code);
+                let paired = high
+                    && chars.get(i + 6) == Some(&'\\')
+                    && chars.get(i + 7) == Some(&'u')
+                    && hex(i + 8).is_some_and(|low| (0xdc00..0xe000).contains(&low));
+                if paired {
+                    out.extend(&chars[i..i + 12]);
+                    i += 12;
+                    continue;
+                }
+                if (0xd800..0xe000).contains(&code) {
+                    out.push_str("\\ufffd");
+                    i += 6;
+                    continue;
+                }
+            }
+            out.extend(&chars[i..(i + 2).min(chars.len())]);
+            i += 2;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
 }
 
 fn parse_maybe_json(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
@@ -403,6 +448,15 @@ mod tests {
         assert!(!command.json);
         assert_eq!(command.values, ["['sh']"]);
         assert!(error("CMD [1]").contains("strings only"));
+    }
+
+    #[test]
+    fn json_edge_cases_read_as_go_reads_them() {
+        let surrogate = parse(r#"CMD ["\ud800x", "\ud83d\ude00"]"#);
+        assert!(surrogate.json);
+        assert_eq!(surrogate.values, ["\u{fffd}x", "😀"]);
+        let deep = format!("CMD [{}{}]", "[".repeat(200), "]".repeat(200));
+        assert!(error(&deep).contains("strings only"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! split into shell words (quotes and escapes kept), and every word of the
 //! form `[fd]<<[-]DELIM` opens a heredoc, read in order after the line.
 
-use super::gostr::is_space;
+use super::gostr::{decode_rune, is_space};
 
 /// A heredoc opener found in the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,8 @@ fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
         return Ok(None);
     }
     let cooked = shell_words(rest, false).ok_or_else(|| unterminated(rest))?;
-    if cooked.len() != 1 {
+    // An empty delimiter (`<<""`) is an empty word, which BuildKit drops.
+    if cooked.len() != 1 || cooked[0].is_empty() {
         return Ok(None);
     }
     let raw = shell_words(rest, true).ok_or_else(|| unterminated(rest))?;
@@ -126,8 +127,17 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
                 let mut text = Vec::new();
                 pos = dollar(line, pos, &mut text)?;
                 // An expansion's text splits on white space like plain text.
-                for &b in &text {
-                    split_or_push(&mut words, &mut word, &mut in_word, b);
+                let mut at = 0;
+                while at < text.len() {
+                    let (c, width) = decode_rune(&text[at..]);
+                    split_or_push(
+                        &mut words,
+                        &mut word,
+                        &mut in_word,
+                        &text[at..at + width],
+                        is_space(c),
+                    );
+                    at += width;
                 }
             }
             b'\\' => {
@@ -140,9 +150,16 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
                     pos += 1;
                 }
             }
-            c => {
-                split_or_push(&mut words, &mut word, &mut in_word, c);
-                pos += 1;
+            _ => {
+                let (c, width) = decode_rune(&line[pos..]);
+                split_or_push(
+                    &mut words,
+                    &mut word,
+                    &mut in_word,
+                    &line[pos..pos + width],
+                    is_space(c),
+                );
+                pos += width;
             }
         }
     }
@@ -152,14 +169,22 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
     Some(words)
 }
 
-fn split_or_push(words: &mut Vec<Vec<u8>>, word: &mut Vec<u8>, in_word: &mut bool, b: u8) {
-    if b.is_ascii() && is_space(b as char) {
+/// Ends the current word at a space (any `unicode.IsSpace` rune, as in
+/// BuildKit), or adds the rune's bytes to it.
+fn split_or_push(
+    words: &mut Vec<Vec<u8>>,
+    word: &mut Vec<u8>,
+    in_word: &mut bool,
+    bytes: &[u8],
+    space: bool,
+) {
+    if space {
         if *in_word {
             words.push(std::mem::take(word));
             *in_word = false;
         }
     } else {
-        word.push(b);
+        word.extend_from_slice(bytes);
         *in_word = true;
     }
 }
@@ -219,5 +244,15 @@ mod tests {
         assert!(names("RUN echo '<<EOF'").is_empty());
         assert!(names("RUN cat<<EOF").is_empty());
         assert!(names("RUN echo it's <<EOF").is_empty());
+        assert!(
+            names("RUN cat <<\"\"").is_empty(),
+            "an empty delimiter is dropped"
+        );
+    }
+
+    #[test]
+    fn unicode_spaces_separate_words_as_in_buildkit() {
+        assert_eq!(names("RUN cat\u{a0}<<EOF"), [("EOF".into(), false, true)]);
+        assert_eq!(names("RUN cat <<EOF\u{a0}x"), [("EOF".into(), false, true)]);
     }
 }
