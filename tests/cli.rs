@@ -1330,3 +1330,39 @@ fn stdin_never_gets_a_fix_that_needs_another_file() {
         run.stdout
     );
 }
+
+// ---------------------------------------------------------------- file identity
+
+#[test]
+fn directory_walks_follow_symlinked_dockerfiles() {
+    let dir = tree(&[("real/Dockerfile", ONE_FIX)]);
+    fs::create_dir(dir.path().join("svc")).unwrap();
+    std::os::unix::fs::symlink("../real/Dockerfile", dir.path().join("svc/Dockerfile")).unwrap();
+    let run = dockfix(dir.path(), &["--check", "svc"]);
+    assert_eq!(lines(&run.stdout), ["svc/Dockerfile"], "{}", run.stderr);
+}
+
+#[test]
+fn write_keeps_the_owner_and_hard_links() {
+    let dir = tree(&[("Dockerfile", ONE_FIX)]);
+    let file = dir.path().join("Dockerfile");
+    fs::hard_link(&file, dir.path().join("linked")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "linked"),
+        ONE_FIXED,
+        "the other link sees the rewrite"
+    );
+    fs::remove_file(dir.path().join("linked")).unwrap();
+
+    fs::write(&file, ONE_FIX).unwrap();
+    if std::os::unix::fs::chown(&file, Some(65534), Some(65534)).is_err() {
+        return; // not root: files cannot be given away here
+    }
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let metadata = fs::metadata(&file).unwrap();
+    assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534));
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+}

@@ -56,7 +56,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         .build();
     let mut files: Vec<PathBuf> = walker
         .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        // Through symlinks too: a linked Dockerfile is a Dockerfile.
+        .filter(|e| e.path().is_file())
         .filter(|e| is_dockerfile_name(&e.file_name().to_string_lossy()))
         .map(|e| {
             let path = e.into_path();

@@ -20,14 +20,22 @@ pub fn create(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Keeps the file's owner and permissions. A file with several hard links
+/// is rewritten in place instead, so the links stay one file.
 pub fn atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let target = std::fs::canonicalize(path)?;
     let dir = target.parent().unwrap_or(Path::new("."));
-    let permissions = std::fs::metadata(&target)?.permissions();
+    let metadata = std::fs::metadata(&target)?;
+    if metadata.nlink() > 1 {
+        return std::fs::write(&target, contents);
+    }
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
-    std::fs::set_permissions(temp.path(), permissions)?;
+    std::fs::set_permissions(temp.path(), metadata.permissions())?;
+    // Only root may give a file away; others keep what they can.
+    let _ = std::os::unix::fs::chown(temp.path(), Some(metadata.uid()), Some(metadata.gid()));
     temp.persist(&target).map_err(|e| e.error)?;
     Ok(())
 }
