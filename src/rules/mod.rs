@@ -3,10 +3,15 @@
 //! with optional fixes.
 
 mod add_to_copy;
+mod apk_no_cache;
+mod apt_get_not_apt;
+mod apt_get_yes;
+mod commands;
 mod exec_form;
 mod install_before_copy;
 mod moves;
 mod packages_before_copy;
+mod pip_no_cache_dir;
 
 use std::ops::Range;
 use std::path::Path;
@@ -113,6 +118,10 @@ pub static ALL: &[&Rule] = &[
     &exec_form::RULE,
     &install_before_copy::RULE,
     &packages_before_copy::RULE,
+    &apt_get_yes::RULE,
+    &apt_get_not_apt::RULE,
+    &apk_no_cache::RULE,
+    &pip_no_cache_dir::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.
@@ -125,6 +134,9 @@ pub fn find(key: &str) -> Option<&'static Rule> {
 /// The rules a `--select`/`--ignore` pair enables. Selectors are rule IDs,
 /// ID prefixes (`DF0`) or names; an unknown selector is an error.
 pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Rule>, String> {
+    // `--ignore DF002,` leaves an empty selector, which would match every ID.
+    let select: Vec<String> = select.iter().filter(|s| !s.is_empty()).cloned().collect();
+    let ignore: Vec<String> = ignore.iter().filter(|s| !s.is_empty()).cloned().collect();
     let matches = |selector: &str| -> Result<Vec<&'static Rule>, String> {
         let found: Vec<_> = ALL
             .iter()
@@ -150,7 +162,7 @@ pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Ru
     } else {
         let mut chosen = Vec::new();
         for selector in select {
-            chosen.extend(matches(selector)?);
+            chosen.extend(matches(&selector)?);
         }
         ALL.iter()
             .copied()
@@ -158,7 +170,7 @@ pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Ru
             .collect()
     };
     for selector in ignore {
-        let dropped = matches(selector)?;
+        let dropped = matches(&selector)?;
         enabled.retain(|r| !dropped.iter().any(|d| d.id == r.id));
     }
     Ok(enabled)
@@ -198,6 +210,15 @@ mod tests {
         assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
         assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102"]);
         assert!(selection(&["NOPE".into()], &[]).is_err());
+        assert_eq!(
+            ids(&["DF001", ""], &[]),
+            ["DF001"],
+            "a trailing comma selects nothing more"
+        );
+        assert_eq!(
+            selection(&[], &["DF002".into(), "".into()]).unwrap().len(),
+            ALL.len() - 1
+        );
     }
 
     #[test]

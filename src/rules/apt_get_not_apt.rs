@@ -1,0 +1,77 @@
+//! DF202 apt-get-not-apt: `apt` in a Dockerfile becomes `apt-get`.
+
+use super::commands::run_commands;
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+
+pub static RULE: Rule = Rule {
+    id: "DF202",
+    name: "apt-get-not-apt",
+    summary: "apt is for terminals; scripts use apt-get",
+    fix_safety: FixSafety::Safe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF202 apt-get-not-apt
+
+## What it does
+Replaces `apt` with `apt-get` in `apt install`, `apt update`, `apt remove`,
+`apt purge`, `apt autoremove` and `apt dist-upgrade`. Equivalent to
+hadolint's DL3027.
+
+## Why
+`apt` is the interactive front end: its command-line interface is not
+stable (it warns so when used in a script), and its progress output clutters
+build logs. `apt-get` is the same operation with a stable interface.
+
+## Example
+```dockerfile
+RUN apt update && apt install -y curl
+```
+becomes
+```dockerfile
+RUN apt-get update && apt-get install -y curl
+```
+
+## Fix safety
+Safe for the subcommands above, which `apt-get` performs the same way.
+`apt upgrade` is left alone: it also installs new dependencies, which
+`apt-get upgrade` does not.
+";
+
+const SAME: &[&str] = &[
+    "install",
+    "update",
+    "remove",
+    "purge",
+    "autoremove",
+    "dist-upgrade",
+    "reinstall",
+];
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = model::stages(cx.file);
+    run_commands(cx.file, &stages)
+        .into_iter()
+        .filter(|c| c.word(0) == Some("apt"))
+        .filter(|c| {
+            (1..c.words.len())
+                .map(|i| c.word(i))
+                .find(|w| !w.is_some_and(|w| w.starts_with('-')))
+                .flatten()
+                .is_some_and(|w| SAME.contains(&w))
+        })
+        .map(|c| Finding {
+            rule: &RULE,
+            range: c.words[0].1.clone(),
+            message: RULE.summary.to_string(),
+            fix: Some(Fix::new(
+                Applicability::Safe,
+                vec![Edit::replace(c.words[0].1.clone(), "apt-get")],
+            )),
+        })
+        .collect()
+}

@@ -1,0 +1,98 @@
+//! DF201 apt-get-yes: `apt-get install` without `-y`.
+
+use super::commands::{missing_flag, run_commands, FlagSpec};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+
+pub static RULE: Rule = Rule {
+    id: "DF201",
+    name: "apt-get-yes",
+    summary: "apt-get changes packages without -y",
+    fix_safety: FixSafety::Safe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF201 apt-get-yes
+
+## What it does
+Adds `-y` to `apt-get`, `apt` and `aptitude` commands that install, upgrade
+or remove packages without it (`-y` alone or in a cluster such as `-fy`,
+`--yes`, `--assume-yes`, or `-qq`, which implies it); simulations (`-s`)
+are left alone.
+Equivalent to hadolint's DL3014.
+
+## Why
+A build has no terminal to answer apt's confirmation prompt: without `-y`
+the command aborts as soon as it has anything to ask, so the Dockerfile
+builds only by luck (when nothing needs confirming).
+
+## Example
+```dockerfile
+RUN apt-get install curl
+```
+becomes
+```dockerfile
+RUN apt-get install -y curl
+```
+
+## Fix safety
+Safe: where the command already succeeds it asked nothing, and `-y` only
+answers questions.
+";
+
+pub const APT: FlagSpec = FlagSpec {
+    programs: &[&["apt-get"], &["apt"], &["aptitude"]],
+    value_options: &[
+        "-o",
+        "--option",
+        "-c",
+        "--config-file",
+        "-t",
+        "--target-release",
+    ],
+    subcommands: &[
+        "install",
+        "upgrade",
+        "dist-upgrade",
+        "full-upgrade",
+        "remove",
+        "purge",
+        "autoremove",
+        "reinstall",
+    ],
+    present: &[
+        "--yes",
+        "--assume-yes",
+        "--simulate",
+        "--dry-run",
+        "--just-print",
+        "--no-act",
+        "--recon",
+        "-q=2",
+    ],
+    short: &[('y', 1), ('q', 2), ('s', 1)],
+    insert: "-y",
+};
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = model::stages(cx.file);
+    let commands = run_commands(cx.file, &stages);
+    missing_flag(&commands, &APT)
+        .into_iter()
+        .map(|(command, at)| Finding {
+            rule: &RULE,
+            range: command.range.clone(),
+            message: format!(
+                "{} without -y aborts at its first question",
+                command.word(0).unwrap_or("apt-get")
+            ),
+            fix: Some(Fix::new(
+                Applicability::Safe,
+                vec![Edit::insert(at, format!(" {}", APT.insert))],
+            )),
+        })
+        .collect()
+}
