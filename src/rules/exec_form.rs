@@ -7,7 +7,7 @@ use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::model::{self, Stage};
 use crate::syntax::shell::{self, Script};
-use crate::syntax::{Instruction, LineKind};
+use crate::syntax::{Instruction, LineKind, MAX_LINE};
 
 pub static RULE: Rule = Rule {
     id: "DF002",
@@ -60,9 +60,6 @@ arguments of `CMD` and `docker run` are passed to the program, in shell form
 they are ignored.
 ";
 
-/// BuildKit rejects longer lines (Go's bufio.Scanner token limit).
-const MAX_LINE: usize = 65_000;
-
 /// Shell builtins and keywords: in exec form they would be looked up as
 /// programs, which either do not exist or behave differently.
 const BUILTINS: &[&str] = &[
@@ -107,7 +104,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             };
             let (message, fix) = match conversion {
                 Err(why) => (format!("{summary}; not fixed: {why}"), None),
-                Ok(words) if json_array(&words).len() > MAX_LINE => (
+                Ok(words) if json_array(&words).len() + 16 > MAX_LINE => (
                     format!(
                         "{summary}; not fixed: the one-line array would pass BuildKit's line limit"
                     ),

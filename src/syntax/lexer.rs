@@ -12,6 +12,9 @@ use super::tree::{Command, Dockerfile, Heredoc, Instruction, Item, ItemKind, Lin
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
+/// The longest line BuildKit reads, line ending included.
+pub const MAX_LINE: usize = 65_536;
+
 /// A Dockerfile BuildKit would reject, with the 1-based line it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -159,6 +162,15 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(mut self) -> (Dockerfile, Vec<ParseError>) {
+        // BuildKit reads lines with Go's bufio.Scanner, whose tokens stop
+        // short of 64 KiB.
+        if let Some(index) = self.lines.iter().position(|l| l.len() > MAX_LINE) {
+            let message = format!(
+                "dockerfile line greater than max allowed size of {}",
+                MAX_LINE - 1
+            );
+            self.errors.push(error(index + 1, message));
+        }
         while self.next < self.lines.len() {
             let index = self.next;
             self.next += 1;
@@ -421,6 +433,15 @@ mod tests {
                 .collect();
             assert_eq!(joined, src.as_bytes());
         }
+    }
+
+    #[test]
+    fn lines_past_buildkits_limit_are_errors() {
+        let long = format!("FROM a\nRUN echo {}\n", "x".repeat(MAX_LINE));
+        let error = parse(long.as_bytes()).unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(error.message.contains("max allowed size"));
+        assert!(parse(format!("FROM a\nRUN echo {}\n", "x".repeat(60_000)).as_bytes()).is_ok());
     }
 
     #[test]

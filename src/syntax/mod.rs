@@ -9,6 +9,6 @@ mod logical;
 pub mod shell;
 mod tree;
 
-pub use lexer::{parse, parse_lossless, ParseError};
+pub use lexer::{parse, parse_lossless, ParseError, MAX_LINE};
 pub use logical::Logical;
 pub use tree::*;
