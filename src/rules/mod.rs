@@ -6,6 +6,8 @@ mod add_to_copy;
 mod apk_no_cache;
 mod apt_get_not_apt;
 mod apt_get_yes;
+mod apt_lists_cleanup;
+mod apt_merge_runs;
 mod commands;
 mod exec_form;
 mod install_before_copy;
@@ -122,6 +124,8 @@ pub static ALL: &[&Rule] = &[
     &apt_get_not_apt::RULE,
     &apk_no_cache::RULE,
     &pip_no_cache_dir::RULE,
+    &apt_merge_runs::RULE,
+    &apt_lists_cleanup::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.

@@ -4,7 +4,7 @@
 
 use crate::edit::Edit;
 use crate::model::Stage;
-use crate::syntax::{Dockerfile, Instruction, ItemKind};
+use crate::syntax::{Dockerfile, Instruction, ItemKind, LineKind};
 
 /// Instructions that do not change how a later RUN runs, so a RUN may move
 /// across them.
@@ -170,4 +170,44 @@ fn blank_item_before(file: &Dockerfile, offset: usize) -> Option<usize> {
         })
         .flatten()
         .map(|i| i.span.start)
+}
+
+/// How a continued command goes on in this instruction (else in the file,
+/// else leading `&&` with four spaces): the indent of continued lines, and
+/// whether `&&` starts them rather than ending the line before.
+pub fn continuation_style(file: &Dockerfile, instruction: &Instruction) -> (String, bool) {
+    style_of(file, instruction)
+        .or_else(|| file.instructions().find_map(|i| style_of(file, i)))
+        .unwrap_or(("    ".into(), true))
+}
+
+/// An instruction's continuation style: the indent of its continued lines,
+/// and whether `&&` starts them (else it ends the line before).
+fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, bool)> {
+    let text = |line: &crate::syntax::PhysLine| {
+        String::from_utf8_lossy(&file.source[line.content.clone()]).into_owned()
+    };
+    let code: Vec<_> = instruction
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, LineKind::Code { .. }))
+        .collect();
+    for pair in code.windows(2) {
+        let (before, line) = (text(pair[0]), text(pair[1]));
+        let trimmed = line.trim_start();
+        let indent = line[..line.len() - trimmed.len()].to_string();
+        if trimmed.starts_with("&&") {
+            return Some((indent, true));
+        }
+        if before
+            .trim_end()
+            .trim_end_matches('\\')
+            .trim_end()
+            .ends_with("&&")
+            && !indent.is_empty()
+        {
+            return Some((indent, false));
+        }
+    }
+    None
 }

@@ -1,0 +1,152 @@
+//! DF205 apt-merge-runs: consecutive apt RUNs become one.
+
+use super::{moves, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+use crate::syntax::{shell, Dockerfile, Instruction, ItemKind};
+
+pub static RULE: Rule = Rule {
+    id: "DF205",
+    name: "apt-merge-runs",
+    summary: "consecutive RUNs that only run apt",
+    fix_safety: FixSafety::Safe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF205 apt-merge-runs
+
+## What it does
+Joins a RUN that only runs apt (`apt-get`, `apt`, `aptitude`, `dpkg`, and
+`rm` of apt's lists and caches) to the apt-only RUN right before it, with
+`&&`, in the file's own continuation style. Comment lines between them stay,
+inside the continuation. Part of hadolint's DL3059.
+
+## Why
+`RUN apt-get update` alone is cached as a layer and served stale on later
+builds, so a later `RUN apt-get install` can fail on package versions the
+mirror no longer has. In one RUN, update and install run together; one layer
+also lets the package lists be removed where they were created (DF206).
+
+## Example
+```dockerfile
+RUN apt-get update
+RUN apt-get install -y curl
+```
+becomes
+```dockerfile
+RUN apt-get update \\
+    && apt-get install -y curl
+```
+
+## Fix safety
+Safe: the commands run in the same order, and the second still runs only
+when the first succeeded. Merged only when the second RUN is a plain `&&`
+chain, the first has no background job, neither carries flags or heredocs,
+and nothing but comments and blank lines separates them (blank lines are
+dropped: BuildKit warns about them inside a continuation).
+";
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let file = cx.file;
+    let stages = model::stages(file);
+    let mut findings = Vec::new();
+    for stage in &stages {
+        for pair in stage.body.windows(2) {
+            let (first, second) = (pair[0], pair[1]);
+            if !apt_only(file, first, false)
+                || !apt_only(file, second, true)
+                || !adjacent(file, first, second)
+            {
+                continue;
+            }
+            findings.push(Finding {
+                rule: &RULE,
+                range: second.keyword_range(),
+                message: format!(
+                    "this RUN only runs apt, like the one at line {}: merge them",
+                    first.start_line
+                ),
+                fix: Some(Fix::new(
+                    Applicability::Safe,
+                    vec![join(file, first, second)],
+                )),
+            });
+        }
+    }
+    findings
+}
+
+/// A shell-form RUN without flags or heredocs whose commands are all apt's;
+/// `chain` also asks for a plain `&&` chain, `first` for no background job.
+fn apt_only(file: &Dockerfile, run: &Instruction, chain: bool) -> bool {
+    let command = &run.command;
+    if command.name != "run"
+        || command.json
+        || !command.flags.is_empty()
+        || !run.heredocs.is_empty()
+    {
+        return false;
+    }
+    let Some(script) = shell::parse(file, run) else {
+        return false;
+    };
+    let commands = script.commands();
+    if script.has_error() || commands.is_empty() {
+        return false;
+    }
+    let ops = script.operators();
+    if ops.iter().any(|(op, _)| op == "&")
+        || (chain && (ops.len() + 1 != commands.len() || ops.iter().any(|(op, _)| op != "&&")))
+    {
+        return false;
+    }
+    commands.iter().all(|c| {
+        let Some(words) = c.literal_words(&file.source) else {
+            return false;
+        };
+        match words[0].as_str() {
+            "apt-get" | "apt" | "aptitude" | "dpkg" => true,
+            "rm" => words[1..].iter().all(|w| {
+                w.starts_with('-')
+                    || w.starts_with("/var/lib/apt/lists")
+                    || w.starts_with("/var/cache/apt")
+            }),
+            _ => false,
+        }
+    })
+}
+
+/// Only comment and blank lines between the two.
+fn adjacent(file: &Dockerfile, first: &Instruction, second: &Instruction) -> bool {
+    let (end, start) = (first.span().end, second.span().start);
+    file.items
+        .iter()
+        .filter(|i| i.span.start >= end && i.span.end <= start)
+        .all(|i| matches!(i.kind, ItemKind::Comment | ItemKind::Blank))
+}
+
+/// Replaces what lies between the end of the first RUN's command and the
+/// start of the second's with a continuation in the first RUN's style, else
+/// the file's, else leading `&&` with four spaces.
+fn join(file: &Dockerfile, first: &Instruction, second: &Instruction) -> Edit {
+    let src = &file.source;
+    let eol = moves::line_ending(file, first);
+    let first_end = first.args_range().end;
+    let second_start = second.args_range().start;
+    let comments: String = file
+        .items
+        .iter()
+        .filter(|i| i.span.start >= first.span().end && i.span.end <= second.span().start)
+        .filter(|i| matches!(i.kind, ItemKind::Comment))
+        .map(|i| String::from_utf8_lossy(&src[i.span.clone()]).into_owned())
+        .collect();
+    let (indent, leading) = moves::continuation_style(file, first);
+    let replacement = if leading {
+        format!(" \\{eol}{comments}{indent}&& ")
+    } else {
+        format!(" && \\{eol}{comments}{indent}")
+    };
+    Edit::replace(first_end..second_start, replacement)
+}
