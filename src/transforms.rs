@@ -75,6 +75,22 @@ pub enum Reader {
     Dotnet,
 }
 
+/// Packages that need what they only recommend; see
+/// `transforms/recommends.toml`.
+pub fn recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Recommends {
+        needs: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    static TABLE: OnceLock<std::collections::BTreeMap<String, Vec<String>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<Recommends>(include_str!("../transforms/recommends.toml"))
+            .expect("transforms/recommends.toml is valid (checked by a test)")
+            .needs
+    })
+}
+
 #[derive(Deserialize)]
 struct Table {
     ecosystem: Vec<Ecosystem>,
@@ -92,6 +108,11 @@ pub fn ecosystems() -> &'static [Ecosystem] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recommends_table_reads() {
+        assert_eq!(recommends_needed()["curl"], ["ca-certificates"]);
+    }
 
     #[test]
     fn the_table_reads_and_is_consistent() {

@@ -8,6 +8,7 @@ mod apt_get_not_apt;
 mod apt_get_yes;
 mod apt_lists_cleanup;
 mod apt_merge_runs;
+mod apt_no_install_recommends;
 mod commands;
 mod exec_form;
 mod install_before_copy;
@@ -126,6 +127,7 @@ pub static ALL: &[&Rule] = &[
     &pip_no_cache_dir::RULE,
     &apt_merge_runs::RULE,
     &apt_lists_cleanup::RULE,
+    &apt_no_install_recommends::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.

@@ -1,0 +1,112 @@
+//! DF207 apt-no-install-recommends: install only what the packages need.
+
+use super::commands::{missing_flag, run_commands, FlagSpec};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+use crate::transforms::recommends_needed;
+
+pub static RULE: Rule = Rule {
+    id: "DF207",
+    name: "apt-no-install-recommends",
+    summary: "apt-get install also installs every recommended package",
+    fix_safety: FixSafety::Unsafe,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF207 apt-no-install-recommends
+
+## What it does
+Adds `--no-install-recommends` to `apt-get install` and `apt install`.
+Packages known to need something they only recommend get it installed with
+them, from `transforms/recommends.toml`: curl, wget and git talk https and
+need `ca-certificates`, which they only recommend. Equivalent to hadolint's
+DL3015.
+
+## Why
+Recommended packages are what a desktop user probably wants along; in an
+image they are usually dead weight, often 50 to 200 MB.
+
+## Example
+```dockerfile
+RUN apt-get update && apt-get install -y curl
+```
+becomes
+```dockerfile
+RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates
+```
+
+## Fix safety
+Unsafe (applied with `--unsafe`): a program may rely on something it only
+recommends in ways no table lists, and only running the image shows it. The
+e2e harness does exactly that for its fixtures (an https call in the apt
+fixture). The table covers the common case; extend it where a program
+needs more.
+";
+
+const APT: FlagSpec = FlagSpec {
+    programs: &[&["apt-get"], &["apt"]],
+    value_options: &[
+        "-o",
+        "--option",
+        "-c",
+        "--config-file",
+        "-t",
+        "--target-release",
+    ],
+    subcommands: &["install"],
+    present: &["--no-install-recommends", "--without-recommends"],
+    short: &[],
+    insert: "--no-install-recommends",
+};
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = model::stages(cx.file);
+    let commands = run_commands(cx.file, &stages);
+    missing_flag(&commands, &APT)
+        .into_iter()
+        // `-o APT::Install-Recommends=false` says the same.
+        .filter(|(c, _)| {
+            !c.words.iter().any(|(w, _)| {
+                w.as_deref()
+                    .is_some_and(|w| w.contains("Install-Recommends"))
+            })
+        })
+        .map(|(command, at)| {
+            let packages: Vec<&str> = command
+                .words
+                .iter()
+                .skip(1)
+                .filter_map(|(w, _)| w.as_deref())
+                .filter(|w| !w.starts_with('-'))
+                .map(|w| w.split(['=', ':']).next().unwrap_or(w))
+                .collect();
+            let mut extra: Vec<&str> = Vec::new();
+            for package in &packages {
+                for needed in recommends_needed().get(*package).into_iter().flatten() {
+                    if !packages.contains(&needed.as_str()) && !extra.contains(&needed.as_str()) {
+                        extra.push(needed);
+                    }
+                }
+            }
+            let mut edits = vec![Edit::insert(at, format!(" {}", APT.insert))];
+            let mut message = RULE.summary.to_string();
+            if !extra.is_empty() {
+                let end = command.words.last().expect("a command has words").1.end;
+                edits.push(Edit::insert(end, format!(" {}", extra.join(" "))));
+                message += &format!(
+                    "; also installs {}, which it only recommends",
+                    extra.join(", ")
+                );
+            }
+            Finding {
+                rule: &RULE,
+                range: command.range.clone(),
+                message,
+                fix: Some(Fix::new(Applicability::Unsafe, edits)),
+            }
+        })
+        .collect()
+}
