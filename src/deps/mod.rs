@@ -73,31 +73,59 @@ impl DepCommand {
     }
 }
 
+/// Every install and build command of the table, split into words once.
+fn commands() -> &'static [(Vec<String>, &'static Ecosystem, Role)] {
+    static COMMANDS: std::sync::OnceLock<Vec<(Vec<String>, &'static Ecosystem, Role)>> =
+        std::sync::OnceLock::new();
+    COMMANDS.get_or_init(|| {
+        let mut all = Vec::new();
+        for ecosystem in ecosystems() {
+            let roles = ecosystem.install.iter().map(|c| (c, Role::Install));
+            for (command, role) in roles.chain(ecosystem.build.iter().map(|c| (c, Role::Build))) {
+                all.push((
+                    command.split_whitespace().map(String::from).collect(),
+                    ecosystem,
+                    role,
+                ));
+            }
+        }
+        all
+    })
+}
+
+/// The first word of every install and build command, for a quick test of
+/// whether a RUN can hold one.
+pub fn first_words() -> &'static [&'static str] {
+    static FIRST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    FIRST.get_or_init(|| {
+        let mut words: Vec<&'static str> = commands()
+            .iter()
+            .map(|(prefix, _, _)| prefix[0].as_str())
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        words
+    })
+}
+
 /// Recognises `words` (a simple command, literal words) as an install or
 /// build of a known ecosystem. The longest matching command wins
 /// (`yarn install` over `yarn`).
 pub fn recognise(words: &[String]) -> Option<DepCommand> {
-    let mut best: Option<(usize, DepCommand)> = None;
-    for ecosystem in ecosystems() {
-        let roles = ecosystem.install.iter().map(|c| (c, Role::Install));
-        for (command, role) in roles.chain(ecosystem.build.iter().map(|c| (c, Role::Build))) {
-            let prefix: Vec<&str> = command.split_whitespace().collect();
-            let matches =
-                words.len() >= prefix.len() && prefix.iter().zip(words).all(|(p, w)| p == w);
-            if matches && best.as_ref().is_none_or(|(len, _)| prefix.len() > *len) {
-                let args = words[prefix.len()..].to_vec();
-                best = Some((
-                    prefix.len(),
-                    DepCommand {
-                        ecosystem,
-                        role,
-                        args,
-                    },
-                ));
-            }
-        }
-    }
-    best.map(|(_, command)| command)
+    let first = words.first()?;
+    let (prefix, ecosystem, role) = commands()
+        .iter()
+        .filter(|(prefix, _, _)| {
+            &prefix[0] == first
+                && words.len() >= prefix.len()
+                && prefix.iter().zip(words).all(|(p, w)| p == w)
+        })
+        .max_by_key(|(prefix, _, _)| prefix.len())?;
+    Some(DepCommand {
+        ecosystem,
+        role: *role,
+        args: words[prefix.len()..].to_vec(),
+    })
 }
 
 #[cfg(test)]

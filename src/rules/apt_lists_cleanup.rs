@@ -103,6 +103,9 @@ impl AptUse {
         if command.name != "run" {
             return None;
         }
+        if !run.mentions(&file.source, &["apt"]) {
+            return None;
+        }
         let script = shell::parse(file, run)?;
         let mut found = AptUse {
             updates: false,
@@ -182,14 +185,7 @@ fn append(file: &Dockerfile, run: &Instruction) -> Result<Edit, String> {
         return Err("the RUN is in exec form".into());
     }
     let script = shell::parse(file, run).ok_or("dockfix cannot read the RUN's shell")?;
-    let mut has_comment = false;
-    let mut cursor = script.root().walk();
-    let mut stack = vec![script.root()];
-    while let Some(node) = stack.pop() {
-        has_comment |= node.kind() == "comment";
-        stack.extend(node.children(&mut cursor));
-    }
-    if has_comment || script.has_error() {
+    if script.has_comment() || script.has_error() {
         return Err("its shell ends in a comment or cannot be read".into());
     }
     let eol = moves::line_ending(file, run);

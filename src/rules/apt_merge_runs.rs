@@ -89,6 +89,9 @@ fn apt_only(file: &Dockerfile, run: &Instruction, chain: bool) -> bool {
     {
         return false;
     }
+    if !run.mentions(&file.source, &["apt", "dpkg"]) {
+        return false;
+    }
     let Some(script) = shell::parse(file, run) else {
         return false;
     };

@@ -6,6 +6,10 @@ use std::ops::Range;
 use crate::model::Stage;
 use crate::syntax::{shell, Dockerfile};
 
+/// What the package-manager rules look for; a RUN mentioning none of these
+/// is not parsed for them.
+const PROGRAMS: &[&str] = &["apt", "apk", "pip", "uv"];
+
 /// One command of a RUN.
 pub struct RunCommand {
     pub stage: usize,
@@ -40,6 +44,9 @@ pub fn run_commands<'f>(file: &'f Dockerfile, stages: &[Stage<'f>]) -> Vec<RunCo
     for (index, stage) in stages.iter().enumerate() {
         for instruction in &stage.body {
             if instruction.command.name != "run" {
+                continue;
+            }
+            if !instruction.mentions(&file.source, PROGRAMS) {
                 continue;
             }
             let Some(script) = shell::parse(file, instruction) else {

@@ -115,6 +115,9 @@ fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand
             .into_iter()
             .collect();
     }
+    if !instruction.mentions(&file.source, crate::deps::first_words()) {
+        return Vec::new();
+    }
     let Some(script) = shell::parse(file, instruction) else {
         return Vec::new();
     };

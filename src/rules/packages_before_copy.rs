@@ -200,6 +200,9 @@ fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
     if command.name != "run" || command.json || !run.heredocs.is_empty() || bind_mount {
         return false;
     }
+    if !run.mentions(&file.source, MANAGERS) {
+        return false;
+    }
     let Some(script) = shell::parse(file, run) else {
         return false;
     };
@@ -208,7 +211,7 @@ fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
         return false;
     }
     let mut installs = false;
-    for command in &commands {
+    for command in commands {
         let Some(words) = command.literal_words(&file.source) else {
             return false;
         };

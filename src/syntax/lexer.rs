@@ -272,6 +272,7 @@ impl<'a> Lexer<'a> {
             heredocs,
             start_line,
             end_line: last_line.max(self.next),
+            shell: Default::default(),
         }
     }
 

@@ -16,8 +16,10 @@ use tree_sitter::{Node, Parser, Tree};
 
 use super::tree::{Dockerfile, Instruction, LineKind};
 
+#[derive(Debug, Clone)]
 pub struct Script {
     pub tree: Tree,
+    index: std::cell::OnceCell<Index>,
     /// The masked text the tree was parsed from.
     pub text: Vec<u8>,
     /// File offset of `text[0]`.
@@ -51,6 +53,7 @@ impl SimpleCommand {
 }
 
 thread_local! {
+    static TREES: RefCell<std::collections::HashMap<Vec<u8>, Tree>> = RefCell::default();
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();
         parser
@@ -63,7 +66,14 @@ thread_local! {
 /// Parses the shell of a shell-form RUN, CMD or ENTRYPOINT (for ONBUILD, of
 /// its nested instruction); `None` for anything else, exec form, or an
 /// instruction without arguments.
-pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
+pub fn parse<'i>(file: &Dockerfile, instruction: &'i Instruction) -> Option<&'i Script> {
+    instruction
+        .shell
+        .get_or_init(|| parse_uncached(file, instruction))
+        .as_ref()
+}
+
+fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
     let command = instruction
         .command
         .sub
@@ -116,6 +126,12 @@ pub fn parse(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {
     parse_at(text, base)
 }
 
+/// Forgets the trees kept for fix rounds, so a benchmark pass starts as a
+/// fresh process does.
+pub fn clear_cache() {
+    TREES.with(|trees| trees.borrow_mut().clear());
+}
+
 /// Parses shell text that is not in the file, such as an instruction's
 /// logical line: exactly what `/bin/sh -c` receives.
 pub fn parse_text(text: &[u8]) -> Option<Script> {
@@ -123,8 +139,29 @@ pub fn parse_text(text: &[u8]) -> Option<Script> {
 }
 
 fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
-    let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
-    Some(Script { tree, text, base })
+    // Fix rounds re-read files whose RUNs mostly did not change: the same
+    // text gets the same tree. Bounded, and keyed by the exact text.
+    let cached = TREES.with(|trees| trees.borrow().get(&text).cloned());
+    let tree = match cached {
+        Some(tree) => tree,
+        None => {
+            let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
+            TREES.with(|trees| {
+                let mut trees = trees.borrow_mut();
+                if trees.len() >= 1024 {
+                    trees.clear();
+                }
+                trees.insert(text.clone(), tree.clone());
+            });
+            tree
+        }
+    };
+    Some(Script {
+        tree,
+        text,
+        base,
+        index: Default::default(),
+    })
 }
 
 impl Script {
@@ -148,62 +185,84 @@ impl Script {
     }
 
     /// Every simple command, in source order.
-    pub fn commands(&self) -> Vec<SimpleCommand> {
-        let mut found = Vec::new();
-        self.visit(self.root(), &mut |node| {
-            if node.kind() == "command" {
-                let mut name = None;
-                let mut args = Vec::new();
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    match child.kind() {
-                        "command_name" => name = Some(self.file_range(child)),
-                        "variable_assignment"
-                        | "file_redirect"
-                        | "heredoc_redirect"
-                        | "herestring_redirect" => {}
-                        _ => args.push(self.file_range(child)),
-                    }
-                }
-                found.push(SimpleCommand {
-                    range: self.file_range(node),
-                    name,
-                    args,
-                });
-            }
-        });
-        found
+    pub fn commands(&self) -> &[SimpleCommand] {
+        &self.index().commands
     }
 
     /// The connectors between commands (`&&`, `||`, `;`, `|`, ...).
-    pub fn operators(&self) -> Vec<(String, Range<usize>)> {
-        let mut found = Vec::new();
-        self.visit(self.root(), &mut |node| {
-            if !node.is_named() && matches!(node.kind(), "&&" | "||" | ";" | "|" | "|&" | "&") {
-                found.push((node.kind().to_string(), self.file_range(node)));
-            }
-        });
-        found
+    pub fn operators(&self) -> &[(String, Range<usize>)] {
+        &self.index().operators
     }
 
     /// Every redirect (`> file`, `2>&1`, `<<EOF`, `<<< word`), by file range.
-    pub fn redirects(&self) -> Vec<Range<usize>> {
-        let mut found = Vec::new();
-        self.visit(self.root(), &mut |node| {
-            if node.kind().ends_with("_redirect") {
-                found.push(self.file_range(node));
-            }
-        });
-        found
+    pub fn redirects(&self) -> &[Range<usize>] {
+        &self.index().redirects
     }
 
-    fn visit<'t>(&'t self, node: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
-        f(node);
+    /// Whether the script holds a shell comment.
+    pub fn has_comment(&self) -> bool {
+        self.index().comment
+    }
+
+    /// One walk over the tree, with one cursor, finds all of the above.
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let mut index = Index::default();
+            let mut cursor = self.tree.walk();
+            loop {
+                let node = cursor.node();
+                match node.kind() {
+                    "command" => index.commands.push(self.simple_command(node)),
+                    "comment" => index.comment = true,
+                    "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => index
+                        .operators
+                        .push((node.kind().to_string(), self.file_range(node))),
+                    kind if kind.ends_with("_redirect") => {
+                        index.redirects.push(self.file_range(node))
+                    }
+                    _ => {}
+                }
+                if cursor.goto_first_child() {
+                    continue;
+                }
+                while !cursor.goto_next_sibling() {
+                    if !cursor.goto_parent() {
+                        return index;
+                    }
+                }
+            }
+        })
+    }
+
+    fn simple_command(&self, node: Node<'_>) -> SimpleCommand {
+        let mut name = None;
+        let mut args = Vec::new();
         let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            self.visit(child, f);
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "command_name" => name = Some(self.file_range(child)),
+                "variable_assignment"
+                | "file_redirect"
+                | "heredoc_redirect"
+                | "herestring_redirect" => {}
+                _ => args.push(self.file_range(child)),
+            }
+        }
+        SimpleCommand {
+            range: self.file_range(node),
+            name,
+            args,
         }
     }
+}
+
+/// What one walk of a script finds.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    commands: Vec<SimpleCommand>,
+    operators: Vec<(String, Range<usize>)>,
+    redirects: Vec<Range<usize>>,
+    comment: bool,
 }
 
 #[cfg(test)]
@@ -243,12 +302,12 @@ mod tests {
             b"FROM a\nRUN curl -fsSL https://x | tar -xz -C /opt 2>/dev/null; echo done > /log\n";
         let file = parse_file(src).unwrap();
         let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
-        let ops: Vec<_> = script.operators().into_iter().map(|(op, _)| op).collect();
+        let ops: Vec<_> = script.operators().iter().map(|(op, _)| op).collect();
         assert_eq!(ops, ["|", ";"]);
         let redirects: Vec<_> = script
             .redirects()
-            .into_iter()
-            .map(|r| text(src, r))
+            .iter()
+            .map(|r| text(src, r.clone()))
             .collect();
         assert_eq!(redirects, ["2>/dev/null", "> /log"]);
         assert_eq!(script.commands().len(), 3);

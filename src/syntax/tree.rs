@@ -49,6 +49,8 @@ pub struct Instruction {
     /// 1-based line numbers of the first and last line (heredocs included).
     pub start_line: usize,
     pub end_line: usize,
+    /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`).
+    pub(crate) shell: std::cell::OnceCell<Option<super::shell::Script>>,
 }
 
 /// A physical line inside an instruction (heredoc bodies excluded).
@@ -172,6 +174,16 @@ impl Instruction {
 
     pub fn args_range(&self) -> Range<usize> {
         self.file_range(self.command.args.clone())
+    }
+
+    /// Whether the instruction's bytes (heredoc bodies included) contain any
+    /// of `words`: a cheap test before parsing its shell.
+    pub fn mentions(&self, source: &[u8], words: &[&str]) -> bool {
+        let bytes = &source[self.span()];
+        words.iter().any(|word| {
+            let word = word.as_bytes();
+            (0..bytes.len()).any(|i| bytes[i] == word[0] && bytes[i..].starts_with(word))
+        })
     }
 
     /// The logical text of a logical range.
