@@ -1,9 +1,7 @@
 //! DF203 apk-no-cache: `apk add` without `--no-cache`.
 
-use super::commands::{missing_flag, run_commands, FlagSpec};
-use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::edit::Edit;
-use crate::model;
+use super::commands::{flag_findings, FlagSpec};
+use super::{Applicability, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF203",
@@ -58,18 +56,7 @@ const APK: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
-    missing_flag(&commands, &APK)
-        .into_iter()
-        .map(|(command, at)| Finding {
-            rule: &RULE,
-            range: command.range.clone(),
-            message: RULE.summary.to_string(),
-            fix: Some(Fix::new(
-                Applicability::Safe,
-                vec![Edit::insert(at, format!(" {}", APK.insert))],
-            )),
-        })
-        .collect()
+    flag_findings(cx, &RULE, &APK, Applicability::Safe, |_, _| {
+        Some((RULE.summary.to_string(), vec![]))
+    })
 }

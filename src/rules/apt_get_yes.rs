@@ -1,9 +1,7 @@
 //! DF201 apt-get-yes: `apt-get install` without `-y`.
 
-use super::commands::{missing_flag, run_commands, FlagSpec};
-use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::edit::Edit;
-use crate::model;
+use super::commands::{flag_findings, FlagSpec};
+use super::{Applicability, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF201",
@@ -78,21 +76,11 @@ pub const APT: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
-    missing_flag(&commands, &APT)
-        .into_iter()
-        .map(|(command, at)| Finding {
-            rule: &RULE,
-            range: command.range.clone(),
-            message: format!(
-                "{} without -y aborts at its first question",
-                command.word(0).unwrap_or("apt-get")
-            ),
-            fix: Some(Fix::new(
-                Applicability::Safe,
-                vec![Edit::insert(at, format!(" {}", APT.insert))],
-            )),
-        })
-        .collect()
+    flag_findings(cx, &RULE, &APT, Applicability::Safe, |_, command| {
+        let program = command.word(0).unwrap_or("apt-get");
+        Some((
+            format!("{program} without -y aborts at its first question"),
+            vec![],
+        ))
+    })
 }

@@ -1,9 +1,8 @@
 //! DF207 apt-no-install-recommends: install only what the packages need.
 
-use super::commands::{missing_flag, run_commands, FlagSpec};
-use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::commands::{flag_findings, FlagSpec};
+use super::{Applicability, Context, Finding, FixSafety, Rule};
 use crate::edit::Edit;
-use crate::model;
 use crate::transforms::recommends_needed;
 
 pub static RULE: Rule = Rule {
@@ -63,50 +62,35 @@ const APT: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
-    missing_flag(&commands, &APT)
-        .into_iter()
+    flag_findings(cx, &RULE, &APT, Applicability::Unsafe, |_, command| {
         // `-o APT::Install-Recommends=false` says the same.
-        .filter(|(c, _)| {
-            !c.words.iter().any(|(w, _)| {
-                w.as_deref()
-                    .is_some_and(|w| w.contains("Install-Recommends"))
-            })
-        })
-        .map(|(command, at)| {
-            let packages: Vec<&str> = command
-                .words
-                .iter()
-                .skip(1)
-                .filter_map(|(w, _)| w.as_deref())
-                .filter(|w| !w.starts_with('-'))
-                .map(|w| w.split(['=', ':']).next().unwrap_or(w))
-                .collect();
-            let mut extra: Vec<&str> = Vec::new();
-            for package in &packages {
-                for needed in recommends_needed().get(*package).into_iter().flatten() {
-                    if !packages.contains(&needed.as_str()) && !extra.contains(&needed.as_str()) {
-                        extra.push(needed);
-                    }
+        let words = command.words.iter().filter_map(|(w, _)| w.as_deref());
+        if words.clone().any(|w| w.contains("Install-Recommends")) {
+            return None;
+        }
+        let packages: Vec<&str> = words
+            .skip(1)
+            .filter(|w| !w.starts_with('-'))
+            .map(|w| w.split(['=', ':']).next().unwrap_or(w))
+            .collect();
+        let mut extra: Vec<&str> = Vec::new();
+        for package in &packages {
+            for needed in recommends_needed().get(*package).into_iter().flatten() {
+                if !packages.contains(&needed.as_str()) && !extra.contains(&needed.as_str()) {
+                    extra.push(needed);
                 }
             }
-            let mut edits = vec![Edit::insert(at, format!(" {}", APT.insert))];
-            let mut message = RULE.summary.to_string();
-            if !extra.is_empty() {
-                let end = command.words.last().expect("a command has words").1.end;
-                edits.push(Edit::insert(end, format!(" {}", extra.join(" "))));
-                message += &format!(
-                    "; also installs {}, which it only recommends",
-                    extra.join(", ")
-                );
-            }
-            Finding {
-                rule: &RULE,
-                range: command.range.clone(),
-                message,
-                fix: Some(Fix::new(Applicability::Unsafe, edits)),
-            }
-        })
-        .collect()
+        }
+        let mut message = RULE.summary.to_string();
+        let mut edits = Vec::new();
+        if !extra.is_empty() {
+            let end = command.words.last().expect("a command has words").1.end;
+            edits.push(Edit::insert(end, format!(" {}", extra.join(" "))));
+            message += &format!(
+                "; also installs {}, which it only recommends",
+                extra.join(", ")
+            );
+        }
+        Some((message, edits))
+    })
 }

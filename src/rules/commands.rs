@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use super::{Applicability, Context, Finding, Fix, Rule};
+use crate::edit::Edit;
 use crate::model::Stage;
 use crate::syntax::{shell, Dockerfile};
 
@@ -109,10 +111,7 @@ fn subcommand(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
 }
 
 /// The commands that lack the flag, with where to insert it.
-pub fn missing_flag<'c>(
-    commands: &'c [RunCommand],
-    spec: &FlagSpec,
-) -> Vec<(&'c RunCommand, usize)> {
+fn missing_flag<'c>(commands: &'c [RunCommand], spec: &FlagSpec) -> Vec<(&'c RunCommand, usize)> {
     commands
         .iter()
         .filter_map(|c| {
@@ -128,6 +127,33 @@ pub fn missing_flag<'c>(
                 })
             });
             (!c.has(spec.present) && !clustered).then(|| (c, c.words[sub].1.end))
+        })
+        .collect()
+}
+
+/// The findings of a rule that adds `spec`'s flag: for each command lacking
+/// it, `fix` gives the message and edits (beyond inserting the flag), or
+/// `None` to leave the command alone.
+pub fn flag_findings(
+    cx: &Context,
+    rule: &'static Rule,
+    spec: &FlagSpec,
+    applicability: Applicability,
+    fix: impl Fn(&[Stage], &RunCommand) -> Option<(String, Vec<Edit>)>,
+) -> Vec<Finding> {
+    let stages = crate::model::stages(cx.file);
+    let commands = run_commands(cx.file, &stages);
+    missing_flag(&commands, spec)
+        .into_iter()
+        .filter_map(|(command, at)| {
+            let (message, mut edits) = fix(&stages, command)?;
+            edits.insert(0, Edit::insert(at, format!(" {}", spec.insert)));
+            Some(Finding {
+                rule,
+                range: command.range.clone(),
+                message,
+                fix: Some(Fix::new(applicability, edits)),
+            })
         })
         .collect()
 }

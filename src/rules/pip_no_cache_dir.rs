@@ -1,9 +1,7 @@
 //! DF204 pip-no-cache-dir: `pip install` without `--no-cache-dir`.
 
-use super::commands::{missing_flag, run_commands, FlagSpec};
-use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::edit::Edit;
-use crate::model;
+use super::commands::{flag_findings, FlagSpec, RunCommand};
+use super::{Applicability, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF204",
@@ -65,33 +63,26 @@ const PIP: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
-    missing_flag(&commands, &PIP)
-        .into_iter()
-        .filter(|(command, _)| {
-            !stages[command.stage]
-                .body
-                .iter()
-                .any(|i| sets_no_cache_dir(i))
-        })
-        .map(|(command, at)| {
-            let flag = if command.word(0) == Some("uv") {
-                "--no-cache"
-            } else {
-                PIP.insert
-            };
-            Finding {
-                rule: &RULE,
-                range: command.range.clone(),
-                message: RULE.summary.to_string(),
-                fix: Some(Fix::new(
-                    Applicability::Safe,
-                    vec![Edit::insert(at, format!(" {flag}"))],
-                )),
-            }
-        })
-        .collect()
+    let uv = FlagSpec {
+        insert: "--no-cache",
+        ..PIP
+    };
+    let unless_configured = |stages: &[crate::model::Stage], command: &RunCommand| {
+        let configured = stages[command.stage]
+            .body
+            .iter()
+            .any(|i| sets_no_cache_dir(i));
+        (!configured).then(|| (RULE.summary.to_string(), vec![]))
+    };
+    let pip = flag_findings(cx, &RULE, &PIP, Applicability::Safe, |stages, command| {
+        unless_configured(stages, command).filter(|_| command.word(0) != Some("uv"))
+    });
+    let uv = flag_findings(cx, &RULE, &uv, Applicability::Safe, |stages, command| {
+        unless_configured(stages, command).filter(|_| command.word(0) == Some("uv"))
+    });
+    let mut findings = [pip, uv].concat();
+    findings.sort_by_key(|f| f.range.start);
+    findings
 }
 
 fn sets_no_cache_dir(instruction: &crate::syntax::Instruction) -> bool {
