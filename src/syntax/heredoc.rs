@@ -129,15 +129,7 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
                 // An expansion's text splits on white space like plain text.
                 let mut at = 0;
                 while at < text.len() {
-                    let (c, width) = decode_rune(&text[at..]);
-                    split_or_push(
-                        &mut words,
-                        &mut word,
-                        &mut in_word,
-                        &text[at..at + width],
-                        is_space(c),
-                    );
-                    at += width;
+                    at += push_rune(&mut words, &mut word, &mut in_word, &text[at..]);
                 }
             }
             b'\\' => {
@@ -150,17 +142,7 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
                     pos += 1;
                 }
             }
-            _ => {
-                let (c, width) = decode_rune(&line[pos..]);
-                split_or_push(
-                    &mut words,
-                    &mut word,
-                    &mut in_word,
-                    &line[pos..pos + width],
-                    is_space(c),
-                );
-                pos += width;
-            }
+            _ => pos += push_rune(&mut words, &mut word, &mut in_word, &line[pos..]),
         }
     }
     if in_word {
@@ -169,24 +151,26 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
     Some(words)
 }
 
-/// Ends the current word at a space (any `unicode.IsSpace` rune, as in
-/// BuildKit), or adds the rune's bytes to it.
-fn split_or_push(
+/// Takes the rune at the start of `text`: a space (any `unicode.IsSpace`
+/// rune, as in BuildKit) ends the current word, anything else joins it.
+/// Returns the rune's width.
+fn push_rune(
     words: &mut Vec<Vec<u8>>,
     word: &mut Vec<u8>,
     in_word: &mut bool,
-    bytes: &[u8],
-    space: bool,
-) {
-    if space {
+    text: &[u8],
+) -> usize {
+    let (c, width) = decode_rune(text);
+    if is_space(c) {
         if *in_word {
             words.push(std::mem::take(word));
             *in_word = false;
         }
     } else {
-        word.extend_from_slice(bytes);
+        word.extend_from_slice(&text[..width]);
         *in_word = true;
     }
+    width
 }
 
 /// A `$` expansion starting at `pos`, kept as written (the environment is
