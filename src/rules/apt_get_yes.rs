@@ -1,6 +1,6 @@
 //! DF201 apt-get-yes: `apt-get install` without `-y`.
 
-use super::commands::{flag_findings, FlagSpec};
+use super::commands::{flag_findings, FlagSpec, APT_VALUE_OPTIONS};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
@@ -43,14 +43,7 @@ answers questions.
 
 pub const APT: FlagSpec = FlagSpec {
     programs: &[&["apt-get"], &["apt"], &["aptitude"]],
-    value_options: &[
-        "-o",
-        "--option",
-        "-c",
-        "--config-file",
-        "-t",
-        "--target-release",
-    ],
+    value_options: APT_VALUE_OPTIONS,
     subcommands: &[
         "install",
         "upgrade",

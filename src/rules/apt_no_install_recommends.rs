@@ -1,6 +1,6 @@
 //! DF207 apt-no-install-recommends: install only what the packages need.
 
-use super::commands::{flag_findings, FlagSpec};
+use super::commands::{flag_findings, FlagSpec, APT_VALUE_OPTIONS};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::transforms::recommends_needed;
@@ -47,14 +47,7 @@ needs more.
 
 const APT: FlagSpec = FlagSpec {
     programs: &[&["apt-get"], &["apt"]],
-    value_options: &[
-        "-o",
-        "--option",
-        "-c",
-        "--config-file",
-        "-t",
-        "--target-release",
-    ],
+    value_options: APT_VALUE_OPTIONS,
     subcommands: &["install"],
     present: &["--no-install-recommends", "--without-recommends"],
     short: &[],

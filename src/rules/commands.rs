@@ -72,6 +72,16 @@ pub fn run_commands<'f>(file: &'f Dockerfile, stages: &[Stage<'f>]) -> Vec<RunCo
     found
 }
 
+/// apt-get's global options that take a value (before the subcommand).
+pub const APT_VALUE_OPTIONS: &[&str] = &[
+    "-o",
+    "--option",
+    "-c",
+    "--config-file",
+    "-t",
+    "--target-release",
+];
+
 /// A flag a package-manager subcommand should carry.
 pub struct FlagSpec {
     /// Commands, as their leading words (`["pip"]`, `["python3", "-m", "pip"]`).
