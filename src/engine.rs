@@ -77,11 +77,20 @@ pub enum FixError {
 }
 
 pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
-    let mut file = parse(source).map_err(FixError::Parse)?;
+    let file = parse(source).map_err(FixError::Parse)?;
+    let findings = lint(&file, settings);
+    fix_parsed(file, findings, settings)
+}
+
+/// `fix` for a file already parsed and linted with these settings.
+pub fn fix_parsed(
+    mut file: Dockerfile,
+    mut findings: Vec<Finding>,
+    settings: &Settings,
+) -> Result<Fixed, FixError> {
     let mut applied = 0;
     let mut companions: Vec<Companion> = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        let findings = lint(&file, settings);
         let mut accepted: Vec<Edit> = Vec::new();
         let mut count = 0;
         for finding in findings.iter().filter(|f| settings.applies(f)) {
@@ -122,6 +131,7 @@ pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
         })?;
         file = parse(&output)
             .map_err(|e| FixError::Internal(format!("the rewrite does not parse: {e}")))?;
+        findings = lint(&file, settings);
         applied += count;
     }
     Err(FixError::Internal(format!(

@@ -322,7 +322,7 @@ impl Job<'_> {
             out.findings.extend(reports);
             return;
         }
-        let fixed = match engine::fix(&source, &settings) {
+        let fixed = match engine::fix_parsed(original, findings, &settings) {
             Ok(fixed) => fixed,
             Err(FixError::Parse(e)) => {
                 return out.errors.push(error(e.message, Some((e.line, e.column))))
