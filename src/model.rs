@@ -55,6 +55,43 @@ pub fn lineage<'s, 'f>(
     std::iter::successors(Some(index), |&i| stages[i].parent).map(|i| &stages[i])
 }
 
+/// The RUNs after `position` in the stage, in stages built on it, and in
+/// ONBUILD triggers anywhere.
+pub fn later_runs<'s, 'f>(
+    stages: &'s [Stage<'f>],
+    index: usize,
+    position: usize,
+) -> impl Iterator<Item = &'f Instruction> + 's {
+    let own = stages[index].body[position + 1..].iter().copied();
+    let descendants = stages
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| {
+            *i != index && lineage(stages, *i).any(|s| std::ptr::eq(s, &stages[index]))
+        })
+        .flat_map(|(_, s)| s.body.iter().copied());
+    let triggers = stages
+        .iter()
+        .flat_map(|s| s.body.iter().copied())
+        .filter(|i| i.command.sub.is_some());
+    own.chain(descendants).chain(triggers)
+}
+
+/// The RUNs before `position` in the stage and in the stages it builds on,
+/// nearest first.
+pub fn earlier_runs<'s, 'f>(
+    stages: &'s [Stage<'f>],
+    index: usize,
+    position: usize,
+) -> impl Iterator<Item = &'f Instruction> + 's {
+    let own = stages[index].body[..position].iter().rev().copied();
+    let ancestors = lineage(stages, index)
+        .skip(1)
+        .flat_map(|s| s.body.iter().rev().copied());
+    own.chain(ancestors)
+        .filter(|i| i.command.name == "run" && i.command.sub.is_none())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

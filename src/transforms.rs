@@ -40,6 +40,9 @@ pub struct Ecosystem {
     /// Flags the prepare step leaves out (they contradict its flags).
     #[serde(default)]
     pub prepare_drop: Vec<String>,
+    /// Commands that clear what the install cached; they move with it.
+    #[serde(default)]
+    pub cleanup: Vec<String>,
     /// The install may name files (project files), not only packages.
     #[serde(default)]
     pub names_files: bool,
@@ -75,19 +78,54 @@ pub enum Reader {
     Dotnet,
 }
 
-/// Packages that need what they only recommend; see
+/// Packages that need what they only recommend, by package manager; see
 /// `transforms/recommends.toml`.
-pub fn recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Recommends {
-        needs: std::collections::BTreeMap<String, Vec<String>>,
-    }
-    static TABLE: OnceLock<std::collections::BTreeMap<String, Vec<String>>> = OnceLock::new();
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recommends {
+    needs: std::collections::BTreeMap<String, Vec<String>>,
+    zypper: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn recommends() -> &'static Recommends {
+    static TABLE: OnceLock<Recommends> = OnceLock::new();
     TABLE.get_or_init(|| {
         toml::from_str::<Recommends>(include_str!("../transforms/recommends.toml"))
             .expect("transforms/recommends.toml is valid (checked by a test)")
-            .needs
+    })
+}
+
+/// apt's packages that need what they only recommend.
+pub fn recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
+    &recommends().needs
+}
+
+/// The same for zypper, by openSUSE's package names.
+pub fn zypper_recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
+    &recommends().zypper
+}
+
+/// One system package manager; see `transforms/package_managers.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageManager {
+    pub name: String,
+    pub programs: Vec<String>,
+    /// What `rm` may remove in a RUN that only manages packages.
+    pub caches: Vec<String>,
+}
+
+pub fn package_managers() -> &'static [PackageManager] {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Managers {
+        manager: Vec<PackageManager>,
+    }
+    static TABLE: OnceLock<Vec<PackageManager>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<Managers>(include_str!("../transforms/package_managers.toml"))
+            .expect("transforms/package_managers.toml is valid (checked by a test)")
+            .manager
     })
 }
 
@@ -110,8 +148,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_package_manager_table_reads() {
+        let names: Vec<_> = package_managers().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["apt", "apk", "dnf", "zypper"]);
+    }
+
+    #[test]
     fn the_recommends_table_reads() {
         assert_eq!(recommends_needed()["curl"], ["ca-certificates"]);
+        assert_eq!(
+            zypper_recommends_needed()["curl"],
+            ["ca-certificates-mozilla"]
+        );
     }
 
     #[test]

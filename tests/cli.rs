@@ -1190,6 +1190,43 @@ fn rules_lists_every_rule_with_its_name() {
 }
 
 #[test]
+fn rules_name_the_cache_style_they_belong_to() {
+    let dir = tree(&[]);
+    let run = dockfix(dir.path(), &["rules"]);
+    let cleanup: Vec<&str> = lines(&run.stdout)
+        .into_iter()
+        .filter(|l| l.contains(" cleanup "))
+        .map(|l| &l[..5])
+        .collect();
+    assert_eq!(
+        cleanup,
+        ["DF203", "DF204", "DF206", "DF209", "DF212", "DF213", "DF214"]
+    );
+}
+
+#[test]
+fn cache_style_cleanup_is_the_default_and_the_only_style_yet() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM debian\nRUN apt-get update && apt-get install -y curl\n",
+    )]);
+    let default = dockfix(dir.path(), &["--diff", "Dockerfile"]);
+    let cleanup = dockfix(
+        dir.path(),
+        &["--diff", "--cache-style", "cleanup", "Dockerfile"],
+    );
+    assert!(default.stdout.contains("rm -rf /var/lib/apt/lists/*"));
+    assert_eq!(default.stdout, cleanup.stdout);
+    let mounts = dockfix(dir.path(), &["--cache-style", "mounts", "Dockerfile"]);
+    assert_eq!(mounts.code, 2, "{}", mounts.stderr);
+    assert!(
+        mounts.stderr.contains("possible values: cleanup"),
+        "{}",
+        mounts.stderr
+    );
+}
+
+#[test]
 fn explain_by_id_or_name_prints_the_rule_doc() {
     let dir = tree(&[]);
     let by_id = dockfix(dir.path(), &["explain", "DF001"]);

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, FixError, Settings};
-use crate::rules::{self, Applicability, Rule};
+use crate::rules::{self, Applicability, CacheStyle, Rule};
 use crate::syntax::{self, dump::dump};
 use discover::Input;
 use report::{plural, ErrorReport, FileReport, Output};
@@ -69,6 +69,9 @@ struct RunArgs {
     /// Also apply fixes marked unsafe.
     #[arg(long = "unsafe")]
     unsafe_fixes: bool,
+    /// How package caches are kept out of the image; only that style's rules run.
+    #[arg(long, value_enum, default_value_t = CacheStyle::Cleanup)]
+    cache_style: CacheStyle,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -117,11 +120,16 @@ pub fn main() -> ExitCode {
 
 fn list_rules() -> u8 {
     for rule in rules::ALL {
+        let style = match rule.cache_style {
+            Some(CacheStyle::Cleanup) => "cleanup",
+            None => "",
+        };
         println!(
-            "{}  {:<12} {:<15} {}",
+            "{}  {:<26} {:<15} {:<8} {}",
             rule.id,
             rule.name,
             rule.fix_safety.label(),
+            style,
             rule.summary
         );
     }
@@ -187,7 +195,7 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
-    let rules = match rules::selection(&args.select, &args.ignore) {
+    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style) {
         Ok(rules) => rules,
         Err(e) => {
             eprintln!("dockfix: {e}");

@@ -9,6 +9,7 @@ pub static RULE: Rule = Rule {
     name: "add-to-copy",
     summary: "ADD of local files or directories: use COPY",
     fix_safety: FixSafety::Sometimes,
+    cache_style: None,
     doc: DOC,
     check,
 };

@@ -1,13 +1,14 @@
 //! DF203 apk-no-cache: `apk add` without `--no-cache`.
 
 use super::commands::{flag_findings, FlagSpec};
-use super::{Applicability, Context, Finding, FixSafety, Rule};
+use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF203",
     name: "apk-no-cache",
     summary: "apk add keeps its package index in the image",
     fix_safety: FixSafety::Safe,
+    cache_style: Some(CacheStyle::Cleanup),
     doc: DOC,
     check,
 };

@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     name: "apt-get-not-apt",
     summary: "apt is for terminals; scripts use apt-get",
     fix_safety: FixSafety::Safe,
+    cache_style: None,
     doc: DOC,
     check,
 };

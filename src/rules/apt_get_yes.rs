@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     name: "apt-get-yes",
     summary: "apt-get changes packages without -y",
     fix_safety: FixSafety::Safe,
+    cache_style: None,
     doc: DOC,
     check,
 };
@@ -18,9 +19,9 @@ const DOC: &str = "\
 ## What it does
 Adds `-y` to `apt-get`, `apt` and `aptitude` commands that install, upgrade
 or remove packages without it (`-y` alone or in a cluster such as `-fy`,
-`--yes`, `--assume-yes`, or `-qq`, which implies it); simulations (`-s`)
-are left alone.
-Equivalent to hadolint's DL3014.
+`--yes`, `--assume-yes`, or `-qq`, which implies it). Simulations (`-s`)
+get it too: it changes nothing there, and hadolint's DL3014, which this
+rule mirrors, asks for it all the same.
 
 ## Why
 A build has no terminal to answer apt's confirmation prompt: without `-y`
@@ -54,17 +55,8 @@ pub const APT: FlagSpec = FlagSpec {
         "autoremove",
         "reinstall",
     ],
-    present: &[
-        "--yes",
-        "--assume-yes",
-        "--simulate",
-        "--dry-run",
-        "--just-print",
-        "--no-act",
-        "--recon",
-        "-q=2",
-    ],
-    short: &[('y', 1), ('q', 2), ('s', 1)],
+    present: &["--yes", "--assume-yes", "-q=2"],
+    short: &[('y', 1), ('q', 2)],
     insert: "-y",
 };
 

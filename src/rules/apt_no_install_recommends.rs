@@ -1,8 +1,7 @@
 //! DF207 apt-no-install-recommends: install only what the packages need.
 
-use super::commands::{flag_findings, FlagSpec, APT_VALUE_OPTIONS};
+use super::commands::{flag_findings, needed_recommends, FlagSpec, APT_VALUE_OPTIONS};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
-use crate::edit::Edit;
 use crate::transforms::recommends_needed;
 
 pub static RULE: Rule = Rule {
@@ -10,6 +9,7 @@ pub static RULE: Rule = Rule {
     name: "apt-no-install-recommends",
     summary: "apt-get install also installs every recommended package",
     fix_safety: FixSafety::Unsafe,
+    cache_style: None,
     doc: DOC,
     check,
 };
@@ -57,33 +57,20 @@ const APT: FlagSpec = FlagSpec {
 fn check(cx: &Context) -> Vec<Finding> {
     flag_findings(cx, &RULE, &APT, Applicability::Unsafe, |_, command| {
         // `-o APT::Install-Recommends=false` says the same.
-        let words = command.words.iter().filter_map(|(w, _)| w.as_deref());
-        if words.clone().any(|w| w.contains("Install-Recommends")) {
+        let mut words = command.words.iter().filter_map(|(w, _)| w.as_deref());
+        if words.any(|w| w.contains("Install-Recommends")) {
             return None;
         }
-        let packages: Vec<&str> = words
-            .skip(1)
-            .filter(|w| !w.starts_with('-'))
-            .map(|w| w.split(['=', ':']).next().unwrap_or(w))
-            .collect();
-        let mut extra: Vec<&str> = Vec::new();
-        for package in &packages {
-            for needed in recommends_needed().get(*package).into_iter().flatten() {
-                if !packages.contains(&needed.as_str()) && !extra.contains(&needed.as_str()) {
-                    extra.push(needed);
-                }
-            }
-        }
-        let mut message = RULE.summary.to_string();
-        let mut edits = Vec::new();
-        if !extra.is_empty() {
-            let end = command.words.last().expect("a command has words").1.end;
-            edits.push(Edit::insert(end, format!(" {}", extra.join(" "))));
-            message += &format!(
-                "; also installs {}, which it only recommends",
-                extra.join(", ")
-            );
-        }
-        Some((message, edits))
+        Some(match needed_recommends(command, recommends_needed()) {
+            Some((extra, edit)) => (
+                format!(
+                    "{}; also installs {}, which it only recommends",
+                    RULE.summary,
+                    extra.join(", ")
+                ),
+                vec![edit],
+            ),
+            None => (RULE.summary.to_string(), vec![]),
+        })
     })
 }

@@ -1,23 +1,27 @@
 //! The commands of every RUN, with their words and the byte ranges of those
 //! words, for rules that fix package-manager invocations word by word.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::{Applicability, Context, Finding, Fix, Rule};
 use crate::edit::Edit;
 use crate::model::Stage;
-use crate::syntax::{shell, Dockerfile};
+use crate::syntax::{shell, Dockerfile, Instruction};
 
 /// What the package-manager rules look for; a RUN mentioning none of these
 /// is not parsed for them.
-const PROGRAMS: &[&str] = &["apt", "apk", "pip", "uv"];
+const PROGRAMS: &[&str] = &[
+    "apt", "apk", "pip", "uv", "dnf", "yum", "zypper", "npm", "yarn", "gem",
+];
 
 /// One command of a RUN.
 pub struct RunCommand {
     pub stage: usize,
     /// The whole command, by file range.
     pub range: Range<usize>,
-    /// Each word's text (None when it is not a plain literal) and range.
+    /// Each word's value as the shell passes it (None when it depends on
+    /// the environment) and its range.
     pub words: Vec<(Option<String>, Range<usize>)>,
 }
 
@@ -51,25 +55,36 @@ pub fn run_commands<'f>(file: &'f Dockerfile, stages: &[Stage<'f>]) -> Vec<RunCo
             if !instruction.mentions(&file.source, PROGRAMS) {
                 continue;
             }
-            let Some(script) = shell::parse(file, instruction) else {
-                continue;
-            };
-            for command in script.commands() {
-                let words = command
-                    .name
-                    .iter()
-                    .chain(&command.args)
-                    .map(|r| (shell::literal(&file.source, r.clone()), r.clone()))
-                    .collect();
-                found.push(RunCommand {
-                    stage: index,
-                    range: command.range.clone(),
-                    words,
-                });
-            }
+            found.extend(instruction_commands(file, instruction, index));
         }
     }
     found
+}
+
+/// The commands of one shell-form RUN (or ONBUILD RUN), heredoc scripts
+/// included, in order.
+pub fn instruction_commands(
+    file: &Dockerfile,
+    instruction: &Instruction,
+    stage: usize,
+) -> Vec<RunCommand> {
+    let Some(script) = shell::parse(file, instruction) else {
+        return Vec::new();
+    };
+    script
+        .commands()
+        .iter()
+        .map(|command| RunCommand {
+            stage,
+            range: command.range.clone(),
+            words: command
+                .name
+                .iter()
+                .chain(&command.args)
+                .map(|r| (shell::unquoted(&file.source, r.clone()), r.clone()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// apt-get's global options that take a value (before the subcommand).
@@ -80,6 +95,62 @@ pub const APT_VALUE_OPTIONS: &[&str] = &[
     "--config-file",
     "-t",
     "--target-release",
+];
+
+/// dnf's, yum's and microdnf's global options that take a value as the
+/// next word.
+pub const DNF_VALUE_OPTIONS: &[&str] = &[
+    "-c",
+    "--config",
+    "-d",
+    "--debuglevel",
+    "-e",
+    "--errorlevel",
+    "-R",
+    "--randomwait",
+    "-x",
+    "--exclude",
+    "--excludepkgs",
+    "--installroot",
+    "--releasever",
+    "--setopt",
+    "--repo",
+    "--repoid",
+    "--enablerepo",
+    "--disablerepo",
+    "--repofrompath",
+    "--disableexcludes",
+    "--disableplugin",
+    "--enableplugin",
+    "--color",
+    "--rpmverbosity",
+    "--downloaddir",
+    "--destdir",
+    "--forcearch",
+    "--comment",
+];
+
+/// zypper's global options that take a value as the next word.
+pub const ZYPPER_VALUE_OPTIONS: &[&str] = &[
+    "-c",
+    "--config",
+    "-R",
+    "--root",
+    "--installroot",
+    "-D",
+    "--reposd-dir",
+    "-C",
+    "--cache-dir",
+    "--raw-cache-dir",
+    "--solv-cache-dir",
+    "--pkg-cache-dir",
+    "-p",
+    "--plus-repo",
+    "--plus-content",
+    "--releasever",
+    "--userdata",
+    "-s",
+    "--table-style",
 ];
 
 /// A flag a package-manager subcommand should carry.
@@ -100,16 +171,18 @@ pub struct FlagSpec {
 
 /// The word after the program's leading words and its global options: the
 /// subcommand, with its index, for commands of `spec.programs`.
-fn subcommand(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
-    let program = spec.programs.iter().find(|p| {
-        p.iter()
-            .enumerate()
-            .all(|(i, w)| command.word(i) == Some(*w))
-    })?;
-    let mut i = program.len();
+pub fn subcommand(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
+    let mut i = program_len(command, spec)?;
     while let Some(word) = command.word(i) {
         if !word.starts_with('-') {
-            return spec.subcommands.contains(&word).then_some(i);
+            // An entry of several words (`group install`) matches them in turn.
+            return spec.subcommands.iter().find_map(|s| {
+                let matched = s
+                    .split(' ')
+                    .enumerate()
+                    .all(|(k, part)| command.word(i + k) == Some(part));
+                matched.then(|| i + s.matches(' ').count())
+            });
         }
         i += if spec.value_options.contains(&word) {
             2
@@ -118,6 +191,16 @@ fn subcommand(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
         };
     }
     None
+}
+
+/// How many leading words name the program, for commands of `spec.programs`.
+fn program_len(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
+    let program = spec.programs.iter().find(|p| {
+        p.iter()
+            .enumerate()
+            .all(|(i, w)| command.word(i) == Some(*w))
+    })?;
+    Some(program.len())
 }
 
 /// The commands that lack the flag, with where to insert it.
@@ -151,11 +234,37 @@ pub fn flag_findings(
     applicability: Applicability,
     fix: impl Fn(&[Stage], &RunCommand) -> Option<(String, Vec<Edit>)>,
 ) -> Vec<Finding> {
+    flag_findings_at(cx, rule, spec, Place::Subcommand, applicability, fix)
+}
+
+/// Where a missing flag goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// After the subcommand, as one of its options.
+    Subcommand,
+    /// Right after the program, as a global option: where one that means
+    /// something else after the subcommand must go (zypper's `-n`).
+    Program,
+}
+
+/// `flag_findings`, with the flag inserted at `place`.
+pub fn flag_findings_at(
+    cx: &Context,
+    rule: &'static Rule,
+    spec: &FlagSpec,
+    place: Place,
+    applicability: Applicability,
+    fix: impl Fn(&[Stage], &RunCommand) -> Option<(String, Vec<Edit>)>,
+) -> Vec<Finding> {
     let stages = crate::model::stages(cx.file);
     let commands = run_commands(cx.file, &stages);
     missing_flag(&commands, spec)
         .into_iter()
         .filter_map(|(command, at)| {
+            let at = match place {
+                Place::Subcommand => at,
+                Place::Program => command.words[program_len(command, spec)? - 1].1.end,
+            };
             let (message, mut edits) = fix(&stages, command)?;
             edits.insert(0, Edit::insert(at, format!(" {}", spec.insert)));
             Some(Finding {
@@ -166,4 +275,30 @@ pub fn flag_findings(
             })
         })
         .collect()
+}
+
+/// What the packages a command installs need but only recommend, per
+/// `table` (see `transforms/recommends.toml`), with the edit that installs
+/// it too, after the command's last word.
+pub fn needed_recommends(
+    command: &RunCommand,
+    table: &BTreeMap<String, Vec<String>>,
+) -> Option<(Vec<String>, Edit)> {
+    let packages: Vec<&str> = command.words[1..]
+        .iter()
+        .filter_map(|(w, _)| w.as_deref())
+        .filter(|w| !w.starts_with('-'))
+        .map(|w| w.split(['=', ':', '<', '>']).next().unwrap_or(w))
+        .collect();
+    let mut extra: Vec<String> = Vec::new();
+    for package in &packages {
+        for needed in table.get(*package).into_iter().flatten() {
+            if !packages.contains(&needed.as_str()) && !extra.contains(needed) {
+                extra.push(needed.clone());
+            }
+        }
+    }
+    let end = command.words.last()?.1.end;
+    let edit = Edit::insert(end, format!(" {}", extra.join(" ")));
+    (!extra.is_empty()).then_some((extra, edit))
 }

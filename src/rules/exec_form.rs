@@ -14,6 +14,7 @@ pub static RULE: Rule = Rule {
     name: "exec-form",
     summary: "shell-form CMD/ENTRYPOINT: use the JSON exec form",
     fix_safety: FixSafety::Sometimes,
+    cache_style: None,
     doc: DOC,
     check,
 };

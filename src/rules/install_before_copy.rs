@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     name: "install-before-copy",
     summary: "dependencies install after the whole build context is copied",
     fix_safety: FixSafety::Safe,
+    cache_style: None,
     doc: DOC,
     check,
 };
@@ -326,6 +327,20 @@ fn plan(
                 })
         })
         .count();
+    // The install's own cache cleanup belongs in its layer.
+    let leading = leading
+        + commands[leading..]
+            .iter()
+            .take_while(|c| {
+                c.literal_words(&file.source).is_some_and(|words| {
+                    dep.ecosystem.cleanup.iter().any(|prefix| {
+                        let prefix: Vec<&str> = prefix.split_whitespace().collect();
+                        words.len() >= prefix.len()
+                            && prefix.iter().zip(&words).all(|(p, w)| p == w)
+                    })
+                })
+            })
+            .count();
     if leading == commands.len() {
         return Ok(Plan::Move);
     }

@@ -4,15 +4,17 @@
 
 mod add_to_copy;
 mod apk_no_cache;
+mod append;
+mod apt;
 mod apt_get_not_apt;
 mod apt_get_yes;
 mod apt_lists_cleanup;
-mod apt_merge_runs;
 mod apt_no_install_recommends;
 mod commands;
 mod exec_form;
 mod install_before_copy;
 mod moves;
+mod package_merge_runs;
 mod packages_before_copy;
 mod pip_no_cache_dir;
 
@@ -44,6 +46,18 @@ impl FixSafety {
             FixSafety::ReportOnly => "report-only",
         }
     }
+}
+
+/// How package caches are kept out of the image. The styles are
+/// alternatives: a RUN gets a cache mount or a cleanup, never both, so only
+/// the rules of the chosen style run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CacheStyle {
+    /// Remove caches in the layer that made them (`rm -rf
+    /// /var/lib/apt/lists/*`, `--no-cache`, `npm cache clean`): works with
+    /// every builder and keeps nothing between builds.
+    #[default]
+    Cleanup,
 }
 
 /// Whether one fix may be applied by default.
@@ -104,6 +118,8 @@ pub struct Rule {
     pub name: &'static str,
     pub summary: &'static str,
     pub fix_safety: FixSafety,
+    /// The cache style the rule belongs to; `None` for rules of any style.
+    pub cache_style: Option<CacheStyle>,
     /// Markdown: what it does, why, an example, fix safety.
     pub doc: &'static str,
     pub check: fn(&Context) -> Vec<Finding>,
@@ -125,7 +141,7 @@ pub static ALL: &[&Rule] = &[
     &apt_get_not_apt::RULE,
     &apk_no_cache::RULE,
     &pip_no_cache_dir::RULE,
-    &apt_merge_runs::RULE,
+    &package_merge_runs::RULE,
     &apt_lists_cleanup::RULE,
     &apt_no_install_recommends::RULE,
 ];
@@ -137,9 +153,14 @@ pub fn find(key: &str) -> Option<&'static Rule> {
         .find(|r| r.id.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
 }
 
-/// The rules a `--select`/`--ignore` pair enables. Selectors are rule IDs,
-/// ID prefixes (`DF0`) or names; an unknown selector is an error.
-pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Rule>, String> {
+/// The rules a `--select`/`--ignore` pair enables, of those that fit the
+/// cache style. Selectors are rule IDs, ID prefixes (`DF0`) or names; an
+/// unknown selector is an error.
+pub fn selection(
+    select: &[String],
+    ignore: &[String],
+    style: CacheStyle,
+) -> Result<Vec<&'static Rule>, String> {
     // `--ignore DF002,` leaves an empty selector, which would match every ID.
     let select: Vec<String> = select.iter().filter(|s| !s.is_empty()).cloned().collect();
     let ignore: Vec<String> = ignore.iter().filter(|s| !s.is_empty()).cloned().collect();
@@ -179,6 +200,7 @@ pub fn selection(select: &[String], ignore: &[String]) -> Result<Vec<&'static Ru
         let dropped = matches(&selector)?;
         enabled.retain(|r| !dropped.iter().any(|d| d.id == r.id));
     }
+    enabled.retain(|r| r.cache_style.is_none_or(|s| s == style));
     Ok(enabled)
 }
 
@@ -205,24 +227,33 @@ mod tests {
 
     #[test]
     fn selection_by_id_prefix_name_and_ignore() {
-        assert_eq!(selection(&[], &[]).unwrap().len(), ALL.len());
+        assert_eq!(
+            selection(&[], &[], CacheStyle::Cleanup).unwrap().len(),
+            ALL.len()
+        );
         let ids = |s: &[&str], i: &[&str]| -> Vec<&str> {
             let s: Vec<String> = s.iter().map(|x| x.to_string()).collect();
             let i: Vec<String> = i.iter().map(|x| x.to_string()).collect();
-            selection(&s, &i).unwrap().iter().map(|r| r.id).collect()
+            selection(&s, &i, CacheStyle::Cleanup)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect()
         };
         assert_eq!(ids(&["DF001"], &[]), ["DF001"]);
         assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
         assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
         assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102"]);
-        assert!(selection(&["NOPE".into()], &[]).is_err());
+        assert!(selection(&["NOPE".into()], &[], CacheStyle::Cleanup).is_err());
         assert_eq!(
             ids(&["DF001", ""], &[]),
             ["DF001"],
             "a trailing comma selects nothing more"
         );
         assert_eq!(
-            selection(&[], &["DF002".into(), "".into()]).unwrap().len(),
+            selection(&[], &["DF002".into(), "".into()], CacheStyle::Cleanup)
+                .unwrap()
+                .len(),
             ALL.len() - 1
         );
     }

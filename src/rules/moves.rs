@@ -174,11 +174,28 @@ fn blank_item_before(file: &Dockerfile, offset: usize) -> Option<usize> {
 
 /// How a continued command goes on in this instruction (else in the file,
 /// else leading `&&` with four spaces): the indent of continued lines, and
-/// whether `&&` starts them rather than ending the line before.
+/// whether `&&` starts them rather than ending the line before. An
+/// instruction continued without `&&` (a package list) keeps its own indent.
 pub fn continuation_style(file: &Dockerfile, instruction: &Instruction) -> (String, bool) {
-    style_of(file, instruction)
-        .or_else(|| file.instructions().find_map(|i| style_of(file, i)))
-        .unwrap_or(("    ".into(), true))
+    style_of(file, instruction).unwrap_or_else(|| {
+        let (indent, leading) = file
+            .instructions()
+            .find_map(|i| style_of(file, i))
+            .unwrap_or(("    ".into(), true));
+        (own_indent(file, instruction).unwrap_or(indent), leading)
+    })
+}
+
+/// The indent of an instruction's first continued line, when it has one.
+fn own_indent(file: &Dockerfile, instruction: &Instruction) -> Option<String> {
+    let line = instruction
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, LineKind::Code { .. }))
+        .nth(1)?;
+    let text = String::from_utf8_lossy(&file.source[line.content.clone()]).into_owned();
+    let indent = &text[..text.len() - text.trim_start().len()];
+    (!indent.is_empty()).then(|| indent.to_string())
 }
 
 /// An instruction's continuation style: the indent of its continued lines,
@@ -201,7 +218,7 @@ fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, boo
         }
         if before
             .trim_end()
-            .trim_end_matches('\\')
+            .trim_end_matches(file.escape as char)
             .trim_end()
             .ends_with("&&")
             && !indent.is_empty()

@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     name: "packages-before-copy",
     summary: "system packages install after the whole build context is copied",
     fix_safety: FixSafety::Safe,
+    cache_style: None,
     doc: DOC,
     check,
 };

@@ -1,13 +1,14 @@
 //! DF204 pip-no-cache-dir: `pip install` without `--no-cache-dir`.
 
 use super::commands::{flag_findings, FlagSpec, RunCommand};
-use super::{Applicability, Context, Finding, FixSafety, Rule};
+use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF204",
     name: "pip-no-cache-dir",
     summary: "pip install keeps its download cache in the image",
     fix_safety: FixSafety::Safe,
+    cache_style: Some(CacheStyle::Cleanup),
     doc: DOC,
     check,
 };

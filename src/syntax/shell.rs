@@ -41,6 +41,46 @@ pub fn literal(source: &[u8], range: Range<usize>) -> Option<String> {
     (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
 }
 
+/// A word's value after the shell removes its quotes and escapes
+/// (`\update` is `update`, `"curl"` is `curl`); `None` when the value depends
+/// on the environment (`$`, backticks), spans lines, or is unterminated.
+pub fn unquoted(source: &[u8], range: Range<usize>) -> Option<String> {
+    let word = std::str::from_utf8(&source[range]).ok()?;
+    if word.contains('\n') {
+        return None;
+    }
+    let mut value = String::new();
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' | '`' => return None,
+            '\\' => value.push(chars.next()?),
+            '\'' => loop {
+                match chars.next()? {
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            },
+            '"' => loop {
+                match chars.next()? {
+                    '"' => break,
+                    '$' | '`' => return None,
+                    '\\' => match chars.next()? {
+                        c @ ('"' | '\\' | '$' | '`') => value.push(c),
+                        c => {
+                            value.push('\\');
+                            value.push(c);
+                        }
+                    },
+                    c => value.push(c),
+                }
+            },
+            c => value.push(c),
+        }
+    }
+    Some(value)
+}
+
 impl SimpleCommand {
     /// The command's words when all are plain literals.
     pub fn literal_words(&self, source: &[u8]) -> Option<Vec<String>> {
@@ -272,6 +312,20 @@ mod tests {
 
     fn text(src: &[u8], range: Range<usize>) -> &str {
         std::str::from_utf8(&src[range]).unwrap()
+    }
+
+    #[test]
+    fn unquoting_follows_the_shell() {
+        let value = |w: &str| unquoted(w.as_bytes(), 0..w.len());
+        assert_eq!(value(r"\update").as_deref(), Some("update"));
+        assert_eq!(value(r#""curl"'-y'x"#).as_deref(), Some("curl-yx"));
+        assert_eq!(value(r#""a\b\"c""#).as_deref(), Some(r#"a\b"c"#));
+        assert_eq!(value(r"'\n'").as_deref(), Some(r"\n"));
+        assert_eq!(value(r#""\$x""#).as_deref(), Some("$x"));
+        assert_eq!(value("'$HOME'").as_deref(), Some("$HOME"));
+        for dynamic in ["$HOME", "\"$x\"", "`id`", "'open", "\"open", "a\\"] {
+            assert_eq!(value(dynamic), None, "{dynamic}");
+        }
     }
 
     #[test]

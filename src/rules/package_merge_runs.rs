@@ -1,33 +1,41 @@
-//! DF205 apt-merge-runs: consecutive apt RUNs become one.
+//! DF205 package-merge-runs: consecutive RUNs of one package manager become
+//! one.
 
 use super::{moves, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction, ItemKind};
+use crate::transforms::{package_managers, PackageManager};
 
 pub static RULE: Rule = Rule {
     id: "DF205",
-    name: "apt-merge-runs",
-    summary: "consecutive RUNs that only run apt",
+    name: "package-merge-runs",
+    summary: "consecutive RUNs that only run the same package manager",
     fix_safety: FixSafety::Safe,
+    cache_style: None,
     doc: DOC,
     check,
 };
 
 const DOC: &str = "\
-# DF205 apt-merge-runs
+# DF205 package-merge-runs
 
 ## What it does
-Joins a RUN that only runs apt (`apt-get`, `apt`, `aptitude`, `dpkg`, and
-`rm` of apt's lists and caches) to the apt-only RUN right before it, with
-`&&`, in the file's own continuation style. Comment lines between them stay,
-inside the continuation. Part of hadolint's DL3059.
+Joins a RUN that only runs one package manager to the RUN right before it
+when that one only runs the same manager, with `&&`, in the file's own
+continuation style. Comment lines between them stay, inside the
+continuation. The managers, their programs and the caches `rm` may remove
+in such a RUN are data (`transforms/package_managers.toml`): apt (`apt-get`,
+`apt`, `aptitude`, `dpkg`), apk, dnf (with `yum`, `microdnf`, `rpm`) and
+zypper. Part of hadolint's DL3059.
 
 ## Why
 `RUN apt-get update` alone is cached as a layer and served stale on later
 builds, so a later `RUN apt-get install` can fail on package versions the
 mirror no longer has. In one RUN, update and install run together; one layer
-also lets the package lists be removed where they were created (DF206).
+also lets caches be removed where they were created (DF206, DF212), and an
+`apk del` of a `--virtual` group in the RUN that added it actually shrinks
+the image.
 
 ## Example
 ```dockerfile
@@ -55,17 +63,14 @@ fn check(cx: &Context) -> Vec<Finding> {
     for stage in &stages {
         for pair in stage.body.windows(2) {
             let (first, second) = (pair[0], pair[1]);
-            if !apt_only(file, first, false)
-                || !apt_only(file, second, true)
-                || !adjacent(file, first, second)
-            {
+            if !mergeable(file, first, second) {
                 continue;
             }
             findings.push(Finding {
                 rule: &RULE,
                 range: second.keyword_range(),
                 message: format!(
-                    "this RUN only runs apt, like the one at line {}: merge them",
+                    "this RUN only manages packages, like the one at line {}: merge them",
                     first.start_line
                 ),
                 fix: Some(Fix::new(
@@ -78,9 +83,19 @@ fn check(cx: &Context) -> Vec<Finding> {
     findings
 }
 
-/// A shell-form RUN without flags or heredocs whose commands are all apt's;
-/// `chain` also asks for a plain `&&` chain, `first` for no background job.
-fn apt_only(file: &Dockerfile, run: &Instruction, chain: bool) -> bool {
+/// Whether the fix joins `second` to `first`.
+pub fn mergeable(file: &Dockerfile, first: &Instruction, second: &Instruction) -> bool {
+    package_managers().iter().any(|manager| {
+        only(file, manager, first, false)
+            && only(file, manager, second, true)
+            && adjacent(file, first, second)
+    })
+}
+
+/// A shell-form RUN without flags or heredocs whose commands all belong to
+/// `manager`; `chain` also asks for a plain `&&` chain, `first` for no
+/// background job.
+fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: bool) -> bool {
     let command = &run.command;
     if command.name != "run"
         || command.json
@@ -89,7 +104,8 @@ fn apt_only(file: &Dockerfile, run: &Instruction, chain: bool) -> bool {
     {
         return false;
     }
-    if !run.mentions(&file.source, &["apt", "dpkg"]) {
+    let programs: Vec<&str> = manager.programs.iter().map(String::as_str).collect();
+    if !run.mentions(&file.source, &programs) {
         return false;
     }
     let Some(script) = shell::parse(file, run) else {
@@ -110,13 +126,10 @@ fn apt_only(file: &Dockerfile, run: &Instruction, chain: bool) -> bool {
             return false;
         };
         match words[0].as_str() {
-            "apt-get" | "apt" | "aptitude" | "dpkg" => true,
-            "rm" => words[1..].iter().all(|w| {
-                w.starts_with('-')
-                    || w.starts_with("/var/lib/apt/lists")
-                    || w.starts_with("/var/cache/apt")
-            }),
-            _ => false,
+            "rm" => words[1..]
+                .iter()
+                .all(|w| w.starts_with('-') || manager.caches.iter().any(|c| w.starts_with(c))),
+            program => programs.contains(&program),
         }
     })
 }

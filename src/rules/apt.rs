@@ -1,0 +1,95 @@
+//! What a RUN does with apt's package lists, for the rules that keep
+//! `apt-get update` and the removal of the lists in the RUN that installs.
+
+use std::ops::Range;
+
+use crate::syntax::{shell, Dockerfile, Instruction};
+
+/// Where `apt-get update` keeps the package lists.
+pub const LISTS: &str = "/var/lib/apt/lists";
+
+/// What a RUN does with apt.
+pub struct AptUse {
+    pub updates: bool,
+    pub removes_lists: bool,
+    /// The first command that installs (or reads the lists) before any
+    /// update of the RUN's own, by file range.
+    pub needs_lists: Option<Range<usize>>,
+}
+
+impl AptUse {
+    /// `None` for a RUN that does not run apt.
+    pub fn of(file: &Dockerfile, run: &Instruction) -> Option<AptUse> {
+        let command = run.command.sub.as_deref().unwrap_or(&run.command);
+        if command.name != "run" || !run.mentions(&file.source, &["apt"]) {
+            return None;
+        }
+        let script = shell::parse(file, run)?;
+        let mut found = AptUse {
+            updates: false,
+            removes_lists: false,
+            needs_lists: None,
+        };
+        let mut any = false;
+        for c in script.commands() {
+            // A word the shell would expand stays as written: it is no
+            // subcommand, and `rm` of it is no removal of the lists.
+            let words: Vec<String> = c
+                .name
+                .iter()
+                .chain(&c.args)
+                .map(|r| {
+                    shell::unquoted(&file.source, r.clone())
+                        .unwrap_or_else(|| String::from_utf8_lossy(&file.source[r.clone()]).into())
+                })
+                .collect();
+            let Some(name) = words.first() else { continue };
+            let sub = words[1..]
+                .iter()
+                .find(|w| !w.starts_with('-'))
+                .map(String::as_str);
+            let installs = match name.as_str() {
+                "apt-get" | "apt" | "aptitude" => {
+                    any = true;
+                    if sub == Some("update") {
+                        found.updates = true;
+                    }
+                    matches!(
+                        sub,
+                        Some(
+                            "install"
+                                | "upgrade"
+                                | "dist-upgrade"
+                                | "full-upgrade"
+                                | "source"
+                                | "download"
+                                | "build-dep"
+                                | "reinstall"
+                        )
+                    )
+                }
+                "apt-cache" => {
+                    any = true;
+                    true
+                }
+                "rm" => {
+                    found.removes_lists |= words.iter().any(|w| w.starts_with(LISTS));
+                    false
+                }
+                _ => false,
+            };
+            if installs && !found.updates && found.needs_lists.is_none() {
+                found.needs_lists = Some(c.range.clone());
+            }
+        }
+        any.then_some(found)
+    }
+}
+
+/// Whether a cache mount, not the layer, holds the lists.
+pub fn cached_lists(run: &Instruction) -> bool {
+    run.command
+        .flags
+        .iter()
+        .any(|f| f.name() == "mount" && f.text.contains("/var/lib/apt"))
+}
