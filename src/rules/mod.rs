@@ -4,16 +4,19 @@
 
 mod add_to_copy;
 mod apk_no_cache;
+mod apk_redundant_cache;
 mod append;
 mod apt;
 mod apt_get_not_apt;
 mod apt_get_yes;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
+mod apt_update_with_install;
 mod commands;
 mod exec_form;
 mod install_before_copy;
 mod moves;
+mod package_duplicates;
 mod package_merge_runs;
 mod packages_before_copy;
 mod pip_no_cache_dir;
@@ -144,6 +147,9 @@ pub static ALL: &[&Rule] = &[
     &package_merge_runs::RULE,
     &apt_lists_cleanup::RULE,
     &apt_no_install_recommends::RULE,
+    &apt_update_with_install::RULE,
+    &apk_redundant_cache::RULE,
+    &package_duplicates::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.

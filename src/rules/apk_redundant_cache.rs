@@ -1,0 +1,254 @@
+//! DF209 apk-redundant-cache: `apk update` and `rm /var/cache/apk` in a RUN
+//! whose installs all use `--no-cache`.
+
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+use crate::syntax::shell::{self, Script, SimpleCommand};
+use crate::syntax::{Dockerfile, Instruction, LineKind};
+
+pub static RULE: Rule = Rule {
+    id: "DF209",
+    name: "apk-redundant-cache",
+    summary: "apk update or removal of apk's cache that --no-cache makes redundant",
+    fix_safety: FixSafety::Safe,
+    cache_style: Some(CacheStyle::Cleanup),
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF209 apk-redundant-cache
+
+## What it does
+In a RUN whose `apk` commands all use `--no-cache` (DF203 adds it), removes
+`apk update` and the removal of `/var/cache/apk` (the whole `rm` when that
+is all it removes, else just that path).
+
+## Why
+`apk add --no-cache` fetches a fresh index for itself and keeps none, so an
+`apk update` before it downloads an index nothing reads, and an `rm -rf
+/var/cache/apk/*` after it removes nothing. Both only cost time and hide
+what the RUN does.
+
+## Example
+```dockerfile
+RUN apk update \\
+    && apk add --no-cache g++ \\
+    && rm -rf /var/cache/apk/*
+```
+becomes
+```dockerfile
+RUN apk add --no-cache g++
+```
+
+## Fix safety
+Safe where applied: only in a RUN whose commands form a plain list (`&&`,
+`;` or one per line, no `||`, pipes, conditions or shell comments), where
+every other apk command is `add`, `upgrade` or `del` with `--no-cache`, and
+no later RUN of the stage, of a stage built on it, or of an ONBUILD trigger
+runs apk without `--no-cache` (it would read the index `apk update` left).
+Comment lines inside the continuation are never removed: a RUN with one in
+the way is reported.
+";
+
+const CACHE: &str = "/var/cache/apk";
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let file = cx.file;
+    let stages = model::stages(file);
+    let mut findings = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        for (position, &run) in stage.body.iter().enumerate() {
+            let Some(apk) = ApkUse::of(file, run) else {
+                continue;
+            };
+            if apk.redundant.is_empty() || !apk.all_no_cache {
+                continue;
+            }
+            let later_reader = model::later_runs(&stages, index, position)
+                .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache));
+            let script = shell::parse(file, run).expect("ApkUse parsed it");
+            let edits = if later_reader {
+                Err("a later RUN runs apk without --no-cache".to_string())
+            } else {
+                removals(file, run, script, &apk.redundant)
+            };
+            let range = apk.redundant[0].range.clone();
+            findings.push(match edits {
+                Ok(edits) => Finding {
+                    rule: &RULE,
+                    range,
+                    message: RULE.summary.to_string(),
+                    fix: Some(Fix::new(Applicability::Safe, edits)),
+                },
+                Err(why) => Finding {
+                    rule: &RULE,
+                    range,
+                    message: format!("{}; not fixed: {why}", RULE.summary),
+                    fix: None,
+                },
+            });
+        }
+    }
+    findings
+}
+
+/// What a RUN does with apk.
+struct ApkUse<'s> {
+    /// Every apk command other than `update` uses `--no-cache`.
+    all_no_cache: bool,
+    /// `apk update` and `rm` of the cache.
+    redundant: Vec<&'s SimpleCommand>,
+}
+
+impl<'s> ApkUse<'s> {
+    fn of(file: &Dockerfile, run: &'s Instruction) -> Option<ApkUse<'s>> {
+        let command = run.command.sub.as_deref().unwrap_or(&run.command);
+        if command.name != "run" || !run.mentions(&file.source, &["apk"]) {
+            return None;
+        }
+        let script = shell::parse(file, run)?;
+        let mut found = ApkUse {
+            all_no_cache: true,
+            redundant: Vec::new(),
+        };
+        let mut any = false;
+        for c in script.commands() {
+            let words: Vec<Option<String>> = c
+                .name
+                .iter()
+                .chain(&c.args)
+                .map(|r| shell::unquoted(&file.source, r.clone()))
+                .collect();
+            let word = |i: usize| words.get(i).cloned().flatten();
+            match word(0).as_deref() {
+                Some("apk") => {
+                    any = true;
+                    let sub = words[1..]
+                        .iter()
+                        .flatten()
+                        .find(|w| !w.starts_with('-'))
+                        .map(String::as_str);
+                    let no_cache = words.iter().flatten().any(|w| w == "--no-cache");
+                    match sub {
+                        Some("update") if words.iter().all(Option::is_some) => {
+                            found.redundant.push(c)
+                        }
+                        Some("add" | "upgrade") if no_cache => {}
+                        Some("del") => {}
+                        _ => found.all_no_cache = false,
+                    }
+                }
+                Some("rm") if words.iter().flatten().any(|w| w.starts_with(CACHE)) => {
+                    found.redundant.push(c)
+                }
+                _ => {}
+            }
+        }
+        any.then_some(found)
+    }
+}
+
+/// The edits that remove the redundant commands (or the cache paths of an
+/// `rm` that removes more).
+fn removals(
+    file: &Dockerfile,
+    run: &Instruction,
+    script: &Script,
+    redundant: &[&SimpleCommand],
+) -> Result<Vec<Edit>, String> {
+    let commands = match top_level(script) {
+        Some(commands) if !script.has_error() && !script.has_comment() => commands,
+        _ => return Err("its shell is more than a plain list of commands".into()),
+    };
+    let mut edits = Vec::new();
+    let mut removed = 0;
+    for command in redundant {
+        let i = commands
+            .iter()
+            .position(|c| *c == command.range)
+            .expect("a top-level command of this script");
+        let paths: Vec<&Range<usize>> = command
+            .args
+            .iter()
+            .filter(|r| !file.source[r.start..r.end].starts_with(b"-"))
+            .collect();
+        let cache_paths: Vec<&Range<usize>> = paths
+            .iter()
+            .copied()
+            .filter(|r| file.source[r.start..r.end].starts_with(CACHE.as_bytes()))
+            .collect();
+        let range = if command
+            .name
+            .as_ref()
+            .is_some_and(|n| &file.source[n.clone()] == b"rm")
+            && cache_paths.len() < paths.len()
+        {
+            // `rm -rf /var/cache/apk/* /tmp/*`: only the cache path goes.
+            for path in cache_paths {
+                edits.push(Edit::replace(
+                    whitespace_before(file, path.start)..path.end,
+                    "",
+                ));
+            }
+            continue;
+        } else if let Some(next) = commands.get(i + 1) {
+            command.range.start..next.start
+        } else if let Some(previous) = i.checked_sub(1).map(|p| &commands[p]) {
+            previous.end..command.range.end
+        } else {
+            return Err("it would leave the RUN empty".into());
+        };
+        let comment_inside = run.lines.iter().any(|l| {
+            matches!(l.kind, LineKind::Comment)
+                && l.span.start < range.end
+                && range.start < l.span.end
+        });
+        if comment_inside {
+            return Err("a comment line sits in what would be removed".into());
+        }
+        edits.push(Edit::replace(range, ""));
+        removed += 1;
+    }
+    if removed == commands.len() {
+        return Err("it would leave the RUN empty".into());
+    }
+    Ok(edits)
+}
+
+/// The ranges of the script's commands when they are joined only by `&&`,
+/// `;` and newlines, none nested in another construct.
+fn top_level(script: &Script) -> Option<Vec<Range<usize>>> {
+    fn walk(script: &Script, node: Node<'_>, out: &mut Vec<Range<usize>>) -> bool {
+        match node.kind() {
+            "program" | "list" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node> = node.named_children(&mut cursor).collect();
+                children.into_iter().all(|child| walk(script, child, out))
+            }
+            "command" => {
+                out.push(script.file_range(node));
+                true
+            }
+            _ => false,
+        }
+    }
+    let joined = script
+        .operators()
+        .iter()
+        .all(|(op, _)| op == "&&" || op == ";");
+    let mut out = Vec::new();
+    (joined && walk(script, script.root(), &mut out)).then_some(out)
+}
+
+fn whitespace_before(file: &Dockerfile, mut at: usize) -> usize {
+    while at > 0 && matches!(file.source[at - 1], b' ' | b'\t') {
+        at -= 1;
+    }
+    at
+}

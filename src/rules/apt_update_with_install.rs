@@ -1,0 +1,151 @@
+//! DF208 apt-update-with-install: a RUN that installs with package lists an
+//! earlier RUN downloaded runs `apt-get update` itself.
+
+use tree_sitter::Node;
+
+use super::apt::AptUse;
+use super::{package_merge_runs, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model;
+use crate::syntax::shell::{self, Script};
+
+pub static RULE: Rule = Rule {
+    id: "DF208",
+    name: "apt-update-with-install",
+    summary: "apt installs with package lists an earlier RUN downloaded",
+    fix_safety: FixSafety::Safe,
+    cache_style: None,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF208 apt-update-with-install
+
+## What it does
+Inserts `apt-get update && ` before the first apt command of a RUN that
+installs (or reads the lists with `apt-cache`) without updating first, when
+an earlier RUN of its stage, or of a stage it builds on, ran `apt-get
+update`. A RUN that DF205 joins to the one before it is judged once joined.
+
+## Why
+The earlier RUN is cached as a layer: once its lists are weeks old, a
+rebuild of the later RUN asks the mirror for package versions it no longer
+has and fails. With its own update each RUN installs from fresh lists, and
+the earlier RUN's lists can then be removed where they were made (DF206),
+which keeps tens of megabytes out of the image.
+
+## Example
+```dockerfile
+RUN apt-get update && apt-get install -y curl
+COPY . /src
+RUN apt-get install -y make
+```
+becomes
+```dockerfile
+RUN apt-get update && apt-get install -y curl
+COPY . /src
+RUN apt-get update && apt-get install -y make
+```
+
+## Fix safety
+Safe: a fresh build runs the same update right before, so it installs what
+it would have; only the extra download of the lists costs time. Applied
+only where the inserted `&&` cannot change what runs: at the start of the
+script, of a line, or after `;` or `&&`, never after `||`, inside a
+condition, or in a background job. A RUN with a `--network` flag (which may
+have no network for the update) is reported, not fixed.
+";
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let file = cx.file;
+    let stages = model::stages(file);
+    let mut findings = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        for (position, &run) in stage.body.iter().enumerate() {
+            if run.command.sub.is_some() {
+                continue; // an ONBUILD trigger's lists come from the image built on it
+            }
+            let Some(command) = AptUse::of(file, run).and_then(|u| u.needs_lists) else {
+                continue;
+            };
+            let Some(updater) = model::earlier_runs(&stages, index, position)
+                .find(|r| AptUse::of(file, r).is_some_and(|u| u.updates))
+            else {
+                continue;
+            };
+            // DF205 joins it to the RUN before first; the joined RUN is
+            // judged again then.
+            if position > 0 && package_merge_runs::mergeable(file, stage.body[position - 1], run) {
+                continue;
+            }
+            let message = format!(
+                "installs with the package lists line {} downloaded",
+                updater.start_line
+            );
+            let script = shell::parse(file, run).expect("AptUse parsed it");
+            let why_not = if run.command.flags.iter().any(|f| f.name() == "network") {
+                Some("the RUN sets --network")
+            } else if script.has_error() || !at_statement_start(script, command.start) {
+                Some("apt is not the first command of a statement")
+            } else {
+                None
+            };
+            findings.push(match why_not {
+                Some(why) => Finding {
+                    rule: &RULE,
+                    range: command,
+                    message: format!("{message}; not fixed: {why}"),
+                    fix: None,
+                },
+                None => Finding {
+                    rule: &RULE,
+                    range: command.clone(),
+                    message: format!("{message}; run apt-get update in this RUN"),
+                    fix: Some(Fix::new(
+                        Applicability::Safe,
+                        vec![Edit::insert(command.start, "apt-get update && ")],
+                    )),
+                },
+            });
+        }
+    }
+    findings
+}
+
+/// Whether `X && ` can go before the command starting at `start` without
+/// changing when anything else runs.
+fn at_statement_start(script: &Script, start: usize) -> bool {
+    let offset = start - script.base;
+    let Some(mut node) = script
+        .root()
+        .descendant_for_byte_range(offset, offset)
+        .and_then(|n| enclosing_command(n))
+    else {
+        return false;
+    };
+    loop {
+        let Some(parent) = node.parent() else {
+            return false;
+        };
+        let first_child = node.prev_sibling().is_none();
+        match parent.kind() {
+            // `cmd | tee log` and `cmd > log`: the prefix takes the whole.
+            "pipeline" | "redirected_statement" if first_child => node = parent,
+            // `a && cmd`; `cmd && b` when the list itself is in place.
+            "list" => match node.prev_sibling() {
+                None => node = parent,
+                Some(op) => return op.kind() == "&&",
+            },
+            "program" => return node.next_sibling().is_none_or(|n| n.kind() != "&"),
+            _ => return false,
+        }
+    }
+}
+
+fn enclosing_command(mut node: Node<'_>) -> Option<Node<'_>> {
+    while node.kind() != "command" {
+        node = node.parent()?;
+    }
+    Some(node)
+}
