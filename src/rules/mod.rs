@@ -20,6 +20,9 @@ mod package_duplicates;
 mod package_merge_runs;
 mod packages_before_copy;
 mod pip_no_cache_dir;
+mod rpm_assume_yes;
+mod rpm_cache_clean;
+mod rpm_no_weak_deps;
 
 use std::ops::Range;
 use std::path::Path;
@@ -149,6 +152,9 @@ pub static ALL: &[&Rule] = &[
     &apt_no_install_recommends::RULE,
     &apt_update_with_install::RULE,
     &apk_redundant_cache::RULE,
+    &rpm_assume_yes::RULE,
+    &rpm_no_weak_deps::RULE,
+    &rpm_cache_clean::RULE,
     &package_duplicates::RULE,
 ];
 
