@@ -12,10 +12,13 @@ mod apt_get_yes;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
 mod apt_update_with_install;
+mod cache_clean;
 mod commands;
 mod exec_form;
+mod gem_no_document;
 mod install_before_copy;
 mod moves;
+mod npm_cache_clean;
 mod package_duplicates;
 mod package_merge_runs;
 mod packages_before_copy;
@@ -23,6 +26,9 @@ mod pip_no_cache_dir;
 mod rpm_assume_yes;
 mod rpm_cache_clean;
 mod rpm_no_weak_deps;
+mod yarn;
+mod yarn_cache_clean;
+mod yarn_frozen_lockfile;
 
 use std::ops::Range;
 use std::path::Path;
@@ -155,6 +161,10 @@ pub static ALL: &[&Rule] = &[
     &rpm_assume_yes::RULE,
     &rpm_no_weak_deps::RULE,
     &rpm_cache_clean::RULE,
+    &npm_cache_clean::RULE,
+    &yarn_cache_clean::RULE,
+    &yarn_frozen_lockfile::RULE,
+    &gem_no_document::RULE,
     &package_duplicates::RULE,
 ];
 
