@@ -49,14 +49,23 @@ RUN apk add --no-cache g++
 ## Fix safety
 Safe where applied: only in a RUN whose commands form a plain list (`&&`,
 `;` or one per line, no `||`, pipes, conditions or shell comments), where
-every other apk command is `add`, `upgrade` or `del` with `--no-cache`, and
-no later RUN of the stage, of a stage built on it, or of an ONBUILD trigger
-runs apk without `--no-cache` (it would read the index `apk update` left).
-Comment lines inside the continuation are never removed: a RUN with one in
-the way is reported.
+every other apk command is `add` or `upgrade` with `--no-cache` (or `del`),
+and no later RUN of the stage, of a stage built on it, or of an ONBUILD
+trigger runs apk without `--no-cache` (it would read the index `apk update`
+left; a RUN dockfix cannot read counts as one). The `rm` stays when an
+earlier RUN may have left an index for it to remove, and when it is the
+last command after `;` or a line end (its status was the RUN's). Comment
+lines inside the continuation are never removed: a RUN with one in the way
+is reported.
 ";
 
 const CACHE: &str = "/var/cache/apk";
+
+/// `/var/cache/apk` or a path below it (not `/var/cache/apk-old`).
+fn in_cache(path: &str) -> bool {
+    path.strip_prefix(CACHE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
@@ -67,6 +76,14 @@ fn check(cx: &Context) -> Vec<Finding> {
             let Some(apk) = ApkUse::of(file, run) else {
                 continue;
             };
+            let mut apk = apk;
+            // An index an earlier RUN left is what the `rm` removes.
+            let earlier_index = model::earlier_runs(&stages, index, position)
+                .filter_map(|r| ApkUse::of(file, r))
+                .any(|u| !u.all_no_cache || !u.redundant.is_empty());
+            if earlier_index {
+                apk.redundant.retain(|c| !is_rm(file, c));
+            }
             if apk.redundant.is_empty() || !apk.all_no_cache {
                 continue;
             }
@@ -112,10 +129,15 @@ impl<'s> ApkUse<'s> {
         if command.name != "run" || !run.mentions(&file.source, &["apk"]) {
             return None;
         }
-        let script = shell::parse(file, run)?;
         let mut found = ApkUse {
             all_no_cache: true,
             redundant: Vec::new(),
+        };
+        // A RUN dockfix cannot read (exec form, a parse error) may read the
+        // index.
+        let Some(script) = shell::parse(file, run).filter(|s| !s.has_error()) else {
+            found.all_no_cache = false;
+            return Some(found);
         };
         let mut any = false;
         for c in script.commands() {
@@ -127,7 +149,7 @@ impl<'s> ApkUse<'s> {
                 .collect();
             let word = |i: usize| words.get(i).cloned().flatten();
             match word(0).as_deref() {
-                Some("apk") => {
+                Some(name) if name == "apk" || name.ends_with("/apk") => {
                     any = true;
                     let sub = words[1..]
                         .iter()
@@ -144,7 +166,7 @@ impl<'s> ApkUse<'s> {
                         _ => found.all_no_cache = false,
                     }
                 }
-                Some("rm") if words.iter().flatten().any(|w| w.starts_with(CACHE)) => {
+                Some("rm") if words.iter().flatten().any(|w| in_cache(w)) => {
                     found.redundant.push(c)
                 }
                 _ => {}
@@ -181,14 +203,9 @@ fn removals(
         let cache_paths: Vec<&Range<usize>> = paths
             .iter()
             .copied()
-            .filter(|r| file.source[r.start..r.end].starts_with(CACHE.as_bytes()))
+            .filter(|r| shell::unquoted(&file.source, (*r).clone()).is_some_and(|p| in_cache(&p)))
             .collect();
-        let range = if command
-            .name
-            .as_ref()
-            .is_some_and(|n| &file.source[n.clone()] == b"rm")
-            && cache_paths.len() < paths.len()
-        {
+        let range = if is_rm(file, command) && cache_paths.len() < paths.len() {
             // `rm -rf /var/cache/apk/* /tmp/*`: only the cache path goes.
             for path in cache_paths {
                 edits.push(Edit::replace(
@@ -200,6 +217,17 @@ fn removals(
         } else if let Some(next) = commands.get(i + 1) {
             command.range.start..next.start
         } else if let Some(previous) = i.checked_sub(1).map(|p| &commands[p]) {
+            // After `;` or a line end the last command's status was the
+            // RUN's; after `&&` it adds nothing to it.
+            let separator: Vec<u8> = script.text
+                [previous.end - script.base..command.range.start - script.base]
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace() && *b != b'\\')
+                .collect();
+            if separator != b"&&" {
+                return Err("the RUN's status is that of its last command".into());
+            }
             previous.end..command.range.end
         } else {
             return Err("it would leave the RUN empty".into());
@@ -217,6 +245,9 @@ fn removals(
     }
     if removed == commands.len() {
         return Err("it would leave the RUN empty".into());
+    }
+    if edits.is_empty() {
+        return Err("dockfix cannot read the paths it removes".into());
     }
     Ok(edits)
 }
@@ -244,6 +275,13 @@ fn top_level(script: &Script) -> Option<Vec<Range<usize>>> {
         .all(|(op, _)| op == "&&" || op == ";");
     let mut out = Vec::new();
     (joined && walk(script, script.root(), &mut out)).then_some(out)
+}
+
+fn is_rm(file: &Dockerfile, command: &SimpleCommand) -> bool {
+    command
+        .name
+        .as_ref()
+        .is_some_and(|n| &file.source[n.clone()] == b"rm")
 }
 
 fn whitespace_before(file: &Dockerfile, mut at: usize) -> usize {

@@ -58,7 +58,7 @@ pub fn append_command(file: &Dockerfile, run: &Instruction, command: &str) -> Re
         }
         // Without `set -e` a script's status is its last command's: a line
         // of its own would hide a failure of the one before.
-        return Ok(if stops_on_error(script, &file.source) {
+        return Ok(if script.stops_on_error(&file.source) {
             Edit::insert(heredoc.terminator.start, format!("{command}{eol}"))
         } else {
             Edit::insert(end, format!(" && {command}"))
@@ -117,33 +117,6 @@ fn foreign_interpreter(body: &[u8]) -> Option<String> {
     }
     let shells = ["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"];
     (!shells.contains(&program.as_str())).then_some(program)
-}
-
-/// Whether the script turns on `set -e` (and leaves it on).
-fn stops_on_error(script: &shell::Script, source: &[u8]) -> bool {
-    let mut on = false;
-    for command in script.commands() {
-        let Some(words) = command.literal_words(source) else {
-            continue;
-        };
-        let [set, options @ ..] = words.as_slice() else {
-            continue;
-        };
-        if set != "set" {
-            continue;
-        }
-        for (i, option) in options.iter().enumerate() {
-            let errexit = options.get(i + 1).is_some_and(|o| o == "errexit");
-            match option.as_str() {
-                "-o" if errexit => on = true,
-                "+o" if errexit => on = false,
-                o if o.starts_with('-') && !o.starts_with("--") && o.contains('e') => on = true,
-                o if o.starts_with('+') && o.contains('e') => on = false,
-                _ => {}
-            }
-        }
-    }
-    on
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use super::commands::APT_VALUE_OPTIONS;
 use crate::syntax::{shell, Dockerfile, Instruction};
 
 /// Where `apt-get update` keeps the package lists.
@@ -15,6 +16,12 @@ pub struct AptUse {
     /// The first command that installs (or reads the lists) before any
     /// update of the RUN's own, by file range.
     pub needs_lists: Option<Range<usize>>,
+    /// Every update is a plain `apt-get update` (quiet or `-y` at most):
+    /// one that another update can stand in for.
+    pub plain_updates: bool,
+    /// False for a RUN that mentions apt but whose shell dockfix cannot
+    /// read (exec form, a parse error): it is assumed to need the lists.
+    pub readable: bool,
 }
 
 impl AptUse {
@@ -24,11 +31,21 @@ impl AptUse {
         if command.name != "run" || !run.mentions(&file.source, &["apt"]) {
             return None;
         }
-        let script = shell::parse(file, run)?;
+        let Some(script) = shell::parse(file, run).filter(|s| !s.has_error()) else {
+            return Some(AptUse {
+                updates: false,
+                removes_lists: false,
+                needs_lists: Some(run.args_range()),
+                plain_updates: false,
+                readable: false,
+            });
+        };
         let mut found = AptUse {
             updates: false,
             removes_lists: false,
             needs_lists: None,
+            plain_updates: true,
+            readable: true,
         };
         let mut any = false;
         for c in script.commands() {
@@ -44,15 +61,29 @@ impl AptUse {
                 })
                 .collect();
             let Some(name) = words.first() else { continue };
-            let sub = words[1..]
-                .iter()
-                .find(|w| !w.starts_with('-'))
-                .map(String::as_str);
+            let sub = subcommand(&words);
             let installs = match name.as_str() {
                 "apt-get" | "apt" | "aptitude" => {
                     any = true;
                     if sub == Some("update") {
                         found.updates = true;
+                        // A prefix (`http_proxy=... apt-get`) makes the
+                        // command start before its name.
+                        let prefixed = c.name.as_ref().is_some_and(|n| n.start != c.range.start);
+                        found.plain_updates &= !prefixed
+                            && words[1..].iter().all(|w| {
+                                matches!(
+                                    w.as_str(),
+                                    "update"
+                                        | "-q"
+                                        | "-qq"
+                                        | "-y"
+                                        | "-qy"
+                                        | "-yq"
+                                        | "--yes"
+                                        | "--quiet"
+                                )
+                            });
                     }
                     matches!(
                         sub,
@@ -84,6 +115,22 @@ impl AptUse {
         }
         any.then_some(found)
     }
+}
+
+/// The first word after apt's global options (and their values).
+fn subcommand(words: &[String]) -> Option<&str> {
+    let mut i = 1;
+    while let Some(word) = words.get(i) {
+        if !word.starts_with('-') {
+            return Some(word);
+        }
+        i += if APT_VALUE_OPTIONS.contains(&word.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    None
 }
 
 /// Whether a cache mount, not the layer, holds the lists.

@@ -1,13 +1,13 @@
 //! DF201 apt-get-yes: `apt-get install` without `-y`.
 
-use super::commands::{flag_findings, FlagSpec, APT_VALUE_OPTIONS};
+use super::commands::{flag_findings, unsafe_where_failure_ignored, FlagSpec, APT_VALUE_OPTIONS};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
     id: "DF201",
     name: "apt-get-yes",
     summary: "apt-get changes packages without -y",
-    fix_safety: FixSafety::Safe,
+    fix_safety: FixSafety::Sometimes,
     cache_style: None,
     doc: DOC,
     check,
@@ -38,8 +38,11 @@ RUN apt-get install -y curl
 ```
 
 ## Fix safety
-Safe: where the command already succeeds it asked nothing, and `-y` only
-answers questions.
+Safe where the RUN fails when the command fails: where it succeeds it
+asked nothing, and `-y` only answers questions. Unsafe where the RUN goes
+on after a failure (`|| true`, a pipe, `;` without `set -e`): there a
+command that aborted at its question left the image unchanged, and with
+`-y` it installs or removes packages.
 ";
 
 pub const APT: FlagSpec = FlagSpec {
@@ -61,11 +64,13 @@ pub const APT: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    flag_findings(cx, &RULE, &APT, Applicability::Safe, |_, command| {
+    let mut findings = flag_findings(cx, &RULE, &APT, Applicability::Safe, |_, command| {
         let program = command.word(0).unwrap_or("apt-get");
         Some((
             format!("{program} without -y aborts at its first question"),
             vec![],
         ))
-    })
+    });
+    unsafe_where_failure_ignored(cx.file, &mut findings);
+    findings
 }

@@ -49,12 +49,15 @@ RUN apt-get update && apt-get install -y make
 ```
 
 ## Fix safety
-Safe: a fresh build runs the same update right before, so it installs what
-it would have; only the extra download of the lists costs time. Applied
-only where the inserted `&&` cannot change what runs: at the start of the
-script, of a line, or after `;` or `&&`, never after `||`, inside a
-condition, or in a background job. A RUN with a `--network` flag (which may
-have no network for the update) is reported, not fixed.
+Safe: a fresh build runs the same plain update right before, so it
+installs what it would have; only the extra download of the lists costs
+time. Applied only where the inserted `&&` cannot change what runs: at the start of the
+script, of a line, or after `;` or `&&`, never next to `||`, inside a
+condition, or in a background job. Reported, not fixed: a RUN with a
+`--network` flag (which may have no network for the update), an earlier
+update with options (`-o Acquire::Check-Valid-Until=false` for an archive)
+or variables a plain update would lack, and an install with variables
+(`http_proxy=...`).
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
@@ -66,7 +69,10 @@ fn check(cx: &Context) -> Vec<Finding> {
             if run.command.sub.is_some() {
                 continue; // an ONBUILD trigger's lists come from the image built on it
             }
-            let Some(command) = AptUse::of(file, run).and_then(|u| u.needs_lists) else {
+            let Some(command) = AptUse::of(file, run)
+                .filter(|u| u.readable)
+                .and_then(|u| u.needs_lists)
+            else {
                 continue;
             };
             let Some(updater) = model::earlier_runs(&stages, index, position)
@@ -84,8 +90,13 @@ fn check(cx: &Context) -> Vec<Finding> {
                 updater.start_line
             );
             let script = shell::parse(file, run).expect("AptUse parsed it");
+            let prefixed = !file.source[command.start..].starts_with(b"apt");
             let why_not = if run.command.flags.iter().any(|f| f.name() == "network") {
                 Some("the RUN sets --network")
+            } else if !AptUse::of(file, updater).is_some_and(|u| u.plain_updates) {
+                Some("the earlier update has options a plain update would lack")
+            } else if prefixed {
+                Some("the install sets variables a plain update would lack")
             } else if script.has_error() || !at_statement_start(script, command.start) {
                 Some("apt is not the first command of a statement")
             } else {
@@ -132,8 +143,10 @@ fn at_statement_start(script: &Script, start: usize) -> bool {
         match parent.kind() {
             // `cmd | tee log` and `cmd > log`: the prefix takes the whole.
             "pipeline" | "redirected_statement" if first_child => node = parent,
-            // `a && cmd`; `cmd && b` when the list itself is in place.
+            // `a && cmd`; `cmd && b` when the list itself is in place. Not
+            // `cmd || b`: b would run when the update fails.
             "list" => match node.prev_sibling() {
+                None if node.next_sibling().is_some_and(|op| op.kind() == "||") => return false,
                 None => node = parent,
                 Some(op) => return op.kind() == "&&",
             },

@@ -237,6 +237,30 @@ pub fn flag_findings(
     flag_findings_at(cx, rule, spec, Place::Subcommand, applicability, fix)
 }
 
+/// Marks unsafe the fixes of commands whose failure the RUN goes on after
+/// (`|| true`, a pipe, `;` without `set -e`): there a command that aborted
+/// at its question changed nothing, and with `-y` it changes the image.
+pub fn unsafe_where_failure_ignored(file: &Dockerfile, findings: &mut [Finding]) {
+    for finding in findings {
+        let ignored = file
+            .instructions()
+            .find(|i| i.span().contains(&finding.range.start))
+            .and_then(|run| shell::parse(file, run))
+            .is_none_or(|script| {
+                script
+                    .commands()
+                    .iter()
+                    .find(|c| c.range == finding.range)
+                    .is_none_or(|c| script.failure_ignored(c, script.stops_on_error(&file.source)))
+            });
+        if let Some(fix) = finding.fix.as_mut().filter(|_| ignored) {
+            fix.applicability = Applicability::Unsafe;
+            finding.message +=
+                "; unsafe: the RUN goes on when it fails, so its answer changes what is installed";
+        }
+    }
+}
+
 /// Where a missing flag goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Place {

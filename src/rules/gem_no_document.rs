@@ -105,6 +105,8 @@ fn old_rubygems(base: &str) -> bool {
         "centos:centos6",
         "ubuntu:12.04",
         "ubuntu:precise",
+        "ubuntu:14.04",
+        "ubuntu:trusty",
         "debian:7",
         "debian:wheezy",
         "debian:6",

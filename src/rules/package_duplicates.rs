@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use super::commands::{run_commands, subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS};
+use super::commands::{
+    run_commands, subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS, DNF_VALUE_OPTIONS,
+};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::syntax::Dockerfile;
@@ -54,19 +56,51 @@ const INSTALLS: &[(FlagSpec, &[char])] = &[
     (
         spec(
             &[&["apk"]],
-            &["-X", "--repository", "-p", "--root"],
+            &["-X", "--repository", "-p", "--root", "-t", "--virtual"],
             &["add"],
         ),
         &['=', '~', '<', '>'],
     ),
     (
-        spec(&[&["dnf"], &["yum"], &["microdnf"]], &[], &["install"]),
+        spec(
+            &[&["dnf"], &["yum"], &["microdnf"]],
+            DNF_VALUE_OPTIONS,
+            &["install"],
+        ),
         &[],
     ),
     (
-        spec(&[&["zypper"]], &[], &["install", "in"]),
+        spec(&[&["zypper"]], ZYPPER_INSTALL_OPTIONS, &["install", "in"]),
         &['=', '<', '>'],
     ),
+];
+
+/// zypper's global options and those of `install` that take a value.
+const ZYPPER_INSTALL_OPTIONS: &[&str] = &[
+    "-c",
+    "--config",
+    "-R",
+    "--root",
+    "--installroot",
+    "-D",
+    "--reposd-dir",
+    "-C",
+    "--cache-dir",
+    "--raw-cache-dir",
+    "--solv-cache-dir",
+    "--pkg-cache-dir",
+    "-p",
+    "--plus-repo",
+    "--plus-content",
+    "--releasever",
+    "--userdata",
+    "-s",
+    "--table-style",
+    "-t",
+    "--type",
+    "-r",
+    "--repo",
+    "--from",
 ];
 
 const fn spec(
@@ -88,13 +122,13 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = crate::model::stages(cx.file);
     let mut findings = Vec::new();
     for command in run_commands(cx.file, &stages) {
-        let Some((sub, pins)) = INSTALLS
+        let Some((spec, sub, pins)) = INSTALLS
             .iter()
-            .find_map(|(spec, pins)| Some((subcommand(&command, spec)?, *pins)))
+            .find_map(|(spec, pins)| Some((spec, subcommand(&command, spec)?, *pins)))
         else {
             continue;
         };
-        for (word, range) in duplicates(&command, sub, pins) {
+        for (word, range) in duplicates(&command, sub, pins, spec.value_options) {
             let before = command
                 .words
                 .iter()
@@ -125,10 +159,19 @@ fn duplicates<'c>(
     command: &'c RunCommand,
     sub: usize,
     pins: &[char],
+    value_options: &[&str],
 ) -> Vec<(&'c str, &'c Range<usize>)> {
-    let packages: Vec<(&str, &Range<usize>)> = command.words[sub + 1..]
+    let words = &command.words[sub + 1..];
+    // An option's value (`-o Acquire::Retries=3`, `-t pattern`) is no package.
+    let packages: Vec<(&str, &Range<usize>)> = words
         .iter()
-        .filter_map(|(w, r)| Some((w.as_deref()?, r)))
+        .enumerate()
+        .filter(|(i, _)| {
+            i.checked_sub(1)
+                .and_then(|p| words[p].0.as_deref())
+                .is_none_or(|option| !value_options.contains(&option))
+        })
+        .filter_map(|(_, (w, r))| Some((w.as_deref()?, r)))
         .filter(|(w, _)| !w.starts_with('-'))
         .collect();
     let name = |w: &str| w.split(pins).next().unwrap_or(w).to_string();
@@ -170,6 +213,9 @@ fn removal(file: &Dockerfile, before: usize, word: &Range<usize>) -> Option<Rang
     match (first_on_line, rest.as_slice()) {
         (true, [escape]) if *escape == file.escape => return Some(line_start..line_end),
         (true, []) => start = before,
+        // What stays would start with `#`: a comment line, which Docker
+        // drops from the continuation.
+        (true, [b'#', ..]) => return None,
         // First on its line: the indentation stays, the blanks after go.
         (true, _) => {
             while matches!(src.get(end), Some(b' ' | b'\t')) {

@@ -4,7 +4,8 @@
 use super::{moves, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::model;
-use crate::syntax::{shell, Dockerfile, Instruction, ItemKind};
+use crate::syntax::shell::{self, Script};
+use crate::syntax::{Dockerfile, Instruction, ItemKind};
 use crate::transforms::{package_managers, PackageManager};
 
 pub static RULE: Rule = Rule {
@@ -51,9 +52,11 @@ RUN apt-get update \\
 ## Fix safety
 Safe: the commands run in the same order, and the second still runs only
 when the first succeeded. Merged only when the second RUN is a plain `&&`
-chain, the first has no background job, neither carries flags or heredocs,
-and nothing but comments and blank lines separates them (blank lines are
-dropped: BuildKit warns about them inside a continuation).
+chain, the first has no background job and does not end in `;`, neither
+carries flags, heredocs, a shell comment, `export`/`unset` or a bare
+assignment (their effect would reach the joined commands), and nothing but
+comments and blank lines separates them (blank lines are dropped: BuildKit
+warns about them inside a continuation).
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
@@ -112,7 +115,15 @@ fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: b
         return false;
     };
     let commands = script.commands();
-    if script.has_error() || commands.is_empty() {
+    // A comment would swallow what is joined after it; `export` or a bare
+    // assignment would reach the commands joined after it.
+    if script.has_error() || script.has_comment() || commands.is_empty() || sets_shell_state(script)
+    {
+        return false;
+    }
+    // `a;` or `a &` followed by `&& b` is not a command list.
+    let args = run.text(command.args.clone());
+    if args.trim_ascii_end().ends_with(b";") || args.trim_ascii_end().ends_with(b"&") {
         return false;
     }
     let ops = script.operators();
@@ -132,6 +143,23 @@ fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: b
             program => programs.contains(&program),
         }
     })
+}
+
+/// Whether the script changes the shell's own state for what follows it.
+fn sets_shell_state(script: &Script) -> bool {
+    let mut stack = vec![script.root()];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "declaration_command" | "unset_command" => return true,
+            "variable_assignment" if node.parent().is_none_or(|p| p.kind() != "command") => {
+                return true
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    false
 }
 
 /// Only comment and blank lines between the two.
@@ -159,10 +187,11 @@ fn join(file: &Dockerfile, first: &Instruction, second: &Instruction) -> Edit {
         .map(|i| String::from_utf8_lossy(&src[i.span.clone()]).into_owned())
         .collect();
     let (indent, leading) = moves::continuation_style(file, first);
+    let escape = file.escape as char;
     let replacement = if leading {
-        format!(" \\{eol}{comments}{indent}&& ")
+        format!(" {escape}{eol}{comments}{indent}&& ")
     } else {
-        format!(" && \\{eol}{comments}{indent}")
+        format!(" && {escape}{eol}{comments}{indent}")
     };
     Edit::replace(first_end..second_start, replacement)
 }

@@ -2,8 +2,8 @@
 //! without being told to answer their questions.
 
 use super::commands::{
-    flag_findings, flag_findings_at, subcommand, FlagSpec, Place, RunCommand, DNF_VALUE_OPTIONS,
-    ZYPPER_VALUE_OPTIONS,
+    flag_findings, flag_findings_at, subcommand, unsafe_where_failure_ignored, FlagSpec, Place,
+    RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
 };
 use super::{Applicability, Context, Finding, FixSafety, Rule};
 
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "DF210",
     name: "rpm-assume-yes",
     summary: "dnf, yum or zypper changes packages without -y or -n",
-    fix_safety: FixSafety::Safe,
+    fix_safety: FixSafety::Sometimes,
     cache_style: None,
     doc: DOC,
     check,
@@ -42,7 +42,8 @@ after `install`, `-n` means `--name`.
 A build has no terminal to answer the confirmation prompt: dnf and yum
 answer \"no\" and abort (\"Operation aborted\"), zypper fails on its
 unreadable input, so the Dockerfile builds only by luck (when nothing needs
-confirming). microdnf never asks; there `-y` only says what it does.
+confirming). microdnf asks too since version 3.8 (UBI 9); older ones
+accept `-y` and do not ask.
 
 ## Example
 ```dockerfile
@@ -54,8 +55,10 @@ RUN dnf install -y httpd && zypper -n install curl
 ```
 
 ## Fix safety
-Safe: where the command already succeeds it asked nothing, and the flag only
-answers questions.
+Safe where the RUN fails when the command fails: where it succeeds it
+asked nothing, and the flag only answers questions. Unsafe where the RUN
+goes on after a failure (`|| true`, a pipe, `;` without `set -e`): there a
+command that aborted at its question left the image unchanged.
 ";
 
 /// What dnf, yum and microdnf do that asks before doing it.
@@ -138,11 +141,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             .filter_map(|(w, _)| w.as_deref())
             .any(|w| w.contains("assumeyes") || w.contains("assumeno"));
         let program = command.word(0)?;
-        let message = if program == "microdnf" {
-            "microdnf without -y (it does not ask; -y says so)".to_string()
-        } else {
-            format!("{program} without -y aborts at its first question")
-        };
+        let message = format!("{program} without -y aborts at its first question");
         (!configured).then(|| (message, vec![]))
     });
     findings.extend(flag_findings_at(
@@ -160,6 +159,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             })
         },
     ));
+    unsafe_where_failure_ignored(cx.file, &mut findings);
     findings.sort_by_key(|f| f.range.start);
     findings
 }

@@ -365,6 +365,14 @@ fn later_user(
         if command.name != "run" {
             continue;
         }
+        // A RUN dockfix cannot read may use the cache in any way.
+        let readable = crate::syntax::shell::parse(file, later).is_some_and(|s| !s.has_error());
+        if !readable && later.mentions(&file.source, programs) {
+            return Some(format!(
+                "line {line} runs {} in a way dockfix cannot read",
+                programs.join("/")
+            ));
+        }
         let mut refreshed = false;
         for c in instruction_commands(file, later, index) {
             let Some(program) = c.word(0) else { continue };

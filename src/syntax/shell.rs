@@ -219,9 +219,90 @@ impl Script {
         &self.text[node.byte_range()]
     }
 
-    /// True when tree-sitter could not parse part of the script.
+    /// True when tree-sitter could not parse part of the script, or could
+    /// not parse it as Docker runs it: a comment before a continuation
+    /// swallows the continued lines too, since Docker joins them before the
+    /// shell sees a line end.
     pub fn has_error(&self) -> bool {
-        self.root().has_error()
+        self.root().has_error() || self.index().continued_comment
+    }
+
+    /// Whether a command runs in the script's own shell, outside any
+    /// subshell, function, condition, loop or pipeline (only `;`, `&&`,
+    /// `||` and line ends around it).
+    pub fn is_top_level(&self, command: &SimpleCommand) -> bool {
+        let offset = command.range.start - self.base;
+        let mut node = self.root().descendant_for_byte_range(offset, offset);
+        while let Some(n) = node.filter(|n| n.kind() != "command") {
+            node = n.parent();
+        }
+        let mut parent = node.and_then(|n| n.parent());
+        while let Some(p) = parent.filter(|p| p.kind() == "list") {
+            parent = p.parent();
+        }
+        parent.is_some_and(|p| p.kind() == "program")
+    }
+
+    /// Whether the script turns on `set -e` (and leaves it on) in its own
+    /// shell: `(set -e; ...)` or a function's `set -e` does not count.
+    pub fn stops_on_error(&self, source: &[u8]) -> bool {
+        let mut on = false;
+        for command in self.commands().iter().filter(|c| self.is_top_level(c)) {
+            let Some(words) = command.literal_words(source) else {
+                continue;
+            };
+            let [set, options @ ..] = words.as_slice() else {
+                continue;
+            };
+            if set != "set" {
+                continue;
+            }
+            for (i, option) in options.iter().enumerate() {
+                let errexit = options.get(i + 1).is_some_and(|o| o == "errexit");
+                match option.as_str() {
+                    "-o" if errexit => on = true,
+                    "+o" if errexit => on = false,
+                    o if o.starts_with('-') && !o.starts_with("--") && o.contains('e') => on = true,
+                    o if o.starts_with('+') && o.contains('e') => on = false,
+                    _ => {}
+                }
+            }
+        }
+        on
+    }
+
+    /// Whether the RUN's status can ignore the command's failure: it feeds
+    /// a pipe, is followed by `||`, sits in a condition, a subshell or a
+    /// function, or is followed by more commands after `;` or a line end
+    /// while `stops_on_error` is false.
+    pub fn failure_ignored(&self, command: &SimpleCommand, stops_on_error: bool) -> bool {
+        let offset = command.range.start - self.base;
+        let mut node = self.root().descendant_for_byte_range(offset, offset);
+        while let Some(n) = node.filter(|n| n.kind() != "command") {
+            node = n.parent();
+        }
+        let Some(mut node) = node else { return true };
+        loop {
+            let Some(parent) = node.parent() else {
+                return true;
+            };
+            let next = node.next_sibling();
+            match parent.kind() {
+                "redirected_statement" => {}
+                "pipeline" if next.is_none() => {}
+                "list" if next.is_none_or(|op| op.kind() != "||") => {}
+                "program" => {
+                    let mut after = std::iter::successors(next, |n| n.next_sibling());
+                    if next.is_some_and(|n| n.kind() == "&") {
+                        return true;
+                    }
+                    let more = after.any(|n| n.is_named() && n.kind() != "comment");
+                    return more && !stops_on_error;
+                }
+                _ => return true,
+            }
+            node = parent;
+        }
     }
 
     /// Every simple command, in source order.
@@ -253,7 +334,10 @@ impl Script {
                 let node = cursor.node();
                 match node.kind() {
                     "command" => index.commands.push(self.simple_command(node)),
-                    "comment" => index.comment = true,
+                    "comment" => {
+                        index.comment = true;
+                        index.continued_comment |= self.node_text(node).ends_with(b"\\");
+                    }
                     "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => index
                         .operators
                         .push((node.kind().to_string(), self.file_range(node))),
@@ -303,6 +387,7 @@ struct Index {
     operators: Vec<(String, Range<usize>)>,
     redirects: Vec<Range<usize>>,
     comment: bool,
+    continued_comment: bool,
 }
 
 #[cfg(test)]
@@ -348,6 +433,22 @@ mod tests {
         let ops = script.operators();
         assert_eq!(ops.len(), 1);
         assert_eq!(text(src, ops[0].1.clone()), "&&");
+    }
+
+    #[test]
+    fn a_comment_before_a_continuation_makes_the_script_unreadable() {
+        let src = b"FROM a\nRUN apt-get update # refresh \\\n  && apt-get install -y curl\n";
+        let file = parse_file(src).unwrap();
+        let run = file.instructions().nth(1).unwrap();
+        assert!(parse(&file, run).unwrap().has_error());
+        let src =
+            b"FROM a\nRUN apt-get update \\\n# comment line \\\n  && apt-get install -y curl\n";
+        let file = parse_file(src).unwrap();
+        let run = file.instructions().nth(1).unwrap();
+        assert!(
+            !parse(&file, run).unwrap().has_error(),
+            "a comment line is masked"
+        );
     }
 
     #[test]
