@@ -77,9 +77,9 @@ pub fn later_runs<'s, 'f>(
     own.chain(descendants).chain(triggers)
 }
 
-/// The RUNs before `position` in the stage and in the stages it builds on,
-/// nearest first.
-pub fn earlier_runs<'s, 'f>(
+/// The instructions before `position` in the stage and in the stages it
+/// builds on, nearest first.
+pub fn earlier<'s, 'f>(
     stages: &'s [Stage<'f>],
     index: usize,
     position: usize,
@@ -89,7 +89,15 @@ pub fn earlier_runs<'s, 'f>(
         .skip(1)
         .flat_map(|s| s.body.iter().rev().copied());
     own.chain(ancestors)
-        .filter(|i| i.command.name == "run" && i.command.sub.is_none())
+}
+
+/// The RUNs among `earlier` (ONBUILD triggers are not).
+pub fn earlier_runs<'s, 'f>(
+    stages: &'s [Stage<'f>],
+    index: usize,
+    position: usize,
+) -> impl Iterator<Item = &'f Instruction> + 's {
+    earlier(stages, index, position).filter(|i| i.command.name == "run" && i.command.sub.is_none())
 }
 
 #[cfg(test)]

@@ -1227,6 +1227,15 @@ fn cache_style_cleanup_is_the_default_and_the_only_style_yet() {
 }
 
 #[test]
+fn yarn_cache_clean_reports_when_no_build_context_shows_the_yarn_version() {
+    let dir = tree(&[]);
+    let input = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install\n";
+    let run = dockfix_stdin(dir.path(), &["--select", "DF214", "-"], input);
+    assert!(run.stdout.contains("yarn may be 2+"), "{}", run.stdout);
+    assert!(!run.stdout.contains("[*]"), "{}", run.stdout);
+}
+
+#[test]
 fn explain_by_id_or_name_prints_the_rule_doc() {
     let dir = tree(&[]);
     let by_id = dockfix(dir.path(), &["explain", "DF001"]);

@@ -169,8 +169,19 @@ impl<'s> ApkUse<'s> {
                 Some("rm") if words.iter().flatten().any(|w| in_cache(w)) => {
                     found.redundant.push(c)
                 }
+                // apk through a wrapper (`sudo apk`, `xargs apk add`) may
+                // read the index.
+                _ if crate::syntax::names_program(&file.source[c.range.clone()], &["apk"]) => {
+                    any = true;
+                    found.all_no_cache = false;
+                }
                 _ => {}
             }
+        }
+        if !any && run.names_program(&file.source, &["apk"]) {
+            // Through a wrapper (`sudo`, `xargs`, `sh -c`): it may read the index.
+            found.all_no_cache = false;
+            return Some(found);
         }
         any.then_some(found)
     }

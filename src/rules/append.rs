@@ -56,13 +56,23 @@ pub fn append_command(file: &Dockerfile, run: &Instruction, command: &str) -> Re
         if let Some(interpreter) = foreign_interpreter(body) {
             return Err(format!("the heredoc script runs in {interpreter}"));
         }
-        // Without `set -e` a script's status is its last command's: a line
-        // of its own would hide a failure of the one before.
-        return Ok(if script.stops_on_error(&file.source) {
-            Edit::insert(heredoc.terminator.start, format!("{command}{eol}"))
-        } else {
-            Edit::insert(end, format!(" && {command}"))
-        });
+        // Without `set -e` a script's status is its last command's, and
+        // `set -e` lets a failure inside an `&&` list pass: a line of its
+        // own would hide a failure of the one before. `&& command` after a
+        // heredoc's closing line would no longer close it.
+        let last = statements[last];
+        let own_line = last.kind() == "command"
+            && script.stops_on_error(&file.source, script.file_range(last).start);
+        if own_line {
+            return Ok(Edit::insert(
+                heredoc.terminator.start,
+                format!("{command}{eol}"),
+            ));
+        }
+        if contains_heredoc(last) {
+            return Err("its script ends in a heredoc".into());
+        }
+        return Ok(Edit::insert(end, format!(" && {command}")));
     }
     let continued = run
         .lines
@@ -117,6 +127,13 @@ fn foreign_interpreter(body: &[u8]) -> Option<String> {
     }
     let shells = ["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"];
     (!shells.contains(&program.as_str())).then_some(program)
+}
+
+fn contains_heredoc(node: tree_sitter::Node<'_>) -> bool {
+    let mut cursor = node.walk();
+    let found =
+        node.kind() == "heredoc_redirect" || node.children(&mut cursor).any(contains_heredoc);
+    found
 }
 
 #[cfg(test)]

@@ -107,14 +107,35 @@ impl AptUse {
                     found.removes_lists |= words.iter().any(|w| w.starts_with(LISTS));
                     false
                 }
+                // apt through a wrapper (`sudo apt-get`, `xargs apt-get`,
+                // `sh -c "apt-get ..."`) may install: dockfix cannot say.
+                _ if names_apt(&file.source[c.range.clone()]) => {
+                    any = true;
+                    found.readable = false;
+                    true
+                }
                 _ => false,
             };
             if installs && !found.updates && found.needs_lists.is_none() {
                 found.needs_lists = Some(c.range.clone());
             }
         }
+        if !any && run.names_program(&file.source, APT_PROGRAMS) {
+            // Through a wrapper (`sudo`, `xargs`, `sh -c`): it may need the lists.
+            return Some(AptUse {
+                needs_lists: Some(run.args_range()),
+                readable: false,
+                ..found
+            });
+        }
         any.then_some(found)
     }
+}
+
+const APT_PROGRAMS: &[&str] = &["apt-get", "apt", "aptitude", "apt-cache"];
+
+fn names_apt(text: &[u8]) -> bool {
+    crate::syntax::names_program(text, APT_PROGRAMS)
 }
 
 /// The first word after apt's global options (and their values).

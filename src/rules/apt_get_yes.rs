@@ -42,7 +42,8 @@ Safe where the RUN fails when the command fails: where it succeeds it
 asked nothing, and `-y` only answers questions. Unsafe where the RUN goes
 on after a failure (`|| true`, a pipe, `;` without `set -e`): there a
 command that aborted at its question left the image unchanged, and with
-`-y` it installs or removes packages.
+`-y` it installs or removes packages. A simulation stays safe: it changes
+nothing either way.
 ";
 
 pub const APT: FlagSpec = FlagSpec {

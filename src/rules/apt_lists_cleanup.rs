@@ -64,11 +64,17 @@ fn check(cx: &Context) -> Vec<Finding> {
             let message = "apt-get update leaves the package lists in the image".to_string();
             let later = model::later_runs(&stages, index, position)
                 .find(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()));
-            let finding = match (later, append_command(file, run, &format!("rm -rf {LISTS}/*"))) {
+            let finding = match (
+                later,
+                append_command(file, run, &format!("rm -rf {LISTS}/*")),
+            ) {
                 (Some(user), _) => Finding {
                     rule: &RULE,
                     range: run.keyword_range(),
-                    message: format!("{message}; not fixed: line {} installs with these lists (merge the RUNs first)", user.start_line),
+                    message: format!(
+                        "{message}; not fixed: line {} installs with these lists",
+                        user.start_line
+                    ),
                     fix: None,
                 },
                 (None, Err(why)) => Finding {

@@ -54,7 +54,9 @@ installs what it would have; only the extra download of the lists costs
 time. Applied only where the inserted `&&` cannot change what runs: at the start of the
 script, of a line, or after `;` or `&&`, never next to `||`, inside a
 condition, or in a background job. Reported, not fixed: a RUN with a
-`--network` flag (which may have no network for the update), an earlier
+`--network` flag (which may have no network for the update), a RUN under a
+USER other than root (update needs root), sources changed between the two
+(`/etc/apt/`, `apt-key`: the update would install from them), an earlier
 update with options (`-o Acquire::Check-Valid-Until=false` for an archive)
 or variables a plain update would lack, and an install with variables
 (`http_proxy=...`).
@@ -91,8 +93,28 @@ fn check(cx: &Context) -> Vec<Finding> {
             );
             let script = shell::parse(file, run).expect("AptUse parsed it");
             let prefixed = !file.source[command.start..].starts_with(b"apt");
+            let before: Vec<_> = model::earlier(&stages, index, position).collect();
+            let between = before.iter().take_while(|i| !std::ptr::eq(**i, updater));
+            let changes_sources = |text: &[u8]| {
+                crate::syntax::names_program(text, &["apt-key", "add-apt-repository"])
+                    || [&b"/etc/apt/"[..], b"sources.list"]
+                        .iter()
+                        .any(|p| text.windows(p.len()).any(|w| w == *p))
+            };
+            let sources_changed = between
+                .into_iter()
+                .any(|i| changes_sources(&file.source[i.span()]))
+                || changes_sources(&file.source[run.span().start..command.start]);
+            let user = before.iter().find(|i| i.command.name == "user");
+            let root = user
+                .and_then(|u| u.command.values.first())
+                .is_none_or(|u| ["root", "0"].contains(&u.split(':').next().unwrap_or(u)));
             let why_not = if run.command.flags.iter().any(|f| f.name() == "network") {
                 Some("the RUN sets --network")
+            } else if !root {
+                Some("the RUN runs as a user who cannot run apt-get update")
+            } else if sources_changed {
+                Some("the package sources change after the earlier update")
             } else if !AptUse::of(file, updater).is_some_and(|u| u.plain_updates) {
                 Some("the earlier update has options a plain update would lack")
             } else if prefixed {

@@ -251,7 +251,7 @@ pub fn unsafe_where_failure_ignored(file: &Dockerfile, findings: &mut [Finding])
                     .commands()
                     .iter()
                     .find(|c| c.range == finding.range)
-                    .is_none_or(|c| script.failure_ignored(c, script.stops_on_error(&file.source)))
+                    .is_none_or(|c| !simulates(file, c) && script.failure_ignored(c, &file.source))
             });
         if let Some(fix) = finding.fix.as_mut().filter(|_| ignored) {
             fix.applicability = Applicability::Unsafe;
@@ -259,6 +259,18 @@ pub fn unsafe_where_failure_ignored(file: &Dockerfile, findings: &mut [Finding])
                 "; unsafe: the RUN goes on when it fails, so its answer changes what is installed";
         }
     }
+}
+
+/// An apt simulation changes nothing, whatever it is told.
+fn simulates(file: &Dockerfile, command: &shell::SimpleCommand) -> bool {
+    command.args.iter().any(|r| {
+        shell::unquoted(&file.source, r.clone()).is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "-s" | "--simulate" | "--dry-run" | "--just-print" | "--no-act" | "--recon"
+            )
+        })
+    })
 }
 
 /// Where a missing flag goes.

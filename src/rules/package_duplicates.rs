@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use super::commands::{
     run_commands, subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS, DNF_VALUE_OPTIONS,
+    ZYPPER_VALUE_OPTIONS,
 };
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
@@ -47,19 +48,22 @@ Safe: the package manager installs a package named twice once, at the
 pinned version when one is given.
 ";
 
-/// The installs whose arguments are packages, and how versions are pinned.
-const INSTALLS: &[(FlagSpec, &[char])] = &[
+/// The installs whose arguments are packages, how versions are pinned, and
+/// the install's own options that take a value (besides the global ones).
+const INSTALLS: &[(FlagSpec, &[char], &[&str])] = &[
     (
         spec(&[&["apt-get"], &["apt"]], APT_VALUE_OPTIONS, &["install"]),
         &['='],
+        &[],
     ),
     (
         spec(
             &[&["apk"]],
-            &["-X", "--repository", "-p", "--root", "-t", "--virtual"],
+            &["-X", "--repository", "-p", "--root"],
             &["add"],
         ),
         &['=', '~', '<', '>'],
+        &["-t", "--virtual"],
     ),
     (
         spec(
@@ -68,39 +72,13 @@ const INSTALLS: &[(FlagSpec, &[char])] = &[
             &["install"],
         ),
         &[],
+        &[],
     ),
     (
-        spec(&[&["zypper"]], ZYPPER_INSTALL_OPTIONS, &["install", "in"]),
+        spec(&[&["zypper"]], ZYPPER_VALUE_OPTIONS, &["install", "in"]),
         &['=', '<', '>'],
+        &["-t", "--type", "-r", "--repo", "--from"],
     ),
-];
-
-/// zypper's global options and those of `install` that take a value.
-const ZYPPER_INSTALL_OPTIONS: &[&str] = &[
-    "-c",
-    "--config",
-    "-R",
-    "--root",
-    "--installroot",
-    "-D",
-    "--reposd-dir",
-    "-C",
-    "--cache-dir",
-    "--raw-cache-dir",
-    "--solv-cache-dir",
-    "--pkg-cache-dir",
-    "-p",
-    "--plus-repo",
-    "--plus-content",
-    "--releasever",
-    "--userdata",
-    "-s",
-    "--table-style",
-    "-t",
-    "--type",
-    "-r",
-    "--repo",
-    "--from",
 ];
 
 const fn spec(
@@ -122,13 +100,14 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = crate::model::stages(cx.file);
     let mut findings = Vec::new();
     for command in run_commands(cx.file, &stages) {
-        let Some((spec, sub, pins)) = INSTALLS
+        let Some((spec, sub, pins, own_values)) = INSTALLS
             .iter()
-            .find_map(|(spec, pins)| Some((spec, subcommand(&command, spec)?, *pins)))
+            .find_map(|(spec, pins, own)| Some((spec, subcommand(&command, spec)?, *pins, *own)))
         else {
             continue;
         };
-        for (word, range) in duplicates(&command, sub, pins, spec.value_options) {
+        let value_options = [spec.value_options, own_values].concat();
+        for (word, range) in duplicates(&command, sub, pins, &value_options) {
             let before = command
                 .words
                 .iter()

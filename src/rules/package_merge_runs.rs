@@ -53,8 +53,8 @@ RUN apt-get update \\
 Safe: the commands run in the same order, and the second still runs only
 when the first succeeded. Merged only when the second RUN is a plain `&&`
 chain, the first has no background job and does not end in `;`, neither
-carries flags, heredocs, a shell comment, `export`/`unset` or a bare
-assignment (their effect would reach the joined commands), and nothing but
+carries flags, heredocs, a shell comment, `export`/`unset`, a function or a
+bare assignment (their effect would reach the joined commands), and nothing but
 comments and blank lines separates them (blank lines are dropped: BuildKit
 warns about them inside a continuation).
 ";
@@ -150,7 +150,7 @@ fn sets_shell_state(script: &Script) -> bool {
     let mut stack = vec![script.root()];
     while let Some(node) = stack.pop() {
         match node.kind() {
-            "declaration_command" | "unset_command" => return true,
+            "declaration_command" | "unset_command" | "function_definition" => return true,
             "variable_assignment" if node.parent().is_none_or(|p| p.kind() != "command") => {
                 return true
             }

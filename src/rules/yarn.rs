@@ -112,13 +112,36 @@ pub fn berry(
             )));
         }
     }
-    model::lineage(stages, install.stage)
-        .flat_map(|s| s.body.iter())
-        .filter(|i| i.span().start < install.range.start)
-        .find_map(|i| {
-            let found = copied(cx, i, &[".yarnrc.yml", ".yarn"])?;
-            Some(looks(&format!("{found} copied at line {}", i.start_line)))
+    let before = || {
+        model::lineage(stages, install.stage)
+            .flat_map(|s| s.body.iter())
+            .filter(|i| i.span().start < install.range.start)
+    };
+    if let Some(found) = before().find_map(|i| {
+        let found = copied(cx, i, &[".yarnrc.yml", ".yarn"])?;
+        Some(looks(&format!("{found} copied at line {}", i.start_line)))
+    }) {
+        return Some(found);
+    }
+    // Without a build context, a copied directory may hold `.yarnrc.yml`.
+    if cx.build_context.is_some() {
+        return None;
+    }
+    before().find_map(|i| {
+        let command = &i.command;
+        let from_context = matches!(command.name.as_str(), "copy" | "add")
+            && !command.flags.iter().any(|f| f.name() == "from");
+        let (_, sources) = command.values.split_last()?;
+        let directory = sources
+            .iter()
+            .find(|s| *s == "." || s.ends_with('/') || s.contains(['*', '?', '[']))?;
+        from_context.then(|| {
+            format!(
+                "yarn may be 2+ (line {} copies `{directory}` from a build context dockfix has not read)",
+                i.start_line
+            )
         })
+    })
 }
 
 fn looks(evidence: &str) -> String {

@@ -227,27 +227,25 @@ impl Script {
         self.root().has_error() || self.index().continued_comment
     }
 
-    /// Whether a command runs in the script's own shell, outside any
-    /// subshell, function, condition, loop or pipeline (only `;`, `&&`,
-    /// `||` and line ends around it).
-    pub fn is_top_level(&self, command: &SimpleCommand) -> bool {
-        let offset = command.range.start - self.base;
-        let mut node = self.root().descendant_for_byte_range(offset, offset);
-        while let Some(n) = node.filter(|n| n.kind() != "command") {
-            node = n.parent();
-        }
-        let mut parent = node.and_then(|n| n.parent());
-        while let Some(p) = parent.filter(|p| p.kind() == "list") {
-            parent = p.parent();
-        }
-        parent.is_some_and(|p| p.kind() == "program")
-    }
-
-    /// Whether the script turns on `set -e` (and leaves it on) in its own
-    /// shell: `(set -e; ...)` or a function's `set -e` does not count.
-    pub fn stops_on_error(&self, source: &[u8]) -> bool {
+    /// Whether a `set -e` (or `-o errexit`) is in force at file offset
+    /// `at`: set by a statement of the script's own (not in a list, a
+    /// subshell, a function or the background) that ends before `at`, and
+    /// not turned off since.
+    pub fn stops_on_error(&self, source: &[u8], at: usize) -> bool {
         let mut on = false;
-        for command in self.commands().iter().filter(|c| self.is_top_level(c)) {
+        let statements = self.statements();
+        for (node, next) in statements
+            .iter()
+            .zip(statements.iter().skip(1).map(Some).chain([None]))
+        {
+            let range = self.file_range(*node);
+            if range.end > at {
+                break;
+            }
+            if node.kind() != "command" || next.is_some_and(|n| n.kind() == "&") {
+                continue;
+            }
+            let command = self.simple_command(*node);
             let Some(words) = command.literal_words(source) else {
                 continue;
             };
@@ -260,6 +258,8 @@ impl Script {
             for (i, option) in options.iter().enumerate() {
                 let errexit = options.get(i + 1).is_some_and(|o| o == "errexit");
                 match option.as_str() {
+                    // What follows `--` are positional parameters.
+                    "--" => break,
                     "-o" if errexit => on = true,
                     "+o" if errexit => on = false,
                     o if o.starts_with('-') && !o.starts_with("--") && o.contains('e') => on = true,
@@ -271,17 +271,27 @@ impl Script {
         on
     }
 
+    /// The children of the script's top node, operators included.
+    fn statements(&self) -> Vec<Node<'_>> {
+        let root = self.root();
+        let mut cursor = root.walk();
+        root.children(&mut cursor)
+            .filter(|n| n.kind() != "comment")
+            .collect()
+    }
+
     /// Whether the RUN's status can ignore the command's failure: it feeds
     /// a pipe, is followed by `||`, sits in a condition, a subshell or a
-    /// function, or is followed by more commands after `;` or a line end
-    /// while `stops_on_error` is false.
-    pub fn failure_ignored(&self, command: &SimpleCommand, stops_on_error: bool) -> bool {
+    /// function, or more statements follow it while no `set -e` is in force
+    /// (or it is not the last of an `&&` list, which `set -e` lets pass).
+    pub fn failure_ignored(&self, command: &SimpleCommand, source: &[u8]) -> bool {
         let offset = command.range.start - self.base;
         let mut node = self.root().descendant_for_byte_range(offset, offset);
         while let Some(n) = node.filter(|n| n.kind() != "command") {
             node = n.parent();
         }
         let Some(mut node) = node else { return true };
+        let mut inside_list = false;
         loop {
             let Some(parent) = node.parent() else {
                 return true;
@@ -290,14 +300,17 @@ impl Script {
             match parent.kind() {
                 "redirected_statement" => {}
                 "pipeline" if next.is_none() => {}
-                "list" if next.is_none_or(|op| op.kind() != "||") => {}
+                "list" if next.is_none_or(|op| op.kind() != "||") => {
+                    inside_list |= next.is_some();
+                }
                 "program" => {
-                    let mut after = std::iter::successors(next, |n| n.next_sibling());
                     if next.is_some_and(|n| n.kind() == "&") {
                         return true;
                     }
-                    let more = after.any(|n| n.is_named() && n.kind() != "comment");
-                    return more && !stops_on_error;
+                    let more = std::iter::successors(next, |n| n.next_sibling())
+                        .any(|n| n.is_named() && n.kind() != "comment");
+                    let stops = self.stops_on_error(source, command.range.start);
+                    return more && (!stops || inside_list);
                 }
                 _ => return true,
             }

@@ -186,8 +186,31 @@ impl Instruction {
         })
     }
 
+    /// Whether one of `programs` appears as a program name in the
+    /// instruction; see `names_program`.
+    pub fn names_program(&self, source: &[u8], programs: &[&str]) -> bool {
+        names_program(&source[self.span()], programs)
+    }
+
     /// The logical text of a logical range.
     pub fn text(&self, logical: Range<usize>) -> &[u8] {
         &self.logical.text[logical]
     }
+}
+
+/// Whether one of `programs` appears in `text` as a program name (`sudo
+/// apt-get`, `sh -c "apk add"`, `/sbin/apk`), not as part of a longer word
+/// or a path (`.apk`, `/etc/apt/`).
+pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
+    let part = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    programs.iter().any(|program| {
+        let program = program.as_bytes();
+        (0..text.len()).any(|i| {
+            text[i..].starts_with(program)
+                && (i == 0 || !part(text[i - 1]))
+                && text
+                    .get(i + program.len())
+                    .is_none_or(|&b| !part(b) && b != b'/')
+        })
+    })
 }
