@@ -35,11 +35,7 @@ impl Settings<'_> {
 
 /// The rules' findings on a parsed file, in file order.
 pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
-    let cx = Context {
-        file,
-        build_context: settings.build_context,
-        companions: settings.companions,
-    };
+    let cx = Context::new(file, settings.build_context, settings.companions);
     let mut findings: Vec<Finding> = settings
         .rules
         .iter()

@@ -1,9 +1,7 @@
 //! DF202 apt-get-not-apt: `apt` in a Dockerfile becomes `apt-get`.
 
-use super::commands::run_commands;
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
-use crate::model;
 
 pub static RULE: Rule = Rule {
     id: "DF202",
@@ -54,9 +52,8 @@ const SAME: &[&str] = &[
 ];
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
-    run_commands(cx.file, &stages)
-        .into_iter()
+    cx.run_commands()
+        .iter()
         .filter(|c| c.word(0) == Some("apt"))
         .filter(|c| {
             (1..c.words.len())

@@ -3,7 +3,7 @@
 //! ships, where the cache is, and the finding that appends the cleanup.
 
 use super::append::append_command;
-use super::commands::{run_commands, RunCommand};
+use super::commands::RunCommand;
 use super::{Applicability, Context, Finding, Fix, Rule};
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
@@ -39,7 +39,7 @@ pub fn findings(
     let Some(last) = stages.len().checked_sub(1) else {
         return Vec::new();
     };
-    let commands = run_commands(file, &stages);
+    let commands = cx.run_commands();
     let mut findings = Vec::new();
     for stage in model::lineage(&stages, last) {
         for run in stage.body.iter().filter(|i| i.command.name == "run") {
@@ -81,7 +81,7 @@ pub fn findings(
                     format!("line {line} installs offline from this cache")
                 })
                 .or_else(|| own_place(&file.source, &own, cache))
-                .or_else(|| not_fixed(&stages, &commands, install));
+                .or_else(|| not_fixed(&stages, commands, install));
             let fix = match why {
                 Some(why) => Err(why),
                 None => append_command(file, run, cache.clean),

@@ -293,8 +293,7 @@ pub fn flag_findings_at(
     fix: impl Fn(&[Stage], &RunCommand) -> Option<(String, Vec<Edit>)>,
 ) -> Vec<Finding> {
     let stages = crate::model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
-    missing_flag(&commands, spec)
+    missing_flag(cx.run_commands(), spec)
         .into_iter()
         .filter_map(|(command, at)| {
             let at = match place {

@@ -123,6 +123,25 @@ pub struct Context<'a> {
     /// Whether fixes may change files besides the Dockerfile (not when it
     /// comes from standard input).
     pub companions: bool,
+    /// The RUNs' commands, read once for all the rules that need them.
+    commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(file: &'a Dockerfile, build_context: Option<&'a Path>, companions: bool) -> Self {
+        Context {
+            file,
+            build_context,
+            companions,
+            commands: Default::default(),
+        }
+    }
+
+    /// Every command of every shell-form RUN; see `commands::run_commands`.
+    fn run_commands(&self) -> &[commands::RunCommand] {
+        self.commands
+            .get_or_init(|| commands::run_commands(self.file, &crate::model::stages(self.file)))
+    }
 }
 
 pub struct Rule {

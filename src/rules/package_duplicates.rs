@@ -3,8 +3,7 @@
 use std::ops::Range;
 
 use super::commands::{
-    run_commands, subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS, DNF_VALUE_OPTIONS,
-    ZYPPER_VALUE_OPTIONS,
+    subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
 };
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
@@ -97,17 +96,16 @@ const fn spec(
 }
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = crate::model::stages(cx.file);
     let mut findings = Vec::new();
-    for command in run_commands(cx.file, &stages) {
+    for command in cx.run_commands() {
         let Some((spec, sub, pins, own_values)) = INSTALLS
             .iter()
-            .find_map(|(spec, pins, own)| Some((spec, subcommand(&command, spec)?, *pins, *own)))
+            .find_map(|(spec, pins, own)| Some((spec, subcommand(command, spec)?, *pins, *own)))
         else {
             continue;
         };
         let value_options = [spec.value_options, own_values].concat();
-        for (word, range) in duplicates(&command, sub, pins, &value_options) {
+        for (word, range) in duplicates(command, sub, pins, &value_options) {
             let before = command
                 .words
                 .iter()

@@ -188,11 +188,7 @@ mod tests {
 
     fn findings(src: &str) -> Vec<Finding> {
         let file = parse(src.as_bytes()).unwrap();
-        let cx = Context {
-            file: &file,
-            build_context: None,
-            companions: false,
-        };
+        let cx = Context::new(&file, None, false);
         (super::RULE.check)(&cx)
     }
 

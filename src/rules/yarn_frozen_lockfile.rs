@@ -1,7 +1,7 @@
 //! DF215 yarn-frozen-lockfile: `yarn install` without `--frozen-lockfile`
 //! where the image has a yarn.lock.
 
-use super::commands::{run_commands, RunCommand};
+use super::commands::RunCommand;
 use super::yarn::{berry, copied, yarn_use, YarnUse};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
@@ -63,9 +63,9 @@ const PRESENT: &[&str] = &[
 
 fn check(cx: &Context) -> Vec<Finding> {
     let stages = model::stages(cx.file);
-    let commands = run_commands(cx.file, &stages);
+    let commands = cx.run_commands();
     let mut findings = Vec::new();
-    for install in &commands {
+    for install in commands {
         let Some(YarnUse::Install(at)) = yarn_use(install) else {
             continue;
         };
@@ -78,11 +78,11 @@ fn check(cx: &Context) -> Vec<Finding> {
             message: format!("{}; not fixed: {why}", RULE.summary),
             fix: None,
         };
-        if let Some(why) = berry(cx, &stages, &commands, install) {
+        if let Some(why) = berry(cx, &stages, commands, install) {
             findings.push(report(format!("{why}, whose option is --immutable")));
             continue;
         }
-        findings.push(match lockfile(cx, &stages, &commands, install) {
+        findings.push(match lockfile(cx, &stages, commands, install) {
             Ok(line) => Finding {
                 rule: &RULE,
                 range: install.range.clone(),
