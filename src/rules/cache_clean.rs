@@ -3,7 +3,7 @@
 //! ships, where the cache is, and the finding that appends the cleanup.
 
 use super::append::append_command;
-use super::commands::RunCommand;
+use super::commands::{mounts, RunCommand};
 use super::{Applicability, Context, Finding, Fix, Rule};
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
@@ -174,27 +174,10 @@ fn removes(source: &[u8], command: &RunCommand, place: impl Fn(&str) -> bool) ->
 /// A cache or tmpfs mount on the cache: the layer never holds it, and
 /// cleaning a cache mount throws away what it is there to keep.
 fn mounted(run: &Instruction, cache: &Cache, places: &[String]) -> bool {
-    run.command
-        .flags
-        .iter()
-        .filter(|f| f.name() == "mount")
-        .filter_map(|f| {
-            let fields: Vec<(&str, &str)> = f
-                .value()?
-                .split(',')
-                .filter_map(|field| field.split_once('='))
-                .collect();
-            let field = |keys: &[&str]| {
-                fields
-                    .iter()
-                    .find(|(k, _)| keys.contains(k))
-                    .map(|(_, v)| *v)
-            };
-            matches!(field(&["type"]), Some("cache" | "tmpfs"))
-                .then(|| field(&["target", "dst", "destination"]))
-                .flatten()
-                .map(path)
-        })
+    mounts(run)
+        .into_iter()
+        .filter(|(kind, _)| matches!(kind.as_str(), "cache" | "tmpfs"))
+        .map(|(_, target)| path(&target))
         .any(|target| {
             target.contains(cache.tool)
                 || (cache.default_place)(&target)

@@ -87,6 +87,32 @@ pub fn instruction_commands(
         .collect()
 }
 
+/// Each `--mount` of a RUN (of an ONBUILD RUN, its nested one): its type
+/// (BuildKit's default is `bind`) and its target, as written.
+pub fn mounts(run: &Instruction) -> Vec<(String, String)> {
+    let command = run.command.sub.as_deref().unwrap_or(&run.command);
+    command
+        .flags
+        .iter()
+        .filter(|f| f.name() == "mount")
+        .filter_map(|f| {
+            let fields: Vec<(&str, &str)> = f
+                .value()?
+                .split(',')
+                .filter_map(|field| field.split_once('='))
+                .collect();
+            let field = |keys: &[&str]| {
+                fields
+                    .iter()
+                    .find(|(k, _)| keys.contains(k))
+                    .map(|(_, v)| v.to_string())
+            };
+            let target = field(&["target", "dst", "destination"])?;
+            Some((field(&["type"]).unwrap_or_else(|| "bind".into()), target))
+        })
+        .collect()
+}
+
 /// apt-get's global options that take a value (before the subcommand).
 pub const APT_VALUE_OPTIONS: &[&str] = &[
     "-o",
@@ -167,6 +193,24 @@ pub struct FlagSpec {
     pub short: &'static [(char, usize)],
     /// What to insert after the subcommand.
     pub insert: &'static str,
+}
+
+impl FlagSpec {
+    /// A spec that only finds a subcommand (`subcommand`), adding no flag.
+    pub const fn finding(
+        programs: &'static [&'static [&'static str]],
+        value_options: &'static [&'static str],
+        subcommands: &'static [&'static str],
+    ) -> FlagSpec {
+        FlagSpec {
+            programs,
+            value_options,
+            subcommands,
+            present: &[],
+            short: &[],
+            insert: "",
+        }
+    }
 }
 
 /// The word after the program's leading words and its global options: the

@@ -55,9 +55,9 @@ and a cache mount is there to be kept), and RUNs in exec form are not read.
 ";
 
 /// npm's install commands and their aliases.
-const NPM: FlagSpec = FlagSpec {
-    programs: &[&["npm"]],
-    value_options: &[
+const NPM: FlagSpec = FlagSpec::finding(
+    &[&["npm"]],
+    &[
         "--prefix",
         "--cache",
         "--registry",
@@ -69,7 +69,7 @@ const NPM: FlagSpec = FlagSpec {
         "--workspace",
         "-C",
     ],
-    subcommands: &[
+    &[
         "install",
         "i",
         "in",
@@ -96,10 +96,7 @@ const NPM: FlagSpec = FlagSpec {
         "upgrade",
         "udpate",
     ],
-    present: &[],
-    short: &[],
-    insert: "",
-};
+);
 
 const CACHE: Cache = Cache {
     tool: "npm",

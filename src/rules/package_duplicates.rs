@@ -51,12 +51,12 @@ pinned version when one is given.
 /// the install's own options that take a value (besides the global ones).
 const INSTALLS: &[(FlagSpec, &[char], &[&str])] = &[
     (
-        spec(&[&["apt-get"], &["apt"]], APT_VALUE_OPTIONS, &["install"]),
+        FlagSpec::finding(&[&["apt-get"], &["apt"]], APT_VALUE_OPTIONS, &["install"]),
         &['='],
         &[],
     ),
     (
-        spec(
+        FlagSpec::finding(
             &[&["apk"]],
             &["-X", "--repository", "-p", "--root"],
             &["add"],
@@ -65,7 +65,7 @@ const INSTALLS: &[(FlagSpec, &[char], &[&str])] = &[
         &["-t", "--virtual"],
     ),
     (
-        spec(
+        FlagSpec::finding(
             &[&["dnf"], &["yum"], &["microdnf"]],
             DNF_VALUE_OPTIONS,
             &["install"],
@@ -74,26 +74,11 @@ const INSTALLS: &[(FlagSpec, &[char], &[&str])] = &[
         &[],
     ),
     (
-        spec(&[&["zypper"]], ZYPPER_VALUE_OPTIONS, &["install", "in"]),
+        FlagSpec::finding(&[&["zypper"]], ZYPPER_VALUE_OPTIONS, &["install", "in"]),
         &['=', '<', '>'],
         &["-t", "--type", "-r", "--repo", "--from"],
     ),
 ];
-
-const fn spec(
-    programs: &'static [&'static [&'static str]],
-    value_options: &'static [&'static str],
-    subcommands: &'static [&'static str],
-) -> FlagSpec {
-    FlagSpec {
-        programs,
-        value_options,
-        subcommands,
-        present: &[],
-        short: &[],
-        insert: "",
-    }
-}
 
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();

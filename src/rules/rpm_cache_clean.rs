@@ -3,7 +3,8 @@
 
 use super::append::append_command;
 use super::commands::{
-    instruction_commands, subcommand, FlagSpec, RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
+    instruction_commands, mounts, subcommand, FlagSpec, RunCommand, DNF_VALUE_OPTIONS,
+    ZYPPER_VALUE_OPTIONS,
 };
 use super::package_merge_runs::mergeable;
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
@@ -74,13 +75,11 @@ struct Manager {
     clean: &'static str,
 }
 
-const NONE: &[&str] = &[];
-
 const DNF: Manager = Manager {
-    fills: FlagSpec {
-        programs: &[&["dnf"], &["dnf5"], &["yum"], &["microdnf"]],
-        value_options: DNF_VALUE_OPTIONS,
-        subcommands: &[
+    fills: FlagSpec::finding(
+        &[&["dnf"], &["dnf5"], &["yum"], &["microdnf"]],
+        DNF_VALUE_OPTIONS,
+        &[
             "install",
             "in",
             "localinstall",
@@ -107,26 +106,20 @@ const DNF: Manager = Manager {
             "module install",
             "module enable",
         ],
-        present: NONE,
-        short: &[],
-        insert: "",
-    },
-    cleans: FlagSpec {
-        programs: &[&["dnf"], &["dnf5"], &["yum"], &["microdnf"]],
-        value_options: DNF_VALUE_OPTIONS,
-        subcommands: &["clean"],
-        present: NONE,
-        short: &[],
-        insert: "",
-    },
+    ),
+    cleans: FlagSpec::finding(
+        &[&["dnf"], &["dnf5"], &["yum"], &["microdnf"]],
+        DNF_VALUE_OPTIONS,
+        &["clean"],
+    ),
     clean: "clean all",
 };
 
 const ZYPPER: Manager = Manager {
-    fills: FlagSpec {
-        programs: &[&["zypper"]],
-        value_options: ZYPPER_VALUE_OPTIONS,
-        subcommands: &[
+    fills: FlagSpec::finding(
+        &[&["zypper"]],
+        ZYPPER_VALUE_OPTIONS,
+        &[
             "install",
             "in",
             "update",
@@ -141,18 +134,8 @@ const ZYPPER: Manager = Manager {
             "refresh",
             "ref",
         ],
-        present: NONE,
-        short: &[],
-        insert: "",
-    },
-    cleans: FlagSpec {
-        programs: &[&["zypper"]],
-        value_options: ZYPPER_VALUE_OPTIONS,
-        subcommands: &["clean", "cc"],
-        present: NONE,
-        short: &[],
-        insert: "",
-    },
+    ),
+    cleans: FlagSpec::finding(&[&["zypper"]], ZYPPER_VALUE_OPTIONS, &["clean", "cc"]),
     clean: "clean -a",
 };
 
@@ -320,18 +303,9 @@ fn removes(word: &str, cache: &str) -> bool {
 /// Whether a mount (cache, tmpfs or bind) holds the program's cache, not
 /// the layer: cleaning a cache mount throws away what it is there to keep.
 fn cache_mount(run: &Instruction, program: &str) -> bool {
-    let command = run.command.sub.as_deref().unwrap_or(&run.command);
-    command
-        .flags
-        .iter()
-        .filter(|f| f.name() == "mount")
-        .filter_map(|f| {
-            f.value()?.split(',').find_map(|field| {
-                let (key, value) = field.split_once('=')?;
-                matches!(key, "target" | "dst" | "destination")
-                    .then(|| value.trim_end_matches('/').to_string())
-            })
-        })
+    mounts(run)
+        .into_iter()
+        .map(|(_, target)| target.trim_end_matches('/').to_string())
         .filter(|target| !target.is_empty())
         .any(|target| {
             caches(program)
@@ -428,10 +402,10 @@ fn later_user(
 
 /// zypper's subcommands that read the repositories (as good as all of
 /// them), or refresh them.
-const ZYPPER_READS: FlagSpec = FlagSpec {
-    programs: &[&["zypper"]],
-    value_options: ZYPPER_VALUE_OPTIONS,
-    subcommands: &[
+const ZYPPER_READS: FlagSpec = FlagSpec::finding(
+    &[&["zypper"]],
+    ZYPPER_VALUE_OPTIONS,
+    &[
         "refresh",
         "ref",
         "install",
@@ -470,10 +444,7 @@ const ZYPPER_READS: FlagSpec = FlagSpec {
         "download",
         "source-download",
     ],
-    present: NONE,
-    short: &[],
-    insert: "",
-};
+);
 
 /// dnf's `-C` (`--cacheonly`): runs from the cache alone.
 fn cache_only(command: &RunCommand) -> bool {
