@@ -100,6 +100,53 @@ pub fn earlier_runs<'s, 'f>(
     earlier(stages, index, position).filter(|i| i.command.name == "run" && i.command.sub.is_none())
 }
 
+/// The variables ENV and ARG (with a default) set before file offset `at`
+/// in the stage and the stages it builds on; a later setting wins.
+pub fn variables_before(
+    stages: &[Stage],
+    index: usize,
+    at: usize,
+) -> std::collections::BTreeMap<String, String> {
+    let chain: Vec<&Stage> = lineage(stages, index).collect();
+    let mut found = std::collections::BTreeMap::new();
+    for instruction in chain.iter().rev().flat_map(|s| s.body.iter()) {
+        if instruction.span().start >= at {
+            continue;
+        }
+        let values = &instruction.command.values;
+        match instruction.command.name.as_str() {
+            // BuildKit's AST keeps ENV as (name, value, separator) triples.
+            "env" => {
+                for pair in values.chunks(3) {
+                    let value = pair.get(1).cloned().unwrap_or_default();
+                    found.insert(pair[0].clone(), value);
+                }
+            }
+            "arg" => {
+                for value in values {
+                    if let Some((name, value)) = value.split_once('=') {
+                        found.insert(name.to_string(), value.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The image a stage's lineage starts from, by name: the last part of its
+/// repository, without registry, tag or digest (`docker.io/library/golang:1.22`
+/// is `golang`).
+pub fn base_image_name(stages: &[Stage], index: usize) -> String {
+    let root = lineage(stages, index)
+        .last()
+        .expect("a lineage has its stage");
+    let image = root.base.split('@').next().unwrap_or_default();
+    let last = image.rsplit('/').next().unwrap_or_default();
+    last.split(':').next().unwrap_or_default().to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +164,23 @@ mod tests {
         assert_eq!(stages[3].parent, Some(0));
         assert_eq!(stages[1].body.len(), 1);
         assert_eq!(lineage(&stages, 1).count(), 2);
+    }
+
+    #[test]
+    fn variables_and_base_images_follow_the_lineage() {
+        let file = parse(
+            b"FROM docker.io/library/golang:1.22@sha256:ab AS b\nENV A=1 B=2\nARG C=3\nARG D\nRUN x\nFROM b\nENV A=4\nRUN y\n",
+        )
+        .unwrap();
+        let stages = stages(&file);
+        let run = stages[1].body[1].span().start;
+        let vars = variables_before(&stages, 1, run);
+        assert_eq!(vars["A"], "4");
+        assert_eq!(vars["B"], "2");
+        assert_eq!(vars["C"], "3");
+        assert!(!vars.contains_key("D"));
+        let before_env = variables_before(&stages, 0, stages[0].body[0].span().start);
+        assert!(before_env.is_empty());
+        assert_eq!(base_image_name(&stages, 1), "golang");
     }
 }

@@ -129,6 +129,91 @@ pub fn package_managers() -> &'static [PackageManager] {
     })
 }
 
+/// A package manager's download caches, for the mounts cache style; see
+/// `transforms/cache_mounts.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheManager {
+    pub name: String,
+    pub programs: Vec<String>,
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default)]
+    pub subcommands: Vec<String>,
+    pub caches: Vec<CacheDir>,
+    #[serde(default)]
+    pub defeat_flags: Vec<DefeatFlag>,
+    #[serde(default)]
+    pub defeat_commands: Vec<String>,
+    #[serde(default)]
+    pub disabled_by: Vec<String>,
+    #[serde(default)]
+    pub offline: Vec<String>,
+    #[serde(default)]
+    pub moved_by: Vec<String>,
+    pub yarn: Option<YarnRelease>,
+    pub unsafe_reason: Option<String>,
+    #[serde(default)]
+    pub root_only: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheDir {
+    pub id: String,
+    pub dir: String,
+    pub root_dir: Option<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    pub sharing: Option<String>,
+    #[serde(default)]
+    pub index: bool,
+    #[serde(default)]
+    pub subcommands: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefeatFlag {
+    pub flag: String,
+    pub replace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YarnRelease {
+    Classic,
+    Berry,
+}
+
+/// A user an official image creates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageUser {
+    pub image: String,
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheMounts {
+    pub manager: Vec<CacheManager>,
+    /// Variables official images set, by image name.
+    pub image_env: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub image_user: Vec<ImageUser>,
+}
+
+pub fn cache_mounts() -> &'static CacheMounts {
+    static TABLE: OnceLock<CacheMounts> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<CacheMounts>(include_str!("../transforms/cache_mounts.toml"))
+            .expect("transforms/cache_mounts.toml is valid (checked by a test)")
+    })
+}
+
 #[derive(Deserialize)]
 struct Table {
     ecosystem: Vec<Ecosystem>,
@@ -151,6 +236,29 @@ mod tests {
     fn the_package_manager_table_reads() {
         let names: Vec<_> = package_managers().iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["apt", "apk", "dnf", "zypper"]);
+    }
+
+    #[test]
+    fn the_cache_mount_table_reads() {
+        let table = cache_mounts();
+        assert!(table.manager.iter().any(|m| m.name == "apt"));
+        for manager in &table.manager {
+            assert!(!manager.programs.is_empty(), "{}", manager.name);
+            for cache in &manager.caches {
+                assert!(
+                    cache.dir.starts_with('/') || cache.dir.starts_with("~/"),
+                    "{}: {}",
+                    manager.name,
+                    cache.dir
+                );
+                // Each entry's own subcommands are the manager's.
+                assert!(cache
+                    .subcommands
+                    .iter()
+                    .all(|s| manager.subcommands.contains(s)));
+            }
+        }
+        assert_eq!(table.image_env["golang"]["GOPATH"], "/go");
     }
 
     #[test]

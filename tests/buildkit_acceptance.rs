@@ -79,14 +79,16 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
     let mut verdicts = Verdicts::default();
     for path in files {
         let bytes = std::fs::read(path).unwrap();
-        let mut rewrites: Vec<(bool, Vec<u8>)> = Vec::new();
-        for unsafe_fixes in [false, true] {
-            let Ok(fixed) = fix(&bytes, &common::all_rules(unsafe_fixes)) else {
+        let mut rewrites: Vec<(String, Vec<u8>)> = Vec::new();
+        for settings in common::every_setting() {
+            let Ok(fixed) = fix(&bytes, &settings) else {
                 continue;
             };
             let out = fixed.file.source;
             if out != bytes && rewrites.iter().all(|(_, r)| *r != out) {
-                rewrites.push((unsafe_fixes, out));
+                let ids: Vec<&str> = settings.rules.iter().map(|r| r.id).collect();
+                let style = if ids.contains(&"DF301") { "mounts" } else { "cleanup" };
+                rewrites.push((format!("{style}, unsafe: {}", settings.unsafe_fixes), out));
             }
         }
         if rewrites.is_empty() {
@@ -98,10 +100,10 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
             verdicts.skipped += 1;
             continue;
         }
-        for (unsafe_fixes, rewrite) in rewrites {
+        for (setting, rewrite) in rewrites {
             if let Some(error) = buildkit_rejects(tally, &rewrite) {
                 verdicts.rejected.push(format!(
-                    "{} (unsafe: {unsafe_fixes}): {error}",
+                    "{} ({setting}): {error}",
                     path.display()
                 ));
             }

@@ -1205,7 +1205,7 @@ fn rules_name_the_cache_style_they_belong_to() {
 }
 
 #[test]
-fn cache_style_cleanup_is_the_default_and_the_only_style_yet() {
+fn cache_styles_are_alternatives_and_cleanup_is_the_default() {
     let dir = tree(&[(
         "Dockerfile",
         "FROM debian\nRUN apt-get update && apt-get install -y curl\n",
@@ -1216,13 +1216,46 @@ fn cache_style_cleanup_is_the_default_and_the_only_style_yet() {
         &["--diff", "--cache-style", "cleanup", "Dockerfile"],
     );
     assert!(default.stdout.contains("rm -rf /var/lib/apt/lists/*"));
+    assert!(!default.stdout.contains("--mount"));
     assert_eq!(default.stdout, cleanup.stdout);
-    let mounts = dockfix(dir.path(), &["--cache-style", "mounts", "Dockerfile"]);
-    assert_eq!(mounts.code, 2, "{}", mounts.stderr);
+    let mounts = dockfix(
+        dir.path(),
+        &["--diff", "--cache-style", "mounts", "Dockerfile"],
+    );
+    assert_eq!(mounts.code, 1, "{}", mounts.stderr);
     assert!(
-        mounts.stderr.contains("possible values: cleanup"),
+        mounts
+            .stdout
+            .contains("+RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked"),
         "{}",
-        mounts.stderr
+        mounts.stdout
+    );
+    assert!(!mounts.stdout.contains("rm -rf /var/lib/apt/lists/*"));
+    assert!(
+        !mounts.stdout.contains("# syntax="),
+        "no directive unless asked"
+    );
+    let directive = dockfix(
+        dir.path(),
+        &[
+            "--diff",
+            "--cache-style",
+            "mounts",
+            "--syntax-directive",
+            "Dockerfile",
+        ],
+    );
+    assert!(
+        directive.stdout.contains("+# syntax=docker/dockerfile:1"),
+        "{}",
+        directive.stdout
+    );
+    let unknown = dockfix(dir.path(), &["--cache-style", "volumes", "Dockerfile"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("possible values: cleanup, mounts"),
+        "{}",
+        unknown.stderr
     );
 }
 

@@ -72,6 +72,10 @@ struct RunArgs {
     /// How package caches are kept out of the image; only that style's rules run.
     #[arg(long, value_enum, default_value_t = CacheStyle::Cleanup)]
     cache_style: CacheStyle,
+    /// Add `# syntax=docker/dockerfile:1` to files that use `RUN --mount`
+    /// (DF303); builds then pull that frontend image.
+    #[arg(long)]
+    syntax_directive: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -120,10 +124,7 @@ pub fn main() -> ExitCode {
 
 fn list_rules() -> u8 {
     for rule in rules::ALL {
-        let style = match rule.cache_style {
-            Some(CacheStyle::Cleanup) => "cleanup",
-            None => "",
-        };
+        let style = rule.cache_style.map_or("", CacheStyle::label);
         println!(
             "{}  {:<26} {:<15} {:<8} {}",
             rule.id,
@@ -195,7 +196,12 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
-    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style) {
+    let opted = if args.syntax_directive {
+        rules::OPT_IN
+    } else {
+        &[]
+    };
+    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, opted) {
         Ok(rules) => rules,
         Err(e) => {
             eprintln!("dockfix: {e}");

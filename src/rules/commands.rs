@@ -12,7 +12,8 @@ use crate::syntax::{shell, Dockerfile, Instruction};
 /// What the package-manager rules look for; a RUN mentioning none of these
 /// is not parsed for them.
 const PROGRAMS: &[&str] = &[
-    "apt", "apk", "pip", "uv", "dnf", "yum", "zypper", "npm", "yarn", "gem",
+    "apt", "apk", "pip", "uv", "dnf", "yum", "zypper", "npm", "yarn", "gem", "poetry", "pnpm",
+    "go", "cargo", "mvn", "gradle", "dotnet", "composer", "bundle",
 ];
 
 /// One command of a RUN.

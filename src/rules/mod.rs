@@ -9,6 +9,7 @@ mod append;
 mod apt;
 mod apt_get_not_apt;
 mod apt_get_yes;
+mod apt_keep_downloads;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
 mod apt_update_with_install;
@@ -19,13 +20,17 @@ mod gem_no_document;
 mod install_before_copy;
 mod moves;
 mod npm_cache_clean;
+mod package_cache_mount;
 mod package_duplicates;
 mod package_merge_runs;
 mod packages_before_copy;
 mod pip_no_cache_dir;
+mod remove;
 mod rpm_assume_yes;
 mod rpm_cache_clean;
 mod rpm_no_weak_deps;
+mod run_user;
+mod syntax_directive;
 mod yarn;
 mod yarn_cache_clean;
 mod yarn_frozen_lockfile;
@@ -70,6 +75,18 @@ pub enum CacheStyle {
     /// every builder and keeps nothing between builds.
     #[default]
     Cleanup,
+    /// Keep caches in BuildKit cache mounts (`RUN --mount=type=cache`):
+    /// out of the image, and reused when an install runs again.
+    Mounts,
+}
+
+impl CacheStyle {
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheStyle::Cleanup => "cleanup",
+            CacheStyle::Mounts => "mounts",
+        }
+    }
 }
 
 /// Whether one fix may be applied by default.
@@ -185,6 +202,9 @@ pub static ALL: &[&Rule] = &[
     &yarn_frozen_lockfile::RULE,
     &gem_no_document::RULE,
     &package_duplicates::RULE,
+    &package_cache_mount::RULE,
+    &apt_keep_downloads::RULE,
+    &syntax_directive::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.
@@ -194,13 +214,18 @@ pub fn find(key: &str) -> Option<&'static Rule> {
         .find(|r| r.id.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
 }
 
+/// Rules that run only when asked for: by their own option, or selected by
+/// ID or name (not by a prefix or `ALL`).
+pub static OPT_IN: &[&Rule] = &[&syntax_directive::RULE];
+
 /// The rules a `--select`/`--ignore` pair enables, of those that fit the
-/// cache style. Selectors are rule IDs, ID prefixes (`DF0`) or names; an
-/// unknown selector is an error.
+/// cache style, with the opt-in rules in `opted`. Selectors are rule IDs,
+/// ID prefixes (`DF0`) or names; an unknown selector is an error.
 pub fn selection(
     select: &[String],
     ignore: &[String],
     style: CacheStyle,
+    opted: &[&'static Rule],
 ) -> Result<Vec<&'static Rule>, String> {
     // `--ignore DF002,` leaves an empty selector, which would match every ID.
     let select: Vec<String> = select.iter().filter(|s| !s.is_empty()).cloned().collect();
@@ -225,23 +250,35 @@ pub fn selection(
             Ok(found)
         }
     };
+    let named = |rule: &Rule| {
+        opted.iter().any(|o| o.id == rule.id)
+            || select
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(rule.id) || s.eq_ignore_ascii_case(rule.name))
+    };
     let mut enabled: Vec<&'static Rule> = if select.is_empty() {
         ALL.to_vec()
     } else {
         let mut chosen = Vec::new();
-        for selector in select {
-            chosen.extend(matches(&selector)?);
+        for selector in &select {
+            chosen.extend(matches(selector)?);
         }
         ALL.iter()
             .copied()
             .filter(|r| chosen.iter().any(|c| c.id == r.id))
             .collect()
     };
+    for rule in opted {
+        if !enabled.iter().any(|r| r.id == rule.id) {
+            enabled.push(rule);
+        }
+    }
     for selector in ignore {
         let dropped = matches(&selector)?;
         enabled.retain(|r| !dropped.iter().any(|d| d.id == r.id));
     }
     enabled.retain(|r| r.cache_style.is_none_or(|s| s == style));
+    enabled.retain(|r| !OPT_IN.iter().any(|o| o.id == r.id) || named(r));
     Ok(enabled)
 }
 
@@ -266,16 +303,26 @@ pub fn keyword_like(original: &str, replacement: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The rules `--cache-style` alone enables.
+    fn of_style(style: CacheStyle) -> usize {
+        ALL.iter()
+            .filter(|r| r.cache_style.is_none_or(|s| s == style))
+            .filter(|r| !OPT_IN.iter().any(|o| o.id == r.id))
+            .count()
+    }
+
     #[test]
     fn selection_by_id_prefix_name_and_ignore() {
-        assert_eq!(
-            selection(&[], &[], CacheStyle::Cleanup).unwrap().len(),
-            ALL.len()
-        );
+        for style in [CacheStyle::Cleanup, CacheStyle::Mounts] {
+            assert_eq!(
+                selection(&[], &[], style, &[]).unwrap().len(),
+                of_style(style)
+            );
+        }
         let ids = |s: &[&str], i: &[&str]| -> Vec<&str> {
             let s: Vec<String> = s.iter().map(|x| x.to_string()).collect();
             let i: Vec<String> = i.iter().map(|x| x.to_string()).collect();
-            selection(&s, &i, CacheStyle::Cleanup)
+            selection(&s, &i, CacheStyle::Cleanup, &[])
                 .unwrap()
                 .iter()
                 .map(|r| r.id)
@@ -285,18 +332,39 @@ mod tests {
         assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
         assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
         assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102"]);
-        assert!(selection(&["NOPE".into()], &[], CacheStyle::Cleanup).is_err());
+        assert!(selection(&["NOPE".into()], &[], CacheStyle::Cleanup, &[]).is_err());
         assert_eq!(
             ids(&["DF001", ""], &[]),
             ["DF001"],
             "a trailing comma selects nothing more"
         );
         assert_eq!(
-            selection(&[], &["DF002".into(), "".into()], CacheStyle::Cleanup)
+            selection(&[], &["DF002".into(), "".into()], CacheStyle::Cleanup, &[])
                 .unwrap()
                 .len(),
-            ALL.len() - 1
+            of_style(CacheStyle::Cleanup) - 1
         );
+    }
+
+    #[test]
+    fn styles_and_opt_in_rules() {
+        let ids = |select: &[&str], style, opted: &[&'static Rule]| -> Vec<&str> {
+            let s: Vec<String> = select.iter().map(|x| x.to_string()).collect();
+            selection(&s, &[], style, opted)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(ids(&["DF30"], CacheStyle::Cleanup, &[]), Vec::<&str>::new());
+        assert_eq!(ids(&["DF3"], CacheStyle::Mounts, &[]), ["DF301", "DF302"]);
+        assert_eq!(ids(&["DF303"], CacheStyle::Mounts, &[]), ["DF303"]);
+        assert_eq!(
+            ids(&["DF301"], CacheStyle::Mounts, OPT_IN),
+            ["DF301", "DF303"]
+        );
+        assert!(!ids(&[], CacheStyle::Mounts, &[]).contains(&"DF204"));
+        assert!(!ids(&[], CacheStyle::Cleanup, &[]).contains(&"DF301"));
     }
 
     #[test]

@@ -35,15 +35,27 @@ pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     entries
 }
 
-/// Every rule, fixing safe fixes only or unsafe ones too, without a build
-/// context (the corpus has none).
-pub fn all_rules(unsafe_fixes: bool) -> dockfix::engine::Settings<'static> {
+/// Every rule of a cache style (opt-in rules aside), fixing safe fixes only
+/// or unsafe ones too, without a build context (the corpus has none).
+pub fn all_rules(
+    unsafe_fixes: bool,
+    style: dockfix::rules::CacheStyle,
+) -> dockfix::engine::Settings<'static> {
     dockfix::engine::Settings {
-        rules: dockfix::rules::ALL.to_vec(),
+        rules: dockfix::rules::selection(&[], &[], style, &[]).unwrap(),
         unsafe_fixes,
         build_context: None,
         companions: false,
     }
+}
+
+/// Both cache styles, and with each safe fixes only, then unsafe ones too.
+pub fn every_setting() -> Vec<dockfix::engine::Settings<'static>> {
+    use dockfix::rules::CacheStyle;
+    [CacheStyle::Cleanup, CacheStyle::Mounts]
+        .into_iter()
+        .flat_map(|style| [false, true].map(|unsafe_fixes| all_rules(unsafe_fixes, style)))
+        .collect()
 }
 
 /// Every Dockerfile of the corpus: `real/`, `buildkit-testfiles/**/Dockerfile`

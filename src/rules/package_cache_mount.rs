@@ -1,0 +1,612 @@
+//! DF301 package-cache-mount: a package manager's download cache kept in a
+//! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
+
+use std::collections::BTreeMap;
+
+use super::apt::AptUse;
+use super::commands::{instruction_commands, mounts, RunCommand};
+use super::moves::{continuation_style, line_ending};
+use super::remove;
+use super::run_user::{run_user, RunUser};
+use super::{yarn, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::edit::Edit;
+use crate::model::{self, Stage};
+use crate::syntax::{shell, Instruction};
+use crate::transforms::{self, CacheDir, CacheManager, YarnRelease};
+
+pub static RULE: Rule = Rule {
+    id: "DF301",
+    name: "package-cache-mount",
+    summary: "package downloads are not kept in a BuildKit cache mount",
+    fix_safety: FixSafety::Sometimes,
+    cache_style: Some(CacheStyle::Mounts),
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF301 package-cache-mount
+
+## What it does
+Gives a RUN that installs packages a BuildKit cache mount for each download
+cache its package manager uses (`RUN --mount=type=cache,id=...,target=...`),
+and removes from that RUN what would defeat the mount: options that turn
+the cache off (`--no-cache-dir`, `--no-cache`), commands that empty it
+(`npm cache clean`, `apt-get clean`) and `rm` of the cache. Covered, from
+`transforms/cache_mounts.toml`: apt, apk, dnf/yum/microdnf, zypper, pip,
+uv, poetry, pipenv, npm, yarn (1 and 2+), pnpm, Go (modules and build
+cache), Cargo (registry and git), Maven, Gradle, NuGet, Composer and
+Bundler. Runs with `--cache-style mounts`.
+
+The target is where the manager looks for its cache when the RUN runs: a
+variable the Dockerfile (or, for a few official images, the base image)
+sets (`PIP_CACHE_DIR`, `npm_config_cache`, `GOPATH`, `CARGO_HOME`, ...),
+else the default under the HOME of the RUN's user (the last USER before
+it, with `uid`/`gid` on the mount for a user other than root). Mounts get
+stable ids (`pip`, `npm`, `go-mod`, with a non-root user's uid appended),
+so every Dockerfile on a builder shares one cache per manager, as
+BuildKit's default id (the target) would for root.
+
+## Why
+With a cache mount, an install that has to run again (a lockfile changed, a
+dependency was added) reuses what earlier builds downloaded instead of
+fetching everything again, and the cache never enters a layer. Cleaning the
+cache in the same RUN empties the mount each time, so the two styles are
+alternatives: `--cache-style cleanup` (the default) removes caches,
+`--cache-style mounts` keeps them outside the image.
+
+## Example
+```dockerfile
+RUN pip install --no-cache-dir -r requirements.txt
+```
+becomes
+```dockerfile
+RUN --mount=type=cache,id=pip,target=/root/.cache/pip pip install -r requirements.txt
+```
+
+## Fix safety
+Safe where applied: a build works with any content of a cache mount, and
+each manager fetches what its cache lacks. dockfix leaves alone, and says
+why, a RUN whose cache a later step needs in the image: a command that
+reads only the cache (`mvn -o`, `cargo --offline`, `dotnet publish
+--no-restore`, `npm --offline`) in the RUN or after it, a `COPY --from` of
+the cache directory, and apt's package lists unless the RUN runs `apt-get
+update` before it installs and no later RUN installs from those lists. It
+also reports RUNs of a user whose HOME or uid the Dockerfile does not show
+(a `useradd -u` or `adduser --uid` before it, a numeric USER, `ENV HOME`),
+yarn that may or may not be 2+, a cleanup it cannot remove without changing
+what the rest of the RUN does, and a variable set from another variable.
+A RUN that turns the cache off through the environment (`PIP_NO_CACHE_DIR`)
+or puts it elsewhere with an option (`--cache-dir`) is left as it is.
+Unsafe: apk, where the cache needs `--cache-dir` (Alpine's images have no
+cache directory) and the rewrite is not proven on an engine here.
+";
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let file = cx.file;
+    let stages = model::stages(file);
+    let commands = cx.run_commands();
+    let mut findings = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        for (position, &run) in stage.body.iter().enumerate() {
+            // ONBUILD triggers run in another build, whose cache is its own.
+            if run.command.name != "run" {
+                continue;
+            }
+            let span = run.span();
+            let own: Vec<&RunCommand> = commands
+                .iter()
+                .filter(|c| span.contains(&c.range.start))
+                .collect();
+            if own.is_empty() || shell::parse(file, run).is_none_or(|s| s.has_error()) {
+                continue;
+            }
+            let site = Site {
+                cx,
+                stages: &stages,
+                index,
+                position,
+                run,
+                own: &own,
+                user: run_user(file, &stages, index, position),
+                vars: variables(&stages, index, run),
+            };
+            findings.extend(site.findings());
+        }
+    }
+    findings
+}
+
+/// The variables the RUN sees: the base image's known ones, then the
+/// Dockerfile's.
+fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<String, String> {
+    let image = model::base_image_name(stages, index);
+    let mut vars = transforms::cache_mounts()
+        .image_env
+        .get(&image)
+        .cloned()
+        .unwrap_or_default();
+    vars.extend(model::variables_before(stages, index, run.span().start));
+    vars
+}
+
+/// One RUN being looked at.
+struct Site<'a, 'f> {
+    cx: &'a Context<'f>,
+    stages: &'a [Stage<'f>],
+    index: usize,
+    position: usize,
+    run: &'f Instruction,
+    own: &'a [&'a RunCommand],
+    user: RunUser,
+    vars: BTreeMap<String, String>,
+}
+
+/// What a RUN needs for one manager.
+#[derive(Default)]
+struct Plan {
+    mounts: Vec<String>,
+    /// Targets mounted, by the RUN already or by the fix.
+    targets: Vec<String>,
+    edits: Vec<Edit>,
+    removed: Vec<String>,
+}
+
+impl Site<'_, '_> {
+    fn findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let mut mounts = Vec::new();
+        let mut edits = Vec::new();
+        let mut names = Vec::new();
+        let mut removed = Vec::new();
+        let mut unsafe_reasons = Vec::new();
+        for manager in &transforms::cache_mounts().manager {
+            let uses: Vec<(&RunCommand, &str)> = self
+                .own
+                .iter()
+                .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
+                .collect();
+            if uses.is_empty() {
+                continue;
+            }
+            match self.plan(manager, &uses) {
+                Ok(Some(plan)) if !plan.mounts.is_empty() || !plan.edits.is_empty() => {
+                    names.push(manager.name.as_str());
+                    mounts.extend(plan.mounts);
+                    edits.extend(plan.edits);
+                    removed.extend(plan.removed);
+                    unsafe_reasons.extend(manager.unsafe_reason.clone());
+                }
+                Ok(_) => {}
+                Err(why) => findings.push(Finding {
+                    rule: &RULE,
+                    range: uses[0].0.range.clone(),
+                    message: format!(
+                        "{}'s downloads are not kept in a cache mount; not fixed: {why}",
+                        manager.name
+                    ),
+                    fix: None,
+                }),
+            }
+        }
+        if names.is_empty() {
+            return findings;
+        }
+        mounts.dedup();
+        if !mounts.is_empty() {
+            edits.push(self.insert_mounts(&mounts));
+        }
+        let mut message = if mounts.is_empty() {
+            format!("{} cache mounts are defeated", names.join(" and "))
+        } else {
+            format!(
+                "{}'s downloads are not kept in a cache mount",
+                names.join(" and ")
+            )
+        };
+        if !removed.is_empty() {
+            message += &format!("; removes {}, which would defeat it", removed.join(", "));
+        }
+        let applicability = if unsafe_reasons.is_empty() {
+            Applicability::Safe
+        } else {
+            message += &format!("; unsafe: {}", unsafe_reasons.join("; "));
+            Applicability::Unsafe
+        };
+        findings.push(Finding {
+            rule: &RULE,
+            range: self.own[0].range.clone(),
+            message,
+            fix: Some(Fix::new(applicability, edits)),
+        });
+        findings.sort_by_key(|f| f.range.start);
+        findings
+    }
+
+    /// The mounts one manager needs in this RUN and the removals that go
+    /// with them; `None` when the RUN is left as it is, an error when it is
+    /// reported instead.
+    fn plan(
+        &self,
+        manager: &CacheManager,
+        uses: &[(&RunCommand, &str)],
+    ) -> Result<Option<Plan>, String> {
+        if manager
+            .disabled_by
+            .iter()
+            .any(|v| self.vars.contains_key(v))
+            || uses.iter().any(|(c, _)| c.has(&strs(&manager.moved_by)))
+            || (manager.root_only && !self.user.root)
+        {
+            return Ok(None);
+        }
+        if let Some(release) = manager.yarn {
+            let berry = yarn::berry(self.cx, self.stages, self.cx.run_commands(), uses[0].0);
+            match (release, berry) {
+                (YarnRelease::Classic, None) => {}
+                (YarnRelease::Berry, Some(why)) if why.starts_with("this looks like") => {}
+                (YarnRelease::Classic, Some(why)) if why.starts_with("yarn may be") => {
+                    return Err(why)
+                }
+                _ => return Ok(None),
+            }
+        }
+        if let Some(flag) = uses
+            .iter()
+            .find_map(|(c, _)| manager.offline.iter().find(|o| c.has(&[o.as_str()])))
+        {
+            return Err(format!(
+                "`{flag}` reads only what the cache holds, so it stays in the image"
+            ));
+        }
+        if let Some(line) = self.later_offline(manager) {
+            return Err(format!(
+                "line {line} reads only what the cache holds ({} offline), so it stays in the image",
+                manager.name
+            ));
+        }
+        let existing = mounts(self.run);
+        let mut plan = Plan::default();
+        for cache in &manager.caches {
+            let used = cache.subcommands.is_empty()
+                || uses
+                    .iter()
+                    .any(|(_, sub)| cache.subcommands.iter().any(|s| s == sub));
+            if !used {
+                continue;
+            }
+            let target = self.target(manager, cache)?;
+            let covered = existing.iter().any(|(kind, t)| {
+                let t = t.trim_end_matches('/');
+                kind == "cache" && (t == target || within(&target, t))
+            });
+            if covered {
+                plan.targets.push(target);
+                continue;
+            }
+            // Another mount at or inside the target decides what is there.
+            if existing.iter().any(|(_, t)| {
+                let t = t.trim_end_matches('/');
+                t == target || within(t, &target) || within(&target, t)
+            }) {
+                continue;
+            }
+            if cache.index && !self.fills_index() {
+                continue;
+            }
+            if let Some(line) = self.copied_out(&target) {
+                return Err(format!(
+                    "line {line} copies {target} out of this stage, so it stays in the image"
+                ));
+            }
+            plan.mounts.push(self.mount(cache, &target));
+            plan.targets.push(target);
+        }
+        if plan.targets.is_empty() {
+            return Ok(None);
+        }
+        self.defeats(manager, uses, &mut plan)?;
+        Ok(Some(plan))
+    }
+
+    /// Where `cache` is for this RUN.
+    fn target(&self, manager: &CacheManager, cache: &CacheDir) -> Result<String, String> {
+        for entry in &cache.env {
+            let (var, below) = match entry.split_once('/') {
+                Some((v, b)) => (v, Some(b)),
+                None => (entry.as_str(), None),
+            };
+            if let Some(value) = self.vars.get(var) {
+                if value.contains('$') || !value.starts_with('/') {
+                    return Err(format!(
+                        "{var} is set to `{value}`, which dockfix cannot resolve"
+                    ));
+                }
+                let value = value.trim_end_matches('/');
+                return Ok(match below {
+                    Some(b) => format!("{value}/{b}"),
+                    None => value.to_string(),
+                });
+            }
+        }
+        let dir = match (&cache.root_dir, self.user.root) {
+            (Some(root_dir), true) => root_dir,
+            _ => &cache.dir,
+        };
+        let target = match dir.strip_prefix("~/") {
+            Some(rest) => {
+                let home = self.user.home.as_deref().ok_or_else(|| {
+                    format!(
+                        "dockfix cannot tell the HOME of user `{}`, where {}'s cache is",
+                        self.user.name, manager.name
+                    )
+                })?;
+                format!("{}/{rest}", home.trim_end_matches('/'))
+            }
+            None => dir.clone(),
+        };
+        if !self.user.root && self.user.uid.is_none() {
+            return Err(format!(
+                "dockfix cannot tell the uid of user `{}`, who must own the cache",
+                self.user.name
+            ));
+        }
+        Ok(target)
+    }
+
+    /// The `--mount` flag for `cache` at `target`.
+    fn mount(&self, cache: &CacheDir, target: &str) -> String {
+        let mut flag = format!("--mount=type=cache,id={}", cache.id);
+        let owner = (!self.user.root).then_some(self.user.uid).flatten();
+        if let Some(uid) = owner {
+            flag += &format!("-{uid}");
+        }
+        flag += &format!(",target={target}");
+        if let Some(sharing) = &cache.sharing {
+            flag += &format!(",sharing={sharing}");
+        }
+        if let Some(uid) = owner {
+            flag += &format!(",uid={uid}");
+            if let Some(gid) = self.user.gid {
+                flag += &format!(",gid={gid}");
+            }
+        }
+        flag
+    }
+
+    /// Whether the RUN fills apt's lists itself before it uses them, and
+    /// no later RUN installs from what it leaves.
+    fn fills_index(&self) -> bool {
+        let file = self.cx.file;
+        let own = AptUse::of(file, self.run)
+            .is_some_and(|u| u.readable && u.updates && u.needs_lists.is_none());
+        own && !model::later_runs(self.stages, self.index, self.position)
+            .any(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()))
+    }
+
+    /// The line of a later command that uses the manager offline.
+    fn later_offline(&self, manager: &CacheManager) -> Option<usize> {
+        let file = self.cx.file;
+        model::later_runs(self.stages, self.index, self.position)
+            .filter(|r| r.names_program(&file.source, &first_words(manager)))
+            .find_map(|r| {
+                instruction_commands(file, r, self.index)
+                    .iter()
+                    .filter(|c| invocation(manager, c).is_some())
+                    .find(|c| c.has(&strs(&manager.offline)))
+                    .map(|c| file.line_col(c.range.start).0)
+            })
+    }
+
+    /// The line of a COPY or ADD that takes `target` (or something in it)
+    /// from this stage.
+    fn copied_out(&self, target: &str) -> Option<usize> {
+        let stage = &self.stages[self.index];
+        let names: Vec<String> = stage
+            .name
+            .iter()
+            .cloned()
+            .chain([self.index.to_string()])
+            .collect();
+        self.cx.file.instructions().find_map(|i| {
+            let command = &i.command;
+            let from = command.flags.iter().find(|f| f.name() == "from")?.value()?;
+            if !matches!(command.name.as_str(), "copy" | "add")
+                || !names.iter().any(|n| n.eq_ignore_ascii_case(from))
+            {
+                return None;
+            }
+            let (_, sources) = command.values.split_last()?;
+            sources
+                .iter()
+                .map(|s| s.trim_end_matches('/'))
+                .any(|s| s == target || within(s, target))
+                .then_some(i.start_line)
+        })
+    }
+
+    /// Adds to `plan` the removal of what would empty its mounts.
+    fn defeats(
+        &self,
+        manager: &CacheManager,
+        uses: &[(&RunCommand, &str)],
+        plan: &mut Plan,
+    ) -> Result<(), String> {
+        let file = self.cx.file;
+        for (command, _) in uses {
+            for (word, range) in &command.words[1..] {
+                let Some(word) = word else { continue };
+                let Some(defeat) = manager.defeat_flags.iter().find(|d| &d.flag == word) else {
+                    continue;
+                };
+                plan.removed.push(format!("`{word}`"));
+                plan.edits.push(match &defeat.replace {
+                    Some(replacement) => Edit::replace(range.clone(), replacement.clone()),
+                    None => {
+                        Edit::replace(remove::whitespace_before(file, range.start)..range.end, "")
+                    }
+                });
+            }
+        }
+        let script = shell::parse(file, self.run).expect("the RUN was parsed");
+        let home = self.user.home.clone().unwrap_or_default();
+        let mut gone = Vec::new();
+        for command in self.own {
+            let cleans = manager.defeat_commands.iter().any(|d| {
+                d.split(' ')
+                    .enumerate()
+                    .all(|(i, part)| command.word(i) == Some(part))
+            });
+            let rm = command.word(0) == Some("rm");
+            let mut removes = false;
+            if rm {
+                for (word, range) in &command.words[1..] {
+                    let raw = String::from_utf8_lossy(&file.source[range.clone()]).into_owned();
+                    let path = match word {
+                        Some(w) if w.starts_with('-') => continue,
+                        Some(w) => w.clone(),
+                        None if raw.starts_with("~/") && !home.is_empty() => {
+                            format!("{home}{}", &raw[1..])
+                        }
+                        None => {
+                            let named = manager.caches.iter().flat_map(|c| &c.env).any(|e| {
+                                let var = e.split('/').next().unwrap_or(e);
+                                raw.contains(&format!("${var}"))
+                                    || raw.contains(&format!("${{{var}}}"))
+                            });
+                            if named || raw.starts_with('~') || raw.contains("HOME") {
+                                return Err(format!(
+                                    "`rm {raw}` may empty the cache, and dockfix cannot resolve it"
+                                ));
+                            }
+                            continue;
+                        }
+                    };
+                    let path = path
+                        .trim_end_matches("/*")
+                        .trim_end_matches('/')
+                        .to_string();
+                    for target in &plan.targets {
+                        if within(target, &path) {
+                            return Err(format!(
+                                "`rm {raw}` removes the directory that holds the cache"
+                            ));
+                        }
+                        if path == *target || within(&path, target) {
+                            removes = true;
+                        }
+                    }
+                }
+            }
+            if cleans || removes {
+                let simple = script
+                    .commands()
+                    .iter()
+                    .find(|c| c.range == command.range)
+                    .expect("a command of this RUN");
+                plan.removed.push(format!(
+                    "`{}`",
+                    String::from_utf8_lossy(&file.source[command.range.clone()])
+                ));
+                gone.push(simple);
+            }
+        }
+        if !gone.is_empty() {
+            let targets = plan.targets.clone();
+            let in_cache = move |p: &str| {
+                let p = p.trim_end_matches("/*").trim_end_matches('/');
+                targets.iter().any(|t| p == t || within(p, t))
+            };
+            plan.edits
+                .extend(remove::commands(file, self.run, script, &gone, &in_cache)?);
+        }
+        Ok(())
+    }
+
+    /// The edit that puts `mounts` before the RUN's flags and arguments: on
+    /// the RUN's line, or one per line when the RUN is continued.
+    fn insert_mounts(&self, mounts: &[String]) -> Edit {
+        let file = self.cx.file;
+        let run = self.run;
+        let at = run
+            .command
+            .flags
+            .first()
+            .map(|f| run.file_range(f.range.clone()).start)
+            .unwrap_or_else(|| run.args_range().start);
+        let continued = run
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, crate::syntax::LineKind::Code { .. }))
+            .count()
+            > 1;
+        let text = if continued {
+            let eol = line_ending(file, run);
+            let (indent, _) = continuation_style(file, run);
+            let escape = file.escape as char;
+            mounts
+                .iter()
+                .map(|m| format!("{m} {escape}{eol}{indent}"))
+                .collect::<String>()
+        } else {
+            mounts.iter().map(|m| format!("{m} ")).collect()
+        };
+        Edit::insert(at, text)
+    }
+}
+
+/// The subcommand (`""` when none is needed) by which `command` runs one of
+/// `manager`'s programs to fill its caches.
+fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m str> {
+    let program = manager.programs.iter().find(|p| {
+        p.split(' ').enumerate().all(|(i, part)| {
+            command
+                .word(i)
+                .is_some_and(|w| w == part || (i == 0 && w.ends_with(&format!("/{part}"))))
+        })
+    })?;
+    let mut i = program.split(' ').count();
+    while let Some(word) = command.word(i) {
+        if !word.starts_with('-') {
+            break;
+        }
+        if matches!(word, "-h" | "--help" | "-v" | "--version" | "-V") {
+            return None;
+        }
+        i += if manager.options.iter().any(|o| o == word) {
+            2
+        } else {
+            1
+        };
+    }
+    if manager.subcommands.is_empty() {
+        return Some("");
+    }
+    manager.subcommands.iter().map(String::as_str).find(|s| {
+        if s.is_empty() {
+            return i >= command.words.len();
+        }
+        s.split(' ')
+            .enumerate()
+            .all(|(k, part)| command.word(i + k) == Some(part))
+    })
+}
+
+/// Whether `path` lies strictly inside `dir`.
+fn within(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn first_words(manager: &CacheManager) -> Vec<&str> {
+    manager
+        .programs
+        .iter()
+        .filter_map(|p| p.split(' ').next())
+        .map(|p| p.trim_start_matches("./"))
+        .collect()
+}
+
+fn strs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
+}

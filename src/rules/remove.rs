@@ -1,0 +1,127 @@
+//! Removing commands, or some of an `rm`'s paths, from a RUN without
+//! changing what the rest of it does.
+
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use crate::edit::Edit;
+use crate::syntax::shell::{self, Script, SimpleCommand};
+use crate::syntax::{Dockerfile, Instruction, LineKind};
+
+/// The edits that remove `redundant` commands of a RUN, or, of an `rm` that
+/// removes more than `in_cache` paths, those paths; an error says why they
+/// cannot go.
+pub fn commands(
+    file: &Dockerfile,
+    run: &Instruction,
+    script: &Script,
+    redundant: &[&SimpleCommand],
+    in_cache: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Edit>, String> {
+    let commands = match top_level(script) {
+        Some(commands) if !script.has_error() && !script.has_comment() => commands,
+        _ => return Err("its shell is more than a plain list of commands".into()),
+    };
+    let mut edits = Vec::new();
+    let mut removed = 0;
+    for command in redundant {
+        let i = commands
+            .iter()
+            .position(|c| *c == command.range)
+            .expect("a top-level command of this script");
+        let paths: Vec<&Range<usize>> = command
+            .args
+            .iter()
+            .filter(|r| !file.source[r.start..r.end].starts_with(b"-"))
+            .collect();
+        let cache_paths: Vec<&Range<usize>> = paths
+            .iter()
+            .copied()
+            .filter(|r| shell::unquoted(&file.source, (*r).clone()).is_some_and(|p| in_cache(&p)))
+            .collect();
+        let range = if is_rm(file, command) && cache_paths.len() < paths.len() {
+            // `rm -rf /var/cache/apk/* /tmp/*`: only the cache path goes.
+            for path in cache_paths {
+                edits.push(Edit::replace(
+                    whitespace_before(file, path.start)..path.end,
+                    "",
+                ));
+            }
+            continue;
+        } else if let Some(next) = commands.get(i + 1) {
+            command.range.start..next.start
+        } else if let Some(previous) = i.checked_sub(1).map(|p| &commands[p]) {
+            // After `;` or a line end the last command's status was the
+            // RUN's; after `&&` it adds nothing to it.
+            let separator: Vec<u8> = script.text
+                [previous.end - script.base..command.range.start - script.base]
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace() && *b != b'\\')
+                .collect();
+            if separator != b"&&" {
+                return Err("the RUN's status is that of its last command".into());
+            }
+            previous.end..command.range.end
+        } else {
+            return Err("it would leave the RUN empty".into());
+        };
+        let comment_inside = run.lines.iter().any(|l| {
+            matches!(l.kind, LineKind::Comment)
+                && l.span.start < range.end
+                && range.start < l.span.end
+        });
+        if comment_inside {
+            return Err("a comment line sits in what would be removed".into());
+        }
+        edits.push(Edit::replace(range, ""));
+        removed += 1;
+    }
+    if removed == commands.len() {
+        return Err("it would leave the RUN empty".into());
+    }
+    if edits.is_empty() {
+        return Err("dockfix cannot read the paths it removes".into());
+    }
+    Ok(edits)
+}
+
+/// The ranges of the script's commands when they are joined only by `&&`,
+/// `;` and newlines, none nested in another construct.
+fn top_level(script: &Script) -> Option<Vec<Range<usize>>> {
+    fn walk(script: &Script, node: Node<'_>, out: &mut Vec<Range<usize>>) -> bool {
+        match node.kind() {
+            "program" | "list" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node> = node.named_children(&mut cursor).collect();
+                children.into_iter().all(|child| walk(script, child, out))
+            }
+            "command" => {
+                out.push(script.file_range(node));
+                true
+            }
+            _ => false,
+        }
+    }
+    let joined = script
+        .operators()
+        .iter()
+        .all(|(op, _)| op == "&&" || op == ";");
+    let mut out = Vec::new();
+    (joined && walk(script, script.root(), &mut out)).then_some(out)
+}
+
+pub fn is_rm(file: &Dockerfile, command: &SimpleCommand) -> bool {
+    command
+        .name
+        .as_ref()
+        .is_some_and(|n| &file.source[n.clone()] == b"rm")
+}
+
+pub fn whitespace_before(file: &Dockerfile, mut at: usize) -> usize {
+    while at > 0 && matches!(file.source[at - 1], b' ' | b'\t') {
+        at -= 1;
+    }
+    at
+}
