@@ -118,14 +118,14 @@ pub fn variables_before(
             // BuildKit's AST keeps ENV as (name, value, separator) triples.
             "env" => {
                 for pair in values.chunks(3) {
-                    let value = pair.get(1).cloned().unwrap_or_default();
-                    found.insert(pair[0].clone(), value);
+                    let value = pair.get(1).map_or("", String::as_str);
+                    found.insert(pair[0].clone(), unquote(value));
                 }
             }
             "arg" => {
                 for value in values {
                     if let Some((name, value)) = value.split_once('=') {
-                        found.insert(name.to_string(), value.to_string());
+                        found.insert(name.to_string(), unquote(value));
                     }
                 }
             }
@@ -133,6 +133,20 @@ pub fn variables_before(
         }
     }
     found
+}
+
+/// A value as the shell reads it when it is one quoted or plain string
+/// without expansions; anything else stays as written.
+fn unquote(value: &str) -> String {
+    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+    let inner = &value[1..value.len().saturating_sub(1).max(1)];
+    let single = quoted('\'') && !inner.contains('\'');
+    let double = quoted('"') && !inner.contains(['"', '\\', '`']);
+    if single || double {
+        inner.to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 /// The image a stage's lineage starts from, by name: the last part of its
@@ -169,7 +183,7 @@ mod tests {
     #[test]
     fn variables_and_base_images_follow_the_lineage() {
         let file = parse(
-            b"FROM docker.io/library/golang:1.22@sha256:ab AS b\nENV A=1 B=2\nARG C=3\nARG D\nRUN x\nFROM b\nENV A=4\nRUN y\n",
+            b"FROM docker.io/library/golang:1.22@sha256:ab AS b\nENV A=1 B=\"2\"\nARG C='3'\nARG D\nENV E=\"$A\"/x\nRUN x\nFROM b\nENV A=4\nRUN y\n",
         )
         .unwrap();
         let stages = stages(&file);
@@ -179,6 +193,7 @@ mod tests {
         assert_eq!(vars["B"], "2");
         assert_eq!(vars["C"], "3");
         assert!(!vars.contains_key("D"));
+        assert_eq!(vars["E"], "\"$A\"/x", "expansions stay as written");
         let before_env = variables_before(&stages, 0, stages[0].body[0].span().start);
         assert!(before_env.is_empty());
         assert_eq!(base_image_name(&stages, 1), "golang");

@@ -87,7 +87,11 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
             let out = fixed.file.source;
             if out != bytes && rewrites.iter().all(|(_, r)| *r != out) {
                 let ids: Vec<&str> = settings.rules.iter().map(|r| r.id).collect();
-                let style = if ids.contains(&"DF301") { "mounts" } else { "cleanup" };
+                let style = if ids.contains(&"DF301") {
+                    "mounts"
+                } else {
+                    "cleanup"
+                };
                 rewrites.push((format!("{style}, unsafe: {}", settings.unsafe_fixes), out));
             }
         }
@@ -102,10 +106,9 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
         }
         for (setting, rewrite) in rewrites {
             if let Some(error) = buildkit_rejects(tally, &rewrite) {
-                verdicts.rejected.push(format!(
-                    "{} ({setting}): {error}",
-                    path.display()
-                ));
+                verdicts
+                    .rejected
+                    .push(format!("{} ({setting}): {error}", path.display()));
             }
             verdicts.checked += 1;
         }

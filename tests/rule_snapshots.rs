@@ -8,9 +8,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(dir: &Path, rule: &str, extra: &[&str]) -> String {
+    // A rule of a cache style runs under that style.
+    let style = dockfix::rules::find(rule)
+        .and_then(|r| r.cache_style)
+        .map_or("cleanup", |s| s.label());
     let output = Command::new(env!("CARGO_BIN_EXE_dockfix"))
         .current_dir(dir)
-        .args(["--color", "never", "--select", rule])
+        .args(["--color", "never", "--cache-style", style, "--select", rule])
         .args(extra)
         .arg("Dockerfile")
         .output()

@@ -196,16 +196,17 @@ impl Site<'_, '_> {
         if !mounts.is_empty() {
             edits.push(self.insert_mounts(&mounts));
         }
+        let names = names.join(" and ");
         let mut message = if mounts.is_empty() {
-            format!("{} cache mounts are defeated", names.join(" and "))
+            format!("{names}'s cache mount is defeated in its own RUN")
         } else {
-            format!(
-                "{}'s downloads are not kept in a cache mount",
-                names.join(" and ")
-            )
+            format!("{names}'s downloads are not kept in a cache mount")
         };
         if !removed.is_empty() {
-            message += &format!("; removes {}, which would defeat it", removed.join(", "));
+            message += &format!(
+                "; removes {}, which would defeat the mount",
+                removed.join(", ")
+            );
         }
         let applicability = if unsafe_reasons.is_empty() {
             Applicability::Safe
@@ -449,7 +450,12 @@ impl Site<'_, '_> {
             }
         }
         let script = shell::parse(file, self.run).expect("the RUN was parsed");
-        let home = self.user.home.clone().unwrap_or_default();
+        let resolve = |raw: &str| -> Option<String> {
+            match (raw.strip_prefix("~/"), &self.user.home) {
+                (Some(rest), Some(home)) => Some(format!("{home}/{rest}")),
+                _ => self.expand(raw),
+            }
+        };
         let mut gone = Vec::new();
         for command in self.own {
             let cleans = manager.defeat_commands.iter().any(|d| {
@@ -465,22 +471,22 @@ impl Site<'_, '_> {
                     let path = match word {
                         Some(w) if w.starts_with('-') => continue,
                         Some(w) => w.clone(),
-                        None if raw.starts_with("~/") && !home.is_empty() => {
-                            format!("{home}{}", &raw[1..])
-                        }
-                        None => {
-                            let named = manager.caches.iter().flat_map(|c| &c.env).any(|e| {
-                                let var = e.split('/').next().unwrap_or(e);
-                                raw.contains(&format!("${var}"))
-                                    || raw.contains(&format!("${{{var}}}"))
-                            });
-                            if named || raw.starts_with('~') || raw.contains("HOME") {
-                                return Err(format!(
+                        None => match resolve(&raw) {
+                            Some(path) => path,
+                            None => {
+                                let named = manager.caches.iter().flat_map(|c| &c.env).any(|e| {
+                                    let var = e.split('/').next().unwrap_or(e);
+                                    raw.contains(&format!("${var}"))
+                                        || raw.contains(&format!("${{{var}}}"))
+                                });
+                                if named || raw.starts_with('~') || raw.contains("HOME") {
+                                    return Err(format!(
                                     "`rm {raw}` may empty the cache, and dockfix cannot resolve it"
                                 ));
+                                }
+                                continue;
                             }
-                            continue;
-                        }
+                        },
                     };
                     let path = path
                         .trim_end_matches("/*")
@@ -513,7 +519,8 @@ impl Site<'_, '_> {
         }
         if !gone.is_empty() {
             let targets = plan.targets.clone();
-            let in_cache = move |p: &str| {
+            let in_cache = |p: &str| {
+                let p = resolve(p).unwrap_or_else(|| p.to_string());
                 let p = p.trim_end_matches("/*").trim_end_matches('/');
                 targets.iter().any(|t| p == t || within(p, t))
             };
@@ -521,6 +528,31 @@ impl Site<'_, '_> {
                 .extend(remove::commands(file, self.run, script, &gone, &in_cache)?);
         }
         Ok(())
+    }
+
+    /// A word that is a variable the Dockerfile sets to a plain path, with
+    /// a path after it (`$POETRY_CACHE_DIR`, `"${HOME}/.npm"`), as the shell
+    /// expands it.
+    fn expand(&self, raw: &str) -> Option<String> {
+        let word = raw.trim_matches('"');
+        let rest = word.strip_prefix('$')?;
+        let (name, after) = match rest.strip_prefix('{') {
+            Some(braced) => braced.split_once('}')?,
+            None => {
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                rest.split_at(end)
+            }
+        };
+        let value = match name {
+            "HOME" => self.user.home.clone()?,
+            _ => self.vars.get(name)?.clone(),
+        };
+        let plain = |s: &str| !s.contains(['$', '`', '"', '\\', '*', '?', '[']);
+        let glob_free = after.strip_suffix("/*").unwrap_or(after);
+        (plain(&value) && plain(glob_free) && value.starts_with('/'))
+            .then(|| format!("{value}{after}"))
     }
 
     /// The edit that puts `mounts` before the RUN's flags and arguments: on

@@ -10,7 +10,8 @@ use crate::syntax::shell::{self, Script, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction, LineKind};
 
 /// The edits that remove `redundant` commands of a RUN, or, of an `rm` that
-/// removes more than `in_cache` paths, those paths; an error says why they
+/// removes more than `in_cache` paths, those paths (a word the shell
+/// expands is given to `in_cache` as written); an error says why they
 /// cannot go.
 pub fn commands(
     file: &Dockerfile,
@@ -24,7 +25,7 @@ pub fn commands(
         _ => return Err("its shell is more than a plain list of commands".into()),
     };
     let mut edits = Vec::new();
-    let mut removed = 0;
+    let mut whole = Vec::new();
     for command in redundant {
         let i = commands
             .iter()
@@ -38,9 +39,12 @@ pub fn commands(
         let cache_paths: Vec<&Range<usize>> = paths
             .iter()
             .copied()
-            .filter(|r| shell::unquoted(&file.source, (*r).clone()).is_some_and(|p| in_cache(&p)))
+            .filter(|r| {
+                let raw = || String::from_utf8_lossy(&file.source[(*r).clone()]).into_owned();
+                in_cache(&shell::unquoted(&file.source, (*r).clone()).unwrap_or_else(raw))
+            })
             .collect();
-        let range = if is_rm(file, command) && cache_paths.len() < paths.len() {
+        if is_rm(file, command) && cache_paths.len() < paths.len() {
             // `rm -rf /var/cache/apk/* /tmp/*`: only the cache path goes.
             for path in cache_paths {
                 edits.push(Edit::replace(
@@ -48,24 +52,40 @@ pub fn commands(
                     "",
                 ));
             }
-            continue;
-        } else if let Some(next) = commands.get(i + 1) {
-            command.range.start..next.start
-        } else if let Some(previous) = i.checked_sub(1).map(|p| &commands[p]) {
+        } else {
+            whole.push(i);
+        }
+    }
+    whole.sort_unstable();
+    whole.dedup();
+    if whole.len() == commands.len() {
+        return Err("it would leave the RUN empty".into());
+    }
+    // The commands removed up to the end go with the separator before
+    // each; the others with the separator after.
+    let tail = (0..commands.len())
+        .rev()
+        .take_while(|i| whole.contains(i))
+        .last()
+        .unwrap_or(commands.len());
+    for i in whole {
+        let range = if i < tail {
+            commands[i].start..commands[i + 1].start
+        } else {
+            let previous = &commands[i - 1];
             // After `;` or a line end the last command's status was the
-            // RUN's; after `&&` it adds nothing to it.
+            // RUN's, unless `set -e` stops the RUN at any failure; after
+            // `&&` it adds nothing to it.
             let separator: Vec<u8> = script.text
-                [previous.end - script.base..command.range.start - script.base]
+                [previous.end - script.base..commands[i].start - script.base]
                 .iter()
                 .copied()
                 .filter(|b| !b.is_ascii_whitespace() && *b != b'\\')
                 .collect();
-            if separator != b"&&" {
+            if separator != b"&&" && !script.stops_on_error(&file.source, commands[i].start) {
                 return Err("the RUN's status is that of its last command".into());
             }
-            previous.end..command.range.end
-        } else {
-            return Err("it would leave the RUN empty".into());
+            previous.end..commands[i].end
         };
         let comment_inside = run.lines.iter().any(|l| {
             matches!(l.kind, LineKind::Comment)
@@ -76,10 +96,6 @@ pub fn commands(
             return Err("a comment line sits in what would be removed".into());
         }
         edits.push(Edit::replace(range, ""));
-        removed += 1;
-    }
-    if removed == commands.len() {
-        return Err("it would leave the RUN empty".into());
     }
     if edits.is_empty() {
         return Err("dockfix cannot read the paths it removes".into());
