@@ -6,7 +6,7 @@ Copies every corpus Dockerfile to a temporary tree, runs `dockfix --write`
 code on the original and on both rewrites. For the codes given with
 --explain, lists what is left after the rewrite with dockfix's own reason.
 
-usage: bench/hadolint_counts.py [--explain DL3020 ...] [CODE ...]
+usage: bench/hadolint_counts.py [--cache-style mounts] [--explain DL3020 ...] [CODE ...]
 """
 import argparse
 import collections
@@ -43,6 +43,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("codes", nargs="*", default=["DL3020", "DL3025"])
     parser.add_argument("--explain", nargs="*", default=["DL3020"])
+    parser.add_argument("--cache-style", default="cleanup", choices=["cleanup", "mounts"])
     args = parser.parse_args()
     corpus = os.environ.get("DOCKFIX_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
     peers = subprocess.run([os.path.join(ROOT, "bench", "peers.sh")], capture_output=True, text=True, check=True)
@@ -64,17 +65,18 @@ def main():
                 copy = os.path.join(tmp, variant, str(i), "Dockerfile")
                 os.makedirs(os.path.dirname(copy))
                 shutil.copyfile(path, copy)
-                subprocess.run([dockfix, "--write", *flags, copy], capture_output=True)
+                style = ["--cache-style", args.cache_style]
+                subprocess.run([dockfix, "--write", *style, *flags, copy], capture_output=True)
                 after = hadolint(hadolint_bin, copy) or []
                 counts[variant].update(code for code, _ in after)
                 if variant == "unsafe":
-                    report = subprocess.run([dockfix, "--format", "json", copy], capture_output=True, text=True)
+                    report = subprocess.run([dockfix, "--format", "json", *style, copy], capture_output=True, text=True)
                     reasons = {f["range"]["start"]["line"]: f["message"] for f in json.loads(report.stdout)["findings"]}
                     for code, line in after:
                         if code in args.explain:
                             left[code].append(f"{rel}:{line}: {reasons.get(line, '(no dockfix finding)')}")
 
-    print(f"{len(files)} corpus files; hadolint findings (original -> safe -> unsafe):")
+    print(f"{len(files)} corpus files, --cache-style {args.cache_style}; hadolint findings (original -> safe -> unsafe):")
     for code in args.codes:
         o, s, u = counts["original"][code], counts["safe"][code], counts["unsafe"][code]
         print(f"  {code}: {o} -> {s} -> {u}")

@@ -152,3 +152,92 @@ fn files_that_install_after_copying_the_context_get_a_finding() {
         );
     }
 }
+
+/// With `--cache-style mounts`, no RUN keeps both a cache mount and what
+/// empties it or turns it off: the styles are alternatives. The defeats are
+/// listed here, apart from the rules' own table, so the test can catch it.
+#[test]
+fn no_run_carries_a_cache_mount_and_its_cleanup() {
+    use dockfix::engine::fix;
+    use dockfix::rules::CacheStyle;
+    // What defeats a mount whose target contains the key.
+    const DEFEATS: &[(&str, &[&str])] = &[
+        ("/var/cache/apt", &["apt-get clean", "apt clean"]),
+        ("/var/cache/apk", &["--no-cache"]),
+        ("/var/cache/dnf", &["dnf clean"]),
+        ("/var/cache/yum", &["yum clean"]),
+        ("/.cache/pip", &["--no-cache-dir", "pip cache purge"]),
+        ("/.npm", &["npm cache clean"]),
+        ("/yarn", &["yarn cache clean"]),
+        ("/.cache/uv", &["--no-cache"]),
+        ("/composer", &["--no-cache", "clear-cache"]),
+        ("/go", &["go clean"]),
+    ];
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let mut mounted = 0;
+    for unsafe_fixes in [false, true] {
+        let settings = common::all_rules(unsafe_fixes, CacheStyle::Mounts);
+        for path in common::dockerfiles(&corpus) {
+            let bytes = std::fs::read(&path).unwrap();
+            if parse(&bytes).is_err() {
+                continue;
+            }
+            let fixed = fix(&bytes, &settings).unwrap();
+            let file = &fixed.file;
+            for run in file.instructions().filter(|i| i.command.name == "run") {
+                let args = String::from_utf8_lossy(&file.source[run.args_range()]).into_owned();
+                let body: String = run
+                    .heredocs
+                    .iter()
+                    .map(|h| String::from_utf8_lossy(&file.source[h.body.clone()]).into_owned())
+                    .collect();
+                let script = args + &body;
+                for flag in run.command.flags.iter().filter(|f| f.name() == "mount") {
+                    let value = flag.value().unwrap_or_default();
+                    if !value.contains("type=cache") {
+                        continue;
+                    }
+                    mounted += 1;
+                    let target = value
+                        .split(',')
+                        .find_map(|f| f.strip_prefix("target="))
+                        .unwrap_or_default()
+                        .trim_end_matches('/');
+                    let removes_target = script
+                        .split(['&', ';', '|', '\n'])
+                        .map(str::trim)
+                        .filter(|c| c.starts_with("rm "))
+                        .any(|c| {
+                            c.split_whitespace().any(|w| {
+                                w.trim_end_matches("/*") == target
+                                    || w.starts_with(&format!("{target}/"))
+                            })
+                        });
+                    assert!(
+                        !removes_target,
+                        "{}: a RUN removes its mount {target}:\n{script}",
+                        path.display()
+                    );
+                    for (key, defeats) in DEFEATS {
+                        if let Some(defeat) = defeats
+                            .iter()
+                            .find(|d| target.contains(key) && script.contains(**d))
+                        {
+                            panic!(
+                                "{}: a RUN mounts {target} and runs `{defeat}`:\n{script}",
+                                path.display()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        mounted > 50,
+        "only {mounted} cache mounts: the test proves little"
+    );
+    eprintln!("{mounted} cache mounts checked");
+}

@@ -24,12 +24,12 @@ uses `RUN --mount` and has no `# syntax` directive. Off unless asked for
 with `--syntax-directive` (or selected by its ID or name).
 
 ## Why
-BuildKit's built-in Dockerfile frontend has understood `RUN --mount` since
-Docker 20.10 (BuildKit 0.8), so dockfix adds no directive by default: with
-one, every build first pulls the `docker/dockerfile` frontend image, which
-fails offline and behind registries that do not mirror it. Older or
-pinned builders need the directive; teams that want the newest stable
-frontend everywhere add it on purpose.
+BuildKit's built-in Dockerfile frontend reads `RUN --mount` (the e2e
+harness builds mounts on Docker 26 without a directive), so dockfix adds
+none by default: with one, every build first pulls the `docker/dockerfile`
+frontend image, which fails offline and behind registries that do not
+mirror it. Builders with an older built-in frontend need the directive;
+teams that want the newest stable frontend everywhere add it on purpose.
 
 ## Example
 ```dockerfile
