@@ -150,16 +150,16 @@ struct Plan {
     targets: Vec<String>,
     edits: Vec<Edit>,
     removed: Vec<String>,
+    /// Commands to remove, by range.
+    gone: Vec<std::ops::Range<usize>>,
 }
 
 impl Site<'_, '_> {
     fn findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
-        let mut mounts = Vec::new();
-        let mut edits = Vec::new();
-        let mut names = Vec::new();
-        let mut removed = Vec::new();
-        let mut unsafe_reasons = Vec::new();
+        // The managers' plans, safe ones first: an unsafe one (apk) must
+        // not hold back the others, so it gets a finding of its own.
+        let mut groups: [Vec<(&CacheManager, Plan)>; 2] = Default::default();
         for manager in &transforms::cache_mounts().manager {
             let uses: Vec<(&RunCommand, &str)> = self
                 .own
@@ -171,32 +171,55 @@ impl Site<'_, '_> {
             }
             match self.plan(manager, &uses) {
                 Ok(Some(plan)) if !plan.mounts.is_empty() || !plan.edits.is_empty() => {
-                    names.push(manager.name.as_str());
-                    mounts.extend(plan.mounts);
-                    edits.extend(plan.edits);
-                    removed.extend(plan.removed);
-                    unsafe_reasons.extend(manager.unsafe_reason.clone());
+                    groups[usize::from(manager.unsafe_reason.is_some())].push((manager, plan));
                 }
                 Ok(_) => {}
-                Err(why) => findings.push(Finding {
-                    rule: &RULE,
-                    range: uses[0].0.range.clone(),
-                    message: format!(
-                        "{}'s downloads are not kept in a cache mount; not fixed: {why}",
-                        manager.name
-                    ),
-                    fix: None,
-                }),
+                Err(why) => findings.push(self.not_fixed(&manager.name, uses[0].0, &why)),
             }
         }
-        if names.is_empty() {
-            return findings;
+        for group in groups.iter().filter(|g| !g.is_empty()) {
+            findings.push(self.group_finding(group));
         }
-        mounts.dedup();
+        findings.sort_by_key(|f| f.range.start);
+        findings
+    }
+
+    fn not_fixed(&self, names: &str, at: &RunCommand, why: &str) -> Finding {
+        Finding {
+            rule: &RULE,
+            range: at.range.clone(),
+            message: format!("{names}'s downloads are not kept in a cache mount; not fixed: {why}"),
+            fix: None,
+        }
+    }
+
+    /// One fix for the plans of several managers in this RUN.
+    fn group_finding(&self, group: &[(&CacheManager, Plan)]) -> Finding {
+        let names: Vec<&str> = group.iter().map(|(m, _)| m.name.as_str()).collect();
+        let names = names.join(" and ");
+        let mut mounts: Vec<String> = Vec::new();
+        let mut edits = Vec::new();
+        let mut removed = Vec::new();
+        let mut gone = Vec::new();
+        let mut targets = Vec::new();
+        for (_, plan) in group {
+            for mount in &plan.mounts {
+                if !mounts.contains(mount) {
+                    mounts.push(mount.clone());
+                }
+            }
+            edits.extend(plan.edits.iter().cloned());
+            removed.extend(plan.removed.iter().cloned());
+            gone.extend(plan.gone.iter().cloned());
+            targets.extend(plan.targets.iter().cloned());
+        }
+        match self.removals(&gone, &targets) {
+            Ok(more) => edits.extend(more),
+            Err(why) => return self.not_fixed(&names, self.own[0], &why),
+        }
         if !mounts.is_empty() {
             edits.push(self.insert_mounts(&mounts));
         }
-        let names = names.join(" and ");
         let mut message = if mounts.is_empty() {
             format!("{names}'s cache mount is defeated in its own RUN")
         } else {
@@ -208,20 +231,47 @@ impl Site<'_, '_> {
                 removed.join(", ")
             );
         }
-        let applicability = if unsafe_reasons.is_empty() {
+        let reasons: Vec<&str> = group
+            .iter()
+            .filter_map(|(m, _)| m.unsafe_reason.as_deref())
+            .collect();
+        let applicability = if reasons.is_empty() {
             Applicability::Safe
         } else {
-            message += &format!("; unsafe: {}", unsafe_reasons.join("; "));
+            message += &format!("; unsafe: {}", reasons.join("; "));
             Applicability::Unsafe
         };
-        findings.push(Finding {
+        Finding {
             rule: &RULE,
             range: self.own[0].range.clone(),
             message,
             fix: Some(Fix::new(applicability, edits)),
-        });
-        findings.sort_by_key(|f| f.range.start);
-        findings
+        }
+    }
+
+    /// The edits that remove the commands at `gone` (or, of an `rm` that
+    /// removes more, the paths in `targets`).
+    fn removals(
+        &self,
+        gone: &[std::ops::Range<usize>],
+        targets: &[String],
+    ) -> Result<Vec<Edit>, String> {
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        let file = self.cx.file;
+        let script = shell::parse(file, self.run).expect("the RUN was parsed");
+        let commands: Vec<_> = script
+            .commands()
+            .iter()
+            .filter(|c| gone.contains(&c.range))
+            .collect();
+        let in_cache = |p: &str| {
+            let p = self.resolve(p).unwrap_or_else(|| p.to_string());
+            let p = p.trim_end_matches("/*").trim_end_matches('/');
+            targets.iter().any(|t| p == t || within(p, t))
+        };
+        remove::commands(file, self.run, script, &commands, &in_cache)
     }
 
     /// The mounts one manager needs in this RUN and the removals that go
@@ -449,13 +499,6 @@ impl Site<'_, '_> {
                 });
             }
         }
-        let script = shell::parse(file, self.run).expect("the RUN was parsed");
-        let resolve = |raw: &str| -> Option<String> {
-            match (raw.strip_prefix("~/"), &self.user.home) {
-                (Some(rest), Some(home)) => Some(format!("{home}/{rest}")),
-                _ => self.expand(raw),
-            }
-        };
         let mut gone = Vec::new();
         for command in self.own {
             let cleans = manager.defeat_commands.iter().any(|d| {
@@ -471,7 +514,7 @@ impl Site<'_, '_> {
                     let path = match word {
                         Some(w) if w.starts_with('-') => continue,
                         Some(w) => w.clone(),
-                        None => match resolve(&raw) {
+                        None => match self.resolve(&raw) {
                             Some(path) => path,
                             None => {
                                 let named = manager.caches.iter().flat_map(|c| &c.env).any(|e| {
@@ -505,29 +548,27 @@ impl Site<'_, '_> {
                 }
             }
             if cleans || removes {
-                let simple = script
-                    .commands()
-                    .iter()
-                    .find(|c| c.range == command.range)
-                    .expect("a command of this RUN");
                 plan.removed.push(format!(
                     "`{}`",
                     String::from_utf8_lossy(&file.source[command.range.clone()])
                 ));
-                gone.push(simple);
+                gone.push(command.range.clone());
             }
         }
-        if !gone.is_empty() {
-            let targets = plan.targets.clone();
-            let in_cache = |p: &str| {
-                let p = resolve(p).unwrap_or_else(|| p.to_string());
-                let p = p.trim_end_matches("/*").trim_end_matches('/');
-                targets.iter().any(|t| p == t || within(p, t))
-            };
-            plan.edits
-                .extend(remove::commands(file, self.run, script, &gone, &in_cache)?);
-        }
+        // Removing them alone must work; with the other managers' removals
+        // it is checked again.
+        self.removals(&gone, &plan.targets)?;
+        plan.gone = gone;
         Ok(())
+    }
+
+    /// A word as the shell expands it, where the Dockerfile tells: `~/`
+    /// and variables it sets (see `expand`).
+    fn resolve(&self, raw: &str) -> Option<String> {
+        match (raw.strip_prefix("~/"), &self.user.home) {
+            (Some(rest), Some(home)) => Some(format!("{home}/{rest}")),
+            _ => self.expand(raw),
+        }
     }
 
     /// A word that is a variable the Dockerfile sets to a plain path, with
