@@ -1260,6 +1260,27 @@ fn cache_styles_are_alternatives_and_cleanup_is_the_default() {
 }
 
 #[test]
+fn mounts_wait_for_a_merge_of_their_run() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM debian:bookworm\nRUN apt-get update -qq\nRUN apt-get install -yq make gcc\n",
+    )]);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let written = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(!written.contains("&& --mount"), "{written}");
+    assert_eq!(written.matches("RUN ").count(), 1, "merged: {written}");
+    assert_eq!(
+        written.matches("--mount=type=cache").count(),
+        2,
+        "{written}"
+    );
+}
+
+#[test]
 fn yarn_cache_clean_reports_when_no_build_context_shows_the_yarn_version() {
     let dir = tree(&[]);
     let input = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install\n";

@@ -194,6 +194,13 @@ fn no_run_carries_a_cache_mount_and_its_cleanup() {
                     .map(|h| String::from_utf8_lossy(&file.source[h.body.clone()]).into_owned())
                     .collect();
                 let script = args + &body;
+                // A mount lands among the flags, never in the shell (where
+                // a fix merging the RUN into another could have moved it).
+                assert!(
+                    !script.contains("--mount="),
+                    "{}: a mount inside the shell:\n{script}",
+                    path.display()
+                );
                 for flag in run.command.flags.iter().filter(|f| f.name() == "mount") {
                     let value = flag.value().unwrap_or_default();
                     if !value.contains("type=cache") {

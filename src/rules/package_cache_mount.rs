@@ -624,7 +624,11 @@ impl Site<'_, '_> {
         } else {
             mounts.iter().map(|m| format!("{m} ")).collect()
         };
-        Edit::insert(at, text)
+        // The blank before the flags is taken and put back, so a fix that
+        // removes what precedes them (DF205 merging this RUN into the one
+        // before) overlaps this one and waits for the next round.
+        let blank = String::from_utf8_lossy(&file.source[at - 1..at]).into_owned();
+        Edit::replace(at - 1..at, blank + &text)
     }
 }
 
