@@ -100,13 +100,21 @@ pub fn earlier_runs<'s, 'f>(
     earlier(stages, index, position).filter(|i| i.command.name == "run" && i.command.sub.is_none())
 }
 
+/// A variable's value as the Dockerfile sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub value: String,
+    /// Set by ARG, which `--build-arg` can change.
+    pub from_arg: bool,
+}
+
 /// The variables ENV and ARG (with a default) set before file offset `at`
 /// in the stage and the stages it builds on; a later setting wins.
 pub fn variables_before(
     stages: &[Stage],
     index: usize,
     at: usize,
-) -> std::collections::BTreeMap<String, String> {
+) -> std::collections::BTreeMap<String, Variable> {
     let chain: Vec<&Stage> = lineage(stages, index).collect();
     let mut found = std::collections::BTreeMap::new();
     for instruction in chain.iter().rev().flat_map(|s| s.body.iter()) {
@@ -119,13 +127,27 @@ pub fn variables_before(
             "env" => {
                 for pair in values.chunks(3) {
                     let value = pair.get(1).map_or("", String::as_str);
-                    found.insert(pair[0].clone(), unquote(value));
+                    let value = unquote(value);
+                    found.insert(
+                        pair[0].clone(),
+                        Variable {
+                            value,
+                            from_arg: false,
+                        },
+                    );
                 }
             }
             "arg" => {
                 for value in values {
                     if let Some((name, value)) = value.split_once('=') {
-                        found.insert(name.to_string(), unquote(value));
+                        let value = unquote(value);
+                        found.insert(
+                            name.to_string(),
+                            Variable {
+                                value,
+                                from_arg: true,
+                            },
+                        );
                     }
                 }
             }
@@ -189,11 +211,12 @@ mod tests {
         let stages = stages(&file);
         let run = stages[1].body[1].span().start;
         let vars = variables_before(&stages, 1, run);
-        assert_eq!(vars["A"], "4");
-        assert_eq!(vars["B"], "2");
-        assert_eq!(vars["C"], "3");
+        assert_eq!(vars["A"].value, "4");
+        assert_eq!(vars["B"].value, "2");
+        assert_eq!(vars["C"].value, "3");
+        assert!(vars["C"].from_arg && !vars["A"].from_arg);
         assert!(!vars.contains_key("D"));
-        assert_eq!(vars["E"], "\"$A\"/x", "expansions stay as written");
+        assert_eq!(vars["E"].value, "\"$A\"/x", "expansions stay as written");
         let before_env = variables_before(&stages, 0, stages[0].body[0].span().start);
         assert!(before_env.is_empty());
         assert_eq!(base_image_name(&stages, 1), "golang");

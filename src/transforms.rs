@@ -151,6 +151,10 @@ pub struct CacheManager {
     pub offline: Vec<String>,
     #[serde(default)]
     pub moved_by: Vec<String>,
+    #[serde(default)]
+    pub offline_env: Vec<String>,
+    #[serde(default)]
+    pub config_commands: Vec<String>,
     pub yarn: Option<YarnRelease>,
     pub unsafe_reason: Option<String>,
     #[serde(default)]

@@ -10,7 +10,7 @@ use super::remove;
 use super::run_user::{run_user, RunUser};
 use super::{yarn, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
-use crate::model::{self, Stage};
+use crate::model::{self, Stage, Variable};
 use crate::syntax::{shell, Instruction};
 use crate::transforms::{self, CacheDir, CacheManager, YarnRelease};
 
@@ -67,19 +67,30 @@ RUN --mount=type=cache,id=pip,target=/root/.cache/pip pip install -r requirement
 ## Fix safety
 Safe where applied: a build works with any content of a cache mount, and
 each manager fetches what its cache lacks. dockfix leaves alone, and says
-why, a RUN whose cache a later step needs in the image: a command that
-reads only the cache (`mvn -o`, `cargo --offline`, `dotnet publish
---no-restore`, `npm --offline`) in the RUN or after it, a `COPY --from` of
-the cache directory, and apt's package lists unless the RUN runs `apt-get
-update` before it installs and no later RUN installs from those lists. It
-also reports RUNs of a user whose HOME or uid the Dockerfile does not show
-(a `useradd -u` or `adduser --uid` before it, a numeric USER, `ENV HOME`),
-yarn that may or may not be 2+, a cleanup it cannot remove without changing
-what the rest of the RUN does, and a variable set from another variable.
-A RUN that turns the cache off through the environment (`PIP_NO_CACHE_DIR`)
-or puts it elsewhere with an option (`--cache-dir`) is left as it is.
+why, a RUN whose cache a later step needs in the image, since the mount
+may be empty when that step runs: a command that reads only the cache
+(`mvn -o`, `cargo --offline`, `dotnet publish --no-restore`, `npm
+--offline`, or a setting such as `GOPROXY=off`), a RUN without network
+(`--network=none`), a later RUN naming the cache directory, a `COPY
+--from` or `RUN --mount ...,from=` of it (or of a directory above it),
+and apt's package lists unless the RUN runs `apt-get update` before it
+installs and no later RUN installs from those lists. It also reports a
+RUN that moves the cache itself (`HOME=`, `export PIP_CACHE_DIR=`, `pip
+config set`), a user whose HOME or uid the Dockerfile does not show (a
+`useradd -u` or `adduser --uid` before it, a numeric USER, `ENV HOME`),
+yarn that may or may not be 2+, a cleanup it cannot remove without
+changing what the rest of the RUN does, a cache directory set from
+another variable or by an ARG (`--build-arg` can move it), and one that
+cannot be written in a mount (a blank or a comma). A RUN that turns the
+cache off through the environment (`PIP_NO_CACHE_DIR`) or puts it
+elsewhere with an option (`--cache-dir`) is left as it is.
 Unsafe: apk, where the cache needs `--cache-dir` (Alpine's images have no
-cache directory) and the rewrite is not proven on an engine here.
+cache directory) and the rewrite is not proven on an engine here; and a
+non-root user's mount whose parent is not a home directory known to exist
+(root's, `useradd -m`, `adduser`, an official image's user), because
+BuildKit creates the missing directories above a mount as root, where
+the user's other tools may need to write (`~/go/bin` beside
+`~/go/pkg/mod`).
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
@@ -119,13 +130,24 @@ fn check(cx: &Context) -> Vec<Finding> {
 
 /// The variables the RUN sees: the base image's known ones, then the
 /// Dockerfile's.
-fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<String, String> {
+fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<String, Variable> {
     let image = model::base_image_name(stages, index);
-    let mut vars = transforms::cache_mounts()
+    let mut vars: BTreeMap<String, Variable> = transforms::cache_mounts()
         .image_env
         .get(&image)
-        .cloned()
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| {
+            let value = value.clone();
+            (
+                name.clone(),
+                Variable {
+                    value,
+                    from_arg: false,
+                },
+            )
+        })
+        .collect();
     vars.extend(model::variables_before(stages, index, run.span().start));
     vars
 }
@@ -139,7 +161,7 @@ struct Site<'a, 'f> {
     run: &'f Instruction,
     own: &'a [&'a RunCommand],
     user: RunUser,
-    vars: BTreeMap<String, String>,
+    vars: BTreeMap<String, Variable>,
 }
 
 /// What a RUN needs for one manager.
@@ -152,6 +174,8 @@ struct Plan {
     removed: Vec<String>,
     /// Commands to remove, by range.
     gone: Vec<std::ops::Range<usize>>,
+    /// Why the fix is unsafe, if it is.
+    unsafe_reason: Option<String>,
 }
 
 impl Site<'_, '_> {
@@ -170,8 +194,11 @@ impl Site<'_, '_> {
                 continue;
             }
             match self.plan(manager, &uses) {
-                Ok(Some(plan)) if !plan.mounts.is_empty() || !plan.edits.is_empty() => {
-                    groups[usize::from(manager.unsafe_reason.is_some())].push((manager, plan));
+                Ok(Some(mut plan)) if !plan.mounts.is_empty() || !plan.edits.is_empty() => {
+                    if plan.unsafe_reason.is_none() {
+                        plan.unsafe_reason = manager.unsafe_reason.clone();
+                    }
+                    groups[usize::from(plan.unsafe_reason.is_some())].push((manager, plan));
                 }
                 Ok(_) => {}
                 Err(why) => findings.push(self.not_fixed(&manager.name, uses[0].0, &why)),
@@ -188,7 +215,7 @@ impl Site<'_, '_> {
         Finding {
             rule: &RULE,
             range: at.range.clone(),
-            message: format!("{names}'s downloads are not kept in a cache mount; not fixed: {why}"),
+            message: format!("{names} downloads are not kept in a cache mount; not fixed: {why}"),
             fix: None,
         }
     }
@@ -196,7 +223,10 @@ impl Site<'_, '_> {
     /// One fix for the plans of several managers in this RUN.
     fn group_finding(&self, group: &[(&CacheManager, Plan)]) -> Finding {
         let names: Vec<&str> = group.iter().map(|(m, _)| m.name.as_str()).collect();
-        let names = names.join(" and ");
+        let names = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
         let mut mounts: Vec<String> = Vec::new();
         let mut edits = Vec::new();
         let mut removed = Vec::new();
@@ -221,9 +251,9 @@ impl Site<'_, '_> {
             edits.push(self.insert_mounts(&mounts));
         }
         let mut message = if mounts.is_empty() {
-            format!("{names}'s cache mount is defeated in its own RUN")
+            format!("the {names} cache mount is defeated in its own RUN")
         } else {
-            format!("{names}'s downloads are not kept in a cache mount")
+            format!("{names} downloads are not kept in a cache mount")
         };
         if !removed.is_empty() {
             message += &format!(
@@ -231,10 +261,11 @@ impl Site<'_, '_> {
                 removed.join(", ")
             );
         }
-        let reasons: Vec<&str> = group
+        let mut reasons: Vec<&str> = group
             .iter()
-            .filter_map(|(m, _)| m.unsafe_reason.as_deref())
+            .filter_map(|(_, p)| p.unsafe_reason.as_deref())
             .collect();
+        reasons.dedup();
         let applicability = if reasons.is_empty() {
             Applicability::Safe
         } else {
@@ -267,8 +298,8 @@ impl Site<'_, '_> {
             .filter(|c| gone.contains(&c.range))
             .collect();
         let in_cache = |p: &str| {
-            let p = self.resolve(p).unwrap_or_else(|| p.to_string());
-            let p = p.trim_end_matches("/*").trim_end_matches('/');
+            let p = normalize(&self.resolve(p).unwrap_or_else(|| p.to_string()));
+            let p = p.trim_end_matches("/*");
             targets.iter().any(|t| p == t || within(p, t))
         };
         remove::commands(file, self.run, script, &commands, &in_cache)
@@ -310,9 +341,13 @@ impl Site<'_, '_> {
                 "`{flag}` reads only what the cache holds, so it stays in the image"
             ));
         }
-        if let Some(line) = self.later_offline(manager) {
+        if let Some(why) = self.offline_use(manager) {
+            return Err(format!("{why}, so its cache stays in the image"));
+        }
+        if let Some(command) = self.own.iter().find(|c| self.moves_cache(manager, c)) {
             return Err(format!(
-                "line {line} reads only what the cache holds ({} offline), so it stays in the image",
+                "`{}` changes where {} keeps its cache",
+                String::from_utf8_lossy(&self.cx.file.source[command.range.clone()]),
                 manager.name
             ));
         }
@@ -345,10 +380,20 @@ impl Site<'_, '_> {
             if cache.index && !self.fills_index() {
                 continue;
             }
-            if let Some(line) = self.copied_out(&target) {
+            if let Some(line) = self.read_later(&target) {
                 return Err(format!(
-                    "line {line} copies {target} out of this stage, so it stays in the image"
+                    "line {line} reads {target} after this RUN, so it stays in the image"
                 ));
+            }
+            if !self.user.root {
+                let parent = target.rsplit_once('/').map_or("", |(p, _)| p);
+                let home_is_parent = self.user.home.as_deref() == Some(parent);
+                if !(home_is_parent && self.user.home_made) {
+                    plan.unsafe_reason = Some(format!(
+                        "BuildKit creates missing directories above a mount (such as {parent}) as root, where `{}` cannot write",
+                        self.user.name
+                    ));
+                }
             }
             plan.mounts.push(self.mount(cache, &target));
             plan.targets.push(target);
@@ -367,7 +412,11 @@ impl Site<'_, '_> {
                 Some((v, b)) => (v, Some(b)),
                 None => (entry.as_str(), None),
             };
-            if let Some(value) = self.vars.get(var) {
+            if let Some(variable) = self.vars.get(var) {
+                let value = &variable.value;
+                if variable.from_arg {
+                    return Err(format!("{var} is an ARG, which `--build-arg` can change"));
+                }
                 if value.contains('$') || !value.starts_with('/') {
                     return Err(format!(
                         "{var} is set to `{value}`, which dockfix cannot resolve"
@@ -396,6 +445,11 @@ impl Site<'_, '_> {
             }
             None => dir.clone(),
         };
+        if target.contains(|c: char| c.is_whitespace() || ",\"'=$`\\".contains(c)) {
+            return Err(format!(
+                "the cache path `{target}` cannot be written in a mount"
+            ));
+        }
         if !self.user.root && self.user.uid.is_none() {
             return Err(format!(
                 "dockfix cannot tell the uid of user `{}`, who must own the cache",
@@ -435,23 +489,96 @@ impl Site<'_, '_> {
             .any(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()))
     }
 
-    /// The line of a later command that uses the manager offline.
-    fn later_offline(&self, manager: &CacheManager) -> Option<usize> {
+    /// Why the RUN, or a later one, can use only what the manager's cache
+    /// holds: an offline option or setting, or no network.
+    fn offline_use(&self, manager: &CacheManager) -> Option<String> {
         let file = self.cx.file;
-        model::later_runs(self.stages, self.index, self.position)
+        let no_network = |run: &Instruction| {
+            run.command
+                .flags
+                .iter()
+                .any(|f| f.name() == "network" && f.value() == Some("none"))
+        };
+        if no_network(self.run) {
+            return Some("the RUN has no network (`--network=none`)".into());
+        }
+        let later: Vec<&Instruction> = model::later_runs(self.stages, self.index, self.position)
             .filter(|r| r.names_program(&file.source, &first_words(manager)))
-            .find_map(|r| {
-                instruction_commands(file, r, self.index)
-                    .iter()
-                    .filter(|c| invocation(manager, c).is_some())
-                    .find(|c| c.has(&strs(&manager.offline)))
-                    .map(|c| file.line_col(c.range.start).0)
+            .collect();
+        let settings = file
+            .instructions()
+            .filter(|i| matches!(i.command.name.as_str(), "env" | "arg"))
+            .chain([self.run])
+            .chain(later.iter().copied());
+        for instruction in settings {
+            let text = String::from_utf8_lossy(&file.source[instruction.span()]);
+            if let Some(setting) = manager
+                .offline_env
+                .iter()
+                .find(|e| text.contains(e.as_str()))
+            {
+                return Some(format!("`{setting}` keeps {} offline", manager.name));
+            }
+        }
+        for run in later {
+            let line = run.start_line;
+            if no_network(run) {
+                return Some(format!("line {line} runs {} without network", manager.name));
+            }
+            let offline = instruction_commands(file, run, self.index)
+                .iter()
+                .filter(|c| invocation(manager, c).is_some())
+                .any(|c| c.has(&strs(&manager.offline)));
+            if offline {
+                return Some(format!("line {line} reads only what the cache holds"));
+            }
+        }
+        None
+    }
+
+    /// Whether a command of the RUN moves the manager's cache (`HOME=`,
+    /// `export PIP_CACHE_DIR=`, `pip config set`).
+    fn moves_cache(&self, manager: &CacheManager, command: &RunCommand) -> bool {
+        let text = String::from_utf8_lossy(&self.cx.file.source[command.range.clone()]);
+        let variables = manager
+            .caches
+            .iter()
+            .flat_map(|c| &c.env)
+            .map(|e| e.split('/').next().unwrap_or(e))
+            .chain(["HOME"]);
+        let sets = |var: &str| {
+            text.match_indices(&format!("{var}=")).any(|(at, _)| {
+                at == 0 || !text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        };
+        variables.into_iter().any(sets)
+            || manager.config_commands.iter().any(|c| {
+                c.split(' ')
+                    .enumerate()
+                    .all(|(i, part)| command.word(i) == Some(part))
             })
     }
 
-    /// The line of a COPY or ADD that takes `target` (or something in it)
-    /// from this stage.
-    fn copied_out(&self, target: &str) -> Option<usize> {
+    /// The line of a later instruction that reads `target` from the image:
+    /// a RUN naming it, or a COPY, ADD or RUN mount taking it (or a
+    /// directory above it, which may exist only for the cache) from this
+    /// stage.
+    fn read_later(&self, target: &str) -> Option<usize> {
+        let file = self.cx.file;
+        // Its shell, not its flags: a later RUN may mount the same cache.
+        let shell_mentions = |run: &Instruction| {
+            let text = |range: std::ops::Range<usize>| {
+                String::from_utf8_lossy(&file.source[range]).into_owned()
+            };
+            std::iter::once(text(run.args_range()))
+                .chain(run.heredocs.iter().map(|h| text(h.body.clone())))
+                .any(|t| t.contains(target))
+        };
+        if let Some(run) =
+            model::later_runs(self.stages, self.index, self.position).find(|r| shell_mentions(r))
+        {
+            return Some(run.start_line);
+        }
         let stage = &self.stages[self.index];
         let names: Vec<String> = stage
             .name
@@ -459,20 +586,46 @@ impl Site<'_, '_> {
             .cloned()
             .chain([self.index.to_string()])
             .collect();
-        self.cx.file.instructions().find_map(|i| {
-            let command = &i.command;
-            let from = command.flags.iter().find(|f| f.name() == "from")?.value()?;
-            if !matches!(command.name.as_str(), "copy" | "add")
-                || !names.iter().any(|n| n.eq_ignore_ascii_case(from))
-            {
-                return None;
-            }
-            let (_, sources) = command.values.split_last()?;
-            sources
+        let from_here = |from: Option<&str>| {
+            from.is_some_and(|from| names.iter().any(|n| n.eq_ignore_ascii_case(from)))
+        };
+        let reads = |path: &str| {
+            let path = path.trim_end_matches('/');
+            let above = within(target, path)
+                && path.matches('/').count() >= 2
+                && self.user.home.as_deref() != Some(path);
+            path == target || within(path, target) || above
+        };
+        file.instructions().find_map(|i| {
+            let command = i.command.sub.as_deref().unwrap_or(&i.command);
+            let copied = matches!(command.name.as_str(), "copy" | "add")
+                && from_here(
+                    command
+                        .flags
+                        .iter()
+                        .find(|f| f.name() == "from")
+                        .and_then(|f| f.value()),
+                )
+                && command
+                    .values
+                    .split_last()
+                    .is_some_and(|(_, sources)| sources.iter().any(|s| reads(s)));
+            let mounted = command
+                .flags
                 .iter()
-                .map(|s| s.trim_end_matches('/'))
-                .any(|s| s == target || within(s, target))
-                .then_some(i.start_line)
+                .filter(|f| f.name() == "mount")
+                .any(|f| {
+                    let fields: Vec<(&str, &str)> = f
+                        .value()
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|field| field.split_once('='))
+                        .collect();
+                    let field = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+                    from_here(field("from"))
+                        && reads(field("source").or(field("src")).unwrap_or("/"))
+                });
+            (copied || mounted).then_some(i.start_line)
         })
     }
 
@@ -493,9 +646,7 @@ impl Site<'_, '_> {
                 plan.removed.push(format!("`{word}`"));
                 plan.edits.push(match &defeat.replace {
                     Some(replacement) => Edit::replace(range.clone(), replacement.clone()),
-                    None => {
-                        Edit::replace(remove::whitespace_before(file, range.start)..range.end, "")
-                    }
+                    None => Edit::replace(remove::word(file, self.run, range.clone())?, ""),
                 });
             }
         }
@@ -513,6 +664,14 @@ impl Site<'_, '_> {
                     let raw = String::from_utf8_lossy(&file.source[range.clone()]).into_owned();
                     let path = match word {
                         Some(w) if w.starts_with('-') => continue,
+                        Some(w) if w.starts_with('~') => match self.resolve(w) {
+                            Some(path) => path,
+                            None => {
+                                return Err(format!(
+                                    "`rm {raw}` may empty the cache, and dockfix cannot resolve it"
+                                ))
+                            }
+                        },
                         Some(w) => w.clone(),
                         None => match self.resolve(&raw) {
                             Some(path) => path,
@@ -531,10 +690,20 @@ impl Site<'_, '_> {
                             }
                         },
                     };
-                    let path = path
-                        .trim_end_matches("/*")
-                        .trim_end_matches('/')
-                        .to_string();
+                    let path = normalize(&path);
+                    // A pattern may name the cache or what holds it.
+                    if let Some(at) = path.find(['*', '?', '[']) {
+                        let fixed = &path[..at];
+                        if plan
+                            .targets
+                            .iter()
+                            .any(|t| t.starts_with(fixed) && !fixed.starts_with(&format!("{t}/")))
+                            && !path.ends_with("/*")
+                        {
+                            return Err(format!("`rm {raw}` may remove the cache"));
+                        }
+                    }
+                    let path = path.trim_end_matches("/*").to_string();
                     for target in &plan.targets {
                         if within(target, &path) {
                             return Err(format!(
@@ -565,9 +734,13 @@ impl Site<'_, '_> {
     /// A word as the shell expands it, where the Dockerfile tells: `~/`
     /// and variables it sets (see `expand`).
     fn resolve(&self, raw: &str) -> Option<String> {
-        match (raw.strip_prefix("~/"), &self.user.home) {
-            (Some(rest), Some(home)) => Some(format!("{home}/{rest}")),
-            _ => self.expand(raw),
+        let home = || self.user.home.as_deref();
+        match raw {
+            "~" | "~/" => home().map(String::from),
+            _ => match raw.strip_prefix("~/") {
+                Some(rest) => Some(format!("{}/{rest}", home()?.trim_end_matches('/'))),
+                None => self.expand(raw),
+            },
         }
     }
 
@@ -588,7 +761,7 @@ impl Site<'_, '_> {
         };
         let value = match name {
             "HOME" => self.user.home.clone()?,
-            _ => self.vars.get(name)?.clone(),
+            _ => self.vars.get(name)?.value.clone(),
         };
         let plain = |s: &str| !s.contains(['$', '`', '"', '\\', '*', '?', '[']);
         let glob_free = after.strip_suffix("/*").unwrap_or(after);
@@ -667,6 +840,21 @@ fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m
             .enumerate()
             .all(|(k, part)| command.word(i + k) == Some(part))
     })
+}
+
+/// A path without `.` parts, doubled or trailing slashes (`/root/./.cache/`
+/// is `/root/.cache`).
+fn normalize(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let joined = parts.join("/");
+    if path.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 /// Whether `path` lies strictly inside `dir`.

@@ -141,3 +141,41 @@ pub fn whitespace_before(file: &Dockerfile, mut at: usize) -> usize {
     }
     at
 }
+
+/// The range that removes one word of a RUN with the blank before it, so
+/// that no line is left holding only a continuation: a word alone on its
+/// line takes the line, and a word alone on the RUN's last line takes the
+/// continuation of the line before.
+pub fn word(
+    file: &Dockerfile,
+    run: &Instruction,
+    word: Range<usize>,
+) -> Result<Range<usize>, String> {
+    let plain = whitespace_before(file, word.start)..word.end;
+    let Some(index) = run
+        .lines
+        .iter()
+        .position(|l| l.content.start <= word.start && word.end <= l.content.end)
+    else {
+        // In a heredoc body, where a line is the shell's own.
+        return Ok(plain);
+    };
+    let line = &run.lines[index];
+    let LineKind::Code { continuation } = &line.kind else {
+        return Ok(plain);
+    };
+    let blank = |r: Range<usize>| file.source[r].iter().all(|b| matches!(b, b' ' | b'\t'));
+    let code_end = continuation.as_ref().map_or(line.content.end, |c| c.start);
+    if !blank(line.content.start..word.start) || !blank(word.end..code_end) {
+        return Ok(plain);
+    }
+    if continuation.is_some() {
+        return Ok(line.span.clone());
+    }
+    match index.checked_sub(1).map(|i| &run.lines[i].kind) {
+        Some(LineKind::Code {
+            continuation: Some(escape),
+        }) => Ok(whitespace_before(file, escape.start)..word.end),
+        _ => Err("a comment or blank line sits before the word's line".into()),
+    }
+}

@@ -18,6 +18,9 @@ pub struct RunUser {
     pub gid: Option<u32>,
     /// `HOME`: set by ENV, else the user's home directory.
     pub home: Option<String>,
+    /// The home directory is known to exist and belong to the user (root's,
+    /// an official image's user, `useradd -m`, `adduser`).
+    pub home_made: bool,
 }
 
 /// The user of the instruction at `position` of stage `index`. Without a
@@ -40,6 +43,7 @@ pub fn run_user(file: &Dockerfile, stages: &[Stage], index: usize, position: usi
             uid: Some(0),
             gid: Some(0),
             home: Some("/root".into()),
+            home_made: true,
         })
     } else {
         account(file, stages, index, position, &user)
@@ -49,13 +53,18 @@ pub fn run_user(file: &Dockerfile, stages: &[Stage], index: usize, position: usi
         Some(g) => g.parse().ok(),
         None => known.as_ref().and_then(|k| k.gid),
     };
-    let home = vars.get("HOME").cloned().or(known.and_then(|k| k.home));
+    let home_made = known.as_ref().is_some_and(|k| k.home_made) && !vars.contains_key("HOME");
+    let home = vars
+        .get("HOME")
+        .map(|v| v.value.clone())
+        .or(known.and_then(|k| k.home));
     RunUser {
         name: written,
         root,
         uid,
         gid,
         home,
+        home_made,
     }
 }
 
@@ -64,6 +73,7 @@ struct Account {
     uid: Option<u32>,
     gid: Option<u32>,
     home: Option<String>,
+    home_made: bool,
 }
 
 /// What the Dockerfile (a `useradd` or `adduser` before the RUN) or the
@@ -85,6 +95,7 @@ fn account(
             uid: Some(known.uid),
             gid: Some(known.gid),
             home: Some(known.home.clone()),
+            home_made: true,
         });
     }
     let runs: Vec<_> = model::earlier_runs(stages, index, position)
@@ -155,7 +166,12 @@ fn created(words: &[String]) -> Option<(String, Account)> {
         .into(),
         _ => return None,
     };
-    let mut account = Account::default();
+    // Debian's and BusyBox's adduser make the home unless told not to;
+    // useradd only with -m.
+    let mut account = Account {
+        home_made: program == "adduser",
+        ..Account::default()
+    };
     let mut name = None;
     let mut i = 1;
     while let Some(word) = words.get(i) {
@@ -177,6 +193,10 @@ fn created(words: &[String]) -> Option<(String, Account)> {
                 "home" => account.home = Some(value),
                 _ => {}
             }
+        } else if matches!(word.as_str(), "-m" | "--create-home") && program == "useradd" {
+            account.home_made = true;
+        } else if matches!(word.as_str(), "-M" | "--no-create-home" | "-H") {
+            account.home_made = false;
         } else if !word.starts_with('-') && name.is_none() {
             name = Some(word.clone());
         }
@@ -216,6 +236,7 @@ mod tests {
         assert!(!user.root);
         assert_eq!((user.uid, user.gid), (Some(1001), Some(1001)));
         assert_eq!(user.home.as_deref(), Some("/home/app"));
+        assert!(user.home_made);
         let user = user_of_last_run(
             "FROM alpine\nRUN adduser -D -u 10001 -h /srv/app app\nUSER 10001:10001\nRUN x\n",
         );
@@ -236,6 +257,7 @@ mod tests {
         let user = user_of_last_run("FROM debian\nENV HOME=/data\nUSER 1000\nRUN x\n");
         assert_eq!(user.uid, Some(1000));
         assert_eq!(user.home.as_deref(), Some("/data"));
+        assert!(!user.home_made, "nothing shows /data exists");
         let user = user_of_last_run("FROM debian\nUSER nobody\nRUN x\n");
         assert_eq!((user.uid, user.home), (None, None));
         // A later USER does not change an earlier RUN.
