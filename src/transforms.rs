@@ -173,6 +173,8 @@ pub struct CacheDir {
     #[serde(default)]
     pub index: bool,
     #[serde(default)]
+    pub output: bool,
+    #[serde(default)]
     pub subcommands: Vec<String>,
 }
 
@@ -250,7 +252,7 @@ mod tests {
             assert!(!manager.programs.is_empty(), "{}", manager.name);
             for cache in &manager.caches {
                 assert!(
-                    cache.dir.starts_with('/') || cache.dir.starts_with("~/"),
+                    cache.dir.starts_with('/') || cache.dir.starts_with("~/") || cache.output,
                     "{}: {}",
                     manager.name,
                     cache.dir

@@ -35,8 +35,9 @@ the cache off (`--no-cache-dir`, `--no-cache`), commands that empty it
 (`npm cache clean`, `apt-get clean`) and `rm` of the cache. Covered, from
 `transforms/cache_mounts.toml`: apt, apk, dnf/yum/microdnf, zypper, pip,
 uv, poetry, pipenv, npm, yarn (1 and 2+), pnpm, Go (modules and build
-cache), Cargo (registry and git), Maven, Gradle, NuGet, Composer and
-Bundler. Runs with `--cache-style mounts`.
+cache), Cargo (registry and git, and `target/` where the RUN copies the
+binaries out after `cargo build` and nothing later reads it), Maven,
+Gradle, NuGet, Composer and Bundler. Runs with `--cache-style mounts`.
 
 The target is where the manager looks for its cache when the RUN runs: a
 variable the Dockerfile (or, for a few official images, the base image)
@@ -361,7 +362,14 @@ impl Site<'_, '_> {
             if !used {
                 continue;
             }
-            let target = self.target(manager, cache)?;
+            let target = if cache.output {
+                match self.output_target(cache, uses) {
+                    Some(target) => target,
+                    None => continue,
+                }
+            } else {
+                self.target(manager, cache)?
+            };
             let covered = existing.iter().any(|(kind, t)| {
                 let t = t.trim_end_matches('/');
                 kind == "cache" && (t == target || within(&target, t))
@@ -459,9 +467,61 @@ impl Site<'_, '_> {
         Ok(target)
     }
 
+    /// Where an output cache (Cargo's target/) is, when the RUN copies what
+    /// the command built out of it and nothing after the RUN reads it: the
+    /// layer then holds only what was copied, as before.
+    fn output_target(&self, cache: &CacheDir, uses: &[(&RunCommand, &str)]) -> Option<String> {
+        let file = self.cx.file;
+        let (last, _) = uses
+            .iter()
+            .rfind(|(_, sub)| cache.subcommands.iter().any(|s| s == sub))?;
+        // `cd` would move the relative directory.
+        if self.own.iter().any(|c| c.word(0) == Some("cd")) {
+            return None;
+        }
+        let workdir = super::moves::workdir_before(&self.stages[self.index], self.run)?;
+        let target = match cache.env.iter().find_map(|v| self.vars.get(v)) {
+            Some(variable) if variable.from_arg || !variable.value.starts_with('/') => return None,
+            Some(variable) => normalize(&variable.value),
+            None => normalize(&format!("{workdir}/{}", cache.dir)),
+        };
+        let relative = target
+            .strip_prefix(&format!("{}/", workdir.trim_end_matches('/')))
+            .map(String::from);
+        let names = |word: &str| {
+            let word = word.trim_start_matches("./");
+            word.starts_with(&format!("{target}/"))
+                || relative
+                    .as_ref()
+                    .is_some_and(|r| word.starts_with(&format!("{r}/")))
+        };
+        let copies_out = self
+            .own
+            .iter()
+            .filter(|c| c.range.start > last.range.start)
+            .filter(|c| matches!(c.word(0), Some("cp" | "mv" | "install")))
+            .any(|c| {
+                c.words[1..]
+                    .iter()
+                    .any(|(w, _)| w.as_deref().is_some_and(names))
+            });
+        let read_later = model::later_runs(self.stages, self.index, self.position).any(|r| {
+            let text = String::from_utf8_lossy(&file.source[r.span()]).into_owned();
+            text.contains(&target)
+                || relative
+                    .as_ref()
+                    .is_some_and(|r| text.contains(&format!("{r}/")))
+        });
+        (copies_out && !read_later && self.read_later(&target).is_none()).then_some(target)
+    }
+
     /// The `--mount` flag for `cache` at `target`.
     fn mount(&self, cache: &CacheDir, target: &str) -> String {
         let mut flag = format!("--mount=type=cache,id={}", cache.id);
+        // An output directory belongs to its project, not to the manager.
+        if cache.output {
+            flag += &target.replace('/', "-");
+        }
         let owner = (!self.user.root).then_some(self.user.uid).flatten();
         if let Some(uid) = owner {
             flag += &format!("-{uid}");
