@@ -625,14 +625,21 @@ impl Site<'_, '_> {
     /// stage.
     fn read_later(&self, target: &str) -> Option<usize> {
         let file = self.cx.file;
-        // Its shell, not its flags: a later RUN may mount the same cache.
+        // Its shell, not its flags (a later RUN may mount the same cache),
+        // and not an `rm`, which reads nothing.
         let shell_mentions = |run: &Instruction| {
             let text = |range: std::ops::Range<usize>| {
                 String::from_utf8_lossy(&file.source[range]).into_owned()
             };
-            std::iter::once(text(run.args_range()))
+            let mentioned = std::iter::once(text(run.args_range()))
                 .chain(run.heredocs.iter().map(|h| text(h.body.clone())))
-                .any(|t| t.contains(target))
+                .any(|t| t.contains(target));
+            let commands = instruction_commands(file, run, self.index);
+            mentioned
+                && (commands.is_empty()
+                    || commands
+                        .iter()
+                        .any(|c| c.word(0) != Some("rm") && text(c.range.clone()).contains(target)))
         };
         if let Some(run) =
             model::later_runs(self.stages, self.index, self.position).find(|r| shell_mentions(r))
@@ -736,12 +743,14 @@ impl Site<'_, '_> {
                         None => match self.resolve(&raw) {
                             Some(path) => path,
                             None => {
-                                let named = manager.caches.iter().flat_map(|c| &c.env).any(|e| {
-                                    let var = e.split('/').next().unwrap_or(e);
-                                    raw.contains(&format!("${var}"))
-                                        || raw.contains(&format!("${{{var}}}"))
-                                });
-                                if named || raw.starts_with('~') || raw.contains("HOME") {
+                                let named = manager
+                                    .caches
+                                    .iter()
+                                    .flat_map(|c| &c.env)
+                                    .map(|e| e.split('/').next().unwrap_or(e))
+                                    .chain(["HOME"])
+                                    .any(|var| names_variable(&raw, var));
+                                if named || raw.starts_with('~') {
                                     return Err(format!(
                                     "`rm {raw}` may empty the cache, and dockfix cannot resolve it"
                                 ));
@@ -902,6 +911,16 @@ fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m
     })
 }
 
+/// Whether a shell word expands variable `var` (`$VAR`, `${VAR}`,
+/// `${VAR:-...}`), not one whose name only contains it (`$GNUPGHOME`).
+fn names_variable(word: &str, var: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    word.match_indices(&format!("${var}"))
+        .any(|(at, m)| !word[at + m.len()..].starts_with(ident))
+        || word.contains(&format!("${{{var}}}"))
+        || word.contains(&format!("${{{var}:"))
+}
+
 /// A path without `.` parts, doubled or trailing slashes (`/root/./.cache/`
 /// is `/root/.cache`).
 fn normalize(path: &str) -> String {
@@ -934,4 +953,23 @@ fn first_words(manager: &CacheManager) -> Vec<&str> {
 
 fn strs(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_paths_and_containment() {
+        assert!(names_variable("$HOME/.cache", "HOME"));
+        assert!(names_variable("\"${HOME}\"", "HOME"));
+        assert!(names_variable("${HOME:-/root}", "HOME"));
+        assert!(!names_variable("$GNUPGHOME", "HOME"));
+        assert!(!names_variable("$HOMEDIR", "HOME"));
+        assert_eq!(normalize("/root/./.cache//pip/"), "/root/.cache/pip");
+        assert_eq!(normalize("/"), "/");
+        assert!(within("/root/.cache/pip", "/root/.cache"));
+        assert!(!within("/root/.cache-old", "/root/.cache"));
+        assert!(!within("/root/.cache", "/root/.cache"));
+    }
 }
