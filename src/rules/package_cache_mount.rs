@@ -571,11 +571,10 @@ impl Site<'_, '_> {
             .chain([self.run])
             .chain(later.iter().copied());
         for instruction in settings {
-            let text = String::from_utf8_lossy(&file.source[instruction.span()]);
             if let Some(setting) = manager
                 .offline_env
                 .iter()
-                .find(|e| text.contains(e.as_str()))
+                .find(|e| instruction.mentions(&file.source, &[e.as_str()]))
             {
                 return Some(format!("`{setting}` keeps {} offline", manager.name));
             }
@@ -631,6 +630,9 @@ impl Site<'_, '_> {
             let text = |range: std::ops::Range<usize>| {
                 String::from_utf8_lossy(&file.source[range]).into_owned()
             };
+            if !run.mentions(&file.source, &[target]) {
+                return false;
+            }
             let mentioned = std::iter::once(text(run.args_range()))
                 .chain(run.heredocs.iter().map(|h| text(h.body.clone())))
                 .any(|t| t.contains(target));
