@@ -6,8 +6,9 @@
 #   e2e/engine.sh docker ARGS...         run the current Docker CLI inside the modern engine
 #
 # A bootstrap engine (Debian's docker.io, Docker 20.10) imports Debian root
-# filesystems made with debootstrap as debian:bookworm, debian:bookworm-slim
-# and debian:trixie, builds toolchain images tagged with the official names
+# filesystems made with debootstrap, given the apt configuration of the
+# official images, as debian:bookworm, debian:bookworm-slim and
+# debian:trixie, builds toolchain images tagged with the official names
 # (python:3.11-slim, node:18, golang:1.19) and runs a current engine (Docker
 # 26 / BuildKit from Debian trixie) as a container; fixture builds run there.
 # Nothing is pulled from a registry. Images and the modern engine's storage
@@ -31,7 +32,7 @@ ENGINE_IMAGE=dockfix-e2e/engine:trixie
 MIRROR=http://deb.debian.org/debian
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 # Bump when the way base images are made changes, to rebuild them.
-BASE_RECIPE=2
+BASE_RECIPE=5
 boot() { /usr/bin/docker -H "unix://$BOOT_SOCK" "$@"; }
 log() { printf '[e2e] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -72,6 +73,50 @@ start_bootstrap() {
 # The stamp an image carries to say how it was made.
 stamp_of() { boot image inspect -f '{{ index .Config.Labels "dockfix.e2e.stamp" }}' "$1" 2>/dev/null || true; }
 
+# The apt (and dpkg) configuration the official debian images ship and
+# debootstrap does not write. It matters to what the harness proves:
+# docker-clean deletes every downloaded .deb after each dpkg run and each
+# `apt-get update`, and turns off apt's binary caches, so a cache mount on
+# /var/cache/apt keeps nothing on an official image unless the Dockerfile
+# removes docker-clean first. That is why Docker's cache-mount recipe for apt
+# does `rm -f /etc/apt/apt.conf.d/docker-clean` and sets
+# Keep-Downloaded-Packages. Without docker-clean here, a cache-mount rewrite
+# that left the recipe out would look fine on these images and not on the
+# official ones, and the layers of an original Dockerfile would keep .deb
+# files that the official images never keep.
+apt_config() {
+    local conf=$1/etc/apt/apt.conf.d
+    local clean='"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true";'
+    cat >"$conf/docker-clean" <<EOF
+// As on the official images: no downloaded packages, and no binary package
+// caches, stay in a layer. The same deletion runs after every dpkg run and
+// after every package list update.
+DPkg::Post-Invoke { $clean };
+APT::Update::Post-Invoke { $clean };
+// Do not write pkgcache.bin or srcpkgcache.bin at all.
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+    cat >"$conf/docker-gzip-indexes" <<'EOF'
+// Keep the package lists compressed on disk rather than unpacked, so a layer
+// that keeps them holds a fraction of their size.
+Acquire::GzipIndexes "true";
+EOF
+    cat >"$conf/docker-no-languages" <<'EOF'
+// Download no translated package descriptions.
+Acquire::Languages "none";
+EOF
+    cat >"$conf/docker-autoremove-suggests" <<'EOF'
+// Let autoremove take packages that only another package's Suggests keeps.
+Apt::AutoRemove::SuggestsImportant "false";
+EOF
+    chmod 0644 "$conf"/docker-*
+    # And, as there, dpkg does not sync each file it unpacks: a build that
+    # fails halfway is thrown away anyway. Installs take less time, and
+    # less varied time, so rebuild timings compare better.
+    echo force-unsafe-io >"$1/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+}
+
 # debootstrap a suite once and import it under one or more names.
 base_images() {
     local suite=$1
@@ -88,7 +133,11 @@ base_images() {
     debootstrap --variant=minbase "$suite" "$rootfs" "$MIRROR" >"$E2E_HOME/debootstrap-$suite.log" 2>&1 \
         || { tail -20 "$E2E_HOME/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
     printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" "$suite" "$MIRROR" "$suite" >"$rootfs/etc/apt/sources.list"
-    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+    # As on the official images: no package lists, binary caches or the
+    # packages debootstrap downloaded.
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/archives/partial/*
+    apt_config "$rootfs"
     if [ "$TRUST" = 1 ]; then
         mkdir -p "$rootfs/usr/local/share/ca-certificates"
         cp "$HOST_CA" "$rootfs/usr/local/share/ca-certificates/dockfix-e2e-host.crt"

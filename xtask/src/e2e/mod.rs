@@ -1,16 +1,20 @@
 //! The end-to-end harness: for every fixture in `fixtures/e2e/`, build the
-//! Dockerfile as written and as `dockfix --write` (and `--write --unsafe`)
-//! leaves it, on a current Docker engine; check both images behave the same
-//! (a smoke command), compare their sizes, then edit one source line and
-//! time the rebuild of each, counting the steps BuildKit served from cache.
+//! Dockerfile as written and as each variant of `dockfix --write` leaves it
+//! (see [`VARIANTS`]), on a current Docker engine; check the images behave
+//! the same (a smoke command), compare their sizes and the package caches
+//! they carry, then edit one source line and time the rebuild of each,
+//! counting the steps BuildKit served from cache, and time one more after a
+//! dependency edit where the fixture has one.
 //!
 //! `e2e/engine.sh` brings the engines up (and `Drop` takes them down), so
 //! the harness runs on a fresh machine from one command.
 
+mod caches;
 mod corpus;
 mod progress;
 mod report;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
@@ -38,7 +42,7 @@ pub struct Options {
 }
 
 /// `fixtures/e2e/<name>/e2e.toml`: how to check and edit the fixture.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Spec {
     /// Run in the image (`docker run --rm IMAGE smoke...`); its output and
@@ -50,15 +54,89 @@ struct Spec {
     default_command: bool,
     /// The one-line source edit made before the timed rebuild.
     edit: Edit,
+    /// A change of dependencies (a package added to a manifest, or to an
+    /// install line of the Dockerfile), timed on its own after the source
+    /// edit is undone. When `file` is the Dockerfile, the edit applies to
+    /// each variant's own Dockerfile, so `find` must be in every one.
+    dependency_edit: Option<Edit>,
+    /// Package caches the `mounts` variant's image may carry, and why;
+    /// without this table it must carry none.
+    allowed_package_caches: Option<AllowedCaches>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Edit {
     file: String,
     find: String,
     replace: String,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowedCaches {
+    /// Names from [`caches::CACHES`].
+    caches: Vec<String>,
+    reason: String,
+}
+
+impl Spec {
+    fn parse(text: &str) -> Result<Spec> {
+        let spec: Spec = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(allowed) = &spec.allowed_package_caches {
+            if allowed.reason.trim().is_empty() {
+                return Err("[allowed_package_caches] needs a reason".into());
+            }
+            if let Some(name) = allowed.caches.iter().find(|c| !caches::known(c)) {
+                return Err(format!(
+                    "[allowed_package_caches]: no cache named `{name}` (known: {})",
+                    caches::CACHES
+                        .iter()
+                        .map(|(name, _)| *name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The caches the `mounts` variant's image may carry.
+    fn allowed_caches(&self) -> &[String] {
+        self.allowed_package_caches
+            .as_ref()
+            .map_or(&[], |a| &a.caches[..])
+    }
+}
+
+/// One rewrite measured against the original Dockerfile.
+struct Variant {
+    name: &'static str,
+    /// `dockfix --write` flags.
+    flags: &'static [&'static str],
+    /// Its image must carry no package caches (but those the fixture allows).
+    no_package_caches: bool,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "safe",
+        flags: &[],
+        no_package_caches: false,
+    },
+    Variant {
+        name: "unsafe",
+        flags: &["--unsafe"],
+        no_package_caches: false,
+    },
+    // Cache mounts instead of cleanups, safe fixes only: package managers
+    // keep their downloads between builds, outside the image.
+    Variant {
+        name: "mounts",
+        flags: &["--cache-style", "mounts"],
+        no_package_caches: true,
+    },
+];
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -246,8 +324,14 @@ struct Measurement {
     built: bool,
     smoke: Option<String>,
     size: u64,
+    /// Bytes of each package cache the image carries.
+    caches: BTreeMap<String, u64>,
+    /// Bytes the first build left in each cache mount, by target.
+    mounts: BTreeMap<String, u64>,
     rebuild_s: f64,
     steps: Steps,
+    /// The rebuild after the dependency edit, if the fixture has one.
+    dependency: Option<(f64, Steps)>,
 }
 
 fn run_fixture(
@@ -258,67 +342,115 @@ fn run_fixture(
     work: &Path,
 ) -> Result<Vec<Row>> {
     let spec_path = fixture.join("e2e.toml");
-    let spec: Spec =
-        toml::from_str(&std::fs::read_to_string(&spec_path).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let spec = Spec::parse(&std::fs::read_to_string(&spec_path).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", spec_path.display()))?;
     let original_dir = work.join("original");
     copy_dir(fixture, &original_dir)?;
     let original_file =
         std::fs::read(original_dir.join("Dockerfile")).map_err(|e| e.to_string())?;
-    let before = measure(
-        engine,
-        &spec,
-        &original_dir,
-        &format!("e2e/{name}:original"),
-        work,
-    )?;
-
-    let mut rows = Vec::new();
-    let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
-    for (variant, flags) in [("safe", &[][..]), ("unsafe", &["--unsafe"][..])] {
-        let dir = work.join(variant);
+    // Every rewrite is made, and every edit checked against it, before
+    // anything is built.
+    let mut sides = vec![("original", original_dir)];
+    for variant in VARIANTS {
+        let dir = work.join(variant.name);
         copy_dir(fixture, &dir)?;
         let status = Command::new(dockfix)
             .arg("--write")
-            .args(flags)
+            .args(variant.flags)
             .arg(dir.join("Dockerfile"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map_err(|e| format!("dockfix: {e}"))?;
         if status.code() == Some(2) {
-            return Err(format!("dockfix --write {flags:?} failed on {name}"));
+            return Err(format!(
+                "dockfix --write {} failed on {name}",
+                variant.flags.join(" ")
+            ));
         }
+        sides.push((variant.name, dir));
+    }
+    for (side, dir) in &sides {
+        edited(dir, &spec.edit).map_err(|e| format!("{name}, {side}: the edit: {e}"))?;
+        if let Some(edit) = &spec.dependency_edit {
+            edited(dir, edit).map_err(|e| format!("{name}, {side}: the dependency edit: {e}"))?;
+        }
+    }
+
+    let before = measure(
+        engine,
+        &spec,
+        &sides[0].1,
+        &format!("e2e/{name}:original"),
+        work,
+    )?;
+    let mut rows = Vec::new();
+    let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
+    for (variant, (_, dir)) in VARIANTS.iter().zip(&sides[1..]) {
         let rewritten = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
         // A Dockerfile identical to one already measured builds the same
         // image: its figures are reused rather than measured twice.
         let after = match earlier.iter().find(|(file, _)| *file == rewritten) {
             Some((_, measured)) => measured.clone(),
-            None => measure(engine, &spec, &dir, &format!("e2e/{name}:{variant}"), work)?,
+            None => measure(
+                engine,
+                &spec,
+                dir,
+                &format!("e2e/{name}:{}", variant.name),
+                work,
+            )?,
         };
         earlier.push((rewritten.clone(), after.clone()));
+        let unexpected = if variant.no_package_caches {
+            caches::unexpected(&after.caches, spec.allowed_caches())
+        } else {
+            vec![]
+        };
+        if !unexpected.is_empty() {
+            eprintln!(
+                "[e2e]   {}: the image carries package caches: {}",
+                variant.name,
+                unexpected.join(", ")
+            );
+        }
         rows.push(Row {
             fixture: name.to_string(),
-            variant,
+            variant: variant.name,
             changed: rewritten != original_file,
             built_before: before.built,
             built_after: after.built,
             smoke_equal: before.built && after.built && before.smoke == after.smoke,
             size_before: before.size,
             size_after: after.size,
+            package_cache_bytes_before: caches::total(&before.caches),
+            package_cache_bytes_after: caches::total(&after.caches),
+            package_caches_after: after
+                .caches
+                .iter()
+                .filter(|(_, &bytes)| bytes > 0)
+                .map(|(name, &bytes)| (name.clone(), bytes))
+                .collect(),
+            package_caches_ok: unexpected.is_empty(),
+            cache_mounts_after: after.mounts.clone(),
             rebuild_s_before: before.rebuild_s,
             rebuild_s_after: after.rebuild_s,
             cached_before: before.steps.cached,
             cached_after: after.steps.cached,
             steps_before: before.steps.total,
             steps_after: after.steps.total,
+            dependency_rebuild_s_before: before.dependency.map(|(s, _)| s),
+            dependency_rebuild_s_after: after.dependency.map(|(s, _)| s),
+            dependency_cached_before: before.dependency.map(|(_, steps)| steps.cached),
+            dependency_cached_after: after.dependency.map(|(_, steps)| steps.cached),
         });
     }
     Ok(rows)
 }
 
-/// Builds `dir` from a cold build cache, runs the smoke command, then edits
-/// one source line and times the rebuild. Logs go beside `dir`.
+/// Builds `dir` from a cold build cache (which empties cache mounts too),
+/// runs the smoke command and the cache probe, then edits one source line
+/// and times the rebuild; undoes that edit, makes the dependency edit if
+/// any and times that rebuild too. Logs go beside `dir`.
 fn measure(
     engine: &Engine,
     spec: &Spec,
@@ -328,6 +460,13 @@ fn measure(
 ) -> Result<Measurement> {
     let side = dir.file_name().unwrap().to_string_lossy().into_owned();
     engine.docker(&["builder", "prune", "-af"])?;
+    // A side must not find the package downloads of the one before it.
+    let left = engine.cache_mounts()?;
+    if !left.is_empty() {
+        return Err(format!(
+            "cache mounts left after `docker builder prune -af`: {left:?}"
+        ));
+    }
     let first = engine.build(dir, tag, &logs.join(format!("{side}-build.log")))?;
     if !first.ok {
         eprintln!(
@@ -348,43 +487,86 @@ fn measure(
         .trim()
         .parse()
         .map_err(|_| format!("image size of {tag}: {size:?}"))?;
+    let caches = engine.package_caches(tag)?;
+    let mounts = engine.cache_mounts()?;
 
-    apply_edit(dir, &spec.edit, true)?;
-    let rebuild = engine.build(
-        dir,
-        &format!("{tag}-edited"),
-        &logs.join(format!("{side}-rebuild.log")),
-    )?;
-    apply_edit(dir, &spec.edit, false)?;
+    let rebuild = with_edit(dir, &spec.edit, || {
+        engine.build(
+            dir,
+            &format!("{tag}-edited"),
+            &logs.join(format!("{side}-rebuild.log")),
+        )
+    })?;
+    let mut built = rebuild.ok;
+    let dependency = match &spec.dependency_edit {
+        Some(edit) => {
+            let log = logs.join(format!("{side}-dependency-rebuild.log"));
+            let build = with_edit(dir, edit, || {
+                engine.build(dir, &format!("{tag}-dependency-edited"), &log)
+            })?;
+            if !build.ok {
+                eprintln!(
+                    "[e2e]   {side}: rebuild after the dependency edit failed (see {})",
+                    log.display()
+                );
+            }
+            built &= build.ok;
+            Some((build.seconds, build.steps))
+        }
+        None => None,
+    };
     eprintln!(
-        "[e2e]   {side}: {} bytes, rebuild {:.1}s with {}/{} steps cached",
-        size, rebuild.seconds, rebuild.steps.cached, rebuild.steps.total
+        "[e2e]   {side}: {} bytes with {} bytes of package caches, rebuild {:.1}s with {}/{} steps cached{}",
+        size,
+        caches::total(&caches),
+        rebuild.seconds,
+        rebuild.steps.cached,
+        rebuild.steps.total,
+        dependency.map_or(String::new(), |(seconds, steps)| format!(
+            ", after the dependency edit {seconds:.1}s with {}/{} steps cached",
+            steps.cached, steps.total
+        ))
     );
+    if !mounts.is_empty() {
+        let kept: Vec<_> = mounts
+            .iter()
+            .map(|(target, bytes)| format!("{target} {bytes} bytes"))
+            .collect();
+        eprintln!(
+            "[e2e]   {side}: cache mounts after the first build: {}",
+            kept.join(", ")
+        );
+    }
     Ok(Measurement {
-        built: rebuild.ok,
+        built,
         smoke: Some(smoke),
         size,
+        caches,
+        mounts,
         rebuild_s: rebuild.seconds,
         steps: rebuild.steps,
+        dependency,
     })
 }
 
-/// Makes (or undoes) the fixture's one-line source edit.
-fn apply_edit(dir: &Path, edit: &Edit, forward: bool) -> Result<()> {
+/// The file an edit changes, and its text before and after.
+fn edited(dir: &Path, edit: &Edit) -> Result<(PathBuf, String, String)> {
     let path = dir.join(&edit.file);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (from, to) = if forward {
-        (&edit.find, &edit.replace)
-    } else {
-        (&edit.replace, &edit.find)
-    };
-    if !text.contains(from.as_str()) {
-        return Err(format!(
-            "{}: `{from}` not found for the edit",
-            path.display()
-        ));
+    if !text.contains(edit.find.as_str()) {
+        return Err(format!("{}: `{}` not found", path.display(), edit.find));
     }
-    std::fs::write(&path, text.replacen(from.as_str(), to, 1)).map_err(|e| e.to_string())
+    let changed = text.replacen(edit.find.as_str(), &edit.replace, 1);
+    Ok((path, text, changed))
+}
+
+/// Runs `build` with `edit` made, and undoes it afterwards.
+fn with_edit<T>(dir: &Path, edit: &Edit, build: impl FnOnce() -> Result<T>) -> Result<T> {
+    let (path, text, changed) = edited(dir, edit)?;
+    std::fs::write(&path, changed).map_err(|e| format!("{}: {e}", path.display()))?;
+    let result = build();
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    result
 }
 
 /// Copies a fixture's build context (everything but `e2e.toml`).
@@ -478,6 +660,29 @@ impl Engine {
         ))
     }
 
+    /// The bytes of each package cache `image` carries, by cache; as root
+    /// and whatever the image's entrypoint, so nothing is out of reach.
+    fn package_caches(&self, image: &str) -> Result<BTreeMap<String, u64>> {
+        let probe = caches::probe();
+        let output = self.docker(&[
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            &probe,
+        ])?;
+        caches::parse(&output).map_err(|e| format!("package caches of {image}: {e}"))
+    }
+
+    /// The bytes in each cache mount BuildKit keeps, by target path.
+    fn cache_mounts(&self) -> Result<BTreeMap<String, u64>> {
+        caches::mounts(&self.docker(&["system", "df", "-v", "--format", "{{json .BuildCache}}"])?)
+    }
+
     /// Whether the frontend accepts `dir/Dockerfile`; see `corpus`.
     fn frontend_verdict(&self, dir: &Path) -> Result<corpus::Verdict> {
         let dir = dir.to_string_lossy();
@@ -513,6 +718,162 @@ impl Drop for Engine {
     fn drop(&mut self) {
         if !self.keep {
             let _ = Command::new("bash").arg(&self.script).arg("down").status();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+smoke = ["python", "-c", "import app"]
+
+[edit]
+file = "app.py"
+find = "Time left: "
+replace = "Remaining: "
+"#;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dockfix-xtask-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_dependency_edit_and_allowed_caches_are_optional() {
+        let spec = Spec::parse(SPEC).unwrap();
+        assert!(spec.dependency_edit.is_none());
+        assert!(spec.allowed_caches().is_empty());
+        let spec = Spec::parse(&format!(
+            "{SPEC}\n[dependency_edit]\nfile = \"Dockerfile\"\nfind = \" procps\"\nreplace = \" procps file\"\n\n\
+             [allowed_package_caches]\ncaches = [\"pip\"]\nreason = \"the app reads pip's cache\"\n"
+        ))
+        .unwrap();
+        let edit = spec.dependency_edit.as_ref().unwrap();
+        assert_eq!(
+            (
+                edit.file.as_str(),
+                edit.find.as_str(),
+                edit.replace.as_str()
+            ),
+            ("Dockerfile", " procps", " procps file")
+        );
+        assert_eq!(spec.allowed_caches(), ["pip"]);
+    }
+
+    #[test]
+    fn allowed_caches_need_a_reason_and_known_names() {
+        let allowed = |caches: &str, reason: &str| {
+            Spec::parse(&format!(
+                "{SPEC}\n[allowed_package_caches]\ncaches = [{caches}]\nreason = \"{reason}\"\n"
+            ))
+        };
+        assert!(allowed("\"npm\"", "why").is_ok());
+        assert!(allowed("\"npm\"", " ")
+            .unwrap_err()
+            .contains("needs a reason"));
+        assert!(allowed("\"pipx\"", "why")
+            .unwrap_err()
+            .contains("no cache named `pipx`"));
+        assert!(Spec::parse(&format!("{SPEC}\n[allowed_package_caches]\ncaches = []\n")).is_err());
+        assert!(Spec::parse(&format!(
+            "{SPEC}\n[dependency_edit]\nfile = \"a\"\nfind = \"b\"\nreplace = \"c\"\nextra = 1\n"
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn variants_keep_safe_and_unsafe_and_add_mounts() {
+        let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
+        assert_eq!(names, ["safe", "unsafe", "mounts"]);
+        let mounts = &VARIANTS[2];
+        assert_eq!(mounts.flags, ["--cache-style", "mounts"]);
+        assert!(mounts.no_package_caches);
+        assert!(VARIANTS[..2].iter().all(|v| !v.no_package_caches));
+        assert!(!mounts.flags.contains(&"--unsafe"));
+    }
+
+    #[test]
+    fn an_edit_is_made_and_undone() {
+        let dir = scratch("edit");
+        std::fs::write(dir.join("Dockerfile"), "RUN apt-get install -y procps\n").unwrap();
+        let edit = Edit {
+            file: "Dockerfile".into(),
+            find: " procps".into(),
+            replace: " procps file".into(),
+        };
+        let seen = with_edit(&dir, &edit, || {
+            Ok(std::fs::read_to_string(dir.join("Dockerfile")).unwrap())
+        })
+        .unwrap();
+        assert_eq!(seen, "RUN apt-get install -y procps file\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+            "RUN apt-get install -y procps\n"
+        );
+        // Undone even when the build fails.
+        let failed: Result<()> = with_edit(&dir, &edit, || Err("no".into()));
+        assert_eq!(failed.unwrap_err(), "no");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+            "RUN apt-get install -y procps\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_edit_whose_text_is_missing_is_an_error_naming_the_file() {
+        let dir = scratch("missing");
+        std::fs::write(
+            dir.join("Dockerfile"),
+            "RUN apt-get install --no-install-recommends -y jq\n",
+        )
+        .unwrap();
+        let edit = Edit {
+            file: "Dockerfile".into(),
+            find: " procps".into(),
+            replace: " procps file".into(),
+        };
+        let error = edited(&dir, &edit).unwrap_err();
+        assert!(error.contains("Dockerfile: ` procps` not found"), "{error}");
+        let missing_file = Edit {
+            file: "requirements.txt".into(),
+            ..edit
+        };
+        assert!(edited(&dir, &missing_file)
+            .unwrap_err()
+            .contains("requirements.txt"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Every fixture's spec parses and its edits apply to its own files
+    /// (the harness checks the rewrites too, before building anything).
+    #[test]
+    fn the_fixtures_specs_parse_and_their_edits_apply() {
+        let fixtures = fixtures(&repo_root(), &[]).unwrap();
+        let mut with_dependency_edit = vec![];
+        for fixture in &fixtures {
+            let spec_path = fixture.join("e2e.toml");
+            let spec = Spec::parse(&std::fs::read_to_string(&spec_path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", spec_path.display()));
+            edited(fixture, &spec.edit).unwrap();
+            if let Some(edit) = &spec.dependency_edit {
+                let (_, before, after) = edited(fixture, edit).unwrap();
+                assert_ne!(before, after);
+                with_dependency_edit
+                    .push(fixture.file_name().unwrap().to_string_lossy().into_owned());
+            }
+            assert!(
+                spec.allowed_package_caches.is_none(),
+                "{}",
+                fixture.display()
+            );
+        }
+        for name in ["apt-tools", "node-npm", "python-pip"] {
+            assert!(with_dependency_edit.iter().any(|n| n == name), "{name}");
         }
     }
 }

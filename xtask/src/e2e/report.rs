@@ -1,12 +1,16 @@
 //! The harness's results: one row per fixture and variant, written to
 //! `bench/results/e2e.json` and printed as a markdown table.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+/// "Before" is the original Dockerfile, "after" the variant's rewrite.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub fixture: String,
-    /// `safe` (`dockfix --write`) or `unsafe` (`--write --unsafe`).
+    /// `safe` (`dockfix --write`), `unsafe` (`--write --unsafe`) or
+    /// `mounts` (`--write --cache-style mounts`).
     pub variant: &'static str,
     /// Whether dockfix changed the Dockerfile.
     pub changed: bool,
@@ -17,6 +21,18 @@ pub struct Row {
     /// Image sizes in bytes.
     pub size_before: u64,
     pub size_after: u64,
+    /// Bytes of package caches in each image (apt lists and archives, pip,
+    /// npm, yarn, Go's build and module caches).
+    pub package_cache_bytes_before: u64,
+    pub package_cache_bytes_after: u64,
+    /// The rewrite's image's caches that hold any bytes, by name.
+    pub package_caches_after: BTreeMap<String, u64>,
+    /// The rewrite's image carries no package caches but those the fixture
+    /// allows; only required of `mounts`, true for the other variants.
+    pub package_caches_ok: bool,
+    /// Bytes the rewrite's first build left in its cache mounts, outside
+    /// the image, by target (what a rebuild's package manager can reuse).
+    pub cache_mounts_after: BTreeMap<String, u64>,
     /// Wall time of the rebuild after a one-line source edit.
     pub rebuild_s_before: f64,
     pub rebuild_s_after: f64,
@@ -25,17 +41,33 @@ pub struct Row {
     pub cached_after: usize,
     pub steps_before: usize,
     pub steps_after: usize,
+    /// Wall time of the rebuild after the fixture's dependency edit, and the
+    /// steps served from the cache on it; none without a dependency edit.
+    pub dependency_rebuild_s_before: Option<f64>,
+    pub dependency_rebuild_s_after: Option<f64>,
+    pub dependency_cached_before: Option<usize>,
+    pub dependency_cached_after: Option<usize>,
 }
 
 impl Row {
     pub fn passed(&self) -> bool {
-        self.built_before && self.built_after && self.smoke_equal
+        self.built_before && self.built_after && self.smoke_equal && self.package_caches_ok
     }
 }
 
 /// Bytes as megabytes with one decimal (`52.3 MB`).
 pub fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Bytes in the largest unit that keeps them at 1 or more (`0 B`, `812 B`,
+/// `14.2 kB`, `19.3 MB`).
+pub fn bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => megabytes(bytes),
+    }
 }
 
 /// The size change from `before` to `after` (`-12.5%`, `+0.3%`, `0%`);
@@ -62,32 +94,76 @@ pub fn speedup(before: f64, after: f64) -> String {
     format!("{:.1}x", before / after)
 }
 
+fn yes(b: bool) -> String {
+    if b { "yes" } else { "**no**" }.into()
+}
+
+fn seconds(s: Option<f64>) -> String {
+    s.map_or("-".into(), |s| format!("{s:.1}"))
+}
+
+/// What a column shows of a row.
+type Cell = fn(&Row) -> String;
+
+/// The table's columns: header and cell.
+const COLUMNS: &[(&str, Cell)] = &[
+    ("fixture", |r| r.fixture.clone()),
+    ("variant", |r| r.variant.into()),
+    ("changed", |r| if r.changed { "yes" } else { "no" }.into()),
+    ("builds before/after", |r| {
+        format!("{}/{}", yes(r.built_before), yes(r.built_after))
+    }),
+    ("smoke equal", |r| yes(r.smoke_equal)),
+    ("size before", |r| megabytes(r.size_before)),
+    ("size after", |r| megabytes(r.size_after)),
+    ("size change", |r| size_change(r.size_before, r.size_after)),
+    ("package caches before", |r| {
+        bytes(r.package_cache_bytes_before)
+    }),
+    ("package caches after", |r| {
+        let cell = bytes(r.package_cache_bytes_after);
+        if r.package_caches_ok {
+            cell
+        } else {
+            format!("**{cell}**")
+        }
+    }),
+    ("rebuild s before", |r| format!("{:.1}", r.rebuild_s_before)),
+    ("rebuild s after", |r| format!("{:.1}", r.rebuild_s_after)),
+    ("speedup", |r| {
+        speedup(r.rebuild_s_before, r.rebuild_s_after)
+    }),
+    ("cached steps before", |r| {
+        format!("{}/{}", r.cached_before, r.steps_before)
+    }),
+    ("cached steps after", |r| {
+        format!("{}/{}", r.cached_after, r.steps_after)
+    }),
+    ("dependency edit: rebuild s before", |r| {
+        seconds(r.dependency_rebuild_s_before)
+    }),
+    ("dependency edit: rebuild s after", |r| {
+        seconds(r.dependency_rebuild_s_after)
+    }),
+    ("dependency edit: speedup", |r| {
+        match (r.dependency_rebuild_s_before, r.dependency_rebuild_s_after) {
+            (Some(before), Some(after)) => speedup(before, after),
+            _ => "-".into(),
+        }
+    }),
+];
+
 pub fn markdown(rows: &[Row]) -> String {
-    let yes = |b: bool| if b { "yes" } else { "**no**" };
-    let mut out = String::from(
-        "| fixture | variant | changed | builds before/after | smoke equal | size before | size after | size change | rebuild s before | rebuild s after | speedup | cached steps before | cached steps after |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(
+        COLUMNS
+            .iter()
+            .map(|(header, _)| header.to_string())
+            .collect(),
     );
+    out += &format!("|{}\n", "---|".repeat(COLUMNS.len()));
     for r in rows {
-        out += &format!(
-            "| {} | {} | {} | {}/{} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {}/{} | {}/{} |\n",
-            r.fixture,
-            r.variant,
-            if r.changed { "yes" } else { "no" },
-            yes(r.built_before),
-            yes(r.built_after),
-            yes(r.smoke_equal),
-            megabytes(r.size_before),
-            megabytes(r.size_after),
-            size_change(r.size_before, r.size_after),
-            r.rebuild_s_before,
-            r.rebuild_s_after,
-            speedup(r.rebuild_s_before, r.rebuild_s_after),
-            r.cached_before,
-            r.steps_before,
-            r.cached_after,
-            r.steps_after,
-        );
+        out += &line(COLUMNS.iter().map(|(_, cell)| cell(r)).collect());
     }
     out
 }
@@ -106,12 +182,21 @@ mod tests {
             smoke_equal: true,
             size_before: 200_000_000,
             size_after: 150_000_000,
+            package_cache_bytes_before: 12_345_678,
+            package_cache_bytes_after: 0,
+            package_caches_after: BTreeMap::new(),
+            package_caches_ok: true,
+            cache_mounts_after: BTreeMap::new(),
             rebuild_s_before: 52.0,
             rebuild_s_after: 2.0,
             cached_before: 2,
             cached_after: 4,
             steps_before: 5,
             steps_after: 6,
+            dependency_rebuild_s_before: Some(9.0),
+            dependency_rebuild_s_after: Some(3.0),
+            dependency_cached_before: Some(1),
+            dependency_cached_after: Some(2),
         }
     }
 
@@ -126,19 +211,50 @@ mod tests {
         assert_eq!(megabytes(52_340_000), "52.3 MB");
         assert_eq!(speedup(52.0, 2.0), "26.0x");
         assert_eq!(speedup(1.0, 0.0), "n/a");
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(14_249), "14.2 kB");
+        assert_eq!(bytes(19_300_000), "19.3 MB");
     }
 
     #[test]
     fn table_row_and_failures() {
         let table = markdown(&[row()]);
-        assert!(table.contains(
-            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 |"
-        ));
+        let mut lines = table.lines();
+        let header = lines.next().unwrap();
+        assert_eq!(header.matches(" | ").count() + 1, COLUMNS.len());
+        assert_eq!(
+            lines.next().unwrap(),
+            format!("|{}", "---|".repeat(COLUMNS.len()))
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x |"
+        );
         let mut broken = row();
         broken.smoke_equal = false;
         assert!(!broken.passed());
         assert!(markdown(&[broken]).contains("| **no** |"));
         assert!(row().passed());
+    }
+
+    #[test]
+    fn package_caches_left_in_the_image_fail_the_row() {
+        let mut cached = row();
+        cached.variant = "mounts";
+        cached.package_cache_bytes_after = 4_096;
+        cached.package_caches_after.insert("pip".into(), 4_096);
+        cached.package_caches_ok = false;
+        assert!(!cached.passed());
+        assert!(markdown(&[cached]).contains("| 12.3 MB | **4.1 kB** |"));
+    }
+
+    #[test]
+    fn no_dependency_edit_leaves_its_columns_empty() {
+        let mut r = row();
+        r.dependency_rebuild_s_before = None;
+        r.dependency_rebuild_s_after = None;
+        assert!(markdown(&[r]).ends_with("| 4/6 | - | - | - |\n"));
     }
 
     #[test]
@@ -152,10 +268,19 @@ mod tests {
             "smoke_equal",
             "size_before",
             "size_after",
+            "package_cache_bytes_before",
+            "package_cache_bytes_after",
+            "package_caches_after",
+            "package_caches_ok",
+            "cache_mounts_after",
             "rebuild_s_before",
             "rebuild_s_after",
             "cached_before",
             "cached_after",
+            "dependency_rebuild_s_before",
+            "dependency_rebuild_s_after",
+            "dependency_cached_before",
+            "dependency_cached_after",
             "changed",
         ] {
             assert!(value.get(field).is_some(), "{field}");
