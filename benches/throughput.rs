@@ -1,5 +1,5 @@
-//! Throughput over the corpus: dockfix (parse, every rule, every fix) in
-//! process and as one CLI run over all files, beside hadolint and tally run
+//! Throughput over the corpus: dockfix (parse, every rule of a cache style,
+//! every fix) in process and as one CLI run over all files, for each style, beside hadolint and tally run
 //! on the same files in the same run. Pin it to one core with
 //! `bench/throughput.sh` (taskset), which also installs the peers.
 
@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dockfix::engine::{fix, Settings};
+use dockfix::rules::CacheStyle;
 
 fn corpus() -> PathBuf {
     std::env::var_os("DOCKFIX_CORPUS")
@@ -72,51 +73,56 @@ fn main() {
         "the corpus holds 255 Dockerfiles (DOCKFIX_CORPUS)"
     );
     let sources: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    let settings = Settings {
-        rules: dockfix::rules::ALL.to_vec(),
-        unsafe_fixes: true,
-        build_context: None,
-        companions: false,
-    };
-
     // In process: passes over the whole corpus, each file once per pass and
     // the parse cache emptied first, as in a fresh process; per-file times
-    // from every pass, then the median.
-    let mut per_file = Vec::new();
-    let mut passes = Vec::new();
-    for _ in 0..10 {
-        dockfix::syntax::shell::clear_cache();
-        let pass = Instant::now();
-        for source in &sources {
-            let start = Instant::now();
-            let _ = std::hint::black_box(fix(std::hint::black_box(source), &settings));
-            per_file.push(start.elapsed());
-        }
-        passes.push(pass.elapsed());
-    }
-    passes.sort();
-    let in_process = passes[passes.len() / 2];
-    per_file.sort();
-    let median = per_file[per_file.len() / 2];
-
+    // from every pass, then the median. Once per cache style, with the
+    // rules that style runs.
     let cli = Path::new(env!("CARGO_BIN_EXE_dockfix"));
-    let cli_time = time_batch(cli, &["--check", "--unsafe"], &files);
     let n = files.len() as f64;
     let fps = |d: Duration| n / d.as_secs_f64();
-
     println!("files: {}", files.len());
-    println!(
-        "dockfix in process: {:.0} files/s, median {:.3} ms per file",
-        fps(in_process),
-        median.as_secs_f64() * 1e3
-    );
-    println!(
-        "dockfix CLI, one run over all files: {:.0} files/s",
-        fps(cli_time)
-    );
+    let mut styles = Vec::new();
+    for style in [CacheStyle::Cleanup, CacheStyle::Mounts] {
+        let settings = Settings {
+            rules: dockfix::rules::selection(&[], &[], style, &[]).expect("the default rules"),
+            unsafe_fixes: true,
+            build_context: None,
+            companions: false,
+        };
+        let mut per_file = Vec::new();
+        let mut passes = Vec::new();
+        for _ in 0..10 {
+            dockfix::syntax::shell::clear_cache();
+            let pass = Instant::now();
+            for source in &sources {
+                let start = Instant::now();
+                let _ = std::hint::black_box(fix(std::hint::black_box(source), &settings));
+                per_file.push(start.elapsed());
+            }
+            passes.push(pass.elapsed());
+        }
+        passes.sort();
+        per_file.sort();
+        let median = per_file[per_file.len() / 2];
+        let in_process = fps(passes[passes.len() / 2]);
+        let cli_rate = fps(time_batch(
+            cli,
+            &["--check", "--unsafe", "--cache-style", style.label()],
+            &files,
+        ));
+        println!(
+            "dockfix --cache-style {} ({} rules): in process {in_process:.0} files/s, median {:.3} ms per file; CLI, one run over all files: {cli_rate:.0} files/s",
+            style.label(),
+            settings.rules.len(),
+            median.as_secs_f64() * 1e3
+        );
+        styles.push((style.label(), in_process, cli_rate));
+    }
+    let (in_process, cli_rate) = (styles[0].1, styles[0].2);
+
     let mut rows = vec![
-        ("dockfix (in process)", fps(in_process)),
-        ("dockfix (CLI)", fps(cli_time)),
+        ("dockfix (in process)", in_process),
+        ("dockfix (CLI)", cli_rate),
     ];
     match peer("hadolint") {
         Some(hadolint) => {
@@ -164,10 +170,12 @@ fn main() {
         None => println!("tally: not found (run bench/peers.sh)"),
     }
     for (name, rate) in &rows[2..] {
-        println!(
-            "ratio vs {name}: in process {:.0}x, CLI {:.0}x",
-            rows[0].1 / rate,
-            rows[1].1 / rate
-        );
+        for (style, in_process, cli_rate) in &styles {
+            println!(
+                "ratio vs {name}, {style}: in process {:.0}x, CLI {:.0}x",
+                in_process / rate,
+                cli_rate / rate
+            );
+        }
     }
 }
