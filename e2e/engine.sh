@@ -9,8 +9,9 @@
 # filesystems made with debootstrap, given the apt configuration of the
 # official images, as debian:bookworm, debian:bookworm-slim and
 # debian:trixie, builds toolchain images tagged with the official names
-# (python:3.11-slim, node:18, golang:1.19) and runs a current engine (Docker
-# 26 / BuildKit from Debian trixie) as a container; fixture builds run there.
+# (python:3.11-slim, node:18, golang:1.19, rust:1.85-trixie) and runs a
+# current engine (Docker 26 / BuildKit from Debian trixie) as a container;
+# fixture builds run there.
 # Nothing is pulled from a registry. Images and the modern engine's storage
 # live in $DOCKFIX_E2E_HOME (default ~/.cache/dockfix-e2e) and are reused.
 #
@@ -219,8 +220,9 @@ up() {
     built_image python:3.11-slim python.Dockerfile
     built_image node:18 node.Dockerfile
     built_image golang:1.19 golang.Dockerfile
+    built_image rust:1.85-trixie rust.Dockerfile
     start_engine
-    for image in debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19; do
+    for image in debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19 rust:1.85-trixie; do
         load_image "$image"
     done
     log "ready: $(boot exec "$ENGINE" docker version -f 'Docker {{ .Server.Version }}')"

@@ -5,8 +5,9 @@
 //! Only what a cache mount or a cleanup is meant to keep out counts: apt's
 //! package lists (but its lock and `partial/`), apt's binary caches and
 //! downloaded packages, pip's, npm's and yarn's caches, Go's build cache and
-//! module cache. A path the image lacks counts 0, as does an empty directory
-//! (a cache mount leaves its target behind, empty).
+//! module cache, Cargo's registry and git checkouts. A path the image lacks
+//! counts 0, as does an empty directory (a cache mount leaves its target
+//! behind, empty).
 //!
 //! Also read here: what BuildKit keeps in cache mounts, outside any image.
 
@@ -27,6 +28,11 @@ pub const CACHES: &[(&str, &str)] = &[
     ("yarn", "/usr/local/share/.cache/yarn"),
     ("go-build", "/root/.cache/go-build"),
     ("go-mod", "/go/pkg/mod /root/go/pkg/mod"),
+    (
+        "cargo-registry",
+        "/usr/local/cargo/registry /root/.cargo/registry",
+    ),
+    ("cargo-git", "/usr/local/cargo/git /root/.cargo/git"),
 ];
 
 /// The last line of the probe's output, so a probe cut short is an error.
@@ -231,5 +237,6 @@ mod tests {
         assert!(unexpected(&bytes, &["pip".into()]).is_empty());
         assert!(unexpected(&parse(&output(0)).unwrap(), &[]).is_empty());
         assert!(known("apt-lists") && known("go-mod") && !known("pipx"));
+        assert!(known("cargo-registry") && known("cargo-git"));
     }
 }

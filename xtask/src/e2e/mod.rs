@@ -872,7 +872,7 @@ replace = "Remaining: "
                 fixture.display()
             );
         }
-        for name in ["apt-tools", "node-npm", "python-pip"] {
+        for name in ["apt-tools", "node-npm", "python-pip", "rust-cargo"] {
             assert!(with_dependency_edit.iter().any(|n| n == name), "{name}");
         }
     }

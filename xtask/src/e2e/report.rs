@@ -22,7 +22,7 @@ pub struct Row {
     pub size_before: u64,
     pub size_after: u64,
     /// Bytes of package caches in each image (apt lists and archives, pip,
-    /// npm, yarn, Go's build and module caches).
+    /// npm, yarn, Go's build and module caches, Cargo's registry and git).
     pub package_cache_bytes_before: u64,
     pub package_cache_bytes_after: u64,
     /// The rewrite's image's caches that hold any bytes, by name.
