@@ -1,6 +1,7 @@
 //! Corpus acceptance on the modern engine: every `../shared/corpus/real`
-//! file that `dockfix --write --unsafe` changes must still be accepted by the
-//! engine's Dockerfile frontend wherever the original is.
+//! file that `dockfix --write --unsafe` changes, in either cache style, must
+//! still be accepted by the engine's Dockerfile frontend wherever the
+//! original is.
 //!
 //! Builds run for a platform no local image has (`linux/arm64`), so they
 //! stop when BuildKit resolves the base images, after it parsed and converted

@@ -185,7 +185,7 @@ pub fn run(options: &Options) -> Result<bool> {
     if !options.no_corpus {
         let checked = check_corpus(&engine, &dockfix, &corpus_dir(&root), &work.join("corpus"))?;
         println!(
-            "Corpus acceptance (Docker {}): {} real/ files, {} changed by --write --unsafe, {} rewrites accepted, {} rejected{}",
+            "Corpus acceptance (Docker {}): {} real/ files, {} changed by --write --unsafe (cleanup or mounts style), {} rewrites accepted, {} rejected{}",
             engine.docker(&["version", "-f", "{{.Server.Version}}"])?.trim(),
             checked.files,
             checked.changed,
@@ -253,24 +253,35 @@ fn check_corpus(
         original_rejected: vec![],
         accepted_how: vec![],
     };
+    // Each style's rewrite, with unsafe fixes; a rewrite the other style
+    // already produced is not checked twice.
+    let styles: [&[&str]; 2] = [&[], &["--cache-style", "mounts"]];
     for (i, file) in files.iter().enumerate() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let (original, rewrite) = (
-            work.join(format!("{i}/original")),
-            work.join(format!("{i}/rewrite")),
-        );
-        for dir in [&original, &rewrite] {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-            std::fs::copy(file, dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+        let original = work.join(format!("{i}/original"));
+        std::fs::create_dir_all(&original).map_err(|e| e.to_string())?;
+        std::fs::copy(file, original.join("Dockerfile")).map_err(|e| e.to_string())?;
+        let mut rewrites: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        for (k, style) in styles.iter().enumerate() {
+            let rewrite = work.join(format!("{i}/rewrite-{k}"));
+            std::fs::create_dir_all(&rewrite).map_err(|e| e.to_string())?;
+            std::fs::copy(file, rewrite.join("Dockerfile")).map_err(|e| e.to_string())?;
+            Command::new(dockfix)
+                .args(["--write", "--unsafe"])
+                .args(*style)
+                .arg(rewrite.join("Dockerfile"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| format!("dockfix: {e}"))?;
+            let text = std::fs::read(rewrite.join("Dockerfile")).map_err(|e| e.to_string())?;
+            if std::fs::read(file).ok().as_ref() != Some(&text)
+                && rewrites.iter().all(|(_, t)| *t != text)
+            {
+                rewrites.push((rewrite, text));
+            }
         }
-        Command::new(dockfix)
-            .args(["--write", "--unsafe"])
-            .arg(rewrite.join("Dockerfile"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("dockfix: {e}"))?;
-        if std::fs::read(rewrite.join("Dockerfile")).ok() == std::fs::read(file).ok() {
+        if rewrites.is_empty() {
             continue;
         }
         check.changed += 1;
@@ -278,12 +289,17 @@ fn check_corpus(
             check.original_rejected.push(format!("{name}: {why}"));
             continue;
         }
-        match engine.frontend_verdict(&rewrite)? {
-            corpus::Verdict::Accepted(how) => {
-                check.accepted += 1;
-                check.accepted_how.push(format!("{name}: {how}"));
+        for (rewrite, _) in &rewrites {
+            let style = rewrite.file_name().unwrap().to_string_lossy();
+            match engine.frontend_verdict(rewrite)? {
+                corpus::Verdict::Accepted(how) => {
+                    check.accepted += 1;
+                    check.accepted_how.push(format!("{name} ({style}): {how}"));
+                }
+                corpus::Verdict::Rejected(why) => {
+                    check.rejected.push(format!("{name} ({style}): {why}"))
+                }
             }
-            corpus::Verdict::Rejected(why) => check.rejected.push(format!("{name}: {why}")),
         }
     }
     Ok(check)
