@@ -108,6 +108,39 @@ pub struct Variable {
     pub from_arg: bool,
 }
 
+/// Each setting of a variable by ENV or ARG (with a default) before file
+/// offset `at` in the stage and the stages it builds on, in file order:
+/// name, value as written, and whether ARG set it.
+pub fn settings_before<'f>(
+    stages: &[Stage<'f>],
+    index: usize,
+    at: usize,
+) -> Vec<(&'f str, &'f str, bool)> {
+    let chain: Vec<&Stage<'f>> = lineage(stages, index).collect();
+    let mut found = Vec::new();
+    for &instruction in chain.iter().rev().flat_map(|s| s.body.iter()) {
+        if instruction.span().start >= at {
+            continue;
+        }
+        let values = &instruction.command.values;
+        match instruction.command.name.as_str() {
+            // BuildKit's AST keeps ENV as (name, value, separator) triples.
+            "env" => found.extend(values.chunks(3).map(|pair| {
+                let value = pair.get(1).map_or("", String::as_str);
+                (pair[0].as_str(), value, false)
+            })),
+            "arg" => found.extend(
+                values
+                    .iter()
+                    .filter_map(|v| v.split_once('='))
+                    .map(|(name, value)| (name, value, true)),
+            ),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// The variables ENV and ARG (with a default) set before file offset `at`
 /// in the stage and the stages it builds on; a later setting wins.
 pub fn variables_before(
@@ -115,46 +148,13 @@ pub fn variables_before(
     index: usize,
     at: usize,
 ) -> std::collections::BTreeMap<String, Variable> {
-    let chain: Vec<&Stage> = lineage(stages, index).collect();
-    let mut found = std::collections::BTreeMap::new();
-    for instruction in chain.iter().rev().flat_map(|s| s.body.iter()) {
-        if instruction.span().start >= at {
-            continue;
-        }
-        let values = &instruction.command.values;
-        match instruction.command.name.as_str() {
-            // BuildKit's AST keeps ENV as (name, value, separator) triples.
-            "env" => {
-                for pair in values.chunks(3) {
-                    let value = pair.get(1).map_or("", String::as_str);
-                    let value = unquote(value);
-                    found.insert(
-                        pair[0].clone(),
-                        Variable {
-                            value,
-                            from_arg: false,
-                        },
-                    );
-                }
-            }
-            "arg" => {
-                for value in values {
-                    if let Some((name, value)) = value.split_once('=') {
-                        let value = unquote(value);
-                        found.insert(
-                            name.to_string(),
-                            Variable {
-                                value,
-                                from_arg: true,
-                            },
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    found
+    settings_before(stages, index, at)
+        .into_iter()
+        .map(|(name, value, from_arg)| {
+            let value = unquote(value);
+            (name.to_string(), Variable { value, from_arg })
+        })
+        .collect()
 }
 
 /// A value as the shell reads it when it is one quoted or plain string

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::commands::APT_VALUE_OPTIONS;
+use crate::model::{self, Stage};
 use crate::syntax::{shell, Dockerfile, Instruction};
 
 /// Where `apt-get update` keeps the package lists.
@@ -152,6 +153,19 @@ fn subcommand(words: &[String]) -> Option<&str> {
         };
     }
     None
+}
+
+/// The first RUN after the one at `position` of stage `index` (in the
+/// stage, the stages built on it, ONBUILD triggers) that installs with
+/// package lists it has not downloaded itself.
+pub fn later_lists_reader<'f>(
+    file: &Dockerfile,
+    stages: &[Stage<'f>],
+    index: usize,
+    position: usize,
+) -> Option<&'f Instruction> {
+    model::later_runs(stages, index, position)
+        .find(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()))
 }
 
 /// Whether a cache mount, not the layer, holds the lists.

@@ -126,5 +126,5 @@ fn mounts_archives(instruction: &Instruction) -> bool {
     instruction.command.name == "run"
         && mounts(instruction)
             .iter()
-            .any(|(kind, target)| kind == "cache" && target.trim_end_matches('/') == ARCHIVES)
+            .any(|m| m.kind == "cache" && m.target.trim_end_matches('/') == ARCHIVES)
 }

@@ -2,7 +2,7 @@
 //! downloaded them.
 
 use super::append::append_command;
-use super::apt::{cached_lists, AptUse, LISTS};
+use super::apt::{cached_lists, later_lists_reader, AptUse, LISTS};
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::model;
 
@@ -62,8 +62,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 continue;
             }
             let message = "apt-get update leaves the package lists in the image".to_string();
-            let later = model::later_runs(&stages, index, position)
-                .find(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()));
+            let later = later_lists_reader(file, &stages, index, position);
             let finding = match (
                 later,
                 append_command(file, run, &format!("rm -rf {LISTS}/*")),

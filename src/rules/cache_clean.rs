@@ -109,28 +109,11 @@ pub fn findings(
 /// Where ENV and ARG before the install move the cache. The appended
 /// cleanup reads the same variables, so it cleans the same place.
 fn configured(stages: &[Stage], install: &RunCommand, cache: &Cache) -> Vec<String> {
-    let mut places = Vec::new();
-    for instruction in model::lineage(stages, install.stage).flat_map(|s| s.body.iter()) {
-        if instruction.span().start > install.range.start {
-            continue;
-        }
-        let values = &instruction.command.values;
-        let pairs: Vec<(&str, &str)> = match instruction.command.name.as_str() {
-            "env" => values
-                .chunks(3)
-                .map(|c| (c[0].as_str(), c.get(1).map_or("", String::as_str)))
-                .collect(),
-            "arg" => values.iter().filter_map(|v| v.split_once('=')).collect(),
-            _ => continue,
-        };
-        places.extend(
-            pairs
-                .into_iter()
-                .filter(|(name, _)| cache.env.iter().any(|v| v.eq_ignore_ascii_case(name)))
-                .map(|(_, value)| path(value)),
-        );
-    }
-    places
+    model::settings_before(stages, install.stage, install.range.start)
+        .into_iter()
+        .filter(|(name, _, _)| cache.env.iter().any(|v| v.eq_ignore_ascii_case(name)))
+        .map(|(_, value, _)| path(value))
+        .collect()
 }
 
 /// A path as written, without quotes or a trailing `/` or `/*`.
@@ -176,8 +159,8 @@ fn removes(source: &[u8], command: &RunCommand, place: impl Fn(&str) -> bool) ->
 fn mounted(run: &Instruction, cache: &Cache, places: &[String]) -> bool {
     mounts(run)
         .into_iter()
-        .filter(|(kind, _)| matches!(kind.as_str(), "cache" | "tmpfs"))
-        .map(|(_, target)| path(&target))
+        .filter(|m| matches!(m.kind.as_str(), "cache" | "tmpfs"))
+        .map(|m| path(&m.target))
         .any(|target| {
             target.contains(cache.tool)
                 || (cache.default_place)(&target)

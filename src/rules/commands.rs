@@ -31,6 +31,15 @@ impl RunCommand {
         self.words.get(i).and_then(|(w, _)| w.as_deref())
     }
 
+    /// Whether the words from index `i` on begin with `words` (one or more,
+    /// space-separated: `group install`).
+    pub fn words_at(&self, i: usize, words: &str) -> bool {
+        words
+            .split(' ')
+            .enumerate()
+            .all(|(k, part)| self.word(i + k) == Some(part))
+    }
+
     /// Whether any word is exactly `flag`, or `flag=...`.
     pub fn has(&self, flags: &[&str]) -> bool {
         self.words
@@ -88,9 +97,19 @@ pub fn instruction_commands(
         .collect()
 }
 
-/// Each `--mount` of a RUN (of an ONBUILD RUN, its nested one): its type
-/// (BuildKit's default is `bind`) and its target, as written.
-pub fn mounts(run: &Instruction) -> Vec<(String, String)> {
+/// A `--mount` of a RUN, its fields as written.
+pub struct Mount {
+    /// BuildKit's default is `bind`.
+    pub kind: String,
+    pub target: String,
+    /// The stage or image a bind mount takes its files from.
+    pub from: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Each `--mount` of a RUN (of an ONBUILD RUN, its nested one) that has a
+/// target.
+pub fn mounts(run: &Instruction) -> Vec<Mount> {
     let command = run.command.sub.as_deref().unwrap_or(&run.command);
     command
         .flags
@@ -108,8 +127,12 @@ pub fn mounts(run: &Instruction) -> Vec<(String, String)> {
                     .find(|(k, _)| keys.contains(k))
                     .map(|(_, v)| v.to_string())
             };
-            let target = field(&["target", "dst", "destination"])?;
-            Some((field(&["type"]).unwrap_or_else(|| "bind".into()), target))
+            Some(Mount {
+                target: field(&["target", "dst", "destination"])?,
+                kind: field(&["type"]).unwrap_or_else(|| "bind".into()),
+                from: field(&["from"]),
+                source: field(&["source", "src"]),
+            })
         })
         .collect()
 }
@@ -217,25 +240,31 @@ impl FlagSpec {
 /// The word after the program's leading words and its global options: the
 /// subcommand, with its index, for commands of `spec.programs`.
 pub fn subcommand(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
-    let mut i = program_len(command, spec)?;
+    let i = first_operand(command, program_len(command, spec)?, |w| {
+        spec.value_options.contains(&w)
+    });
+    // An entry of several words (`group install`) matches them in turn.
+    spec.subcommands
+        .iter()
+        .find(|s| command.words_at(i, s))
+        .map(|s| i + s.matches(' ').count())
+}
+
+/// The index of the first word from `i` on that is neither an option nor
+/// the value of one (`takes_value` is asked of each option): the words'
+/// count when there is none, or the index of a word the shell expands.
+pub fn first_operand(
+    command: &RunCommand,
+    mut i: usize,
+    takes_value: impl Fn(&str) -> bool,
+) -> usize {
     while let Some(word) = command.word(i) {
         if !word.starts_with('-') {
-            // An entry of several words (`group install`) matches them in turn.
-            return spec.subcommands.iter().find_map(|s| {
-                let matched = s
-                    .split(' ')
-                    .enumerate()
-                    .all(|(k, part)| command.word(i + k) == Some(part));
-                matched.then(|| i + s.matches(' ').count())
-            });
+            break;
         }
-        i += if spec.value_options.contains(&word) {
-            2
-        } else {
-            1
-        };
+        i += if takes_value(word) { 2 } else { 1 };
     }
-    None
+    i
 }
 
 /// How many leading words name the program, for commands of `spec.programs`.

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::apt::AptUse;
-use super::commands::{instruction_commands, mounts, RunCommand};
+use super::apt::{later_lists_reader, AptUse};
+use super::commands::{first_operand, instruction_commands, mounts, RunCommand};
 use super::moves::{continuation_style, line_ending};
 use super::remove;
 use super::run_user::{run_user, RunUser};
@@ -110,7 +110,21 @@ fn check(cx: &Context) -> Vec<Finding> {
                 .iter()
                 .filter(|c| span.contains(&c.range.start))
                 .collect();
-            if own.is_empty() || shell::parse(file, run).is_none_or(|s| s.has_error()) {
+            // The managers the RUN runs, each with its commands; the user and
+            // the variables are worked out only for a RUN that has some.
+            let uses: Vec<Uses> = transforms::cache_mounts()
+                .manager
+                .iter()
+                .map(|manager| {
+                    let commands = own
+                        .iter()
+                        .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
+                        .collect();
+                    (manager, commands)
+                })
+                .filter(|(_, commands): &Uses| !commands.is_empty())
+                .collect();
+            if uses.is_empty() || shell::parse(file, run).is_none_or(|s| s.has_error()) {
                 continue;
             }
             let site = Site {
@@ -123,7 +137,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 user: run_user(file, &stages, index, position),
                 vars: variables(&stages, index, run),
             };
-            findings.extend(site.findings());
+            findings.extend(site.findings(&uses));
         }
     }
     findings
@@ -153,6 +167,9 @@ fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<Stri
     vars
 }
 
+/// A manager a RUN runs, with its commands there and the subcommand of each.
+type Uses<'a> = (&'static CacheManager, Vec<(&'a RunCommand, &'static str)>);
+
 /// One RUN being looked at.
 struct Site<'a, 'f> {
     cx: &'a Context<'f>,
@@ -180,21 +197,14 @@ struct Plan {
 }
 
 impl Site<'_, '_> {
-    fn findings(&self) -> Vec<Finding> {
+    fn findings(&self, uses: &[Uses]) -> Vec<Finding> {
         let mut findings = Vec::new();
         // The managers' plans, safe ones first: an unsafe one (apk) must
         // not hold back the others, so it gets a finding of its own.
         let mut groups: [Vec<(&CacheManager, Plan)>; 2] = Default::default();
-        for manager in &transforms::cache_mounts().manager {
-            let uses: Vec<(&RunCommand, &str)> = self
-                .own
-                .iter()
-                .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
-                .collect();
-            if uses.is_empty() {
-                continue;
-            }
-            match self.plan(manager, &uses) {
+        for (manager, uses) in uses {
+            let manager = *manager;
+            match self.plan(manager, uses) {
                 Ok(Some(mut plan)) if !plan.mounts.is_empty() || !plan.edits.is_empty() => {
                     if plan.unsafe_reason.is_none() {
                         plan.unsafe_reason = manager.unsafe_reason.clone();
@@ -370,17 +380,17 @@ impl Site<'_, '_> {
             } else {
                 self.target(manager, cache)?
             };
-            let covered = existing.iter().any(|(kind, t)| {
-                let t = t.trim_end_matches('/');
-                kind == "cache" && (t == target || within(&target, t))
+            let covered = existing.iter().any(|m| {
+                let t = m.target.trim_end_matches('/');
+                m.kind == "cache" && (t == target || within(&target, t))
             });
             if covered {
                 plan.targets.push(target);
                 continue;
             }
             // Another mount at or inside the target decides what is there.
-            if existing.iter().any(|(_, t)| {
-                let t = t.trim_end_matches('/');
+            if existing.iter().any(|m| {
+                let t = m.target.trim_end_matches('/');
                 t == target || within(t, &target) || within(&target, t)
             }) {
                 continue;
@@ -545,8 +555,7 @@ impl Site<'_, '_> {
         let file = self.cx.file;
         let own = AptUse::of(file, self.run)
             .is_some_and(|u| u.readable && u.updates && u.needs_lists.is_none());
-        own && !model::later_runs(self.stages, self.index, self.position)
-            .any(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()))
+        own && later_lists_reader(file, self.stages, self.index, self.position).is_none()
     }
 
     /// Why the RUN, or a later one, can use only what the manager's cache
@@ -611,11 +620,10 @@ impl Site<'_, '_> {
             })
         };
         variables.into_iter().any(sets)
-            || manager.config_commands.iter().any(|c| {
-                c.split(' ')
-                    .enumerate()
-                    .all(|(i, part)| command.word(i) == Some(part))
-            })
+            || manager
+                .config_commands
+                .iter()
+                .any(|c| command.words_at(0, c))
     }
 
     /// The line of a later instruction that reads `target` from the image:
@@ -679,21 +687,9 @@ impl Site<'_, '_> {
                     .values
                     .split_last()
                     .is_some_and(|(_, sources)| sources.iter().any(|s| reads(s)));
-            let mounted = command
-                .flags
+            let mounted = mounts(i)
                 .iter()
-                .filter(|f| f.name() == "mount")
-                .any(|f| {
-                    let fields: Vec<(&str, &str)> = f
-                        .value()
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter_map(|field| field.split_once('='))
-                        .collect();
-                    let field = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-                    from_here(field("from"))
-                        && reads(field("source").or(field("src")).unwrap_or("/"))
-                });
+                .any(|m| from_here(m.from.as_deref()) && reads(m.source.as_deref().unwrap_or("/")));
             (copied || mounted).then_some(i.start_line)
         })
     }
@@ -721,11 +717,10 @@ impl Site<'_, '_> {
         }
         let mut gone = Vec::new();
         for command in self.own {
-            let cleans = manager.defeat_commands.iter().any(|d| {
-                d.split(' ')
-                    .enumerate()
-                    .all(|(i, part)| command.word(i) == Some(part))
-            });
+            let cleans = manager
+                .defeat_commands
+                .iter()
+                .any(|d| command.words_at(0, d));
             let rm = command.word(0) == Some("rm");
             let mut removes = false;
             if rm {
@@ -886,19 +881,13 @@ fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m
                 .is_some_and(|w| w == part || (i == 0 && w.ends_with(&format!("/{part}"))))
         })
     })?;
-    let mut i = program.split(' ').count();
-    while let Some(word) = command.word(i) {
-        if !word.starts_with('-') {
-            break;
-        }
-        if matches!(word, "-h" | "--help" | "-v" | "--version" | "-V") {
-            return None;
-        }
-        i += if manager.options.iter().any(|o| o == word) {
-            2
-        } else {
-            1
-        };
+    let help = std::cell::Cell::new(false);
+    let i = first_operand(command, program.split(' ').count(), |option| {
+        help.set(help.get() || matches!(option, "-h" | "--help" | "-v" | "--version" | "-V"));
+        manager.options.iter().any(|o| o == option)
+    });
+    if help.get() {
+        return None;
     }
     if manager.subcommands.is_empty() {
         return Some("");
@@ -907,9 +896,7 @@ fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m
         if s.is_empty() {
             return i >= command.words.len();
         }
-        s.split(' ')
-            .enumerate()
-            .all(|(k, part)| command.word(i + k) == Some(part))
+        command.words_at(i, s)
     })
 }
 

@@ -305,7 +305,7 @@ fn removes(word: &str, cache: &str) -> bool {
 fn cache_mount(run: &Instruction, program: &str) -> bool {
     mounts(run)
         .into_iter()
-        .map(|(_, target)| target.trim_end_matches('/').to_string())
+        .map(|m| m.target.trim_end_matches('/').to_string())
         .filter(|target| !target.is_empty())
         .any(|target| {
             caches(program)

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::commands::RunCommand;
+use super::commands::{first_operand, RunCommand};
 use super::Context;
 use crate::dockerignore::DockerIgnore;
 use crate::model::{self, Stage};
@@ -42,24 +42,24 @@ pub fn yarn_use(command: &RunCommand) -> Option<YarnUse> {
     if command.word(0) != Some("yarn") {
         return None;
     }
-    let mut i = 1;
-    while i < command.words.len() {
-        let word = command.word(i)?;
-        if !word.starts_with('-') {
-            return match word {
-                "install" => Some(YarnUse::Install(command.words[i].1.end)),
-                "add" => Some(YarnUse::Add),
-                "global" if command.word(i + 1) == Some("add") => Some(YarnUse::Add),
-                _ => None,
-            };
-        }
-        if matches!(word, "-v" | "--version" | "-h" | "--help") {
-            return None;
-        }
-        i += if VALUE_OPTIONS.contains(&word) { 2 } else { 1 };
+    let help = std::cell::Cell::new(false);
+    let i = first_operand(command, 1, |option| {
+        help.set(help.get() || matches!(option, "-v" | "--version" | "-h" | "--help"));
+        VALUE_OPTIONS.contains(&option)
+    });
+    if help.get() {
+        return None;
     }
-    // No command at all: bare `yarn` installs.
-    Some(YarnUse::Install(command.words[0].1.end))
+    match command.words.get(i) {
+        // No command at all: bare `yarn` installs.
+        None => Some(YarnUse::Install(command.words[0].1.end)),
+        Some((word, range)) => match word.as_deref()? {
+            "install" => Some(YarnUse::Install(range.end)),
+            "add" => Some(YarnUse::Add),
+            "global" if command.word(i + 1) == Some("add") => Some(YarnUse::Add),
+            _ => None,
+        },
+    }
 }
 
 /// Why the yarn running `install` looks like yarn 2 or later, if it does:
