@@ -8,6 +8,8 @@ pub mod dockerignore;
 pub mod edit;
 pub mod engine;
 pub mod model;
+pub mod pin;
+pub mod registry;
 pub mod rules;
 pub mod syntax;
 pub mod transforms;

@@ -220,6 +220,23 @@ pub fn cache_mounts() -> &'static CacheMounts {
     })
 }
 
+/// How base-image tags are read; see `transforms/pinning.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pinning {
+    pub floating: Vec<String>,
+    pub flavors: Vec<String>,
+    pub unpulled: Vec<String>,
+}
+
+pub fn pinning() -> &'static Pinning {
+    static TABLE: OnceLock<Pinning> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<Pinning>(include_str!("../transforms/pinning.toml"))
+            .expect("transforms/pinning.toml is valid (checked by a test)")
+    })
+}
+
 #[derive(Deserialize)]
 struct Table {
     ecosystem: Vec<Ecosystem>,
@@ -265,6 +282,13 @@ mod tests {
             }
         }
         assert_eq!(table.image_env["golang"]["GOPATH"], "/go");
+    }
+
+    #[test]
+    fn the_pinning_table_reads() {
+        let table = pinning();
+        assert!(table.floating.contains(&"latest".to_string()));
+        assert!(table.unpulled.contains(&"scratch".to_string()));
     }
 
     #[test]
