@@ -88,6 +88,7 @@ fn main() {
             unsafe_fixes: true,
             build_context: None,
             companions: false,
+            pins: None,
         };
         let mut per_file = Vec::new();
         let mut passes = Vec::new();

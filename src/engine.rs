@@ -19,6 +19,8 @@ pub struct Settings<'a> {
     pub build_context: Option<&'a Path>,
     /// Whether fixes may change files besides the Dockerfile.
     pub companions: bool,
+    /// Registry answers, when pinning is asked for.
+    pub pins: Option<&'a crate::pin::Pins>,
 }
 
 impl Settings<'_> {
@@ -35,7 +37,8 @@ impl Settings<'_> {
 
 /// The rules' findings on a parsed file, in file order.
 pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
-    let cx = Context::new(file, settings.build_context, settings.companions);
+    let mut cx = Context::new(file, settings.build_context, settings.companions);
+    cx.pins = settings.pins;
     let mut findings: Vec<Finding> = settings
         .rules
         .iter()

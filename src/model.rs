@@ -159,7 +159,7 @@ pub fn variables_before(
 
 /// A value as the shell reads it when it is one quoted or plain string
 /// without expansions; anything else stays as written.
-fn unquote(value: &str) -> String {
+pub fn unquote(value: &str) -> String {
     let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
     let inner = &value[1..value.len().saturating_sub(1).max(1)];
     let single = quoted('\'') && !inner.contains('\'');

@@ -98,7 +98,7 @@ fn json(run: &Run) -> Value {
 const FIXABLE: &str = "FROM scratch\nADD app.txt /app/\nCMD prog arg\n";
 const FIXED: &str = "FROM scratch\nCOPY app.txt /app/\nCMD [\"prog\", \"arg\"]\n";
 /// One finding with only an unsafe fix.
-const UNSAFE_ONLY: &str = "FROM debian\nCMD prog\n";
+const UNSAFE_ONLY: &str = "FROM debian:bookworm\nCMD prog\n";
 const CLEAN: &str = "FROM scratch\nCOPY app.txt /app/\nCMD [\"prog\"]\n";
 /// One safe DF002 fix, no build context needed.
 const ONE_FIX: &str = "FROM scratch\nCMD prog\n";
@@ -818,7 +818,7 @@ fn unsafe_flag_marks_and_applies_unsafe_fixes() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         read(dir.path(), "Dockerfile"),
-        "FROM debian\nCMD [\"prog\"]\n"
+        "FROM debian:bookworm\nCMD [\"prog\"]\n"
     );
 }
 
@@ -952,7 +952,7 @@ fn json_lint_reports_files_findings_ranges_and_fix() {
 fn json_marks_unsafe_fix_as_not_applying_and_no_fix_as_null() {
     let dir = tree(&[(
         "Dockerfile",
-        "FROM debian\nCMD prog\nFROM debian\nCMD cd /x && run\n",
+        "FROM debian:bookworm\nCMD prog\nFROM debian:bookworm\nCMD cd /x && run\n",
     )]);
     let doc = json(&dockfix(dir.path(), &["--format", "json", "Dockerfile"]));
     let findings = doc["findings"].as_array().unwrap();
@@ -1208,7 +1208,7 @@ fn rules_name_the_cache_style_they_belong_to() {
 fn cache_styles_are_alternatives_and_cleanup_is_the_default() {
     let dir = tree(&[(
         "Dockerfile",
-        "FROM debian\nRUN apt-get update && apt-get install -y curl\n",
+        "FROM debian:bookworm\nRUN apt-get update && apt-get install -y curl\n",
     )]);
     let default = dockfix(dir.path(), &["--diff", "Dockerfile"]);
     let cleanup = dockfix(

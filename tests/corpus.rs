@@ -137,6 +137,7 @@ fn files_that_install_after_copying_the_context_get_a_finding() {
             unsafe_fixes: false,
             build_context: None,
             companions: false,
+            pins: None,
         };
         let findings = dockfix::engine::lint(&parsed, &settings);
         if ALREADY_CACHED.iter().any(|(name, _)| file.ends_with(name)) {
@@ -247,4 +248,110 @@ fn no_run_carries_a_cache_mount_and_its_cleanup() {
         "only {mounted} cache mounts: the test proves little"
     );
     eprintln!("{mounted} cache mounts checked");
+}
+
+/// Offline, every FROM that pulls `latest` (no tag, or that tag, also
+/// through a global ARG's default) gets a DF401 finding, and nothing is
+/// rewritten: no registry answered. The FROMs are read here plainly, apart
+/// from the rules' own reading.
+#[test]
+fn every_latest_or_untagged_from_is_reported_and_none_rewritten_offline() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let expansion = regex::Regex::new(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?").unwrap();
+    let rules = dockfix::rules::selection(
+        &["DF401".into(), "DF402".into()],
+        &[],
+        Default::default(),
+        &[],
+    )
+    .unwrap();
+    let pins = dockfix::pin::Pins::new(dockfix::pin::PinMode::Both, true);
+    let (mut floating, mut files) = (0, Vec::new());
+    for path in common::sorted_entries(&corpus.join("real")) {
+        let source = std::fs::read(&path).unwrap();
+        let parsed = parse(&source).unwrap();
+        let mut defaults = std::collections::HashMap::new();
+        let mut stages: Vec<String> = Vec::new();
+        let mut expected = Vec::new();
+        for instruction in parsed.instructions() {
+            let values = &instruction.command.values;
+            match instruction.command.name.as_str() {
+                "arg" if stages.is_empty() => {
+                    for (name, value) in values.iter().filter_map(|v| v.split_once('=')) {
+                        defaults.insert(name.to_string(), value.trim_matches('"').to_string());
+                    }
+                }
+                "from" => {
+                    let image = expansion.replace_all(&values[0], |c: &regex::Captures| {
+                        defaults.get(&c[1]).cloned().unwrap_or_else(|| "$".into())
+                    });
+                    let stage = stages.contains(&image.to_lowercase());
+                    if let [_, _, name, ..] = values.as_slice() {
+                        stages.push(name.to_lowercase());
+                    } else {
+                        stages.push(String::new());
+                    }
+                    if stage || image.contains(['$', '@']) || image == "scratch" {
+                        continue;
+                    }
+                    let tag = image
+                        .rsplit_once(':')
+                        .filter(|(_, tag)| !tag.contains('/'))
+                        .map(|(_, tag)| tag);
+                    if tag.is_none_or(|t| t == "latest") {
+                        expected.push(parsed.line_col(instruction.span().start).0);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let settings = dockfix::engine::Settings {
+            rules: rules.clone(),
+            unsafe_fixes: true,
+            build_context: None,
+            companions: false,
+            pins: Some(&pins),
+        };
+        let findings = dockfix::engine::lint(&parsed, &settings);
+        let reported: Vec<usize> = findings
+            .iter()
+            .filter(|f| f.rule.id == "DF401")
+            .map(|f| parsed.line_col(f.range.start).0)
+            .collect();
+        for line in &expected {
+            assert!(
+                reported.contains(line),
+                "{}:{line}: no DF401 finding",
+                path.display()
+            );
+        }
+        let fixed = dockfix::engine::fix(&source, &settings).unwrap();
+        assert_eq!(fixed.applied, 0, "{}", path.display());
+        assert_eq!(fixed.file.source, source, "{}", path.display());
+        floating += expected.len();
+        if !expected.is_empty() {
+            files.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    // The corpus's own notes agree on which files pull `latest`.
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    let noted: Vec<&str> = manifest
+        .lines()
+        .filter(|l| l.contains("latest-or-untagged-from") && l.contains("\treal/"))
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert_eq!(noted.len(), 17);
+    for noted in noted {
+        assert!(
+            files.iter().any(|f| noted.ends_with(f.as_str())),
+            "{noted} is noted as pulling latest"
+        );
+    }
+    eprintln!(
+        "{floating} FROM lines pull latest in {} of the real files",
+        files.len()
+    );
+    assert!(floating >= 20, "only {floating}: the test proves little");
 }

@@ -6,6 +6,7 @@ mod discover;
 mod report;
 mod write;
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, FixError, Settings};
+use crate::pin::{PinMode, Pins, Resolver};
+use crate::registry::{self, Mirror};
 use crate::rules::{self, Applicability, CacheStyle, Rule};
 use crate::syntax::{self, dump::dump};
 use discover::Input;
@@ -76,6 +79,23 @@ struct RunArgs {
     /// (DF303); builds then pull that frontend image.
     #[arg(long)]
     syntax_directive: bool,
+    /// Pin base images against their registries (the only time dockfix
+    /// uses the network): `version` turns floating tags (none, `latest`,
+    /// `lts`) into version tags (DF401), `digest` adds `@sha256:` digests
+    /// (DF402), `both` does both.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pin: Option<PinMode>,
+    /// Also pin images named through a global ARG, in its default.
+    #[arg(long, requires = "pin")]
+    pin_args: bool,
+    /// Ask a mirror for a registry's images, as Docker's `registry-mirrors`
+    /// does: `docker.io=https://mirror.example` (repeatable).
+    #[arg(long, value_name = "DOMAIN=URL")]
+    registry_mirror: Vec<Mirror>,
+    /// Speak plain HTTP to this registry (repeatable); loopback registries
+    /// always are, as with Docker.
+    #[arg(long, value_name = "HOST")]
+    insecure_registry: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -196,12 +216,15 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
-    let opted = if args.syntax_directive {
-        rules::OPT_IN
-    } else {
-        &[]
-    };
-    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, opted) {
+    let opted: Vec<&'static Rule> = rules::OPT_IN
+        .iter()
+        .copied()
+        .filter(|r| match r.id {
+            "DF303" => args.syntax_directive,
+            _ => args.pin.is_some_and(PinMode::digests),
+        })
+        .collect();
+    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, &opted) {
         Ok(rules) => rules,
         Err(e) => {
             eprintln!("dockfix: {e}");
@@ -249,17 +272,80 @@ fn run(args: RunArgs) -> u8 {
             message,
         });
     }
+    let pinning = match args.pin.map(|mode| Pinning::new(&args, mode)).transpose() {
+        Ok(pinning) => pinning,
+        Err(e) => {
+            eprintln!("dockfix: {e}");
+            return 2;
+        }
+    };
     let job = Job {
         args: &args,
         rules,
         mode,
         color,
+        pinning,
     };
     let mut stdout = std::io::stdout().lock();
     for input in &inputs {
         job.process(input, &mut out, &mut stdout);
     }
+    if let Some(pinning) = &job.pinning {
+        pinning.finish();
+    }
     job.finish(&out, &mut stdout)
+}
+
+/// The registry answers of a `--pin` run, asked for file by file and kept
+/// for the next run in the disk cache.
+struct Pinning {
+    pins: RefCell<Pins>,
+    resolver: RefCell<Resolver>,
+    /// Shows which image is being asked about, on a terminal.
+    progress: bool,
+}
+
+impl Pinning {
+    fn new(args: &RunArgs, mode: PinMode) -> Result<Pinning, String> {
+        let store = registry::auth::Store::load(registry::auth::docker_config_path().as_deref())?;
+        let options = registry::Options {
+            mirrors: args.registry_mirror.clone(),
+            insecure: args.insecure_registry.clone(),
+            ..Default::default()
+        };
+        let client = registry::Client::new(store, options);
+        let cache =
+            registry::cache::Cache::open(registry::cache::default_dir(), registry::cache::EXPIRY);
+        Ok(Pinning {
+            pins: RefCell::new(Pins::new(mode, args.pin_args)),
+            resolver: RefCell::new(Resolver::new(client, cache)),
+            progress: std::io::stderr().is_terminal(),
+        })
+    }
+
+    /// Asks about the images a file pulls that were not asked about yet.
+    fn resolve(&self, file: &syntax::Dockerfile) {
+        let mut pins = self.pins.borrow_mut();
+        let mut resolver = self.resolver.borrow_mut();
+        for image in rules::pinnable_images(file, pins.args) {
+            if pins.answer(&image).is_some() {
+                continue;
+            }
+            if self.progress {
+                eprint!("\r\x1b[Kdockfix: asking {} about {image}", image.api_host());
+            }
+            pins.resolve(&image, &mut resolver);
+        }
+    }
+
+    fn finish(&self) {
+        if self.progress {
+            eprint!("\r\x1b[K");
+        }
+        if let Err(e) = self.resolver.borrow_mut().save() {
+            eprintln!("dockfix: warning: cannot keep registry answers: {e}");
+        }
+    }
 }
 
 struct Job<'a> {
@@ -267,6 +353,7 @@ struct Job<'a> {
     rules: Vec<&'static Rule>,
     mode: Mode,
     color: bool,
+    pinning: Option<Pinning>,
 }
 
 impl Job<'_> {
@@ -307,16 +394,21 @@ impl Job<'_> {
             Ok(source) => source,
             Err(e) => return out.errors.push(error(format!("cannot read: {e}"), None)),
         };
+        let original = match syntax::parse(&source) {
+            Ok(file) => file,
+            Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
+        };
+        if let Some(pinning) = &self.pinning {
+            pinning.resolve(&original);
+        }
+        let pins = self.pinning.as_ref().map(|p| p.pins.borrow());
         let settings = Settings {
             rules: self.rules.clone(),
             unsafe_fixes: self.args.unsafe_fixes,
             build_context: context.as_deref(),
             // Standard input has no place on disk for companion files.
             companions: matches!(input, Input::File(_)),
-        };
-        let original = match syntax::parse(&source) {
-            Ok(file) => file,
-            Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
+            pins: pins.as_deref(),
         };
         let findings = engine::lint(&original, &settings);
         let reports: Vec<_> = findings

@@ -13,6 +13,9 @@ mod apt_keep_downloads;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
 mod apt_update_with_install;
+mod base_image_digest;
+mod base_image_version;
+mod base_images;
 mod cache_clean;
 mod commands;
 mod exec_form;
@@ -140,6 +143,8 @@ pub struct Context<'a> {
     /// Whether fixes may change files besides the Dockerfile (not when it
     /// comes from standard input).
     pub companions: bool,
+    /// Registry answers, when pinning is asked for.
+    pub pins: Option<&'a crate::pin::Pins>,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
 }
@@ -150,6 +155,7 @@ impl<'a> Context<'a> {
             file,
             build_context,
             companions,
+            pins: None,
             commands: Default::default(),
         }
     }
@@ -205,6 +211,8 @@ pub static ALL: &[&Rule] = &[
     &package_cache_mount::RULE,
     &apt_keep_downloads::RULE,
     &syntax_directive::RULE,
+    &base_image_version::RULE,
+    &base_image_digest::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.
@@ -216,7 +224,7 @@ pub fn find(key: &str) -> Option<&'static Rule> {
 
 /// Rules that run only when asked for: by their own option, or selected by
 /// ID or name (not by a prefix or `ALL`).
-pub static OPT_IN: &[&Rule] = &[&syntax_directive::RULE];
+pub static OPT_IN: &[&Rule] = &[&syntax_directive::RULE, &base_image_digest::RULE];
 
 /// The rules a `--select`/`--ignore` pair enables, of those that fit the
 /// cache style, with the opt-in rules in `opted`. Selectors are rule IDs,
@@ -280,6 +288,17 @@ pub fn selection(
     enabled.retain(|r| r.cache_style.is_none_or(|s| s == style));
     enabled.retain(|r| !OPT_IN.iter().any(|o| o.id == r.id) || named(r));
     Ok(enabled)
+}
+
+/// The images a file's FROM lines pull that pinning asks the registry
+/// about: not pinned yet, and named through an ARG only when `args`.
+pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<crate::registry::Reference> {
+    base_images::images(file)
+        .iter()
+        .filter(|image| args || matches!(image.source, base_images::Source::Literal(_)))
+        .filter_map(|image| image.reads_as().map(|(_, r)| r.clone()))
+        .filter(|reference| reference.digest.is_none())
+        .collect()
 }
 
 /// Matches the case style of a keyword being replaced: `ADD` -> `COPY`,
@@ -361,8 +380,9 @@ mod tests {
         assert_eq!(ids(&["DF303"], CacheStyle::Mounts, &[]), ["DF303"]);
         assert_eq!(
             ids(&["DF301"], CacheStyle::Mounts, OPT_IN),
-            ["DF301", "DF303"]
+            ["DF301", "DF303", "DF402"]
         );
+        assert_eq!(ids(&["DF4"], CacheStyle::Cleanup, &[]), ["DF401"]);
         assert!(!ids(&[], CacheStyle::Mounts, &[]).contains(&"DF204"));
         assert!(!ids(&[], CacheStyle::Cleanup, &[]).contains(&"DF301"));
     }

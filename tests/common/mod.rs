@@ -46,6 +46,7 @@ pub fn all_rules(
         unsafe_fixes,
         build_context: None,
         companions: false,
+        pins: None,
     }
 }
 

@@ -1,0 +1,418 @@
+//! Pinning base images against a real registry on loopback (Debian's
+//! `docker-registry`), started and stopped by each test.
+
+#[path = "registry/local.rs"]
+mod local;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+
+use local::{docker_config, Registry, TokenGate};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// dockfix on `dir/Dockerfile`, with a Docker config and a cache of the
+/// test's own (never the user's).
+fn dockfix(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockfix"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .arg("Dockerfile")
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("DOCKFIX_CACHE_DIR", dir.join("cache"))
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn project(dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("docker")).unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    dir
+}
+
+fn dockerfile(dir: &tempfile::TempDir) -> String {
+    std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap()
+}
+
+/// A registry shaped like Docker Hub's `node`: `latest` and its version
+/// tags share a digest, an older release and an alpine variant have
+/// theirs, and a release candidate sorts above them all.
+struct Node {
+    registry: Registry,
+    latest: String,
+    older: String,
+    alpine: String,
+}
+
+fn node_registry() -> Node {
+    let registry = Registry::start(None);
+    let repo = "library/node";
+    let latest = registry
+        .push_image(
+            repo,
+            "22.11.0",
+            "amd64",
+            &["latest", "lts", "22", "22.11", "22.11.0"],
+        )
+        .0;
+    let older = registry
+        .push_image(repo, "21.7.3", "amd64", &["21", "21.7", "21.7.3"])
+        .0;
+    let alpine = registry
+        .push_image(
+            repo,
+            "alpine",
+            "amd64",
+            &["alpine", "22-alpine", "22.11.0-alpine"],
+        )
+        .0;
+    registry.push_image(repo, "rc", "amd64", &["23.0.0-rc.1", "23.0.0rc1"]);
+    Node {
+        registry,
+        latest,
+        older,
+        alpine,
+    }
+}
+
+#[test]
+fn floating_tags_become_versions_and_every_tag_gets_its_digest() {
+    let node = node_registry();
+    let mirror = format!("docker.io={}", node.registry.url());
+    let dir = project(
+        "# build\nFROM node AS deps\nRUN npm ci\n\nFROM node:alpine AS test\nFROM docker.io/library/node:21 AS old\nFROM scratch\nFROM deps\n",
+    );
+    let run = dockfix(
+        dir.path(),
+        &[
+            "--write",
+            "--select",
+            "DF4",
+            "--pin",
+            "both",
+            "--registry-mirror",
+            &mirror,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dockerfile(&dir),
+        format!(
+            "# build\nFROM node:22.11.0@{} AS deps\nRUN npm ci\n\nFROM node:22.11.0-alpine@{} AS test\nFROM docker.io/library/node:21@{} AS old\nFROM scratch\nFROM deps\n",
+            node.latest, node.alpine, node.older
+        )
+    );
+    // Pinned: nothing more to do, and no need to ask again.
+    let again = dockfix(
+        dir.path(),
+        &[
+            "--check",
+            "--select",
+            "DF4",
+            "--pin",
+            "both",
+            "--registry-mirror",
+            &mirror,
+        ],
+        &[],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
+#[test]
+fn version_and_digest_modes_alone() {
+    let node = node_registry();
+    let mirror = format!("docker.io={}", node.registry.url());
+    let dir = project("FROM node:lts\nFROM node:21\n");
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "version", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), "FROM node:22.11.0\nFROM node:21\n");
+
+    // A digest pins a floating tag too: the tag is kept, readable.
+    let dir = project("FROM node\nFROM node:21\n");
+    let lint = dockfix(
+        dir.path(),
+        &["--pin", "digest", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert!(
+        lint.stdout.contains("DF401") && lint.stdout.contains("--pin version"),
+        "{}",
+        lint.stdout
+    );
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "digest", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dockerfile(&dir),
+        format!(
+            "FROM node:latest@{}\nFROM node:21@{}\n",
+            node.latest, node.older
+        )
+    );
+}
+
+#[test]
+fn a_multi_platform_image_is_pinned_to_its_index() {
+    let registry = Registry::start(None);
+    let (index, platforms) = registry.push_index(
+        "library/python",
+        "3.13.1",
+        &["latest", "3", "3.13", "3.13.1"],
+    );
+    let mirror = format!("docker.io={}", registry.url());
+    let dir = project("FROM python\n");
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), format!("FROM python:3.13.1@{index}\n"));
+    assert!(!platforms.contains(&index));
+}
+
+#[test]
+fn registries_are_named_as_docker_names_them() {
+    let registry = Registry::start(None);
+    let digest = registry
+        .push_image("team/app", "1", "amd64", &["1.4.2", "latest"])
+        .0;
+    let image = format!("{}/team/app", registry.addr);
+    let dir = project(&format!("FROM {image}\n"));
+    // A loopback registry is spoken to over plain HTTP, as Docker does.
+    let run = dockfix(dir.path(), &["--write", "--pin", "both"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), format!("FROM {image}:1.4.2@{digest}\n"));
+}
+
+#[test]
+fn a_private_registry_takes_the_docker_config_credentials() {
+    use base64::Engine;
+    let registry = Registry::start(Some(("ci", "s3cret")));
+    let digest = registry.push_image("team/app", "1", "amd64", &["2.0"]).0;
+    let source = format!("FROM {}/team/app:2.0\n", registry.addr);
+
+    // Without credentials: reported with the reason, the file untouched.
+    let dir = project(&source);
+    let run = dockfix(dir.path(), &["--write", "--pin", "digest"], &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("docker login"), "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), source);
+
+    // `auths`, as `docker login` writes it.
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    docker_config(
+        &dir.path().join("docker"),
+        &format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            registry.addr
+        ),
+    );
+    let run = dockfix(dir.path(), &["--write", "--pin", "digest"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dockerfile(&dir),
+        format!("FROM {}/team/app:2.0@{digest}\n", registry.addr)
+    );
+
+    // A credential helper on PATH, as `credHelpers` names it; wrong
+    // credentials are refused.
+    for (password, pinned) in [("s3cret", true), ("wrong", false)] {
+        let dir = project(&source);
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let helper = bin.join("docker-credential-test");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n[ \"$server\" = {} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"ci\",\"Secret\":\"{password}\"}}'\n",
+                registry.addr
+            ),
+        )
+        .unwrap();
+        let mut permissions = std::fs::metadata(&helper).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&helper, permissions).unwrap();
+        docker_config(
+            &dir.path().join("docker"),
+            &format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, registry.addr),
+        );
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let run = dockfix(
+            dir.path(),
+            &["--write", "--pin", "digest"],
+            &[("PATH", &path)],
+        );
+        assert_eq!(run.code == 0, pinned, "{password}: {}", run.stderr);
+        assert_eq!(dockerfile(&dir).contains(&digest), pinned);
+    }
+}
+
+#[test]
+fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
+    let node = node_registry();
+    // The first two requests get 503 with Retry-After: dockfix retries.
+    let gate = TokenGate::start(&node.registry.url(), 2);
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    let dir = project("FROM node\n");
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dockerfile(&dir),
+        format!("FROM node:22.11.0@{}\n", node.latest)
+    );
+    assert!(gate.requests.load(Ordering::SeqCst) > 3);
+}
+
+#[test]
+fn arg_defaults_are_pinned_only_when_asked() {
+    let node = node_registry();
+    let mirror = format!("docker.io={}", node.registry.url());
+    let source = "ARG NODE_TAG=latest\nFROM node:${NODE_TAG}\nRUN node --version\n";
+    let dir = project(source);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--pin-args"), "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), source);
+    let run = dockfix(
+        dir.path(),
+        &[
+            "--write",
+            "--pin",
+            "both",
+            "--pin-args",
+            "--registry-mirror",
+            &mirror,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dockerfile(&dir),
+        format!(
+            "ARG NODE_TAG=22.11.0@{}\nFROM node:${{NODE_TAG}}\nRUN node --version\n",
+            node.latest
+        )
+    );
+}
+
+#[test]
+fn answers_are_cached_until_they_expire() {
+    let node = node_registry();
+    let mirror = format!("docker.io={}", node.registry.url());
+    let dir = project("FROM node\n");
+    let args = ["--diff", "--pin", "both", "--registry-mirror", &mirror];
+    assert_eq!(dockfix(dir.path(), &args, &[]).code, 1);
+    let latest = node.latest.clone();
+    drop(node);
+    // The registry is gone: the cached answers still pin.
+    let run = dockfix(dir.path(), &args, &[]);
+    assert!(
+        run.stdout.contains(&format!("+FROM node:22.11.0@{latest}")),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // Answers an hour old are asked again, and the registry is gone.
+    let cache = dir.path().join("cache/registry.json");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let old = regex::Regex::new(r#""at":\d+"#)
+        .unwrap()
+        .replace_all(&text, r#""at":1"#);
+    std::fs::write(&cache, old.as_bytes()).unwrap();
+    let run = dockfix(dir.path(), &args, &[]);
+    assert_eq!(run.code, 0, "nothing to rewrite: {}", run.stdout);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn without_a_registry_answer_nothing_is_rewritten() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = project("FROM node\nFROM python:3.12\n");
+    let mirror = format!("docker.io=http://{closed}");
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("DF401") && run.stderr.contains("DF402"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("could not be asked"), "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), "FROM node\nFROM python:3.12\n");
+}
+
+#[test]
+fn without_pin_the_registry_is_never_asked() {
+    let node = node_registry();
+    let gate = TokenGate::start(&node.registry.url(), 0);
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    let dir = project("FROM node\n");
+    let run = dockfix(dir.path(), &["--write", "--registry-mirror", &mirror], &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("DF401") && run.stderr.contains("--pin version"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(gate.requests.load(Ordering::SeqCst), 0);
+    assert_eq!(dockerfile(&dir), "FROM node\n");
+}
+
+#[test]
+fn tag_lists_are_read_across_pages() {
+    let registry = Registry::start(None);
+    let tags = ["1", "1.0", "1.0.0", "latest", "a", "b", "c"];
+    registry.push_image("library/busybox", "1", "amd64", &tags);
+    let options = dockfix::registry::Options {
+        page_size: 2,
+        ..Default::default()
+    };
+    let client = dockfix::registry::Client::new(Default::default(), options);
+    let image =
+        dockfix::registry::Reference::parse(&format!("{}/library/busybox", registry.addr)).unwrap();
+    let mut listed = client.tags(&image).unwrap();
+    listed.sort();
+    let mut expected: Vec<_> = tags.iter().map(|t| t.to_string()).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+}

@@ -1,0 +1,392 @@
+//! A real registry for the pinning tests: Debian's `docker-registry` (the
+//! CNCF distribution server) on 127.0.0.1 at a port free when it starts,
+//! filled through the registry API, and a token server in front of it that
+//! answers the bearer-token challenge as Docker Hub does.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+pub struct Registry {
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    child: Child,
+    /// `Authorization` for pushes when the registry wants a password.
+    auth: Option<String>,
+    _storage: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+impl Registry {
+    /// Starts a registry; with `user`, only that user and password get in
+    /// (htpasswd, as a private registry).
+    pub fn start(user: Option<(&str, &str)>) -> Registry {
+        let program = "docker-registry";
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {program}")])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success(),
+            "the pinning tests need Debian's `docker-registry` (apt-get install docker-registry)"
+        );
+        let storage = tempfile::tempdir().unwrap();
+        let mut auth_config = String::new();
+        if let Some((name, password)) = user {
+            let hash = bcrypt::hash(password, 4).unwrap();
+            let file = storage.path().join("htpasswd");
+            std::fs::write(&file, format!("{name}:{hash}\n")).unwrap();
+            auth_config = format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            );
+        }
+        // A port is free when asked for, but another process may take it
+        // before the registry binds it: then start again on another.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr = format!("127.0.0.1:{port}");
+            let config = storage.path().join("config.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth_config}",
+                    storage.path().join("data").display()
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(program)
+                .args(["serve", config.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if TcpStream::connect(&addr).is_ok() {
+                    return Registry {
+                        addr,
+                        child,
+                        auth: user.map(|(n, p)| basic(n, p)),
+                        _storage: storage,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn request(&self, method: &str, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = match method {
+            "POST" => agent.post(url),
+            _ => agent.put(url),
+        };
+        if let Some(auth) = &self.auth {
+            request = request.header("Authorization", auth);
+        }
+        request
+    }
+
+    /// Uploads a blob (monolithic upload) and returns its digest.
+    pub fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
+        let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+        let started = self
+            .request(
+                "POST",
+                &format!("{}/v2/{repository}/blobs/uploads/", self.url()),
+            )
+            .send_empty()
+            .unwrap();
+        assert_eq!(started.status(), 202, "upload of a blob to {repository}");
+        let location = started.headers()["location"].to_str().unwrap().to_string();
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", self.url())
+        };
+        let join = if location.contains('?') { '&' } else { '?' };
+        let done = self
+            .request("PUT", &format!("{location}{join}digest={digest}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes)
+            .unwrap();
+        assert_eq!(done.status(), 201, "blob {digest}");
+        digest
+    }
+
+    /// Puts a manifest under each tag (by its digest when there are none)
+    /// and returns its digest.
+    pub fn push_manifest(
+        &self,
+        repository: &str,
+        media_type: &str,
+        bytes: &[u8],
+        tags: &[&str],
+    ) -> String {
+        let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+        let by_digest = [digest.as_str()];
+        let tags = if tags.is_empty() {
+            &by_digest[..]
+        } else {
+            tags
+        };
+        for tag in tags {
+            let response = self
+                .request(
+                    "PUT",
+                    &format!("{}/v2/{repository}/manifests/{tag}", self.url()),
+                )
+                .header("Content-Type", media_type)
+                .send(bytes)
+                .unwrap();
+            assert_eq!(response.status(), 201, "{repository}:{tag}");
+        }
+        digest
+    }
+
+    /// A one-layer image for a platform, tagged with each of `tags`; `seed`
+    /// makes images differ. Returns the manifest's digest and size.
+    pub fn push_image(
+        &self,
+        repository: &str,
+        seed: &str,
+        arch: &str,
+        tags: &[&str],
+    ) -> (String, usize) {
+        let layer = format!("layer of {repository} {seed} {arch}");
+        let layer_digest = self.push_blob(repository, layer.as_bytes());
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        );
+        let config_digest = self.push_blob(repository, config.as_bytes());
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        let digest = self.push_manifest(repository, OCI_MANIFEST, manifest.as_bytes(), tags);
+        (digest, manifest.len())
+    }
+
+    /// A multi-platform image (amd64 and arm64) under `tags`; returns the
+    /// index digest and the platform manifests' digests.
+    pub fn push_index(&self, repository: &str, seed: &str, tags: &[&str]) -> (String, Vec<String>) {
+        let platforms: Vec<(String, usize, &str)> = ["amd64", "arm64"]
+            .into_iter()
+            .map(|arch| {
+                let (digest, size) = self.push_image(repository, seed, arch, &[]);
+                (digest, size, arch)
+            })
+            .collect();
+        let entries: Vec<String> = platforms
+            .iter()
+            .map(|(digest, size, arch)| {
+                format!(
+                    r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{digest}","size":{size},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#
+                )
+            })
+            .collect();
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+            entries.join(",")
+        );
+        let digest = self.push_manifest(repository, OCI_INDEX, index.as_bytes(), tags);
+        (digest, platforms.into_iter().map(|p| p.0).collect())
+    }
+}
+
+/// A token server and gate in front of a registry, as Docker Hub, GHCR
+/// and Quay work: `/v2/` answers 401 with a `Bearer` challenge, `/token`
+/// hands out a token for the scope asked for, and requests that carry it
+/// are passed to the registry. It can also answer 503 to the first
+/// requests, to see them retried.
+pub struct TokenGate {
+    pub addr: String,
+    /// Requests seen, `/token` included.
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl TokenGate {
+    pub fn start(upstream: &str, failures: usize) -> TokenGate {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        let upstream = upstream.to_string();
+        let gate = addr.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let _ = serve(stream, &upstream, &gate, n < failures);
+            }
+        });
+        TokenGate { addr, requests }
+    }
+}
+
+/// One request per connection: reads it, answers it, closes.
+fn serve(stream: TcpStream, upstream: &str, gate: &str, fail: bool) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        let header = header.trim_end().to_string();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut out = stream;
+    let mut answer =
+        |status: &str, extra: &[(String, String)], body: &[u8]| -> std::io::Result<()> {
+            let mut head = format!(
+                "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+            for (name, value) in extra {
+                head += &format!("{name}: {value}\r\n");
+            }
+            out.write_all(head.as_bytes())?;
+            out.write_all(b"\r\n")?;
+            if method != "HEAD" {
+                out.write_all(body)?;
+            }
+            out.flush()
+        };
+    if fail {
+        return answer(
+            "503 Service Unavailable",
+            &[("Retry-After".into(), "0".into())],
+            b"",
+        );
+    }
+    if let Some(query) = target.strip_prefix("/token?") {
+        // The scope is the one the challenge named; the token grants it.
+        let scope = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("scope="))
+            .unwrap_or("")
+            .replace("%3A", ":")
+            .replace("%2F", "/");
+        let service = query.split('&').any(|p| p == "service=gate");
+        if !service || scope.is_empty() {
+            return answer("400 Bad Request", &[], b"");
+        }
+        let body = format!(r#"{{"token":"token-for-{scope}"}}"#);
+        return answer("200 OK", &[], body.as_bytes());
+    }
+    let repository = target
+        .strip_prefix("/v2/")
+        .and_then(|rest| rest.split_once("/manifests/").or(rest.split_once("/tags/")))
+        .map(|(repository, _)| repository.to_string())
+        .unwrap_or_default();
+    let scope = format!("repository:{repository}:pull");
+    if header("authorization").as_deref() != Some(&format!("Bearer token-for-{scope}")) {
+        let challenge =
+            format!(r#"Bearer realm="http://{gate}/token",service="gate",scope="{scope}""#);
+        return answer(
+            "401 Unauthorized",
+            &[("WWW-Authenticate".into(), challenge)],
+            b"",
+        );
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{upstream}{target}");
+    let request = if method == "HEAD" {
+        agent.head(&url)
+    } else {
+        agent.get(&url)
+    };
+    let mut response = request
+        .header("Accept", header("accept").unwrap_or_default())
+        .call()
+        .map_err(std::io::Error::other)?;
+    let kept: Vec<(String, String)> = ["docker-content-digest", "content-type", "link"]
+        .iter()
+        .filter_map(|name| {
+            let value = response.headers().get(*name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    let status = response.status();
+    let mut body = Vec::new();
+    if method != "HEAD" {
+        response.body_mut().as_reader().read_to_end(&mut body)?;
+    }
+    answer(
+        &format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
+        &kept,
+        &body,
+    )
+}
+
+/// A Docker config in a temporary directory, as `docker login` leaves it.
+pub fn docker_config(dir: &Path, json: &str) {
+    std::fs::write(dir.join("config.json"), json).unwrap();
+}
