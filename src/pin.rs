@@ -140,6 +140,11 @@ impl Resolver {
         Ok(tags)
     }
 
+    /// Where the image's registry API is asked: its registry or a mirror.
+    pub fn api_origin(&self, image: &Reference) -> String {
+        self.client.api_origin(image)
+    }
+
     /// Keeps the answers for the next run.
     pub fn save(&mut self) -> std::io::Result<()> {
         self.cache.save()

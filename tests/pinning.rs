@@ -1,6 +1,7 @@
 //! Pinning base images against a real registry on loopback (Debian's
 //! `docker-registry`), started and stopped by each test.
 
+mod common;
 #[path = "registry/local.rs"]
 mod local;
 
@@ -415,4 +416,31 @@ fn tag_lists_are_read_across_pages() {
     let mut expected: Vec<_> = tags.iter().map(|t| t.to_string()).collect();
     expected.sort();
     assert_eq!(listed, expected);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_shows_which_image_is_being_asked_about() {
+    let node = node_registry();
+    let mirror = format!("docker.io={}", node.registry.url());
+    let dir = project("FROM node\nFROM node:21\nFROM node\n");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockfix"));
+    command
+        .current_dir(dir.path())
+        .args(["--pin", "both", "--registry-mirror", &mirror, "Dockerfile"])
+        .env("DOCKER_CONFIG", dir.path().join("docker"))
+        .env("DOCKFIX_CACHE_DIR", dir.path().join("cache"));
+    let shown = common::on_tty(command, common::Tty::Stderr);
+    assert!(
+        shown.contains(&format!("pinning 1/2: asking {}", node.registry.url()))
+            && shown.contains("pinning 2/2"),
+        "{shown:?}"
+    );
+    // Not on a pipe: the messages are for people.
+    let piped = dockfix(
+        dir.path(),
+        &["--pin", "both", "--registry-mirror", &mirror],
+        &[],
+    );
+    assert!(!piped.stderr.contains("pinning 1/2"), "{}", piped.stderr);
 }

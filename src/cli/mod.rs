@@ -327,14 +327,19 @@ impl Pinning {
     fn resolve(&self, file: &syntax::Dockerfile) {
         let mut pins = self.pins.borrow_mut();
         let mut resolver = self.resolver.borrow_mut();
-        for image in rules::pinnable_images(file, pins.args) {
-            if pins.answer(&image).is_some() {
-                continue;
-            }
+        let mut pending = rules::pinnable_images(file, pins.args);
+        let mut seen = std::collections::HashSet::new();
+        pending.retain(|image| pins.answer(image).is_none() && seen.insert(image.clone()));
+        for (i, image) in pending.iter().enumerate() {
             if self.progress {
-                eprint!("\r\x1b[Kdockfix: asking {} about {image}", image.api_host());
+                eprint!(
+                    "\r\x1b[Kdockfix: pinning {}/{}: asking {} about {image}",
+                    i + 1,
+                    pending.len(),
+                    resolver.api_origin(image)
+                );
             }
-            pins.resolve(&image, &mut resolver);
+            pins.resolve(image, &mut resolver);
         }
     }
 

@@ -114,7 +114,11 @@ impl Client {
     /// digest for a multi-platform image.
     pub fn digest(&self, image: &Reference) -> Result<String, String> {
         let target = image.digest.as_deref().unwrap_or(image.tag_or_latest());
-        let url = format!("{}/v2/{}/manifests/{target}", self.base(image), image.path);
+        let url = format!(
+            "{}/v2/{}/manifests/{target}",
+            self.api_origin(image),
+            image.path
+        );
         let response = self.send("HEAD", &url, image)?;
         let found = self.expect_ok(response, image)?;
         let header = found
@@ -143,7 +147,7 @@ impl Client {
         struct Page {
             tags: Option<Vec<String>>,
         }
-        let base = self.base(image);
+        let base = self.api_origin(image);
         let mut url = format!(
             "{base}/v2/{}/tags/list?n={}",
             image.path, self.options.page_size
@@ -176,12 +180,12 @@ impl Client {
     /// The repository's address in the API (`https://registry-1.docker.io/v2/library/node`),
     /// which also tells answers from different mirrors apart.
     pub fn locate(&self, image: &Reference) -> String {
-        format!("{}/v2/{}", self.base(image), image.path)
+        format!("{}/v2/{}", self.api_origin(image), image.path)
     }
 
     /// The origin whose `/v2/` API serves the image: a mirror, or its
     /// registry over HTTPS (HTTP for loopback and `insecure` ones).
-    fn base(&self, image: &Reference) -> String {
+    pub fn api_origin(&self, image: &Reference) -> String {
         if let Some(mirror) = self
             .options
             .mirrors
