@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
-use local::{docker_config, Registry, TokenGate};
+use local::{docker_config, Private, Registry, TokenGate};
 
 struct Run {
     code: i32,
@@ -291,6 +291,57 @@ fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
         format!("FROM node:22.11.0@{}\n", node.latest)
     );
     assert!(gate.requests.load(Ordering::SeqCst) > 3);
+}
+
+#[test]
+fn a_private_token_server_takes_a_password_or_a_refresh_token() {
+    use base64::Engine;
+    let node = node_registry();
+    let private = Private {
+        user: "bot".into(),
+        password: "pw".into(),
+        refresh_token: "refresh-123".into(),
+    };
+    let gate = TokenGate::start_private(&node.registry.url(), private);
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    let args = ["--write", "--pin", "digest", "--registry-mirror", &mirror];
+    let pinned = format!("FROM node:21@{}\n", node.older);
+
+    let dir = project("FROM node:21\n");
+    let run = dockfix(dir.path(), &args, &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("anonymous access was refused"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dockerfile(&dir), "FROM node:21\n");
+
+    // A mirror's credentials are filed under the mirror's address.
+    let auth = base64::engine::general_purpose::STANDARD.encode("bot:pw");
+    for entry in [
+        format!(r#"{{"auth": "{auth}"}}"#),
+        r#"{"identitytoken": "refresh-123"}"#.to_string(),
+    ] {
+        let dir = project("FROM node:21\n");
+        let config = format!(r#"{{"auths": {{"{}": {entry}}}}}"#, gate.addr);
+        docker_config(&dir.path().join("docker"), &config);
+        let run = dockfix(dir.path(), &args, &[]);
+        assert_eq!(run.code, 0, "{entry}: {}", run.stderr);
+        assert_eq!(dockerfile(&dir), pinned);
+    }
+    let dir = project("FROM node:21\n");
+    let config = format!(
+        r#"{{"auths": {{"{}": {{"identitytoken": "stale"}}}}}}"#,
+        gate.addr
+    );
+    docker_config(&dir.path().join("docker"), &config);
+    let run = dockfix(dir.path(), &args, &[]);
+    assert!(
+        run.stderr.contains("the credentials were refused"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -249,8 +249,25 @@ pub struct TokenGate {
     pub requests: Arc<AtomicUsize>,
 }
 
+/// What a private token server takes: a password by basic auth on `GET
+/// /token`, or a refresh token (`docker login`'s identity token) by `POST`.
+#[derive(Clone)]
+pub struct Private {
+    pub user: String,
+    pub password: String,
+    pub refresh_token: String,
+}
+
 impl TokenGate {
     pub fn start(upstream: &str, failures: usize) -> TokenGate {
+        TokenGate::start_with(upstream, failures, None)
+    }
+
+    pub fn start_private(upstream: &str, private: Private) -> TokenGate {
+        TokenGate::start_with(upstream, 0, Some(private))
+    }
+
+    fn start_with(upstream: &str, failures: usize, private: Option<Private>) -> TokenGate {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -260,7 +277,7 @@ impl TokenGate {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let n = seen.fetch_add(1, Ordering::SeqCst);
-                let _ = serve(stream, &upstream, &gate, n < failures);
+                let _ = serve(stream, &upstream, &gate, n < failures, private.as_ref());
             }
         });
         TokenGate { addr, requests }
@@ -268,7 +285,13 @@ impl TokenGate {
 }
 
 /// One request per connection: reads it, answers it, closes.
-fn serve(stream: TcpStream, upstream: &str, gate: &str, fail: bool) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    upstream: &str,
+    gate: &str,
+    fail: bool,
+    private: Option<&Private>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -319,19 +342,43 @@ fn serve(stream: TcpStream, upstream: &str, gate: &str, fail: bool) -> std::io::
             b"",
         );
     }
-    if let Some(query) = target.strip_prefix("/token?") {
+    if target == "/token" || target.starts_with("/token?") {
+        // A password comes by GET with basic auth, a refresh token as a POST form.
+        let form = if method == "POST" {
+            let length: usize = header("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body)?;
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            target
+                .split_once('?')
+                .map_or(String::new(), |(_, q)| q.to_string())
+        };
+        let field = |name: &str| {
+            form.split('&')
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap_or("")
+                .replace("%3A", ":")
+                .replace("%2F", "/")
+        };
         // The scope is the one the challenge named; the token grants it.
-        let scope = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("scope="))
-            .unwrap_or("")
-            .replace("%3A", ":")
-            .replace("%2F", "/");
-        let service = query.split('&').any(|p| p == "service=gate");
-        if !service || scope.is_empty() {
+        let scope = field("scope");
+        if field("service") != "gate" || scope.is_empty() {
             return answer("400 Bad Request", &[], b"");
         }
-        let body = format!(r#"{{"token":"token-for-{scope}"}}"#);
+        let allowed = match private {
+            None => true,
+            Some(p) if method == "POST" => {
+                field("grant_type") == "refresh_token" && field("refresh_token") == p.refresh_token
+            }
+            Some(p) => header("authorization") == Some(basic(&p.user, &p.password)),
+        };
+        if !allowed {
+            return answer("401 Unauthorized", &[], b"");
+        }
+        let body = format!(r#"{{"access_token":"token-for-{scope}"}}"#);
         return answer("200 OK", &[], body.as_bytes());
     }
     let repository = target
