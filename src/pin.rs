@@ -122,22 +122,29 @@ impl Resolver {
     pub fn digest(&mut self, image: &Reference) -> Result<String, String> {
         let target = image.digest.as_deref().unwrap_or(image.tag_or_latest());
         let key = format!("digest {}:{target}", self.client.locate(image));
-        if let Some(digest) = self.cache.get(&key) {
-            return Ok(digest);
-        }
-        let digest = self.client.digest(image)?;
-        self.cache.put(key, &digest);
-        Ok(digest)
+        self.cached(key, |client| client.digest(image))
     }
 
     pub fn tags(&mut self, image: &Reference) -> Result<Vec<String>, String> {
         let key = format!("tags {}", self.client.locate(image));
-        if let Some(tags) = self.cache.get(&key) {
-            return Ok(tags);
+        self.cached(key, |client| client.tags(image))
+    }
+
+    /// The cached answer to a question, or the registry's (then cached).
+    fn cached<T>(
+        &mut self,
+        key: String,
+        ask: impl FnOnce(&Client) -> Result<T, String>,
+    ) -> Result<T, String>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        if let Some(answer) = self.cache.get(&key) {
+            return Ok(answer);
         }
-        let tags = self.client.tags(image)?;
-        self.cache.put(key, &tags);
-        Ok(tags)
+        let answer = ask(&self.client)?;
+        self.cache.put(key, &answer);
+        Ok(answer)
     }
 
     /// Where the image's registry API is asked: its registry or a mirror.

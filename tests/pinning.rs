@@ -17,6 +17,13 @@ struct Run {
     stderr: String,
 }
 
+/// `args`, asking the registry at `mirror` for Docker Hub's images.
+fn mirrored<'a>(mirror: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--registry-mirror", mirror]);
+    all
+}
+
 /// dockfix on `dir/Dockerfile`, with a Docker config and a cache of the
 /// test's own (never the user's).
 fn dockfix(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -100,15 +107,7 @@ fn floating_tags_become_versions_and_every_tag_gets_its_digest() {
     );
     let run = dockfix(
         dir.path(),
-        &[
-            "--write",
-            "--select",
-            "DF4",
-            "--pin",
-            "both",
-            "--registry-mirror",
-            &mirror,
-        ],
+        &mirrored(&mirror, &["--write", "--select", "DF4", "--pin", "both"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -122,15 +121,7 @@ fn floating_tags_become_versions_and_every_tag_gets_its_digest() {
     // Pinned: nothing more to do, and no need to ask again.
     let again = dockfix(
         dir.path(),
-        &[
-            "--check",
-            "--select",
-            "DF4",
-            "--pin",
-            "both",
-            "--registry-mirror",
-            &mirror,
-        ],
+        &mirrored(&mirror, &["--check", "--select", "DF4", "--pin", "both"]),
         &[],
     );
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
@@ -143,7 +134,7 @@ fn version_and_digest_modes_alone() {
     let dir = project("FROM node:lts\nFROM node:21\n");
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "version", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "version"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -151,11 +142,7 @@ fn version_and_digest_modes_alone() {
 
     // A digest pins a floating tag too: the tag is kept, readable.
     let dir = project("FROM node\nFROM node:21\n");
-    let lint = dockfix(
-        dir.path(),
-        &["--pin", "digest", "--registry-mirror", &mirror],
-        &[],
-    );
+    let lint = dockfix(dir.path(), &mirrored(&mirror, &["--pin", "digest"]), &[]);
     assert!(
         lint.stdout.contains("DF401") && lint.stdout.contains("--pin version"),
         "{}",
@@ -163,7 +150,7 @@ fn version_and_digest_modes_alone() {
     );
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "digest", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "digest"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -188,7 +175,7 @@ fn a_multi_platform_image_is_pinned_to_its_index() {
     let dir = project("FROM python\n");
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "both"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -282,7 +269,7 @@ fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
     let dir = project("FROM node\n");
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "both"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -304,7 +291,7 @@ fn a_private_token_server_takes_a_password_or_a_refresh_token() {
     };
     let gate = TokenGate::start_private(&node.registry.url(), private);
     let mirror = format!("docker.io=http://{}", gate.addr);
-    let args = ["--write", "--pin", "digest", "--registry-mirror", &mirror];
+    let args = mirrored(&mirror, &["--write", "--pin", "digest"]);
     let pinned = format!("FROM node:21@{}\n", node.older);
 
     let dir = project("FROM node:21\n");
@@ -352,7 +339,7 @@ fn arg_defaults_are_pinned_only_when_asked() {
     let dir = project(source);
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "both"]),
         &[],
     );
     assert_eq!(run.code, 1);
@@ -360,14 +347,7 @@ fn arg_defaults_are_pinned_only_when_asked() {
     assert_eq!(dockerfile(&dir), source);
     let run = dockfix(
         dir.path(),
-        &[
-            "--write",
-            "--pin",
-            "both",
-            "--pin-args",
-            "--registry-mirror",
-            &mirror,
-        ],
+        &mirrored(&mirror, &["--write", "--pin", "both", "--pin-args"]),
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -385,7 +365,7 @@ fn answers_are_cached_until_they_expire() {
     let node = node_registry();
     let mirror = format!("docker.io={}", node.registry.url());
     let dir = project("FROM node\n");
-    let args = ["--diff", "--pin", "both", "--registry-mirror", &mirror];
+    let args = mirrored(&mirror, &["--diff", "--pin", "both"]);
     assert_eq!(dockfix(dir.path(), &args, &[]).code, 1);
     let latest = node.latest.clone();
     drop(node);
@@ -420,7 +400,7 @@ fn without_a_registry_answer_nothing_is_rewritten() {
     let mirror = format!("docker.io=http://{closed}");
     let run = dockfix(
         dir.path(),
-        &["--write", "--pin", "both", "--registry-mirror", &mirror],
+        &mirrored(&mirror, &["--write", "--pin", "both"]),
         &[],
     );
     assert_eq!(run.code, 1);
@@ -439,7 +419,7 @@ fn without_pin_the_registry_is_never_asked() {
     let gate = TokenGate::start(&node.registry.url(), 0);
     let mirror = format!("docker.io=http://{}", gate.addr);
     let dir = project("FROM node\n");
-    let run = dockfix(dir.path(), &["--write", "--registry-mirror", &mirror], &[]);
+    let run = dockfix(dir.path(), &mirrored(&mirror, &["--write"]), &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("DF401") && run.stderr.contains("--pin version"),
@@ -488,10 +468,6 @@ fn a_terminal_shows_which_image_is_being_asked_about() {
         "{shown:?}"
     );
     // Not on a pipe: the messages are for people.
-    let piped = dockfix(
-        dir.path(),
-        &["--pin", "both", "--registry-mirror", &mirror],
-        &[],
-    );
+    let piped = dockfix(dir.path(), &mirrored(&mirror, &["--pin", "both"]), &[]);
     assert!(!piped.stderr.contains("pinning 1/2"), "{}", piped.stderr);
 }

@@ -121,23 +121,14 @@ impl Client {
         );
         let response = self.send("HEAD", &url, image)?;
         let found = self.expect_ok(response, image)?;
-        let header = found
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let Some(digest) = header.filter(|d| d.starts_with("sha256:")) {
+        let digest = header(&found, "docker-content-digest");
+        if let Some(digest) = digest.filter(|d| d.starts_with("sha256:")) {
             return Ok(digest);
         }
         // Registries need not send the header; the digest is the hash of
         // the manifest's bytes.
-        let mut body = self.expect_ok(self.send("GET", &url, image)?, image)?;
-        let bytes = body
-            .body_mut()
-            .with_config()
-            .limit(4 << 20)
-            .read_to_vec()
-            .map_err(|e| format!("{url}: {e}"))?;
+        let manifest = self.expect_ok(self.send("GET", &url, image)?, image)?;
+        let bytes = body(manifest, 4 << 20, &url)?;
         Ok(format!("sha256:{:x}", Sha256::digest(&bytes)))
     }
 
@@ -154,20 +145,10 @@ impl Client {
         );
         let mut tags = Vec::new();
         loop {
-            let mut response = self.expect_ok(self.send("GET", &url, image)?, image)?;
-            let next = response
-                .headers()
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .and_then(next_link);
-            let text = response
-                .body_mut()
-                .with_config()
-                .limit(64 << 20)
-                .read_to_string()
-                .map_err(|e| format!("{url}: {e}"))?;
-            let page: Page =
-                serde_json::from_str(&text).map_err(|e| format!("{url}: not a tag list: {e}"))?;
+            let response = self.expect_ok(self.send("GET", &url, image)?, image)?;
+            let next = header(&response, "link").and_then(|l| next_link(&l));
+            let page: Page = serde_json::from_slice(&body(response, 64 << 20, &url)?)
+                .map_err(|e| format!("{url}: not a tag list: {e}"))?;
             tags.extend(page.tags.unwrap_or_default());
             match next {
                 Some(next) if next.starts_with("http") => url = next,
@@ -254,13 +235,8 @@ impl Client {
             let status = response.status().as_u16();
             if status == 401 && !challenged {
                 challenged = true;
-                let header = response
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let value = self.authorize(&header, url, image, &scope)?;
+                let challenge = header(&response, "www-authenticate").unwrap_or_default();
+                let value = self.authorize(&challenge, url, image, &scope)?;
                 self.authorizations
                     .borrow_mut()
                     .insert(key.clone(), value.clone());
@@ -333,7 +309,7 @@ impl Client {
             .unwrap_or_default();
         let scope = params.get("scope").map(String::as_str).unwrap_or(scope);
         let mut delays = self.options.retry_delays.iter();
-        let mut response = loop {
+        let response = loop {
             let result = match credentials {
                 Some(Credentials::IdentityToken(refresh)) => {
                     let form = [
@@ -371,12 +347,7 @@ impl Client {
             }
         };
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_string()
-            .unwrap_or_default();
+        let text = body(response, 1 << 20, realm).unwrap_or_default();
         if status != 200 {
             let denied = if credentials.is_some() {
                 "the credentials were refused"
@@ -390,7 +361,7 @@ impl Client {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let token: Token = serde_json::from_str(&text)
+        let token: Token = serde_json::from_slice(&text)
             .map_err(|e| format!("token server {realm}: unreadable answer: {e}"))?;
         token
             .token
@@ -412,15 +383,24 @@ fn retryable(error: &ureq::Error) -> bool {
 
 /// A `Retry-After` in seconds, capped so a registry cannot stall dockfix.
 fn retry_after(response: &Response) -> Option<Duration> {
-    let seconds: u64 = response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let seconds: u64 = header(response, "retry-after")?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds.min(30)))
+}
+
+fn header(response: &Response, name: &str) -> Option<String> {
+    let value = response.headers().get(name)?.to_str().ok()?;
+    Some(value.to_string())
+}
+
+/// A response's body, up to `limit` bytes (a registry is not trusted to
+/// send a sane amount).
+fn body(mut response: Response, limit: u64, url: &str) -> Result<Vec<u8>, String> {
+    response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// The target of a `Link: </v2/x/tags/list?last=a&n=2>; rel="next"` header.
