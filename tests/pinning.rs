@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
-use local::{docker_config, Private, Registry, TokenGate};
+use local::{docker_config, Gate, Private, Registry, TokenGate};
 
 struct Run {
     code: i32,
@@ -264,7 +264,13 @@ fn a_private_registry_takes_the_docker_config_credentials() {
 fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
     let node = node_registry();
     // The first two requests get 503 with Retry-After: dockfix retries.
-    let gate = TokenGate::start(&node.registry.url(), 2);
+    let gate = TokenGate::start(
+        &node.registry.url(),
+        Gate {
+            failures: 2,
+            ..Default::default()
+        },
+    );
     let mirror = format!("docker.io=http://{}", gate.addr);
     let dir = project("FROM node\n");
     let run = dockfix(
@@ -289,7 +295,13 @@ fn a_private_token_server_takes_a_password_or_a_refresh_token() {
         password: "pw".into(),
         refresh_token: "refresh-123".into(),
     };
-    let gate = TokenGate::start_private(&node.registry.url(), private);
+    let gate = TokenGate::start(
+        &node.registry.url(),
+        Gate {
+            private: Some(private),
+            ..Default::default()
+        },
+    );
     let mirror = format!("docker.io=http://{}", gate.addr);
     let args = mirrored(&mirror, &["--write", "--pin", "digest"]);
     let pinned = format!("FROM node:21@{}\n", node.older);
@@ -329,6 +341,50 @@ fn a_private_token_server_takes_a_password_or_a_refresh_token() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn without_digest_headers_the_manifest_is_hashed() {
+    let registry = Registry::start(None);
+    let (index, _) = registry.push_index("library/python", "3.13.1", &["latest", "3.13.1"]);
+    let gate = TokenGate::start(
+        &registry.url(),
+        Gate {
+            without_digests: true,
+            ..Default::default()
+        },
+    );
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    let dir = project("FROM python\n");
+    let run = dockfix(
+        dir.path(),
+        &mirrored(&mirror, &["--write", "--pin", "both"]),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dockerfile(&dir), format!("FROM python:3.13.1@{index}\n"));
+}
+
+#[test]
+fn a_registry_that_never_answers_times_out() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let image = format!("{}/team/app:1", silent.local_addr().unwrap());
+    let options = dockfix::registry::Options {
+        timeout: std::time::Duration::from_millis(300),
+        retry_delays: vec![std::time::Duration::ZERO],
+        ..Default::default()
+    };
+    let client = dockfix::registry::Client::new(Default::default(), options);
+    let image = dockfix::registry::Reference::parse(&image).unwrap();
+    let started = std::time::Instant::now();
+    let error = client.digest(&image).unwrap_err();
+    assert!(
+        error.contains("timeout") || error.contains("Timeout"),
+        "{error}"
+    );
+    // Asked twice (one retry), then not again in this run.
+    assert!(client.digest(&image).unwrap_err() == error);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]
@@ -416,7 +472,7 @@ fn without_a_registry_answer_nothing_is_rewritten() {
 #[test]
 fn without_pin_the_registry_is_never_asked() {
     let node = node_registry();
-    let gate = TokenGate::start(&node.registry.url(), 0);
+    let gate = TokenGate::start(&node.registry.url(), Gate::default());
     let mirror = format!("docker.io=http://{}", gate.addr);
     let dir = project("FROM node\n");
     let run = dockfix(dir.path(), &mirrored(&mirror, &["--write"]), &[]);

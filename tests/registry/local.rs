@@ -258,16 +258,19 @@ pub struct Private {
     pub refresh_token: String,
 }
 
+/// How a gate behaves besides asking for a token.
+#[derive(Clone, Default)]
+pub struct Gate {
+    /// Requests answered 503 (with `Retry-After: 0`) before any is served.
+    pub failures: usize,
+    /// Tokens only for these credentials; anonymous ones otherwise.
+    pub private: Option<Private>,
+    /// Leave out `Docker-Content-Digest`, which registries need not send.
+    pub without_digests: bool,
+}
+
 impl TokenGate {
-    pub fn start(upstream: &str, failures: usize) -> TokenGate {
-        TokenGate::start_with(upstream, failures, None)
-    }
-
-    pub fn start_private(upstream: &str, private: Private) -> TokenGate {
-        TokenGate::start_with(upstream, 0, Some(private))
-    }
-
-    fn start_with(upstream: &str, failures: usize, private: Option<Private>) -> TokenGate {
+    pub fn start(upstream: &str, options: Gate) -> TokenGate {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -277,7 +280,7 @@ impl TokenGate {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let n = seen.fetch_add(1, Ordering::SeqCst);
-                let _ = serve(stream, &upstream, &gate, n < failures, private.as_ref());
+                let _ = serve(stream, &upstream, &gate, n < options.failures, &options);
             }
         });
         TokenGate { addr, requests }
@@ -290,7 +293,7 @@ fn serve(
     upstream: &str,
     gate: &str,
     fail: bool,
-    private: Option<&Private>,
+    options: &Gate,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -368,7 +371,7 @@ fn serve(
         if field("service") != "gate" || scope.is_empty() {
             return answer("400 Bad Request", &[], b"");
         }
-        let allowed = match private {
+        let allowed = match &options.private {
             None => true,
             Some(p) if method == "POST" => {
                 field("grant_type") == "refresh_token" && field("refresh_token") == p.refresh_token
@@ -412,6 +415,7 @@ fn serve(
         .map_err(std::io::Error::other)?;
     let kept: Vec<(String, String)> = ["docker-content-digest", "content-type", "link"]
         .iter()
+        .filter(|name| !(options.without_digests && name.starts_with("docker-")))
         .filter_map(|name| {
             let value = response.headers().get(*name)?.to_str().ok()?;
             Some((name.to_string(), value.to_string()))
