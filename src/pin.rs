@@ -23,6 +23,16 @@ pub enum PinMode {
 }
 
 impl PinMode {
+    /// The mode that pins versions, digests, both, or nothing.
+    pub fn of(versions: bool, digests: bool) -> Option<PinMode> {
+        match (versions, digests) {
+            (true, true) => Some(PinMode::Both),
+            (true, false) => Some(PinMode::Version),
+            (false, true) => Some(PinMode::Digest),
+            (false, false) => None,
+        }
+    }
+
     pub fn versions(self) -> bool {
         self != PinMode::Digest
     }
@@ -55,17 +65,25 @@ pub fn floating_variant(tag: Option<&str>) -> Option<String> {
 }
 
 static VERSION_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d+(?:\.\d+)*)(?:-(.+))?$").expect("valid"));
+    LazyLock::new(|| Regex::new(r"^v?(\d+(?:\.\d+)*)(?:-(.+))?$").expect("valid"));
+
+/// Numbers this large are dates or build numbers (`20240101`), not
+/// version components: a date tag is no release to pin to.
+const LARGEST_COMPONENT: u64 = 9999;
 
 /// The version numbers of a tag in `variant`: `22.11.0-alpine` is
-/// `[22, 11, 0]` in `alpine`; `3.13.0rc1` has none.
+/// `[22, 11, 0]` in `alpine`, `v3.2` is `[3, 2]`; `3.13.0rc1` and
+/// `20240101` have none.
 fn version_numbers(tag: &str, variant: &str) -> Option<Vec<u64>> {
     let caps = VERSION_TAG.captures(tag)?;
     let suffix = caps.get(2).map_or("", |m| m.as_str());
     if suffix != variant {
         return None;
     }
-    caps[1].split('.').map(|n| n.parse().ok()).collect()
+    caps[1]
+        .split('.')
+        .map(|n| n.parse().ok().filter(|&n| n <= LARGEST_COMPONENT))
+        .collect()
 }
 
 /// Most registry questions one version lookup may ask before it settles
@@ -96,7 +114,12 @@ pub fn version_tag(
             .collect();
         for (numbers, tag) in level {
             if probes == MAX_PROBES {
-                return Ok(best.map(|b| b.1));
+                return match best {
+                    Some(best) => Ok(Some(best.1)),
+                    None => Err(format!(
+                        "none of the {MAX_PROBES} newest version tags asked about has its digest"
+                    )),
+                };
             }
             probes += 1;
             if same(tag)? {
@@ -119,7 +142,8 @@ impl Resolver {
         Resolver { client, cache }
     }
 
-    pub fn digest(&mut self, image: &Reference) -> Result<String, String> {
+    /// See `Client::digest`: `None` when the registry has no such tag.
+    pub fn digest(&mut self, image: &Reference) -> Result<Option<String>, String> {
         let target = image.digest.as_deref().unwrap_or(image.tag_or_latest());
         let key = format!("digest {}:{target}", self.client.locate(image));
         self.cached(key, |client| client.digest(image))
@@ -216,11 +240,15 @@ impl Pins {
             return;
         }
         let versions = self.mode.versions();
-        let answer = resolver.digest(image).map(|digest| {
+        let found = resolver
+            .digest(image)
+            .and_then(|digest| digest.ok_or_else(|| format!("{image}: not found in the registry")));
+        let answer = found.map(|digest| {
             let version = match floating_variant(image.tag.as_deref()) {
                 Some(variant) if versions => resolver.tags(image).and_then(|tags| {
+                    // A listed tag whose manifest is gone is not the one.
                     version_tag(&tags, &variant, &mut |tag| {
-                        Ok(resolver.digest(&image.with_tag(tag))? == digest)
+                        Ok(resolver.digest(&image.with_tag(tag))?.as_ref() == Some(&digest))
                     })
                 }),
                 _ => Ok(None),
@@ -286,11 +314,32 @@ mod tests {
         // The variant is kept: only `-alpine` tags stand for `alpine`.
         let (found, _) = pick(&tags, "alpine", &[("23.1.0-alpine", 1), ("23.1.0", 1)]);
         assert_eq!(found.as_deref(), Some("23.1.0-alpine"));
+        // Date stamps are no versions; `v` prefixes are.
+        let (found, asked) = pick(
+            &["20240101", "3", "3.20", "3.20.3"],
+            "",
+            &[("20240101", 1), ("3", 1), ("3.20", 1), ("3.20.3", 1)],
+        );
+        assert_eq!(found.as_deref(), Some("3.20.3"));
+        assert!(!asked.contains(&"20240101".to_string()));
+        let (found, _) = pick(
+            &["v3", "v3.2", "v3.2.1"],
+            "",
+            &[("v3", 1), ("v3.2", 1), ("v3.2.1", 1)],
+        );
+        assert_eq!(found.as_deref(), Some("v3.2.1"));
         // A missing level is skipped, not the end of the search.
         let (found, _) = pick(&["3", "3.12.4", "3.11.9"], "", &[("3", 1), ("3.12.4", 1)]);
         assert_eq!(found.as_deref(), Some("3.12.4"));
         let (found, _) = pick(&tags, "", &[]);
         assert_eq!(found, None);
+    }
+
+    #[test]
+    fn a_search_that_runs_out_of_questions_says_so() {
+        let tags: Vec<String> = (0..50).map(|n| format!("{n}.0")).collect();
+        let error = version_tag(&tags, "", &mut |_| Ok(false)).unwrap_err();
+        assert!(error.contains("none of the 40"), "{error}");
     }
 
     #[test]

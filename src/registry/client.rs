@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use super::auth::{Challenge, Credentials, Store};
 use super::reference::Reference;
 
+/// Pages of a tag list dockfix follows before it gives up.
+const MAX_PAGES: usize = 1000;
+
 /// Every manifest kind, indexes first, so a multi-platform image answers
 /// with its index digest: the one `docker pull` records.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -32,9 +35,17 @@ impl std::str::FromStr for Mirror {
         let (domain, url) = text.split_once('=').ok_or_else(|| {
             format!("`{text}`: expected DOMAIN=URL, as docker.io=https://mirror.example")
         })?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let Some((_, rest)) = url
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        else {
             return Err(format!(
                 "`{url}`: a mirror URL starts with http:// or https://"
+            ));
+        };
+        if rest.split('/').next().unwrap_or_default().contains('@') {
+            return Err(format!(
+                "`{domain}=...`: credentials do not belong in a mirror URL (they would show in messages); log in to the mirror's host with `docker login`"
             ));
         }
         let domain = Reference::parse(&format!("{domain}/x/y"))
@@ -111,25 +122,32 @@ impl Client {
     }
 
     /// The digest a tag (or the reference's digest) names: the index
-    /// digest for a multi-platform image.
-    pub fn digest(&self, image: &Reference) -> Result<String, String> {
+    /// digest for a multi-platform image. `None` when the registry has no
+    /// such tag.
+    pub fn digest(&self, image: &Reference) -> Result<Option<String>, String> {
         let target = image.digest.as_deref().unwrap_or(image.tag_or_latest());
         let url = format!(
             "{}/v2/{}/manifests/{target}",
             self.api_origin(image),
             image.path
         );
-        let response = self.send("HEAD", &url, image)?;
-        let found = self.expect_ok(response, image)?;
-        let digest = header(&found, "docker-content-digest");
-        if let Some(digest) = digest.filter(|d| d.starts_with("sha256:")) {
-            return Ok(digest);
+        let head = self.send("HEAD", &url, image)?;
+        // Registries need not answer HEAD (405) nor send the header; the
+        // digest is then the hash of the manifest's bytes.
+        if head.status() != 405 {
+            let Some(found) = self.found(head, image)? else {
+                return Ok(None);
+            };
+            let digest = header(&found, "docker-content-digest");
+            if let Some(digest) = digest.filter(|d| d.starts_with("sha256:")) {
+                return Ok(Some(digest));
+            }
         }
-        // Registries need not send the header; the digest is the hash of
-        // the manifest's bytes.
-        let manifest = self.expect_ok(self.send("GET", &url, image)?, image)?;
+        let Some(manifest) = self.found(self.send("GET", &url, image)?, image)? else {
+            return Ok(None);
+        };
         let bytes = body(manifest, 4 << 20, &url)?;
-        Ok(format!("sha256:{:x}", Sha256::digest(&bytes)))
+        Ok(Some(format!("sha256:{:x}", Sha256::digest(&bytes))))
     }
 
     /// Every tag of the image's repository, following `Link` pages.
@@ -144,8 +162,17 @@ impl Client {
             image.path, self.options.page_size
         );
         let mut tags = Vec::new();
+        let mut visited = std::collections::HashSet::new();
         loop {
-            let response = self.expect_ok(self.send("GET", &url, image)?, image)?;
+            if !visited.insert(url.clone()) || visited.len() > MAX_PAGES {
+                return Err(format!("{url}: the tag list's pages do not end"));
+            }
+            let Some(response) = self.found(self.send("GET", &url, image)?, image)? else {
+                return Err(format!(
+                    "{}/{}: no such repository",
+                    image.domain, image.path
+                ));
+            };
             let next = header(&response, "link").and_then(|l| next_link(&l));
             let page: Page = serde_json::from_slice(&body(response, 64 << 20, &url)?)
                 .map_err(|e| format!("{url}: not a tag list: {e}"))?;
@@ -176,37 +203,44 @@ impl Client {
             return mirror.url.clone();
         }
         let host = image.api_host();
-        let plain = loopback(host) || self.options.insecure.iter().any(|h| h == host);
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        let plain = loopback(host) || self.options.insecure.iter().any(|h| h == host || h == name);
         format!("{}://{host}", if plain { "http" } else { "https" })
     }
 
-    fn expect_ok(&self, response: Response, image: &Reference) -> Result<Response, String> {
+    /// The response when it is a success, `None` for 404, an error otherwise.
+    fn found(&self, response: Response, image: &Reference) -> Result<Option<Response>, String> {
         let status = response.status().as_u16();
         let what = format!("{}/{}", image.domain, image.path);
         match status {
-            200..=299 => Ok(response),
+            200..=299 => Ok(Some(response)),
+            404 => Ok(None),
             401 | 403 => Err(format!(
                 "{what}: access denied ({status}); log in with `docker login {}` if it is private",
                 image.domain
-            )),
-            404 => Err(format!(
-                "{what}:{}: not found in the registry",
-                image.digest.as_deref().unwrap_or(image.tag_or_latest())
             )),
             _ => Err(format!("{what}: the registry answered {status}")),
         }
     }
 
     /// One request, authenticated on the registry's challenge and retried
-    /// with backoff on 429, 5xx and broken connections.
+    /// with backoff on 429, 5xx and broken connections (a timeout once).
+    /// An origin that still fails is not asked again in this run.
     fn send(&self, method: &str, url: &str, image: &Reference) -> Result<Response, String> {
-        if let Some(why) = self.unreachable.borrow().get(origin(url)) {
+        let origin = origin(url);
+        if let Some(why) = self.unreachable.borrow().get(origin) {
             return Err(why.clone());
         }
+        let give_up = |why: String| {
+            let mut unreachable = self.unreachable.borrow_mut();
+            unreachable.insert(origin.to_string(), why.clone());
+            Err(why)
+        };
         let scope = format!("repository:{}:pull", image.path);
-        let key = format!("{} {scope}", origin(url));
+        let key = format!("{origin} {scope}");
         let mut authorization = self.authorizations.borrow().get(&key).cloned();
         let mut challenged = false;
+        let mut timed_out = false;
         let mut delays = self.options.retry_delays.iter();
         loop {
             let request = match method {
@@ -219,18 +253,17 @@ impl Client {
             }
             let response = match request.call() {
                 Ok(response) => response,
-                Err(e) => match delays.next() {
-                    Some(delay) if retryable(&e) => {
-                        std::thread::sleep(*delay);
-                        continue;
+                Err(e) => {
+                    let timeout = matches!(e, ureq::Error::Timeout(_));
+                    match delays.next() {
+                        Some(delay) if retryable(&e) && !(timeout && timed_out) => {
+                            timed_out |= timeout;
+                            std::thread::sleep(*delay);
+                            continue;
+                        }
+                        _ => return give_up(self.unreachable_because(origin, &e)),
                     }
-                    _ => {
-                        let why = format!("cannot reach {}: {e}", origin(url));
-                        let mut unreachable = self.unreachable.borrow_mut();
-                        unreachable.insert(origin(url).to_string(), why.clone());
-                        return Err(why);
-                    }
-                },
+                }
             };
             let status = response.status().as_u16();
             if status == 401 && !challenged {
@@ -244,13 +277,38 @@ impl Client {
                 continue;
             }
             if status == 429 || status >= 500 {
-                if let Some(delay) = delays.next() {
-                    std::thread::sleep(retry_after(&response).unwrap_or(*delay));
-                    continue;
+                match delays.next() {
+                    Some(delay) => {
+                        std::thread::sleep(retry_after(&response).unwrap_or(*delay));
+                        continue;
+                    }
+                    None => {
+                        let tries = self.options.retry_delays.len() + 1;
+                        return give_up(format!(
+                            "{origin} answered {status} {tries} times in a row"
+                        ));
+                    }
                 }
             }
             return Ok(response);
         }
+    }
+
+    /// Why a registry could not be reached, with a hint where one helps.
+    fn unreachable_because(&self, origin: &str, error: &ureq::Error) -> String {
+        if matches!(error, ureq::Error::Timeout(_)) {
+            let seconds = self.options.timeout.as_secs_f32();
+            return format!("no answer from {origin} within {seconds} s");
+        }
+        let text = error.to_string();
+        let tls = origin.starts_with("https://")
+            && (text.contains("corrupt message") || text.to_lowercase().contains("tls"));
+        let hint = if tls {
+            "; if it speaks plain HTTP, pass --insecure-registry"
+        } else {
+            ""
+        };
+        format!("cannot reach {origin}: {text}{hint}")
     }
 
     /// The `Authorization` value a challenge asks for: the user's password
@@ -384,7 +442,7 @@ fn retryable(error: &ureq::Error) -> bool {
 /// A `Retry-After` in seconds, capped so a registry cannot stall dockfix.
 fn retry_after(response: &Response) -> Option<Duration> {
     let seconds: u64 = header(response, "retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds.min(30)))
+    Some(Duration::from_secs(seconds.min(10)))
 }
 
 fn header(response: &Response, name: &str) -> Option<String> {
@@ -474,5 +532,8 @@ mod tests {
         assert_eq!(hub.domain, "docker.io");
         assert!("docker.io".parse::<Mirror>().is_err());
         assert!("docker.io=ftp://x".parse::<Mirror>().is_err());
+        assert!("docker.io=https://me:pw@m.example"
+            .parse::<Mirror>()
+            .is_err());
     }
 }

@@ -115,6 +115,6 @@ fn outcome(pins: Option<&Pins>, image: &BaseImage, reads: &str) -> Result<String
             "no version tag has its digest ({}), so it is left for `--pin digest`",
             answer.digest
         )),
-        Err(e) => Err(format!("cannot list its tags: {e}")),
+        Err(e) => Err(format!("the version lookup failed: {e}")),
     }
 }

@@ -267,6 +267,12 @@ pub struct Gate {
     pub private: Option<Private>,
     /// Leave out `Docker-Content-Digest`, which registries need not send.
     pub without_digests: bool,
+    /// Answer `HEAD` with 405, as some registries do.
+    pub without_head: bool,
+    /// Tags whose manifests answer 404 though the tag list names them.
+    pub missing: Vec<String>,
+    /// Send every tag list page with a `Link` to itself.
+    pub looping_links: bool,
 }
 
 impl TokenGate {
@@ -399,6 +405,16 @@ fn serve(
             b"",
         );
     }
+    if method == "HEAD" && options.without_head {
+        return answer("405 Method Not Allowed", &[], b"");
+    }
+    if options
+        .missing
+        .iter()
+        .any(|tag| target.ends_with(&format!("/manifests/{tag}")))
+    {
+        return answer("404 Not Found", &[], b"");
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -413,7 +429,7 @@ fn serve(
         .header("Accept", header("accept").unwrap_or_default())
         .call()
         .map_err(std::io::Error::other)?;
-    let kept: Vec<(String, String)> = ["docker-content-digest", "content-type", "link"]
+    let mut kept: Vec<(String, String)> = ["docker-content-digest", "content-type", "link"]
         .iter()
         .filter(|name| !(options.without_digests && name.starts_with("docker-")))
         .filter_map(|name| {
@@ -421,6 +437,9 @@ fn serve(
             Some((name.to_string(), value.to_string()))
         })
         .collect();
+    if options.looping_links && target.contains("/tags/list") {
+        kept.push(("link".into(), format!("<{target}>; rel=\"next\"")));
+    }
     let status = response.status();
     let mut body = Vec::new();
     if method != "HEAD" {
