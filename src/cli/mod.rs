@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, FixError, Settings};
-use crate::pin::{PinMode, Pins, Resolver};
+use crate::pin::{floating_variant, PinMode, Pins, Resolver};
 use crate::registry::{self, Mirror};
 use crate::rules::{self, Applicability, CacheStyle, Rule};
 use crate::syntax::{self, dump::dump};
@@ -216,6 +216,11 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
+    // An option opts its rule in, within what `--select` names.
+    let selected = |rule: &Rule| {
+        args.select.iter().all(String::is_empty)
+            || args.select.iter().any(|s| rules::selects(s, rule))
+    };
     let opted: Vec<&'static Rule> = rules::OPT_IN
         .iter()
         .copied()
@@ -223,6 +228,7 @@ fn run(args: RunArgs) -> u8 {
             "DF303" => args.syntax_directive,
             _ => args.pin.is_some_and(PinMode::digests),
         })
+        .filter(|r| selected(r))
         .collect();
     let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, &opted) {
         Ok(rules) => rules,
@@ -272,7 +278,15 @@ fn run(args: RunArgs) -> u8 {
             message,
         });
     }
-    let pinning = match args.pin.map(|mode| Pinning::new(&args, mode)).transpose() {
+    // Pin only what a selected rule writes: no registry questions otherwise.
+    let has = |id: &str| rules.iter().any(|r| r.id == id);
+    let pin = args.pin.and_then(|mode| {
+        PinMode::of(
+            mode.versions() && has("DF401"),
+            mode.digests() && has("DF402"),
+        )
+    });
+    let pinning = match pin.map(|mode| Pinning::new(&args, mode)).transpose() {
         Ok(pinning) => pinning,
         Err(e) => {
             eprintln!("dockfix: {e}");
@@ -323,13 +337,23 @@ impl Pinning {
         })
     }
 
-    /// Asks about the images a file pulls that were not asked about yet.
-    fn resolve(&self, file: &syntax::Dockerfile) {
+    /// Asks about the images a file pulls that were not asked about yet,
+    /// and returns where in the file the registry could not answer, and why.
+    fn resolve(&self, file: &syntax::Dockerfile) -> Vec<(usize, String)> {
         let mut pins = self.pins.borrow_mut();
         let mut resolver = self.resolver.borrow_mut();
-        let mut pending = rules::pinnable_images(file, pins.args);
+        let mode = pins.mode;
+        // A version-only run asks only about floating tags.
+        let images: Vec<_> = rules::pinnable_images(file, pins.args)
+            .into_iter()
+            .filter(|(_, image)| mode.digests() || floating_variant(image.tag.as_deref()).is_some())
+            .collect();
         let mut seen = std::collections::HashSet::new();
-        pending.retain(|image| pins.answer(image).is_none() && seen.insert(image.clone()));
+        let pending: Vec<_> = images
+            .iter()
+            .map(|(_, image)| image)
+            .filter(|image| pins.answer(image).is_none() && seen.insert(*image))
+            .collect();
         for (i, image) in pending.iter().enumerate() {
             if self.progress {
                 eprint!(
@@ -341,12 +365,22 @@ impl Pinning {
             }
             pins.resolve(image, &mut resolver);
         }
+        if self.progress && !pending.is_empty() {
+            eprint!("\r\x1b[K");
+        }
+        images
+            .iter()
+            .filter_map(|(at, image)| {
+                let why = match pins.answer(image)? {
+                    Err(e) => e.clone(),
+                    Ok(resolved) => resolved.version.as_ref().err()?.clone(),
+                };
+                Some((*at, format!("could not pin `{image}`: {why}")))
+            })
+            .collect()
     }
 
     fn finish(&self) {
-        if self.progress {
-            eprint!("\r\x1b[K");
-        }
         if let Err(e) = self.resolver.borrow_mut().save() {
             eprintln!("dockfix: warning: cannot keep registry answers: {e}");
         }
@@ -404,7 +438,10 @@ impl Job<'_> {
             Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
         };
         if let Some(pinning) = &self.pinning {
-            pinning.resolve(&original);
+            // Asked for and not done: an error, whatever the mode.
+            for (at, why) in pinning.resolve(&original) {
+                out.errors.push(error(why, Some(original.line_col(at))));
+            }
         }
         let pins = self.pinning.as_ref().map(|p| p.pins.borrow());
         let settings = Settings {

@@ -15,8 +15,10 @@ use crate::syntax::{Dockerfile, Instruction};
 pub struct BaseImage {
     /// As written: `node`, `${BASE}`, `python:${VERSION}-slim`.
     pub text: String,
-    /// File range of `text`.
+    /// File range of `text`; of the FROM's arguments when a continuation
+    /// splits the image over lines.
     pub range: Range<usize>,
+    split: bool,
     pub source: Source,
 }
 
@@ -60,6 +62,9 @@ impl BaseImage {
     /// the FROM's own text, or the ARG default it takes.
     pub fn rewrite(&self, target: &str) -> Result<Edit, String> {
         match &self.source {
+            Source::Literal(_) if self.split => {
+                Err("a continuation splits the image over lines".into())
+            }
             Source::Literal(_) => Ok(Edit::replace(self.range.clone(), target)),
             Source::Arg(arg) => {
                 let default = arg.default.as_ref().map_err(Clone::clone)?;
@@ -129,23 +134,36 @@ pub fn images(file: &Dockerfile) -> Vec<BaseImage> {
         .collect();
     let unpulled = &crate::transforms::pinning().unpulled;
     let mut images = Vec::new();
-    for stage in &stages {
+    for (index, stage) in stages.iter().enumerate() {
         let from = stage.from;
         let text = stage.base.clone();
-        if stage.parent.is_some() || text.is_empty() || unpulled.contains(&text.to_lowercase()) {
+        // BuildKit expands ARGs before it looks for a stage of that name.
+        let local = |name: &str| {
+            let name = name.to_lowercase();
+            unpulled.contains(&name)
+                || stages[..index]
+                    .iter()
+                    .any(|s| s.name.as_ref() == Some(&name))
+        };
+        if text.is_empty() || local(&text) {
             continue;
         }
-        let Some(range) = word_range(from, &text) else {
-            continue;
-        };
         let source = if text.contains('$') {
             arg_source(file, &globals, from, &text)
         } else {
             Reference::parse(&text).map_or_else(Source::Unreadable, Source::Literal)
         };
+        if matches!(&source, Source::Arg(arg) if local(&arg.expanded)) {
+            continue;
+        }
+        let (range, split) = match word_range(from, &text) {
+            Some(range) => (range, false),
+            None => (from.args_range(), true),
+        };
         images.push(BaseImage {
             text,
             range,
+            split,
             source,
         });
     }
@@ -241,18 +259,23 @@ fn used_elsewhere(
     arg: &Instruction,
     name: &str,
 ) -> Option<String> {
-    let reference = Regex::new(&format!(r"\$\{{?{name}\b|\b{name}\b")).expect("an escaped name");
+    // `$NAME`, `${NAME}`, `${NAME:-x}`; not `$NAME2`.
+    let reads = Regex::new(&format!(r"\$\{{?{name}\b")).expect("an ARG name is a word");
+    let declaration = |v: &String| v == name || v.starts_with(&format!("{name}="));
     for other in file.instructions() {
-        if std::ptr::eq(other, from) || std::ptr::eq(other, arg) {
+        if std::ptr::eq(other, from) {
             continue;
         }
-        let text = String::from_utf8_lossy(&file.source[other.span()]);
-        let mentioned = if other.command.name == "arg" {
-            reference.is_match(&text)
+        let used = if std::ptr::eq(other, arg) {
+            // The ARG's other keys may read it: `ARG TAG=lts LABEL=${TAG}`.
+            let values = &other.command.values;
+            values.iter().any(|v| !declaration(v) && reads.is_match(v))
         } else {
-            text.contains(&format!("${name}")) || text.contains(&format!("${{{name}"))
+            let declared =
+                other.command.name == "arg" && other.command.values.iter().any(declaration);
+            declared || reads.is_match(&String::from_utf8_lossy(&file.source[other.span()]))
         };
-        if mentioned {
+        if used {
             let (line, _) = file.line_col(other.span().start);
             return Some(format!(
                 "ARG `{name}` is also used on line {line}, which a new default would change"
@@ -328,6 +351,32 @@ mod tests {
     }
 
     #[test]
+    fn args_naming_stages_or_scratch_are_not_images() {
+        let file = parse(
+            b"ARG BASE=build\nARG NONE=scratch\nFROM node AS build\nFROM ${BASE}\nFROM $NONE\n",
+        )
+        .unwrap();
+        let found: Vec<_> = images(&file).iter().map(|i| i.text.clone()).collect();
+        assert_eq!(found, ["node"]);
+    }
+
+    #[test]
+    fn a_similar_arg_name_is_another_arg() {
+        let (_, edit) = first("ARG TAG=lts\nARG TAG2=lts\nFROM node:${TAG}\nFROM node:${TAG2}\n");
+        assert_eq!(
+            edit.unwrap(),
+            "ARG TAG=lts@sha256:x\nARG TAG2=lts\nFROM node:${TAG}\nFROM node:${TAG2}\n"
+        );
+    }
+
+    #[test]
+    fn an_image_split_over_lines_is_reported_not_rewritten() {
+        let (reads, edit) = first("FROM no\\\nde:lts\n");
+        assert_eq!(reads, "node:lts");
+        assert!(edit.unwrap_err().contains("split"));
+    }
+
+    #[test]
     fn literal_images_are_rewritten_in_place() {
         let (reads, edit) = first("FROM --platform=$BUILDPLATFORM node:lts AS b\n");
         assert_eq!(reads, "node:lts");
@@ -358,6 +407,7 @@ mod tests {
             ("ARG TAG=lts\nFROM node:${TAG}\nRUN echo $TAG\n", "line 3"),
             ("ARG V=1\nFROM node:${V}-slim\n", "continues"),
             ("ARG R=node V=1\nFROM $R:$V\n", "more than one"),
+            ("ARG TAG=lts LABEL=${TAG}\nFROM node:${TAG}\n", "line 1"),
         ] {
             let (_, edit) = first(source);
             assert!(edit.unwrap_err().contains(why), "{source}");

@@ -226,6 +226,16 @@ pub fn find(key: &str) -> Option<&'static Rule> {
 /// ID or name (not by a prefix or `ALL`).
 pub static OPT_IN: &[&Rule] = &[&syntax_directive::RULE, &base_image_digest::RULE];
 
+/// Whether a selector (an ID, an ID prefix, a name, or `ALL`) names the rule.
+pub fn selects(selector: &str, rule: &Rule) -> bool {
+    rule.name.eq_ignore_ascii_case(selector)
+        || rule
+            .id
+            .to_ascii_uppercase()
+            .starts_with(&selector.to_ascii_uppercase())
+        || selector.eq_ignore_ascii_case("ALL")
+}
+
 /// The rules a `--select`/`--ignore` pair enables, of those that fit the
 /// cache style, with the opt-in rules in `opted`. Selectors are rule IDs,
 /// ID prefixes (`DF0`) or names; an unknown selector is an error.
@@ -242,13 +252,7 @@ pub fn selection(
         let found: Vec<_> = ALL
             .iter()
             .copied()
-            .filter(|r| {
-                r.name.eq_ignore_ascii_case(selector)
-                    || r.id
-                        .to_ascii_uppercase()
-                        .starts_with(&selector.to_ascii_uppercase())
-                    || selector.eq_ignore_ascii_case("ALL")
-            })
+            .filter(|r| selects(selector, r))
             .collect();
         if found.is_empty() {
             Err(format!(
@@ -292,12 +296,17 @@ pub fn selection(
 
 /// The images a file's FROM lines pull that pinning asks the registry
 /// about: not pinned yet, and named through an ARG only when `args`.
-pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<crate::registry::Reference> {
+/// Each with the offset of its FROM's image.
+pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<(usize, crate::registry::Reference)> {
     base_images::images(file)
         .iter()
         .filter(|image| args || matches!(image.source, base_images::Source::Literal(_)))
-        .filter_map(|image| image.reads_as().map(|(_, r)| r.clone()))
-        .filter(|reference| reference.digest.is_none())
+        .filter_map(|image| {
+            image
+                .reads_as()
+                .map(|(_, r)| (image.range.start, r.clone()))
+        })
+        .filter(|(_, reference)| reference.digest.is_none())
         .collect()
 }
 
