@@ -1415,3 +1415,16 @@ fn write_keeps_the_owner_and_hard_links() {
     assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534));
     assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
 }
+
+#[test]
+fn a_closed_stderr_is_no_crash() {
+    let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
+    let mut child = command(dir.path(), &["--write", "Dockerfile"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As `dockfix 2>&1 | head -0` does: the reader is gone.
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}

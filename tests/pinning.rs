@@ -394,6 +394,46 @@ fn registries_that_refuse_head_or_lost_a_tag_still_answer() {
 }
 
 #[test]
+fn a_login_page_is_no_manifest() {
+    let node = node_registry();
+    let gate = TokenGate::start(
+        &node.registry.url(),
+        Gate {
+            login_page: true,
+            ..Default::default()
+        },
+    );
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    let dir = project("FROM node:21\n");
+    let run = dockfix(
+        dir.path(),
+        &mirrored(&mirror, &["--write", "--pin", "digest"]),
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not an image manifest"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dockerfile(&dir), "FROM node:21\n");
+}
+
+#[test]
+fn registry_options_are_checked() {
+    let dir = project("FROM node\n");
+    for bad in [
+        ["--insecure-registry", "http://10.0.0.1"],
+        ["--registry-mirror", "docker.io=http://10.0.0.1/?token=x"],
+        ["--registry-mirror", "docker.io=http://me:pw@10.0.0.1"],
+    ] {
+        let run = dockfix(dir.path(), &["--pin", "both", bad[0], bad[1]], &[]);
+        assert_eq!(run.code, 2, "{bad:?}");
+        assert!(!run.stderr.contains("pw@"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn tag_pages_that_never_end_are_an_error() {
     let node = node_registry();
     let gate = TokenGate::start(
@@ -623,8 +663,10 @@ fn a_terminal_shows_which_image_is_being_asked_about() {
         .env("DOCKFIX_CACHE_DIR", dir.path().join("cache"));
     let shown = common::on_tty(command, common::Tty::Stderr);
     assert!(
-        shown.contains(&format!("pinning 1/2: asking {}", node.registry.url()))
-            && shown.contains("pinning 2/2"),
+        shown.contains(&format!(
+            "pinning 1/2: docker.io/library/node:latest ({})",
+            node.registry.url()
+        )) && shown.contains("pinning 2/2"),
         "{shown:?}"
     );
     // Not on a pipe: the messages are for people.

@@ -21,6 +21,20 @@ use crate::syntax::{self, dump::dump};
 use discover::Input;
 use report::{plural, ErrorReport, FileReport, Output};
 
+/// `eprintln!` that does not panic when stderr is closed (`2>&1 | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!`, likewise.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "dockfix",
@@ -90,11 +104,12 @@ struct RunArgs {
     pin_args: bool,
     /// Ask a mirror for a registry's images, as Docker's `registry-mirrors`
     /// does: `docker.io=https://mirror.example` (repeatable).
+    /// (Parsed by dockfix, not clap, whose errors would echo credentials.)
     #[arg(long, value_name = "DOMAIN=URL")]
-    registry_mirror: Vec<Mirror>,
+    registry_mirror: Vec<String>,
     /// Speak plain HTTP to this registry (repeatable); loopback registries
     /// always are, as with Docker.
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "HOST", value_parser = registry_host)]
     insecure_registry: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -106,6 +121,14 @@ struct RunArgs {
     /// Build context directory (default: each Dockerfile's directory; none for standard input).
     #[arg(long, value_name = "DIR")]
     context: Option<PathBuf>,
+}
+
+/// A registry as `host` or `host:port`, as images name it.
+fn registry_host(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(['/', '@', '?']) {
+        return Err("a registry is `host` or `host:port`, without a scheme or path".into());
+    }
+    Ok(text.to_string())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,7 +187,7 @@ fn explain(key: &str) -> u8 {
             0
         }
         None => {
-            eprintln!("dockfix: unknown rule `{key}` (see `dockfix rules`)");
+            say!("dockfix: unknown rule `{key}` (see `dockfix rules`)");
             2
         }
     }
@@ -184,7 +207,7 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
     let source = match read_input(path) {
         Ok(source) => source,
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            say!("{}: {e}", path.display());
             return 2;
         }
     };
@@ -206,7 +229,7 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
         }
     }
     for e in &errors {
-        eprintln!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+        say!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
     }
     if errors.is_empty() {
         0
@@ -233,13 +256,13 @@ fn run(args: RunArgs) -> u8 {
     let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, &opted) {
         Ok(rules) => rules,
         Err(e) => {
-            eprintln!("dockfix: {e}");
+            say!("dockfix: {e}");
             return 2;
         }
     };
     if let Some(dir) = &args.context {
         if !dir.is_dir() {
-            eprintln!("dockfix: --context {}: not a directory", dir.display());
+            say!("dockfix: --context {}: not a directory", dir.display());
             return 2;
         }
     }
@@ -286,10 +309,20 @@ fn run(args: RunArgs) -> u8 {
             mode.digests() && has("DF402"),
         )
     });
-    let pinning = match pin.map(|mode| Pinning::new(&args, mode)).transpose() {
+    let mirrors = match args.registry_mirror.iter().map(|m| m.parse()).collect() {
+        Ok(mirrors) => mirrors,
+        Err(e) => {
+            say!("dockfix: --registry-mirror {e}");
+            return 2;
+        }
+    };
+    let pinning = match pin
+        .map(|mode| Pinning::new(&args, mode, mirrors))
+        .transpose()
+    {
         Ok(pinning) => pinning,
         Err(e) => {
-            eprintln!("dockfix: {e}");
+            say!("dockfix: {e}");
             return 2;
         }
     };
@@ -320,10 +353,10 @@ struct Pinning {
 }
 
 impl Pinning {
-    fn new(args: &RunArgs, mode: PinMode) -> Result<Pinning, String> {
+    fn new(args: &RunArgs, mode: PinMode, mirrors: Vec<Mirror>) -> Result<Pinning, String> {
         let store = registry::auth::Store::load(registry::auth::docker_config_path().as_deref())?;
         let options = registry::Options {
-            mirrors: args.registry_mirror.clone(),
+            mirrors,
             insecure: args.insecure_registry.clone(),
             ..Default::default()
         };
@@ -356,8 +389,8 @@ impl Pinning {
             .collect();
         for (i, image) in pending.iter().enumerate() {
             if self.progress {
-                eprint!(
-                    "\r\x1b[Kdockfix: pinning {}/{}: asking {} about {image}",
+                say_part!(
+                    "\r\x1b[Kdockfix: pinning {}/{}: {image} ({})",
                     i + 1,
                     pending.len(),
                     resolver.api_origin(image)
@@ -366,7 +399,7 @@ impl Pinning {
             pins.resolve(image, &mut resolver);
         }
         if self.progress && !pending.is_empty() {
-            eprint!("\r\x1b[K");
+            say_part!("\r\x1b[K");
         }
         images
             .iter()
@@ -382,7 +415,7 @@ impl Pinning {
 
     fn finish(&self) {
         if let Err(e) = self.resolver.borrow_mut().save() {
-            eprintln!("dockfix: warning: cannot keep registry answers: {e}");
+            say!("dockfix: warning: cannot keep registry answers: {e}");
         }
     }
 }
@@ -557,7 +590,7 @@ impl Job<'_> {
                             remaining,
                             &settings,
                         ));
-                        eprintln!("{line}");
+                        say!("{line}");
                     }
                 }
             }
@@ -587,7 +620,7 @@ impl Job<'_> {
             .sum();
         if self.text() {
             for error in &out.errors {
-                eprintln!("{}", error.text());
+                say!("{}", error.text());
             }
             match self.mode {
                 Mode::Lint => {
@@ -616,15 +649,15 @@ impl Job<'_> {
                     if unsafe_only > 0 {
                         summary += &format!(" ({unsafe_only} more with --unsafe)");
                     }
-                    eprintln!("{summary}");
+                    say!("{summary}");
                 }
-                Mode::Diff => eprintln!(
+                Mode::Diff => say!(
                     "{} would be rewritten, {}",
                     plural(changed, "file", "files"),
                     plural(fixes, "fix", "fixes")
                 ),
                 Mode::Write => {
-                    eprintln!(
+                    say!(
                         "{} rewritten, {}",
                         plural(changed, "file", "files"),
                         plural(fixes, "fix", "fixes")

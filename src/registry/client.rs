@@ -15,10 +15,12 @@ const MAX_PAGES: usize = 1000;
 
 /// Every manifest kind, indexes first, so a multi-platform image answers
 /// with its index digest: the one `docker pull` records.
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
-    application/vnd.docker.distribution.manifest.list.v2+json, \
-    application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.docker.distribution.manifest.v2+json";
+const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
 
 /// A registry that answers for another's images, as Docker's
 /// `registry-mirrors` answers for Docker Hub: `docker.io=https://mirror.example`.
@@ -43,6 +45,11 @@ impl std::str::FromStr for Mirror {
                 "`{url}`: a mirror URL starts with http:// or https://"
             ));
         };
+        if rest.contains(['?', '#']) {
+            return Err(format!(
+                "`{url}`: a mirror URL has no query or fragment (dockfix adds the API's path to it)"
+            ));
+        }
         if rest.split('/').next().unwrap_or_default().contains('@') {
             return Err(format!(
                 "`{domain}=...`: credentials do not belong in a mirror URL (they would show in messages); log in to the mirror's host with `docker login`"
@@ -146,7 +153,18 @@ impl Client {
         let Some(manifest) = self.found(self.send("GET", &url, image)?, image)? else {
             return Ok(None);
         };
+        // Only a manifest's hash is its digest, not a login page's.
+        let kind = header(&manifest, "content-type").unwrap_or_default();
         let bytes = body(manifest, 4 << 20, &url)?;
+        let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|m| m.get("schemaVersion")?.as_u64());
+        let media_type = kind.split(';').next().unwrap_or_default().trim();
+        if !MANIFEST_TYPES.contains(&media_type) || version != Some(2) {
+            return Err(format!(
+                "{url}: the answer is not an image manifest (Content-Type `{kind}`)"
+            ));
+        }
         Ok(Some(format!("sha256:{:x}", Sha256::digest(&bytes))))
     }
 
@@ -247,7 +265,7 @@ impl Client {
                 "HEAD" => self.agent.head(url),
                 _ => self.agent.get(url),
             };
-            let mut request = request.header("Accept", ACCEPT);
+            let mut request = request.header("Accept", MANIFEST_TYPES.join(", "));
             if let Some(value) = &authorization {
                 request = request.header("Authorization", value);
             }
@@ -532,6 +550,9 @@ mod tests {
         assert_eq!(hub.domain, "docker.io");
         assert!("docker.io".parse::<Mirror>().is_err());
         assert!("docker.io=ftp://x".parse::<Mirror>().is_err());
+        assert!("docker.io=https://m.example/?token=x"
+            .parse::<Mirror>()
+            .is_err());
         assert!("docker.io=https://me:pw@m.example"
             .parse::<Mirror>()
             .is_err());

@@ -112,7 +112,7 @@ fn outcome(pins: Option<&Pins>, image: &BaseImage, reads: &str) -> Result<String
     match &answer.version {
         Ok(Some(version)) => Ok(base_images::retag(reads, version)),
         Ok(None) => Err(format!(
-            "no version tag has its digest ({}), so it is left for `--pin digest`",
+            "no version tag has its digest ({}); DF402 can pin that digest",
             answer.digest
         )),
         Err(e) => Err(format!("the version lookup failed: {e}")),

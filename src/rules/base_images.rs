@@ -58,6 +58,23 @@ impl BaseImage {
         }
     }
 
+    /// Why pinning could not write a new reference for this FROM, whatever
+    /// the registry says; `args` is whether ARG defaults may be rewritten.
+    pub fn unpinnable(&self, args: bool) -> Option<String> {
+        match &self.source {
+            Source::Literal(_) if self.split => {
+                Some("not rewritten: a continuation splits the image over lines".into())
+            }
+            Source::Arg(arg) => match &arg.default {
+                Err(why) => Some(format!("not rewritten: {why}")),
+                Ok(_) if !args => Some("`--pin-args` pins the ARG's default".into()),
+                Ok(_) => None,
+            },
+            Source::Unreadable(why) => Some(why.clone()),
+            Source::Literal(_) => None,
+        }
+    }
+
     /// The edit that makes the FROM pull `target` (a reference as text):
     /// the FROM's own text, or the ARG default it takes.
     pub fn rewrite(&self, target: &str) -> Result<Edit, String> {
@@ -87,8 +104,8 @@ pub fn answer<'p>(pins: &'p Pins, image: &BaseImage) -> Result<&'p Resolved, Str
     let Some((_, reference)) = image.reads_as() else {
         return Err("dockfix cannot read it".into());
     };
-    if matches!(image.source, Source::Arg(_)) && !pins.args {
-        return Err("`--pin-args` pins the ARG's default".into());
+    if let Some(why) = image.unpinnable(pins.args) {
+        return Err(why);
     }
     match pins.answer(reference) {
         Some(Ok(resolved)) => Ok(resolved),
@@ -358,6 +375,19 @@ mod tests {
         .unwrap();
         let found: Vec<_> = images(&file).iter().map(|i| i.text.clone()).collect();
         assert_eq!(found, ["node"]);
+    }
+
+    #[test]
+    fn why_an_arg_default_cannot_be_pinned_comes_first() {
+        let file = parse(b"ARG V=1\nFROM node:${V}-slim\n").unwrap();
+        let why = images(&file)[0].unpinnable(false).unwrap();
+        assert!(why.contains("continues after"), "{why}");
+        let file = parse(b"ARG V=1\nFROM node:${V}\n").unwrap();
+        assert!(images(&file)[0]
+            .unpinnable(false)
+            .unwrap()
+            .contains("--pin-args"));
+        assert_eq!(images(&file)[0].unpinnable(true), None);
     }
 
     #[test]

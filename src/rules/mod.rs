@@ -300,7 +300,7 @@ pub fn selection(
 pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<(usize, crate::registry::Reference)> {
     base_images::images(file)
         .iter()
-        .filter(|image| args || matches!(image.source, base_images::Source::Literal(_)))
+        .filter(|image| image.unpinnable(args).is_none())
         .filter_map(|image| {
             image
                 .reads_as()

@@ -273,6 +273,8 @@ pub struct Gate {
     pub missing: Vec<String>,
     /// Send every tag list page with a `Link` to itself.
     pub looping_links: bool,
+    /// Answer manifests with a login page, as a captive portal does.
+    pub login_page: bool,
 }
 
 impl TokenGate {
@@ -403,6 +405,14 @@ fn serve(
             "401 Unauthorized",
             &[("WWW-Authenticate".into(), challenge)],
             b"",
+        );
+    }
+    if options.login_page && target.contains("/manifests/") {
+        let page = b"<html>please log in</html>";
+        return answer(
+            "200 OK",
+            &[("Content-Type".into(), "text/html".into())],
+            page,
         );
     }
     if method == "HEAD" && options.without_head {
