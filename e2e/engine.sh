@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The engines dockfix's end-to-end harness builds with.
 #
-#   e2e/engine.sh up [--trust-host-ca]   install what is missing, start both engines, make the images
+#   e2e/engine.sh up [--trust-host-ca]   install what is missing, start both engines and the registry, make the images
 #   e2e/engine.sh down                   stop what `up` started
 #   e2e/engine.sh docker ARGS...         run the current Docker CLI inside the modern engine
+#   e2e/engine.sh registry               print the registry's address (HOST:PORT)
 #
 # A bootstrap engine (Debian's docker.io, Docker 20.10) imports Debian root
 # filesystems made with debootstrap, given the apt configuration of the
@@ -12,8 +13,18 @@
 # (python:3.11-slim, node:18, golang:1.19, rust:1.85-trixie) and runs a
 # current engine (Docker 26 / BuildKit from Debian trixie) as a container;
 # fixture builds run there.
-# Nothing is pulled from a registry. Images and the modern engine's storage
-# live in $DOCKFIX_E2E_HOME (default ~/.cache/dockfix-e2e) and are reused.
+# Nothing is pulled from a public registry. Images and the modern engine's
+# storage live in $DOCKFIX_E2E_HOME (default ~/.cache/dockfix-e2e) and are
+# reused.
+#
+# A registry (Debian's docker-registry) stands in for Docker Hub: the base
+# images are pushed to it under their Docker Hub names, with the version
+# tags Docker Hub gives them, and the modern engine uses it as its Docker Hub
+# mirror, so a Dockerfile pinned to a digest (`FROM debian:12@sha256:...`)
+# is pulled from it as from Docker Hub. It listens on the bootstrap engine's
+# bridge address, which both the host (dockfix asks it for digests) and the
+# modern engine's container reach, on a port the kernel picks each time, and
+# keeps its storage in a temporary directory that `down` removes.
 #
 # --trust-host-ca adds the host's CA bundle to the base images' local CAs
 # (/usr/local/share/ca-certificates), for machines behind a TLS-intercepting
@@ -28,6 +39,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 E2E_HOME="${DOCKFIX_E2E_HOME:-$HOME/.cache/dockfix-e2e}"
 BOOT_SOCK="$E2E_HOME/bootstrap.sock"
 BOOT_PID="$E2E_HOME/bootstrap.pid"
+REGISTRY_PID="$E2E_HOME/registry.pid"
+REGISTRY_ADDR="$E2E_HOME/registry.addr"
+REGISTRY_STORAGE="$E2E_HOME/registry.storage"
+REGISTRY_LOG="$E2E_HOME/registry.log"
 ENGINE=dockfix-e2e-engine
 ENGINE_IMAGE=dockfix-e2e/engine:trixie
 MIRROR=http://deb.debian.org/debian
@@ -40,7 +55,7 @@ die() { log "error: $*"; exit 1; }
 
 ensure_packages() {
     local missing=()
-    for pkg in docker.io debootstrap; do
+    for pkg in docker.io debootstrap docker-registry curl; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -203,6 +218,185 @@ load_image() {
     boot save "$name" | boot exec -i "$ENGINE" docker load >/dev/null
 }
 
+# Whether the registry an earlier `up` started still runs and answers.
+registry_up() {
+    local pid
+    pid="$(cat "$REGISTRY_PID" 2>/dev/null)" || return 1
+    kill -0 "$pid" 2>/dev/null && [ -s "$REGISTRY_ADDR" ] \
+        && curl -fsS -o /dev/null --noproxy '*' "http://$(cat "$REGISTRY_ADDR")/v2/"
+}
+
+# The registry that stands in for Docker Hub. It listens on the bootstrap
+# engine's bridge address: the modern engine's container reaches the host
+# there (not on the host's loopback, which is not the container's), and so
+# does dockfix on the host, whose address it is. Port 0 lets the kernel pick
+# a free port as the registry binds it, so no other process can take it in
+# between; the registry logs the address it got.
+start_registry() {
+    registry_up && return 0
+    stop_registry
+    local gateway storage pid addr=''
+    gateway="$(boot network inspect bridge -f '{{ (index .IPAM.Config 0).Gateway }}')"
+    [ -n "$gateway" ] || die "the bootstrap engine's bridge has no gateway address"
+    storage="$(mktemp -d -t dockfix-e2e-registry.XXXXXX)"
+    echo "$storage" >"$REGISTRY_STORAGE"
+    cat >"$storage/config.yml" <<EOF
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: $storage/data
+http:
+  addr: $gateway:0
+EOF
+    docker-registry serve "$storage/config.yml" >"$REGISTRY_LOG" 2>&1 &
+    pid=$!
+    echo "$pid" >"$REGISTRY_PID"
+    for _ in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        addr="$(sed -n 's/.*msg="listening on \([0-9.]*:[0-9]*\)".*/\1/p' "$REGISTRY_LOG" | head -1)"
+        if [ -n "$addr" ] && curl -fsS -o /dev/null --noproxy '*' "http://$addr/v2/"; then
+            echo "$addr" >"$REGISTRY_ADDR"
+            log "registry at http://$addr"
+            return 0
+        fi
+        sleep 1
+    done
+    tail -20 "$REGISTRY_LOG" >&2
+    die "the registry did not start (log: $REGISTRY_LOG)"
+}
+
+stop_registry() {
+    local pid storage
+    pid="$(cat "$REGISTRY_PID" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+        for _ in $(seq 10); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 1
+        done
+        log "registry stopped"
+    fi
+    storage="$(cat "$REGISTRY_STORAGE" 2>/dev/null || true)"
+    # Only the directory start_registry made.
+    if [[ $storage == "${TMPDIR:-/tmp}"/dockfix-e2e-registry.* ]]; then
+        rm -rf "$storage"
+    fi
+    rm -f "$REGISTRY_PID" "$REGISTRY_ADDR" "$REGISTRY_STORAGE"
+}
+
+# The modern engine pulls Docker Hub images through the registry, as a
+# machine behind a pull-through mirror does. The registry serves plain HTTP
+# on an address that is not loopback, so it is also an insecure registry:
+# BuildKit takes only the host from registry-mirrors and speaks HTTP to it
+# only when insecure-registries names it. Both settings are reloaded on
+# SIGHUP, so a running engine is reconfigured, not restarted.
+mirror_engine() {
+    local addr want
+    addr="$(cat "$REGISTRY_ADDR")"
+    want="[\"http://$addr/\"]"
+    printf '{\n  "registry-mirrors": ["http://%s"],\n  "insecure-registries": ["%s"]\n}\n' "$addr" "$addr" \
+        | boot exec -i "$ENGINE" sh -c 'mkdir -p /etc/docker && cat >/etc/docker/daemon.json'
+    boot kill -s HUP "$ENGINE" >/dev/null
+    for _ in $(seq 30); do
+        [ "$(boot exec "$ENGINE" docker info -f '{{ json .RegistryConfig.Mirrors }}' 2>/dev/null)" = "$want" ] && return 0
+        sleep 1
+    done
+    boot logs --tail 20 "$ENGINE" >&2 || true
+    die "the modern engine did not take the registry as its mirror"
+}
+
+# An image's full version, as the image reports it: the precision Docker
+# Hub's most specific tags give.
+image_version() {
+    local cmd
+    case $1 in
+        debian:*) cmd='cat /etc/debian_version' ;;
+        python:*) cmd='python3 -c "import platform; print(platform.python_version())"' ;;
+        node:*) cmd='node --version' ;;
+        golang:*) cmd='go version' ;;
+        rust:*) cmd='rustc --version' ;;
+        *) return 0 ;;
+    esac
+    boot exec "$ENGINE" docker run --rm --entrypoint sh "$1" -c "$cmd" | grep -oE '[0-9]+(\.[0-9]+)+' | head -1
+}
+
+# The tags Docker Hub gives an image besides its own: each precision of its
+# version with the tag's variant suffix (python:3.11-slim is also
+# python:3-slim and python:3.11.2-slim; debian:bookworm-slim is also
+# debian:12-slim and debian:12.5-slim), and `latest` for the newest Debian.
+hub_tags() {
+    local image=$1 tag=${1#*:} version suffix prefix='' part
+    version="$(image_version "$image")"
+    [ -n "$version" ] || return 0
+    if [[ $tag =~ ^[0-9.]+(.*)$ ]]; then
+        suffix=${BASH_REMATCH[1]}
+    elif [[ $tag == *-* ]]; then
+        suffix=-${tag#*-}
+    else
+        suffix=''
+    fi
+    for part in ${version//./ }; do
+        prefix=${prefix:+$prefix.}$part
+        [ "$prefix$suffix" = "$tag" ] || echo "$prefix$suffix"
+    done
+    [ "$image" = debian:trixie ] && echo latest
+    return 0
+}
+
+# curl to the registry, never through a proxy.
+registry_curl() { curl -fsS --noproxy '*' "$@"; }
+
+# Uploads a blob of an OCI layout to a repository unless it has it already.
+put_blob() {
+    local url=$1 repo=$2 file=$3 digest location
+    digest=sha256:${file##*/}
+    registry_curl -o /dev/null -I "$url/v2/$repo/blobs/$digest" 2>/dev/null && return 0
+    location="$(registry_curl -X POST -D - -o /dev/null "$url/v2/$repo/blobs/uploads/" \
+        | tr -d '\r' | sed -n 's/^[Ll]ocation: *//p')"
+    [[ $location == /* ]] && location=$url$location
+    registry_curl -o /dev/null -T "$file" -H 'Content-Type: application/octet-stream' \
+        "$location&digest=$digest"
+}
+
+# Puts the base images into the registry under their Docker Hub names
+# (debian:bookworm as library/debian:bookworm, and as library/debian:12 ...).
+# Each tag is an image index holding the image's manifest for its platform,
+# as Docker Hub serves official images: the digest a pin must carry is the
+# index's, which every platform resolves. The images come from one `docker
+# save` (an OCI layout whose layers are uncompressed, so nothing is
+# compressed to push them), written where the engine's container and the
+# host share a directory, and go up with the registry API. The engine's local
+# images keep no reference to the registry, so a pinned build has to ask it.
+push_images() {
+    local url image repo tag layout manifest size platform index digest count=0
+    url="http://$(cat "$REGISTRY_ADDR")"
+    layout="$(mktemp -d -p "$E2E_HOME/work")"
+    boot exec "$ENGINE" sh -c 'docker save "$@" | tar -x -C "$0"' "$layout" "$@"
+    for image in "$@"; do
+        repo=library/${image%%:*}
+        manifest="$(grep -o "\"digest\":\"sha256:[0-9a-f]*\",\"size\":[0-9]*,\"annotations\":{\"io.containerd.image.name\":\"docker.io/$repo:${image#*:}\"" \
+            "$layout/index.json" | cut -d'"' -f4)"
+        [ "$(wc -w <<<"$manifest")" = 1 ] || die "docker save: no single manifest for $image"
+        for digest in $(grep -o 'sha256:[0-9a-f]\{64\}' "$layout/blobs/sha256/${manifest#sha256:}"); do
+            put_blob "$url" "$repo" "$layout/blobs/sha256/${digest#sha256:}"
+        done
+        registry_curl -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+            --data-binary @"$layout/blobs/sha256/${manifest#sha256:}" "$url/v2/$repo/manifests/$manifest"
+        size="$(stat -c %s "$layout/blobs/sha256/${manifest#sha256:}")"
+        platform="$(boot exec "$ENGINE" docker image inspect -f '"architecture":"{{ .Architecture }}","os":"{{ .Os }}"' "$image")"
+        index="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$manifest\",\"size\":$size,\"platform\":{$platform}}]}"
+        for tag in "${image#*:}" $(hub_tags "$image"); do
+            registry_curl -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
+                --data-binary "$index" "$url/v2/$repo/manifests/$tag"
+            count=$((count + 1))
+        done
+    done
+    rm -rf "$layout"
+    log "registry: $count tags of $# images"
+}
+
 up() {
     TRUST=0
     for arg in "$@"; do
@@ -222,13 +416,18 @@ up() {
     built_image golang:1.19 golang.Dockerfile
     built_image rust:1.85-trixie rust.Dockerfile
     start_engine
-    for image in debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19 rust:1.85-trixie; do
+    local images=(debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19 rust:1.85-trixie)
+    for image in "${images[@]}"; do
         load_image "$image"
     done
+    start_registry
+    mirror_engine
+    push_images "${images[@]}"
     log "ready: $(boot exec "$ENGINE" docker version -f 'Docker {{ .Server.Version }}')"
 }
 
 down() {
+    stop_registry
     if boot info >/dev/null 2>&1; then
         boot rm -f "$ENGINE" >/dev/null 2>&1 || true
     fi
@@ -247,5 +446,6 @@ case "${1:-}" in
     up) shift; up "$@" ;;
     down) down ;;
     docker) shift; boot exec -i "$ENGINE" docker "$@" ;;
-    *) echo "usage: $0 up [--trust-host-ca] | down | docker ARGS..." >&2; exit 2 ;;
+    registry) registry_up || die "the registry is not running"; cat "$REGISTRY_ADDR" ;;
+    *) echo "usage: $0 up [--trust-host-ca] | down | docker ARGS... | registry" >&2; exit 2 ;;
 esac

@@ -4,14 +4,18 @@
 //! the same (a smoke command), compare their sizes and the package caches
 //! they carry, then edit one source line and time the rebuild of each,
 //! counting the steps BuildKit served from cache, and time one more after a
-//! dependency edit where the fixture has one.
+//! dependency edit where the fixture has one. The `pinned` variant pins
+//! the base images to digests against a registry that stands in for Docker
+//! Hub, which the engine then pulls them through (see [`pins`]).
 //!
-//! `e2e/engine.sh` brings the engines up (and `Drop` takes them down), so
-//! the harness runs on a fresh machine from one command.
+//! `e2e/engine.sh` brings the engines and the registry up (and `Drop` takes
+//! them down), so the harness runs on a fresh machine from one command.
 
 mod caches;
 mod corpus;
+mod pins;
 mod progress;
+mod registry;
 mod report;
 
 use std::collections::BTreeMap;
@@ -21,7 +25,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use pins::Base;
 use progress::Steps;
+use registry::Registry;
 use report::Row;
 
 #[derive(clap::Args)]
@@ -116,6 +122,9 @@ struct Variant {
     flags: &'static [&'static str],
     /// Its image must carry no package caches (but those the fixture allows).
     no_package_caches: bool,
+    /// It pins base images, asking the harness's registry as Docker Hub's
+    /// mirror; its FROMs must then carry digests the engine pulls.
+    pins: bool,
 }
 
 const VARIANTS: &[Variant] = &[
@@ -123,11 +132,13 @@ const VARIANTS: &[Variant] = &[
         name: "safe",
         flags: &[],
         no_package_caches: false,
+        pins: false,
     },
     Variant {
         name: "unsafe",
         flags: &["--unsafe"],
         no_package_caches: false,
+        pins: false,
     },
     // Cache mounts instead of cleanups, safe fixes only: package managers
     // keep their downloads between builds, outside the image.
@@ -135,6 +146,15 @@ const VARIANTS: &[Variant] = &[
         name: "mounts",
         flags: &["--cache-style", "mounts"],
         no_package_caches: true,
+        pins: false,
+    },
+    // Safe fixes and base images pinned to a version tag (where the tag
+    // floats) and a digest.
+    Variant {
+        name: "pinned",
+        flags: &["--pin", "both"],
+        no_package_caches: false,
+        pins: true,
     },
 ];
 
@@ -157,12 +177,18 @@ fn e2e_home() -> PathBuf {
         })
 }
 
+/// Where a run keeps its copies of the fixtures and its logs; emptied when
+/// a run starts.
+fn run_dir() -> PathBuf {
+    e2e_home().join("work/run")
+}
+
 pub fn run(options: &Options) -> Result<bool> {
     let root = repo_root();
     let dockfix = build_dockfix(&root)?;
     let fixtures = fixtures(&root, &options.only)?;
     let engine = Engine::up(&root, options)?;
-    let work = e2e_home().join("work/run");
+    let work = run_dir();
     let _ = std::fs::remove_dir_all(&work);
     let mut rows = Vec::new();
     for fixture in &fixtures {
@@ -182,6 +208,24 @@ pub fn run(options: &Options) -> Result<bool> {
     std::fs::write(&results, json + "\n").map_err(|e| format!("{}: {e}", results.display()))?;
     println!("{}", report::markdown(&rows));
     let mut passed = rows.iter().all(Row::passed);
+    print!("{}", report::pins(&rows, &engine.registry.url()));
+    let floating = check_floating(&engine, &dockfix, &work.join("floating"))?;
+    println!(
+        "  a floating tag: `FROM debian` pinned to {}, {}",
+        floating.pinned,
+        if floating.problems.is_empty() {
+            format!(
+                "built through the mirror, printing {:?} as the original does",
+                floating.output
+            )
+        } else {
+            "**failed**".into()
+        }
+    );
+    for problem in &floating.problems {
+        println!("    problem: {problem}");
+    }
+    passed &= floating.problems.is_empty();
     if !options.no_corpus {
         let checked = check_corpus(&engine, &dockfix, &corpus_dir(&root), &work.join("corpus"))?;
         println!(
@@ -211,6 +255,77 @@ pub fn run(options: &Options) -> Result<bool> {
         work.display()
     );
     Ok(passed)
+}
+
+/// [`pins::FLOATING`] as written and as the pinning variant leaves it.
+struct Floating {
+    /// The image its FROM names once pinned.
+    pinned: String,
+    /// The first line the pinned image printed.
+    output: String,
+    problems: Vec<String>,
+}
+
+/// Builds [`pins::FLOATING`] as written (`debian:latest`, which only the
+/// mirror has) and as the pinning variant leaves it, each from a pruned
+/// build cache; both images must print the same, and the pinned one must
+/// come from its digest, pulled through the mirror.
+fn check_floating(engine: &Engine, dockfix: &Path, work: &Path) -> Result<Floating> {
+    eprintln!("[e2e] a floating tag, pinned");
+    let variant = VARIANTS.iter().find(|v| v.pins).expect("a variant pins");
+    let original = work.join("original");
+    let pinned = work.join(variant.name);
+    for dir in [&original, &pinned] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::write(dir.join("Dockerfile"), pins::FLOATING).map_err(|e| e.to_string())?;
+    }
+    let file = pinned.join("Dockerfile");
+    let log = work.join(format!("{}-dockfix.log", variant.name));
+    rewrite(dockfix, variant, &engine.registry, &file, &log)?;
+    let bases = pins::bases(&dump(dockfix, &file)?);
+    let mut problems = pins::check_rewrite(&bases, &engine.registry)?;
+    problems.extend(pins::check_version(&bases, &engine.registry)?);
+    engine.forget_local(&bases)?;
+    let mut outputs = vec![];
+    for (side, dir) in [("original", &original), (variant.name, &pinned)] {
+        engine.docker(&["builder", "prune", "-af"])?;
+        let mark = engine.registry.mark()?;
+        let tag = format!("e2e/floating:{side}");
+        let log = work.join(format!("{side}-build.log"));
+        if !engine.build(dir, &tag, &log)?.ok {
+            problems.push(format!("{side}: the build failed (see {})", log.display()));
+            continue;
+        }
+        outputs.push(engine.docker_output(&["run", "--rm", &tag])?);
+        if side == variant.name {
+            let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+            problems.extend(pins::check_built(
+                &bases,
+                &text,
+                &engine.registry.mirrored_since(mark)?,
+            ));
+        }
+    }
+    if let [original, pinned] = &outputs[..] {
+        if original != pinned {
+            problems.push(format!(
+                "the pinned image printed {pinned:?}, the original {original:?}"
+            ));
+        }
+    }
+    Ok(Floating {
+        pinned: bases
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        output: outputs
+            .last()
+            .and_then(|o| o.lines().next())
+            .unwrap_or_default()
+            .to_string(),
+        problems,
+    })
 }
 
 fn corpus_dir(root: &Path) -> PathBuf {
@@ -370,20 +485,14 @@ fn run_fixture(
     for variant in VARIANTS {
         let dir = work.join(variant.name);
         copy_dir(fixture, &dir)?;
-        let status = Command::new(dockfix)
-            .arg("--write")
-            .args(variant.flags)
-            .arg(dir.join("Dockerfile"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("dockfix: {e}"))?;
-        if status.code() == Some(2) {
-            return Err(format!(
-                "dockfix --write {} failed on {name}",
-                variant.flags.join(" ")
-            ));
-        }
+        rewrite(
+            dockfix,
+            variant,
+            &engine.registry,
+            &dir.join("Dockerfile"),
+            &work.join(format!("{}-dockfix.log", variant.name)),
+        )
+        .map_err(|e| format!("{name}: {e}"))?;
         sides.push((variant.name, dir));
     }
     for (side, dir) in &sides {
@@ -404,6 +513,16 @@ fn run_fixture(
     let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
     for (variant, (_, dir)) in VARIANTS.iter().zip(&sides[1..]) {
         let rewritten = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+        // The pins are checked against the registry before the build, and
+        // against what the engine fetched from it during the build after.
+        let (bases, mut pin_problems, mark) = if variant.pins {
+            let bases = pins::bases(&dump(dockfix, &dir.join("Dockerfile"))?);
+            let problems = pins::check_rewrite(&bases, &engine.registry)?;
+            engine.forget_local(&bases)?;
+            (bases, problems, engine.registry.mark()?)
+        } else {
+            (vec![], vec![], 0)
+        };
         // A Dockerfile identical to one already measured builds the same
         // image: its figures are reused rather than measured twice.
         let after = match earlier.iter().find(|(file, _)| *file == rewritten) {
@@ -417,6 +536,18 @@ fn run_fixture(
             )?,
         };
         earlier.push((rewritten.clone(), after.clone()));
+        if variant.pins && after.built {
+            let log = work.join(format!("{}-build.log", variant.name));
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            pin_problems.extend(pins::check_built(
+                &bases,
+                &log,
+                &engine.registry.mirrored_since(mark)?,
+            ));
+        }
+        for problem in &pin_problems {
+            eprintln!("[e2e]   {}: {problem}", variant.name);
+        }
         let unexpected = if variant.no_package_caches {
             caches::unexpected(&after.caches, spec.allowed_caches())
         } else {
@@ -458,6 +589,9 @@ fn run_fixture(
             dependency_rebuild_s_after: after.dependency.map(|(s, _)| s),
             dependency_cached_before: before.dependency.map(|(_, steps)| steps.cached),
             dependency_cached_after: after.dependency.map(|(_, steps)| steps.cached),
+            pins: variant.pins,
+            pinned_bases: bases.iter().map(|b| b.text.clone()).collect(),
+            pin_problems,
         });
     }
     Ok(rows)
@@ -603,16 +737,85 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs `dockfix --write` with a variant's flags on `file`, its messages
+/// going to `log`; a variant that pins asks the registry as Docker Hub's
+/// mirror. An error when dockfix fails (exit status 2).
+fn rewrite(
+    dockfix: &Path,
+    variant: &Variant,
+    registry: &Registry,
+    file: &Path,
+    log: &Path,
+) -> Result<()> {
+    let mut command = Command::new(dockfix);
+    command.arg("--write").args(variant.flags);
+    if variant.pins {
+        command
+            .arg("--registry-mirror")
+            .arg(format!("docker.io={}", registry.url()));
+        // A proxy from the environment cannot reach the bridge address.
+        command.env("NO_PROXY", no_proxy(&registry.addr));
+        // dockfix keeps registry answers for an hour; a cache of the run's
+        // own leaves the user's alone (this registry is gone after the run)
+        // and asks this run's registry.
+        command.env("DOCKFIX_CACHE_DIR", run_dir().join("dockfix-cache"));
+    }
+    let output = command
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("dockfix: {e}"))?;
+    std::fs::write(log, [output.stdout, output.stderr].concat())
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    if output.status.code() == Some(2) {
+        return Err(format!(
+            "dockfix --write {} failed (see {})",
+            variant.flags.join(" "),
+            log.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `NO_PROXY` with the registry's host added to what the environment has.
+fn no_proxy(addr: &str) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    match std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")) {
+        Ok(list) if !list.trim().is_empty() => format!("{host},{list}"),
+        _ => host.to_string(),
+    }
+}
+
+/// BuildKit's AST of a Dockerfile, as `dockfix parse --dump` prints it.
+fn dump(dockfix: &Path, file: &Path) -> Result<String> {
+    let output = Command::new(dockfix)
+        .args(["parse", "--dump"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("dockfix: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "dockfix parse --dump {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 struct Build {
     ok: bool,
     seconds: f64,
     steps: Steps,
 }
 
-/// The engines, up for as long as this value lives.
+/// The engines and the registry, up for as long as this value lives.
 struct Engine {
     script: PathBuf,
     keep: bool,
+    /// The registry the modern engine pulls Docker Hub images through.
+    registry: Registry,
 }
 
 impl Engine {
@@ -623,15 +826,50 @@ impl Engine {
         if options.trust_host_ca {
             up.arg("--trust-host-ca");
         }
-        let engine = Engine {
+        let mut engine = Engine {
             script,
             keep: options.keep_engine,
+            registry: Registry {
+                addr: String::new(),
+                log: e2e_home().join("registry.log"),
+            },
         };
         let status = up.status().map_err(|e| format!("e2e/engine.sh: {e}"))?;
         if !status.success() {
             return Err("the engines did not come up (see above)".into());
         }
+        let addr = Command::new("bash")
+            .arg(&engine.script)
+            .arg("registry")
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("e2e/engine.sh: {e}"))?;
+        if !addr.status.success() {
+            return Err("the registry did not come up (see above)".into());
+        }
+        engine.registry.addr = String::from_utf8_lossy(&addr.stdout).trim().to_string();
         Ok(engine)
+    }
+
+    /// Untags any local image that answers to a pinned reference
+    /// (`debian@sha256:...`), so the engine has to pull it through the
+    /// mirror rather than find it.
+    fn forget_local(&self, bases: &[Base]) -> Result<()> {
+        for base in bases {
+            let (Some(repo), Some(digest)) = (&base.hub_repo, &base.digest) else {
+                continue;
+            };
+            let reference = format!("docker.io/{repo}@{digest}");
+            if self
+                .output(&["image", "inspect", &reference])?
+                .status
+                .success()
+            {
+                eprintln!("[e2e]   untagging the local {reference}");
+                self.docker(&["image", "rm", &reference])?;
+            }
+        }
+        Ok(())
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -802,14 +1040,27 @@ replace = "Remaining: "
     }
 
     #[test]
-    fn variants_keep_safe_and_unsafe_and_add_mounts() {
+    fn variants_keep_safe_and_unsafe_and_add_mounts_and_pins() {
         let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
-        assert_eq!(names, ["safe", "unsafe", "mounts"]);
+        assert_eq!(names, ["safe", "unsafe", "mounts", "pinned"]);
         let mounts = &VARIANTS[2];
         assert_eq!(mounts.flags, ["--cache-style", "mounts"]);
         assert!(mounts.no_package_caches);
         assert!(VARIANTS[..2].iter().all(|v| !v.no_package_caches));
         assert!(!mounts.flags.contains(&"--unsafe"));
+        // Only the last pins, with safe fixes and the default cache style,
+        // so its smoke output compares with the original's as `safe` does.
+        let pinned = &VARIANTS[3];
+        assert_eq!(pinned.flags, ["--pin", "both"]);
+        assert!(pinned.pins && !pinned.no_package_caches);
+        assert!(VARIANTS[..3].iter().all(|v| !v.pins));
+    }
+
+    #[test]
+    fn the_registry_host_goes_first_in_no_proxy() {
+        // Whatever the environment has, the registry's host leads the list.
+        assert!(no_proxy("172.17.0.1:40000").starts_with("172.17.0.1"));
+        assert!(!no_proxy("172.17.0.1:40000").contains(":40000"));
     }
 
     #[test]

@@ -9,8 +9,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub fixture: String,
-    /// `safe` (`dockfix --write`), `unsafe` (`--write --unsafe`) or
-    /// `mounts` (`--write --cache-style mounts`).
+    /// `safe` (`dockfix --write`), `unsafe` (`--write --unsafe`),
+    /// `mounts` (`--write --cache-style mounts`) or `pinned` (`--write --pin
+    /// both`, Docker Hub mirrored by the harness's registry).
     pub variant: &'static str,
     /// Whether dockfix changed the Dockerfile.
     pub changed: bool,
@@ -47,11 +48,24 @@ pub struct Row {
     pub dependency_rebuild_s_after: Option<f64>,
     pub dependency_cached_before: Option<usize>,
     pub dependency_cached_after: Option<usize>,
+    /// The variant pins base images.
+    pub pins: bool,
+    /// The images the rewrite's FROMs name (`debian:bookworm@sha256:...`),
+    /// for a variant that pins.
+    pub pinned_bases: Vec<String>,
+    /// What keeps the pins from holding: a FROM without a digest, a digest
+    /// the registry does not report for the tag, a build that did not pull
+    /// it through the mirror. Empty when they hold.
+    pub pin_problems: Vec<String>,
 }
 
 impl Row {
     pub fn passed(&self) -> bool {
-        self.built_before && self.built_after && self.smoke_equal && self.package_caches_ok
+        self.built_before
+            && self.built_after
+            && self.smoke_equal
+            && self.package_caches_ok
+            && self.pin_problems.is_empty()
     }
 }
 
@@ -151,6 +165,13 @@ const COLUMNS: &[(&str, Cell)] = &[
             _ => "-".into(),
         }
     }),
+    ("built from pinned digests", |r| {
+        if r.pins {
+            yes(r.built_after && r.pin_problems.is_empty())
+        } else {
+            "-".into()
+        }
+    }),
 ];
 
 pub fn markdown(rows: &[Row]) -> String {
@@ -164,6 +185,35 @@ pub fn markdown(rows: &[Row]) -> String {
     out += &format!("|{}\n", "---|".repeat(COLUMNS.len()));
     for r in rows {
         out += &line(COLUMNS.iter().map(|(_, cell)| cell(r)).collect());
+    }
+    out
+}
+
+/// What the variant that pins proved: how many of its Dockerfiles the
+/// engine built from the digests they were pinned to, pulled through the
+/// mirror, with the original's smoke output; then each one's base images,
+/// and what went wrong.
+pub fn pins(rows: &[Row], mirror: &str) -> String {
+    let pinned: Vec<&Row> = rows.iter().filter(|r| r.pins).collect();
+    let held = pinned
+        .iter()
+        .filter(|r| r.built_after && r.smoke_equal && r.pin_problems.is_empty())
+        .count();
+    let mut out = format!(
+        "Pinned (`--write --pin both`, Docker Hub mirrored by the registry at {mirror}): \
+         {held} of {} Dockerfiles built from digests pulled through the mirror, with the original's smoke output\n",
+        pinned.len()
+    );
+    for r in pinned {
+        out += &format!("  {}: {}\n", r.fixture, r.pinned_bases.join(", "));
+        for problem in &r.pin_problems {
+            out += &format!("    problem: {problem}\n");
+        }
+        if !r.built_after {
+            out += "    problem: the pinned Dockerfile did not build\n";
+        } else if !r.smoke_equal {
+            out += "    problem: its smoke output differs from the original's\n";
+        }
     }
     out
 }
@@ -197,6 +247,9 @@ mod tests {
             dependency_rebuild_s_after: Some(3.0),
             dependency_cached_before: Some(1),
             dependency_cached_after: Some(2),
+            pins: false,
+            pinned_bases: vec![],
+            pin_problems: vec![],
         }
     }
 
@@ -229,7 +282,7 @@ mod tests {
         );
         assert_eq!(
             lines.next().unwrap(),
-            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x |"
+            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x | - |"
         );
         let mut broken = row();
         broken.smoke_equal = false;
@@ -254,7 +307,7 @@ mod tests {
         let mut r = row();
         r.dependency_rebuild_s_before = None;
         r.dependency_rebuild_s_after = None;
-        assert!(markdown(&[r]).ends_with("| 4/6 | - | - | - |\n"));
+        assert!(markdown(&[r]).ends_with("| 4/6 | - | - | - | - |\n"));
     }
 
     #[test]
@@ -282,8 +335,37 @@ mod tests {
             "dependency_cached_before",
             "dependency_cached_after",
             "changed",
+            "pins",
+            "pinned_bases",
+            "pin_problems",
         ] {
             assert!(value.get(field).is_some(), "{field}");
         }
+    }
+
+    #[test]
+    fn pin_problems_fail_the_row_and_are_summed_up() {
+        let mut pinned = row();
+        pinned.variant = "pinned";
+        pinned.pins = true;
+        pinned.pinned_bases = vec!["python:3.11-slim@sha256:f014".into()];
+        assert!(pinned.passed());
+        assert!(markdown(&[pinned.clone()]).ends_with("| 3.0x | yes |\n"));
+        let summary = pins(&[row(), pinned.clone()], "http://172.17.0.1:40000");
+        assert_eq!(
+            summary,
+            "Pinned (`--write --pin both`, Docker Hub mirrored by the registry at http://172.17.0.1:40000): \
+             1 of 1 Dockerfiles built from digests pulled through the mirror, with the original's smoke output\n  \
+             python-pip: python:3.11-slim@sha256:f014\n"
+        );
+        pinned.pin_problems = vec!["python:3.11-slim: no digest".into()];
+        assert!(!pinned.passed());
+        assert!(markdown(&[pinned.clone()]).ends_with("| 3.0x | **no** |\n"));
+        let summary = pins(&[pinned], "http://172.17.0.1:40000");
+        assert!(summary.contains(": 0 of 1 Dockerfiles"), "{summary}");
+        assert!(
+            summary.ends_with("    problem: python:3.11-slim: no digest\n"),
+            "{summary}"
+        );
     }
 }
