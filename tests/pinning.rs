@@ -98,6 +98,34 @@ fn node_registry() -> Node {
     }
 }
 
+/// The `node` registry behind a token gate, and the mirror option for it.
+fn gated(options: Gate) -> (Node, TokenGate, String) {
+    let node = node_registry();
+    let gate = TokenGate::start(&node.registry.url(), options);
+    let mirror = format!("docker.io=http://{}", gate.addr);
+    (node, gate, mirror)
+}
+
+/// A pinning run that must succeed and leave `expected`.
+fn assert_pinned(dir: &Path, args: &[&str], expected: &str) {
+    let run = dockfix(dir, args, &[]);
+    assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        expected
+    );
+}
+
+/// A pinning run that must fail (exit 2) saying `why`, and leave the file
+/// as it was.
+fn assert_not_pinned(dir: &Path, args: &[&str], why: &str) {
+    let before = std::fs::read(dir.join("Dockerfile")).unwrap();
+    let run = dockfix(dir, args, &[]);
+    assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    assert!(run.stderr.contains(why), "{args:?}: {}", run.stderr);
+    assert_eq!(std::fs::read(dir.join("Dockerfile")).unwrap(), before);
+}
+
 #[test]
 fn floating_tags_become_versions_and_every_tag_gets_its_digest() {
     let node = node_registry();
@@ -105,19 +133,10 @@ fn floating_tags_become_versions_and_every_tag_gets_its_digest() {
     let dir = project(
         "# build\nFROM node AS deps\nRUN npm ci\n\nFROM node:alpine AS test\nFROM docker.io/library/node:21 AS old\nFROM scratch\nFROM deps\n",
     );
-    let run = dockfix(
-        dir.path(),
-        &mirrored(&mirror, &["--write", "--select", "DF4", "--pin", "both"]),
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!(
+    assert_pinned(dir.path(), &mirrored(&mirror, &["--write", "--select", "DF4", "--pin", "both"]), &format!(
             "# build\nFROM node:22.11.0@{} AS deps\nRUN npm ci\n\nFROM node:22.11.0-alpine@{} AS test\nFROM docker.io/library/node:21@{} AS old\nFROM scratch\nFROM deps\n",
             node.latest, node.alpine, node.older
-        )
-    );
+        ));
     // Pinned: nothing more to do, and no need to ask again.
     let again = dockfix(
         dir.path(),
@@ -132,13 +151,11 @@ fn version_and_digest_modes_alone() {
     let node = node_registry();
     let mirror = format!("docker.io={}", node.registry.url());
     let dir = project("FROM node:lts\nFROM node:21\n");
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "version"]),
-        &[],
+        "FROM node:22.11.0\nFROM node:21\n",
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), "FROM node:22.11.0\nFROM node:21\n");
 
     // A digest pins a floating tag too: the tag is kept, readable.
     let dir = project("FROM node\nFROM node:21\n");
@@ -148,18 +165,13 @@ fn version_and_digest_modes_alone() {
         "{}",
         lint.stdout
     );
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "digest"]),
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!(
+        &format!(
             "FROM node:latest@{}\nFROM node:21@{}\n",
             node.latest, node.older
-        )
+        ),
     );
 }
 
@@ -173,13 +185,11 @@ fn a_multi_platform_image_is_pinned_to_its_index() {
     );
     let mirror = format!("docker.io={}", registry.url());
     let dir = project("FROM python\n");
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "both"]),
-        &[],
+        &format!("FROM python:3.13.1@{index}\n"),
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), format!("FROM python:3.13.1@{index}\n"));
     assert!(!platforms.contains(&index));
 }
 
@@ -192,9 +202,11 @@ fn registries_are_named_as_docker_names_them() {
     let image = format!("{}/team/app", registry.addr);
     let dir = project(&format!("FROM {image}\n"));
     // A loopback registry is spoken to over plain HTTP, as Docker does.
-    let run = dockfix(dir.path(), &["--write", "--pin", "both"], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), format!("FROM {image}:1.4.2@{digest}\n"));
+    assert_pinned(
+        dir.path(),
+        &["--write", "--pin", "both"],
+        &format!("FROM {image}:1.4.2@{digest}\n"),
+    );
 }
 
 #[test]
@@ -206,10 +218,7 @@ fn a_private_registry_takes_the_docker_config_credentials() {
 
     // Without credentials: an error with the reason, the file untouched.
     let dir = project(&source);
-    let run = dockfix(dir.path(), &["--write", "--pin", "digest"], &[]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("docker login"), "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), source);
+    assert_not_pinned(dir.path(), &["--write", "--pin", "digest"], "docker login");
 
     // `auths`, as `docker login` writes it.
     let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
@@ -220,11 +229,10 @@ fn a_private_registry_takes_the_docker_config_credentials() {
             registry.addr
         ),
     );
-    let run = dockfix(dir.path(), &["--write", "--pin", "digest"], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!("FROM {}/team/app:2.0@{digest}\n", registry.addr)
+    assert_pinned(
+        dir.path(),
+        &["--write", "--pin", "digest"],
+        &format!("FROM {}/team/app:2.0@{digest}\n", registry.addr),
     );
 
     // A credential helper on PATH, as `credHelpers` names it; wrong
@@ -262,26 +270,16 @@ fn a_private_registry_takes_the_docker_config_credentials() {
 
 #[test]
 fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
-    let node = node_registry();
     // The first two requests get 503 with Retry-After: dockfix retries.
-    let gate = TokenGate::start(
-        &node.registry.url(),
-        Gate {
-            failures: 2,
-            ..Default::default()
-        },
-    );
-    let mirror = format!("docker.io=http://{}", gate.addr);
+    let (node, gate, mirror) = gated(Gate {
+        failures: 2,
+        ..Default::default()
+    });
     let dir = project("FROM node\n");
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "both"]),
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!("FROM node:22.11.0@{}\n", node.latest)
+        &format!("FROM node:22.11.0@{}\n", node.latest),
     );
     assert!(gate.requests.load(Ordering::SeqCst) > 3);
 }
@@ -289,32 +287,20 @@ fn a_bearer_token_challenge_is_answered_and_busy_registries_retried() {
 #[test]
 fn a_private_token_server_takes_a_password_or_a_refresh_token() {
     use base64::Engine;
-    let node = node_registry();
     let private = Private {
         user: "bot".into(),
         password: "pw".into(),
         refresh_token: "refresh-123".into(),
     };
-    let gate = TokenGate::start(
-        &node.registry.url(),
-        Gate {
-            private: Some(private),
-            ..Default::default()
-        },
-    );
-    let mirror = format!("docker.io=http://{}", gate.addr);
+    let (node, gate, mirror) = gated(Gate {
+        private: Some(private),
+        ..Default::default()
+    });
     let args = mirrored(&mirror, &["--write", "--pin", "digest"]);
     let pinned = format!("FROM node:21@{}\n", node.older);
 
     let dir = project("FROM node:21\n");
-    let run = dockfix(dir.path(), &args, &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("anonymous access was refused"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(dockerfile(&dir), "FROM node:21\n");
+    assert_not_pinned(dir.path(), &args, "anonymous access was refused");
 
     // A mirror's credentials are filed under the mirror's address.
     let auth = base64::engine::general_purpose::STANDARD.encode("bot:pw");
@@ -356,13 +342,11 @@ fn without_digest_headers_the_manifest_is_hashed() {
     );
     let mirror = format!("docker.io=http://{}", gate.addr);
     let dir = project("FROM python\n");
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "both"]),
-        &[],
+        &format!("FROM python:3.13.1@{index}\n"),
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), format!("FROM python:3.13.1@{index}\n"));
 }
 
 #[test]
@@ -381,42 +365,34 @@ fn registries_that_refuse_head_or_lost_a_tag_still_answer() {
     );
     let mirror = format!("docker.io=http://{}", gate.addr);
     let dir = project("FROM node:lts\n");
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "both"]),
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!("FROM node:22.11.0@{}\n", node.latest)
+        &format!("FROM node:22.11.0@{}\n", node.latest),
     );
 }
 
+/// Registries that answer nonsense: a login page for a manifest (as a
+/// captive portal does), tag list pages that never end.
 #[test]
-fn a_login_page_is_no_manifest() {
-    let node = node_registry();
-    let gate = TokenGate::start(
-        &node.registry.url(),
-        Gate {
-            login_page: true,
-            ..Default::default()
-        },
-    );
-    let mirror = format!("docker.io=http://{}", gate.addr);
-    let dir = project("FROM node:21\n");
-    let run = dockfix(
-        dir.path(),
-        &mirrored(&mirror, &["--write", "--pin", "digest"]),
-        &[],
-    );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("not an image manifest"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(dockerfile(&dir), "FROM node:21\n");
+fn nonsense_from_a_registry_pins_nothing() {
+    let login_page = Gate {
+        login_page: true,
+        ..Default::default()
+    };
+    let looping_links = Gate {
+        looping_links: true,
+        ..Default::default()
+    };
+    for (gate, mode, why) in [
+        (login_page, "digest", "not an image manifest"),
+        (looping_links, "version", "pages do not end"),
+    ] {
+        let (_node, _gate, mirror) = gated(gate);
+        let dir = project("FROM node\n");
+        let args = mirrored(&mirror, &["--write", "--pin", mode]);
+        assert_not_pinned(dir.path(), &args, why);
+    }
 }
 
 #[test]
@@ -431,28 +407,6 @@ fn registry_options_are_checked() {
         assert_eq!(run.code, 2, "{bad:?}");
         assert!(!run.stderr.contains("pw@"), "{}", run.stderr);
     }
-}
-
-#[test]
-fn tag_pages_that_never_end_are_an_error() {
-    let node = node_registry();
-    let gate = TokenGate::start(
-        &node.registry.url(),
-        Gate {
-            looping_links: true,
-            ..Default::default()
-        },
-    );
-    let mirror = format!("docker.io=http://{}", gate.addr);
-    let dir = project("FROM node\n");
-    let run = dockfix(
-        dir.path(),
-        &mirrored(&mirror, &["--write", "--pin", "version"]),
-        &[],
-    );
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("pages do not end"), "{}", run.stderr);
-    assert_eq!(dockerfile(&dir), "FROM node\n");
 }
 
 #[test]
@@ -491,18 +445,13 @@ fn arg_defaults_are_pinned_only_when_asked() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--pin-args"), "{}", run.stderr);
     assert_eq!(dockerfile(&dir), source);
-    let run = dockfix(
+    assert_pinned(
         dir.path(),
         &mirrored(&mirror, &["--write", "--pin", "both", "--pin-args"]),
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        dockerfile(&dir),
-        format!(
+        &format!(
             "ARG NODE_TAG=22.11.0@{}\nFROM node:${{NODE_TAG}}\nRUN node --version\n",
             node.latest
-        )
+        ),
     );
 }
 
@@ -569,25 +518,14 @@ fn without_a_registry_answer_nothing_is_rewritten() {
     // --check and --diff, which print no findings, fail too: CI must not
     // pass a pinning check it could not make.
     for mode in ["--check", "--diff"] {
-        let run = dockfix(
-            dir.path(),
-            &mirrored(&mirror, &[mode, "--pin", "both"]),
-            &[],
-        );
-        assert_eq!(run.code, 2, "{mode}");
-        assert!(
-            run.stderr.contains("could not pin"),
-            "{mode}: {}",
-            run.stderr
-        );
+        let args = mirrored(&mirror, &[mode, "--pin", "both"]);
+        assert_not_pinned(dir.path(), &args, "could not pin");
     }
 }
 
 #[test]
 fn only_selected_rules_pin() {
-    let node = node_registry();
-    let gate = TokenGate::start(&node.registry.url(), Gate::default());
-    let mirror = format!("docker.io=http://{}", gate.addr);
+    let (node, gate, mirror) = gated(Gate::default());
     let source = "FROM node\nFROM node:21\n";
     // Without DF401, floating tags get digests like any other.
     let dir = project(source);
@@ -615,9 +553,7 @@ fn only_selected_rules_pin() {
 
 #[test]
 fn without_pin_the_registry_is_never_asked() {
-    let node = node_registry();
-    let gate = TokenGate::start(&node.registry.url(), Gate::default());
-    let mirror = format!("docker.io=http://{}", gate.addr);
+    let (_node, gate, mirror) = gated(Gate::default());
     let dir = project("FROM node\n");
     let run = dockfix(dir.path(), &mirrored(&mirror, &["--write"]), &[]);
     assert_eq!(run.code, 1);
