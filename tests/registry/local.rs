@@ -275,6 +275,9 @@ pub struct Gate {
     pub looping_links: bool,
     /// Answer manifests with a login page, as a captive portal does.
     pub login_page: bool,
+    /// Serve tag lists in pages of at most this many tags, with `Link`
+    /// headers, as Docker Hub does (Debian's registry 2.8 ignores `n`).
+    pub page_size: Option<usize>,
 }
 
 impl TokenGate {
@@ -407,6 +410,11 @@ fn serve(
             b"",
         );
     }
+    if let (Some(size), Some((path, query))) = (options.page_size, target.split_once('?')) {
+        if path.ends_with("/tags/list") {
+            return tag_page(upstream, path, query, size, &mut answer);
+        }
+    }
     if options.login_page && target.contains("/manifests/") {
         let page = b"<html>please log in</html>";
         return answer(
@@ -464,6 +472,51 @@ fn serve(
         &kept,
         &body,
     )
+}
+
+/// One page of a tag list, in tag order after `last`, with a relative
+/// `Link` to the next page while tags remain.
+fn tag_page(
+    upstream: &str,
+    path: &str,
+    query: &str,
+    size: usize,
+    answer: &mut dyn FnMut(&str, &[(String, String)], &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let field = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let n = field("n")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(size)
+        .min(size);
+    let last = field("last").unwrap_or_default();
+    let text = ureq::get(&format!("{upstream}{path}"))
+        .call()
+        .map_err(std::io::Error::other)?
+        .body_mut()
+        .read_to_string()
+        .map_err(std::io::Error::other)?;
+    let full: serde_json::Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    let mut tags: Vec<String> = serde_json::from_value(full["tags"].clone()).unwrap_or_default();
+    tags.sort();
+    let rest: Vec<&String> = tags
+        .iter()
+        .filter(|t| last.is_empty() || **t > last)
+        .collect();
+    let page = &rest[..n.min(rest.len())];
+    let mut headers = Vec::new();
+    if let (true, Some(end)) = (rest.len() > page.len(), page.last()) {
+        headers.push((
+            "Link".into(),
+            format!("<{path}?n={n}&last={end}>; rel=\"next\""),
+        ));
+    }
+    let body = serde_json::json!({ "tags": page }).to_string();
+    answer("200 OK", &headers, body.as_bytes())
 }
 
 /// A Docker config in a temporary directory, as `docker login` leaves it.
