@@ -412,7 +412,8 @@ fn serve(
     }
     if let (Some(size), Some((path, query))) = (options.page_size, target.split_once('?')) {
         if path.ends_with("/tags/list") {
-            return tag_page(upstream, path, query, size, &mut answer);
+            let (headers, body) = tag_page(upstream, path, query, size)?;
+            return answer("200 OK", &headers, body.as_bytes());
         }
     }
     if options.login_page && target.contains("/manifests/") {
@@ -475,14 +476,13 @@ fn serve(
 }
 
 /// One page of a tag list, in tag order after `last`, with a relative
-/// `Link` to the next page while tags remain.
+/// `Link` to the next page while tags remain: its headers and body.
 fn tag_page(
     upstream: &str,
     path: &str,
     query: &str,
     size: usize,
-    answer: &mut dyn FnMut(&str, &[(String, String)], &[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<(Vec<(String, String)>, String)> {
     let field = |name: &str| {
         query
             .split('&')
@@ -515,8 +515,7 @@ fn tag_page(
             format!("<{path}?n={n}&last={end}>; rel=\"next\""),
         ));
     }
-    let body = serde_json::json!({ "tags": page }).to_string();
-    answer("200 OK", &headers, body.as_bytes())
+    Ok((headers, serde_json::json!({ "tags": page }).to_string()))
 }
 
 /// A Docker config in a temporary directory, as `docker login` leaves it.
