@@ -1428,3 +1428,33 @@ fn a_closed_stderr_is_no_crash() {
     drop(child.stderr.take());
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
+
+#[test]
+fn github_format_annotates_findings_and_errors() {
+    let dir = tree(&[
+        ("Dockerfile", ONE_FIX),
+        ("unsafe/Dockerfile", UNSAFE_ONLY),
+        ("bad,name.Dockerfile", "FROM a\nENV X\n"),
+    ]);
+    let args = [
+        "--format",
+        "github",
+        "Dockerfile",
+        "unsafe/Dockerfile",
+        "bad,name.Dockerfile",
+    ];
+    let run = dockfix(dir.path(), &args);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "::warning file=Dockerfile,line=2,col=1,endLine=2,endColumn=4,title=DF002 exec-form::{CMD_MSG} (dockfix --write fixes this)\n\
+             ::warning file=unsafe/Dockerfile,line=2,col=1,endLine=2,endColumn=4,title=DF002 exec-form::{CMD_MSG}; the fix is unsafe: an ENTRYPOINT of the base image `debian:bookworm` would receive these words instead of `/bin/sh -c ...` (dockfix --write --unsafe fixes this)\n\
+             ::error file=bad%2Cname.Dockerfile,line=2,col=1,title=dockfix::ENV must have two arguments\n"
+        )
+    );
+    // Annotations take stdout, where `--write -` would put the rewrite.
+    let run = dockfix_stdin(dir.path(), &["--write", "--format", "github", "-"], ONE_FIX);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+}

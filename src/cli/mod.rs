@@ -3,6 +3,7 @@
 
 mod diff;
 mod discover;
+mod github;
 mod report;
 mod write;
 
@@ -135,6 +136,8 @@ fn registry_host(text: &str) -> Result<String, String> {
 enum Format {
     Text,
     Json,
+    /// GitHub Actions annotations (`::warning file=...,line=...::message`).
+    Github,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -272,6 +275,12 @@ fn run(args: RunArgs) -> u8 {
         (_, _, true) => Mode::Check,
         _ => Mode::Lint,
     };
+    // Annotations take stdout, where `--write -` puts the rewrite.
+    let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    if mode == Mode::Write && stdin && args.format == Format::Github {
+        say!("dockfix: --format github has no room for the rewrite of standard input; use text or json");
+        return 2;
+    }
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
@@ -665,6 +674,8 @@ impl Job<'_> {
                 }
                 Mode::Check => {}
             }
+        } else if self.args.format == Format::Github {
+            let _ = stdout.write_all(github::annotations(out).as_bytes());
         } else {
             let json = serde_json::to_string_pretty(out).expect("the report serializes");
             let _ = writeln!(stdout, "{json}");
