@@ -35,8 +35,15 @@ impl Settings<'_> {
     }
 }
 
-/// The rules' findings on a parsed file, in file order.
+/// The rules' findings on a parsed file, in file order, but those a
+/// `# dockfix: ignore[...]` comment silences.
 pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
+    let (kept, _) = lint_all(file, settings);
+    kept
+}
+
+/// The findings kept, and those suppressions silence.
+pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Finding>) {
     let mut cx = Context::new(file, settings.build_context, settings.companions);
     cx.pins = settings.pins;
     let mut findings: Vec<Finding> = settings
@@ -45,7 +52,8 @@ pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
         .flat_map(|rule| (rule.check)(&cx))
         .collect();
     findings.sort_by_key(|f| (f.range.start, f.rule.id));
-    findings
+    let (suppressions, _) = crate::suppress::read(file);
+    findings.into_iter().partition(|f| !suppressions.covers(f))
 }
 
 pub struct Fixed {

@@ -11,5 +11,6 @@ pub mod model;
 pub mod pin;
 pub mod registry;
 pub mod rules;
+pub mod suppress;
 pub mod syntax;
 pub mod transforms;

@@ -1458,3 +1458,45 @@ fn github_format_annotates_findings_and_errors() {
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn suppression_comments_silence_findings_and_their_fixes() {
+    let source = "# dockfix: ignore-file[DF002]\nFROM scratch\n# dockfix: ignore[add-to-copy]\nADD app.txt /app/\nADD app.txt /b/\nCMD prog\n";
+    let dir = tree(&[("Dockerfile", source), ("app.txt", "x")]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.stdout, format!("Dockerfile:5:1: DF001 [*] {ADD_MSG}\n"));
+    let run = dockfix(dir.path(), &["--show-suppressed", "Dockerfile"]);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Dockerfile:5:1: DF001 [*] {ADD_MSG}\n\
+             Dockerfile:4:1: DF001 [*] {ADD_MSG} (suppressed)\n\
+             Dockerfile:6:1: DF002 [*] {CMD_MSG} (suppressed)\n"
+        )
+    );
+    let doc = json(&dockfix(
+        dir.path(),
+        &["--format", "json", "--show-suppressed", "Dockerfile"],
+    ));
+    assert_eq!(doc["suppressed"].as_array().unwrap().len(), 2);
+    // Only the finding left is fixed; the comments stay.
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        source.replace("ADD app.txt /b/", "COPY app.txt /b/")
+    );
+    // A typo is an error, not a silent no-op.
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM scratch\n# dockfix: ignore[DF0002]\nCMD prog\n",
+    )]);
+    let run = dockfix(dir.path(), &["Dockerfile"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("Dockerfile:2:1: unknown rule `DF0002` in a suppression"),
+        "{}",
+        run.stderr
+    );
+}

@@ -94,6 +94,9 @@ struct RunArgs {
     /// (DF303); builds then pull that frontend image.
     #[arg(long)]
     syntax_directive: bool,
+    /// Also list the findings `# dockfix: ignore[...]` comments silence.
+    #[arg(long)]
+    show_suppressed: bool,
     /// Pin base images against their registries (the only time dockfix
     /// uses the network): `version` turns floating tags (none, `latest`,
     /// `lts`) into version tags (DF401), `digest` adds `@sha256:` digests
@@ -299,6 +302,7 @@ fn run(args: RunArgs) -> u8 {
         version: report::JSON_VERSION,
         files: vec![],
         findings: vec![],
+        suppressed: vec![],
         errors: vec![],
         remaining: 0,
     };
@@ -494,7 +498,17 @@ impl Job<'_> {
             companions: matches!(input, Input::File(_)),
             pins: pins.as_deref(),
         };
-        let findings = engine::lint(&original, &settings);
+        for (at, why) in crate::suppress::read(&original).1 {
+            out.errors.push(error(why, Some(original.line_col(at))));
+        }
+        let (findings, suppressed) = engine::lint_all(&original, &settings);
+        if self.args.show_suppressed {
+            out.suppressed.extend(
+                suppressed
+                    .iter()
+                    .map(|f| report::finding(&name, &original, f, &settings)),
+            );
+        }
         let reports: Vec<_> = findings
             .iter()
             .map(|f| report::finding(&name, &original, f, &settings))
@@ -631,10 +645,17 @@ impl Job<'_> {
             for error in &out.errors {
                 say!("{}", error.text());
             }
+            let suppressed = out
+                .suppressed
+                .iter()
+                .map(|f| format!("{} (suppressed)", report::finding_line(f)));
             match self.mode {
                 Mode::Lint => {
                     for finding in &out.findings {
                         let _ = writeln!(stdout, "{}", report::finding_line(finding));
+                    }
+                    for line in suppressed {
+                        let _ = writeln!(stdout, "{line}");
                     }
                     let unsafe_only = out
                         .findings
@@ -660,6 +681,10 @@ impl Job<'_> {
                     }
                     say!("{summary}");
                 }
+                _ => suppressed.for_each(|line| say!("{line}")),
+            }
+            match self.mode {
+                Mode::Lint => {}
                 Mode::Diff => say!(
                     "{} would be rewritten, {}",
                     plural(changed, "file", "files"),

@@ -15,6 +15,9 @@ pub struct Output {
     pub version: u32,
     pub files: Vec<FileReport>,
     pub findings: Vec<FindingReport>,
+    /// Findings suppression comments silence, with `--show-suppressed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<FindingReport>,
     pub errors: Vec<ErrorReport>,
     /// Findings left unfixed (all of them when only reporting).
     #[serde(skip)]
