@@ -61,7 +61,8 @@ pub struct Fixed {
     pub file: Dockerfile,
     /// Findings left in the fixed file.
     pub remaining: Vec<Finding>,
-    pub applied: usize,
+    /// The rule of each fix applied, round after round.
+    pub applied: Vec<&'static Rule>,
     /// Other files the fixes change (.dockerignore), as they were and as
     /// they will be.
     pub companions: Vec<Companion>,
@@ -95,11 +96,11 @@ pub fn fix_parsed(
     mut findings: Vec<Finding>,
     settings: &Settings,
 ) -> Result<Fixed, FixError> {
-    let mut applied = 0;
+    let mut applied = Vec::new();
     let mut companions: Vec<Companion> = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let mut accepted: Vec<Edit> = Vec::new();
-        let mut count = 0;
+        let mut rules = Vec::new();
         for finding in findings.iter().filter(|f| settings.applies(f)) {
             let edits = &finding
                 .fix
@@ -122,10 +123,10 @@ pub fn fix_parsed(
                 {
                     add_lines(&mut companions, append);
                 }
-                count += 1;
+                rules.push(finding.rule);
             }
         }
-        if count == 0 {
+        if rules.is_empty() {
             return Ok(Fixed {
                 file,
                 remaining: findings,
@@ -139,7 +140,7 @@ pub fn fix_parsed(
         file = parse(&output)
             .map_err(|e| FixError::Internal(format!("the rewrite does not parse: {e}")))?;
         findings = lint(&file, settings);
-        applied += count;
+        applied.extend(rules);
     }
     Err(FixError::Internal(format!(
         "fixes did not settle after {MAX_ROUNDS} rounds"

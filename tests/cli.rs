@@ -1500,3 +1500,53 @@ fn suppression_comments_silence_findings_and_their_fixes() {
         run.stderr
     );
 }
+
+#[test]
+fn markdown_format_describes_the_rewrite_for_a_pull_request() {
+    let python =
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n";
+    let dir = tree(&[
+        ("api/Dockerfile", python),
+        ("api/requirements.txt", "flask\n"),
+        ("web/Dockerfile", ONE_FIX),
+        ("unsafe|pipe/Dockerfile", UNSAFE_ONLY),
+        ("bad/Dockerfile", "FROM a\nENV X\n"),
+    ]);
+    let run = dockfix(
+        dir.path(),
+        &["--diff", "--format", "markdown", "--ignore", "DF401"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+    // `--write` tells what it did; a file the body cannot describe is not lost.
+    let run = dockfix(dir.path(), &["--write", "--format", "markdown", "web"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("dockfix rewrote 1 Dockerfile (1 fix) so it builds faster"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(dir.path(), "web/Dockerfile"), ONE_FIXED);
+    let run = dockfix(dir.path(), &["--write", "--format", "markdown", "web"]);
+    assert!(
+        run.stdout.contains("dockfix has nothing to change."),
+        "{}",
+        run.stdout
+    );
+    // A body describes a rewrite; reporting alone has none.
+    let run = dockfix(dir.path(), &["--format", "markdown", "web"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("add --diff, --check or --write"),
+        "{}",
+        run.stderr
+    );
+    let run = dockfix_stdin(
+        dir.path(),
+        &["--write", "--format", "markdown", "-"],
+        ONE_FIX,
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+}

@@ -56,11 +56,11 @@ fn fixing_is_idempotent_and_keeps_comments_and_line_endings() {
             let once =
                 fix(&bytes, &settings).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
             let twice = fix(&once.file.source, &settings).unwrap();
-            assert_eq!(
-                twice.applied,
-                0,
-                "{}: a second run applied fixes",
-                path.display()
+            assert!(
+                twice.applied.is_empty(),
+                "{}: a second run applied {:?}",
+                path.display(),
+                twice.applied
             );
             assert!(
                 twice.file.source == once.file.source,
@@ -328,7 +328,7 @@ fn every_latest_or_untagged_from_is_reported_and_none_rewritten_offline() {
             );
         }
         let fixed = dockfix::engine::fix(&source, &settings).unwrap();
-        assert_eq!(fixed.applied, 0, "{}", path.display());
+        assert!(fixed.applied.is_empty(), "{}", path.display());
         assert_eq!(fixed.file.source, source, "{}", path.display());
         floating += expected.len();
         if !expected.is_empty() {

@@ -4,6 +4,7 @@
 mod diff;
 mod discover;
 mod github;
+mod markdown;
 mod report;
 mod write;
 
@@ -36,6 +37,9 @@ macro_rules! say_part {
     }};
 }
 
+// After the macros, which it uses.
+mod pr;
+
 #[derive(Parser)]
 #[command(
     name = "dockfix",
@@ -56,6 +60,9 @@ enum Command {
     Rules,
     /// Print the documentation of a rule (by ID or name).
     Explain { rule: String },
+    /// Commit the rewrite `--write` would make on a branch named after it,
+    /// push it, and open its GitHub pull request (or update the open one).
+    Pr(Box<PrArgs>),
     /// Parse a Dockerfile (`-` for standard input) and print its syntax tree.
     Parse {
         /// Print BuildKit's AST dump format instead.
@@ -63,6 +70,14 @@ enum Command {
         dump: bool,
         file: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct PrArgs {
+    #[command(flatten)]
+    options: pr::PrOptions,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -127,6 +142,43 @@ struct RunArgs {
     context: Option<PathBuf>,
 }
 
+/// The options that choose which fixes apply, as typed: the rewrite is
+/// `dockfix --write` with them.
+fn fix_options(args: &RunArgs) -> String {
+    let mut options = Vec::new();
+    for (flag, selectors) in [("--select", &args.select), ("--ignore", &args.ignore)] {
+        let list: Vec<&str> = selectors
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !list.is_empty() {
+            options.push(format!("{flag} {}", list.join(",")));
+        }
+    }
+    if args.unsafe_fixes {
+        options.push("--unsafe".into());
+    }
+    if args.cache_style != CacheStyle::default() {
+        options.push(format!("--cache-style {}", args.cache_style.label()));
+    }
+    if args.syntax_directive {
+        options.push("--syntax-directive".into());
+    }
+    if let Some(pin) = args.pin {
+        options.push(format!(
+            "--pin {}",
+            pin.to_possible_value()
+                .expect("no skipped modes")
+                .get_name()
+        ));
+        if args.pin_args {
+            options.push("--pin-args".into());
+        }
+    }
+    options.join(" ")
+}
+
 /// A registry as `host` or `host:port`, as images name it.
 fn registry_host(text: &str) -> Result<String, String> {
     if text.is_empty() || text.contains(['/', '@', '?']) {
@@ -141,6 +193,9 @@ enum Format {
     Json,
     /// GitHub Actions annotations (`::warning file=...,line=...::message`).
     Github,
+    /// A pull-request body describing the rewrite (with `--diff`,
+    /// `--check` or `--write`).
+    Markdown,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,6 +211,8 @@ enum Mode {
     Diff,
     Write,
     Check,
+    /// `dockfix pr`: the rewrite is kept for a commit, not written.
+    Pr,
 }
 
 /// Exit codes: 0 nothing to report, 1 findings or changes, 2 usage errors
@@ -166,7 +223,8 @@ pub fn main() -> ExitCode {
         Some(Command::Rules) => list_rules(),
         Some(Command::Explain { rule }) => explain(&rule),
         Some(Command::Parse { dump, file }) => parse(&file, dump),
-        None => run(cli.run),
+        Some(Command::Pr(pr)) => run(pr.run, Some(&pr.options)),
+        None => run(cli.run, None),
     };
     ExitCode::from(code)
 }
@@ -244,7 +302,9 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
     }
 }
 
-fn run(args: RunArgs) -> u8 {
+/// A run over the paths; with `pr`, one that proposes its rewrite as a
+/// pull request.
+fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     // An option opts its rule in, within what `--select` names.
     let selected = |rule: &Rule| {
         args.select.iter().all(String::is_empty)
@@ -273,15 +333,32 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     let mode = match (args.diff, args.write, args.check) {
+        _ if pr.is_some() => Mode::Pr,
         (true, _, _) => Mode::Diff,
         (_, true, _) => Mode::Write,
         (_, _, true) => Mode::Check,
         _ => Mode::Lint,
     };
-    // Annotations take stdout, where `--write -` puts the rewrite.
     let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
-    if mode == Mode::Write && stdin && args.format == Format::Github {
-        say!("dockfix: --format github has no room for the rewrite of standard input; use text or json");
+    if mode == Mode::Pr
+        && (args.diff || args.write || args.check || args.format != Format::Text || stdin)
+    {
+        say!("dockfix pr: it commits the rewrite of files: no --diff, --write, --check, --format or `-`");
+        return 2;
+    }
+    // Annotations and bodies take stdout, where `--write -` puts the rewrite.
+    if mode == Mode::Write && stdin && matches!(args.format, Format::Github | Format::Markdown) {
+        say!(
+            "dockfix: --format {} has no room for the rewrite of standard input; use text or json",
+            args.format
+                .to_possible_value()
+                .expect("no skipped formats")
+                .get_name()
+        );
+        return 2;
+    }
+    if mode == Mode::Lint && args.format == Format::Markdown {
+        say!("dockfix: --format markdown describes a rewrite: add --diff, --check or --write");
         return 2;
     }
     let color = match args.color {
@@ -305,6 +382,7 @@ fn run(args: RunArgs) -> u8 {
         suppressed: vec![],
         errors: vec![],
         remaining: 0,
+        changes: vec![],
     };
     for (path, message) in missing {
         out.errors.push(ErrorReport {
@@ -353,7 +431,10 @@ fn run(args: RunArgs) -> u8 {
     if let Some(pinning) = &job.pinning {
         pinning.finish();
     }
-    job.finish(&out, &mut stdout)
+    match pr {
+        Some(options) => pr::open(&out, options, &fix_options(&args)),
+        None => job.finish(&out, &mut stdout),
+    }
 }
 
 /// The registry answers of a `--pin` run, asked for file by file and kept
@@ -518,10 +599,8 @@ impl Job<'_> {
             out.remaining += findings.len();
             out.files.push(FileReport {
                 path: name,
-                changed: false,
                 fixes,
-                diff: None,
-                output: None,
+                ..Default::default()
             });
             out.findings.extend(reports);
             return;
@@ -547,9 +626,14 @@ impl Job<'_> {
         let mut file = FileReport {
             path: name.clone(),
             changed,
-            fixes: fixed.applied,
-            diff: None,
-            output: None,
+            fixes: fixed.applied.len(),
+            applied: fixed.applied.clone(),
+            left: fixed
+                .remaining
+                .iter()
+                .map(|f| report::finding(&name, &fixed.file, f, &settings))
+                .collect(),
+            ..Default::default()
         };
         match self.mode {
             Mode::Diff if changed => {
@@ -580,6 +664,18 @@ impl Job<'_> {
                     let _ = writeln!(stdout, "{}", shown(companion));
                 }
             }
+            Mode::Pr => {
+                if let Input::File(path) = input {
+                    if rewritten {
+                        out.changes.push(engine::Companion {
+                            path: path.clone(),
+                            before: Some(source.clone()),
+                            after: fixed.file.source.clone(),
+                        });
+                    }
+                    out.changes.extend(fixed.companions.iter().cloned());
+                }
+            }
             Mode::Write => {
                 let written = match input {
                     Input::Stdin if !self.text() => {
@@ -606,27 +702,20 @@ impl Job<'_> {
                 out.remaining += fixed.remaining.len();
                 if self.text() {
                     // What is left, at its place in the rewritten file.
-                    for remaining in &fixed.remaining {
-                        let line = report::finding_line(&report::finding(
-                            &name,
-                            &fixed.file,
-                            remaining,
-                            &settings,
-                        ));
-                        say!("{line}");
+                    for left in &file.left {
+                        say!("{}", report::finding_line(left));
                     }
                 }
             }
             _ => {}
         }
+        file.companions = fixed.companions.iter().map(shown).collect();
         // A companion file (.dockerignore) counts as a file rewritten too.
         for companion in &fixed.companions {
             out.files.push(FileReport {
                 path: shown(companion),
                 changed: true,
-                fixes: 0,
-                diff: None,
-                output: None,
+                ..Default::default()
             });
         }
         out.files.push(file);
@@ -697,10 +786,13 @@ impl Job<'_> {
                         plural(fixes, "fix", "fixes")
                     )
                 }
-                Mode::Check => {}
+                Mode::Check | Mode::Pr => {}
             }
         } else if self.args.format == Format::Github {
             let _ = stdout.write_all(github::annotations(out).as_bytes());
+        } else if self.args.format == Format::Markdown {
+            let body = markdown::body(out, self.mode == Mode::Write, &fix_options(self.args));
+            let _ = stdout.write_all(body.as_bytes());
         } else {
             let json = serde_json::to_string_pretty(out).expect("the report serializes");
             let _ = writeln!(stdout, "{json}");
@@ -709,7 +801,7 @@ impl Job<'_> {
             2
         } else if match self.mode {
             Mode::Lint | Mode::Write => out.remaining > 0,
-            Mode::Diff | Mode::Check => changed > 0,
+            Mode::Diff | Mode::Check | Mode::Pr => changed > 0,
         } {
             1
         } else {

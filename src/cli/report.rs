@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::Settings;
-use crate::rules::{Applicability, Finding};
+use crate::rules::{Applicability, Finding, Rule};
 use crate::syntax::Dockerfile;
 
 /// Bumped on any incompatible change to the JSON output.
@@ -22,9 +22,13 @@ pub struct Output {
     /// Findings left unfixed (all of them when only reporting).
     #[serde(skip)]
     pub remaining: usize,
+    /// The files a rewrite changes, Dockerfiles and companions alike, for
+    /// `dockfix pr`, which commits them.
+    #[serde(skip)]
+    pub changes: Vec<crate::engine::Companion>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct FileReport {
     pub path: String,
     /// The file was (`--write`) or would be rewritten.
@@ -37,6 +41,15 @@ pub struct FileReport {
     /// format goes to stdout instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The rule of each fix counted in `fixes`.
+    #[serde(skip)]
+    pub applied: Vec<&'static Rule>,
+    /// Findings the rewrite leaves, where they are in the rewritten file.
+    #[serde(skip)]
+    pub left: Vec<FindingReport>,
+    /// Other files the rewrite changes (.dockerignore), as shown.
+    #[serde(skip)]
+    pub companions: Vec<String>,
 }
 
 #[derive(Serialize)]

@@ -109,18 +109,8 @@ type Response = ureq::http::Response<ureq::Body>;
 
 impl Client {
     pub fn new(store: Store, options: Options) -> Client {
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(options.timeout))
-            .user_agent(concat!("dockfix/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls)
-            .build()
-            .into();
         Client {
-            agent,
+            agent: crate::http::agent(options.timeout),
             store,
             options,
             authorizations: RefCell::default(),

@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     id: "DF206",
     name: "apt-lists-cleanup",
     summary: "apt's package lists stay in the image",
+    effect: "smaller image: apt's package lists removed in the layer that downloaded them",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),
     doc: DOC,

@@ -171,6 +171,9 @@ pub struct Rule {
     pub id: &'static str,
     pub name: &'static str,
     pub summary: &'static str,
+    /// What a fix changes for the people who build the image, for pull
+    /// request descriptions ("dependency install now cached ...").
+    pub effect: &'static str,
     pub fix_safety: FixSafety,
     /// The cache style the rule belongs to; `None` for rules of any style.
     pub cache_style: Option<CacheStyle>,

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod http;
+
 /// The corpus directory. With `DOCKFIX_CORPUS` set, the folder must exist
 /// (a missing corpus fails the test instead of skipping it); without it the
 /// corpus beside the repository is used when present.

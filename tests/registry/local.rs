@@ -3,7 +3,7 @@
 //! filled through the registry API, and a token server in front of it that
 //! answers the bearer-token challenge as Docker Hub does.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::common::http;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -306,49 +308,12 @@ fn serve(
     fail: bool,
     options: &Gate,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
-    );
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header)?;
-        let header = header.trim_end().to_string();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+    let request = http::read_request(&stream)?;
+    let (method, target) = (request.method.as_str(), request.target.as_str());
+    let header = |name: &str| request.header(name);
+    let answer = |status: &str, extra: &[(String, String)], body: &[u8]| {
+        http::respond(&stream, status, extra, body, method != "HEAD")
     };
-    let mut out = stream;
-    let mut answer =
-        |status: &str, extra: &[(String, String)], body: &[u8]| -> std::io::Result<()> {
-            let mut head = format!(
-                "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-            for (name, value) in extra {
-                head += &format!("{name}: {value}\r\n");
-            }
-            out.write_all(head.as_bytes())?;
-            out.write_all(b"\r\n")?;
-            if method != "HEAD" {
-                out.write_all(body)?;
-            }
-            out.flush()
-        };
     if fail {
         return answer(
             "503 Service Unavailable",
@@ -359,12 +324,7 @@ fn serve(
     if target == "/token" || target.starts_with("/token?") {
         // A password comes by GET with basic auth, a refresh token as a POST form.
         let form = if method == "POST" {
-            let length: usize = header("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body)?;
-            String::from_utf8_lossy(&body).into_owned()
+            String::from_utf8_lossy(&request.body).into_owned()
         } else {
             target
                 .split_once('?')

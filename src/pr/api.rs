@@ -1,0 +1,186 @@
+//! The three GitHub REST API calls `dockfix pr` makes, as GitHub documents
+//! them (API version 2022-11-28): list a branch's open pull requests,
+//! create one, update one.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+pub const DEFAULT_URL: &str = "https://api.github.com";
+
+pub struct Api {
+    agent: ureq::Agent,
+    /// `https://api.github.com`, or a GitHub Enterprise server's API.
+    url: String,
+    token: String,
+    /// `OWNER/NAME`.
+    repo: String,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub html_url: String,
+}
+
+/// What a pull request says.
+pub struct Proposal<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    /// The branch with the change.
+    pub head: &'a str,
+    /// The branch it merges into.
+    pub base: &'a str,
+}
+
+impl Api {
+    pub fn new(url: &str, token: String, repo: String) -> Api {
+        Api {
+            agent: crate::http::agent(Duration::from_secs(30)),
+            url: url.trim_end_matches('/').to_string(),
+            token,
+            repo,
+        }
+    }
+
+    /// The open pull request from `branch` of this repository, if any.
+    pub fn find_open(&self, branch: &str) -> Result<Option<PullRequest>, String> {
+        let owner = self.repo.split('/').next().unwrap_or_default();
+        let url = format!(
+            "{}/repos/{}/pulls?state=open&head={}",
+            self.url,
+            self.repo,
+            query_value(&format!("{owner}:{branch}"))
+        );
+        let found: Vec<PullRequest> = self.call("GET", &url, None, 200)?;
+        Ok(found.into_iter().next())
+    }
+
+    pub fn create(&self, proposal: &Proposal) -> Result<PullRequest, String> {
+        let url = format!("{}/repos/{}/pulls", self.url, self.repo);
+        let body = json!({
+            "title": proposal.title,
+            "head": proposal.head,
+            "base": proposal.base,
+            "body": proposal.body,
+        });
+        self.call("POST", &url, Some(body), 201)
+    }
+
+    /// Brings an open pull request's text up to date with the change.
+    pub fn update(&self, number: u64, proposal: &Proposal) -> Result<PullRequest, String> {
+        let url = format!("{}/repos/{}/pulls/{number}", self.url, self.repo);
+        let body = json!({
+            "title": proposal.title,
+            "body": proposal.body,
+            "base": proposal.base,
+        });
+        self.call("PATCH", &url, Some(body), 200)
+    }
+
+    fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<serde_json::Value>,
+        expected: u16,
+    ) -> Result<T, String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/vnd.github+json")
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        let result = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => self.agent.run(request.body(()).map_err(|e| e.to_string())?),
+        };
+        let mut response = result.map_err(|e| format!("{method} {url}: {e}"))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        if status != expected {
+            // GitHub explains refusals in `message` (and `errors`).
+            let why = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .map(|v| {
+                    let mut why = v["message"].as_str().unwrap_or_default().to_string();
+                    if let Some(errors) = v["errors"].as_array() {
+                        for e in errors {
+                            why +=
+                                &format!("; {}", e["message"].as_str().unwrap_or(&e.to_string()));
+                        }
+                    }
+                    why
+                })
+                .unwrap_or(text);
+            return Err(format!("{method} {url}: HTTP {status}: {why}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{method} {url}: unexpected answer: {e}"))
+    }
+}
+
+/// A query value with everything but unreserved characters escaped.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `OWNER/NAME` of a github.com remote URL (`https://github.com/o/r.git`,
+/// `git@github.com:o/r.git`, `ssh://git@github.com/o/r`).
+pub fn repo_of_remote(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://github.com/")
+        .or_else(|| url.strip_prefix("http://github.com/"))
+        .or_else(|| url.strip_prefix("git@github.com:"))
+        .or_else(|| url.strip_prefix("ssh://git@github.com/"))?;
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    let (owner, name) = rest.split_once('/')?;
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| format!("{owner}/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_remotes_name_their_repository() {
+        for url in [
+            "https://github.com/acme/app.git",
+            "https://github.com/acme/app",
+            "git@github.com:acme/app.git",
+            "ssh://git@github.com/acme/app.git",
+        ] {
+            assert_eq!(repo_of_remote(url).as_deref(), Some("acme/app"), "{url}");
+        }
+        for url in [
+            "/srv/git/app.git",
+            "https://gitlab.com/acme/app.git",
+            "https://github.com/acme",
+            "https://github.com/acme/app/tree",
+        ] {
+            assert_eq!(repo_of_remote(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn query_values_escape_separators() {
+        assert_eq!(query_value("acme:dockfix/0a1b"), "acme%3Adockfix%2F0a1b");
+    }
+}

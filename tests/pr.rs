@@ -1,0 +1,625 @@
+//! `dockfix pr`: the git side against a real local bare repository, and the
+//! GitHub side as contract tests against a local server that accepts only
+//! the requests GitHub's REST API documents (API version 2022-11-28):
+//! list pull requests by head, create one, update one.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use common::http::{self, Request};
+
+const TOKEN: &str = "ghs_test-token";
+
+/// A Dockerfile with two safe fixes: the pip install moves before the full
+/// copy (DF101) and loses its cache (DF204).
+const DOCKERFILE: &str = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A checkout of `acme/app` with a bare `origin` beside it.
+struct Checkout {
+    _dir: tempfile::TempDir,
+    work: PathBuf,
+    origin: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+fn checkout(dockerfile: &str) -> Checkout {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin.git");
+    let work = dir.path().join("app");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", "-b", "main", "origin.git"],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["config", "user.name", "Dock Fix"]);
+    git(&work, &["config", "user.email", "bot@example.com"]);
+    std::fs::write(work.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(work.join("requirements.txt"), "flask==3.0.0\n").unwrap();
+    std::fs::write(work.join("app.py"), "print('hi')\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "app"]);
+    git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+    Checkout {
+        _dir: dir,
+        work,
+        origin,
+    }
+}
+
+fn dockfix_pr(checkout: &Checkout, github: &FakeGitHub, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .current_dir(&checkout.work)
+        .arg("pr")
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", &checkout.work)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_API_URL", &github.url)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The `dockfix/` branches of the bare repository, with their commits.
+fn remote_branches(checkout: &Checkout) -> Vec<(String, String)> {
+    git(
+        &checkout.origin,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short) %(objectname)",
+            "refs/heads/dockfix",
+        ],
+    )
+    .lines()
+    .map(|l| {
+        let (name, sha) = l.split_once(' ').unwrap();
+        (name.to_string(), sha.to_string())
+    })
+    .collect()
+}
+
+#[derive(Clone, Debug)]
+struct PullRequest {
+    number: u64,
+    head: String,
+    base: String,
+    title: String,
+    body: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every request, as `METHOD target`.
+    log: Vec<String>,
+    /// Requests the documented API would not accept, and why.
+    violations: Vec<String>,
+    pulls: Vec<PullRequest>,
+    /// Answers every request with this status and GitHub error message.
+    refuse: Option<(u16, String)>,
+}
+
+/// A stand-in for api.github.com serving the repository `acme/app`, which
+/// checks each request against GitHub's documentation and keeps pull
+/// requests as GitHub does (one open pull request per head).
+struct FakeGitHub {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeGitHub {
+    fn start() -> FakeGitHub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let base = url.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let Ok(request) = http::read_request(&stream) else {
+                    continue;
+                };
+                let (status, body) = answer(&mut shared.lock().unwrap(), &request, &base);
+                let reason = match status {
+                    200 => "200 OK",
+                    201 => "201 Created",
+                    401 => "401 Unauthorized",
+                    404 => "404 Not Found",
+                    422 => "422 Unprocessable Entity",
+                    _ => "400 Bad Request",
+                };
+                let headers = [("Content-Type".to_string(), "application/json".to_string())];
+                let _ = http::respond(&stream, reason, &headers, body.to_string().as_bytes(), true);
+            }
+        });
+        FakeGitHub { url, state }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+}
+
+fn pull_json(pull: &PullRequest, base_url: &str) -> Value {
+    json!({
+        "number": pull.number,
+        "html_url": format!("{base_url}/acme/app/pull/{}", pull.number),
+        "state": "open",
+        "title": pull.title,
+        "body": pull.body,
+        "head": { "ref": pull.head, "label": format!("acme:{}", pull.head) },
+        "base": { "ref": pull.base },
+    })
+}
+
+/// GitHub's answer, after checking the request against the documented
+/// contract (a violation is recorded and answered 400).
+fn answer(state: &mut State, request: &Request, base_url: &str) -> (u16, Value) {
+    state
+        .log
+        .push(format!("{} {}", request.method, request.target));
+    let mut violation = |why: String| {
+        state
+            .violations
+            .push(format!("{} {}: {why}", request.method, request.target));
+        (400, json!({ "message": why }))
+    };
+    // Headers every call must carry (docs: "Getting started with the REST API").
+    for (name, expected) in [
+        ("accept", Some("application/vnd.github+json")),
+        ("authorization", Some(&*format!("Bearer {TOKEN}"))),
+        ("x-github-api-version", Some("2022-11-28")),
+        ("user-agent", None),
+    ] {
+        match (request.header(name), expected) {
+            (None, _) => return violation(format!("no {name} header")),
+            (Some(got), Some(expected)) if got != expected => {
+                return violation(format!("{name}: {got}"))
+            }
+            _ => {}
+        }
+    }
+    if let Some((status, message)) = &state.refuse {
+        return (
+            *status,
+            json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }),
+        );
+    }
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((&request.target, ""));
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), percent_decode(v))
+        })
+        .collect();
+    let body: Value = if request.body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&request.body) {
+            Ok(body) => body,
+            Err(e) => return violation(format!("body is not JSON: {e}")),
+        }
+    };
+    let json_body = request.header("content-type").as_deref() == Some("application/json");
+    match (request.method.as_str(), path) {
+        // GET /repos/{owner}/{repo}/pulls: state, head (`user:ref-name`), base, sort, direction, per_page, page.
+        ("GET", "/repos/acme/app/pulls") => {
+            let known = [
+                "state",
+                "head",
+                "base",
+                "sort",
+                "direction",
+                "per_page",
+                "page",
+            ];
+            if let Some((k, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+                return violation(format!("unknown parameter {k}"));
+            }
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            if param("state").as_deref() != Some("open") {
+                return violation("lists other than open pull requests".into());
+            }
+            let Some(head) = param("head") else {
+                return violation("lists without a head filter".into());
+            };
+            let Some(branch) = head.strip_prefix("acme:") else {
+                return violation(format!("head is not `user:ref-name`: {head}"));
+            };
+            let found: Vec<Value> = state
+                .pulls
+                .iter()
+                .filter(|p| p.head == branch)
+                .map(|p| pull_json(p, base_url))
+                .collect();
+            (200, Value::Array(found))
+        }
+        // POST /repos/{owner}/{repo}/pulls: title, head, base required; body, head_repo, maintainer_can_modify, draft, issue.
+        ("POST", "/repos/acme/app/pulls") => {
+            if !json_body {
+                return violation("body not sent as application/json".into());
+            }
+            let known = [
+                "title",
+                "head",
+                "head_repo",
+                "base",
+                "body",
+                "maintainer_can_modify",
+                "draft",
+                "issue",
+            ];
+            if let Some(k) = body
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+            {
+                return violation(format!("unknown field {k}"));
+            }
+            let field = |name: &str| body[name].as_str().map(String::from);
+            let (Some(title), Some(head), Some(base)) =
+                (field("title"), field("head"), field("base"))
+            else {
+                return violation("title, head and base are required strings".into());
+            };
+            if state.pulls.iter().any(|p| p.head == head) {
+                return (
+                    422,
+                    json!({ "message": "Validation Failed", "errors": [{ "message": format!("A pull request already exists for acme:{head}.") }] }),
+                );
+            }
+            let pull = PullRequest {
+                number: 7 + state.pulls.len() as u64,
+                head,
+                base,
+                title,
+                body: field("body").unwrap_or_default(),
+            };
+            state.pulls.push(pull.clone());
+            (201, pull_json(&pull, base_url))
+        }
+        // PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, state, base, maintainer_can_modify.
+        ("PATCH", p) if p.starts_with("/repos/acme/app/pulls/") => {
+            if !json_body {
+                return violation("body not sent as application/json".into());
+            }
+            let known = ["title", "body", "state", "base", "maintainer_can_modify"];
+            if let Some(k) = body
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+            {
+                return violation(format!("unknown field {k}"));
+            }
+            let number: u64 = match p["/repos/acme/app/pulls/".len()..].parse() {
+                Ok(n) => n,
+                Err(_) => return violation("pull_number is not a number".into()),
+            };
+            let Some(pull) = state.pulls.iter_mut().find(|p| p.number == number) else {
+                return (404, json!({ "message": "Not Found" }));
+            };
+            if let Some(title) = body["title"].as_str() {
+                pull.title = title.into();
+            }
+            if let Some(text) = body["body"].as_str() {
+                pull.body = text.into();
+            }
+            if let Some(base) = body["base"].as_str() {
+                pull.base = base.into();
+            }
+            let pull = pull.clone();
+            (200, pull_json(&pull, base_url))
+        }
+        _ => violation("not an endpoint dockfix may call".into()),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn contract_pr_opens_a_pull_request_then_updates_it_instead_of_opening_another() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    let first = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let branches = remote_branches(&checkout);
+    assert_eq!(branches.len(), 1, "{branches:?}");
+    let (branch, commit) = branches[0].clone();
+    assert!(branch.starts_with("dockfix/"), "{branch}");
+    assert_eq!(
+        first.stdout.trim(),
+        format!("{}/acme/app/pull/7", github.url)
+    );
+    {
+        let state = github.state();
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        let query = format!("head=acme%3A{}", branch.replace('/', "%2F"));
+        assert_eq!(state.log.len(), 2, "{:?}", state.log);
+        assert!(
+            state.log[0].starts_with("GET /repos/acme/app/pulls?") && state.log[0].contains(&query),
+            "{:?}",
+            state.log
+        );
+        assert_eq!(state.log[1], "POST /repos/acme/app/pulls");
+        let pull = &state.pulls[0];
+        assert_eq!(
+            (pull.head.as_str(), pull.base.as_str()),
+            (branch.as_str(), "main")
+        );
+        assert_eq!(pull.title, "dockfix: rewrite Dockerfile (DF101, DF204)");
+        assert!(
+            pull.body.contains("| DF101 `install-before-copy` | 1 |"),
+            "{}",
+            pull.body
+        );
+        assert!(
+            pull.body
+                .contains("dependency install now cached across source edits"),
+            "{}",
+            pull.body
+        );
+        assert!(
+            pull.body.contains("| DF204 `pip-no-cache-dir` | 1 |"),
+            "{}",
+            pull.body
+        );
+    }
+
+    // The commit is the rewrite `--write` makes, on the checkout's commit,
+    // with a message naming the rules; the checkout itself is untouched.
+    let head = git(&checkout.work, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        git(&checkout.origin, &["rev-parse", &format!("{commit}^")]),
+        head
+    );
+    let message = git(&checkout.origin, &["log", "-1", "--format=%B", &commit]);
+    assert!(
+        message.starts_with(
+            "dockfix: rewrite Dockerfile (DF101, DF204)\n\n- DF101 install-before-copy: "
+        ),
+        "{message}"
+    );
+    assert!(message.contains("- DF204 pip-no-cache-dir: "), "{message}");
+    let committed = git(&checkout.origin, &["show", &format!("{commit}:Dockerfile")]);
+    assert_eq!(
+        std::fs::read_to_string(checkout.work.join("Dockerfile")).unwrap(),
+        DOCKERFILE
+    );
+    assert_eq!(git(&checkout.work, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&checkout.work, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "main"
+    );
+    let written = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .current_dir(&checkout.work)
+        .args(["--write", "Dockerfile"])
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0));
+    assert_eq!(
+        committed + "\n",
+        std::fs::read_to_string(checkout.work.join("Dockerfile")).unwrap()
+    );
+    git(&checkout.work, &["checkout", "-q", "--", "."]);
+
+    // The same change again: the same branch and commit, nothing pushed,
+    // and the open pull request updated rather than a second one opened.
+    let second = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("already up to date"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("updated pull request #7"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(remote_branches(&checkout), branches);
+    let state = github.state();
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+    assert_eq!(state.log.len(), 4, "{:?}", state.log);
+    assert!(state.log[2].starts_with("GET /repos/acme/app/pulls?"));
+    assert_eq!(state.log[3], "PATCH /repos/acme/app/pulls/7");
+    assert_eq!(state.pulls.len(), 1);
+}
+
+#[test]
+fn pr_after_an_unrelated_commit_keeps_the_branch_and_moves_it_onto_the_new_base() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
+    let before = remote_branches(&checkout);
+    std::fs::write(checkout.work.join("README"), "docs\n").unwrap();
+    git(&checkout.work, &["add", "README"]);
+    git(&checkout.work, &["commit", "-q", "-m", "docs"]);
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(" updated on origin"), "{}", run.stderr);
+    let after = remote_branches(&checkout);
+    assert_eq!(
+        after[0].0, before[0].0,
+        "the same change names the same branch"
+    );
+    assert_ne!(after[0].1, before[0].1);
+    let head = git(&checkout.work, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        git(
+            &checkout.origin,
+            &["rev-parse", &format!("{}^", after[0].1)]
+        ),
+        head
+    );
+    let state = github.state();
+    assert_eq!(state.pulls.len(), 1);
+    assert_eq!(state.log.last().unwrap(), "PATCH /repos/acme/app/pulls/7");
+}
+
+#[test]
+fn pr_dry_run_prints_the_plan_and_makes_no_commit_push_or_request() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("branch: dockfix/"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("pull request: dockfix: rewrite Dockerfile (DF101, DF204)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("## dockfix"), "{}", run.stdout);
+    assert!(remote_branches(&checkout).is_empty());
+    assert!(git(&checkout.work, &["branch", "--list", "dockfix/*"]).is_empty());
+    assert!(github.state().log.is_empty());
+    // The branch it names is the one a real run pushes.
+    let planned = run.stdout.lines().next().unwrap()["branch: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
+    assert_eq!(remote_branches(&checkout)[0].0, planned);
+}
+
+#[test]
+fn pr_with_nothing_to_change_pushes_and_asks_nothing() {
+    let checkout = checkout("FROM scratch\nCOPY app /app\n");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
+    assert!(remote_branches(&checkout).is_empty());
+    assert!(github.state().log.is_empty());
+}
+
+#[test]
+fn pr_refuses_a_checkout_with_uncommitted_changes() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    std::fs::write(checkout.work.join("app.py"), "print('changed')\n").unwrap();
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("uncommitted changes to app.py"),
+        "{}",
+        run.stderr
+    );
+    assert!(remote_branches(&checkout).is_empty());
+    assert!(github.state().log.is_empty());
+}
+
+#[test]
+fn pr_commits_nothing_while_a_dockerfile_has_errors() {
+    let checkout = checkout(DOCKERFILE);
+    std::fs::create_dir(checkout.work.join("broken")).unwrap();
+    std::fs::write(checkout.work.join("broken/Dockerfile"), "FROM x\nENV FOO\n").unwrap();
+    git(&checkout.work, &["add", "."]);
+    git(&checkout.work, &["commit", "-q", "-m", "broken"]);
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("broken/Dockerfile:2:1: "),
+        "{}",
+        run.stderr
+    );
+    assert!(remote_branches(&checkout).is_empty());
+    assert!(github.state().log.is_empty());
+}
+
+#[test]
+fn contract_pr_reports_github_refusals_with_its_message() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    github.state().refuse = Some((401, "Bad credentials".into()));
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("HTTP 401: Bad credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(github.state().violations.is_empty());
+}
+
+#[test]
+fn pr_without_a_token_stops_before_pushing() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .current_dir(&checkout.work)
+        .arg("pr")
+        .env("HOME", &checkout.work)
+        .env_remove("GITHUB_TOKEN")
+        .env("GITHUB_API_URL", &github.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN is not set"));
+    assert!(remote_branches(&checkout).is_empty());
+}
