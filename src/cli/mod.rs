@@ -5,6 +5,7 @@ mod diff;
 mod discover;
 mod github;
 mod report;
+mod sarif;
 mod write;
 
 use std::cell::RefCell;
@@ -141,6 +142,8 @@ enum Format {
     Json,
     /// GitHub Actions annotations (`::warning file=...,line=...::message`).
     Github,
+    /// A SARIF 2.1.0 log, for GitHub code scanning.
+    Sarif,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -278,10 +281,17 @@ fn run(args: RunArgs) -> u8 {
         (_, _, true) => Mode::Check,
         _ => Mode::Lint,
     };
-    // Annotations take stdout, where `--write -` puts the rewrite.
+    // Annotations and SARIF take stdout, where `--write -` puts the rewrite.
     let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
-    if mode == Mode::Write && stdin && args.format == Format::Github {
-        say!("dockfix: --format github has no room for the rewrite of standard input; use text or json");
+    if mode == Mode::Write && stdin && matches!(args.format, Format::Github | Format::Sarif) {
+        let format = args
+            .format
+            .to_possible_value()
+            .expect("no format is hidden");
+        say!(
+            "dockfix: --format {} has no room for the rewrite of standard input; use text or json",
+            format.get_name()
+        );
         return 2;
     }
     let color = match args.color {
@@ -305,6 +315,7 @@ fn run(args: RunArgs) -> u8 {
         suppressed: vec![],
         errors: vec![],
         remaining: 0,
+        rules: rules.clone(),
     };
     for (path, message) in missing {
         out.errors.push(ErrorReport {
@@ -701,6 +712,9 @@ impl Job<'_> {
             }
         } else if self.args.format == Format::Github {
             let _ = stdout.write_all(github::annotations(out).as_bytes());
+        } else if self.args.format == Format::Sarif {
+            let log = serde_json::to_string_pretty(&sarif::log(out)).expect("the log serializes");
+            let _ = writeln!(stdout, "{log}");
         } else {
             let json = serde_json::to_string_pretty(out).expect("the report serializes");
             let _ = writeln!(stdout, "{json}");

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::engine::Settings;
-use crate::rules::{Applicability, Finding};
+use crate::rules::{Applicability, Finding, Rule};
 use crate::syntax::Dockerfile;
 
 /// Bumped on any incompatible change to the JSON output.
@@ -22,6 +22,9 @@ pub struct Output {
     /// Findings left unfixed (all of them when only reporting).
     #[serde(skip)]
     pub remaining: usize,
+    /// The rules that ran, which SARIF describes.
+    #[serde(skip)]
+    pub rules: Vec<&'static Rule>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +50,19 @@ pub struct FindingReport {
     pub message: String,
     pub range: RangeReport,
     pub fix: Option<FixReport>,
+}
+
+impl FindingReport {
+    /// What fixes the finding, for a reader of annotations or alerts.
+    pub fn fix_hint(&self) -> &'static str {
+        match &self.fix {
+            Some(fix) if fix.applies => " (dockfix --write fixes this)",
+            Some(fix) if fix.applicability == Applicability::Unsafe => {
+                " (dockfix --write --unsafe fixes this)"
+            }
+            _ => "",
+        }
+    }
 }
 
 #[derive(Serialize)]
