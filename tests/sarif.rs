@@ -439,3 +439,29 @@ fn standard_input_cannot_be_rewritten_into_the_log() {
     let run = dockfix(dir.path(), &["--format", "sarif", "-"], Some(ONE_FIX));
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn lines_for_other_files_are_named_in_the_fix_description() {
+    let dir = tree(&[
+        (
+            "Dockerfile",
+            "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n",
+        ),
+        (
+            "package.json",
+            "{\"name\": \"a\", \"version\": \"1.0.0\"}\n",
+        ),
+        ("package-lock.json", "{}\n"),
+    ]);
+    let (_, log) = sarif(dir.path(), &["--select", "DF101", "Dockerfile"]);
+    let fix = &results(&log)[0]["fixes"][0];
+    let description = fix["description"]["text"].as_str().unwrap();
+    assert!(
+        description.starts_with("Safe fix; also adds node_modules to ")
+            && description.ends_with(".dockerignore when missing"),
+        "{description}"
+    );
+    let changes = fix["artifactChanges"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["artifactLocation"]["uri"], "Dockerfile");
+}
