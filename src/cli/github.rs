@@ -3,7 +3,6 @@
 //! annotations on the pull request's lines.
 
 use super::report::{ErrorReport, FindingReport, Output};
-use crate::rules::Applicability;
 
 /// Every annotation of a run, one per line.
 pub fn annotations(out: &Output) -> String {
@@ -21,13 +20,6 @@ pub fn annotations(out: &Output) -> String {
 
 fn finding_line(finding: &FindingReport) -> String {
     let (start, end) = (&finding.range.start, &finding.range.end);
-    let fix = match &finding.fix {
-        Some(fix) if fix.applies => " (dockfix --write fixes this)",
-        Some(fix) if fix.applicability == Applicability::Unsafe => {
-            " (dockfix --write --unsafe fixes this)"
-        }
-        _ => "",
-    };
     format!(
         "::warning file={},line={},col={},endLine={},endColumn={},title={}::{}",
         property(&finding.file),
@@ -36,7 +28,7 @@ fn finding_line(finding: &FindingReport) -> String {
         end.line,
         end.column,
         property(&format!("{} {}", finding.rule, finding.name)),
-        data(&format!("{}{fix}", finding.message))
+        data(&format!("{}{}", finding.message, finding.fix_hint()))
     )
 }
 

@@ -6,6 +6,7 @@ mod discover;
 mod github;
 mod markdown;
 mod report;
+mod sarif;
 mod write;
 
 use std::cell::RefCell;
@@ -196,6 +197,8 @@ enum Format {
     /// A pull-request body describing the rewrite (with `--diff`,
     /// `--check` or `--write`).
     Markdown,
+    /// A SARIF 2.1.0 log, for GitHub code scanning.
+    Sarif,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -346,14 +349,15 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         say!("dockfix pr: it commits the rewrite of files: no --diff, --write, --check, --format or `-`");
         return 2;
     }
-    // Annotations and bodies take stdout, where `--write -` puts the rewrite.
-    if mode == Mode::Write && stdin && matches!(args.format, Format::Github | Format::Markdown) {
+    // Only text and JSON leave room on stdout for the rewrite of `--write -`.
+    if mode == Mode::Write && stdin && !matches!(args.format, Format::Text | Format::Json) {
+        let format = args
+            .format
+            .to_possible_value()
+            .expect("no format is hidden");
         say!(
             "dockfix: --format {} has no room for the rewrite of standard input; use text or json",
-            args.format
-                .to_possible_value()
-                .expect("no skipped formats")
-                .get_name()
+            format.get_name()
         );
         return 2;
     }
@@ -383,6 +387,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         errors: vec![],
         remaining: 0,
         changes: vec![],
+        rules: rules.clone(),
     };
     for (path, message) in missing {
         out.errors.push(ErrorReport {
@@ -793,6 +798,9 @@ impl Job<'_> {
         } else if self.args.format == Format::Markdown {
             let body = markdown::body(out, self.mode == Mode::Write, &fix_options(self.args));
             let _ = stdout.write_all(body.as_bytes());
+        } else if self.args.format == Format::Sarif {
+            let log = serde_json::to_string_pretty(&sarif::log(out)).expect("the log serializes");
+            let _ = writeln!(stdout, "{log}");
         } else {
             let json = serde_json::to_string_pretty(out).expect("the report serializes");
             let _ = writeln!(stdout, "{json}");

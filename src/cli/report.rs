@@ -26,6 +26,9 @@ pub struct Output {
     /// `dockfix pr`, which commits them.
     #[serde(skip)]
     pub changes: Vec<crate::engine::Companion>,
+    /// The rules that ran, which SARIF describes.
+    #[serde(skip)]
+    pub rules: Vec<&'static Rule>,
 }
 
 #[derive(Serialize, Default)]
@@ -60,6 +63,19 @@ pub struct FindingReport {
     pub message: String,
     pub range: RangeReport,
     pub fix: Option<FixReport>,
+}
+
+impl FindingReport {
+    /// What fixes the finding, for a reader of annotations or alerts.
+    pub fn fix_hint(&self) -> &'static str {
+        match &self.fix {
+            Some(fix) if fix.applies => " (dockfix --write fixes this)",
+            Some(fix) if fix.applicability == Applicability::Unsafe => {
+                " (dockfix --write --unsafe fixes this)"
+            }
+            _ => "",
+        }
+    }
 }
 
 #[derive(Serialize)]
