@@ -163,13 +163,31 @@ fn add_lines(companions: &mut Vec<Companion>, append: &Append) {
             companions.len() - 1
         }
     };
-    let text = &mut companions[index].after;
+    append_missing(&mut companions[index].after, &append.lines);
+}
+
+impl Companion {
+    /// Takes in the lines `other`, the same file as another Dockerfile's
+    /// fixes leave it, adds: both Dockerfiles' lines, as `--write` leaves
+    /// the file after fixing one and then the other.
+    pub fn absorb(&mut self, other: &Companion) {
+        let lines: Vec<String> = String::from_utf8_lossy(&other.after)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        append_missing(&mut self.after, &lines);
+    }
+}
+
+/// Appends each of `lines` the text lacks, in its line endings.
+fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
     let eol: &[u8] = if text.windows(2).any(|w| w == b"\r\n") {
         b"\r\n"
     } else {
         b"\n"
     };
-    for line in &append.lines {
+    for line in lines {
         let present = String::from_utf8_lossy(text)
             .lines()
             .any(|l| l.trim() == line);
@@ -188,4 +206,21 @@ fn changed(companions: Vec<Companion>) -> Vec<Companion> {
         .into_iter()
         .filter(|c| c.before.as_deref() != Some(&c.after[..]))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_companion_takes_in_the_lines_another_fix_adds_to_the_same_file() {
+        let file = |after: &str| Companion {
+            path: ".dockerignore".into(),
+            before: Some(b".git\r\n".to_vec()),
+            after: after.as_bytes().to_vec(),
+        };
+        let mut first = file(".git\r\nnode_modules\r\n");
+        first.absorb(&file(".git\r\n.venv\r\nnode_modules\r\n"));
+        assert_eq!(first.after, b".git\r\nnode_modules\r\n.venv\r\n");
+    }
 }

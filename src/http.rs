@@ -1,6 +1,7 @@
 //! The HTTP agent dockfix's network features share (registries, GitHub's
-//! API): the platform's trusted roots, dockfix's User-Agent, and statuses
-//! returned as responses, so callers read an error's body.
+//! API): the platform's trusted roots, dockfix's User-Agent, credentials
+//! kept across redirects only within a host, and statuses returned as
+//! responses, so callers read an error's body.
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .build();
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // A moved repository redirects within its host; keep the token.
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
         .timeout_global(Some(timeout))
         .user_agent(concat!("dockfix/", env!("CARGO_PKG_VERSION")))
         .tls_config(tls)

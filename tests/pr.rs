@@ -122,6 +122,7 @@ fn remote_branches(checkout: &Checkout) -> Vec<(String, String)> {
 #[derive(Clone, Debug)]
 struct PullRequest {
     number: u64,
+    open: bool,
     head: String,
     base: String,
     title: String,
@@ -184,10 +185,14 @@ fn pull_json(pull: &PullRequest, base_url: &str) -> Value {
     json!({
         "number": pull.number,
         "html_url": format!("{base_url}/acme/app/pull/{}", pull.number),
-        "state": "open",
+        "state": if pull.open { "open" } else { "closed" },
         "title": pull.title,
         "body": pull.body,
-        "head": { "ref": pull.head, "label": format!("acme:{}", pull.head) },
+        "head": {
+            "ref": pull.head,
+            "label": format!("acme:{}", pull.head),
+            "repo": { "full_name": "acme/app" },
+        },
         "base": { "ref": pull.base },
     })
 }
@@ -267,19 +272,27 @@ fn answer(state: &mut State, request: &Request, base_url: &str) -> (u16, Value) 
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
             };
-            if param("state").as_deref() != Some("open") {
-                return violation("lists other than open pull requests".into());
+            let wanted = param("state").unwrap_or_else(|| "open".into());
+            if !["open", "closed", "all"].contains(&wanted.as_str()) {
+                return violation(format!("state is {wanted}"));
             }
-            let Some(head) = param("head") else {
-                return violation("lists without a head filter".into());
+            let head = match param("head") {
+                Some(head) => match head.strip_prefix("acme:") {
+                    Some(branch) => Some(branch.to_string()),
+                    None => return violation(format!("head is not `user:ref-name`: {head}")),
+                },
+                None => None,
             };
-            let Some(branch) = head.strip_prefix("acme:") else {
-                return violation(format!("head is not `user:ref-name`: {head}"));
-            };
+            let base = param("base");
+            if head.is_none() && base.is_none() {
+                return violation("lists every pull request of the repository".into());
+            }
             let found: Vec<Value> = state
                 .pulls
                 .iter()
-                .filter(|p| p.head == branch)
+                .filter(|p| head.as_ref().is_none_or(|h| &p.head == h))
+                .filter(|p| base.as_ref().is_none_or(|b| &p.base == b))
+                .filter(|p| wanted == "all" || p.open == (wanted == "open"))
                 .map(|p| pull_json(p, base_url))
                 .collect();
             (200, Value::Array(found))
@@ -311,7 +324,7 @@ fn answer(state: &mut State, request: &Request, base_url: &str) -> (u16, Value) 
             else {
                 return violation("title, head and base are required strings".into());
             };
-            if state.pulls.iter().any(|p| p.head == head) {
+            if state.pulls.iter().any(|p| p.head == head && p.open) {
                 return (
                     422,
                     json!({ "message": "Validation Failed", "errors": [{ "message": format!("A pull request already exists for acme:{head}.") }] }),
@@ -319,6 +332,7 @@ fn answer(state: &mut State, request: &Request, base_url: &str) -> (u16, Value) 
             }
             let pull = PullRequest {
                 number: 7 + state.pulls.len() as u64,
+                open: true,
                 head,
                 base,
                 title,
@@ -355,6 +369,12 @@ fn answer(state: &mut State, request: &Request, base_url: &str) -> (u16, Value) 
             if let Some(base) = body["base"].as_str() {
                 pull.base = base.into();
             }
+            match body["state"].as_str() {
+                Some("closed") => pull.open = false,
+                Some("open") => pull.open = true,
+                Some(_) => return (422, json!({ "message": "Validation Failed" })),
+                None => {}
+            }
             let pull = pull.clone();
             (200, pull_json(&pull, base_url))
         }
@@ -379,8 +399,15 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// Commits everything in the checkout and pushes it to `main`.
+fn commit_all(checkout: &Checkout, message: &str) {
+    git(&checkout.work, &["add", "-A"]);
+    git(&checkout.work, &["commit", "-q", "-m", message]);
+    git(&checkout.work, &["push", "-q", "origin", "main"]);
+}
+
 #[test]
-fn contract_pr_opens_a_pull_request_then_updates_it_instead_of_opening_another() {
+fn contract_pr_opens_a_pull_request_then_keeps_it_instead_of_opening_another() {
     let checkout = checkout(DOCKERFILE);
     let github = FakeGitHub::start();
     let first = dockfix_pr(&checkout, &github, &[]);
@@ -396,36 +423,30 @@ fn contract_pr_opens_a_pull_request_then_updates_it_instead_of_opening_another()
     {
         let state = github.state();
         assert!(state.violations.is_empty(), "{:?}", state.violations);
-        let query = format!("head=acme%3A{}", branch.replace('/', "%2F"));
-        assert_eq!(state.log.len(), 2, "{:?}", state.log);
-        assert!(
-            state.log[0].starts_with("GET /repos/acme/app/pulls?") && state.log[0].contains(&query),
-            "{:?}",
-            state.log
+        let head = format!("head=acme%3A{}", branch.replace('/', "%2F"));
+        assert_eq!(
+            state.log,
+            [
+                format!("GET /repos/acme/app/pulls?state=all&{head}"),
+                "POST /repos/acme/app/pulls".to_string(),
+                "GET /repos/acme/app/pulls?state=open&base=main&per_page=100".to_string(),
+            ]
         );
-        assert_eq!(state.log[1], "POST /repos/acme/app/pulls");
         let pull = &state.pulls[0];
         assert_eq!(
             (pull.head.as_str(), pull.base.as_str()),
             (branch.as_str(), "main")
         );
         assert_eq!(pull.title, "dockfix: rewrite Dockerfile (DF101, DF204)");
-        assert!(
-            pull.body.contains("| DF101 `install-before-copy` | 1 |"),
-            "{}",
-            pull.body
-        );
-        assert!(
-            pull.body
-                .contains("dependency install now cached across source edits"),
-            "{}",
-            pull.body
-        );
-        assert!(
-            pull.body.contains("| DF204 `pip-no-cache-dir` | 1 |"),
-            "{}",
-            pull.body
-        );
+        for expected in [
+            "dockfix rewrote 1 Dockerfile (2 fixes)",
+            "| DF101 `install-before-copy` | 1 |",
+            "dependency install now cached across source edits",
+            "| DF204 `pip-no-cache-dir` | 1 |",
+            "<!-- dockfix-scope: ",
+        ] {
+            assert!(pull.body.contains(expected), "{expected}: {}", pull.body);
+        }
     }
 
     // The commit is the rewrite `--write` makes, on the checkout's commit,
@@ -466,7 +487,7 @@ fn contract_pr_opens_a_pull_request_then_updates_it_instead_of_opening_another()
     git(&checkout.work, &["checkout", "-q", "--", "."]);
 
     // The same change again: the same branch and commit, nothing pushed,
-    // and the open pull request updated rather than a second one opened.
+    // and the open pull request kept rather than a second one opened.
     let second = dockfix_pr(&checkout, &github, &[]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
@@ -475,16 +496,38 @@ fn contract_pr_opens_a_pull_request_then_updates_it_instead_of_opening_another()
         second.stderr
     );
     assert!(
-        second.stderr.contains("updated pull request #7"),
+        second.stderr.contains("kept pull request #7"),
         "{}",
         second.stderr
     );
     assert_eq!(remote_branches(&checkout), branches);
     let state = github.state();
     assert!(state.violations.is_empty(), "{:?}", state.violations);
-    assert_eq!(state.log.len(), 4, "{:?}", state.log);
-    assert!(state.log[2].starts_with("GET /repos/acme/app/pulls?"));
-    assert_eq!(state.log[3], "PATCH /repos/acme/app/pulls/7");
+    assert_eq!(state.log.len(), 5, "{:?}", state.log);
+    assert!(state.log[3].starts_with("GET /repos/acme/app/pulls?state=all&head="));
+    assert!(state.log[4].starts_with("GET /repos/acme/app/pulls?state=open&base=main"));
+    assert_eq!(state.pulls.len(), 1);
+}
+
+#[test]
+fn contract_pr_updates_an_open_pull_request_whose_text_changed() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
+    github.state().pulls[0].body = "edited by hand".into();
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("updated pull request #7"),
+        "{}",
+        run.stderr
+    );
+    let state = github.state();
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+    assert!(state
+        .log
+        .contains(&"PATCH /repos/acme/app/pulls/7".to_string()));
+    assert!(state.pulls[0].body.starts_with("## dockfix"));
     assert_eq!(state.pulls.len(), 1);
 }
 
@@ -495,8 +538,7 @@ fn pr_after_an_unrelated_commit_keeps_the_branch_and_moves_it_onto_the_new_base(
     assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
     let before = remote_branches(&checkout);
     std::fs::write(checkout.work.join("README"), "docs\n").unwrap();
-    git(&checkout.work, &["add", "README"]);
-    git(&checkout.work, &["commit", "-q", "-m", "docs"]);
+    commit_all(&checkout, "docs");
     let run = dockfix_pr(&checkout, &github, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(" updated on origin"), "{}", run.stderr);
@@ -514,9 +556,81 @@ fn pr_after_an_unrelated_commit_keeps_the_branch_and_moves_it_onto_the_new_base(
         ),
         head
     );
+    assert_eq!(github.state().pulls.len(), 1);
+}
+
+#[test]
+fn contract_pr_closes_the_pull_request_a_new_rewrite_of_the_same_files_supersedes() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
+    // Another scope (other options) has a pull request of its own.
+    assert_eq!(
+        dockfix_pr(&checkout, &github, &["--select", "DF204"]).code,
+        0
+    );
+    std::fs::write(
+        checkout.work.join("Dockerfile"),
+        DOCKERFILE.replace("3.12", "3.13"),
+    )
+    .unwrap();
+    commit_all(&checkout, "python 3.13");
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("opened pull request #9"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("closed pull request #7, superseded"),
+        "{}",
+        run.stderr
+    );
+    let state = github.state();
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+    let open: Vec<u64> = state
+        .pulls
+        .iter()
+        .filter(|p| p.open)
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(open, [8, 9]);
+    assert!(
+        state.pulls[0].body.starts_with("Superseded by #9"),
+        "{}",
+        state.pulls[0].body
+    );
+}
+
+#[test]
+fn contract_pr_does_not_reopen_a_change_a_person_closed() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    assert_eq!(dockfix_pr(&checkout, &github, &[]).code, 0);
+    let (branch, commit) = remote_branches(&checkout)[0].clone();
+    github.state().pulls[0].open = false;
+    std::fs::write(checkout.work.join("README"), "docs\n").unwrap();
+    commit_all(&checkout, "docs");
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("#7 for this change was closed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        remote_branches(&checkout),
+        [(branch, commit)],
+        "nothing pushed"
+    );
     let state = github.state();
     assert_eq!(state.pulls.len(), 1);
-    assert_eq!(state.log.last().unwrap(), "PATCH /repos/acme/app/pulls/7");
+    assert!(
+        state.log.last().unwrap().starts_with("GET "),
+        "{:?}",
+        state.log
+    );
 }
 
 #[test]
@@ -532,7 +646,11 @@ fn pr_dry_run_prints_the_plan_and_makes_no_commit_push_or_request() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("## dockfix"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("dockfix would rewrite 1 Dockerfile"),
+        "{}",
+        run.stdout
+    );
     assert!(remote_branches(&checkout).is_empty());
     assert!(git(&checkout.work, &["branch", "--list", "dockfix/*"]).is_empty());
     assert!(github.state().log.is_empty());
@@ -558,14 +676,38 @@ fn pr_with_nothing_to_change_pushes_and_asks_nothing() {
 }
 
 #[test]
-fn pr_refuses_a_checkout_with_uncommitted_changes() {
+fn pr_refuses_uncommitted_untracked_and_unpushed_work() {
     let checkout = checkout(DOCKERFILE);
     let github = FakeGitHub::start();
     std::fs::write(checkout.work.join("app.py"), "print('changed')\n").unwrap();
     let run = dockfix_pr(&checkout, &github, &[]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("uncommitted changes to app.py"),
+        run.stderr
+            .contains("uncommitted or untracked files: app.py;"),
+        "{}",
+        run.stderr
+    );
+    git(&checkout.work, &["checkout", "-q", "--", "."]);
+    // An untracked Dockerfile would be committed as a new file.
+    std::fs::create_dir(checkout.work.join("scratch")).unwrap();
+    std::fs::write(checkout.work.join("scratch/Dockerfile"), DOCKERFILE).unwrap();
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("untracked files: scratch/"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_dir_all(checkout.work.join("scratch")).unwrap();
+    // A local commit the remote lacks would ride along.
+    std::fs::write(checkout.work.join("wip.txt"), "wip\n").unwrap();
+    git(&checkout.work, &["add", "wip.txt"]);
+    git(&checkout.work, &["commit", "-q", "-m", "wip"]);
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is not origin's main"),
         "{}",
         run.stderr
     );
@@ -578,8 +720,7 @@ fn pr_commits_nothing_while_a_dockerfile_has_errors() {
     let checkout = checkout(DOCKERFILE);
     std::fs::create_dir(checkout.work.join("broken")).unwrap();
     std::fs::write(checkout.work.join("broken/Dockerfile"), "FROM x\nENV FOO\n").unwrap();
-    git(&checkout.work, &["add", "."]);
-    git(&checkout.work, &["commit", "-q", "-m", "broken"]);
+    commit_all(&checkout, "broken");
     let github = FakeGitHub::start();
     let run = dockfix_pr(&checkout, &github, &[]);
     assert_eq!(run.code, 2);
@@ -590,6 +731,126 @@ fn pr_commits_nothing_while_a_dockerfile_has_errors() {
     );
     assert!(remote_branches(&checkout).is_empty());
     assert!(github.state().log.is_empty());
+}
+
+#[test]
+fn pr_names_files_as_the_repository_does_from_any_directory() {
+    let checkout = checkout(DOCKERFILE);
+    std::fs::create_dir(checkout.work.join("docs")).unwrap();
+    std::fs::write(checkout.work.join("docs/README"), "docs\n").unwrap();
+    commit_all(&checkout, "docs");
+    let out = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .current_dir(checkout.work.join("docs"))
+        .args(["pr", "--dry-run", "../Dockerfile"])
+        .env("HOME", &checkout.work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("files: Dockerfile\n"), "{stdout}");
+    assert!(stdout.contains("### `Dockerfile`"), "{stdout}");
+    assert!(!stdout.contains(".."), "{stdout}");
+}
+
+#[test]
+fn pr_commits_through_symbolic_links_and_git_attributes() {
+    let checkout = checkout(DOCKERFILE);
+    let work = &checkout.work;
+    std::fs::create_dir(work.join("docker")).unwrap();
+    git(work, &["mv", "Dockerfile", "docker/Dockerfile.real"]);
+    std::os::unix::fs::symlink("docker/Dockerfile.real", work.join("Dockerfile")).unwrap();
+    // Stored with LF, checked out with CRLF.
+    std::fs::write(work.join(".gitattributes"), "docker/* text eol=crlf\n").unwrap();
+    commit_all(&checkout, "layout");
+    std::fs::remove_file(work.join("docker/Dockerfile.real")).unwrap();
+    git(work, &["checkout", "-q", "--", "docker/Dockerfile.real"]);
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &["Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (branch, _) = remote_branches(&checkout)[0].clone();
+    let changed = git(&checkout.origin, &["diff", "--numstat", "main", &branch]);
+    let rows: Vec<&str> = changed.lines().collect();
+    assert_eq!(rows.len(), 1, "{changed}");
+    // Only the moved lines, not every line's ending; the link stays a link.
+    assert!(rows[0].ends_with("\tdocker/Dockerfile.real"), "{changed}");
+    let added: usize = rows[0].split('\t').next().unwrap().parse().unwrap();
+    assert!(added <= 3, "{changed}");
+    let link = git(&checkout.origin, &["ls-tree", &branch, "Dockerfile"]);
+    assert!(link.starts_with("120000 "), "{link}");
+}
+
+#[test]
+fn pr_leaves_out_dockerfiles_in_submodules() {
+    let checkout = checkout(DOCKERFILE);
+    let library = checkout.work.parent().unwrap().join("library");
+    std::fs::create_dir(&library).unwrap();
+    git(&library, &["init", "-q", "-b", "main"]);
+    git(&library, &["config", "user.name", "Dock Fix"]);
+    git(&library, &["config", "user.email", "bot@example.com"]);
+    std::fs::write(library.join("Dockerfile"), "FROM scratch\nCMD prog\n").unwrap();
+    git(&library, &["add", "."]);
+    git(&library, &["commit", "-q", "-m", "library"]);
+    git(
+        &checkout.work,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            library.to_str().unwrap(),
+            "library",
+        ],
+    );
+    commit_all(&checkout, "submodule");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("leaving out library/Dockerfile: it is in submodule library"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("files: Dockerfile\n"), "{}", run.stdout);
+}
+
+#[test]
+fn pr_commits_one_dockerignore_for_dockerfiles_that_share_it() {
+    let node = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+    let checkout = checkout(node);
+    std::fs::write(checkout.work.join("Dockerfile.dev"), node).unwrap();
+    std::fs::write(checkout.work.join("package.json"), "{\"name\": \"app\"}\n").unwrap();
+    std::fs::write(
+        checkout.work.join("package-lock.json"),
+        "{\"lockfileVersion\": 3}\n",
+    )
+    .unwrap();
+    commit_all(&checkout, "node");
+    let github = FakeGitHub::start();
+    let plan = dockfix_pr(&checkout, &github, &["--select", "DF101", "--dry-run"]);
+    let files = plan.stdout.lines().find(|l| l.starts_with("files: "));
+    assert_eq!(
+        files,
+        Some("files: Dockerfile, .dockerignore, Dockerfile.dev"),
+        "{}",
+        plan.stdout
+    );
+    let run = dockfix_pr(&checkout, &github, &["--select", "DF101"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (branch, _) = remote_branches(&checkout)[0].clone();
+    let changed = git(&checkout.origin, &["diff", "--name-only", "main", &branch]);
+    assert_eq!(changed, ".dockerignore\nDockerfile\nDockerfile.dev");
+    let ignore = git(
+        &checkout.origin,
+        &["show", &format!("{branch}:.dockerignore")],
+    );
+    assert_eq!(ignore, "node_modules");
 }
 
 #[test]
@@ -604,7 +865,12 @@ fn contract_pr_reports_github_refusals_with_its_message() {
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains(TOKEN));
     assert!(github.state().violations.is_empty());
+    assert!(
+        remote_branches(&checkout).is_empty(),
+        "asked before pushing"
+    );
 }
 
 #[test]

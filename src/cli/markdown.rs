@@ -7,11 +7,30 @@ use std::collections::BTreeMap;
 use super::report::{plural, FileReport, FindingReport, Output};
 use crate::rules::{Applicability, Rule};
 
+/// GitHub refuses a pull-request body longer than this (in characters).
+const GITHUB_LIMIT: usize = 65_536;
+/// Room kept for what `dockfix pr` adds after the body.
+const MARGIN: usize = 1_024;
+/// Findings listed one by one in a body that must be short.
+const SHORT_LIST: usize = 50;
+
 /// The body for a rewrite that `done` (applied) or would be applied, with
-/// the options that chose its fixes (`--cache-style mounts`, ...).
+/// the options that chose its fixes (`--cache-style mounts`, ...). A
+/// rewrite of many files whose per-file tables would not fit in a GitHub
+/// pull request is described per rule instead.
 pub fn body(out: &Output, done: bool, options: &str) -> String {
+    let full = render(out, done, options, false);
+    if full.chars().count() + MARGIN <= GITHUB_LIMIT {
+        full
+    } else {
+        render(out, done, options, true)
+    }
+}
+
+fn render(out: &Output, done: bool, options: &str, short: bool) -> String {
     let rewritten: Vec<&FileReport> = out.files.iter().filter(|f| !f.applied.is_empty()).collect();
     let fixes: usize = rewritten.iter().map(|f| f.applied.len()).sum();
+    let one = rewritten.len() == 1;
     let mut text = String::from("## dockfix\n\n");
     if rewritten.is_empty() {
         text += "dockfix has nothing to change.\n";
@@ -22,60 +41,99 @@ pub fn body(out: &Output, done: bool, options: &str) -> String {
             if done { "rewrote" } else { "would rewrite" },
             plural(rewritten.len(), "Dockerfile", "Dockerfiles"),
             plural(fixes, "fix", "fixes"),
-            if rewritten.len() == 1 {
-                "it builds"
-            } else {
-                "they build"
-            },
-            if rewritten.len() == 1 {
-                "produces"
-            } else {
-                "produce"
-            },
+            if one { "it builds" } else { "they build" },
+            if one { "produces" } else { "produce" },
         );
     }
-    for file in &rewritten {
-        text += &format!("\n### `{}`\n\n", one_line(&file.path));
-        text += "| Rule | Fixes | What it fixed | Effect |\n|---|---|---|---|\n";
-        for (rule, count) in by_rule(&file.applied).into_values() {
-            text += &format!(
-                "| {} `{}` | {count} | {} | {} |\n",
-                rule.id,
-                rule.name,
-                cell(rule.summary),
-                cell(rule.effect)
-            );
-        }
-        if !file.companions.is_empty() {
-            let names: Vec<String> = file
-                .companions
-                .iter()
-                .map(|c| format!("`{}`", one_line(c)))
-                .collect();
-            text += &format!(
-                "\nAlso {}: {} (lines the moved steps need there).\n",
-                if done { "changed" } else { "to change" },
-                names.join(", ")
-            );
+    if short {
+        text += &per_rule(&rewritten);
+    } else {
+        for file in &rewritten {
+            text += &per_file(file, done);
         }
     }
     let left: Vec<&FindingReport> = out.files.iter().flat_map(|f| &f.left).collect();
-    if !left.is_empty() {
-        text += "\n### Left for a human\n\n";
-        for finding in left {
-            text += &format!("- {}\n", left_line(finding));
-        }
-    }
-    if !out.errors.is_empty() {
-        text += "\n### Not rewritten\n\n";
-        for error in &out.errors {
-            text += &format!("- {}\n", one_line(&error.text()));
-        }
-    }
+    text += &list("Left for a human", left.iter().map(|f| left_line(f)), short);
+    text += &list(
+        "Not rewritten",
+        out.errors.iter().map(|e| one_line(&e.text())),
+        short,
+    );
     text += &format!(
         "\n---\nMade with `dockfix --write{}{options}`; `dockfix explain RULE` documents each rule.\n",
         if options.is_empty() { "" } else { " " }
     );
+    text
+}
+
+/// A file's table: each rule applied, what it fixed, what it brings.
+fn per_file(file: &FileReport, done: bool) -> String {
+    let mut text = format!("\n### `{}`\n\n", one_line(&file.path));
+    text += "| Rule | Fixes | What it fixed | Effect |\n|---|---|---|---|\n";
+    for (rule, count) in by_rule(&file.applied).into_values() {
+        text += &format!(
+            "| {} `{}` | {count} | {} | {} |\n",
+            rule.id,
+            rule.name,
+            cell(rule.summary),
+            cell(rule.effect)
+        );
+    }
+    if !file.companions.is_empty() {
+        let names: Vec<String> = file
+            .companions
+            .iter()
+            .map(|c| format!("`{}`", one_line(c)))
+            .collect();
+        text += &format!(
+            "\nAlso {}: {} (lines the moved steps need there).\n",
+            if done { "changed" } else { "to change" },
+            names.join(", ")
+        );
+    }
+    text
+}
+
+/// One table for all files: each rule, in how many files, how many fixes.
+fn per_rule(rewritten: &[&FileReport]) -> String {
+    let mut rules: BTreeMap<&str, (&Rule, usize, usize)> = BTreeMap::new();
+    for file in rewritten {
+        for (rule, count) in by_rule(&file.applied).into_values() {
+            let entry = rules.entry(rule.id).or_insert((rule, 0, 0));
+            entry.1 += 1;
+            entry.2 += count;
+        }
+    }
+    let mut text = String::from(
+        "\nThe files are too many to list here; the commit has them all.\n\n\
+         | Rule | Files | Fixes | What it fixed | Effect |\n|---|---|---|---|---|\n",
+    );
+    for (rule, files, fixes) in rules.into_values() {
+        text += &format!(
+            "| {} `{}` | {files} | {fixes} | {} | {} |\n",
+            rule.id,
+            rule.name,
+            cell(rule.summary),
+            cell(rule.effect)
+        );
+    }
+    text
+}
+
+/// A titled list, cut short in a short body.
+fn list(title: &str, items: impl ExactSizeIterator<Item = String>, short: bool) -> String {
+    let total = items.len();
+    if total == 0 {
+        return String::new();
+    }
+    let shown = if short { SHORT_LIST } else { total };
+    let mut text = format!("\n### {title}\n\n");
+    for item in items.take(shown) {
+        text += &format!("- {item}\n");
+    }
+    if total > shown {
+        text += &format!("- and {} more: `dockfix` lists them all.\n", total - shown);
+    }
     text
 }
 
@@ -115,4 +173,77 @@ fn one_line(text: &str) -> String {
 /// Text kept in its table cell: no column breaks either.
 fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::report::{Position, RangeReport};
+    use crate::rules::{find, Rule};
+
+    fn rule(id: &str) -> &'static Rule {
+        find(id).expect("a rule")
+    }
+
+    /// A run that rewrote `files` Dockerfiles, each with a finding left.
+    fn rewrite_of(files: usize) -> Output {
+        let at = || Position {
+            line: 1,
+            column: 1,
+            offset: 0,
+        };
+        let reports = (0..files).map(|i| {
+            let path = format!("services/service-{i}/Dockerfile");
+            FileReport {
+                changed: true,
+                fixes: 2,
+                applied: vec![rule("DF101"), rule("DF204")],
+                left: vec![FindingReport {
+                    file: path.clone(),
+                    rule: "DF002",
+                    name: "exec-form",
+                    message: "shell-form CMD".into(),
+                    range: RangeReport {
+                        start: at(),
+                        end: at(),
+                    },
+                    fix: None,
+                }],
+                path,
+                ..Default::default()
+            }
+        });
+        Output {
+            version: 1,
+            files: reports.collect(),
+            findings: vec![],
+            suppressed: vec![],
+            errors: vec![],
+            remaining: 0,
+            changes: vec![],
+            rules: vec![],
+        }
+    }
+
+    #[test]
+    fn a_rewrite_of_many_files_still_fits_in_a_pull_request() {
+        let few = body(&rewrite_of(3), true, "");
+        assert!(few.contains("### `services/service-2/Dockerfile`"), "{few}");
+        assert!(
+            few.contains("- `services/service-2/Dockerfile:1` DF002"),
+            "{few}"
+        );
+        let many = body(&rewrite_of(400), true, "");
+        assert!(many.chars().count() + MARGIN <= GITHUB_LIMIT);
+        assert!(!many.contains("### `services/"), "{many}");
+        assert!(
+            many.contains("| DF101 `install-before-copy` | 400 | 400 |"),
+            "{many}"
+        );
+        assert!(
+            many.contains("- and 350 more: `dockfix` lists them all."),
+            "{many}"
+        );
+        assert!(render(&rewrite_of(400), true, "", false).chars().count() > GITHUB_LIMIT);
+    }
 }

@@ -378,7 +378,15 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     } else {
         args.paths.clone()
     };
-    let (inputs, missing) = discover::inputs(&paths);
+    let (mut inputs, missing) = discover::inputs(&paths);
+    // `dockfix pr` needs a clean checkout: known before any work.
+    let checkout = match pr.map(|_| pr::Checkout::open(&mut inputs)).transpose() {
+        Ok(checkout) => checkout,
+        Err(e) => {
+            say!("dockfix pr: {e}");
+            return 2;
+        }
+    };
     let mut out = Output {
         version: report::JSON_VERSION,
         files: vec![],
@@ -436,9 +444,16 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     if let Some(pinning) = &job.pinning {
         pinning.finish();
     }
-    match pr {
-        Some(options) => pr::open(&out, options, &fix_options(&args)),
-        None => job.finish(&out, &mut stdout),
+    match (pr, checkout) {
+        (Some(options), Some(checkout)) => {
+            let request = pr::Request {
+                options,
+                paths: &args.paths,
+                fix_options: &fix_options(&args),
+            };
+            pr::open(checkout, out, &request)
+        }
+        _ => job.finish(&out, &mut stdout),
     }
 }
 
@@ -678,7 +693,13 @@ impl Job<'_> {
                             after: fixed.file.source.clone(),
                         });
                     }
-                    out.changes.extend(fixed.companions.iter().cloned());
+                    // Dockerfiles sharing a .dockerignore each add theirs.
+                    for companion in &fixed.companions {
+                        match out.changes.iter_mut().find(|c| c.path == companion.path) {
+                            Some(earlier) => earlier.absorb(companion),
+                            None => out.changes.push(companion.clone()),
+                        }
+                    }
                 }
             }
             Mode::Write => {

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::discover::Input;
 use super::markdown;
 use super::report::Output;
 use crate::pr::api::{self, Api, Proposal};
 use crate::pr::git::{Pushed, Repo};
 use crate::pr::{self as plan, Change};
+use crate::rules::Rule;
 
 #[derive(Args)]
 pub struct PrOptions {
@@ -32,9 +34,84 @@ pub struct PrOptions {
     dry_run: bool,
 }
 
+/// The checkout `dockfix pr` works in, checked before any rewrite.
+pub struct Checkout {
+    repo: Repo,
+    /// The checkout's top, canonical.
+    top: PathBuf,
+}
+
+impl Checkout {
+    /// The checkout holding the current directory, which must be clean; the
+    /// inputs inside submodules are left out (they belong to other
+    /// repositories).
+    pub fn open(inputs: &mut Vec<Input>) -> Result<Checkout, String> {
+        let repo = Repo::discover(Path::new("."))?;
+        let unclean = repo.unclean()?;
+        if !unclean.is_empty() {
+            return Err(format!(
+                "uncommitted or untracked files: {}; the rewrite reads the checkout, and the pull request must hold only dockfix's rewrite of what is committed",
+                unclean.join(", ")
+            ));
+        }
+        let top = canonical(&repo.top)?;
+        let submodules = repo.submodules()?;
+        let mut outside = Ok(());
+        inputs.retain(|input| {
+            let Input::File(path) = input else {
+                return true;
+            };
+            let within = match in_repo(&top, path) {
+                Ok(within) => within,
+                Err(e) => {
+                    outside = Err(e);
+                    return false;
+                }
+            };
+            match submodules
+                .iter()
+                .find(|s| within.starts_with(&format!("{s}/")))
+            {
+                Some(submodule) => {
+                    say!("dockfix pr: leaving out {within}: it is in submodule {submodule}; run dockfix pr there");
+                    false
+                }
+                None => true,
+            }
+        });
+        outside?;
+        Ok(Checkout { repo, top })
+    }
+
+    /// Paths as the repository names them, in the pull request and its
+    /// body, wherever dockfix ran from.
+    fn relabel(&self, out: &mut Output) {
+        let label = |path: &mut String| {
+            if let Ok(within) = in_repo(&self.top, Path::new(path.as_str())) {
+                *path = within;
+            }
+        };
+        for file in &mut out.files {
+            label(&mut file.path);
+            file.companions.iter_mut().for_each(label);
+            file.left.iter_mut().for_each(|f| label(&mut f.file));
+        }
+        out.errors.iter_mut().for_each(|e| label(&mut e.file));
+    }
+}
+
+/// What `dockfix pr` was asked: the options that decide its pull request.
+pub struct Request<'a> {
+    pub options: &'a PrOptions,
+    /// The paths given (none: the current directory).
+    pub paths: &'a [PathBuf],
+    /// The options that chose the fixes, as typed.
+    pub fix_options: &'a str,
+}
+
 /// Turns the run's rewrite into a pull request; the exit code.
-pub fn open(out: &Output, options: &PrOptions, fix_options: &str) -> u8 {
-    match propose(out, options, fix_options) {
+pub fn open(checkout: Checkout, out: Output, request: &Request) -> u8 {
+    match propose(checkout, out, request) {
         Ok(()) => 0,
         Err(e) => {
             say!("dockfix pr: {e}");
@@ -43,7 +120,9 @@ pub fn open(out: &Output, options: &PrOptions, fix_options: &str) -> u8 {
     }
 }
 
-fn propose(out: &Output, options: &PrOptions, fix_options: &str) -> Result<(), String> {
+fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(), String> {
+    let options = request.options;
+    checkout.relabel(&mut out);
     if !out.errors.is_empty() {
         for error in &out.errors {
             say!("{}", error.text());
@@ -54,42 +133,59 @@ fn propose(out: &Output, options: &PrOptions, fix_options: &str) -> Result<(), S
         say!("dockfix pr: nothing to change");
         return Ok(());
     }
-    let repo = Repo::discover(Path::new("."))?;
-    let uncommitted = repo.uncommitted()?;
-    if !uncommitted.is_empty() {
-        return Err(format!(
-            "uncommitted changes to {}: commit or stash them, the pull request holds only dockfix's rewrite",
-            uncommitted.join(", ")
-        ));
-    }
-    let top = canonical(&repo.top)?;
+    let Checkout { repo, top } = &checkout;
     let changes = out
         .changes
         .iter()
         .map(|c| {
             Ok(Change {
-                path: in_repo(&top, &c.path)?,
+                path: in_repo(top, &c.path)?,
                 before: c.before.clone(),
                 after: c.after.clone(),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let rewritten = out
+    let rewritten: Vec<(String, Vec<&'static Rule>)> = out
         .files
         .iter()
         .filter(|f| !f.applied.is_empty())
-        .map(|f| Ok((in_repo(&top, Path::new(&f.path))?, f.applied.clone())))
-        .collect::<Result<Vec<_>, String>>()?;
-    let branch = plan::branch(&changes);
+        .map(|f| (f.path.clone(), f.applied.clone()))
+        .collect();
     let base = match &options.base {
         Some(base) => base.clone(),
         None => repo
             .current_branch()
             .ok_or("no branch is checked out: name the pull request's base with --base")?,
     };
+    // The pull request holds the rewrite, not commits the remote lacks.
+    let head = repo.head()?;
+    match repo.remote_branch(&options.remote, &base)? {
+        Some(tip) if tip == head => {}
+        Some(tip) => {
+            return Err(format!(
+                "HEAD ({}) is not {}'s {base} ({}): the pull request would carry other commits; check out {base} as the remote has it",
+                &head[..12.min(head.len())],
+                options.remote,
+                &tip[..12.min(tip.len())]
+            ))
+        }
+        None => return Err(format!("{} has no branch {base}", options.remote)),
+    }
+    let branch = plan::branch(&base, &changes);
+    let paths: Vec<String> = match request.paths {
+        [] => vec![in_repo(top, Path::new("."))?],
+        paths => paths
+            .iter()
+            .map(|p| in_repo(top, p))
+            .collect::<Result<_, _>>()?,
+    };
+    let scope = plan::scope(&base, &paths, request.fix_options);
     let title = plan::title(&rewritten);
     let message = plan::commit_message(&rewritten);
-    let body = markdown::body(out, true, fix_options);
+    let body = format!(
+        "{}\n{scope}\n",
+        markdown::body(&out, !options.dry_run, request.fix_options)
+    );
     if options.dry_run {
         let files: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         println!(
@@ -107,14 +203,23 @@ fn propose(out: &Output, options: &PrOptions, fix_options: &str) -> Result<(), S
         .ok_or("GITHUB_TOKEN is not set: it is the token the pull request is opened with")?;
     let name = match &options.repo {
         Some(name) => name.clone(),
-        None => github_repository(&repo, &options.remote)?,
+        None => github_repository(repo, &options.remote)?,
     };
     let url = std::env::var("GITHUB_API_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| api::DEFAULT_URL.into());
     let api = Api::new(&url, token, name);
-    let commit = repo.commit(&repo.head()?, &changes, &message)?;
+    let earlier = api.from_branch(&branch)?;
+    let open = earlier.iter().find(|p| p.is_open());
+    if let (None, Some(closed)) = (open, earlier.first()) {
+        say!(
+            "dockfix pr: pull request #{} for this change was closed; not opening it again",
+            closed.number
+        );
+        return Ok(());
+    }
+    let commit = repo.commit(&head, &changes, &message)?;
     let pushed = repo.push(&options.remote, &branch, &commit)?;
     say!(
         "dockfix pr: {branch} {} on {}",
@@ -131,27 +236,68 @@ fn propose(out: &Output, options: &PrOptions, fix_options: &str) -> Result<(), S
         head: &branch,
         base: &base,
     };
-    let (verb, pull) = match api.find_open(&branch)? {
-        Some(open) => ("updated", api.update(open.number, &proposal)?),
-        None => ("opened", api.create(&proposal)?),
+    let (verb, number, link) = match open {
+        Some(open) if open.title == title && open.body.as_deref() == Some(&body) => {
+            ("kept", open.number, open.html_url.clone())
+        }
+        Some(open) => {
+            let pull = api.update(open.number, &proposal)?;
+            ("updated", pull.number, pull.html_url)
+        }
+        None => {
+            let pull = api.create(&proposal)?;
+            ("opened", pull.number, pull.html_url)
+        }
     };
-    say!("dockfix pr: {verb} pull request #{}", pull.number);
-    println!("{}", pull.html_url);
+    say!("dockfix pr: {verb} pull request #{number}");
+    supersede(&api, &base, &branch, &scope, number)?;
+    println!("{link}");
     Ok(())
 }
 
-/// The repository to open the pull request in.
+/// Closes the open pull requests an earlier run made for the same files
+/// (same scope, another branch): the new one replaces them.
+fn supersede(api: &Api, base: &str, branch: &str, scope: &str, number: u64) -> Result<(), String> {
+    for old in api.open_into(base)? {
+        let ours = old.head.branch.starts_with("dockfix/")
+            && old.head.branch != branch
+            && old
+                .head
+                .repo
+                .as_ref()
+                .is_some_and(|r| r.full_name == api.repo())
+            && old.body.as_deref().is_some_and(|b| b.contains(scope));
+        if ours {
+            let body = format!(
+                "Superseded by #{number}: the same files were rewritten again.\n\n{}",
+                old.body.as_deref().unwrap_or_default()
+            );
+            api.close(old.number, &body)?;
+            say!(
+                "dockfix pr: closed pull request #{}, superseded",
+                old.number
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The repository to open the pull request in: the remote's, when it is
+/// on github.com, else `$GITHUB_REPOSITORY` (GitHub Enterprise in Actions).
 fn github_repository(repo: &Repo, remote: &str) -> Result<String, String> {
-    if let Some(name) = std::env::var("GITHUB_REPOSITORY")
-        .ok()
-        .filter(|n| !n.is_empty())
-    {
+    let url = repo.remote_url(remote)?;
+    if let Some(name) = api::repo_of_remote(&url) {
         return Ok(name);
     }
-    let url = repo.remote_url(remote)?;
-    api::repo_of_remote(&url).ok_or_else(|| {
-        format!("remote {remote} ({url}) is not on github.com: name the repository with --repo OWNER/NAME or GITHUB_REPOSITORY")
-    })
+    std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "remote {remote} ({}) is not on github.com: name the repository with --repo OWNER/NAME or GITHUB_REPOSITORY",
+                api::without_credentials(&url)
+            )
+        })
 }
 
 fn canonical(path: &Path) -> Result<PathBuf, String> {
@@ -159,17 +305,23 @@ fn canonical(path: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `path` relative to the checkout's top, with `/`; a file that does not
-/// exist yet (a new .dockerignore) is placed by its directory.
+/// `path` relative to the checkout's top, with `/`: the file a symbolic
+/// link points to, as `--write` writes there; a file that does not exist
+/// yet (a new .dockerignore) is placed by its directory.
 fn in_repo(top: &Path, path: &Path) -> Result<String, String> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file", path.display()))?;
-    let full = canonical(dir)?.join(name);
+    let full = match path.canonicalize() {
+        Ok(full) => full,
+        Err(_) => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = path
+                .file_name()
+                .ok_or_else(|| format!("{}: not a file", path.display()))?;
+            canonical(dir)?.join(name)
+        }
+    };
     let relative = full.strip_prefix(top).map_err(|_| {
         format!(
             "{} is outside the git checkout {}",

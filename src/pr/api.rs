@@ -18,10 +18,34 @@ pub struct Api {
     repo: String,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
     pub html_url: String,
+    /// `open` or `closed` (merged ones too).
+    pub state: String,
+    pub title: String,
+    pub body: Option<String>,
+    pub head: Head,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Head {
+    #[serde(rename = "ref")]
+    pub branch: String,
+    /// `None` when the fork it came from was deleted.
+    pub repo: Option<HeadRepo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HeadRepo {
+    pub full_name: String,
+}
+
+impl PullRequest {
+    pub fn is_open(&self) -> bool {
+        self.state == "open"
+    }
 }
 
 /// What a pull request says.
@@ -44,17 +68,28 @@ impl Api {
         }
     }
 
-    /// The open pull request from `branch` of this repository, if any.
-    pub fn find_open(&self, branch: &str) -> Result<Option<PullRequest>, String> {
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    /// The pull requests from `branch` of this repository, open or closed.
+    pub fn from_branch(&self, branch: &str) -> Result<Vec<PullRequest>, String> {
         let owner = self.repo.split('/').next().unwrap_or_default();
-        let url = format!(
-            "{}/repos/{}/pulls?state=open&head={}",
-            self.url,
-            self.repo,
-            query_value(&format!("{owner}:{branch}"))
-        );
-        let found: Vec<PullRequest> = self.call("GET", &url, None, 200)?;
-        Ok(found.into_iter().next())
+        let head = query_value(&format!("{owner}:{branch}"));
+        self.list(&format!("state=all&head={head}"))
+    }
+
+    /// The open pull requests into `base` (the first hundred).
+    pub fn open_into(&self, base: &str) -> Result<Vec<PullRequest>, String> {
+        self.list(&format!(
+            "state=open&base={}&per_page=100",
+            query_value(base)
+        ))
+    }
+
+    fn list(&self, query: &str) -> Result<Vec<PullRequest>, String> {
+        let url = format!("{}/repos/{}/pulls?{query}", self.url, self.repo);
+        self.call("GET", &url, None, 200)
     }
 
     pub fn create(&self, proposal: &Proposal) -> Result<PullRequest, String> {
@@ -77,6 +112,17 @@ impl Api {
             "base": proposal.base,
         });
         self.call("PATCH", &url, Some(body), 200)
+    }
+
+    /// Closes a pull request with a new body saying why.
+    pub fn close(&self, number: u64, body: &str) -> Result<PullRequest, String> {
+        let url = format!("{}/repos/{}/pulls/{number}", self.url, self.repo);
+        self.call(
+            "PATCH",
+            &url,
+            Some(json!({ "state": "closed", "body": body })),
+            200,
+        )
     }
 
     fn call<T: serde::de::DeserializeOwned>(
@@ -141,18 +187,38 @@ fn query_value(text: &str) -> String {
 }
 
 /// `OWNER/NAME` of a github.com remote URL (`https://github.com/o/r.git`,
-/// `git@github.com:o/r.git`, `ssh://git@github.com/o/r`).
+/// `git@github.com:o/r.git`, `ssh://git@github.com/o/r`, with or without
+/// credentials).
 pub fn repo_of_remote(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("https://github.com/")
-        .or_else(|| url.strip_prefix("http://github.com/"))
-        .or_else(|| url.strip_prefix("git@github.com:"))
-        .or_else(|| url.strip_prefix("ssh://git@github.com/"))?;
+    let url = without_credentials(url);
+    let rest = [
+        "https://github.com/",
+        "http://github.com/",
+        "ssh://github.com/",
+        "ssh://ssh.github.com:443/",
+    ]
+    .iter()
+    .find_map(|prefix| url.strip_prefix(prefix))
+    .or_else(|| url.strip_prefix("github.com:"))?;
     let rest = rest.trim_end_matches('/');
     let rest = rest.strip_suffix(".git").unwrap_or(rest);
     let (owner, name) = rest.split_once('/')?;
     (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
         .then(|| format!("{owner}/{name}"))
+}
+
+/// A remote URL without the user and password it may carry (a token, in
+/// CI), fit to match and to show.
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -164,8 +230,10 @@ mod tests {
         for url in [
             "https://github.com/acme/app.git",
             "https://github.com/acme/app",
+            "https://x-access-token:ghs_secret@github.com/acme/app.git",
             "git@github.com:acme/app.git",
             "ssh://git@github.com/acme/app.git",
+            "ssh://git@ssh.github.com:443/acme/app.git",
         ] {
             assert_eq!(repo_of_remote(url).as_deref(), Some("acme/app"), "{url}");
         }
@@ -177,6 +245,19 @@ mod tests {
         ] {
             assert_eq!(repo_of_remote(url), None, "{url}");
         }
+    }
+
+    #[test]
+    fn credentials_never_show() {
+        assert_eq!(
+            without_credentials("https://x-access-token:ghs_secret@ghe.example/acme/app.git"),
+            "https://ghe.example/acme/app.git"
+        );
+        assert_eq!(
+            without_credentials("git@github.com:acme/app.git"),
+            "github.com:acme/app.git"
+        );
+        assert_eq!(without_credentials("/srv/git/a@b.git"), "/srv/git/a@b.git");
     }
 
     #[test]

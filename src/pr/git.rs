@@ -23,24 +23,50 @@ pub enum Pushed {
 }
 
 impl Repo {
-    /// The checkout holding `dir`.
+    /// The checkout holding `dir`, which must have a commit to build on.
     pub fn discover(dir: &Path) -> Result<Repo, String> {
         let top = git(dir, &["rev-parse", "--show-toplevel"], None, &[])
             .map_err(|e| format!("not in a git checkout: {e}"))?;
-        Ok(Repo {
+        let repo = Repo {
             top: PathBuf::from(top),
-        })
+        };
+        repo.run(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+            .map_err(|_| "the repository has no commit yet".to_string())?;
+        Ok(repo)
     }
 
     fn run(&self, args: &[&str]) -> Result<String, String> {
         git(&self.top, args, None, &[])
     }
 
-    /// Tracked files with changes not committed: a rewrite of them would
-    /// commit someone's work in progress.
-    pub fn uncommitted(&self) -> Result<Vec<String>, String> {
-        let status = self.run(&["status", "--porcelain", "--untracked-files=no"])?;
-        Ok(status.lines().map(|l| l[3..].to_string()).collect())
+    /// Files that differ from `HEAD` or are not tracked (ignored ones
+    /// aside): a rewrite read from them would commit someone's work in
+    /// progress, or name files the repository does not have.
+    pub fn unclean(&self) -> Result<Vec<String>, String> {
+        let status = self.run(&["status", "--porcelain", "-z"])?;
+        let mut files = Vec::new();
+        let mut entries = status.split('\0').filter(|e| !e.is_empty());
+        while let Some(entry) = entries.next() {
+            let (code, path) = entry.split_at(3.min(entry.len()));
+            files.push(path.to_string());
+            // A rename or copy names its source next.
+            if code.starts_with(['R', 'C']) {
+                entries.next();
+            }
+        }
+        Ok(files)
+    }
+
+    /// The submodules' paths: their files belong to other repositories.
+    pub fn submodules(&self) -> Result<Vec<String>, String> {
+        let staged = self.run(&["ls-files", "--stage", "-z"])?;
+        Ok(staged
+            .split('\0')
+            .filter_map(|entry| {
+                let (info, path) = entry.split_once('\t')?;
+                info.starts_with("160000 ").then(|| path.to_string())
+            })
+            .collect())
     }
 
     /// The branch checked out, if any.
@@ -50,6 +76,17 @@ impl Repo {
 
     pub fn head(&self) -> Result<String, String> {
         self.run(&["rev-parse", "--verify", "HEAD^{commit}"])
+    }
+
+    /// The commit `branch` is at on `remote`, if it exists there.
+    pub fn remote_branch(&self, remote: &str, branch: &str) -> Result<Option<String>, String> {
+        let refname = format!("refs/heads/{branch}");
+        let listed = self.run(&["ls-remote", remote, &refname])?;
+        Ok(listed
+            .lines()
+            .find(|l| l.ends_with(&format!("\t{refname}")))
+            .and_then(|l| l.split('\t').next())
+            .map(String::from))
     }
 
     /// The remote's URL, to tell which GitHub repository it is.
@@ -66,15 +103,22 @@ impl Repo {
         changes: &[Change],
         message: &str,
     ) -> Result<String, String> {
+        self.run(&["var", "GIT_AUTHOR_IDENT"]).map_err(|_| {
+            "git has no identity to commit with: set user.name and user.email (git config), \
+             or GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL"
+                .to_string()
+        })?;
         let index = tempfile::NamedTempFile::new_in(self.git_dir()?)
             .map_err(|e| format!("cannot create a temporary index: {e}"))?;
         let index_path = index.path().to_string_lossy().into_owned();
         let env = [("GIT_INDEX_FILE", index_path.as_str())];
         git(&self.top, &["read-tree", parent], None, &env)?;
         for change in changes {
+            // `--path`: the file's attributes apply (line endings, filters),
+            // as when `git add` stores it.
             let blob = git(
                 &self.top,
-                &["hash-object", "-w", "--stdin"],
+                &["hash-object", "-w", "--stdin", "--path", &change.path],
                 Some(&change.after),
                 &[],
             )?;
@@ -117,15 +161,11 @@ impl Repo {
     }
 
     /// Points the local branch at `commit`, for people who want to look at
-    /// it, and force-pushes it: `dockfix/` branches are dockfix's own.
+    /// it (git refuses while a worktree has it checked out), and
+    /// force-pushes it: `dockfix/` branches are dockfix's own.
     pub fn push(&self, remote: &str, branch: &str, commit: &str) -> Result<Pushed, String> {
+        self.run(&["branch", "-f", branch, commit])?;
         let local = format!("refs/heads/{branch}");
-        if self.current_branch().as_deref() == Some(branch) {
-            return Err(format!(
-                "{branch} is checked out; check out another branch first"
-            ));
-        }
-        self.run(&["update-ref", &local, commit])?;
         let refspec = format!("+{local}:{local}");
         let report = self.run(&["push", "--porcelain", remote, &refspec])?;
         // `<flag>\t<from>:<to>\t<summary>`: `*` new, `+` forced, `=` up to date.
@@ -152,7 +192,9 @@ fn git(
     env: &[(&str, &str)],
 ) -> Result<String, String> {
     let mut command = Command::new("git");
+    // No optional locks: reading the status must not rewrite the index.
     command
+        .arg("--no-optional-locks")
         .arg("-C")
         .arg(dir)
         .args(args)

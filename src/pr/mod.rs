@@ -21,12 +21,15 @@ pub struct Change {
     pub after: Vec<u8>,
 }
 
-/// `dockfix/` and a digest of the changed files' paths and contents before
-/// and after: the same rewrite of the same files gives the same branch.
-pub fn branch(changes: &[Change]) -> String {
+/// `dockfix/` and a digest of the base branch and the changed files' paths
+/// and contents before and after: the same rewrite of the same files into
+/// the same branch gives the same branch.
+pub fn branch(base: &str, changes: &[Change]) -> String {
     let mut sorted: Vec<&Change> = changes.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hash = Sha256::new();
+    hash.update(base.as_bytes());
+    hash.update([0]);
     for change in sorted {
         hash.update(change.path.as_bytes());
         hash.update([0]);
@@ -36,9 +39,26 @@ pub fn branch(changes: &[Change]) -> String {
         }
         hash.update(Sha256::digest(&change.after));
     }
-    let digest = hash.finalize();
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("dockfix/{hex}")
+    format!("dockfix/{}", hex(&hash.finalize()[..6]))
+}
+
+/// A line for the pull request's body naming what a run covers: the base,
+/// the paths it was given and the options that chose the fixes. An open
+/// pull request with the same line and another branch is an older rewrite
+/// of the same files, which a new one supersedes.
+pub fn scope(base: &str, paths: &[String], options: &str) -> String {
+    let mut paths = paths.to_vec();
+    paths.sort();
+    let mut hash = Sha256::new();
+    for part in [base, &paths.join("\0"), options] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    format!("<!-- dockfix-scope: {} -->", hex(&hash.finalize()[..8]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The pull request's title and the commit's subject: the files and rules.
@@ -50,7 +70,7 @@ pub fn title(rewritten: &[(String, Vec<&'static Rule>)]) -> String {
     ids.sort_unstable();
     ids.dedup();
     let what = match rewritten {
-        [(path, _)] => format!("rewrite {path}"),
+        [(path, _)] => format!("rewrite {}", path.replace(['\r', '\n'], " ")),
         _ => format!("rewrite {} Dockerfiles", rewritten.len()),
     };
     format!("dockfix: {what} ({})", ids.join(", "))
@@ -94,27 +114,45 @@ mod tests {
     }
 
     #[test]
-    fn the_branch_names_the_change_whatever_the_order() {
-        let a = change("Dockerfile", "FROM x\n", "FROM y\n");
-        let b = change("api/Dockerfile", "FROM x\n", "FROM z\n");
-        let name = branch(&[a, b]);
+    fn the_branch_names_the_change_and_its_base_whatever_the_order() {
+        let pair = || {
+            (
+                change("Dockerfile", "FROM x\n", "FROM y\n"),
+                change("api/Dockerfile", "FROM x\n", "FROM z\n"),
+            )
+        };
+        let (a, b) = pair();
+        let name = branch("main", &[a, b]);
         assert!(name.starts_with("dockfix/") && name.len() == "dockfix/".len() + 12);
-        let a = change("Dockerfile", "FROM x\n", "FROM y\n");
-        let b = change("api/Dockerfile", "FROM x\n", "FROM z\n");
-        assert_eq!(branch(&[b, a]), name);
+        let (a, b) = pair();
+        assert_eq!(branch("main", &[b, a]), name);
+        let same = || change("Dockerfile", "FROM x\n", "FROM y\n");
         let other = change("Dockerfile", "FROM x\n", "FROM w\n");
-        assert_ne!(
-            branch(&[other]),
-            branch(&[change("Dockerfile", "FROM x\n", "FROM y\n")])
-        );
+        assert_ne!(branch("main", &[other]), branch("main", &[same()]));
+        assert_ne!(branch("release", &[same()]), branch("main", &[same()]));
         let created = Change {
             path: "Dockerfile".into(),
             before: None,
             after: "FROM y\n".into(),
         };
-        assert_ne!(
-            branch(&[created]),
-            branch(&[change("Dockerfile", "", "FROM y\n")])
+        let emptied = change("Dockerfile", "", "FROM y\n");
+        assert_ne!(branch("main", &[created]), branch("main", &[emptied]));
+    }
+
+    #[test]
+    fn the_scope_is_the_base_paths_and_options() {
+        let paths = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let scope_of = |base, p: &[&str], options| scope(base, &paths(p), options);
+        assert_eq!(
+            scope_of("main", &["a", "b"], ""),
+            scope_of("main", &["b", "a"], "")
         );
+        assert_ne!(scope_of("main", &["a"], ""), scope_of("main", &["b"], ""));
+        assert_ne!(
+            scope_of("main", &["a"], ""),
+            scope_of("main", &["a"], "--unsafe")
+        );
+        assert_ne!(scope_of("main", &["a"], ""), scope_of("dev", &["a"], ""));
+        assert!(scope_of("main", &[], "").starts_with("<!-- dockfix-scope: "));
     }
 }
