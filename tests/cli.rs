@@ -1550,3 +1550,42 @@ fn markdown_format_describes_the_rewrite_for_a_pull_request() {
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn json_output_follows_its_published_schema_in_every_mode() {
+    let validator = common::schema::Validator::new("schemas/report-v1.schema.json");
+    let node = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+    let dir = tree(&[
+        ("Dockerfile", ONE_FIX),
+        ("unsafe/Dockerfile", UNSAFE_ONLY),
+        ("quiet/Dockerfile", "# dockfix: ignore-file[DF002]\nFROM scratch\nCMD prog\n"),
+        ("node/Dockerfile", node),
+        ("node/package.json", "{\"name\": \"app\"}\n"),
+        ("node/package-lock.json", "{\"lockfileVersion\": 3}\n"),
+        ("bad/Dockerfile", "FROM a\nENV X\n"),
+    ]);
+    let runs: [&[&str]; 5] = [
+        &["--show-suppressed", ".", "missing/Dockerfile"],
+        &["--diff", "."],
+        &["--check", "--unsafe", "."],
+        &["--write", "-"],
+        &["--write", "."],
+    ];
+    let mut appends = 0;
+    for args in runs {
+        let args = [&["--format", "json"], args].concat();
+        let run = dockfix_stdin(dir.path(), &args, ONE_FIX);
+        let report: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+        if let Err(e) = validator.check(&report) {
+            panic!("{args:?}: {e}\n{report:#}");
+        }
+        appends += run.stdout.matches("\"appends\"").count();
+    }
+    // The optional parts were there to check.
+    assert!(appends > 0);
+    // And the schema is strict: a field it does not name is an error.
+    let mut report: Value =
+        serde_json::from_str(&dockfix(dir.path(), &["--format", "json", "."]).stdout).unwrap();
+    report["files"][0]["extra"] = Value::Bool(true);
+    assert!(validator.check(&report).is_err());
+}

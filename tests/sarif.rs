@@ -9,6 +9,10 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+mod common;
+
+use common::schema::Validator;
+
 /// One safe DF002 fix, no build context needed.
 const ONE_FIX: &str = "FROM scratch\nCMD prog\n";
 /// One finding with only an unsafe fix.
@@ -62,31 +66,9 @@ fn tree(files: &[(&str, &str)]) -> TempDir {
     dir
 }
 
-/// The schema, compiled once per test with format assertions on (`uri`,
-/// `uri-reference`), so a bad artifact URI fails too.
-struct Validator {
-    schemas: boon::Schemas,
-    index: boon::SchemaIndex,
-}
-
-impl Validator {
-    fn new() -> Validator {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sarif/sarif-schema-2.1.0.json");
-        let mut schemas = boon::Schemas::new();
-        let mut compiler = boon::Compiler::new();
-        compiler.enable_format_assertions();
-        let index = compiler
-            .compile(path.to_str().unwrap(), &mut schemas)
-            .unwrap_or_else(|e| panic!("the SARIF schema compiles: {e:#}"));
-        Validator { schemas, index }
-    }
-
-    fn check(&self, log: &Value) -> Result<(), String> {
-        self.schemas
-            .validate(log, self.index)
-            .map_err(|e| format!("{e:#}"))
-    }
+/// The OASIS schema.
+fn sarif_schema() -> Validator {
+    Validator::new("tests/sarif/sarif-schema-2.1.0.json")
 }
 
 /// Runs dockfix with `--format sarif` and returns the log, valid by the schema.
@@ -94,7 +76,7 @@ fn sarif(dir: &Path, args: &[&str]) -> (i32, Value) {
     let run = dockfix(dir, &[&["--format", "sarif"], args].concat(), None);
     let log: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout));
-    if let Err(e) = Validator::new().check(&log) {
+    if let Err(e) = sarif_schema().check(&log) {
         panic!("invalid SARIF: {e}\n{log:#}");
     }
     (run.code, log)
@@ -185,7 +167,7 @@ fn apply(log: &Value, uri: &str, text: &str, unsafe_fixes: bool) -> String {
 fn the_validator_rejects_invalid_logs() {
     let dir = tree(&[("Dockerfile", ONE_FIX)]);
     let (_, log) = sarif(dir.path(), &["Dockerfile"]);
-    let validator = Validator::new();
+    let validator = sarif_schema();
     let broken = |change: &dyn Fn(&mut Value)| {
         let mut bad = log.clone();
         change(&mut bad);

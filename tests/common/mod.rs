@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod http;
+pub mod schema;
 
 /// The corpus directory. With `DOCKFIX_CORPUS` set, the folder must exist
 /// (a missing corpus fails the test instead of skipping it); without it the
