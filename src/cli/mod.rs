@@ -497,6 +497,7 @@ impl Job<'_> {
             // Standard input has no place on disk for companion files.
             companions: matches!(input, Input::File(_)),
             pins: pins.as_deref(),
+            ecosystems: crate::deps::Ecosystems::builtin(),
         };
         for (at, why) in crate::suppress::read(&original).1 {
             out.errors.push(error(why, Some(original.line_col(at))));

@@ -178,10 +178,10 @@ impl Instruction {
 
     /// Whether the instruction's bytes (heredoc bodies included) contain any
     /// of `words`: a cheap test before parsing its shell.
-    pub fn mentions(&self, source: &[u8], words: &[&str]) -> bool {
+    pub fn mentions(&self, source: &[u8], words: &[impl AsRef<str>]) -> bool {
         let bytes = &source[self.span()];
         words.iter().any(|word| {
-            let word = word.as_bytes();
+            let word = word.as_ref().as_bytes();
             (0..bytes.len()).any(|i| bytes[i] == word[0] && bytes[i..].starts_with(word))
         })
     }
