@@ -134,10 +134,17 @@ impl Resolver {
         Some(settings)
     }
 
-    /// Why configuration files met so far cannot be used.
+    /// Why configuration files met so far cannot be used, each named
+    /// relative to the current directory when it is below it.
     pub fn errors(&self) -> impl Iterator<Item = ErrorReport> + '_ {
-        self.errors.iter().map(|e| ErrorReport {
-            file: e.path.display().to_string(),
+        let cwd = config::absolute(Path::new("."));
+        self.errors.iter().map(move |e| ErrorReport {
+            file: e
+                .path
+                .strip_prefix(&cwd)
+                .unwrap_or(&e.path)
+                .display()
+                .to_string(),
             line: e.at.map(|a| a.0),
             column: e.at.map(|a| a.1),
             message: e.message.clone(),
@@ -200,5 +207,41 @@ fn resolve(options: &Options, also_ignore: &[String], config: Option<Rc<Config>>
         pin_args: options.pin_args.unwrap_or(false),
         rules,
         config,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn each_configuration_is_read_once_and_each_combination_resolved_once() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("legacy")).unwrap();
+        std::fs::write(
+            root.path().join(config::FILE_NAME),
+            "ignore = [\"DF002\"]\n[[overrides]]\npaths = [\"legacy/*\"]\nunsafe = true\n",
+        )
+        .unwrap();
+        let cli = super::super::Cli::parse_from(["dockfix", "--ignore", "DF001"]);
+        let mut resolver = Resolver::new(&cli.run).unwrap();
+        let mut settings = |path: &str| {
+            let input = Input::File(root.path().join(path));
+            resolver.settings(&input, None).unwrap()
+        };
+        let (a, b) = (settings("Dockerfile"), settings("api.Dockerfile"));
+        let (old, older) = (
+            settings("legacy/Dockerfile"),
+            settings("legacy/x.Dockerfile"),
+        );
+        assert!(Rc::ptr_eq(&a, &b) && Rc::ptr_eq(&old, &older));
+        assert!(!a.unsafe_fixes && old.unsafe_fixes);
+        // The file's ignore and the command line's, together.
+        let ids: Vec<&str> = a.rules.iter().map(|r| r.id).collect();
+        assert!(!ids.contains(&"DF001") && !ids.contains(&"DF002"));
+        assert_eq!(resolver.configs.len(), 1);
+        assert_eq!(resolver.resolved.len(), 2);
     }
 }
