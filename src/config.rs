@@ -220,7 +220,8 @@ impl Table {
         };
         let mut set = GlobSetBuilder::new();
         for pattern in paths.get_ref() {
-            let glob = GlobBuilder::new(pattern.get_ref())
+            let text = pattern.get_ref();
+            let glob = GlobBuilder::new(text.strip_prefix("./").unwrap_or(text))
                 .literal_separator(true)
                 .build()
                 .map_err(|e| (pattern.span(), format!("bad glob: {}", e.kind())))?;
@@ -298,7 +299,7 @@ mod tests {
         let config = parse(
             "select = [\"DF1\", \"exec-form\"]\nunsafe = true\ncache-style = \"mounts\"\npin = \"digest\"\n\n\
              [[overrides]]\npaths = [\"legacy/**\"]\nignore = [\"DF204\"]\nunsafe = false\n\n\
-             [[overrides]]\npaths = [\"legacy/old/*\", \"*.Dockerfile\"]\ncache-style = \"cleanup\"\n",
+             [[overrides]]\npaths = [\"./legacy/old/*\", \"*.Dockerfile\"]\ncache-style = \"cleanup\"\n",
         )
         .unwrap();
         let dir = absolute(Path::new("repo"));
