@@ -198,6 +198,30 @@ impl Ecosystems {
                 eco.name
             ));
         }
+        // DF101 copies these from the build context.
+        let lists = [
+            &eco.manifests,
+            &eco.lockfiles,
+            &eco.config,
+            &eco.must_ignore,
+        ];
+        let mut files = lists
+            .into_iter()
+            .flatten()
+            .chain(eco.block.iter().map(|b| &b.path));
+        let outside = |file: &&String| {
+            let path = std::path::Path::new(file.as_str());
+            path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+        };
+        if let Some(file) = files.find(outside) {
+            return Err(format!(
+                "{}: `{file}` is not a path in the build context",
+                eco.name
+            ));
+        }
         // What dockfix inserts must read as an install, or a second run
         // would insert it again.
         if let Some(prefetch) = &eco.prefetch {
@@ -312,6 +336,10 @@ mod tests {
             "`npm ci` is already npm's command"
         );
         assert!(one("name = \"x\"\ninstall = [\"x install\"]").contains("no `manifests`"));
+        assert!(
+            one("name = \"x\"\ninstall = [\"x i\"]\nmanifests = [\"../x.lock\"]")
+                .contains("`../x.lock` is not a path in the build context")
+        );
         assert!(one("name = \"x\"\ninstall = [\" \"]\nmanifests = [\"x\"]")
             .contains("no command may be empty"));
         let prefetch = "name = \"x\"\ninstall = [\"x install\"]\nmanifests = [\"x\"]\nbuild = [\"x build\"]\nprefetch = \"x fetch\"";
