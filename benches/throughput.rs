@@ -89,6 +89,7 @@ fn main() {
             build_context: None,
             companions: false,
             pins: None,
+            ecosystems: dockfix::deps::Ecosystems::builtin(),
         };
         let mut per_file = Vec::new();
         let mut passes = Vec::new();

@@ -21,6 +21,8 @@ pub struct Settings<'a> {
     pub companions: bool,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
+    /// The dependency ecosystems DF101 knows.
+    pub ecosystems: &'a crate::deps::Ecosystems,
 }
 
 impl Settings<'_> {
@@ -46,6 +48,7 @@ pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
 pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Finding>) {
     let mut cx = Context::new(file, settings.build_context, settings.companions);
     cx.pins = settings.pins;
+    cx.ecosystems = settings.ecosystems;
     let mut findings: Vec<Finding> = settings
         .rules
         .iter()

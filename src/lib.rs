@@ -2,6 +2,7 @@
 //! reproducible images, without changing what the image does.
 
 pub mod cli;
+pub mod config;
 pub mod context;
 pub mod deps;
 pub mod dockerignore;

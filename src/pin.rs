@@ -12,7 +12,8 @@ use crate::registry::{Client, Reference};
 use crate::transforms;
 
 /// What `--pin` rewrites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PinMode {
     /// Floating tags (`latest`, none, `lts`, `alpine`) to version tags.
     Version,

@@ -299,26 +299,4 @@ mod tests {
             ["ca-certificates-mozilla"]
         );
     }
-
-    #[test]
-    fn the_table_reads_and_is_consistent() {
-        let table = ecosystems();
-        assert!(table.len() >= 7);
-        for eco in table {
-            assert!(!eco.install.is_empty(), "{}", eco.name);
-            let reported = eco.unsupported.is_some();
-            let prefetches = eco.build.is_empty() == eco.prefetch.is_none();
-            assert!(reported || prefetches, "{}: build needs prefetch", eco.name);
-            let reads = eco.reader.is_some() || !eco.manifests.is_empty();
-            assert!(reported || reads, "{}: no manifests", eco.name);
-            // What dockfix inserts must read as an install, or a second run
-            // would insert it again.
-            if let Some(prefetch) = &eco.prefetch {
-                let words: Vec<String> = prefetch.split_whitespace().map(String::from).collect();
-                let dep = crate::deps::recognise(&words).expect("prefetch is recognised");
-                assert_eq!(dep.role, crate::deps::Role::Install, "{}", eco.name);
-                assert!(std::ptr::eq(dep.ecosystem, eco), "{}", eco.name);
-            }
-        }
-    }
 }

@@ -7,9 +7,11 @@ mod github;
 mod markdown;
 mod report;
 mod sarif;
+mod settings;
 mod write;
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,10 +21,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, FixError, Settings};
 use crate::pin::{floating_variant, PinMode, Pins, Resolver};
 use crate::registry::{self, Mirror};
-use crate::rules::{self, Applicability, CacheStyle, Rule};
+use crate::rules::{self, Applicability, CacheStyle};
 use crate::syntax::{self, dump::dump};
 use discover::Input;
 use report::{plural, ErrorReport, FileReport, Output};
+use settings::FileSettings;
 
 /// `eprintln!` that does not panic when stderr is closed (`2>&1 | head`).
 macro_rules! say {
@@ -103,9 +106,10 @@ struct RunArgs {
     /// Also apply fixes marked unsafe.
     #[arg(long = "unsafe")]
     unsafe_fixes: bool,
-    /// How package caches are kept out of the image; only that style's rules run.
-    #[arg(long, value_enum, default_value_t = CacheStyle::Cleanup)]
-    cache_style: CacheStyle,
+    /// How package caches are kept out of the image; only that style's
+    /// rules run (default: cleanup).
+    #[arg(long, value_enum)]
+    cache_style: Option<CacheStyle>,
     /// Add `# syntax=docker/dockerfile:1` to files that use `RUN --mount`
     /// (DF303); builds then pull that frontend image.
     #[arg(long)]
@@ -120,7 +124,7 @@ struct RunArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pin: Option<PinMode>,
     /// Also pin images named through a global ARG, in its default.
-    #[arg(long, requires = "pin")]
+    #[arg(long)]
     pin_args: bool,
     /// Ask a mirror for a registry's images, as Docker's `registry-mirrors`
     /// does: `docker.io=https://mirror.example` (repeatable).
@@ -141,6 +145,13 @@ struct RunArgs {
     /// Build context directory (default: each Dockerfile's directory; none for standard input).
     #[arg(long, value_name = "DIR")]
     context: Option<PathBuf>,
+    /// Use this configuration file for every input instead of each one's
+    /// nearest `.dockfix.toml`.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Read no configuration file.
+    #[arg(long, conflicts_with = "config")]
+    isolated: bool,
 }
 
 /// The options that choose which fixes apply, as typed: the rewrite is
@@ -160,8 +171,8 @@ fn fix_options(args: &RunArgs) -> String {
     if args.unsafe_fixes {
         options.push("--unsafe".into());
     }
-    if args.cache_style != CacheStyle::default() {
-        options.push(format!("--cache-style {}", args.cache_style.label()));
+    if let Some(style) = args.cache_style {
+        options.push(format!("--cache-style {}", style.label()));
     }
     if args.syntax_directive {
         options.push("--syntax-directive".into());
@@ -308,24 +319,10 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 /// A run over the paths; with `pr`, one that proposes its rewrite as a
 /// pull request.
 fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
-    // An option opts its rule in, within what `--select` names.
-    let selected = |rule: &Rule| {
-        args.select.iter().all(String::is_empty)
-            || args.select.iter().any(|s| rules::selects(s, rule))
-    };
-    let opted: Vec<&'static Rule> = rules::OPT_IN
-        .iter()
-        .copied()
-        .filter(|r| match r.id {
-            "DF303" => args.syntax_directive,
-            _ => args.pin.is_some_and(PinMode::digests),
-        })
-        .filter(|r| selected(r))
-        .collect();
-    let rules = match rules::selection(&args.select, &args.ignore, args.cache_style, &opted) {
-        Ok(rules) => rules,
+    let mut resolver = match settings::Resolver::new(&args) {
+        Ok(resolver) => resolver,
         Err(e) => {
-            say!("dockfix: {e}");
+            say!("{e}");
             return 2;
         }
     };
@@ -395,7 +392,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         errors: vec![],
         remaining: 0,
         changes: vec![],
-        rules: rules.clone(),
+        rules: vec![],
     };
     for (path, message) in missing {
         out.errors.push(ErrorReport {
@@ -405,14 +402,24 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
             message,
         });
     }
-    // Pin only what a selected rule writes: no registry questions otherwise.
-    let has = |id: &str| rules.iter().any(|r| r.id == id);
-    let pin = args.pin.and_then(|mode| {
-        PinMode::of(
-            mode.versions() && has("DF401"),
-            mode.digests() && has("DF402"),
-        )
-    });
+    let files: Vec<_> = inputs
+        .iter()
+        .filter_map(|input| {
+            let settings = resolver.settings(input, args.stdin_filename.as_deref())?;
+            Some((input, settings))
+        })
+        .collect();
+    out.errors.extend(resolver.errors());
+    // The rules any file runs, in ID order, for SARIF's rule list.
+    out.rules = rules::ALL
+        .iter()
+        .copied()
+        .filter(|rule| {
+            files
+                .iter()
+                .any(|(_, s)| s.rules.iter().any(|r| r.id == rule.id))
+        })
+        .collect();
     let mirrors = match args.registry_mirror.iter().map(|m| m.parse()).collect() {
         Ok(mirrors) => mirrors,
         Err(e) => {
@@ -420,10 +427,8 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
             return 2;
         }
     };
-    let pinning = match pin
-        .map(|mode| Pinning::new(&args, mode, mirrors))
-        .transpose()
-    {
+    let pins = files.iter().any(|(_, settings)| settings.pin.is_some());
+    let pinning = match pins.then(|| Pinning::new(&args, mirrors)).transpose() {
         Ok(pinning) => pinning,
         Err(e) => {
             say!("dockfix: {e}");
@@ -432,14 +437,13 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     };
     let job = Job {
         args: &args,
-        rules,
         mode,
         color,
         pinning,
     };
     let mut stdout = std::io::stdout().lock();
-    for input in &inputs {
-        job.process(input, &mut out, &mut stdout);
+    for (input, settings) in &files {
+        job.process(input, settings, &mut out, &mut stdout);
     }
     if let Some(pinning) = &job.pinning {
         pinning.finish();
@@ -457,17 +461,19 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     }
 }
 
-/// The registry answers of a `--pin` run, asked for file by file and kept
+/// The registry answers of a run that pins, asked for file by file and kept
 /// for the next run in the disk cache.
 struct Pinning {
-    pins: RefCell<Pins>,
+    /// By what is pinned (the mode, and whether ARG defaults are), which
+    /// each file's settings choose; one client and cache serve them all.
+    pins: RefCell<HashMap<(PinMode, bool), Pins>>,
     resolver: RefCell<Resolver>,
     /// Shows which image is being asked about, on a terminal.
     progress: bool,
 }
 
 impl Pinning {
-    fn new(args: &RunArgs, mode: PinMode, mirrors: Vec<Mirror>) -> Result<Pinning, String> {
+    fn new(args: &RunArgs, mirrors: Vec<Mirror>) -> Result<Pinning, String> {
         let store = registry::auth::Store::load(registry::auth::docker_config_path().as_deref())?;
         let options = registry::Options {
             mirrors,
@@ -478,7 +484,7 @@ impl Pinning {
         let cache =
             registry::cache::Cache::open(registry::cache::default_dir(), registry::cache::EXPIRY);
         Ok(Pinning {
-            pins: RefCell::new(Pins::new(mode, args.pin_args)),
+            pins: RefCell::new(HashMap::new()),
             resolver: RefCell::new(Resolver::new(client, cache)),
             progress: std::io::stderr().is_terminal(),
         })
@@ -486,10 +492,17 @@ impl Pinning {
 
     /// Asks about the images a file pulls that were not asked about yet,
     /// and returns where in the file the registry could not answer, and why.
-    fn resolve(&self, file: &syntax::Dockerfile) -> Vec<(usize, String)> {
-        let mut pins = self.pins.borrow_mut();
+    fn resolve(
+        &self,
+        file: &syntax::Dockerfile,
+        mode: PinMode,
+        args: bool,
+    ) -> Vec<(usize, String)> {
+        let mut all = self.pins.borrow_mut();
+        let pins = all
+            .entry((mode, args))
+            .or_insert_with(|| Pins::new(mode, args));
         let mut resolver = self.resolver.borrow_mut();
-        let mode = pins.mode;
         // A version-only run asks only about floating tags.
         let images: Vec<_> = rules::pinnable_images(file, pins.args)
             .into_iter()
@@ -527,6 +540,11 @@ impl Pinning {
             .collect()
     }
 
+    /// The answers for files pinned in `mode`, once `resolve` asked.
+    fn pins(&self, mode: PinMode, args: bool) -> Option<Ref<'_, Pins>> {
+        Ref::filter_map(self.pins.borrow(), |all| all.get(&(mode, args))).ok()
+    }
+
     fn finish(&self) {
         if let Err(e) = self.resolver.borrow_mut().save() {
             say!("dockfix: warning: cannot keep registry answers: {e}");
@@ -536,7 +554,6 @@ impl Pinning {
 
 struct Job<'a> {
     args: &'a RunArgs,
-    rules: Vec<&'static Rule>,
     mode: Mode,
     color: bool,
     pinning: Option<Pinning>,
@@ -547,7 +564,13 @@ impl Job<'_> {
         self.args.format == Format::Text
     }
 
-    fn process(&self, input: &Input, out: &mut Output, stdout: &mut dyn Write) {
+    fn process(
+        &self,
+        input: &Input,
+        file_settings: &FileSettings,
+        out: &mut Output,
+        stdout: &mut dyn Write,
+    ) {
         let (name, context, read) = match input {
             Input::Stdin => {
                 let name = self
@@ -584,20 +607,24 @@ impl Job<'_> {
             Ok(file) => file,
             Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
         };
-        if let Some(pinning) = &self.pinning {
-            // Asked for and not done: an error, whatever the mode.
-            for (at, why) in pinning.resolve(&original) {
-                out.errors.push(error(why, Some(original.line_col(at))));
+        let pins = match (&self.pinning, file_settings.pin) {
+            (Some(pinning), Some(mode)) => {
+                // Asked for and not done: an error, whatever the mode.
+                for (at, why) in pinning.resolve(&original, mode, file_settings.pin_args) {
+                    out.errors.push(error(why, Some(original.line_col(at))));
+                }
+                pinning.pins(mode, file_settings.pin_args)
             }
-        }
-        let pins = self.pinning.as_ref().map(|p| p.pins.borrow());
+            _ => None,
+        };
         let settings = Settings {
-            rules: self.rules.clone(),
-            unsafe_fixes: self.args.unsafe_fixes,
+            rules: file_settings.rules.clone(),
+            unsafe_fixes: file_settings.unsafe_fixes,
             build_context: context.as_deref(),
             // Standard input has no place on disk for companion files.
             companions: matches!(input, Input::File(_)),
             pins: pins.as_deref(),
+            ecosystems: file_settings.ecosystems(),
         };
         for (at, why) in crate::suppress::read(&original).1 {
             out.errors.push(error(why, Some(original.line_col(at))));

@@ -17,14 +17,14 @@ pub enum Role {
 
 /// A command recognised as an ecosystem's install or build.
 #[derive(Debug, Clone)]
-pub struct DepCommand {
-    pub ecosystem: &'static Ecosystem,
+pub struct DepCommand<'e> {
+    pub ecosystem: &'e Ecosystem,
     pub role: Role,
     /// The words after the command itself (`ci --omit=dev` for `npm ci ...`).
     pub args: Vec<String>,
 }
 
-impl DepCommand {
+impl DepCommand<'_> {
     /// Positional arguments: words that are neither flags nor flag values.
     pub fn positional(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -73,59 +73,171 @@ impl DepCommand {
     }
 }
 
-/// Every install and build command of the table, split into words once.
-fn commands() -> &'static [(Vec<String>, &'static Ecosystem, Role)] {
-    static COMMANDS: std::sync::OnceLock<Vec<(Vec<String>, &'static Ecosystem, Role)>> =
-        std::sync::OnceLock::new();
-    COMMANDS.get_or_init(|| {
-        let mut all = Vec::new();
-        for ecosystem in ecosystems() {
+/// The ecosystems DF101 knows: the built-in table, and those a
+/// configuration file adds, with every install and build command split
+/// into words once.
+pub struct Ecosystems {
+    extra: Vec<Ecosystem>,
+    /// Each command's words, the index of its ecosystem in `all()`, its role.
+    commands: Vec<(Vec<String>, usize, Role)>,
+    /// The first word of every command, for a quick test of whether a RUN
+    /// can hold one.
+    first_words: Vec<String>,
+}
+
+impl Ecosystems {
+    /// `transforms/ecosystems.toml` alone.
+    pub fn builtin() -> &'static Ecosystems {
+        static TABLE: std::sync::OnceLock<Ecosystems> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| Ecosystems::index(Vec::new()))
+    }
+
+    /// The built-in table and `extra`; an error names the extra
+    /// ecosystem at fault by its index. An extra ecosystem may not take an
+    /// earlier one's name or command: which ecosystem a RUN's command
+    /// belongs to must not depend on the order of the tables.
+    pub fn with(extra: Vec<Ecosystem>) -> Result<Ecosystems, (usize, String)> {
+        let table = Ecosystems::index(extra);
+        let builtin = ecosystems().len();
+        for (i, eco) in table.extra.iter().enumerate() {
+            let index = builtin + i;
+            let fail = |why: String| Err((i, why));
+            if let Some(other) = table.all().take(index).find(|e| e.name == eco.name) {
+                return fail(format!(
+                    "an ecosystem named `{}` is already defined",
+                    other.name
+                ));
+            }
+            let own = table.commands.iter().filter(|(_, at, _)| *at == index);
+            for (words, ..) in own {
+                if let Some((_, other, _)) = table
+                    .commands
+                    .iter()
+                    .find(|(w, other, _)| w == words && *other < index)
+                {
+                    let other = &table.all().nth(*other).expect("indexed").name;
+                    return fail(format!(
+                        "`{}` is already {other}'s command",
+                        words.join(" ")
+                    ));
+                }
+            }
+            table.check(eco).map_err(|why| (i, why))?;
+        }
+        Ok(table)
+    }
+
+    fn index(extra: Vec<Ecosystem>) -> Ecosystems {
+        let mut commands = Vec::new();
+        for (index, ecosystem) in ecosystems().iter().chain(&extra).enumerate() {
             let roles = ecosystem.install.iter().map(|c| (c, Role::Install));
             for (command, role) in roles.chain(ecosystem.build.iter().map(|c| (c, Role::Build))) {
-                all.push((
-                    command.split_whitespace().map(String::from).collect(),
-                    ecosystem,
-                    role,
+                let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+                commands.push((words, index, role));
+            }
+        }
+        let mut first_words: Vec<String> = commands
+            .iter()
+            .filter_map(|(words, ..)| words.first().cloned())
+            .collect();
+        first_words.sort_unstable();
+        first_words.dedup();
+        Ecosystems {
+            extra,
+            commands,
+            first_words,
+        }
+    }
+
+    /// Every ecosystem, the built-in ones first.
+    pub fn all(&self) -> impl Iterator<Item = &Ecosystem> {
+        ecosystems().iter().chain(&self.extra)
+    }
+
+    pub fn first_words(&self) -> &[String] {
+        &self.first_words
+    }
+
+    /// Recognises `words` (a simple command, literal words) as an install
+    /// or build of a known ecosystem. The longest matching command wins
+    /// (`yarn install` over `yarn`).
+    pub fn recognise(&self, words: &[String]) -> Option<DepCommand<'_>> {
+        let first = words.first()?;
+        let (prefix, index, role) = self
+            .commands
+            .iter()
+            .filter(|(prefix, _, _)| {
+                prefix.first() == Some(first)
+                    && words.len() >= prefix.len()
+                    && prefix.iter().zip(words).all(|(p, w)| p == w)
+            })
+            .max_by_key(|(prefix, _, _)| prefix.len())?;
+        Some(DepCommand {
+            ecosystem: self.all().nth(*index).expect("indexed ecosystems exist"),
+            role: *role,
+            args: words[prefix.len()..].to_vec(),
+        })
+    }
+
+    /// What DF101 needs of an ecosystem's entry to move its installs.
+    fn check(&self, eco: &Ecosystem) -> Result<(), String> {
+        let mut commands = eco.install.iter().chain(&eco.build);
+        if eco.install.is_empty() || commands.any(|c| c.trim().is_empty()) {
+            return Err(format!(
+                "{}: `install` needs at least one command, and no command may be empty",
+                eco.name
+            ));
+        }
+        let reported = eco.unsupported.is_some();
+        if !reported && eco.build.is_empty() != eco.prefetch.is_none() {
+            return Err(format!("{}: `build` and `prefetch` go together", eco.name));
+        }
+        if !reported && eco.reader.is_none() && eco.manifests.is_empty() {
+            return Err(format!(
+                "{}: no `manifests` (nor a `reader`) to copy before the install",
+                eco.name
+            ));
+        }
+        // DF101 copies these from the build context.
+        let lists = [
+            &eco.manifests,
+            &eco.lockfiles,
+            &eco.config,
+            &eco.must_ignore,
+        ];
+        let mut files = lists
+            .into_iter()
+            .flatten()
+            .chain(eco.block.iter().map(|b| &b.path));
+        let outside = |file: &&String| {
+            let path = std::path::Path::new(file.as_str());
+            path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+        };
+        if let Some(file) = files.find(outside) {
+            return Err(format!(
+                "{}: `{file}` is not a path in the build context",
+                eco.name
+            ));
+        }
+        // What dockfix inserts must read as an install, or a second run
+        // would insert it again.
+        if let Some(prefetch) = &eco.prefetch {
+            let words: Vec<String> = prefetch.split_whitespace().map(String::from).collect();
+            let is_own_install = self
+                .recognise(&words)
+                .is_some_and(|dep| dep.role == Role::Install && std::ptr::eq(dep.ecosystem, eco));
+            if !is_own_install {
+                return Err(format!(
+                    "{}: `prefetch` must be one of its `install` commands",
+                    eco.name
                 ));
             }
         }
-        all
-    })
-}
-
-/// The first word of every install and build command, for a quick test of
-/// whether a RUN can hold one.
-pub fn first_words() -> &'static [&'static str] {
-    static FIRST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    FIRST.get_or_init(|| {
-        let mut words: Vec<&'static str> = commands()
-            .iter()
-            .map(|(prefix, _, _)| prefix[0].as_str())
-            .collect();
-        words.sort_unstable();
-        words.dedup();
-        words
-    })
-}
-
-/// Recognises `words` (a simple command, literal words) as an install or
-/// build of a known ecosystem. The longest matching command wins
-/// (`yarn install` over `yarn`).
-pub fn recognise(words: &[String]) -> Option<DepCommand> {
-    let first = words.first()?;
-    let (prefix, ecosystem, role) = commands()
-        .iter()
-        .filter(|(prefix, _, _)| {
-            &prefix[0] == first
-                && words.len() >= prefix.len()
-                && prefix.iter().zip(words).all(|(p, w)| p == w)
-        })
-        .max_by_key(|(prefix, _, _)| prefix.len())?;
-    Some(DepCommand {
-        ecosystem,
-        role: *role,
-        args: words[prefix.len()..].to_vec(),
-    })
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -138,34 +250,117 @@ mod tests {
 
     #[test]
     fn recognises_installs_and_builds() {
-        let npm = recognise(&words("npm ci --omit=dev")).unwrap();
+        let npm = Ecosystems::builtin()
+            .recognise(&words("npm ci --omit=dev"))
+            .unwrap();
         assert_eq!(
             (npm.ecosystem.name.as_str(), npm.role),
             ("npm", Role::Install)
         );
         assert!(npm.positional().is_empty());
-        let yarn = recognise(&words("yarn install --frozen-lockfile")).unwrap();
+        let yarn = Ecosystems::builtin()
+            .recognise(&words("yarn install --frozen-lockfile"))
+            .unwrap();
         assert_eq!(yarn.ecosystem.name, "yarn");
         assert_eq!(
-            recognise(&words("yarn build")).unwrap().positional(),
+            Ecosystems::builtin()
+                .recognise(&words("yarn build"))
+                .unwrap()
+                .positional(),
             ["build"]
         );
-        let go = recognise(&words("go build -o /out/app .")).unwrap();
+        let go = Ecosystems::builtin()
+            .recognise(&words("go build -o /out/app ."))
+            .unwrap();
         assert_eq!((go.ecosystem.name.as_str(), go.role), ("go", Role::Build));
-        assert!(recognise(&words("apt-get install -y curl")).is_none());
-        assert!(recognise(&words("npm run build")).is_none());
+        assert!(Ecosystems::builtin()
+            .recognise(&words("apt-get install -y curl"))
+            .is_none());
+        assert!(Ecosystems::builtin()
+            .recognise(&words("npm run build"))
+            .is_none());
+    }
+
+    #[test]
+    fn the_builtin_table_is_consistent() {
+        let table = Ecosystems::builtin();
+        assert!(table.all().count() >= 7);
+        for eco in table.all() {
+            assert_eq!(table.check(eco), Ok(()));
+        }
+    }
+
+    fn extra(toml: &str) -> Result<Ecosystems, (usize, String)> {
+        #[derive(serde::Deserialize)]
+        struct Extra {
+            ecosystem: Vec<Ecosystem>,
+        }
+        Ecosystems::with(toml::from_str::<Extra>(toml).unwrap().ecosystem)
+    }
+
+    #[test]
+    fn extra_ecosystems_are_recognised_after_the_builtin_ones() {
+        let table = extra(
+            "[[ecosystem]]\nname = \"fake\"\ninstall = [\"fakepm install\"]\nmanifests = [\"fake.lock\"]\n",
+        )
+        .unwrap();
+        let dep = table.recognise(&words("fakepm install --quiet")).unwrap();
+        assert_eq!(
+            (dep.ecosystem.name.as_str(), dep.role),
+            ("fake", Role::Install)
+        );
+        assert!(table.first_words().contains(&"fakepm".to_string()));
+        assert_eq!(
+            table.recognise(&words("npm ci")).unwrap().ecosystem.name,
+            "npm"
+        );
+        assert!(Ecosystems::builtin()
+            .recognise(&words("fakepm install"))
+            .is_none());
+    }
+
+    #[test]
+    fn extra_ecosystems_that_clash_or_cannot_move_are_refused() {
+        let one = |body: &str| {
+            extra(&format!("[[ecosystem]]\n{body}"))
+                .map(|_| ())
+                .unwrap_err()
+                .1
+        };
+        assert_eq!(
+            one("name = \"npm\"\ninstall = [\"x install\"]\nmanifests = [\"x\"]"),
+            "an ecosystem named `npm` is already defined"
+        );
+        assert_eq!(
+            one("name = \"x\"\ninstall = [\"npm ci\"]\nmanifests = [\"x\"]"),
+            "`npm ci` is already npm's command"
+        );
+        assert!(one("name = \"x\"\ninstall = [\"x install\"]").contains("no `manifests`"));
+        assert!(
+            one("name = \"x\"\ninstall = [\"x i\"]\nmanifests = [\"../x.lock\"]")
+                .contains("`../x.lock` is not a path in the build context")
+        );
+        assert!(one("name = \"x\"\ninstall = [\" \"]\nmanifests = [\"x\"]")
+            .contains("no command may be empty"));
+        let prefetch = "name = \"x\"\ninstall = [\"x install\"]\nmanifests = [\"x\"]\nbuild = [\"x build\"]\nprefetch = \"x fetch\"";
+        assert!(one(prefetch).contains("`prefetch` must be one of its `install` commands"));
+        // The second of two extra ecosystems is the one at fault.
+        let two = "[[ecosystem]]\nname = \"x\"\ninstall = [\"x i\"]\nmanifests = [\"x\"]\n[[ecosystem]]\nname = \"x\"\ninstall = [\"y i\"]\nmanifests = [\"y\"]\n";
+        assert_eq!(extra(two).map(|_| ()).unwrap_err().0, 1);
     }
 
     #[test]
     fn flag_values_and_positionals() {
-        let pip = recognise(&words("python3 -m pip install --no-cache-dir -r req.txt --requirement=dev.txt -rextra.txt gunicorn")).unwrap();
+        let pip = Ecosystems::builtin().recognise(&words("python3 -m pip install --no-cache-dir -r req.txt --requirement=dev.txt -rextra.txt gunicorn")).unwrap();
         assert_eq!(pip.ecosystem.name, "pip");
         assert_eq!(
             pip.flag_values(&["-r", "--requirement"]),
             ["req.txt", "dev.txt", "extra.txt"]
         );
         assert_eq!(pip.positional(), ["gunicorn"]);
-        let npm = recognise(&words("npm install --prefix /app express")).unwrap();
+        let npm = Ecosystems::builtin()
+            .recognise(&words("npm install --prefix /app express"))
+            .unwrap();
         assert_eq!(npm.positional(), ["express"]);
     }
 }

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::deps::{readers, recognise, DepCommand, Role};
+use crate::deps::{readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
@@ -83,7 +83,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         // Ecosystems already installed in this stage chain before a full copy.
         let mut installed: Vec<&str> = model::lineage(&stages, index)
             .skip(1)
-            .flat_map(|s| s.body.iter().flat_map(|i| dep_commands(cx.file, i)))
+            .flat_map(|s| s.body.iter().flat_map(|i| dep_commands(cx, i)))
             .filter(|(d, _)| d.role == Role::Install)
             .map(|(d, _)| d.ecosystem.name.as_str())
             .collect();
@@ -93,7 +93,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                     findings.push(finding);
                 }
             }
-            for (dep, _) in dep_commands(cx.file, instruction) {
+            for (dep, _) in dep_commands(cx, instruction) {
                 if dep.role == Role::Install {
                     installed.push(dep.ecosystem.name.as_str());
                 }
@@ -105,19 +105,23 @@ fn check(cx: &Context) -> Vec<Finding> {
 
 /// The dependency commands of a RUN, with their file ranges. Words that are
 /// not literal (quotes, variables) are not read.
-fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand, Range<usize>)> {
+fn dep_commands<'a>(
+    cx: &'a Context,
+    instruction: &Instruction,
+) -> Vec<(DepCommand<'a>, Range<usize>)> {
+    let file = cx.file;
     let command = &instruction.command;
     if command.name != "run" {
         return Vec::new();
     }
     if command.json {
         let range = instruction.args_range();
-        return accept(recognise(&command.values))
+        return accept(cx.ecosystems.recognise(&command.values))
             .map(|d| (d, range))
             .into_iter()
             .collect();
     }
-    if !instruction.mentions(&file.source, crate::deps::first_words()) {
+    if !instruction.mentions(&file.source, cx.ecosystems.first_words()) {
         return Vec::new();
     }
     let Some(script) = shell::parse(file, instruction) else {
@@ -128,7 +132,7 @@ fn dep_commands(file: &Dockerfile, instruction: &Instruction) -> Vec<(DepCommand
         .iter()
         .filter_map(|c| {
             let words = c.literal_words(&file.source)?;
-            accept(recognise(&words)).map(|d| (d, c.range.clone()))
+            accept(cx.ecosystems.recognise(&words)).map(|d| (d, c.range.clone()))
         })
         .collect()
 }
@@ -173,7 +177,7 @@ fn examine(
     let stage = &stages[index];
     let mut between: Vec<&Instruction> = Vec::new();
     let (target, deps) = stage.body[position + 1..].iter().find_map(|next| {
-        let deps = dep_commands(cx.file, next);
+        let deps = dep_commands(cx, next);
         let fresh = deps
             .iter()
             .any(|(d, _)| !installed.contains(&d.ecosystem.name.as_str()));
@@ -226,7 +230,7 @@ fn examine(
             blocking.start_line
         )));
     }
-    let plan = match plan(cx.file, target, &dep, dep_range) {
+    let plan = match plan(cx, target, &dep, dep_range) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -288,7 +292,7 @@ fn list(files: &[String]) -> String {
 }
 
 fn plan(
-    file: &Dockerfile,
+    cx: &Context,
     target: &Instruction,
     dep: &DepCommand,
     dep_range: Range<usize>,
@@ -305,6 +309,7 @@ fn plan(
     if !target.heredocs.is_empty() {
         return Err("the install is in a heredoc RUN, which dockfix does not split yet".into());
     }
+    let file = cx.file;
     let script = shell::parse(file, target).ok_or("dockfix cannot read the RUN's shell")?;
     let commands = script.commands();
     let first = commands.first().ok_or("the RUN has no command")?;
@@ -322,7 +327,7 @@ fn plan(
         .iter()
         .take_while(|c| {
             c.literal_words(&file.source)
-                .and_then(|w| accept(recognise(&w)))
+                .and_then(|w| accept(cx.ecosystems.recognise(&w)))
                 .is_some_and(|d| {
                     d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
                 })

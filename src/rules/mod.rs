@@ -71,7 +71,8 @@ impl FixSafety {
 /// How package caches are kept out of the image. The styles are
 /// alternatives: a RUN gets a cache mount or a cleanup, never both, so only
 /// the rules of the chosen style run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CacheStyle {
     /// Remove caches in the layer that made them (`rm -rf
     /// /var/lib/apt/lists/*`, `--no-cache`, `npm cache clean`): works with
@@ -145,6 +146,8 @@ pub struct Context<'a> {
     pub companions: bool,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
+    /// The dependency ecosystems DF101 knows.
+    pub ecosystems: &'a crate::deps::Ecosystems,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
 }
@@ -156,6 +159,7 @@ impl<'a> Context<'a> {
             build_context,
             companions,
             pins: None,
+            ecosystems: crate::deps::Ecosystems::builtin(),
             commands: Default::default(),
         }
     }
@@ -239,6 +243,22 @@ pub fn selects(selector: &str, rule: &Rule) -> bool {
         || selector.eq_ignore_ascii_case("ALL")
 }
 
+/// The rules a selector names; none is an error.
+pub fn matching(selector: &str) -> Result<Vec<&'static Rule>, String> {
+    let found: Vec<_> = ALL
+        .iter()
+        .copied()
+        .filter(|r| !selector.is_empty() && selects(selector, r))
+        .collect();
+    if found.is_empty() {
+        Err(format!(
+            "unknown rule selector `{selector}` (see `dockfix rules`)"
+        ))
+    } else {
+        Ok(found)
+    }
+}
+
 /// The rules a `--select`/`--ignore` pair enables, of those that fit the
 /// cache style, with the opt-in rules in `opted`. Selectors are rule IDs,
 /// ID prefixes (`DF0`) or names; an unknown selector is an error.
@@ -251,20 +271,6 @@ pub fn selection(
     // `--ignore DF002,` leaves an empty selector, which would match every ID.
     let select: Vec<String> = select.iter().filter(|s| !s.is_empty()).cloned().collect();
     let ignore: Vec<String> = ignore.iter().filter(|s| !s.is_empty()).cloned().collect();
-    let matches = |selector: &str| -> Result<Vec<&'static Rule>, String> {
-        let found: Vec<_> = ALL
-            .iter()
-            .copied()
-            .filter(|r| selects(selector, r))
-            .collect();
-        if found.is_empty() {
-            Err(format!(
-                "unknown rule selector `{selector}` (see `dockfix rules`)"
-            ))
-        } else {
-            Ok(found)
-        }
-    };
     let named = |rule: &Rule| {
         opted.iter().any(|o| o.id == rule.id)
             || select
@@ -276,7 +282,7 @@ pub fn selection(
     } else {
         let mut chosen = Vec::new();
         for selector in &select {
-            chosen.extend(matches(selector)?);
+            chosen.extend(matching(selector)?);
         }
         ALL.iter()
             .copied()
@@ -289,7 +295,7 @@ pub fn selection(
         }
     }
     for selector in ignore {
-        let dropped = matches(&selector)?;
+        let dropped = matching(&selector)?;
         enabled.retain(|r| !dropped.iter().any(|d| d.id == r.id));
     }
     enabled.retain(|r| r.cache_style.is_none_or(|s| s == style));

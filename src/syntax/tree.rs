@@ -126,6 +126,21 @@ pub struct Heredoc {
     pub terminator: Range<usize>,
 }
 
+/// 1-based line and column (in characters) of a byte offset in `source`.
+pub fn line_col(source: &[u8], offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
 impl Dockerfile {
     pub fn instructions(&self) -> impl Iterator<Item = &Instruction> {
         self.items.iter().filter_map(|item| match &item.kind {
@@ -136,17 +151,7 @@ impl Dockerfile {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.source[..offset.min(self.source.len())];
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
-        (line, column)
+        line_col(&self.source, offset)
     }
 }
 
@@ -178,10 +183,10 @@ impl Instruction {
 
     /// Whether the instruction's bytes (heredoc bodies included) contain any
     /// of `words`: a cheap test before parsing its shell.
-    pub fn mentions(&self, source: &[u8], words: &[&str]) -> bool {
+    pub fn mentions(&self, source: &[u8], words: &[impl AsRef<str>]) -> bool {
         let bytes = &source[self.span()];
         words.iter().any(|word| {
-            let word = word.as_bytes();
+            let word = word.as_ref().as_bytes();
             (0..bytes.len()).any(|i| bytes[i] == word[0] && bytes[i..].starts_with(word))
         })
     }

@@ -50,6 +50,7 @@ pub fn all_rules(
         build_context: None,
         companions: false,
         pins: None,
+        ecosystems: dockfix::deps::Ecosystems::builtin(),
     }
 }
 
