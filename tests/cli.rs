@@ -1558,7 +1558,10 @@ fn json_output_follows_its_published_schema_in_every_mode() {
     let dir = tree(&[
         ("Dockerfile", ONE_FIX),
         ("unsafe/Dockerfile", UNSAFE_ONLY),
-        ("quiet/Dockerfile", "# dockfix: ignore-file[DF002]\nFROM scratch\nCMD prog\n"),
+        (
+            "quiet/Dockerfile",
+            "# dockfix: ignore-file[DF002]\nFROM scratch\nCMD prog\n",
+        ),
         ("node/Dockerfile", node),
         ("node/package.json", "{\"name\": \"app\"}\n"),
         ("node/package-lock.json", "{\"lockfileVersion\": 3}\n"),

@@ -889,3 +889,23 @@ fn pr_without_a_token_stops_before_pushing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN is not set"));
     assert!(remote_branches(&checkout).is_empty());
 }
+
+#[test]
+fn pr_takes_the_fix_options_and_no_output_options() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    for args in [&["--write"][..], &["--format", "json"], &["-"]] {
+        let run = dockfix_pr(&checkout, &github, args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+    let run = dockfix_pr(&checkout, &github, &["--dry-run", "--select", "DF204"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("(DF204)"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Made with `dockfix --write --select DF204`"),
+        "{}",
+        run.stdout
+    );
+    assert!(github.state().log.is_empty());
+}

@@ -80,8 +80,10 @@ enum Command {
 struct PrArgs {
     #[command(flatten)]
     options: pr::PrOptions,
+    /// Dockerfiles or directories to walk (default: `.`).
+    paths: Vec<PathBuf>,
     #[command(flatten)]
-    run: RunArgs,
+    fix: FixArgs,
 }
 
 #[derive(Args)]
@@ -97,6 +99,24 @@ struct RunArgs {
     /// List the files that would change and exit 1 if any would.
     #[arg(long, group = "mode")]
     check: bool,
+    /// Also list the findings `# dockfix: ignore[...]` comments silence.
+    #[arg(long)]
+    show_suppressed: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// The name to report standard input under.
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<String>,
+    #[command(flatten)]
+    fix: FixArgs,
+}
+
+/// The options that decide what is fixed and how: the same for a run and
+/// for `dockfix pr`.
+#[derive(Args)]
+struct FixArgs {
     /// Only these rules (IDs, ID prefixes or names; comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "RULES")]
     select: Vec<String>,
@@ -114,9 +134,6 @@ struct RunArgs {
     /// (DF303); builds then pull that frontend image.
     #[arg(long)]
     syntax_directive: bool,
-    /// Also list the findings `# dockfix: ignore[...]` comments silence.
-    #[arg(long)]
-    show_suppressed: bool,
     /// Pin base images against their registries (the only time dockfix
     /// uses the network): `version` turns floating tags (none, `latest`,
     /// `lts`) into version tags (DF401), `digest` adds `@sha256:` digests
@@ -135,13 +152,6 @@ struct RunArgs {
     /// always are, as with Docker.
     #[arg(long, value_name = "HOST", value_parser = registry_host)]
     insecure_registry: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    color: Color,
-    /// The name to report standard input under.
-    #[arg(long, value_name = "PATH")]
-    stdin_filename: Option<String>,
     /// Build context directory (default: each Dockerfile's directory; none for standard input).
     #[arg(long, value_name = "DIR")]
     context: Option<PathBuf>,
@@ -156,7 +166,7 @@ struct RunArgs {
 
 /// The options that choose which fixes apply, as typed: the rewrite is
 /// `dockfix --write` with them.
-fn fix_options(args: &RunArgs) -> String {
+fn fix_options(args: &FixArgs) -> String {
     let mut options = Vec::new();
     for (flag, selectors) in [("--select", &args.select), ("--ignore", &args.ignore)] {
         let list: Vec<&str> = selectors
@@ -237,7 +247,26 @@ pub fn main() -> ExitCode {
         Some(Command::Rules) => list_rules(),
         Some(Command::Explain { rule }) => explain(&rule),
         Some(Command::Parse { dump, file }) => parse(&file, dump),
-        Some(Command::Pr(pr)) => run(pr.run, Some(&pr.options)),
+        Some(Command::Pr(pr)) => {
+            let PrArgs {
+                options,
+                paths,
+                fix,
+            } = *pr;
+            // A run in pr mode: no output options, plain text for messages.
+            let args = RunArgs {
+                paths,
+                diff: false,
+                write: false,
+                check: false,
+                show_suppressed: false,
+                format: Format::Text,
+                color: Color::Never,
+                stdin_filename: None,
+                fix,
+            };
+            run(args, Some(&options))
+        }
         None => run(cli.run, None),
     };
     ExitCode::from(code)
@@ -319,14 +348,14 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
 /// A run over the paths; with `pr`, one that proposes its rewrite as a
 /// pull request.
 fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
-    let mut resolver = match settings::Resolver::new(&args) {
+    let mut resolver = match settings::Resolver::new(&args.fix) {
         Ok(resolver) => resolver,
         Err(e) => {
             say!("{e}");
             return 2;
         }
     };
-    if let Some(dir) = &args.context {
+    if let Some(dir) = &args.fix.context {
         if !dir.is_dir() {
             say!("dockfix: --context {}: not a directory", dir.display());
             return 2;
@@ -340,10 +369,8 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         _ => Mode::Lint,
     };
     let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
-    if mode == Mode::Pr
-        && (args.diff || args.write || args.check || args.format != Format::Text || stdin)
-    {
-        say!("dockfix pr: it commits the rewrite of files: no --diff, --write, --check, --format or `-`");
+    if mode == Mode::Pr && stdin {
+        say!("dockfix pr: it commits the rewrite of files; standard input (`-`) is none");
         return 2;
     }
     // Only text and JSON leave room on stdout for the rewrite of `--write -`.
@@ -420,7 +447,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
                 .any(|(_, s)| s.rules.iter().any(|r| r.id == rule.id))
         })
         .collect();
-    let mirrors = match args.registry_mirror.iter().map(|m| m.parse()).collect() {
+    let mirrors = match args.fix.registry_mirror.iter().map(|m| m.parse()).collect() {
         Ok(mirrors) => mirrors,
         Err(e) => {
             say!("dockfix: --registry-mirror {e}");
@@ -428,7 +455,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         }
     };
     let pins = files.iter().any(|(_, settings)| settings.pin.is_some());
-    let pinning = match pins.then(|| Pinning::new(&args, mirrors)).transpose() {
+    let pinning = match pins.then(|| Pinning::new(&args.fix, mirrors)).transpose() {
         Ok(pinning) => pinning,
         Err(e) => {
             say!("dockfix: {e}");
@@ -453,7 +480,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
             let request = pr::Request {
                 options,
                 paths: &args.paths,
-                fix_options: &fix_options(&args),
+                fix_options: &fix_options(&args.fix),
             };
             pr::open(checkout, out, &request)
         }
@@ -473,7 +500,7 @@ struct Pinning {
 }
 
 impl Pinning {
-    fn new(args: &RunArgs, mirrors: Vec<Mirror>) -> Result<Pinning, String> {
+    fn new(args: &FixArgs, mirrors: Vec<Mirror>) -> Result<Pinning, String> {
         let store = registry::auth::Store::load(registry::auth::docker_config_path().as_deref())?;
         let options = registry::Options {
             mirrors,
@@ -578,7 +605,11 @@ impl Job<'_> {
                     .stdin_filename
                     .clone()
                     .unwrap_or_else(|| "-".into());
-                (name, self.args.context.clone(), read_input("-".as_ref()))
+                (
+                    name,
+                    self.args.fix.context.clone(),
+                    read_input("-".as_ref()),
+                )
             }
             Input::File(path) => {
                 let dir = path
@@ -587,6 +618,7 @@ impl Job<'_> {
                     .unwrap_or(".".as_ref());
                 let context = self
                     .args
+                    .fix
                     .context
                     .clone()
                     .or_else(|| Some(dir.to_path_buf()));
@@ -812,7 +844,7 @@ impl Job<'_> {
                         "{} in {}; {fixes} fixable with {}",
                         plural(out.findings.len(), "finding", "findings"),
                         plural(out.files.len(), "file", "files"),
-                        if self.args.unsafe_fixes {
+                        if self.args.fix.unsafe_fixes {
                             "--write --unsafe"
                         } else {
                             "--write"
@@ -844,7 +876,7 @@ impl Job<'_> {
         } else if self.args.format == Format::Github {
             let _ = stdout.write_all(github::annotations(out).as_bytes());
         } else if self.args.format == Format::Markdown {
-            let body = markdown::body(out, self.mode == Mode::Write, &fix_options(self.args));
+            let body = markdown::body(out, self.mode == Mode::Write, &fix_options(&self.args.fix));
             let _ = stdout.write_all(body.as_bytes());
         } else if self.args.format == Format::Sarif {
             let log = serde_json::to_string_pretty(&sarif::log(out)).expect("the log serializes");

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::discover::Input;
 use super::report::ErrorReport;
-use super::RunArgs;
+use super::FixArgs;
 use crate::config::{self, Config, Discovery, Options};
 use crate::deps::Ecosystems;
 use crate::pin::PinMode;
@@ -61,7 +61,7 @@ pub struct Resolver {
 impl Resolver {
     /// The command line's options, and the configuration `--config`
     /// names; the error is the message to print.
-    pub fn new(args: &RunArgs) -> Result<Resolver, String> {
+    pub fn new(args: &FixArgs) -> Result<Resolver, String> {
         for selector in args.select.iter().chain(&args.ignore) {
             if !selector.is_empty() {
                 rules::matching(selector).map_err(|e| format!("dockfix: {e}"))?;
@@ -226,7 +226,7 @@ mod tests {
         )
         .unwrap();
         let cli = super::super::Cli::parse_from(["dockfix", "--ignore", "DF001"]);
-        let mut resolver = Resolver::new(&cli.run).unwrap();
+        let mut resolver = Resolver::new(&cli.run.fix).unwrap();
         let mut settings = |path: &str| {
             let input = Input::File(root.path().join(path));
             resolver.settings(&input, None).unwrap()
