@@ -165,8 +165,12 @@ impl Config {
         let Ok(relative) = file.strip_prefix(&self.dir) else {
             return Vec::new();
         };
+        // As in .gitignore, a pattern naming a directory names what is in it.
+        let named = relative
+            .ancestors()
+            .filter(|path| !path.as_os_str().is_empty());
         (0..self.overrides.len())
-            .filter(|&i| self.overrides[i].0.is_match(relative))
+            .filter(|&i| named.clone().any(|path| self.overrides[i].0.is_match(path)))
             .collect()
     }
 
@@ -221,7 +225,10 @@ impl Table {
         let mut set = GlobSetBuilder::new();
         for pattern in paths.get_ref() {
             let text = pattern.get_ref();
-            let glob = GlobBuilder::new(text.strip_prefix("./").unwrap_or(text))
+            // `./legacy`, `/legacy` and `legacy/` are `legacy`.
+            let text = text.strip_prefix("./").unwrap_or(text);
+            let text = text.trim_start_matches('/').trim_end_matches('/');
+            let glob = GlobBuilder::new(text)
                 .literal_separator(true)
                 .build()
                 .map_err(|e| (pattern.span(), format!("bad glob: {}", e.kind())))?;
@@ -318,6 +325,21 @@ mod tests {
             Vec::<usize>::new()
         );
         assert_eq!(config.overrides_for(&dir.join("api.Dockerfile")), [1]);
+        // As in .gitignore, a directory's pattern covers what is in it.
+        for pattern in ["legacy", "legacy/", "/legacy", "./legacy/"] {
+            let config = parse(&format!("[[overrides]]\npaths = [\"{pattern}\"]\n")).unwrap();
+            assert_eq!(
+                config.overrides_for(&dir.join("legacy/a/Dockerfile")),
+                [0],
+                "{pattern}"
+            );
+            assert!(
+                config
+                    .overrides_for(&dir.join("legacyx/Dockerfile"))
+                    .is_empty(),
+                "{pattern}"
+            );
+        }
         assert_eq!(
             config.options(&[0, 1]),
             Options {

@@ -909,3 +909,50 @@ fn pr_takes_the_fix_options_and_no_output_options() {
     );
     assert!(github.state().log.is_empty());
 }
+
+#[test]
+fn pr_reads_only_configurations_the_repository_holds() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    let above = checkout.work.parent().unwrap().join(".dockfix.toml");
+    std::fs::write(&above, "ignore = [\"DF204\"]\n").unwrap();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("is outside the checkout"),
+        "{}",
+        run.stderr
+    );
+    let isolated = dockfix_pr(&checkout, &github, &["--dry-run", "--isolated"]);
+    assert_eq!(isolated.code, 0, "{}", isolated.stderr);
+    std::fs::remove_file(&above).unwrap();
+    // Ignored by git: CI would not have it.
+    std::fs::write(checkout.work.join(".gitignore"), ".dockfix.toml\n").unwrap();
+    commit_all(&checkout, "ignore");
+    std::fs::write(
+        checkout.work.join(".dockfix.toml"),
+        "ignore = [\"DF204\"]\n",
+    )
+    .unwrap();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(".dockfix.toml is not tracked by git"),
+        "{}",
+        run.stderr
+    );
+    // A committed one applies, and it is part of what the run was asked.
+    std::fs::write(checkout.work.join(".gitignore"), "").unwrap();
+    commit_all(&checkout, "config");
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("(DF101)"), "{}", run.stdout);
+    let scope = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains("dockfix-scope"))
+            .map(String::from)
+    };
+    assert_ne!(scope(&run.stdout), scope(&isolated.stdout));
+    assert!(github.state().log.is_empty());
+}

@@ -178,6 +178,12 @@ fn fix_options(args: &FixArgs) -> String {
             options.push(format!("{flag} {}", list.join(",")));
         }
     }
+    if let Some(config) = &args.config {
+        options.push(format!("--config {}", config.display()));
+    }
+    if args.isolated {
+        options.push("--isolated".into());
+    }
     if args.unsafe_fixes {
         options.push("--unsafe".into());
     }
@@ -437,6 +443,12 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         })
         .collect();
     out.errors.extend(resolver.errors());
+    if let Some(checkout) = &checkout {
+        if let Err(e) = checkout.admit_configs(resolver.configs_used()) {
+            say!("dockfix pr: {e}");
+            return 2;
+        }
+    }
     // The rules any file runs, in ID order, for SARIF's rule list.
     out.rules = rules::ALL
         .iter()

@@ -83,6 +83,26 @@ impl Checkout {
         Ok(Checkout { repo, top })
     }
 
+    /// Refuses configuration files the repository does not hold (above
+    /// its top, or ignored by git): the pull request's CI would not read
+    /// them, so its checks would disagree with the rewrite.
+    pub fn admit_configs<'p>(&self, configs: impl Iterator<Item = &'p Path>) -> Result<(), String> {
+        for config in configs {
+            let within = in_repo(&self.top, config).map_err(|_| {
+                format!(
+                    "{} is outside the checkout: the repository's CI would not read it; use --isolated or a configuration in the repository",
+                    config.display()
+                )
+            })?;
+            if !self.repo.tracks(&within) {
+                return Err(format!(
+                    "{within} is not tracked by git: the repository's CI would not read it; commit it or use --isolated"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Paths as the repository names them, in the pull request and its
     /// body, wherever dockfix ran from.
     fn relabel(&self, out: &mut Output) {

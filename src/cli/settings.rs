@@ -91,6 +91,11 @@ impl Resolver {
         })
     }
 
+    /// The configuration files the inputs resolved so far use.
+    pub fn configs_used(&self) -> impl Iterator<Item = &Path> {
+        self.resolved.keys().filter_map(|(path, _)| path.as_deref())
+    }
+
     /// The settings for an input; `None` when its configuration cannot be
     /// used (see `errors`), and the file is left alone.
     /// Standard input is placed at `--stdin-filename`, else in the

@@ -108,18 +108,23 @@ impl Ecosystems {
                     other.name
                 ));
             }
+            // The longest command wins, so a longer one would take an
+            // earlier ecosystem's installs (and skip its checks) too.
             let own = table.commands.iter().filter(|(_, at, _)| *at == index);
-            for (words, ..) in own {
-                if let Some((_, other, _)) = table
-                    .commands
-                    .iter()
-                    .find(|(w, other, _)| w == words && *other < index)
-                {
+            for (words, ..) in own.filter(|(words, ..)| !words.is_empty()) {
+                if let Some((theirs, other, _)) = table.commands.iter().find(|(w, other, _)| {
+                    *other < index && (w.starts_with(words) || words.starts_with(w))
+                }) {
                     let other = &table.all().nth(*other).expect("indexed").name;
-                    return fail(format!(
-                        "`{}` is already {other}'s command",
-                        words.join(" ")
-                    ));
+                    return fail(if theirs == words {
+                        format!("`{}` is already {other}'s command", words.join(" "))
+                    } else {
+                        format!(
+                            "`{}` overlaps {other}'s command `{}`",
+                            words.join(" "),
+                            theirs.join(" ")
+                        )
+                    });
                 }
             }
             table.check(eco).map_err(|why| (i, why))?;
@@ -209,16 +214,18 @@ impl Ecosystems {
             .into_iter()
             .flatten()
             .chain(eco.block.iter().map(|b| &b.path));
-        let outside = |file: &&String| {
+        // One file or directory each: not the context itself, not a glob.
+        let not_one_file = |file: &&String| {
+            use std::path::Component::{CurDir, ParentDir};
             let path = std::path::Path::new(file.as_str());
             path.is_absolute()
-                || path
-                    .components()
-                    .any(|c| c == std::path::Component::ParentDir)
+                || path.components().all(|c| c == CurDir)
+                || path.components().any(|c| c == ParentDir)
+                || file.contains(['*', '?', '[', '\\'])
         };
-        if let Some(file) = files.find(outside) {
+        if let Some(file) = files.find(not_one_file) {
             return Err(format!(
-                "{}: `{file}` is not a path in the build context",
+                "{}: `{file}` is not one file in the build context",
                 eco.name
             ));
         }
@@ -335,11 +342,20 @@ mod tests {
             one("name = \"x\"\ninstall = [\"npm ci\"]\nmanifests = [\"x\"]"),
             "`npm ci` is already npm's command"
         );
-        assert!(one("name = \"x\"\ninstall = [\"x install\"]").contains("no `manifests`"));
-        assert!(
-            one("name = \"x\"\ninstall = [\"x i\"]\nmanifests = [\"../x.lock\"]")
-                .contains("`../x.lock` is not a path in the build context")
+        // Longer: it would win npm's installs and skip npm's reader.
+        assert_eq!(
+            one("name = \"x\"\ninstall = [\"npm ci --omit=dev\"]\nmanifests = [\"x\"]"),
+            "`npm ci --omit=dev` overlaps npm's command `npm ci`"
         );
+        assert!(one("name = \"x\"\ninstall = [\"x install\"]").contains("no `manifests`"));
+        for file in ["../x.lock", "/etc/x", ".", "./", "", "*.lock", "a/[x]"] {
+            let body = format!("name = \"x\"\ninstall = [\"x i\"]\nmanifests = [\"{file}\"]");
+            let why = one(&body);
+            assert!(
+                why.contains(&format!("`{file}` is not one file in the build context")),
+                "{file}: {why}"
+            );
+        }
         assert!(one("name = \"x\"\ninstall = [\" \"]\nmanifests = [\"x\"]")
             .contains("no command may be empty"));
         let prefetch = "name = \"x\"\ninstall = [\"x install\"]\nmanifests = [\"x\"]\nbuild = [\"x build\"]\nprefetch = \"x fetch\"";

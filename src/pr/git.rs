@@ -57,6 +57,12 @@ impl Repo {
         Ok(files)
     }
 
+    /// Whether git tracks the file (`path` relative to the top).
+    pub fn tracks(&self, path: &str) -> bool {
+        self.run(&["ls-files", "--error-unmatch", "--", path])
+            .is_ok()
+    }
+
     /// The submodules' paths: their files belong to other repositories.
     pub fn submodules(&self) -> Result<Vec<String>, String> {
         let staged = self.run(&["ls-files", "--stage", "-z"])?;
