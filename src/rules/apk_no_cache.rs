@@ -1,6 +1,6 @@
 //! DF203 apk-no-cache: `apk add` without `--no-cache`.
 
-use super::commands::{flag_findings, FlagSpec};
+use super::commands::{flag_findings, mounts_cache, FlagSpec};
 use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
@@ -58,7 +58,8 @@ const APK: FlagSpec = FlagSpec {
 };
 
 fn check(cx: &Context) -> Vec<Finding> {
-    flag_findings(cx, &RULE, &APK, Applicability::Safe, |_, _| {
-        Some((RULE.summary.to_string(), vec![]))
+    flag_findings(cx, &RULE, &APK, Applicability::Safe, |_, command| {
+        let mounted = mounts_cache(cx.file, command, &["/var/cache/apk", "/etc/apk/cache"]);
+        (!mounted).then(|| (RULE.summary.to_string(), vec![]))
     })
 }

@@ -1,6 +1,6 @@
 //! DF204 pip-no-cache-dir: `pip install` without `--no-cache-dir`.
 
-use super::commands::{flag_findings, FlagSpec, RunCommand};
+use super::commands::{flag_findings, mounts_cache, FlagSpec, RunCommand};
 use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
 
 pub static RULE: Rule = Rule {
@@ -77,10 +77,14 @@ fn check(cx: &Context) -> Vec<Finding> {
         (!configured).then(|| (RULE.summary.to_string(), vec![]))
     };
     let pip = flag_findings(cx, &RULE, &PIP, Applicability::Safe, |stages, command| {
-        unless_configured(stages, command).filter(|_| command.word(0) != Some("uv"))
+        unless_configured(stages, command).filter(|_| {
+            command.word(0) != Some("uv") && !mounts_cache(cx.file, command, &[".cache/pip"])
+        })
     });
     let uv = flag_findings(cx, &RULE, &uv, Applicability::Safe, |stages, command| {
-        unless_configured(stages, command).filter(|_| command.word(0) == Some("uv"))
+        unless_configured(stages, command).filter(|_| {
+            command.word(0) == Some("uv") && !mounts_cache(cx.file, command, &[".cache/uv"])
+        })
     });
     let mut findings = [pip, uv].concat();
     findings.sort_by_key(|f| f.range.start);
