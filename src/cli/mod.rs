@@ -1,9 +1,11 @@
 //! The command line: `dockfix [PATH...]` with `--diff`, `--write` or
-//! `--check`, and the `rules`, `explain` and `parse` subcommands.
+//! `--check`, and the `rules`, `explain`, `parse`, `completions` and `man`
+//! subcommands.
 
 mod diff;
 mod discover;
 mod github;
+mod manpage;
 mod report;
 mod write;
 
@@ -12,7 +14,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, FixError, Settings};
 use crate::pin::{floating_variant, PinMode, Pins, Resolver};
@@ -55,14 +57,25 @@ enum Command {
     /// List every rule with its ID, name and fix safety.
     Rules,
     /// Print the documentation of a rule (by ID or name).
-    Explain { rule: String },
+    Explain {
+        /// A rule's ID (`DF002`) or name (`exec-form`).
+        rule: String,
+    },
     /// Parse a Dockerfile (`-` for standard input) and print its syntax tree.
     Parse {
         /// Print BuildKit's AST dump format instead.
         #[arg(long)]
         dump: bool,
+        /// The Dockerfile; `-` reads standard input.
         file: PathBuf,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) for `man -l -` or a man1 directory.
+    Man,
 }
 
 #[derive(Args)]
@@ -158,6 +171,12 @@ enum Mode {
     Check,
 }
 
+/// The command line's definition, which completions and the man page are
+/// generated from.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
 /// Exit codes: 0 nothing to report, 1 findings or changes, 2 usage errors
 /// and files that cannot be read or parsed.
 pub fn main() -> ExitCode {
@@ -166,9 +185,21 @@ pub fn main() -> ExitCode {
         Some(Command::Rules) => list_rules(),
         Some(Command::Explain { rule }) => explain(&rule),
         Some(Command::Parse { dump, file }) => parse(&file, dump),
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "dockfix", &mut script);
+            print_bytes(&script)
+        }
+        Some(Command::Man) => print_bytes(&manpage::render(command())),
         None => run(cli.run),
     };
     ExitCode::from(code)
+}
+
+/// Writes generated text to stdout; a closed stdout (`| head`) is no error.
+fn print_bytes(bytes: &[u8]) -> u8 {
+    let _ = std::io::stdout().write_all(bytes);
+    0
 }
 
 fn list_rules() -> u8 {
