@@ -72,7 +72,7 @@ struct Run {
 }
 
 impl Runner {
-    /// The built dockfix on PATH.
+    /// A workspace holding `files`, with the built dockfix on PATH.
     fn new(files: &[(&str, &str)]) -> Runner {
         let runner = Runner::empty(files);
         std::os::unix::fs::symlink(
@@ -83,6 +83,7 @@ impl Runner {
         runner
     }
 
+    /// The same with nothing on PATH yet, for a test's own `dockfix`.
     fn empty(files: &[(&str, &str)]) -> Runner {
         let runner = Runner {
             workspace: TempDir::new().expect("temp dir"),

@@ -3,28 +3,24 @@
 //! the bash script and completes with it, groff renders the page cleanly.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-/// Runs a program with `input` on stdin; the result and what it printed.
-fn run(program: &str, args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(program)
+/// Runs a program on a file holding `text` (its last argument).
+fn run(program: &str, args: &[&str], text: &[u8]) -> Output {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(text).expect("file written");
+    Command::new(program)
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input)
-        .expect("stdin written");
-    child.wait_with_output().expect("the program finishes")
+        .arg(file.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
 }
 
 fn dockfix(args: &[&str]) -> String {
-    let out = run(env!("CARGO_BIN_EXE_dockfix"), args, b"");
+    let out = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+        .args(args)
+        .output()
+        .expect("dockfix runs");
     assert!(out.status.success(), "dockfix {args:?}: {out:?}");
     String::from_utf8(out.stdout).expect("UTF-8")
 }

@@ -3,9 +3,8 @@
 //! run as pre-commit runs them (entry, args, then the file names).
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use regex::Regex;
 use serde_json::Value;
@@ -145,26 +144,18 @@ fn files_pick_the_names_the_walk_reads() {
 fn python_reads_the_patterns_as_the_regex_crate_does() {
     let walked = walked();
     for hook in hooks() {
-        let mut child = Command::new("python3")
+        let question = serde_json::json!([field(&hook, "files"), field(&hook, "exclude"), paths()]);
+        let out = Command::new("python3")
             .args([
                 "-c",
                 "import json, re, sys\n\
-                 files, exclude, paths = json.load(sys.stdin)\n\
+                 files, exclude, paths = json.loads(sys.argv[1])\n\
                  print(json.dumps([bool(re.search(files, p)) and not re.search(exclude, p) \
                  for p in paths]))",
             ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
+            .arg(question.to_string())
+            .output()
             .expect("python3 runs");
-        let question = serde_json::json!([field(&hook, "files"), field(&hook, "exclude"), paths()]);
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(question.to_string().as_bytes())
-            .expect("stdin written");
-        let out = child.wait_with_output().expect("python3 finishes");
         assert!(out.status.success(), "python3: {out:?}");
         let passes: Vec<bool> = serde_json::from_slice(&out.stdout).expect("a JSON list");
         assert_eq!(selected(passes), walked, "{:?}", hook["id"]);
