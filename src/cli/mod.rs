@@ -1,9 +1,11 @@
 //! The command line: `dockfix [PATH...]` with `--diff`, `--write` or
-//! `--check`, and the `rules`, `explain` and `parse` subcommands.
+//! `--check`, and the `rules`, `explain`, `parse`, `completions` and `man`
+//! subcommands.
 
 mod diff;
 mod discover;
 mod github;
+mod manpage;
 mod markdown;
 mod report;
 mod sarif;
@@ -16,7 +18,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{self, FixError, Settings};
 use crate::pin::{floating_variant, PinMode, Pins, Resolver};
@@ -63,7 +65,10 @@ enum Command {
     /// List every rule with its ID, name and fix safety.
     Rules,
     /// Print the documentation of a rule (by ID or name).
-    Explain { rule: String },
+    Explain {
+        /// A rule's ID (`DF002`) or name (`exec-form`).
+        rule: String,
+    },
     /// Commit the rewrite `--write` would make on a branch named after it,
     /// push it, and open its GitHub pull request (or update the open one).
     Pr(Box<PrArgs>),
@@ -72,8 +77,16 @@ enum Command {
         /// Print BuildKit's AST dump format instead.
         #[arg(long)]
         dump: bool,
+        /// The Dockerfile; `-` reads standard input.
         file: PathBuf,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) for `man -l -` or a man1 directory.
+    Man,
 }
 
 #[derive(Args)]
@@ -245,6 +258,12 @@ enum Mode {
     Pr,
 }
 
+/// The command line's definition, which completions and the man page are
+/// generated from.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
 /// Exit codes: 0 nothing to report, 1 findings or changes, 2 usage errors
 /// and files that cannot be read or parsed.
 pub fn main() -> ExitCode {
@@ -273,9 +292,21 @@ pub fn main() -> ExitCode {
             };
             run(args, Some(&options))
         }
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "dockfix", &mut script);
+            print_bytes(&script)
+        }
+        Some(Command::Man) => print_bytes(&manpage::render(command())),
         None => run(cli.run, None),
     };
     ExitCode::from(code)
+}
+
+/// Writes generated text to stdout; a closed stdout (`| head`) is no error.
+fn print_bytes(bytes: &[u8]) -> u8 {
+    let _ = std::io::stdout().write_all(bytes);
+    0
 }
 
 fn list_rules() -> u8 {
