@@ -156,6 +156,9 @@ impl Runner {
             .arg(&script)
             .current_dir(self.workspace.path())
             .env_remove("GITHUB_TOKEN")
+            // A fresh runner's git: no configuration, no identity.
+            .env("HOME", self.temp.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("PATH", self.path())
             .env("GITHUB_WORKSPACE", self.workspace.path())
             .env("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR"))
@@ -291,7 +294,8 @@ fn pr_runs_dockfix_pr_with_the_paths_options_and_token() {
         &shim,
         format!(
             "#!/bin/sh\n{{ printf '%s\\n' \"$@\"; echo \"--\"; \
-             echo \"$GITHUB_TOKEN $GITHUB_REPOSITORY $GITHUB_API_URL\"; }} > '{}'\n",
+             echo \"$GITHUB_TOKEN $GITHUB_REPOSITORY $GITHUB_API_URL\"; \
+             echo \"$GIT_AUTHOR_NAME $GIT_COMMITTER_EMAIL\"; }} > '{}'\n",
             record.display()
         ),
     )
@@ -326,8 +330,16 @@ fn pr_runs_dockfix_pr_with_the_paths_options_and_token() {
             "api/*.Dockerfile"
         ]
     );
-    assert_eq!(env, format!("{GITHUB_TOKEN} {REPOSITORY} {API_URL}"));
+    // With no git identity on the runner, it commits as the Actions bot.
+    let bot = "github-actions[bot] 41898282+github-actions[bot]@users.noreply.github.com";
+    assert_eq!(env, format!("{GITHUB_TOKEN} {REPOSITORY} {API_URL}\n{bot}"));
 
+    // An identity the workflow configured is kept.
+    fs::write(
+        runner.temp.path().join(".gitconfig"),
+        "[user]\n\tname = Release Bot\n\temail = release@example.com\n",
+    )
+    .expect("git config written");
     let (argv, env) = called(&[("mode", "pr"), ("token", "ghp_bot")]);
     assert_eq!(argv, ["pr", "--", "."]);
     assert_eq!(env, format!("ghp_bot {REPOSITORY} {API_URL}"));
