@@ -387,3 +387,50 @@ fn the_cached_install_is_found_on_path() {
     let path = fs::read_to_string(runner.file("path")).expect("GITHUB_PATH");
     assert_eq!(path, format!("{}/bin\n", root.display()));
 }
+
+/// The README's walkthrough: a CI check in three lines and a nightly bot in
+/// ten, each valid YAML that runs this action in a mode its script knows.
+#[test]
+fn the_readme_walkthrough_uses_the_action_as_declared() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README is read");
+    let section = readme
+        .split("## Walkthrough: CI and a nightly bot")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the walkthrough section");
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().expect("a closed block"))
+        .collect();
+    assert_eq!(blocks.len(), 2, "{section}");
+    assert_eq!(blocks[0].lines().count(), 3, "{}", blocks[0]);
+    assert_eq!(blocks[1].lines().count(), 10, "{}", blocks[1]);
+    let script = text(&step(&action(), "run")["run"], "run").to_string();
+    let uses_mode = |steps: &Yaml, mode: &str| {
+        let steps = steps.as_vec().expect("steps");
+        let ours = steps
+            .iter()
+            .find(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("OWNER/dockfix@"))
+            })
+            .expect("a step uses the action");
+        assert_eq!(ours["with"]["mode"].as_str(), Some(mode));
+        assert!(
+            script.contains(&format!("\n  {mode})")),
+            "{mode} is not a mode"
+        );
+    };
+    let check = YamlLoader::load_from_str(&format!("steps:\n{}", blocks[0])).expect("YAML");
+    uses_mode(&check[0]["steps"], "check");
+    let bot = YamlLoader::load_from_str(blocks[1])
+        .expect("YAML")
+        .remove(0);
+    assert!(bot["on"]["schedule"][0]["cron"].as_str().is_some());
+    assert_eq!(bot["permissions"]["pull-requests"].as_str(), Some("write"));
+    assert_eq!(bot["permissions"]["contents"].as_str(), Some("write"));
+    uses_mode(&bot["jobs"]["dockfix"]["steps"], "pr");
+}
