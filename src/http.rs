@@ -19,3 +19,30 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .build()
         .into()
 }
+
+/// `text` with every byte but URI unreserved characters and those in
+/// `keep` (`/` for a path) percent-encoded.
+pub fn percent_encode(text: &str, keep: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ if keep.as_bytes().contains(&b) => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_encoding_keeps_unreserved_characters_and_those_asked() {
+        use super::percent_encode;
+        assert_eq!(
+            percent_encode("acme:dockfix/0a1b", ""),
+            "acme%3Adockfix%2F0a1b"
+        );
+        assert_eq!(percent_encode("my dir/é#1", "/"), "my%20dir/%C3%A9%231");
+    }
+}

@@ -214,14 +214,8 @@ mod tests {
             }
         });
         Output {
-            version: 1,
             files: reports.collect(),
-            findings: vec![],
-            suppressed: vec![],
-            errors: vec![],
-            remaining: 0,
-            changes: vec![],
-            rules: vec![],
+            ..Output::new()
         }
     }
 

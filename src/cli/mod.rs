@@ -448,16 +448,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
             return 2;
         }
     };
-    let mut out = Output {
-        version: report::JSON_VERSION,
-        files: vec![],
-        findings: vec![],
-        suppressed: vec![],
-        errors: vec![],
-        remaining: 0,
-        changes: vec![],
-        rules: vec![],
-    };
+    let mut out = Output::new();
     for (path, message) in missing {
         out.errors.push(ErrorReport {
             file: path.display().to_string(),

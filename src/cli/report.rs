@@ -31,6 +31,22 @@ pub struct Output {
     pub rules: Vec<&'static Rule>,
 }
 
+impl Output {
+    /// A report of nothing yet, in this version of the schema.
+    pub fn new() -> Output {
+        Output {
+            version: JSON_VERSION,
+            files: vec![],
+            findings: vec![],
+            suppressed: vec![],
+            errors: vec![],
+            remaining: 0,
+            changes: vec![],
+            rules: vec![],
+        }
+    }
+}
+
 #[derive(Serialize, Default)]
 pub struct FileReport {
     pub path: String,

@@ -187,20 +187,12 @@ fn uri(path: &str) -> String {
     while let Some(rest) = relative.strip_prefix("./") {
         relative = rest;
     }
-    let mut text = if relative.starts_with('/') {
-        "file://".to_string()
+    let scheme = if relative.starts_with('/') {
+        "file://"
     } else {
-        String::new()
+        ""
     };
-    for byte in relative.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                text.push(byte as char)
-            }
-            _ => text += &format!("%{byte:02X}"),
-        }
-    }
-    text
+    format!("{scheme}{}", crate::http::percent_encode(relative, "/"))
 }
 
 #[cfg(test)]

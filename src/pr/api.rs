@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::percent_encode;
+
 pub const DEFAULT_URL: &str = "https://api.github.com";
 
 pub struct Api {
@@ -75,7 +77,7 @@ impl Api {
     /// The pull requests from `branch` of this repository, open or closed.
     pub fn from_branch(&self, branch: &str) -> Result<Vec<PullRequest>, String> {
         let owner = self.repo.split('/').next().unwrap_or_default();
-        let head = query_value(&format!("{owner}:{branch}"));
+        let head = percent_encode(&format!("{owner}:{branch}"), "");
         self.list(&format!("state=all&head={head}"))
     }
 
@@ -83,7 +85,7 @@ impl Api {
     pub fn open_into(&self, base: &str) -> Result<Vec<PullRequest>, String> {
         self.list(&format!(
             "state=open&base={}&per_page=100",
-            query_value(base)
+            percent_encode(base, "")
         ))
     }
 
@@ -174,18 +176,6 @@ impl Api {
     }
 }
 
-/// A query value with everything but unreserved characters escaped.
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `OWNER/NAME` of a github.com remote URL (`https://github.com/o/r.git`,
 /// `git@github.com:o/r.git`, `ssh://git@github.com/o/r`, with or without
 /// credentials).
@@ -258,10 +248,5 @@ mod tests {
             "github.com:acme/app.git"
         );
         assert_eq!(without_credentials("/srv/git/a@b.git"), "/srv/git/a@b.git");
-    }
-
-    #[test]
-    fn query_values_escape_separators() {
-        assert_eq!(query_value("acme:dockfix/0a1b"), "acme%3Adockfix%2F0a1b");
     }
 }

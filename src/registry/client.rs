@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{Challenge, Credentials, Store};
 use super::reference::Reference;
+use crate::http::percent_encode;
 
 /// Pages of a tag list dockfix follows before it gives up.
 const MAX_PAGES: usize = 1000;
@@ -391,8 +392,8 @@ impl Client {
                     let url = format!(
                         "{realm}{}service={}&scope={}",
                         if realm.contains('?') { '&' } else { '?' },
-                        percent_encode(service),
-                        percent_encode(scope)
+                        percent_encode(service, ""),
+                        percent_encode(scope, "")
                     );
                     let mut request = self.agent.get(&url);
                     if let Some(basic) = credentials.and_then(Credentials::basic) {
@@ -499,17 +500,6 @@ fn loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,7 +516,7 @@ mod tests {
         assert!(loopback("127.0.0.1:5000") && loopback("localhost") && loopback("[::1]:80"));
         assert!(!loopback("ghcr.io") && !loopback("10.0.0.1:5000"));
         assert_eq!(
-            percent_encode("repository:a/b:pull"),
+            percent_encode("repository:a/b:pull", ""),
             "repository%3Aa%2Fb%3Apull"
         );
     }
