@@ -1470,8 +1470,8 @@ fn suppression_comments_silence_findings_and_their_fixes() {
         run.stdout,
         format!(
             "Dockerfile:5:1: DF001 [*] {ADD_MSG}\n\
-             Dockerfile:4:1: DF001 [*] {ADD_MSG} (suppressed)\n\
-             Dockerfile:6:1: DF002 [*] {CMD_MSG} (suppressed)\n"
+             Dockerfile:4:1: DF001 {ADD_MSG} (suppressed)\n\
+             Dockerfile:6:1: DF002 {CMD_MSG} (suppressed)\n"
         )
     );
     let doc = json(&dockfix(
@@ -1591,4 +1591,82 @@ fn json_output_follows_its_published_schema_in_every_mode() {
         serde_json::from_str(&dockfix(dir.path(), &["--format", "json", "."]).stdout).unwrap();
     report["files"][0]["extra"] = Value::Bool(true);
     assert!(validator.check(&report).is_err());
+}
+
+#[test]
+fn after_write_annotations_show_what_is_left_where_it_now_is() {
+    // DF204 and DF205 are fixed; DF002's CMD moves down a line; unsafe DF207 stays.
+    let source = "FROM python:3.12\nRUN pip install a\nRUN apt-get update\nRUN apt-get install -y b\nCMD prog \"$HOME\"\n";
+    let dir = tree(&[("Dockerfile", source)]);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--format", "github", "--ignore", "DF401"],
+    );
+    let written = read(dir.path(), "Dockerfile");
+    assert_ne!(written, source);
+    let cmd_line = written.lines().position(|l| l.starts_with("CMD")).unwrap() + 1;
+    assert!(
+        !run.stdout.contains("DF204") && !run.stdout.contains("DF205"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("(dockfix --write fixes this)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "line={cmd_line},col=1,endLine={cmd_line},endColumn=4,title=DF002"
+        )),
+        "{}\n{written}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_file_with_an_unreadable_suppression_is_left_alone() {
+    let source = "FROM debian:bookworm\n# dockfix: ignore[DF9|9]\nRUN apt-get install curl\n";
+    let dir = tree(&[("Dockerfile", source)]);
+    for args in [
+        &["--write"][..],
+        &["--check"],
+        &["--format", "json", "--diff"],
+    ] {
+        let run = dockfix(dir.path(), &[args, &["Dockerfile"]].concat());
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            !run.stdout.contains("Dockerfile\n"),
+            "{args:?}: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains("\"changed\": true"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    assert_eq!(read(dir.path(), "Dockerfile"), source);
+}
+
+#[test]
+fn silenced_findings_never_claim_their_fix_applies() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM python:3.12\n# dockfix: ignore[DF204]\nRUN pip install flask\n",
+    )]);
+    let run = dockfix(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "--show-suppressed",
+            "--ignore",
+            "DF401",
+            "Dockerfile",
+        ],
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["suppressed"][0]["rule"], "DF204");
+    assert_eq!(report["suppressed"][0]["fix"]["applies"], false);
 }

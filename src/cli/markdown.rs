@@ -56,7 +56,9 @@ fn render(out: &Output, done: bool, options: &str, short: bool) -> String {
     text += &list("Left for a human", left.iter().map(|f| left_line(f)), short);
     text += &list(
         "Not rewritten",
-        out.errors.iter().map(|e| one_line(&e.text())),
+        out.errors
+            .iter()
+            .map(|e| format!("{}: {}", code(&e.location()), one_line(&e.message))),
         short,
     );
     text += &format!(
@@ -68,7 +70,7 @@ fn render(out: &Output, done: bool, options: &str, short: bool) -> String {
 
 /// A file's table: each rule applied, what it fixed, what it brings.
 fn per_file(file: &FileReport, done: bool) -> String {
-    let mut text = format!("\n### `{}`\n\n", one_line(&file.path));
+    let mut text = format!("\n### {}\n\n", code(&file.path));
     text += "| Rule | Fixes | What it fixed | Effect |\n|---|---|---|---|\n";
     for (rule, count) in by_rule(&file.applied).into_values() {
         text += &format!(
@@ -80,11 +82,7 @@ fn per_file(file: &FileReport, done: bool) -> String {
         );
     }
     if !file.companions.is_empty() {
-        let names: Vec<String> = file
-            .companions
-            .iter()
-            .map(|c| format!("`{}`", one_line(c)))
-            .collect();
+        let names: Vec<String> = file.companions.iter().map(|c| code(c)).collect();
         text += &format!(
             "\nAlso {}: {} (lines the moved steps need there).\n",
             if done { "changed" } else { "to change" },
@@ -154,9 +152,8 @@ fn left_line(finding: &FindingReport) -> String {
         _ => "",
     };
     format!(
-        "`{}:{}` {} `{}`: {}{why}",
-        one_line(&finding.file),
-        finding.range.start.line,
+        "{} {} `{}`: {}{why}",
+        code(&format!("{}:{}", finding.file, finding.range.start.line)),
         finding.rule,
         finding.name,
         one_line(&finding.message)
@@ -168,6 +165,20 @@ fn left_line(finding: &FindingReport) -> String {
 /// spans.)
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
+}
+
+/// A path (or other text from outside) as a code span, fenced with more
+/// backticks than it holds, so it shows as written and cannot end early.
+fn code(text: &str) -> String {
+    let text = one_line(text);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// Text kept in its table cell: no column breaks either.

@@ -692,16 +692,25 @@ impl Job<'_> {
             pins: pins.as_deref(),
             ecosystems: file_settings.ecosystems(),
         };
-        for (at, why) in crate::suppress::read(&original).1 {
-            out.errors.push(error(why, Some(original.line_col(at))));
+        // A suppression dockfix cannot read may be meant to silence a fix:
+        // the file is left alone, as one that does not parse.
+        let unreadable = crate::suppress::read(&original).1;
+        if !unreadable.is_empty() {
+            for (at, why) in unreadable {
+                out.errors.push(error(why, Some(original.line_col(at))));
+            }
+            return;
         }
         let (findings, suppressed) = engine::lint_all(&original, &settings);
         if self.args.show_suppressed {
-            out.suppressed.extend(
-                suppressed
-                    .iter()
-                    .map(|f| report::finding(&name, &original, f, &settings)),
-            );
+            // Silenced findings are never fixed, whatever their fix.
+            out.suppressed.extend(suppressed.iter().map(|f| {
+                let mut report = report::finding(&name, &original, f, &settings);
+                if let Some(fix) = &mut report.fix {
+                    fix.applies = false;
+                }
+                report
+            }));
         }
         let reports: Vec<_> = findings
             .iter()
@@ -732,10 +741,7 @@ impl Job<'_> {
         };
         let rewritten = fixed.file.source != source;
         let changed = rewritten || !fixed.companions.is_empty();
-        let shown = |c: &engine::Companion| {
-            let path = c.path.display().to_string();
-            path.strip_prefix("./").map(String::from).unwrap_or(path)
-        };
+        let shown = |c: &engine::Companion| report::shown(&c.path);
         let mut file = FileReport {
             path: name.clone(),
             changed,
@@ -837,8 +843,15 @@ impl Job<'_> {
                 ..Default::default()
             });
         }
+        // Annotations and SARIF describe the file as `--write` left it.
+        let rewritten_view =
+            self.mode == Mode::Write && matches!(self.args.format, Format::Github | Format::Sarif);
+        if rewritten_view {
+            out.findings.extend(file.left.iter().cloned());
+        } else {
+            out.findings.extend(reports);
+        }
         out.files.push(file);
-        out.findings.extend(reports);
     }
 
     fn finish(&self, out: &Output, stdout: &mut dyn Write) -> u8 {

@@ -71,7 +71,7 @@ pub struct FileReport {
     pub companions: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct FindingReport {
     pub file: String,
     pub rule: &'static str,
@@ -94,7 +94,7 @@ impl FindingReport {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct FixReport {
     pub applicability: Applicability,
     /// Whether these options apply it (`--unsafe` for unsafe fixes).
@@ -105,25 +105,25 @@ pub struct FixReport {
     pub appends: Vec<AppendReport>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct AppendReport {
     pub path: String,
     pub lines: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct EditReport {
     pub range: RangeReport,
     pub replacement: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct RangeReport {
     pub start: Position,
     pub end: Position,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Position {
     /// 1-based.
     pub line: usize,
@@ -142,13 +142,16 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    pub fn text(&self) -> String {
+    /// `path:line:col`, or the path alone.
+    pub fn location(&self) -> String {
         match (self.line, self.column) {
-            (Some(line), Some(column)) => {
-                format!("{}:{line}:{column}: {}", self.file, self.message)
-            }
-            _ => format!("{}: {}", self.file, self.message),
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", self.file),
+            _ => self.file.clone(),
         }
+    }
+
+    pub fn text(&self) -> String {
+        format!("{}: {}", self.location(), self.message)
     }
 }
 
@@ -194,7 +197,7 @@ pub fn finding(
                 .appends
                 .iter()
                 .map(|a| AppendReport {
-                    path: a.path.display().to_string(),
+                    path: shown(&a.path),
                     lines: a.lines.clone(),
                 })
                 .collect(),
@@ -218,6 +221,12 @@ pub fn finding_line(report: &FindingReport) -> String {
         report.rule,
         report.message
     )
+}
+
+/// A path as reports show it: `./` dropped, as the walk names files.
+pub fn shown(path: &std::path::Path) -> String {
+    let path = path.display().to_string();
+    path.strip_prefix("./").map(String::from).unwrap_or(path)
 }
 
 pub fn plural(n: usize, one: &str, many: &str) -> String {

@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use super::report::{ErrorReport, FindingReport, FixReport, Output, RangeReport};
 use crate::rules::{Applicability, Rule};
 
+/// GitHub code scanning refuses a run with more results than this.
+const MAX_RESULTS: usize = 25_000;
+
 const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
@@ -18,13 +21,23 @@ const SCHEMA: &str =
 /// finding when lines move above it; one of dockfix's own would have to
 /// match that hash or it would split an alert in two.
 pub fn log(out: &Output) -> Value {
-    let results: Vec<Value> = out
+    let mut results: Vec<Value> = out
         .findings
         .iter()
         .map(|f| result(f, out, false))
         .chain(out.suppressed.iter().map(|f| result(f, out, true)))
         .collect();
-    let notifications: Vec<Value> = out.errors.iter().map(notification).collect();
+    let mut notifications: Vec<Value> = out.errors.iter().map(notification).collect();
+    if results.len() > MAX_RESULTS {
+        let left_out = results.len() - MAX_RESULTS;
+        results.truncate(MAX_RESULTS);
+        notifications.push(json!({
+            "level": "warning",
+            "message": { "text": format!(
+                "{left_out} more findings are not in this log: code scanning takes at most {MAX_RESULTS} results per run; `dockfix --format json` lists them all"
+            ) },
+        }));
+    }
     json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -198,6 +211,43 @@ fn uri(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::report::{FindingReport, Position};
+
+    #[test]
+    fn a_log_keeps_to_the_results_code_scanning_takes() {
+        let at = || Position {
+            line: 1,
+            column: 1,
+            offset: 0,
+        };
+        let finding = FindingReport {
+            file: "Dockerfile".into(),
+            rule: "DF002",
+            name: "exec-form",
+            message: "shell-form CMD".into(),
+            range: RangeReport {
+                start: at(),
+                end: at(),
+            },
+            fix: None,
+        };
+        let out = Output {
+            findings: vec![finding; MAX_RESULTS + 3],
+            rules: vec![crate::rules::find("DF002").unwrap()],
+            ..Output::new()
+        };
+        let log = log(&out);
+        let run = &log["runs"][0];
+        assert_eq!(run["results"].as_array().unwrap().len(), MAX_RESULTS);
+        let notes = run["invocations"][0]["toolExecutionNotifications"]
+            .as_array()
+            .unwrap();
+        assert!(notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 more findings"));
+        assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+    }
 
     #[test]
     fn paths_become_uri_references() {
