@@ -138,6 +138,10 @@ struct State {
     pulls: Vec<PullRequest>,
     /// Answers every request with this status and GitHub error message.
     refuse: Option<(u16, String)>,
+    /// Answers the next requests with these statuses, and `Retry-After: 0`
+    /// where asked, as GitHub does when busy or rate limiting (`None`: as
+    /// usual).
+    hiccups: std::collections::VecDeque<Option<(u16, bool)>>,
 }
 
 /// A stand-in for api.github.com serving the repository `acme/app`, which
@@ -160,16 +164,34 @@ impl FakeGitHub {
                 let Ok(request) = http::read_request(&stream) else {
                     continue;
                 };
-                let (status, body) = answer(&mut shared.lock().unwrap(), &request, &base);
+                let mut headers =
+                    vec![("Content-Type".to_string(), "application/json".to_string())];
+                let (status, body) = {
+                    let mut state = shared.lock().unwrap();
+                    match state.hiccups.pop_front().flatten() {
+                        Some((status, retry_after)) => {
+                            state
+                                .log
+                                .push(format!("{} {} ({status})", request.method, request.target));
+                            if retry_after {
+                                headers.push(("Retry-After".into(), "0".into()));
+                            }
+                            (status, json!({ "message": "try again" }))
+                        }
+                        None => answer(&mut state, &request, &base),
+                    }
+                };
                 let reason = match status {
                     200 => "200 OK",
                     201 => "201 Created",
                     401 => "401 Unauthorized",
+                    403 => "403 Forbidden",
                     404 => "404 Not Found",
                     422 => "422 Unprocessable Entity",
+                    429 => "429 Too Many Requests",
+                    502 => "502 Bad Gateway",
                     _ => "400 Bad Request",
                 };
-                let headers = [("Content-Type".to_string(), "application/json".to_string())];
                 let _ = http::respond(&stream, reason, &headers, body.to_string().as_bytes(), true);
             }
         });
@@ -955,4 +977,44 @@ fn pr_reads_only_configurations_the_repository_holds() {
     };
     assert_ne!(scope(&run.stdout), scope(&isolated.stdout));
     assert!(github.state().log.is_empty());
+}
+
+#[test]
+fn contract_pr_asks_again_when_github_is_busy_but_never_posts_twice() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    // A 502 on the list, a secondary rate limit on the create: both retried.
+    github
+        .state()
+        .hiccups
+        .extend([Some((502, false)), None, Some((403, true))]);
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    {
+        let state = github.state();
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        let methods: Vec<&str> = state
+            .log
+            .iter()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            methods,
+            ["GET", "GET", "POST", "POST", "GET"],
+            "{:?}",
+            state.log
+        );
+        assert!(state.log[2].ends_with("(403)"), "{:?}", state.log);
+        assert_eq!(state.pulls.len(), 1);
+    }
+    // A server error on a create may have created it: not sent again.
+    let checkout = self::checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    github.state().hiccups.extend([None, Some((502, false))]);
+    let run = dockfix_pr(&checkout, &github, &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("HTTP 502"), "{}", run.stderr);
+    let state = github.state();
+    let posts = state.log.iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(posts, 1, "{:?}", state.log);
 }

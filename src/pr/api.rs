@@ -50,6 +50,34 @@ impl PullRequest {
     }
 }
 
+/// How long to wait before asking GitHub again: after a rate limit, a
+/// server error (not for a POST, which may have been done), or no answer.
+const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
+/// The longest `Retry-After` honoured, in seconds: a bot moves on rather
+/// than stall.
+const MAX_RETRY_AFTER: u64 = 60;
+
+struct Answer {
+    status: u16,
+    text: String,
+    retry_after: Option<Duration>,
+}
+
+impl Answer {
+    /// Whether asking again may succeed: a rate limit that says when
+    /// (429, or a secondary limit's 403 with `Retry-After`; a spent
+    /// hourly limit is not worth waiting for), or a server error for a
+    /// request that can be repeated.
+    fn again(&self, method: &str) -> bool {
+        match self.status {
+            429 => true,
+            403 => self.retry_after.is_some(),
+            500..=599 => method != "POST",
+            _ => false,
+        }
+    }
+}
+
 /// What a pull request says.
 pub struct Proposal<'a> {
     pub title: &'a str,
@@ -134,27 +162,19 @@ impl Api {
         body: Option<serde_json::Value>,
         expected: u16,
     ) -> Result<T, String> {
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("Accept", "application/vnd.github+json")
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("X-GitHub-Api-Version", "2022-11-28");
-        let result = match body {
-            Some(body) => self.agent.run(
-                request
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string())
-                    .map_err(|e| e.to_string())?,
-            ),
-            None => self.agent.run(request.body(()).map_err(|e| e.to_string())?),
+        let mut delays = RETRY_DELAYS.iter();
+        let answer = loop {
+            match (self.send(method, url, body.as_ref()), delays.next()) {
+                (Ok(answer), Some(delay)) if answer.again(method) => {
+                    std::thread::sleep(answer.retry_after.map_or(*delay, |d| d.max(*delay)))
+                }
+                // Unanswered: sent again only where twice does no harm.
+                (Err(_), Some(delay)) if method != "POST" => std::thread::sleep(*delay),
+                (Ok(answer), _) => break answer,
+                (Err(e), _) => return Err(format!("{method} {url}: {e}")),
+            }
         };
-        let mut response = result.map_err(|e| format!("{method} {url}: {e}"))?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let Answer { status, text, .. } = answer;
         if status != expected {
             // GitHub explains refusals in `message` (and `errors`).
             let why = serde_json::from_str::<serde_json::Value>(&text)
@@ -173,6 +193,50 @@ impl Api {
             return Err(format!("{method} {url}: HTTP {status}: {why}"));
         }
         serde_json::from_str(&text).map_err(|e| format!("{method} {url}: unexpected answer: {e}"))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/vnd.github+json")
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        let result = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => self.agent.run(request.body(()).map_err(|e| e.to_string())?),
+        };
+        let mut response = result.map_err(|e| e.to_string())?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let retry_after = header("retry-after")
+            .and_then(|s| s.trim().parse().ok())
+            .map(|s: u64| Duration::from_secs(s.min(MAX_RETRY_AFTER)));
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        Ok(Answer {
+            status,
+            text,
+            retry_after,
+        })
     }
 }
 
