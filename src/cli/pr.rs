@@ -24,8 +24,8 @@ pub struct PrOptions {
     /// The git remote to push the branch to.
     #[arg(long, default_value = "origin", value_name = "NAME")]
     remote: String,
-    /// The GitHub repository (default: $GITHUB_REPOSITORY, else the
-    /// remote's github.com URL).
+    /// The GitHub repository (default: the remote's, when it is on
+    /// github.com, else $GITHUB_REPOSITORY).
     #[arg(long, value_name = "OWNER/NAME")]
     repo: Option<String>,
     /// Print the branch, commit and pull request dockfix would make, and
