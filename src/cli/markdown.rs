@@ -189,7 +189,7 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::report::{Position, RangeReport};
+    use crate::cli::report::example_finding;
     use crate::rules::{find, Rule};
 
     fn rule(id: &str) -> &'static Rule {
@@ -198,28 +198,13 @@ mod tests {
 
     /// A run that rewrote `files` Dockerfiles, each with a finding left.
     fn rewrite_of(files: usize) -> Output {
-        let at = || Position {
-            line: 1,
-            column: 1,
-            offset: 0,
-        };
         let reports = (0..files).map(|i| {
             let path = format!("services/service-{i}/Dockerfile");
             FileReport {
                 changed: true,
                 fixes: 2,
                 applied: vec![rule("DF101"), rule("DF204")],
-                left: vec![FindingReport {
-                    file: path.clone(),
-                    rule: "DF002",
-                    name: "exec-form",
-                    message: "shell-form CMD".into(),
-                    range: RangeReport {
-                        start: at(),
-                        end: at(),
-                    },
-                    fix: None,
-                }],
+                left: vec![example_finding(&path)],
                 path,
                 ..Default::default()
             }

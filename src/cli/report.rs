@@ -205,6 +205,28 @@ pub fn finding(
     }
 }
 
+/// A DF002 finding without a fix at the start of `file`, for tests of the
+/// formats.
+#[cfg(test)]
+pub fn example_finding(file: &str) -> FindingReport {
+    let start = || Position {
+        line: 1,
+        column: 1,
+        offset: 0,
+    };
+    FindingReport {
+        file: file.into(),
+        rule: "DF002",
+        name: "exec-form",
+        message: "shell-form CMD".into(),
+        range: RangeReport {
+            start: start(),
+            end: start(),
+        },
+        fix: None,
+    }
+}
+
 /// `path:line:col: RULE-ID message`, with `[*]` before the message when
 /// these options would fix it.
 pub fn finding_line(report: &FindingReport) -> String {

@@ -211,26 +211,11 @@ fn uri(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::report::{FindingReport, Position};
+    use crate::cli::report::example_finding;
 
     #[test]
     fn a_log_keeps_to_the_results_code_scanning_takes() {
-        let at = || Position {
-            line: 1,
-            column: 1,
-            offset: 0,
-        };
-        let finding = FindingReport {
-            file: "Dockerfile".into(),
-            rule: "DF002",
-            name: "exec-form",
-            message: "shell-form CMD".into(),
-            range: RangeReport {
-                start: at(),
-                end: at(),
-            },
-            fix: None,
-        };
+        let finding = example_finding("Dockerfile");
         let out = Output {
             findings: vec![finding; MAX_RESULTS + 3],
             rules: vec![crate::rules::find("DF002").unwrap()],
