@@ -673,6 +673,16 @@ impl Job<'_> {
             Ok(file) => file,
             Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
         };
+        // A suppression dockfix cannot read may be meant to silence a fix:
+        // the file is left alone, as one that does not parse, and no registry
+        // is asked about it.
+        let unreadable = crate::suppress::read(&original).1;
+        if !unreadable.is_empty() {
+            for (at, why) in unreadable {
+                out.errors.push(error(why, Some(original.line_col(at))));
+            }
+            return;
+        }
         let pins = match (&self.pinning, file_settings.pin) {
             (Some(pinning), Some(mode)) => {
                 // Asked for and not done: an error, whatever the mode.
@@ -692,15 +702,6 @@ impl Job<'_> {
             pins: pins.as_deref(),
             ecosystems: file_settings.ecosystems(),
         };
-        // A suppression dockfix cannot read may be meant to silence a fix:
-        // the file is left alone, as one that does not parse.
-        let unreadable = crate::suppress::read(&original).1;
-        if !unreadable.is_empty() {
-            for (at, why) in unreadable {
-                out.errors.push(error(why, Some(original.line_col(at))));
-            }
-            return;
-        }
         let (findings, suppressed) = engine::lint_all(&original, &settings);
         if self.args.show_suppressed {
             // Silenced findings are never fixed, whatever their fix.
