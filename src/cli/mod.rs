@@ -863,7 +863,24 @@ impl Job<'_> {
             .filter(|f| f.changed || self.mode == Mode::Lint)
             .map(|f| f.fixes)
             .sum();
-        if self.text() {
+        let document = match self.args.format {
+            Format::Text => None,
+            Format::Github => Some(github::annotations(out)),
+            Format::Markdown => Some(markdown::body(
+                out,
+                self.mode == Mode::Write,
+                &fix_options(&self.args.fix),
+            )),
+            Format::Sarif => Some(
+                serde_json::to_string_pretty(&sarif::log(out)).expect("the log serializes") + "\n",
+            ),
+            Format::Json => {
+                Some(serde_json::to_string_pretty(out).expect("the report serializes") + "\n")
+            }
+        };
+        if let Some(document) = document {
+            let _ = stdout.write_all(document.as_bytes());
+        } else {
             for error in &out.errors {
                 say!("{}", error.text());
             }
@@ -921,17 +938,6 @@ impl Job<'_> {
                 }
                 Mode::Check | Mode::Pr => {}
             }
-        } else if self.args.format == Format::Github {
-            let _ = stdout.write_all(github::annotations(out).as_bytes());
-        } else if self.args.format == Format::Markdown {
-            let body = markdown::body(out, self.mode == Mode::Write, &fix_options(&self.args.fix));
-            let _ = stdout.write_all(body.as_bytes());
-        } else if self.args.format == Format::Sarif {
-            let log = serde_json::to_string_pretty(&sarif::log(out)).expect("the log serializes");
-            let _ = writeln!(stdout, "{log}");
-        } else {
-            let json = serde_json::to_string_pretty(out).expect("the report serializes");
-            let _ = writeln!(stdout, "{json}");
         }
         if !out.errors.is_empty() {
             2
