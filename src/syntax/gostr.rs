@@ -77,9 +77,23 @@ pub fn text(s: &[u8]) -> String {
 
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
+    quote_bytes(s.as_bytes())
+}
+
+/// Go's `strconv.Quote` of a string holding any bytes: a byte that is not
+/// UTF-8 is written `\xNN`.
+pub fn quote_bytes(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    let mut pos = 0;
+    while pos < s.len() {
+        let (c, width) = decode_rune(&s[pos..]);
+        if c == char::REPLACEMENT_CHARACTER && width == 1 {
+            out.push_str(&format!("\\x{:02x}", s[pos]));
+            pos += 1;
+            continue;
+        }
+        pos += width;
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -100,6 +114,12 @@ pub fn quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Whether `s` is UTF-8 text of printable characters and spaces only,
+/// shown as it is rather than quoted.
+pub fn is_printable(s: &[u8]) -> bool {
+    std::str::from_utf8(s).is_ok_and(|s| s.chars().all(is_print))
 }
 
 /// An approximation of Go's `unicode.IsPrint`: graphic characters and the
@@ -124,6 +144,7 @@ mod tests {
         assert_eq!(quote("\u{0}\u{8}\u{c}\n\r\t"), r#""\x00\b\f\n\r\t""#);
         assert_eq!(quote("♥☃"), "\"♥☃\"");
         assert_eq!(quote("\u{a0}"), r#""\u00a0""#);
+        assert_eq!(quote_bytes(b"\xff\xfeF\x00"), r#""\xff\xfeF\x00""#);
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
     Ok(found)
 }
 
+/// Whether one word is a heredoc opener (BuildKit's `MustParseHeredoc`).
+pub fn is_opener(word: &[u8]) -> bool {
+    matches!(opener(word), Ok(Some(_)))
+}
+
 /// `^(\d*)<<(-?)([^<]*)$` and a single-word delimiter.
 fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
     let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();

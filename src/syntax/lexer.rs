@@ -31,7 +31,7 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-fn error(line: usize, message: impl Into<String>) -> ParseError {
+pub(super) fn error(line: usize, message: impl Into<String>) -> ParseError {
     ParseError {
         line: line.max(1),
         column: 1,
@@ -42,7 +42,12 @@ fn error(line: usize, message: impl Into<String>) -> ParseError {
 /// Parses a Dockerfile. Fails where BuildKit fails, with BuildKit's first
 /// error.
 pub fn parse(source: &[u8]) -> Result<Dockerfile, ParseError> {
-    let (file, mut errors) = parse_lossless(source);
+    first_error(parse_lossless(source))
+}
+
+fn first_error(
+    (file, mut errors): (Dockerfile, Vec<ParseError>),
+) -> Result<Dockerfile, ParseError> {
     if errors.is_empty() {
         Ok(file)
     } else {
@@ -51,9 +56,20 @@ pub fn parse(source: &[u8]) -> Result<Dockerfile, ParseError> {
 }
 
 /// The syntax tree of any input, valid or not, with every error BuildKit
-/// would stop at. The tree always covers every byte.
+/// would stop at: its parser's first, then its instruction checks'. The
+/// tree always covers every byte.
 pub fn parse_lossless(source: &[u8]) -> (Dockerfile, Vec<ParseError>) {
-    Lexer::new(source).run()
+    let (file, mut errors) = Lexer::new(source).run();
+    errors.extend(super::check::check(&file));
+    (file, errors)
+}
+
+/// BuildKit's parser alone (`parser.Parse`): the tree it builds from any
+/// words, without the instruction checks that then reject unknown
+/// instructions, missing arguments or bad flags. For BuildKit's parser
+/// tests; everything else wants [`parse`].
+pub fn parse_ast(source: &[u8]) -> Result<Dockerfile, ParseError> {
+    first_error(Lexer::new(source).run())
 }
 
 struct Lexer<'a> {
@@ -365,7 +381,7 @@ mod tests {
     use super::*;
 
     fn round_trip(src: &str) -> Dockerfile {
-        let file = parse(src.as_bytes()).unwrap();
+        let file = parse_ast(src.as_bytes()).unwrap();
         let mut joined = Vec::new();
         let mut at = 0;
         for item in &file.items {

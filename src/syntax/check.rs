@@ -1,0 +1,597 @@
+//! What BuildKit rejects once its parser has built the tree: the checks of
+//! `instructions.Parse` (unknown instructions, argument counts, flags, stage
+//! names, ONBUILD triggers, instructions before any `FROM`) and the
+//! frontend's "no stages" check, with BuildKit's messages. BuildKit's parser
+//! accepts any word as an instruction; these checks are where a file with
+//! merge-conflict markers, binary bytes or UTF-16 text fails.
+
+use super::gostr::{decode_rune, is_printable, quote, quote_bytes, text};
+use super::heredoc;
+use super::lexer::{error, ParseError};
+use super::tree::{Command, Dockerfile, Instruction};
+
+/// BuildKit's instructions, in the order suggestions are searched.
+const INSTRUCTIONS: [&str; 18] = [
+    "add",
+    "arg",
+    "cmd",
+    "copy",
+    "entrypoint",
+    "env",
+    "expose",
+    "from",
+    "healthcheck",
+    "label",
+    "maintainer",
+    "onbuild",
+    "run",
+    "shell",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Bool,
+    String,
+    /// A string flag that may be given more than once.
+    Strings,
+}
+
+use Kind::{Bool, String as Str, Strings};
+
+const ADD_FLAGS: &[(&str, Kind)] = &[
+    ("chown", Str),
+    ("chmod", Str),
+    ("link", Bool),
+    ("keep-git-dir", Bool),
+    ("checksum", Str),
+    ("unpack", Bool),
+    ("exclude", Strings),
+];
+const COPY_FLAGS: &[(&str, Kind)] = &[
+    ("chown", Str),
+    ("from", Str),
+    ("chmod", Str),
+    ("link", Bool),
+    ("exclude", Strings),
+    ("parents", Bool),
+];
+const RUN_FLAGS: &[(&str, Kind)] = &[
+    ("device", Strings),
+    ("mount", Strings),
+    ("network", Str),
+    ("security", Str),
+];
+const HEALTHCHECK_FLAGS: &[(&str, Kind)] = &[
+    ("interval", Str),
+    ("timeout", Str),
+    ("start-period", Str),
+    ("start-interval", Str),
+    ("retries", Str),
+];
+
+/// The errors BuildKit gives after parsing, each at its instruction's line:
+/// one per instruction it rejects, the first instruction outside a build
+/// stage, or a file whose instructions start no stage.
+pub fn check(file: &Dockerfile) -> Vec<ParseError> {
+    let mut errors = Vec::new();
+    let mut stages = 0;
+    let mut outside_reported = false;
+    for instruction in file.instructions() {
+        let name = instruction.command.name.as_str();
+        if let Err(message) = check_instruction(file, instruction) {
+            errors.push(error(instruction.start_line, message));
+        } else if stages == 0 && !matches!(name, "from" | "arg") && !outside_reported {
+            outside_reported = true;
+            let message = "no build stage in current context";
+            errors.push(error(instruction.start_line, message));
+        }
+        if name == "from" {
+            stages += 1;
+        }
+    }
+    if stages == 0 && errors.is_empty() && file.instructions().next().is_some() {
+        errors.push(error(1, "dockerfile contains no stages to build"));
+    }
+    errors
+}
+
+/// BuildKit's `ParseInstruction` for one instruction.
+fn check_instruction(file: &Dockerfile, instruction: &Instruction) -> Result<(), String> {
+    let command = &instruction.command;
+    let args = &command.values;
+    let no_flags = || flags(command, &[]).map(drop);
+    match command.name.as_str() {
+        "env" => {
+            no_flags()?;
+            key_values(args, "ENV")
+        }
+        "label" => {
+            no_flags()?;
+            key_values(args, "LABEL")
+        }
+        "maintainer" => {
+            exactly_one(args, "MAINTAINER")?;
+            no_flags()
+        }
+        "add" => copy(command, "ADD", ADD_FLAGS),
+        "copy" => copy(command, "COPY", COPY_FLAGS),
+        "from" => {
+            stage_name(args)?;
+            flags(command, &[("platform", Str)]).map(drop)
+        }
+        "onbuild" => onbuild(instruction),
+        "workdir" => {
+            exactly_one(args, "WORKDIR")?;
+            no_flags()
+        }
+        "run" => run(command),
+        "cmd" | "entrypoint" => no_flags(),
+        "healthcheck" => healthcheck(command),
+        "expose" => {
+            at_least_one(args, "EXPOSE")?;
+            no_flags()
+        }
+        "user" => {
+            exactly_one(args, "USER")?;
+            no_flags()
+        }
+        "volume" => volume(command),
+        // BuildKit reads no flags for STOPSIGNAL and ARG: any are ignored.
+        "stopsignal" => exactly_one(args, "STOPSIGNAL"),
+        "arg" => arg(args),
+        "shell" => shell(command),
+        _ => Err(unknown_instruction(file, instruction)),
+    }
+}
+
+/// How many bytes of an unknown instruction a message shows.
+const SHOWN: usize = 40;
+
+/// `unknown instruction: X`, with BuildKit's suggestion, and a hint when
+/// the file is UTF-16 text (whose bytes BuildKit reads as one odd word).
+fn unknown_instruction(file: &Dockerfile, instruction: &Instruction) -> String {
+    let written = instruction.text(instruction.command.keyword.clone());
+    // A binary file's first "word" can be a whole line: show its start.
+    let mut end = written.len().min(SHOWN);
+    while end < written.len() && (written[end] & 0xc0) == 0x80 && end > 0 {
+        end -= 1;
+    }
+    let (head, cut) = (
+        &written[..end],
+        if end < written.len() { "..." } else { "" },
+    );
+    let shown = if is_printable(written) {
+        String::from_utf8_lossy(head).into_owned()
+    } else {
+        quote_bytes(head)
+    };
+    let mut message = format!("unknown instruction: {shown}{cut}");
+    let lower = go_lower(written);
+    if let Some(found) = suggest(&lower, &INSTRUCTIONS) {
+        // Upper case for a keyword written in upper case, else lower.
+        let written = text(written);
+        let upper = written != written.to_lowercase() && written == written.to_uppercase();
+        let found = if upper {
+            found.to_uppercase()
+        } else {
+            found.to_string()
+        };
+        message.push_str(&format!(" (did you mean {found}?)"));
+    }
+    if looks_utf16(&file.source) {
+        message.push_str(" (the file looks like UTF-16 text; Dockerfiles are UTF-8)");
+    }
+    message
+}
+
+/// Go's `strings.ToLower`: each byte that is not UTF-8 becomes U+FFFD.
+fn go_lower(s: &[u8]) -> String {
+    let mut out = String::new();
+    let mut pos = 0;
+    while pos < s.len() {
+        let (c, width) = decode_rune(&s[pos..]);
+        out.extend(c.to_lowercase());
+        pos += width;
+    }
+    out
+}
+
+/// A byte-order mark of UTF-16, or text whose every other byte is NUL.
+fn looks_utf16(source: &[u8]) -> bool {
+    if source.starts_with(b"\xff\xfe") || source.starts_with(b"\xfe\xff") {
+        return true;
+    }
+    let head = &source[..source.len().min(64) & !1];
+    head.len() >= 4
+        && [0, 1].into_iter().any(|zero| {
+            head.chunks(2)
+                .all(|pair| pair[zero] == 0 && pair[1 - zero] != 0)
+        })
+}
+
+/// BuildKit's `suggest.Search`: the option within an edit distance of two
+/// (the nearest, the first of equals), none for an exact match. BuildKit
+/// searches a map, so among equally near options it names any one.
+fn suggest<'a>(value: &str, options: &[&'a str]) -> Option<&'a str> {
+    if options.contains(&value) {
+        return None;
+    }
+    let mut best = None;
+    let mut min = 3;
+    for &option in options {
+        let distance = levenshtein(value, option);
+        if distance < min {
+            (best, min) = (Some(option), distance);
+        }
+    }
+    best
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// BuildKit's `BFlags.Parse` for the flags an instruction declares: the
+/// value of each flag given, in order.
+fn flags(command: &Command, declared: &[(&str, Kind)]) -> Result<Vec<(String, String)>, String> {
+    let mut used: Vec<(String, String)> = Vec::new();
+    for flag in &command.flags {
+        let (flag_name, value) = match flag.text.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (flag.text.as_str(), None),
+        };
+        let name = flag_name.strip_prefix("--").unwrap_or(flag_name);
+        let Some(&(_, kind)) = declared.iter().find(|(n, _)| *n == name) else {
+            let names: Vec<&str> = declared.iter().map(|(n, _)| *n).collect();
+            let mut message = format!("unknown flag: {flag_name}");
+            if let Some(found) = suggest(name, &names) {
+                message.push_str(&format!(" (did you mean {found}?)"));
+            }
+            return Err(message);
+        };
+        if kind != Strings && used.iter().any(|(n, _)| n == name) {
+            return Err(format!("duplicate flag specified: {flag_name}"));
+        }
+        let value = match (kind, value) {
+            (Bool, Some("")) | (Str | Strings, None) => {
+                return Err(format!("missing a value on flag: {flag_name}"))
+            }
+            (Bool, value) => match value.map(str::to_lowercase).as_deref() {
+                None | Some("true") => "true".to_string(),
+                Some("false") => "false".to_string(),
+                Some(_) => {
+                    let value = value.unwrap_or_default();
+                    let message =
+                        format!("expecting boolean value for flag {flag_name}, not: {value}");
+                    return Err(message);
+                }
+            },
+            (_, value) => value.unwrap_or_default().to_string(),
+        };
+        used.push((name.to_string(), value));
+    }
+    Ok(used)
+}
+
+/// The last value given for a flag.
+fn value<'a>(used: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    used.iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn at_least_one(args: &[String], name: &str) -> Result<(), String> {
+    if args.is_empty() {
+        return Err(format!("{name} requires at least one argument"));
+    }
+    Ok(())
+}
+
+fn exactly_one(args: &[String], name: &str) -> Result<(), String> {
+    if args.len() != 1 {
+        return Err(format!("{name} requires exactly one argument"));
+    }
+    Ok(())
+}
+
+/// ENV and LABEL: the parser's (key, value, separator) triples.
+fn key_values(args: &[String], name: &str) -> Result<(), String> {
+    at_least_one(args, name)?;
+    if args.chunks(3).any(|pair| pair[0].is_empty()) {
+        return Err(format!("{name} names can not be blank"));
+    }
+    Ok(())
+}
+
+fn copy(command: &Command, name: &str, declared: &[(&str, Kind)]) -> Result<(), String> {
+    let args = &command.values;
+    if args.len() < 2 {
+        return Err(format!(
+            "{name} requires at least two arguments, but only one was provided. Destination could not be determined"
+        ));
+    }
+    flags(command, declared)?;
+    if args
+        .last()
+        .is_some_and(|dest| heredoc::is_opener(dest.as_bytes()))
+    {
+        return Err(format!("{name} cannot accept a heredoc as a destination"));
+    }
+    Ok(())
+}
+
+/// `FROM image [AS name]`.
+fn stage_name(args: &[String]) -> Result<(), String> {
+    match args {
+        [_, as_, name] if as_.eq_ignore_ascii_case("as") => {
+            let lower = name.to_lowercase();
+            let valid = lower.starts_with(|c: char| c.is_ascii_lowercase())
+                && lower
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+            if !valid {
+                return Err(format!(
+                    "invalid name for build stage: {}, name can't start with a number or contain symbols",
+                    quote(name)
+                ));
+            }
+            Ok(())
+        }
+        [_] => Ok(()),
+        _ => Err("FROM requires either one or three arguments".into()),
+    }
+}
+
+/// ONBUILD: a trigger that is not ONBUILD, FROM or MAINTAINER. The trigger
+/// itself is only read by the build that uses the image.
+fn onbuild(instruction: &Instruction) -> Result<(), String> {
+    let command = &instruction.command;
+    let Some(sub) = &command.sub else {
+        return at_least_one(&[], "ONBUILD");
+    };
+    flags(command, &[])?;
+    let trigger = text(instruction.text(sub.keyword.clone()))
+        .trim()
+        .to_uppercase();
+    match trigger.as_str() {
+        "ONBUILD" => Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()),
+        "MAINTAINER" | "FROM" => Err(format!("{trigger} isn't allowed as an ONBUILD trigger")),
+        _ => Ok(()),
+    }
+}
+
+/// RUN's flags and the values its network and security flags may take
+/// (mounts and devices are read when the build runs).
+fn run(command: &Command) -> Result<(), String> {
+    let used = flags(command, RUN_FLAGS)?;
+    if let Some(network) = value(&used, "network") {
+        if !matches!(network, "default" | "none" | "host") {
+            return Err(format!("invalid network mode {}", quote(network)));
+        }
+    }
+    if let Some(security) = value(&used, "security") {
+        if !matches!(security, "insecure" | "sandbox") {
+            return Err(format!("security {} is not valid", quote(security)));
+        }
+    }
+    Ok(())
+}
+
+fn volume(command: &Command) -> Result<(), String> {
+    at_least_one(&command.values, "VOLUME")?;
+    flags(command, &[])?;
+    if command.values.iter().any(|v| v.trim().is_empty()) {
+        return Err("VOLUME specified can not be an empty string".into());
+    }
+    Ok(())
+}
+
+fn arg(args: &[String]) -> Result<(), String> {
+    at_least_one(args, "ARG")?;
+    if args.iter().any(|a| a.starts_with('=')) {
+        return Err("ARG names can not be blank".into());
+    }
+    Ok(())
+}
+
+fn shell(command: &Command) -> Result<(), String> {
+    flags(command, &[])?;
+    at_least_one(&command.values, "SHELL")?;
+    if !command.json {
+        return Err("SHELL requires the arguments to be in JSON form".into());
+    }
+    Ok(())
+}
+
+fn healthcheck(command: &Command) -> Result<(), String> {
+    let args = &command.values;
+    at_least_one(args, "HEALTHCHECK")?;
+    let kind = args[0].to_uppercase();
+    let rest = &args[1..];
+    if kind == "NONE" {
+        if !rest.is_empty() {
+            return Err("HEALTHCHECK NONE takes no arguments".into());
+        }
+        return Ok(());
+    }
+    let used = flags(command, HEALTHCHECK_FLAGS)?;
+    if kind != "CMD" {
+        return Err(format!(
+            "Unknown type {} in HEALTHCHECK (try CMD)",
+            quote(&kind)
+        ));
+    }
+    if rest.is_empty() {
+        return Err("Missing command after HEALTHCHECK CMD".into());
+    }
+    for name in ["interval", "timeout", "start-period", "start-interval"] {
+        let Some(text) = value(&used, name).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let duration = parse_duration(text)?;
+        if duration != 0 && duration < 1_000_000 {
+            return Err(format!("Interval {} cannot be less than 1ms", quote(name)));
+        }
+    }
+    if let Some(retries) = value(&used, "retries").filter(|v| !v.is_empty()) {
+        let parsed = retries.parse::<i32>().map_err(|e| {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    "value out of range"
+                }
+                _ => "invalid syntax",
+            };
+            format!("strconv.ParseInt: parsing {}: {why}", quote(retries))
+        })?;
+        if parsed < 0 {
+            return Err(format!("--retries cannot be negative ({parsed})"));
+        }
+    }
+    Ok(())
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds.
+fn parse_duration(s: &str) -> Result<i128, String> {
+    let invalid = || format!("time: invalid duration {}", quote(s));
+    let (negative, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let digits = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        if !rest.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let whole_len = digits(rest);
+        let whole: u128 = match whole_len {
+            0 => 0,
+            _ => rest[..whole_len].parse().map_err(|_| invalid())?,
+        };
+        if whole > 1 << 63 {
+            return Err(invalid());
+        }
+        rest = &rest[whole_len..];
+        let mut fraction = "";
+        if let Some(after) = rest.strip_prefix('.') {
+            let len = digits(after);
+            fraction = &after[..len];
+            rest = &after[len..];
+            if whole_len == 0 && len == 0 {
+                return Err(invalid());
+            }
+        }
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if unit_len == 0 {
+            return Err(format!("time: missing unit in duration {}", quote(s)));
+        }
+        let unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            other => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    quote(other),
+                    quote(s)
+                ))
+            }
+        };
+        rest = &rest[unit_len..];
+        // Go keeps the fraction's digits while they fit in 63 bits.
+        let (mut numerator, mut scale) = (0u128, 1u128);
+        for d in fraction.bytes() {
+            if numerator > ((1 << 63) - 1) / 10 {
+                break;
+            }
+            numerator = numerator * 10 + u128::from(d - b'0');
+            scale *= 10;
+        }
+        let value = whole * unit + (numerator as f64 * (unit as f64 / scale as f64)) as u128;
+        total += value;
+        if whole > (1 << 63) / unit || total > 1 << 63 {
+            return Err(invalid());
+        }
+    }
+    if !negative && total > (1 << 63) - 1 {
+        return Err(invalid());
+    }
+    Ok(if negative {
+        -(total as i128)
+    } else {
+        total as i128
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_go_reads_them() {
+        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("1h2m"), Ok(3_720_000_000_000));
+        assert_eq!(parse_duration("-0"), Ok(0));
+        assert_eq!(parse_duration(".5ms"), Ok(500_000));
+        assert_eq!(
+            parse_duration("5"),
+            Err(r#"time: missing unit in duration "5""#.into())
+        );
+        assert_eq!(
+            parse_duration("5d"),
+            Err(r#"time: unknown unit "d" in duration "5d""#.into())
+        );
+        assert_eq!(
+            parse_duration("."),
+            Err(r#"time: invalid duration ".""#.into())
+        );
+        assert_eq!(
+            parse_duration("s"),
+            Err(r#"time: invalid duration "s""#.into())
+        );
+    }
+
+    #[test]
+    fn suggestions_are_within_two_edits() {
+        assert_eq!(suggest("fro", &INSTRUCTIONS), Some("from"));
+        assert_eq!(suggest("<<<<<<<", &INSTRUCTIONS), None);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn utf16_is_told_from_text() {
+        assert!(looks_utf16(b"\xff\xfeF\x00"));
+        assert!(looks_utf16(b"F\x00R\x00O\x00M\x00"));
+        assert!(looks_utf16(b"\x00F\x00R\x00O\x00M"));
+        assert!(!looks_utf16(b"FROM a\n"));
+        assert!(!looks_utf16(b"F\x00R\x00OM"));
+    }
+}
