@@ -587,6 +587,14 @@ mod tests {
     }
 
     #[test]
+    fn a_long_word_is_cut_between_characters() {
+        let source = format!("FROM a\na{} x\n", "é".repeat(30));
+        let error = crate::syntax::parse(source.as_bytes()).unwrap_err();
+        let expected = format!("unknown instruction: a{}...", "é".repeat(19));
+        assert_eq!(error.message, expected);
+    }
+
+    #[test]
     fn utf16_is_told_from_text() {
         assert!(looks_utf16(b"\xff\xfeF\x00"));
         assert!(looks_utf16(b"F\x00R\x00O\x00M\x00"));
