@@ -32,15 +32,16 @@ const INSTRUCTIONS: [&str; 18] = [
     "workdir",
 ];
 
+/// A flag's type in BuildKit's `BFlags`.
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Bool,
-    String,
+    Str,
     /// A string flag that may be given more than once.
     Strings,
 }
 
-use Kind::{Bool, String as Str, Strings};
+use Kind::{Bool, Str, Strings};
 
 const ADD_FLAGS: &[(&str, Kind)] = &[
     ("chown", Str),
