@@ -1340,6 +1340,45 @@ fn write_appends_to_an_existing_dockerignore_keeping_its_line_endings() {
 }
 
 #[test]
+fn write_leaves_both_files_when_the_dockerignore_cannot_be_written() {
+    let dir = npm_context(&[]);
+    fs::create_dir(dir.path().join(".dockerignore")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(read(dir.path(), "Dockerfile"), NPM_APP, "all or nothing");
+    assert!(dir.path().join(".dockerignore").is_dir());
+    assert!(
+        run.stderr.contains(
+            ".dockerignore: cannot write: not a regular file (a directory); \
+             Dockerfile and .dockerignore left as they are"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("0 files rewritten, 0 fixes"),
+        "{}",
+        run.stderr
+    );
+    let names: BTreeSet<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "package-lock.json",
+            "package.json"
+        ]
+        .map(String::from)
+        .into(),
+        "no temporary file left"
+    );
+}
+
+#[test]
 fn diff_check_and_json_show_the_dockerignore_change() {
     let dir = npm_context(&[]);
     let diff = dockfix(dir.path(), &["--diff", "--select", "DF101", "Dockerfile"]);
@@ -1392,20 +1431,9 @@ fn directory_walks_follow_symlinked_dockerfiles() {
 }
 
 #[test]
-fn write_keeps_the_owner_and_hard_links() {
+fn write_keeps_the_owner() {
     let dir = tree(&[("Dockerfile", ONE_FIX)]);
     let file = dir.path().join("Dockerfile");
-    fs::hard_link(&file, dir.path().join("linked")).unwrap();
-    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        read(dir.path(), "linked"),
-        ONE_FIXED,
-        "the other link sees the rewrite"
-    );
-    fs::remove_file(dir.path().join("linked")).unwrap();
-
-    fs::write(&file, ONE_FIX).unwrap();
     if std::os::unix::fs::chown(&file, Some(65534), Some(65534)).is_err() {
         return; // not root: files cannot be given away here
     }
@@ -1414,6 +1442,70 @@ fn write_keeps_the_owner_and_hard_links() {
     let metadata = fs::metadata(&file).unwrap();
     assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534));
     assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+}
+
+#[test]
+fn write_refuses_a_file_with_other_hard_links() {
+    let dir = tree(&[("Dockerfile", ONE_FIX), ("sub/Dockerfile", ONE_FIX)]);
+    let file = dir.path().join("Dockerfile");
+    fs::hard_link(&file, dir.path().join("linked")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile", "sub/Dockerfile"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "Dockerfile: cannot write: has 2 hard links: replacing it would part them, \
+             and writing it in place would not be atomic; left as it is"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIX);
+    assert_eq!(read(dir.path(), "linked"), ONE_FIX);
+    assert_eq!(fs::metadata(&file).unwrap().nlink(), 2, "still one file");
+    // The other file is written, and counted alone.
+    assert_eq!(read(dir.path(), "sub/Dockerfile"), ONE_FIXED);
+    assert!(
+        run.stderr.contains("1 file rewritten, 1 fix"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Runs dockfix on a FIFO no one writes to: it must answer, not wait.
+#[test]
+fn a_fifo_is_refused_without_blocking_in_every_mode() {
+    let dir = tree(&[]);
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("Dockerfile"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for mode in ["--check", "--write"] {
+        let mut child = command(dir.path(), &[mode, "Dockerfile"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("dockfix {mode} waits on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("Dockerfile: cannot read: not a regular file (a FIFO)"),
+            "{stderr}"
+        );
+        let kind = fs::symlink_metadata(dir.path().join("Dockerfile"))
+            .unwrap()
+            .file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "{mode}");
+    }
 }
 
 #[test]

@@ -656,7 +656,11 @@ impl Job<'_> {
                     .context
                     .clone()
                     .or_else(|| Some(dir.to_path_buf()));
-                (path.display().to_string(), context, std::fs::read(path))
+                (
+                    path.display().to_string(),
+                    context,
+                    write::read_regular(path),
+                )
             }
         };
         let error = |message: String, at: Option<(usize, usize)>| ErrorReport {
@@ -803,27 +807,31 @@ impl Job<'_> {
                 }
             }
             Mode::Write => {
-                let written = match input {
+                let mut targets = Vec::new();
+                match input {
                     Input::Stdin if !self.text() => {
                         file.output =
                             Some(String::from_utf8_lossy(&fixed.file.source).into_owned());
-                        Ok(())
                     }
-                    Input::Stdin => stdout.write_all(&fixed.file.source),
-                    Input::File(path) if rewritten => write::atomic(path, &fixed.file.source),
-                    Input::File(_) => Ok(()),
-                };
-                let written = written.and_then(|()| {
-                    fixed.companions.iter().try_for_each(|c| match c.before {
-                        Some(_) => write::atomic(&c.path, &c.after),
-                        None => write::create(&c.path, &c.after),
-                    })
-                });
-                if let Err(e) = written {
-                    return out.errors.push(error(
-                        format!("cannot write, file left untouched: {e}"),
-                        None,
-                    ));
+                    Input::Stdin => {
+                        if let Err(e) = stdout.write_all(&fixed.file.source) {
+                            return out.errors.push(error(format!("cannot write: {e}"), None));
+                        }
+                    }
+                    Input::File(path) if rewritten => targets.push(write::Target {
+                        path,
+                        before: Some(&source),
+                        after: &fixed.file.source,
+                    }),
+                    Input::File(_) => {}
+                }
+                targets.extend(fixed.companions.iter().map(|c| write::Target {
+                    path: &c.path,
+                    before: c.before.as_deref(),
+                    after: &c.after,
+                }));
+                if let Err(failure) = write::replace(&targets) {
+                    return unwritten(failure, &targets, &fixed, out);
                 }
                 out.remaining += fixed.remaining.len();
                 if self.text() {
@@ -950,4 +958,49 @@ impl Job<'_> {
             0
         }
     }
+}
+
+/// Reports a rewrite `--write` could not write: the file at fault,
+/// why, and what was left as it was (or, when putting a file back
+/// failed too, what was left rewritten, which counts as rewritten).
+fn unwritten(
+    failure: write::Failure,
+    targets: &[write::Target],
+    fixed: &engine::Fixed,
+    out: &mut Output,
+) {
+    let shown = |path: &std::path::Path| report::shown(path);
+    let kept: Vec<String> = targets
+        .iter()
+        .filter(|t| !failure.written.iter().any(|w| w == t.path))
+        .map(|t| shown(t.path))
+        .collect();
+    let mut message = match &failure.why {
+        write::Why::Changed => failure.why.to_string(),
+        write::Why::Io(e) => format!("cannot write: {e}"),
+    };
+    message += &match kept.as_slice() {
+        [one] if *one == shown(&failure.path) => "; left as it is".to_string(),
+        [one] => format!("; {one} left as it is"),
+        many => format!("; {} left as they are", many.join(" and ")),
+    };
+    for written in &failure.written {
+        message += &format!(
+            "; {} was rewritten and could not be put back",
+            shown(written)
+        );
+        let dockerfile = !fixed.companions.iter().any(|c| &c.path == written);
+        out.files.push(FileReport {
+            path: shown(written),
+            changed: true,
+            fixes: if dockerfile { fixed.applied.len() } else { 0 },
+            ..Default::default()
+        });
+    }
+    out.errors.push(ErrorReport {
+        file: shown(&failure.path),
+        line: None,
+        column: None,
+        message,
+    });
 }
