@@ -504,7 +504,10 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     };
     let mut stdout = std::io::stdout().lock();
     for (input, settings) in &files {
-        job.process(input, settings, &mut out, &mut stdout);
+        // A bug met in one file must not cost the others their run.
+        guarded(&job.name(input), &mut out, |out| {
+            job.process(input, settings, out, &mut stdout);
+        });
     }
     if let Some(pinning) = &job.pinning {
         pinning.finish();
@@ -625,6 +628,18 @@ impl Job<'_> {
         self.args.format == Format::Text
     }
 
+    /// The name a file is reported under.
+    fn name(&self, input: &Input) -> String {
+        match input {
+            Input::Stdin => self
+                .args
+                .stdin_filename
+                .clone()
+                .unwrap_or_else(|| "-".into()),
+            Input::File(path) => path.display().to_string(),
+        }
+    }
+
     fn process(
         &self,
         input: &Input,
@@ -632,19 +647,9 @@ impl Job<'_> {
         out: &mut Output,
         stdout: &mut dyn Write,
     ) {
-        let (name, context, read) = match input {
-            Input::Stdin => {
-                let name = self
-                    .args
-                    .stdin_filename
-                    .clone()
-                    .unwrap_or_else(|| "-".into());
-                (
-                    name,
-                    self.args.fix.context.clone(),
-                    read_input("-".as_ref()),
-                )
-            }
+        let name = self.name(input);
+        let (context, read) = match input {
+            Input::Stdin => (self.args.fix.context.clone(), read_input("-".as_ref())),
             Input::File(path) => {
                 let dir = path
                     .parent()
@@ -656,11 +661,7 @@ impl Job<'_> {
                     .context
                     .clone()
                     .or_else(|| Some(dir.to_path_buf()));
-                (
-                    path.display().to_string(),
-                    context,
-                    write::read_regular(path),
-                )
+                (context, write::read_regular(path))
             }
         };
         let error = |message: String, at: Option<(usize, usize)>| ErrorReport {
@@ -1003,4 +1004,119 @@ fn unwritten(
         column: None,
         message,
     });
+}
+
+/// Runs `work`, which reports on the file `name` into `out`. If it
+/// panics, what it reported is taken back and the panic is reported as the
+/// file's error instead (the file is never written after a panic: writing
+/// is the last thing a file's work does); the run goes on with the next
+/// file and exits 2.
+fn guarded(name: &str, out: &mut Output, work: impl FnOnce(&mut Output)) {
+    let mark = (
+        out.files.len(),
+        out.findings.len(),
+        out.suppressed.len(),
+        out.errors.len(),
+        out.changes.len(),
+        out.remaining,
+    );
+    let Err(panic) = isolated(|| work(out)) else {
+        return;
+    };
+    out.files.truncate(mark.0);
+    out.findings.truncate(mark.1);
+    out.suppressed.truncate(mark.2);
+    out.errors.truncate(mark.3);
+    out.changes.truncate(mark.4);
+    out.remaining = mark.5;
+    out.errors.push(ErrorReport {
+        file: name.to_string(),
+        line: None,
+        column: None,
+        message: format!("internal error, file left untouched: {panic}"),
+    });
+}
+
+/// Runs `work`, catching a panic as its message and place. The panic hook
+/// is silenced meanwhile, so the message is reported once, with the file,
+/// in whatever format the run prints (never on stdout, never twice).
+fn isolated<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    thread_local! {
+        static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let text = format!("{message}{at}").replace(['\r', '\n'], " ");
+        PANIC.with(|p| *p.borrow_mut() = Some(text));
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    std::panic::set_hook(previous);
+    result.map_err(|_| {
+        PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| "a panic".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_one_file_is_that_files_error_and_the_next_file_runs() {
+        let mut out = Output::new();
+        out.files.push(FileReport {
+            path: "first/Dockerfile".into(),
+            ..Default::default()
+        });
+        guarded("bad/Dockerfile", &mut out, |out| {
+            out.files.push(FileReport {
+                path: "bad/Dockerfile".into(),
+                ..Default::default()
+            });
+            out.remaining += 3;
+            let text = String::from("FROM");
+            // As a slice past a multi-byte character would, with a message
+            // built at run time.
+            panic!("byte index {} is out of range of `{text}`", text.len() + 2);
+        });
+        guarded("next/Dockerfile", &mut out, |out| {
+            out.files.push(FileReport {
+                path: "next/Dockerfile".into(),
+                ..Default::default()
+            });
+        });
+        let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["first/Dockerfile", "next/Dockerfile"]);
+        assert_eq!(out.remaining, 0);
+        assert_eq!(out.errors.len(), 1);
+        let error = out.errors[0].text();
+        assert!(
+            error.starts_with(
+                "bad/Dockerfile: internal error, file left untouched: \
+                 byte index 6 is out of range of `FROM` at src/cli/mod.rs:"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn isolation_gives_back_the_value_or_the_panic_message() {
+        assert_eq!(isolated(|| 7), Ok(7));
+        let message = isolated(|| -> u8 { panic!("static") }).unwrap_err();
+        assert!(
+            message.starts_with("static at src/cli/mod.rs:"),
+            "{message}"
+        );
+    }
 }
