@@ -177,9 +177,15 @@ fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(),
             .current_branch()
             .ok_or("no branch is checked out: name the pull request's base with --base")?,
     };
-    // The pull request holds the rewrite, not commits the remote lacks.
+    // The pull request holds the rewrite, not commits the remote lacks. A
+    // dry run needs no network: it goes by the branch as last fetched.
     let head = repo.head()?;
-    match repo.remote_branch(&options.remote, &base)? {
+    let tip = if options.dry_run {
+        repo.fetched_branch(&options.remote, &base)
+    } else {
+        repo.remote_branch(&options.remote, &base)?
+    };
+    match tip {
         Some(tip) if tip == head => {}
         Some(tip) => {
             return Err(format!(
@@ -187,6 +193,12 @@ fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(),
                 &head[..12.min(head.len())],
                 options.remote,
                 &tip[..12.min(tip.len())]
+            ))
+        }
+        None if options.dry_run => {
+            return Err(format!(
+                "no branch {base} was fetched from {}: a dry run does not ask the remote; run git fetch first",
+                options.remote
             ))
         }
         None => return Err(format!("{} has no branch {base}", options.remote)),
