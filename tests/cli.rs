@@ -1509,6 +1509,40 @@ fn a_fifo_is_refused_without_blocking_in_every_mode() {
 }
 
 #[test]
+fn text_output_quotes_a_path_with_a_newline_so_it_stays_one_line() {
+    let dir = tree(&[
+        ("odd\nname/Dockerfile", ONE_FIX),
+        ("odd\nname/bad/Dockerfile", "FROM x\nENV FOO\n"),
+    ]);
+    let lint = dockfix(dir.path(), &["."]);
+    assert_eq!(
+        lines(&lint.stdout),
+        ["\"odd\\nname/Dockerfile\":2:1: DF002 [*] shell-form CMD: use the JSON exec form so the program receives signals"]
+    );
+    assert!(
+        lint.stderr
+            .starts_with("\"odd\\nname/bad/Dockerfile\":2:1: "),
+        "{}",
+        lint.stderr
+    );
+    let check = dockfix(dir.path(), &["--check", "odd\nname/Dockerfile"]);
+    assert_eq!(lines(&check.stdout), ["\"odd\\nname/Dockerfile\""]);
+    let diff = dockfix(dir.path(), &["--diff", "odd\nname/Dockerfile"]);
+    assert!(
+        diff.stdout
+            .starts_with("--- \"a/odd\\nname/Dockerfile\"\n+++ \"b/odd\\nname/Dockerfile\"\n@@ "),
+        "{}",
+        diff.stdout
+    );
+    // JSON carries the name as it is.
+    let doc = json(&dockfix(
+        dir.path(),
+        &["--format", "json", "odd\nname/Dockerfile"],
+    ));
+    assert_eq!(doc["files"][0]["path"], "odd\nname/Dockerfile");
+}
+
+#[test]
 fn a_closed_stderr_is_no_crash() {
     let dir = tree(&[("Dockerfile", UNSAFE_ONLY)]);
     let mut child = command(dir.path(), &["--write", "Dockerfile"])

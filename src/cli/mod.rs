@@ -351,7 +351,7 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
     let source = match read_input(path) {
         Ok(source) => source,
         Err(e) => {
-            say!("{}: {e}", path.display());
+            say!("{}: {e}", report::quoted_path(path));
             return 2;
         }
     };
@@ -373,7 +373,8 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
         }
     }
     for e in &errors {
-        say!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+        let shown = report::quoted_path(path);
+        say!("{shown}:{}:{}: {}", e.line, e.column, e.message);
     }
     if errors.is_empty() {
         0
@@ -394,7 +395,8 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     };
     if let Some(dir) = &args.fix.context {
         if !dir.is_dir() {
-            say!("dockfix: --context {}: not a directory", dir.display());
+            let dir = report::quoted_path(dir);
+            say!("dockfix: --context {dir}: not a directory");
             return 2;
         }
     }
@@ -783,10 +785,10 @@ impl Job<'_> {
             }
             Mode::Check if changed && self.text() => {
                 if rewritten {
-                    let _ = writeln!(stdout, "{name}");
+                    let _ = writeln!(stdout, "{}", report::quoted(&name));
                 }
                 for companion in &fixed.companions {
-                    let _ = writeln!(stdout, "{}", shown(companion));
+                    let _ = writeln!(stdout, "{}", report::quoted(&shown(companion)));
                 }
             }
             Mode::Pr => {
@@ -976,19 +978,23 @@ fn unwritten(
         .filter(|t| !failure.written.iter().any(|w| w == t.path))
         .map(|t| shown(t.path))
         .collect();
+    let quoted = |path: &str| report::quoted(path).into_owned();
     let mut message = match &failure.why {
         write::Why::Changed => failure.why.to_string(),
         write::Why::Io(e) => format!("cannot write: {e}"),
     };
     message += &match kept.as_slice() {
         [one] if *one == shown(&failure.path) => "; left as it is".to_string(),
-        [one] => format!("; {one} left as it is"),
-        many => format!("; {} left as they are", many.join(" and ")),
+        [one] => format!("; {} left as it is", quoted(one)),
+        many => {
+            let many: Vec<String> = many.iter().map(|p| quoted(p)).collect();
+            format!("; {} left as they are", many.join(" and "))
+        }
     };
     for written in &failure.written {
         message += &format!(
             "; {} was rewritten and could not be put back",
-            shown(written)
+            quoted(&shown(written))
         );
         let dockerfile = !fixed.companions.iter().any(|c| &c.path == written);
         out.files.push(FileReport {
