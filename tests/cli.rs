@@ -198,7 +198,10 @@ fn diff_exits_0_with_empty_output_when_nothing_would_change() {
     let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "0 files would be rewritten, 0 fixes\n");
+    assert_eq!(
+        run.stderr,
+        "0 files would be rewritten, 0 fixes, 1 file left unchanged\n"
+    );
 }
 
 #[test]
@@ -439,7 +442,10 @@ fn write_twice_changes_nothing_the_second_time() {
     let once = fs::read(dir.path().join("Dockerfile")).unwrap();
     let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stderr, "0 files rewritten, 0 fixes\n");
+    assert_eq!(
+        run.stderr,
+        "0 files rewritten, 0 fixes, 1 file left unchanged\n"
+    );
     assert_eq!(fs::read(dir.path().join("Dockerfile")).unwrap(), once);
 }
 
@@ -457,7 +463,10 @@ fn write_exits_1_and_reports_findings_left_unfixed() {
         "{}",
         run.stderr
     );
-    assert_eq!(stderr[1], "0 files rewritten, 0 fixes");
+    assert_eq!(
+        stderr[1],
+        "0 files rewritten, 0 fixes, 1 file left unchanged"
+    );
     assert_eq!(read(dir.path(), "Dockerfile"), UNSAFE_ONLY);
 }
 
@@ -488,6 +497,10 @@ fn check_prints_only_paths_that_would_change_and_exits_1() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stdout, "a.Dockerfile\nc.Dockerfile\n");
+    assert_eq!(
+        run.stderr,
+        "2 files would be rewritten, 1 file left unchanged\n"
+    );
     assert_eq!(read(dir.path(), "a.Dockerfile"), ONE_FIX);
     assert_eq!(read(dir.path(), "c.Dockerfile"), FIXABLE);
 }
@@ -595,6 +608,8 @@ fn walk_finds_dockerfile_name_patterns_only() {
         "api.Dockerfile",
         "web.dockerfile",
         "Dockerfile.dev",
+        "Dockerfile-prod",
+        "owner__repo__Dockerfile",
         "Dockerfile.dockerignore",
         "README.md",
         "dockerfile-lint",
@@ -606,13 +621,101 @@ fn walk_finds_dockerfile_name_patterns_only() {
     let expected: BTreeSet<String> = [
         "Containerfile",
         "Dockerfile",
+        "Dockerfile-prod",
         "Dockerfile.dev",
         "api.Dockerfile",
+        "owner__repo__Dockerfile",
         "web.dockerfile",
     ]
     .map(String::from)
     .into();
     assert_eq!(reported_paths(&run), expected, "{}", run.stdout);
+}
+
+/// Runs dockfix as an unprivileged user (`nobody` when the tests run as
+/// root, whom permissions do not stop).
+fn dockfix_unprivileged(dir: &Path, args: &[&str]) -> Run {
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return dockfix(dir, args);
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_dockfix"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    finish(cmd, None)
+}
+
+#[test]
+fn unreadable_directories_are_errors_given_or_met_in_a_walk() {
+    let dir = tree(&[("ok/Dockerfile", ONE_FIX), ("locked/Dockerfile", ONE_FIX)]);
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path().join("ok"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path().join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    let walked = dockfix_unprivileged(dir.path(), &["--check", "."]);
+    let given = dockfix_unprivileged(dir.path(), &["--check", "locked"]);
+    fs::set_permissions(dir.path().join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(walked.code, 2, "{}", walked.stderr);
+    assert_eq!(walked.stdout, "ok/Dockerfile\n");
+    assert_eq!(
+        walked.stderr,
+        "locked: permission denied\n1 file would be rewritten\n"
+    );
+    assert_eq!(given.code, 2, "{}", given.stderr);
+    assert_eq!(
+        given.stderr,
+        "locked: permission denied\n0 files would be rewritten\n"
+    );
+}
+
+#[test]
+fn symlink_loops_and_fifos_are_named_as_such() {
+    let dir = tree(&[("svc/Dockerfile", ONE_FIX)]);
+    std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+    std::os::unix::fs::symlink("Dockerfile", dir.path().join("svc/api.Dockerfile")).unwrap();
+    std::os::unix::fs::symlink("web.Dockerfile", dir.path().join("svc/web.Dockerfile")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("svc/Dockerfile.fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = dockfix(dir.path(), &["--check", "loop", "svc"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(lines(&run.stdout), ["svc/Dockerfile"]);
+    assert_eq!(
+        lines(&run.stderr),
+        [
+            "loop: a loop of symbolic links",
+            "svc/Dockerfile.fifo: not a regular file (a FIFO)",
+            "svc/web.Dockerfile: a loop of symbolic links",
+            "1 file would be rewritten",
+        ]
+    );
+}
+
+#[test]
+fn a_walk_that_finds_nothing_says_so() {
+    let dir = tree(&[
+        ("docs/README.md", "hi\n"),
+        ("Dockerfile", CLEAN),
+        ("app.txt", ""),
+    ]);
+    let run = dockfix(dir.path(), &["--check", "docs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "dockfix: warning: no Dockerfiles in docs, nothing checked\n\
+         0 files would be rewritten\n"
+    );
+    let lint = dockfix(dir.path(), &["docs", "Dockerfile"]);
+    assert_eq!(lint.code, 0, "{}", lint.stderr);
+    assert_eq!(
+        lint.stderr,
+        "dockfix: warning: no Dockerfiles in docs, nothing checked\n\
+         0 findings in 1 file; 0 fixable with --write\n"
+    );
 }
 
 #[test]

@@ -101,7 +101,9 @@ struct PrArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Dockerfiles or directories to walk (default: `.`); `-` reads standard input.
+    /// Dockerfiles or directories to walk (default: `.`) for `*Dockerfile`,
+    /// `*.dockerfile`, `Dockerfile.*`, `Dockerfile-*` and their Containerfile
+    /// twins; `-` reads standard input.
     paths: Vec<PathBuf>,
     /// Print a unified diff of the rewrite; exit 1 if anything would change.
     #[arg(long, group = "mode")]
@@ -441,7 +443,17 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     } else {
         args.paths.clone()
     };
-    let (mut inputs, missing) = discover::inputs(&paths);
+    let discover::Found {
+        mut inputs,
+        errors: unreadable,
+        empty,
+    } = discover::inputs(&paths);
+    for dir in &empty {
+        say!(
+            "dockfix: warning: no Dockerfiles in {}, nothing checked",
+            report::quoted_path(dir)
+        );
+    }
     // `dockfix pr` needs a clean checkout: known before any work.
     let checkout = match pr.map(|_| pr::Checkout::open(&mut inputs)).transpose() {
         Ok(checkout) => checkout,
@@ -451,7 +463,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         }
     };
     let mut out = Output::new();
-    for (path, message) in missing {
+    for (path, message) in unreadable {
         out.errors.push(ErrorReport {
             file: path.display().to_string(),
             line: None,
@@ -933,21 +945,18 @@ impl Job<'_> {
                 }
                 _ => suppressed.for_each(|line| say!("{line}")),
             }
+            // As ruff counts: the files left unchanged too, when there are.
+            let unchanged = match out.files.iter().filter(|f| !f.changed).count() {
+                0 => String::new(),
+                n => format!(", {} left unchanged", plural(n, "file", "files")),
+            };
+            let changed = plural(changed, "file", "files");
+            let fixes = plural(fixes, "fix", "fixes");
             match self.mode {
-                Mode::Lint => {}
-                Mode::Diff => say!(
-                    "{} would be rewritten, {}",
-                    plural(changed, "file", "files"),
-                    plural(fixes, "fix", "fixes")
-                ),
-                Mode::Write => {
-                    say!(
-                        "{} rewritten, {}",
-                        plural(changed, "file", "files"),
-                        plural(fixes, "fix", "fixes")
-                    )
-                }
-                Mode::Check | Mode::Pr => {}
+                Mode::Lint | Mode::Pr => {}
+                Mode::Diff => say!("{changed} would be rewritten, {fixes}{unchanged}"),
+                Mode::Write => say!("{changed} rewritten, {fixes}{unchanged}"),
+                Mode::Check => say!("{changed} would be rewritten{unchanged}"),
             }
         }
         if !out.errors.is_empty() {

@@ -27,7 +27,7 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// An error unless `metadata` is a regular file's.
-fn regular(metadata: &Metadata) -> std::io::Result<()> {
+pub fn regular(metadata: &Metadata) -> std::io::Result<()> {
     let kind = metadata.file_type();
     let what = if kind.is_file() {
         return Ok(());
