@@ -1023,9 +1023,9 @@ fn unwritten(
 
 /// Runs `work`, which reports on the file `name` into `out`. If it
 /// panics, what it reported is taken back and the panic is reported as the
-/// file's error instead (the file is never written after a panic: writing
-/// is the last thing a file's work does); the run goes on with the next
-/// file and exits 2.
+/// file's error instead (a file is written only once its rewrite is
+/// complete, so one that panicked is untouched); the run goes on with the
+/// next file and exits 2.
 fn guarded(name: &str, out: &mut Output, work: impl FnOnce(&mut Output)) {
     let mark = (
         out.files.len(),
