@@ -33,6 +33,9 @@ pub fn regular(metadata: &Metadata) -> std::io::Result<()> {
         return Ok(());
     } else if kind.is_dir() {
         "a directory"
+    } else if kind.is_symlink() {
+        // Only a link to nothing is still a link once followed.
+        "a symbolic link to nothing"
     } else if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_socket() {
@@ -361,6 +364,25 @@ mod tests {
         assert_eq!(failure.why.to_string(), "not a regular file (a directory)");
         assert_eq!(std::fs::read_to_string(&dockerfile).unwrap(), "old\n");
         assert_eq!(entries(dir.path()), [".dockerignore", "Dockerfile"]);
+    }
+
+    #[test]
+    fn a_file_to_create_is_not_written_through_a_link_to_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".dockerignore");
+        std::os::unix::fs::symlink("elsewhere", &path).unwrap();
+        let targets = [Target {
+            path: &path,
+            before: None,
+            after: b"node_modules\n",
+        }];
+        let failure = replace(&targets).unwrap_err();
+        assert_eq!(
+            failure.why.to_string(),
+            "not a regular file (a symbolic link to nothing)"
+        );
+        assert!(!dir.path().join("elsewhere").exists());
+        assert_eq!(entries(dir.path()), [".dockerignore"]);
     }
 
     #[test]
