@@ -722,6 +722,26 @@ fn pr_dry_run_needs_no_network() {
 }
 
 #[test]
+fn pr_dry_run_quotes_a_path_with_a_newline() {
+    let checkout = checkout("FROM scratch\nCOPY app /app\n");
+    std::fs::create_dir(checkout.work.join("odd\nname")).unwrap();
+    std::fs::write(
+        checkout.work.join("odd\nname/Dockerfile"),
+        "FROM scratch\nCMD prog\n",
+    )
+    .unwrap();
+    commit_all(&checkout, "odd");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nfiles: \"odd\\nname/Dockerfile\"\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn pr_with_nothing_to_change_pushes_and_asks_nothing() {
     let checkout = checkout("FROM scratch\nCOPY app /app\n");
     let github = FakeGitHub::start();
