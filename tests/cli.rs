@@ -198,7 +198,10 @@ fn diff_exits_0_with_empty_output_when_nothing_would_change() {
     let run = dockfix(dir.path(), &["--diff", "Dockerfile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "0 files would be rewritten, 0 fixes\n");
+    assert_eq!(
+        run.stderr,
+        "0 files would be rewritten, 0 fixes, 1 file left unchanged\n"
+    );
 }
 
 #[test]
@@ -439,7 +442,10 @@ fn write_twice_changes_nothing_the_second_time() {
     let once = fs::read(dir.path().join("Dockerfile")).unwrap();
     let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stderr, "0 files rewritten, 0 fixes\n");
+    assert_eq!(
+        run.stderr,
+        "0 files rewritten, 0 fixes, 1 file left unchanged\n"
+    );
     assert_eq!(fs::read(dir.path().join("Dockerfile")).unwrap(), once);
 }
 
@@ -457,7 +463,10 @@ fn write_exits_1_and_reports_findings_left_unfixed() {
         "{}",
         run.stderr
     );
-    assert_eq!(stderr[1], "0 files rewritten, 0 fixes");
+    assert_eq!(
+        stderr[1],
+        "0 files rewritten, 0 fixes, 1 file left unchanged"
+    );
     assert_eq!(read(dir.path(), "Dockerfile"), UNSAFE_ONLY);
 }
 
@@ -488,6 +497,10 @@ fn check_prints_only_paths_that_would_change_and_exits_1() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stdout, "a.Dockerfile\nc.Dockerfile\n");
+    assert_eq!(
+        run.stderr,
+        "2 files would be rewritten, 1 file left unchanged\n"
+    );
     assert_eq!(read(dir.path(), "a.Dockerfile"), ONE_FIX);
     assert_eq!(read(dir.path(), "c.Dockerfile"), FIXABLE);
 }
@@ -595,6 +608,8 @@ fn walk_finds_dockerfile_name_patterns_only() {
         "api.Dockerfile",
         "web.dockerfile",
         "Dockerfile.dev",
+        "Dockerfile-prod",
+        "owner__repo__Dockerfile",
         "Dockerfile.dockerignore",
         "README.md",
         "dockerfile-lint",
@@ -606,13 +621,101 @@ fn walk_finds_dockerfile_name_patterns_only() {
     let expected: BTreeSet<String> = [
         "Containerfile",
         "Dockerfile",
+        "Dockerfile-prod",
         "Dockerfile.dev",
         "api.Dockerfile",
+        "owner__repo__Dockerfile",
         "web.dockerfile",
     ]
     .map(String::from)
     .into();
     assert_eq!(reported_paths(&run), expected, "{}", run.stdout);
+}
+
+/// Runs dockfix as an unprivileged user (`nobody` when the tests run as
+/// root, whom permissions do not stop).
+fn dockfix_unprivileged(dir: &Path, args: &[&str]) -> Run {
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return dockfix(dir, args);
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_dockfix"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    finish(cmd, None)
+}
+
+#[test]
+fn unreadable_directories_are_errors_given_or_met_in_a_walk() {
+    let dir = tree(&[("ok/Dockerfile", ONE_FIX), ("locked/Dockerfile", ONE_FIX)]);
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path().join("ok"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path().join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    let walked = dockfix_unprivileged(dir.path(), &["--check", "."]);
+    let given = dockfix_unprivileged(dir.path(), &["--check", "locked"]);
+    fs::set_permissions(dir.path().join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(walked.code, 2, "{}", walked.stderr);
+    assert_eq!(walked.stdout, "ok/Dockerfile\n");
+    assert_eq!(
+        walked.stderr,
+        "locked: permission denied\n1 file would be rewritten\n"
+    );
+    assert_eq!(given.code, 2, "{}", given.stderr);
+    assert_eq!(
+        given.stderr,
+        "locked: permission denied\n0 files would be rewritten\n"
+    );
+}
+
+#[test]
+fn symlink_loops_and_fifos_are_named_as_such() {
+    let dir = tree(&[("svc/Dockerfile", ONE_FIX)]);
+    std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+    std::os::unix::fs::symlink("Dockerfile", dir.path().join("svc/api.Dockerfile")).unwrap();
+    std::os::unix::fs::symlink("web.Dockerfile", dir.path().join("svc/web.Dockerfile")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("svc/Dockerfile.fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = dockfix(dir.path(), &["--check", "loop", "svc"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(lines(&run.stdout), ["svc/Dockerfile"]);
+    assert_eq!(
+        lines(&run.stderr),
+        [
+            "loop: a loop of symbolic links",
+            "svc/Dockerfile.fifo: not a regular file (a FIFO)",
+            "svc/web.Dockerfile: a loop of symbolic links",
+            "1 file would be rewritten",
+        ]
+    );
+}
+
+#[test]
+fn a_walk_that_finds_nothing_says_so() {
+    let dir = tree(&[
+        ("docs/README.md", "hi\n"),
+        ("Dockerfile", CLEAN),
+        ("app.txt", ""),
+    ]);
+    let run = dockfix(dir.path(), &["--check", "docs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "dockfix: warning: no Dockerfiles in docs, nothing checked\n\
+         0 files would be rewritten\n"
+    );
+    let lint = dockfix(dir.path(), &["docs", "Dockerfile"]);
+    assert_eq!(lint.code, 0, "{}", lint.stderr);
+    assert_eq!(
+        lint.stderr,
+        "dockfix: warning: no Dockerfiles in docs, nothing checked\n\
+         0 findings in 1 file; 0 fixable with --write\n"
+    );
 }
 
 #[test]
@@ -1340,6 +1443,45 @@ fn write_appends_to_an_existing_dockerignore_keeping_its_line_endings() {
 }
 
 #[test]
+fn write_leaves_both_files_when_the_dockerignore_cannot_be_written() {
+    let dir = npm_context(&[]);
+    fs::create_dir(dir.path().join(".dockerignore")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(read(dir.path(), "Dockerfile"), NPM_APP, "all or nothing");
+    assert!(dir.path().join(".dockerignore").is_dir());
+    assert!(
+        run.stderr.contains(
+            ".dockerignore: cannot write: not a regular file (a directory); \
+             Dockerfile and .dockerignore left as they are"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("0 files rewritten, 0 fixes"),
+        "{}",
+        run.stderr
+    );
+    let names: BTreeSet<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "package-lock.json",
+            "package.json"
+        ]
+        .map(String::from)
+        .into(),
+        "no temporary file left"
+    );
+}
+
+#[test]
 fn diff_check_and_json_show_the_dockerignore_change() {
     let dir = npm_context(&[]);
     let diff = dockfix(dir.path(), &["--diff", "--select", "DF101", "Dockerfile"]);
@@ -1392,20 +1534,9 @@ fn directory_walks_follow_symlinked_dockerfiles() {
 }
 
 #[test]
-fn write_keeps_the_owner_and_hard_links() {
+fn write_keeps_the_owner() {
     let dir = tree(&[("Dockerfile", ONE_FIX)]);
     let file = dir.path().join("Dockerfile");
-    fs::hard_link(&file, dir.path().join("linked")).unwrap();
-    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        read(dir.path(), "linked"),
-        ONE_FIXED,
-        "the other link sees the rewrite"
-    );
-    fs::remove_file(dir.path().join("linked")).unwrap();
-
-    fs::write(&file, ONE_FIX).unwrap();
     if std::os::unix::fs::chown(&file, Some(65534), Some(65534)).is_err() {
         return; // not root: files cannot be given away here
     }
@@ -1414,6 +1545,104 @@ fn write_keeps_the_owner_and_hard_links() {
     let metadata = fs::metadata(&file).unwrap();
     assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534));
     assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIXED);
+}
+
+#[test]
+fn write_refuses_a_file_with_other_hard_links() {
+    let dir = tree(&[("Dockerfile", ONE_FIX), ("sub/Dockerfile", ONE_FIX)]);
+    let file = dir.path().join("Dockerfile");
+    fs::hard_link(&file, dir.path().join("linked")).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile", "sub/Dockerfile"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "Dockerfile: cannot write: has 2 hard links: replacing it would part them, \
+             and writing it in place would not be atomic; left as it is"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), ONE_FIX);
+    assert_eq!(read(dir.path(), "linked"), ONE_FIX);
+    assert_eq!(fs::metadata(&file).unwrap().nlink(), 2, "still one file");
+    // The other file is written, and counted alone.
+    assert_eq!(read(dir.path(), "sub/Dockerfile"), ONE_FIXED);
+    assert!(
+        run.stderr.contains("1 file rewritten, 1 fix"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Runs dockfix on a FIFO no one writes to: it must answer, not wait.
+#[test]
+fn a_fifo_is_refused_without_blocking_in_every_mode() {
+    let dir = tree(&[]);
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("Dockerfile"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for mode in ["--check", "--write"] {
+        let mut child = command(dir.path(), &[mode, "Dockerfile"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("dockfix {mode} waits on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("Dockerfile: cannot read: not a regular file (a FIFO)"),
+            "{stderr}"
+        );
+        let kind = fs::symlink_metadata(dir.path().join("Dockerfile"))
+            .unwrap()
+            .file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "{mode}");
+    }
+}
+
+#[test]
+fn text_output_quotes_a_path_with_a_newline_so_it_stays_one_line() {
+    let dir = tree(&[
+        ("odd\nname/Dockerfile", ONE_FIX),
+        ("odd\nname/bad/Dockerfile", "FROM x\nENV FOO\n"),
+    ]);
+    let lint = dockfix(dir.path(), &["."]);
+    assert_eq!(
+        lines(&lint.stdout),
+        ["\"odd\\nname/Dockerfile\":2:1: DF002 [*] shell-form CMD: use the JSON exec form so the program receives signals"]
+    );
+    assert!(
+        lint.stderr
+            .starts_with("\"odd\\nname/bad/Dockerfile\":2:1: "),
+        "{}",
+        lint.stderr
+    );
+    let check = dockfix(dir.path(), &["--check", "odd\nname/Dockerfile"]);
+    assert_eq!(lines(&check.stdout), ["\"odd\\nname/Dockerfile\""]);
+    let diff = dockfix(dir.path(), &["--diff", "odd\nname/Dockerfile"]);
+    assert!(
+        diff.stdout
+            .starts_with("--- \"a/odd\\nname/Dockerfile\"\n+++ \"b/odd\\nname/Dockerfile\"\n@@ "),
+        "{}",
+        diff.stdout
+    );
+    // JSON carries the name as it is.
+    let doc = json(&dockfix(
+        dir.path(),
+        &["--format", "json", "odd\nname/Dockerfile"],
+    ));
+    assert_eq!(doc["files"][0]["path"], "odd\nname/Dockerfile");
 }
 
 #[test]

@@ -687,6 +687,61 @@ fn pr_dry_run_prints_the_plan_and_makes_no_commit_push_or_request() {
 }
 
 #[test]
+fn pr_dry_run_needs_no_network() {
+    let checkout = checkout(DOCKERFILE);
+    let github = FakeGitHub::start();
+    // The remote cannot be reached, as offline.
+    let gone = checkout.origin.with_extension("gone");
+    std::fs::rename(&checkout.origin, &gone).unwrap();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("branch: dockfix/"), "{}", run.stdout);
+    assert!(github.state().log.is_empty());
+    // It still goes by the branch as last fetched: a local commit the
+    // remote lacks is refused.
+    std::fs::write(checkout.work.join("wip.txt"), "wip\n").unwrap();
+    git(&checkout.work, &["add", "wip.txt"]);
+    git(&checkout.work, &["commit", "-q", "-m", "wip"]);
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is not origin's main"),
+        "{}",
+        run.stderr
+    );
+    // A base never fetched is named as such.
+    let run = dockfix_pr(&checkout, &github, &["--dry-run", "--base", "release"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "no branch release was fetched from origin: a dry run does not ask the remote"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pr_dry_run_quotes_a_path_with_a_newline() {
+    let checkout = checkout("FROM scratch\nCOPY app /app\n");
+    std::fs::create_dir(checkout.work.join("odd\nname")).unwrap();
+    std::fs::write(
+        checkout.work.join("odd\nname/Dockerfile"),
+        "FROM scratch\nCMD prog\n",
+    )
+    .unwrap();
+    commit_all(&checkout, "odd");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr(&checkout, &github, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nfiles: \"odd\\nname/Dockerfile\"\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn pr_with_nothing_to_change_pushes_and_asks_nothing() {
     let checkout = checkout("FROM scratch\nCOPY app /app\n");
     let github = FakeGitHub::start();

@@ -37,7 +37,8 @@ fn field<'a>(hook: &'a Yaml, name: &str) -> &'a str {
 }
 
 /// Names to sort, with the cases that tell the rules apart: case, the empty
-/// stem, `.dockerignore` endings, Containerfile variants.
+/// stem, ignore-file endings, `-` and `_` after the stem, Containerfile
+/// variants.
 const NAMES: &[&str] = &[
     "Dockerfile",
     "Containerfile",
@@ -59,8 +60,16 @@ const NAMES: &[&str] = &[
     "Dockerfile.dockerignore.Dockerfile",
     "api.Dockerfile.dockerignore",
     "Dockerfile-dev",
+    "Dockerfile_dev",
+    "Dockerfile-dev.dockerignore",
     "Dockerfiles",
     "MyDockerfile",
+    "owner__repo__Dockerfile",
+    "api.Containerfile",
+    "api.containerfile",
+    "Containerfile-dev",
+    "Containerfile.containerignore",
+    "containerfile-lint",
     "api.Dockerfile.bak",
     ".dockerignore",
     "README.md",

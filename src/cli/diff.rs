@@ -3,6 +3,8 @@
 
 use similar::{ChangeTag, TextDiff};
 
+use super::report::quoted;
+
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const CYAN: &str = "\x1b[36m";
@@ -33,9 +35,9 @@ fn render(old: &[u8], new: &[u8], old_name: &str, path: &str, color: bool) -> St
     let mut udiff = diff.unified_diff();
     for (i, hunk) in udiff.context_radius(3).iter_hunks().enumerate() {
         if i == 0 {
-            out += &paint(BOLD, &format!("--- {old_name}"));
+            out += &paint(BOLD, &format!("--- {}", quoted(old_name)));
             out += "\n";
-            out += &paint(BOLD, &format!("+++ b/{path}"));
+            out += &paint(BOLD, &format!("+++ {}", quoted(&format!("b/{path}"))));
             out += "\n";
         }
         out += &paint(CYAN, &hunk.header().to_string());
@@ -78,6 +80,15 @@ mod tests {
         assert_eq!(
             out,
             "--- /dev/null\n+++ b/.dockerignore\n@@ -0,0 +1 @@\n+node_modules\n"
+        );
+    }
+
+    #[test]
+    fn headers_quote_a_path_with_a_newline_as_git_does() {
+        let out = unified(b"a\n", b"b\n", "x\ny/Dockerfile", false);
+        assert!(
+            out.starts_with("--- \"a/x\\ny/Dockerfile\"\n+++ \"b/x\\ny/Dockerfile\"\n"),
+            "{out}"
         );
     }
 

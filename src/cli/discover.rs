@@ -10,21 +10,38 @@ pub enum Input {
     File(PathBuf),
 }
 
-/// Names dockfix looks for when walking a directory: `Dockerfile`,
-/// `Containerfile`, `*.Dockerfile`, `*.dockerfile` and `Dockerfile.*`
-/// (except `Dockerfile.dockerignore`, an ignore file).
+/// Names dockfix looks for when walking a directory: those ending in
+/// `Dockerfile` or `Containerfile` (`Dockerfile`, `api.Dockerfile`,
+/// `owner__repo__Dockerfile`) or in `.dockerfile` or `.containerfile`, and
+/// those starting with `Dockerfile` or `Containerfile` and `.`, `-` or `_`
+/// (`Dockerfile.dev`, `Dockerfile-prod`), except ignore files (ending in
+/// `.dockerignore` or `.containerignore`).
 pub fn is_dockerfile_name(name: &str) -> bool {
-    matches!(name, "Dockerfile" | "Containerfile")
-        || name.ends_with(".Dockerfile")
+    let stems = ["Dockerfile", "Containerfile"];
+    let ends = stems.iter().any(|stem| name.ends_with(stem))
         || name.ends_with(".dockerfile")
-        || (name.starts_with("Dockerfile.") && !name.ends_with(".dockerignore"))
+        || name.ends_with(".containerfile");
+    let starts = stems.iter().any(|stem| {
+        name.strip_prefix(stem)
+            .is_some_and(|rest| rest.starts_with(['.', '-', '_']))
+    });
+    (ends || starts) && !name.ends_with(".dockerignore") && !name.ends_with(".containerignore")
 }
 
-/// Expands the command-line paths. Paths that do not exist are returned as
-/// errors; the rest are still read.
-pub fn inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<(PathBuf, String)>) {
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+/// What the command-line paths name.
+#[derive(Default)]
+pub struct Found {
+    pub inputs: Vec<Input>,
+    /// Paths that cannot be read (or walked), and why.
+    pub errors: Vec<(PathBuf, String)>,
+    /// Directories whose walk found no Dockerfile.
+    pub empty: Vec<PathBuf>,
+}
+
+/// Expands the command-line paths. Paths that cannot be read are errors;
+/// the rest are still read.
+pub fn inputs(paths: &[PathBuf]) -> Found {
+    let mut found = Found::default();
     let mut seen = HashSet::new();
     let mut add = |inputs: &mut Vec<Input>, path: PathBuf| {
         let key = path.canonicalize().unwrap_or_else(|_| path.clone());
@@ -34,38 +51,93 @@ pub fn inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<(PathBuf, String)>) {
     };
     for path in paths {
         if path.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
-        } else if path.is_dir() {
-            for file in walk(path) {
-                add(&mut inputs, file);
+            found.inputs.push(Input::Stdin);
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(metadata) if metadata.is_dir() => {
+                let (files, errors) = walk(path);
+                if files.is_empty() && errors.is_empty() {
+                    found.empty.push(path.clone());
+                }
+                for file in files {
+                    add(&mut found.inputs, file);
+                }
+                found.errors.extend(errors);
             }
-        } else if path.exists() {
-            add(&mut inputs, path.clone());
-        } else {
-            errors.push((path.clone(), "no such file or directory".to_string()));
+            // Read whatever it is: reading says what is wrong with it.
+            Ok(_) => add(&mut found.inputs, path.clone()),
+            Err(e) => found.errors.push((path.clone(), unreadable(&e))),
         }
     }
-    (inputs, errors)
+    found
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Why a path cannot be read, in words.
+fn unreadable(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "no such file or directory".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        _ if e.raw_os_error() == Some(libc::ELOOP) => "a loop of symbolic links".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The Dockerfiles under `dir`, and the paths the walk could not read.
+fn walk(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(false)
         .require_git(false)
         .filter_entry(|entry| entry.file_name() != ".git")
         .build();
-    let mut files: Vec<PathBuf> = walker
-        .flatten()
+    let shown = |path: &Path| {
+        path.strip_prefix(".")
+            .map(PathBuf::from)
+            .unwrap_or(path.to_path_buf())
+    };
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let (path, why) = walk_error(e);
+                errors.push((shown(path.as_deref().unwrap_or(dir)), why));
+                continue;
+            }
+        };
+        if !is_dockerfile_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
         // Through symlinks too: a linked Dockerfile is a Dockerfile.
-        .filter(|e| e.path().is_file())
-        .filter(|e| is_dockerfile_name(&e.file_name().to_string_lossy()))
-        .map(|e| {
-            let path = e.into_path();
-            path.strip_prefix(".").map(PathBuf::from).unwrap_or(path)
-        })
-        .collect();
+        match std::fs::metadata(entry.path()) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(metadata) => match super::write::regular(&metadata) {
+                Ok(()) => files.push(shown(entry.path())),
+                Err(e) => errors.push((shown(entry.path()), e.to_string())),
+            },
+            Err(e) => errors.push((shown(entry.path()), unreadable(&e))),
+        }
+    }
     files.sort();
-    files
+    (files, errors)
+}
+
+/// The path a walk error is about, if it names one, and why.
+fn walk_error(e: ignore::Error) -> (Option<PathBuf>, String) {
+    match e {
+        ignore::Error::WithPath { path, err } => {
+            let (_, why) = walk_error(*err);
+            (Some(path), why)
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error(*err)
+        }
+        ignore::Error::Io(e) => (None, unreadable(&e)),
+        ignore::Error::Loop { child, .. } => (Some(child), "a loop of symbolic links".into()),
+        other => (None, other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -79,14 +151,24 @@ mod tests {
             "Containerfile",
             "api.Dockerfile",
             "x.dockerfile",
+            "x.Containerfile",
+            "x.containerfile",
             "Dockerfile.dev",
+            "Containerfile.dev",
+            "owner__repo__Dockerfile",
+            "Dockerfile-prod",
+            "Dockerfile_prod",
+            "Containerfile-prod",
         ] {
             assert!(is_dockerfile_name(name), "{name}");
         }
         for name in [
             "Dockerfile.dockerignore",
+            "Dockerfile-prod.dockerignore",
+            "Containerfile.containerignore",
             "README.md",
             "dockerfile-lint",
+            "Dockerfiles",
             "Makefile",
         ] {
             assert!(!is_dockerfile_name(name), "{name}");

@@ -101,7 +101,9 @@ struct PrArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Dockerfiles or directories to walk (default: `.`); `-` reads standard input.
+    /// Dockerfiles or directories to walk (default: `.`) for `*Dockerfile`,
+    /// `*.dockerfile`, `Dockerfile.*`, `Dockerfile-*` and their Containerfile
+    /// twins; `-` reads standard input.
     paths: Vec<PathBuf>,
     /// Print a unified diff of the rewrite; exit 1 if anything would change.
     #[arg(long, group = "mode")]
@@ -351,7 +353,7 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
     let source = match read_input(path) {
         Ok(source) => source,
         Err(e) => {
-            say!("{}: {e}", path.display());
+            say!("{}: {e}", report::quoted_path(path));
             return 2;
         }
     };
@@ -373,7 +375,8 @@ fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
         }
     }
     for e in &errors {
-        say!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+        let shown = report::quoted_path(path);
+        say!("{shown}:{}:{}: {}", e.line, e.column, e.message);
     }
     if errors.is_empty() {
         0
@@ -394,7 +397,8 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     };
     if let Some(dir) = &args.fix.context {
         if !dir.is_dir() {
-            say!("dockfix: --context {}: not a directory", dir.display());
+            let dir = report::quoted_path(dir);
+            say!("dockfix: --context {dir}: not a directory");
             return 2;
         }
     }
@@ -439,7 +443,17 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     } else {
         args.paths.clone()
     };
-    let (mut inputs, missing) = discover::inputs(&paths);
+    let discover::Found {
+        mut inputs,
+        errors: unreadable,
+        empty,
+    } = discover::inputs(&paths);
+    for dir in &empty {
+        say!(
+            "dockfix: warning: no Dockerfiles in {}, nothing checked",
+            report::quoted_path(dir)
+        );
+    }
     // `dockfix pr` needs a clean checkout: known before any work.
     let checkout = match pr.map(|_| pr::Checkout::open(&mut inputs)).transpose() {
         Ok(checkout) => checkout,
@@ -449,7 +463,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         }
     };
     let mut out = Output::new();
-    for (path, message) in missing {
+    for (path, message) in unreadable {
         out.errors.push(ErrorReport {
             file: path.display().to_string(),
             line: None,
@@ -504,7 +518,10 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     };
     let mut stdout = std::io::stdout().lock();
     for (input, settings) in &files {
-        job.process(input, settings, &mut out, &mut stdout);
+        // A bug met in one file must not cost the others their run.
+        guarded(&job.name(input), &mut out, |out| {
+            job.process(input, settings, out, &mut stdout);
+        });
     }
     if let Some(pinning) = &job.pinning {
         pinning.finish();
@@ -625,6 +642,18 @@ impl Job<'_> {
         self.args.format == Format::Text
     }
 
+    /// The name a file is reported under.
+    fn name(&self, input: &Input) -> String {
+        match input {
+            Input::Stdin => self
+                .args
+                .stdin_filename
+                .clone()
+                .unwrap_or_else(|| "-".into()),
+            Input::File(path) => path.display().to_string(),
+        }
+    }
+
     fn process(
         &self,
         input: &Input,
@@ -632,19 +661,9 @@ impl Job<'_> {
         out: &mut Output,
         stdout: &mut dyn Write,
     ) {
-        let (name, context, read) = match input {
-            Input::Stdin => {
-                let name = self
-                    .args
-                    .stdin_filename
-                    .clone()
-                    .unwrap_or_else(|| "-".into());
-                (
-                    name,
-                    self.args.fix.context.clone(),
-                    read_input("-".as_ref()),
-                )
-            }
+        let name = self.name(input);
+        let (context, read) = match input {
+            Input::Stdin => (self.args.fix.context.clone(), read_input("-".as_ref())),
             Input::File(path) => {
                 let dir = path
                     .parent()
@@ -656,7 +675,7 @@ impl Job<'_> {
                     .context
                     .clone()
                     .or_else(|| Some(dir.to_path_buf()));
-                (path.display().to_string(), context, std::fs::read(path))
+                (context, write::read_regular(path))
             }
         };
         let error = |message: String, at: Option<(usize, usize)>| ErrorReport {
@@ -778,10 +797,10 @@ impl Job<'_> {
             }
             Mode::Check if changed && self.text() => {
                 if rewritten {
-                    let _ = writeln!(stdout, "{name}");
+                    let _ = writeln!(stdout, "{}", report::quoted(&name));
                 }
                 for companion in &fixed.companions {
-                    let _ = writeln!(stdout, "{}", shown(companion));
+                    let _ = writeln!(stdout, "{}", report::quoted(&shown(companion)));
                 }
             }
             Mode::Pr => {
@@ -803,27 +822,31 @@ impl Job<'_> {
                 }
             }
             Mode::Write => {
-                let written = match input {
+                let mut targets = Vec::new();
+                match input {
                     Input::Stdin if !self.text() => {
                         file.output =
                             Some(String::from_utf8_lossy(&fixed.file.source).into_owned());
-                        Ok(())
                     }
-                    Input::Stdin => stdout.write_all(&fixed.file.source),
-                    Input::File(path) if rewritten => write::atomic(path, &fixed.file.source),
-                    Input::File(_) => Ok(()),
-                };
-                let written = written.and_then(|()| {
-                    fixed.companions.iter().try_for_each(|c| match c.before {
-                        Some(_) => write::atomic(&c.path, &c.after),
-                        None => write::create(&c.path, &c.after),
-                    })
-                });
-                if let Err(e) = written {
-                    return out.errors.push(error(
-                        format!("cannot write, file left untouched: {e}"),
-                        None,
-                    ));
+                    Input::Stdin => {
+                        if let Err(e) = stdout.write_all(&fixed.file.source) {
+                            return out.errors.push(error(format!("cannot write: {e}"), None));
+                        }
+                    }
+                    Input::File(path) if rewritten => targets.push(write::Target {
+                        path,
+                        before: Some(&source),
+                        after: &fixed.file.source,
+                    }),
+                    Input::File(_) => {}
+                }
+                targets.extend(fixed.companions.iter().map(|c| write::Target {
+                    path: &c.path,
+                    before: c.before.as_deref(),
+                    after: &c.after,
+                }));
+                if let Err(failure) = write::replace(&targets) {
+                    return unwritten(failure, &targets, &fixed, out);
                 }
                 out.remaining += fixed.remaining.len();
                 if self.text() {
@@ -922,21 +945,18 @@ impl Job<'_> {
                 }
                 _ => suppressed.for_each(|line| say!("{line}")),
             }
+            // As ruff counts: the files left unchanged too, when there are.
+            let unchanged = match out.files.iter().filter(|f| !f.changed).count() {
+                0 => String::new(),
+                n => format!(", {} left unchanged", plural(n, "file", "files")),
+            };
+            let changed = plural(changed, "file", "files");
+            let fixes = plural(fixes, "fix", "fixes");
             match self.mode {
-                Mode::Lint => {}
-                Mode::Diff => say!(
-                    "{} would be rewritten, {}",
-                    plural(changed, "file", "files"),
-                    plural(fixes, "fix", "fixes")
-                ),
-                Mode::Write => {
-                    say!(
-                        "{} rewritten, {}",
-                        plural(changed, "file", "files"),
-                        plural(fixes, "fix", "fixes")
-                    )
-                }
-                Mode::Check | Mode::Pr => {}
+                Mode::Lint | Mode::Pr => {}
+                Mode::Diff => say!("{changed} would be rewritten, {fixes}{unchanged}"),
+                Mode::Write => say!("{changed} rewritten, {fixes}{unchanged}"),
+                Mode::Check => say!("{changed} would be rewritten{unchanged}"),
             }
         }
         if !out.errors.is_empty() {
@@ -949,5 +969,169 @@ impl Job<'_> {
         } else {
             0
         }
+    }
+}
+
+/// Reports a rewrite `--write` could not write: the file at fault,
+/// why, and what was left as it was (or, when putting a file back
+/// failed too, what was left rewritten, which counts as rewritten).
+fn unwritten(
+    failure: write::Failure,
+    targets: &[write::Target],
+    fixed: &engine::Fixed,
+    out: &mut Output,
+) {
+    let shown = |path: &std::path::Path| report::shown(path);
+    let kept: Vec<String> = targets
+        .iter()
+        .filter(|t| !failure.written.iter().any(|w| w == t.path))
+        .map(|t| shown(t.path))
+        .collect();
+    let quoted = |path: &str| report::quoted(path).into_owned();
+    let mut message = match &failure.why {
+        write::Why::Changed => failure.why.to_string(),
+        write::Why::Io(e) => format!("cannot write: {e}"),
+    };
+    message += &match kept.as_slice() {
+        [one] if *one == shown(&failure.path) => "; left as it is".to_string(),
+        [one] => format!("; {} left as it is", quoted(one)),
+        many => {
+            let many: Vec<String> = many.iter().map(|p| quoted(p)).collect();
+            format!("; {} left as they are", many.join(" and "))
+        }
+    };
+    for written in &failure.written {
+        message += &format!(
+            "; {} was rewritten and could not be put back",
+            quoted(&shown(written))
+        );
+        let dockerfile = !fixed.companions.iter().any(|c| &c.path == written);
+        out.files.push(FileReport {
+            path: shown(written),
+            changed: true,
+            fixes: if dockerfile { fixed.applied.len() } else { 0 },
+            ..Default::default()
+        });
+    }
+    out.errors.push(ErrorReport {
+        file: shown(&failure.path),
+        line: None,
+        column: None,
+        message,
+    });
+}
+
+/// Runs `work`, which reports on the file `name` into `out`. If it
+/// panics, what it reported is taken back and the panic is reported as the
+/// file's error instead (a file is written only once its rewrite is
+/// complete, so one that panicked is untouched); the run goes on with the
+/// next file and exits 2.
+fn guarded(name: &str, out: &mut Output, work: impl FnOnce(&mut Output)) {
+    let mark = (
+        out.files.len(),
+        out.findings.len(),
+        out.suppressed.len(),
+        out.errors.len(),
+        out.changes.len(),
+        out.remaining,
+    );
+    let Err(panic) = isolated(|| work(out)) else {
+        return;
+    };
+    out.files.truncate(mark.0);
+    out.findings.truncate(mark.1);
+    out.suppressed.truncate(mark.2);
+    out.errors.truncate(mark.3);
+    out.changes.truncate(mark.4);
+    out.remaining = mark.5;
+    out.errors.push(ErrorReport {
+        file: name.to_string(),
+        line: None,
+        column: None,
+        message: format!("internal error, file left untouched: {panic}"),
+    });
+}
+
+/// Runs `work`, catching a panic as its message and place. The panic hook
+/// is silenced meanwhile, so the message is reported once, with the file,
+/// in whatever format the run prints (never on stdout, never twice).
+fn isolated<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    thread_local! {
+        static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let text = format!("{message}{at}").replace(['\r', '\n'], " ");
+        PANIC.with(|p| *p.borrow_mut() = Some(text));
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    std::panic::set_hook(previous);
+    result.map_err(|_| {
+        PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| "a panic".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_one_file_is_that_files_error_and_the_next_file_runs() {
+        let mut out = Output::new();
+        out.files.push(FileReport {
+            path: "first/Dockerfile".into(),
+            ..Default::default()
+        });
+        guarded("bad/Dockerfile", &mut out, |out| {
+            out.files.push(FileReport {
+                path: "bad/Dockerfile".into(),
+                ..Default::default()
+            });
+            out.remaining += 3;
+            let text = String::from("FROM");
+            // As a slice past a multi-byte character would, with a message
+            // built at run time.
+            panic!("byte index {} is out of range of `{text}`", text.len() + 2);
+        });
+        guarded("next/Dockerfile", &mut out, |out| {
+            out.files.push(FileReport {
+                path: "next/Dockerfile".into(),
+                ..Default::default()
+            });
+        });
+        let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["first/Dockerfile", "next/Dockerfile"]);
+        assert_eq!(out.remaining, 0);
+        assert_eq!(out.errors.len(), 1);
+        let error = out.errors[0].text();
+        assert!(
+            error.starts_with(
+                "bad/Dockerfile: internal error, file left untouched: \
+                 byte index 6 is out of range of `FROM` at src/cli/mod.rs:"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn isolation_gives_back_the_value_or_the_panic_message() {
+        assert_eq!(isolated(|| 7), Ok(7));
+        let message = isolated(|| -> u8 { panic!("static") }).unwrap_err();
+        assert!(
+            message.starts_with("static at src/cli/mod.rs:"),
+            "{message}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::discover::Input;
 use super::markdown;
-use super::report::Output;
+use super::report::{quoted, quoted_path, Output};
 use crate::pr::api::{self, Api, Proposal};
 use crate::pr::git::{Pushed, Repo};
 use crate::pr::{self as plan, Change};
@@ -51,7 +51,7 @@ impl Checkout {
         if !unclean.is_empty() {
             return Err(format!(
                 "uncommitted or untracked files: {}; the rewrite reads the checkout, and the pull request must hold only dockfix's rewrite of what is committed",
-                unclean.join(", ")
+                unclean.iter().map(|p| quoted(p)).collect::<Vec<_>>().join(", ")
             ));
         }
         let top = canonical(&repo.top)?;
@@ -73,6 +73,7 @@ impl Checkout {
                 .find(|s| within.starts_with(&format!("{s}/")))
             {
                 Some(submodule) => {
+                    let (within, submodule) = (quoted(&within), quoted(submodule));
                     say!("dockfix pr: leaving out {within}: it is in submodule {submodule}; run dockfix pr there");
                     false
                 }
@@ -91,12 +92,13 @@ impl Checkout {
             let within = in_repo(&self.top, config).map_err(|_| {
                 format!(
                     "{} is outside the checkout: the repository's CI would not read it; use --isolated or a configuration in the repository",
-                    config.display()
+                    quoted_path(config)
                 )
             })?;
             if !self.repo.tracks(&within) {
                 return Err(format!(
-                    "{within} is not tracked by git: the repository's CI would not read it; commit it or use --isolated"
+                    "{} is not tracked by git: the repository's CI would not read it; commit it or use --isolated",
+                    quoted(&within)
                 ));
             }
         }
@@ -177,9 +179,15 @@ fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(),
             .current_branch()
             .ok_or("no branch is checked out: name the pull request's base with --base")?,
     };
-    // The pull request holds the rewrite, not commits the remote lacks.
+    // The pull request holds the rewrite, not commits the remote lacks. A
+    // dry run needs no network: it goes by the branch as last fetched.
     let head = repo.head()?;
-    match repo.remote_branch(&options.remote, &base)? {
+    let tip = if options.dry_run {
+        repo.fetched_branch(&options.remote, &base)
+    } else {
+        repo.remote_branch(&options.remote, &base)?
+    };
+    match tip {
         Some(tip) if tip == head => {}
         Some(tip) => {
             return Err(format!(
@@ -187,6 +195,12 @@ fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(),
                 &head[..12.min(head.len())],
                 options.remote,
                 &tip[..12.min(tip.len())]
+            ))
+        }
+        None if options.dry_run => {
+            return Err(format!(
+                "no branch {base} was fetched from {}: a dry run does not ask the remote; run git fetch first",
+                options.remote
             ))
         }
         None => return Err(format!("{} has no branch {base}", options.remote)),
@@ -207,7 +221,7 @@ fn propose(checkout: Checkout, mut out: Output, request: &Request) -> Result<(),
         markdown::body(&out, !options.dry_run, request.fix_options)
     );
     if options.dry_run {
-        let files: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        let files: Vec<_> = changes.iter().map(|c| quoted(&c.path)).collect();
         println!(
             "branch: {branch} (pushed to {}, based on {base})",
             options.remote
@@ -322,7 +336,7 @@ fn github_repository(repo: &Repo, remote: &str) -> Result<String, String> {
 
 fn canonical(path: &Path) -> Result<PathBuf, String> {
     path.canonicalize()
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{}: {e}", quoted_path(path)))
 }
 
 /// `path` relative to the checkout's top, with `/`: the file a symbolic
@@ -338,15 +352,15 @@ fn in_repo(top: &Path, path: &Path) -> Result<String, String> {
                 .unwrap_or(Path::new("."));
             let name = path
                 .file_name()
-                .ok_or_else(|| format!("{}: not a file", path.display()))?;
+                .ok_or_else(|| format!("{}: not a file", quoted_path(path)))?;
             canonical(dir)?.join(name)
         }
     };
     let relative = full.strip_prefix(top).map_err(|_| {
         format!(
             "{} is outside the git checkout {}",
-            path.display(),
-            top.display()
+            quoted_path(path),
+            quoted_path(top)
         )
     })?;
     let parts: Vec<String> = relative

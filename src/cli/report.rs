@@ -144,9 +144,10 @@ pub struct ErrorReport {
 impl ErrorReport {
     /// `path:line:col`, or the path alone.
     pub fn location(&self) -> String {
+        let file = quoted(&self.file);
         match (self.line, self.column) {
-            (Some(line), Some(column)) => format!("{}:{line}:{column}", self.file),
-            _ => self.file.clone(),
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            _ => file.into_owned(),
         }
     }
 
@@ -237,7 +238,7 @@ pub fn finding_line(report: &FindingReport) -> String {
     };
     format!(
         "{}:{}:{}: {} {marker}{}",
-        report.file,
+        quoted(&report.file),
         report.range.start.line,
         report.range.start.column,
         report.rule,
@@ -251,6 +252,60 @@ pub fn shown(path: &std::path::Path) -> String {
     path.strip_prefix("./").map(String::from).unwrap_or(path)
 }
 
+/// A path as text output shows it: as it is, unless it holds a control
+/// character (a newline would make one line look like two), a `"` or a
+/// backslash; then quoted as git quotes paths (`"dir\nname"`), so it
+/// reads back unambiguously.
+pub fn quoted(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return path.into();
+    }
+    let mut text = String::from('"');
+    for c in path.chars() {
+        match c {
+            '"' => text += "\\\"",
+            '\\' => text += "\\\\",
+            '\t' => text += "\\t",
+            '\n' => text += "\\n",
+            '\r' => text += "\\r",
+            c if c.is_control() => {
+                let mut bytes = [0; 4];
+                for byte in c.encode_utf8(&mut bytes).bytes() {
+                    text += &format!("\\{byte:03o}");
+                }
+            }
+            c => text.push(c),
+        }
+    }
+    text.push('"');
+    text.into()
+}
+
+/// A `Path` as text output shows it (see `quoted`).
+pub fn quoted_path(path: &std::path::Path) -> String {
+    quoted(&path.display().to_string()).into_owned()
+}
+
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_with_control_characters_are_quoted_as_git_quotes_them() {
+        assert_eq!(quoted("svc/api.Dockerfile"), "svc/api.Dockerfile");
+        assert_eq!(quoted("dir/naïve/Dockerfile"), "dir/naïve/Dockerfile");
+        assert_eq!(quoted("a\nb/Dockerfile"), "\"a\\nb/Dockerfile\"");
+        assert_eq!(quoted("a\tb\rc"), "\"a\\tb\\rc\"");
+        assert_eq!(quoted("\x1b[31mred"), "\"\\033[31mred\"");
+        assert_eq!(quoted("a\u{85}b"), "\"a\\302\\205b\"");
+        assert_eq!(quoted("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(quoted("back\\slash"), "\"back\\\\slash\"");
+    }
 }

@@ -95,6 +95,13 @@ impl Repo {
             .map(String::from))
     }
 
+    /// The commit `branch` was at on `remote` when it was last fetched
+    /// (its remote-tracking branch), without asking the remote.
+    pub fn fetched_branch(&self, remote: &str, branch: &str) -> Option<String> {
+        let tracking = format!("refs/remotes/{remote}/{branch}^{{commit}}");
+        self.run(&["rev-parse", "--verify", "-q", &tracking]).ok()
+    }
+
     /// The remote's URL, to tell which GitHub repository it is.
     pub fn remote_url(&self, remote: &str) -> Result<String, String> {
         self.run(&["remote", "get-url", remote])
