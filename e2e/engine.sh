@@ -50,7 +50,7 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 # Bump when the way base images are made changes, to rebuild them.
 BASE_RECIPE=5
 boot() { /usr/bin/docker -H "unix://$BOOT_SOCK" "$@"; }
-log() { printf '[e2e] %s\n' "$*" >&2; }
+log() { printf '[e2e +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 ensure_packages() {

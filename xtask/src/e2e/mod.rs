@@ -185,9 +185,12 @@ fn run_dir() -> PathBuf {
 
 pub fn run(options: &Options) -> Result<bool> {
     let root = repo_root();
+    let mut times = Times::default();
     let dockfix = build_dockfix(&root)?;
+    times.lap("building dockfix");
     let fixtures = fixtures(&root, &options.only)?;
     let engine = Engine::up(&root, options)?;
+    times.lap("engines up");
     let work = run_dir();
     let _ = std::fs::remove_dir_all(&work);
     let mut rows = Vec::new();
@@ -201,6 +204,7 @@ pub fn run(options: &Options) -> Result<bool> {
             &name,
             &work.join(&name),
         )?);
+        times.lap(&name);
     }
     let results = root.join("bench/results/e2e.json");
     std::fs::create_dir_all(results.parent().unwrap()).map_err(|e| e.to_string())?;
@@ -226,6 +230,7 @@ pub fn run(options: &Options) -> Result<bool> {
         println!("    problem: {problem}");
     }
     passed &= floating.problems.is_empty();
+    times.lap("a floating tag");
     if !options.no_corpus {
         let checked = check_corpus(&engine, &dockfix, &corpus_dir(&root), &work.join("corpus"))?;
         println!(
@@ -248,13 +253,52 @@ pub fn run(options: &Options) -> Result<bool> {
         let path = root.join("bench/results/e2e-corpus.json");
         let json = serde_json::to_string_pretty(&checked).expect("results serialize");
         std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        times.lap("corpus acceptance");
     }
+    eprintln!("[e2e] times: {times}");
     eprintln!(
         "[e2e] results in {}; build logs in {}",
         results.display(),
         work.display()
     );
     Ok(passed)
+}
+
+/// The wall time of each part of a run, for the log.
+struct Times {
+    start: Instant,
+    last: Instant,
+    laps: Vec<(String, f64)>,
+}
+
+impl Default for Times {
+    fn default() -> Self {
+        let now = Instant::now();
+        Times {
+            start: now,
+            last: now,
+            laps: vec![],
+        }
+    }
+}
+
+impl Times {
+    /// Records the time since the last lap under `name`.
+    fn lap(&mut self, name: &str) {
+        let now = Instant::now();
+        self.laps
+            .push((name.to_string(), (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        for (name, seconds) in &self.laps {
+            write!(f, "{name} {seconds:.0} s, ")?;
+        }
+        write!(f, "total {:.0} s", self.start.elapsed().as_secs_f64())
+    }
 }
 
 /// [`pins::FLOATING`] as written and as the pinning variant leaves it.
@@ -609,6 +653,7 @@ fn measure(
     logs: &Path,
 ) -> Result<Measurement> {
     let side = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let start = Instant::now();
     engine.docker(&["builder", "prune", "-af"])?;
     // A side must not find the package downloads of the one before it.
     let left = engine.cache_mounts()?;
@@ -666,7 +711,8 @@ fn measure(
         None => None,
     };
     eprintln!(
-        "[e2e]   {side}: {} bytes with {} bytes of package caches, rebuild {:.1}s with {}/{} steps cached{}",
+        "[e2e]   {side} ({:.0} s): {} bytes with {} bytes of package caches, rebuild {:.1}s with {}/{} steps cached{}",
+        start.elapsed().as_secs_f64(),
         size,
         caches::total(&caches),
         rebuild.seconds,
