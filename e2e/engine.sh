@@ -43,6 +43,8 @@ REGISTRY_PID="$E2E_HOME/registry.pid"
 REGISTRY_ADDR="$E2E_HOME/registry.addr"
 REGISTRY_STORAGE="$E2E_HOME/registry.storage"
 REGISTRY_LOG="$E2E_HOME/registry.log"
+# The registry address the images were last pushed to, in full.
+REGISTRY_PUSHED="$E2E_HOME/registry.pushed"
 ENGINE=dockfix-e2e-engine
 ENGINE_IMAGE=dockfix-e2e/engine:trixie
 MIRROR=http://deb.debian.org/debian
@@ -60,8 +62,9 @@ ensure_packages() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Another apt-get (the pinning tests' install) may hold the locks.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
     fi
 }
 
@@ -216,6 +219,8 @@ load_image() {
     [ "$(boot exec "$ENGINE" docker image inspect -f '{{ .Id }}' "$name" 2>/dev/null)" = "$id" ] && return 0
     log "loading $name into the modern engine"
     boot save "$name" | boot exec -i "$ENGINE" docker load >/dev/null
+    # The registry's copy is now stale.
+    rm -f "$REGISTRY_PUSHED"
 }
 
 # Whether the registry an earlier `up` started still runs and answers.
@@ -283,7 +288,7 @@ stop_registry() {
     if [[ $storage == "${TMPDIR:-/tmp}"/dockfix-e2e-registry.* ]]; then
         rm -rf "$storage"
     fi
-    rm -f "$REGISTRY_PID" "$REGISTRY_ADDR" "$REGISTRY_STORAGE"
+    rm -f "$REGISTRY_PID" "$REGISTRY_ADDR" "$REGISTRY_STORAGE" "$REGISTRY_PUSHED"
 }
 
 # The modern engine pulls Docker Hub images through the registry, as a
@@ -394,6 +399,7 @@ push_images() {
         done
     done
     rm -rf "$layout"
+    cat "$REGISTRY_ADDR" >"$REGISTRY_PUSHED"
     log "registry: $count tags of $# images"
 }
 
@@ -422,7 +428,11 @@ up() {
     done
     start_registry
     mirror_engine
-    push_images "${images[@]}"
+    # A second `up` (CI starts the engines early, the harness asks again)
+    # finds every image in the registry already, unless one was reloaded.
+    if ! cmp -s "$REGISTRY_ADDR" "$REGISTRY_PUSHED"; then
+        push_images "${images[@]}"
+    fi
     log "ready: $(boot exec "$ENGINE" docker version -f 'Docker {{ .Server.Version }}')"
 }
 
