@@ -231,6 +231,19 @@ registry_up() {
         && curl -fsS -o /dev/null --noproxy '*' "http://$(cat "$REGISTRY_ADDR")/v2/"
 }
 
+# The bootstrap engine's bridge address. Docker 20.10 leaves the gateway out
+# of the bridge network's configuration when it has just created the bridge
+# (a fresh machine's first start); the bridge interface has it then.
+bridge_address() {
+    local gateway dev
+    gateway="$(boot network inspect bridge -f '{{ range .IPAM.Config }}{{ .Gateway }}{{ end }}')"
+    if [ -z "$gateway" ]; then
+        dev="$(boot network inspect bridge -f '{{ index .Options "com.docker.network.bridge.name" }}')"
+        gateway="$(ip -4 -o addr show dev "${dev:-docker0}" | awk '{ sub("/.*", "", $4); print $4; exit }')"
+    fi
+    echo "$gateway"
+}
+
 # The registry that stands in for Docker Hub. It listens on the bootstrap
 # engine's bridge address: the modern engine's container reaches the host
 # there (not on the host's loopback, which is not the container's), and so
@@ -241,7 +254,7 @@ start_registry() {
     registry_up && return 0
     stop_registry
     local gateway storage pid addr=''
-    gateway="$(boot network inspect bridge -f '{{ (index .IPAM.Config 0).Gateway }}')"
+    gateway="$(bridge_address)"
     [ -n "$gateway" ] || die "the bootstrap engine's bridge has no gateway address"
     storage="$(mktemp -d -t dockfix-e2e-registry.XXXXXX)"
     echo "$storage" >"$REGISTRY_STORAGE"
