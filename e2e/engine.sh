@@ -43,6 +43,8 @@ REGISTRY_PID="$E2E_HOME/registry.pid"
 REGISTRY_ADDR="$E2E_HOME/registry.addr"
 REGISTRY_STORAGE="$E2E_HOME/registry.storage"
 REGISTRY_LOG="$E2E_HOME/registry.log"
+# The registry address the images were last pushed to, in full.
+REGISTRY_PUSHED="$E2E_HOME/registry.pushed"
 ENGINE=dockfix-e2e-engine
 ENGINE_IMAGE=dockfix-e2e/engine:trixie
 MIRROR=http://deb.debian.org/debian
@@ -50,7 +52,7 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 # Bump when the way base images are made changes, to rebuild them.
 BASE_RECIPE=5
 boot() { /usr/bin/docker -H "unix://$BOOT_SOCK" "$@"; }
-log() { printf '[e2e] %s\n' "$*" >&2; }
+log() { printf '[e2e +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 ensure_packages() {
@@ -60,8 +62,9 @@ ensure_packages() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Another apt-get (the pinning tests' install) may hold the locks.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
     fi
 }
 
@@ -216,6 +219,8 @@ load_image() {
     [ "$(boot exec "$ENGINE" docker image inspect -f '{{ .Id }}' "$name" 2>/dev/null)" = "$id" ] && return 0
     log "loading $name into the modern engine"
     boot save "$name" | boot exec -i "$ENGINE" docker load >/dev/null
+    # The registry's copy is now stale.
+    rm -f "$REGISTRY_PUSHED"
 }
 
 # Whether the registry an earlier `up` started still runs and answers.
@@ -224,6 +229,19 @@ registry_up() {
     pid="$(cat "$REGISTRY_PID" 2>/dev/null)" || return 1
     kill -0 "$pid" 2>/dev/null && [ -s "$REGISTRY_ADDR" ] \
         && curl -fsS -o /dev/null --noproxy '*' "http://$(cat "$REGISTRY_ADDR")/v2/"
+}
+
+# The bootstrap engine's bridge address. Docker 20.10 leaves the gateway out
+# of the bridge network's configuration when it has just created the bridge
+# (a fresh machine's first start); the bridge interface has it then.
+bridge_address() {
+    local gateway dev
+    gateway="$(boot network inspect bridge -f '{{ range .IPAM.Config }}{{ .Gateway }}{{ end }}')"
+    if [ -z "$gateway" ]; then
+        dev="$(boot network inspect bridge -f '{{ index .Options "com.docker.network.bridge.name" }}')"
+        gateway="$(ip -4 -o addr show dev "${dev:-docker0}" | awk '{ sub("/.*", "", $4); print $4; exit }')"
+    fi
+    echo "$gateway"
 }
 
 # The registry that stands in for Docker Hub. It listens on the bootstrap
@@ -236,7 +254,7 @@ start_registry() {
     registry_up && return 0
     stop_registry
     local gateway storage pid addr=''
-    gateway="$(boot network inspect bridge -f '{{ (index .IPAM.Config 0).Gateway }}')"
+    gateway="$(bridge_address)"
     [ -n "$gateway" ] || die "the bootstrap engine's bridge has no gateway address"
     storage="$(mktemp -d -t dockfix-e2e-registry.XXXXXX)"
     echo "$storage" >"$REGISTRY_STORAGE"
@@ -283,7 +301,7 @@ stop_registry() {
     if [[ $storage == "${TMPDIR:-/tmp}"/dockfix-e2e-registry.* ]]; then
         rm -rf "$storage"
     fi
-    rm -f "$REGISTRY_PID" "$REGISTRY_ADDR" "$REGISTRY_STORAGE"
+    rm -f "$REGISTRY_PID" "$REGISTRY_ADDR" "$REGISTRY_STORAGE" "$REGISTRY_PUSHED"
 }
 
 # The modern engine pulls Docker Hub images through the registry, as a
@@ -394,6 +412,7 @@ push_images() {
         done
     done
     rm -rf "$layout"
+    cat "$REGISTRY_ADDR" >"$REGISTRY_PUSHED"
     log "registry: $count tags of $# images"
 }
 
@@ -422,7 +441,11 @@ up() {
     done
     start_registry
     mirror_engine
-    push_images "${images[@]}"
+    # A second `up` (CI starts the engines early, the harness asks again)
+    # finds every image in the registry already, unless one was reloaded.
+    if ! cmp -s "$REGISTRY_ADDR" "$REGISTRY_PUSHED"; then
+        push_images "${images[@]}"
+    fi
     log "ready: $(boot exec "$ENGINE" docker version -f 'Docker {{ .Server.Version }}')"
 }
 

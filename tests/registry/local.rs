@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -17,6 +17,65 @@ use crate::common::http;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Debian's registry server, which the tests start.
+const PROGRAM: &str = "docker-registry";
+
+/// Whether [`PROGRAM`] is there, installed by the first test that needed it
+/// if not; the other tests wait for that answer.
+static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+
+fn on_path(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs Debian's `docker-registry` with apt-get when it is missing, so
+/// the README's test command needs nothing installed by hand. Only root
+/// can; anyone else is told what to install. Never a reason to skip.
+fn install_if_missing() -> Result<(), String> {
+    if on_path(PROGRAM) {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || !on_path("apt-get") {
+        return Err(format!(
+            "the pinning tests need Debian's `{PROGRAM}`, which is not installed: \
+             `sudo apt-get install {PROGRAM}`, or run the tests as root to have them install it"
+        ));
+    }
+    eprintln!("the pinning tests need Debian's `{PROGRAM}`: installing it with apt-get");
+    // Another apt-get (another test run) may hold the locks for a while.
+    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", PROGRAM]] {
+        let output = Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=600"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("apt-get: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`apt-get {}` failed while installing `{PROGRAM}` for the pinning tests: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    if on_path(PROGRAM) {
+        Ok(())
+    } else {
+        Err(format!(
+            "apt-get installed `{PROGRAM}`, but it is not on PATH"
+        ))
+    }
+}
 
 pub struct Registry {
     /// `127.0.0.1:port`.
@@ -47,16 +106,9 @@ impl Registry {
     /// Starts a registry; with `user`, only that user and password get in
     /// (htpasswd, as a private registry).
     pub fn start(user: Option<(&str, &str)>) -> Registry {
-        let program = "docker-registry";
-        assert!(
-            Command::new("sh")
-                .args(["-c", &format!("command -v {program}")])
-                .stdout(Stdio::null())
-                .status()
-                .unwrap()
-                .success(),
-            "the pinning tests need Debian's `docker-registry` (apt-get install docker-registry)"
-        );
+        if let Err(e) = INSTALLED.get_or_init(install_if_missing) {
+            panic!("{e}");
+        }
         let storage = tempfile::tempdir().unwrap();
         let mut auth_config = String::new();
         if let Some((name, password)) = user {
@@ -86,7 +138,7 @@ impl Registry {
                 ),
             )
             .unwrap();
-            let mut child = Command::new(program)
+            let mut child = Command::new(PROGRAM)
                 .args(["serve", config.to_str().unwrap()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -174,17 +174,35 @@ const COLUMNS: &[(&str, Cell)] = &[
     }),
 ];
 
-pub fn markdown(rows: &[Row]) -> String {
+/// The columns that come from the timed rebuilds, which only a full run
+/// makes.
+const TIMED: &[&str] = &[
+    "rebuild s before",
+    "rebuild s after",
+    "speedup",
+    "cached steps before",
+    "cached steps after",
+    "dependency edit: rebuild s before",
+    "dependency edit: rebuild s after",
+    "dependency edit: speedup",
+];
+
+/// The table, with the rebuilds' columns when `timed` (a full run).
+pub fn markdown(rows: &[Row], timed: bool) -> String {
+    let columns: Vec<_> = COLUMNS
+        .iter()
+        .filter(|(header, _)| timed || !TIMED.contains(header))
+        .collect();
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
     let mut out = line(
-        COLUMNS
+        columns
             .iter()
             .map(|(header, _)| header.to_string())
             .collect(),
     );
-    out += &format!("|{}\n", "---|".repeat(COLUMNS.len()));
+    out += &format!("|{}\n", "---|".repeat(columns.len()));
     for r in rows {
-        out += &line(COLUMNS.iter().map(|(_, cell)| cell(r)).collect());
+        out += &line(columns.iter().map(|(_, cell)| cell(r)).collect());
     }
     out
 }
@@ -272,7 +290,7 @@ mod tests {
 
     #[test]
     fn table_row_and_failures() {
-        let table = markdown(&[row()]);
+        let table = markdown(&[row()], true);
         let mut lines = table.lines();
         let header = lines.next().unwrap();
         assert_eq!(header.matches(" | ").count() + 1, COLUMNS.len());
@@ -287,8 +305,27 @@ mod tests {
         let mut broken = row();
         broken.smoke_equal = false;
         assert!(!broken.passed());
-        assert!(markdown(&[broken]).contains("| **no** |"));
+        assert!(markdown(&[broken], true).contains("| **no** |"));
         assert!(row().passed());
+    }
+
+    #[test]
+    fn without_rebuilds_the_table_leaves_their_columns_out() {
+        let table = markdown(&[row()], false);
+        let mut lines = table.lines();
+        let header = lines.next().unwrap();
+        assert!(TIMED
+            .iter()
+            .all(|column| COLUMNS.iter().any(|(h, _)| h == column)));
+        assert_eq!(
+            header.matches(" | ").count() + 1,
+            COLUMNS.len() - TIMED.len()
+        );
+        assert!(!header.contains("rebuild") && !header.contains("cached steps"));
+        assert_eq!(
+            lines.nth(1).unwrap(),
+            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | - |"
+        );
     }
 
     #[test]
@@ -299,7 +336,7 @@ mod tests {
         cached.package_caches_after.insert("pip".into(), 4_096);
         cached.package_caches_ok = false;
         assert!(!cached.passed());
-        assert!(markdown(&[cached]).contains("| 12.3 MB | **4.1 kB** |"));
+        assert!(markdown(&[cached], true).contains("| 12.3 MB | **4.1 kB** |"));
     }
 
     #[test]
@@ -307,7 +344,7 @@ mod tests {
         let mut r = row();
         r.dependency_rebuild_s_before = None;
         r.dependency_rebuild_s_after = None;
-        assert!(markdown(&[r]).ends_with("| 4/6 | - | - | - | - |\n"));
+        assert!(markdown(&[r], true).ends_with("| 4/6 | - | - | - | - |\n"));
     }
 
     #[test]
@@ -350,7 +387,7 @@ mod tests {
         pinned.pins = true;
         pinned.pinned_bases = vec!["python:3.11-slim@sha256:f014".into()];
         assert!(pinned.passed());
-        assert!(markdown(&[pinned.clone()]).ends_with("| 3.0x | yes |\n"));
+        assert!(markdown(&[pinned.clone()], true).ends_with("| 3.0x | yes |\n"));
         let summary = pins(&[row(), pinned.clone()], "http://172.17.0.1:40000");
         assert_eq!(
             summary,
@@ -360,7 +397,7 @@ mod tests {
         );
         pinned.pin_problems = vec!["python:3.11-slim: no digest".into()];
         assert!(!pinned.passed());
-        assert!(markdown(&[pinned.clone()]).ends_with("| 3.0x | **no** |\n"));
+        assert!(markdown(&[pinned.clone()], true).ends_with("| 3.0x | **no** |\n"));
         let summary = pins(&[pinned], "http://172.17.0.1:40000");
         assert!(summary.contains(": 0 of 1 Dockerfiles"), "{summary}");
         assert!(
