@@ -41,7 +41,12 @@ mount on `/var/cache/apt` stays empty and every build downloads again.
 RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked \\
     apt-get update && apt-get install -y curl
 ```
-gets the recipe on the line before it.
+gets the recipe in a RUN before it:
+```dockerfile
+RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache
+RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked \\
+    apt-get update && apt-get install -y curl
+```
 
 ## Fix safety
 The recipe changes the image's apt configuration: an `apt-get install`

@@ -36,8 +36,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl
 ```
 becomes
 ```dockerfile
-RUN apt-get update && apt-get install -y --no-install-recommends curl \\
-    && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 ```
 
 ## Fix safety

@@ -35,7 +35,7 @@ RUN apt-get update && apt-get install -y curl
 ```
 becomes
 ```dockerfile
-RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates
+RUN apt-get update && apt-get install --no-install-recommends -y curl ca-certificates
 ```
 
 ## Fix safety

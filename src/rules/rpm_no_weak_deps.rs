@@ -50,7 +50,7 @@ RUN dnf install -y httpd && zypper -n install curl
 ```
 becomes
 ```dockerfile
-RUN dnf install -y --setopt=install_weak_deps=False httpd && zypper -n install --no-recommends curl ca-certificates-mozilla
+RUN dnf install --setopt=install_weak_deps=False -y httpd && zypper -n install --no-recommends curl ca-certificates-mozilla
 ```
 
 ## Fix safety

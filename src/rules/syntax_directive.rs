@@ -37,7 +37,12 @@ teams that want the newest stable frontend everywhere add it on purpose.
 FROM debian:bookworm
 RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked apt-get update
 ```
-gets `# syntax=docker/dockerfile:1` as its first line.
+becomes
+```dockerfile
+# syntax=docker/dockerfile:1
+FROM debian:bookworm
+RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked apt-get update
+```
 
 ## Fix safety
 Safe: the directive selects a frontend that reads every Dockerfile the
