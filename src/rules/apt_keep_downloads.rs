@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     id: "DF302",
     name: "apt-keep-downloads",
     summary: "apt deletes its downloads from the cache mount",
+    fix_title: "Keep apt's downloads in the cache mount (Docker's recipe)",
     effect: "apt's downloaded packages now kept in the cache mount for the next build",
     fix_safety: FixSafety::Sometimes,
     cache_style: Some(CacheStyle::Mounts),

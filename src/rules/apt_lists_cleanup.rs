@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     id: "DF206",
     name: "apt-lists-cleanup",
     summary: "apt's package lists stay in the image",
+    fix_title: "Remove apt's package lists in the RUN that downloaded them",
     effect: "smaller image: apt's package lists removed in the layer that downloaded them",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

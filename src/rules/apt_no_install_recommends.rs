@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     id: "DF207",
     name: "apt-no-install-recommends",
     summary: "apt-get install also installs every recommended package",
+    fix_title: "Add `--no-install-recommends` to `apt-get install`",
     effect: "smaller image: recommended packages no longer installed",
     fix_safety: FixSafety::Unsafe,
     cache_style: None,

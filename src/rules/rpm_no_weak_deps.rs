@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     id: "DF211",
     name: "rpm-no-weak-deps",
     summary: "dnf, yum or zypper install also installs every recommended package",
+    fix_title: "Install without weak dependencies (`install_weak_deps=False`, `--no-recommends`)",
     effect: "smaller image: weak dependencies no longer installed",
     fix_safety: FixSafety::Unsafe,
     cache_style: None,

@@ -9,6 +9,7 @@ pub static RULE: Rule = Rule {
     id: "DF303",
     name: "syntax-directive",
     summary: "RUN --mount without a # syntax directive",
+    fix_title: "Add `# syntax=docker/dockerfile:1`",
     effect: "the Dockerfile names the frontend that reads `RUN --mount`",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Mounts),
