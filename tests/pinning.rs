@@ -239,25 +239,14 @@ fn a_private_registry_takes_the_docker_config_credentials() {
     // credentials are refused.
     for (password, pinned) in [("s3cret", true), ("wrong", false)] {
         let dir = project(&source);
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        let helper = bin.join("docker-credential-test");
-        std::fs::write(
-            &helper,
-            format!(
-                "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n[ \"$server\" = {} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"ci\",\"Secret\":\"{password}\"}}'\n",
+        let path = credential_helper(
+            &dir,
+            &registry.addr,
+            &format!(
+                "[ \"$server\" = {} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"ci\",\"Secret\":\"{password}\"}}'\n",
                 registry.addr
             ),
-        )
-        .unwrap();
-        let mut permissions = std::fs::metadata(&helper).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(&helper, permissions).unwrap();
-        docker_config(
-            &dir.path().join("docker"),
-            &format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, registry.addr),
         );
-        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
         let run = dockfix(
             dir.path(),
             &["--write", "--pin", "digest"],
@@ -266,6 +255,82 @@ fn a_private_registry_takes_the_docker_config_credentials() {
         assert_eq!(run.code == 0, pinned, "{password}: {}", run.stderr);
         assert_eq!(dockerfile(&dir).contains(&digest), pinned);
     }
+}
+
+/// `docker-credential-test`, answering `get` with `script` (the server
+/// read into `$server`), as `credHelpers` names it for `host`; the `PATH`
+/// that finds it.
+fn credential_helper(dir: &tempfile::TempDir, host: &str, script: &str) -> String {
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-test");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n{script}"),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&helper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&helper, permissions).unwrap();
+    docker_config(
+        &dir.path().join("docker"),
+        &format!(r#"{{"credHelpers": {{"{host}": "test"}}}}"#),
+    );
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+#[test]
+fn what_a_credential_helper_writes_is_never_shown() {
+    let registry = Registry::start(Some(("ci", "s3cret")));
+    registry.push_image("team/app", "1", "amd64", &["2.0"]);
+    let source = format!("FROM {}/team/app:2.0\n", registry.addr);
+    const SECRET: &str = "424242-hunter2";
+    for (script, why) in [
+        // Fails, with the secret in its error on stdout and stderr.
+        (
+            format!("echo \"error: token {SECRET} expired\"\necho \"{SECRET}\" >&2\nexit 3\n"),
+            "docker-credential-test failed for",
+        ),
+        // Answers JSON serde cannot read, quoting the secret.
+        (
+            "echo '{\"Username\":\"ci\",\"Secret\":424242}'\n".to_string(),
+            "answered something other than its JSON",
+        ),
+    ] {
+        let dir = project(&source);
+        let path = credential_helper(&dir, &registry.addr, &script);
+        for format in ["text", "json", "sarif"] {
+            let run = dockfix(
+                dir.path(),
+                &["--pin", "digest", "--format", format],
+                &[("PATH", &path)],
+            );
+            assert_eq!(run.code, 2, "{format}: {}", run.stderr);
+            let output = run.stdout + &run.stderr;
+            assert!(output.contains(why), "{format}: {output}");
+            assert!(!output.contains("424242"), "{format}: {output}");
+            assert!(!output.contains("hunter2"), "{format}: {output}");
+        }
+        assert_eq!(dockerfile(&dir), source);
+    }
+}
+
+#[test]
+fn a_token_server_s_answer_is_never_shown() {
+    let (_node, _gate, mirror) = gated(Gate {
+        numeric_tokens: true,
+        ..Default::default()
+    });
+    let dir = project("FROM node\n");
+    let run = dockfix(dir.path(), &mirrored(&mirror, &["--pin", "digest"]), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the answer is not JSON holding a token"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("4242424242"), "{}", run.stderr);
 }
 
 #[test]

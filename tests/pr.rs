@@ -1073,3 +1073,70 @@ fn contract_pr_asks_again_when_github_is_busy_but_never_posts_twice() {
     let posts = state.log.iter().filter(|l| l.starts_with("POST")).count();
     assert_eq!(posts, 1, "{:?}", state.log);
 }
+
+/// A server that refuses every request with `status`, its body echoing the
+/// request's headers (as some proxies and misconfigured servers do), in
+/// GitHub's JSON (`json`) or as a page.
+fn echoing_server(status: &'static str, json: bool) -> FakeGitHub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(request) = http::read_request(&stream) else {
+                continue;
+            };
+            let echo: Vec<String> = request
+                .headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect();
+            let body = if json {
+                json!({
+                    "message": format!("Bad credentials; you sent {}", echo.join(", ")),
+                    "errors": [{ "message": format!("token {TOKEN} is not valid") }, { "request": echo }],
+                    "documentation_url": "https://docs.github.com/rest",
+                })
+                .to_string()
+            } else {
+                format!("<html><pre>{}</pre></html>", echo.join("\n"))
+            };
+            let headers = [("Content-Type".to_string(), "text/plain".to_string())];
+            let _ = http::respond(&stream, status, &headers, body.as_bytes(), true);
+        }
+    });
+    FakeGitHub {
+        url,
+        state: Arc::default(),
+    }
+}
+
+#[test]
+fn pr_never_prints_the_token_an_error_body_echoes() {
+    for (status, json, shown) in [
+        (
+            "401 Unauthorized",
+            true,
+            "HTTP 401: Bad credentials; you sent user-agent: dockfix/",
+        ),
+        ("502 Bad Gateway", false, "HTTP 502 Bad Gateway\n"),
+    ] {
+        let checkout = checkout(DOCKERFILE);
+        let github = echoing_server(status, json);
+        let run = dockfix_pr(&checkout, &github, &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(shown), "{}", run.stderr);
+        if json {
+            for part in [
+                "authorization: [redacted]",
+                "(see https://docs.github.com/rest)",
+            ] {
+                assert!(run.stderr.contains(part), "{}", run.stderr);
+            }
+        }
+        let output = run.stdout + &run.stderr;
+        for secret in [TOKEN, "test-token", "Bearer ghs"] {
+            assert!(!output.contains(secret), "{secret}: {output}");
+        }
+        assert!(remote_branches(&checkout).is_empty());
+    }
+}

@@ -1,6 +1,6 @@
 //! `--format markdown`: a pull-request body a maintainer can review in a
 //! minute. Per file, the rules whose fixes the rewrite applies, what each
-//! fixed and what the build gains; then what is left for a person, and why.
+//! fix does and what the build gains; then what is left for a person, and why.
 
 use std::collections::BTreeMap;
 
@@ -68,16 +68,16 @@ fn render(out: &Output, done: bool, options: &str, short: bool) -> String {
     text
 }
 
-/// A file's table: each rule applied, what it fixed, what it brings.
+/// A file's table: each rule applied, what its fix does, what it brings.
 fn per_file(file: &FileReport, done: bool) -> String {
     let mut text = format!("\n### {}\n\n", code(&file.path));
-    text += "| Rule | Fixes | What it fixed | Effect |\n|---|---|---|---|\n";
+    text += "| Rule | Fixes | Fix | Effect |\n|---|---|---|---|\n";
     for (rule, count) in by_rule(&file.applied).into_values() {
         text += &format!(
             "| {} `{}` | {count} | {} | {} |\n",
             rule.id,
             rule.name,
-            cell(rule.summary),
+            cell(rule.fix_title),
             cell(rule.effect)
         );
     }
@@ -104,14 +104,14 @@ fn per_rule(rewritten: &[&FileReport]) -> String {
     }
     let mut text = String::from(
         "\nThe files are too many to list here; the commit has them all.\n\n\
-         | Rule | Files | Fixes | What it fixed | Effect |\n|---|---|---|---|---|\n",
+         | Rule | Files | Fixes | Fix | Effect |\n|---|---|---|---|---|\n",
     );
     for (rule, files, fixes) in rules.into_values() {
         text += &format!(
             "| {} `{}` | {files} | {fixes} | {} | {} |\n",
             rule.id,
             rule.name,
-            cell(rule.summary),
+            cell(rule.fix_title),
             cell(rule.effect)
         );
     }
@@ -227,7 +227,7 @@ mod tests {
         assert!(many.chars().count() + MARGIN <= GITHUB_LIMIT);
         assert!(!many.contains("### `services/"), "{many}");
         assert!(
-            many.contains("| DF101 `install-before-copy` | 400 | 400 |"),
+            many.contains("| DF101 `install-before-copy` | 400 | 400 | Install dependencies from their manifests"),
             "{many}"
         );
         assert!(

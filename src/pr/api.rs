@@ -2,8 +2,10 @@
 //! them (API version 2022-11-28): list a branch's open pull requests,
 //! create one, update one.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use regex::Regex;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -176,21 +178,8 @@ impl Api {
         };
         let Answer { status, text, .. } = answer;
         if status != expected {
-            // GitHub explains refusals in `message` (and `errors`).
-            let why = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .map(|v| {
-                    let mut why = v["message"].as_str().unwrap_or_default().to_string();
-                    if let Some(errors) = v["errors"].as_array() {
-                        for e in errors {
-                            why +=
-                                &format!("; {}", e["message"].as_str().unwrap_or(&e.to_string()));
-                        }
-                    }
-                    why
-                })
-                .unwrap_or(text);
-            return Err(format!("{method} {url}: HTTP {status}: {why}"));
+            let why = refusal(status, &text, &self.token);
+            return Err(format!("{method} {url}: HTTP {status}{why}"));
         }
         serde_json::from_str(&text).map_err(|e| format!("{method} {url}: unexpected answer: {e}"))
     }
@@ -238,6 +227,71 @@ impl Api {
             retry_after,
         })
     }
+}
+
+/// Why GitHub refused, as far as it is safe to show: the JSON `message`
+/// (with `errors`' messages) and `documentation_url`, scrubbed of anything
+/// that looks like the token or an `Authorization` value. A body that is
+/// not GitHub's JSON (a proxy's page, say) is never shown: it may echo the
+/// request's headers. Empty, or `: ...` to follow the status.
+fn refusal(status: u16, text: &str, token: &str) -> String {
+    let Ok(answer) = serde_json::from_str::<serde_json::Value>(text) else {
+        let reason = ureq::http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason());
+        return reason.map(|r| format!(" {r}")).unwrap_or_default();
+    };
+    let errors = answer["errors"].as_array().into_iter().flatten();
+    let messages: Vec<&str> = std::iter::once(&answer)
+        .chain(errors)
+        .filter_map(|v| v["message"].as_str())
+        .filter(|m| !m.trim().is_empty())
+        .collect();
+    let mut why = messages.join("; ");
+    if let Some(url) = answer["documentation_url"].as_str() {
+        why += &format!(" (see {url})");
+    }
+    match why.trim() {
+        "" => String::new(),
+        why => format!(": {}", redact(why, token)),
+    }
+}
+
+/// `text` with the token, `Authorization` values, credentials after an
+/// auth scheme and strings shaped like GitHub tokens replaced.
+fn redact(text: &str, token: &str) -> String {
+    static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(concat!(
+            r#"(?i)(authorization["']?\s*[:=]\s*)["']?[^"'\s,;}]+(\s+[^"'\s,;}]+)?"#,
+            r"|(\b(?:bearer|token|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
+            r"|\b(?:gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{16,})",
+        ))
+        .expect("valid")
+    });
+    let text = if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "[redacted]")
+    };
+    SECRETS
+        .replace_all(&text, |c: &regex::Captures| {
+            let whole = &c[0];
+            match (c.get(1), c.get(3)) {
+                (Some(name), _) => format!("{}[redacted]", name.as_str()),
+                // After a scheme's name, only what looks like a credential,
+                // not a word (`Basic authentication`).
+                (_, Some(scheme)) => {
+                    let value = &whole[scheme.len()..];
+                    if value.len() >= 20 || !value[1..].bytes().all(|b| b.is_ascii_lowercase()) {
+                        format!("{}[redacted]", scheme.as_str())
+                    } else {
+                        whole.to_string()
+                    }
+                }
+                _ => "[redacted]".to_string(),
+            }
+        })
+        .into_owned()
 }
 
 /// `OWNER/NAME` of a github.com remote URL (`https://github.com/o/r.git`,
@@ -298,6 +352,38 @@ mod tests {
             "https://github.com/acme/app/tree",
         ] {
             assert_eq!(repo_of_remote(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn refusals_show_github_s_message_never_the_body_or_a_secret() {
+        let token = "ghs_abc-123.DEF";
+        let body = json!({
+            "message": format!("Bad credentials {token}; got Authorization: Bearer {token}, authorization=token xyz0123456789"),
+            "errors": [{ "message": "A pull request already exists" }, { "code": "custom", "value": token }],
+            "documentation_url": "https://docs.github.com/rest",
+            "headers": { "Authorization": format!("Bearer {token}") },
+        });
+        let why = refusal(401, &body.to_string(), token);
+        assert_eq!(
+            why,
+            ": Bad credentials [redacted]; got Authorization: [redacted], authorization=[redacted]; \
+             A pull request already exists (see https://docs.github.com/rest)"
+        );
+        let echoed = format!("<html>Authorization: Bearer {token}</html>");
+        assert_eq!(refusal(502, &echoed, token), " Bad Gateway");
+        assert_eq!(refusal(599, &echoed, token), "");
+        assert_eq!(refusal(404, "{}", token), "");
+        assert_eq!(
+            redact("tokens ghp_0123456789abcdefABCD and github_pat_11AAAAAAA0123456789_x, Basic dXNlcjpwYXNz", ""),
+            "tokens [redacted] and [redacted], Basic [redacted]"
+        );
+        for plain in [
+            "Not Found",
+            "Basic authentication is off",
+            "Bearer required",
+        ] {
+            assert_eq!(redact(plain, ""), plain);
         }
     }
 

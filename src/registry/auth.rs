@@ -219,14 +219,17 @@ struct HelperAnswer {
 }
 
 /// Asks `docker-credential-<helper> get`, as Docker does. A helper that
-/// knows nothing of the server answers "credentials not found".
+/// knows nothing of the server answers "credentials not found". What a
+/// helper writes is never shown: its answer is a secret, and a failing one
+/// may print secrets with its error (on stdout, as the protocol has it, or
+/// on stderr), so a failure names only the helper and its exit status.
 fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String> {
     let program = format!("docker-credential-{helper}");
     let mut child = Command::new(&program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot run the credential helper {program}: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -236,18 +239,20 @@ fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String
         .wait_with_output()
         .map_err(|e| format!("{program}: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let run_it = format!("run `echo {server} | {program} get` to see its message");
     if !output.status.success() {
         if stdout.contains("credentials not found") {
             return Ok(None);
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(format!(
-            "{program} get {server}: {}",
-            stdout.trim().to_string() + stderr.trim()
+            "the credential helper {program} failed for {server} ({}); {run_it}",
+            output.status
         ));
     }
-    let answer: HelperAnswer = serde_json::from_str(&stdout)
-        .map_err(|e| format!("{program} get {server}: unreadable answer: {e}"))?;
+    // serde's messages quote the values they could not read.
+    let answer: HelperAnswer = serde_json::from_str(&stdout).map_err(|_| {
+        format!("the credential helper {program} answered something other than its JSON for {server}; {run_it}")
+    })?;
     Ok(Some(if answer.username == "<token>" {
         Credentials::IdentityToken(answer.secret)
     } else {

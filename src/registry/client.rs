@@ -429,7 +429,8 @@ impl Client {
             access_token: Option<String>,
         }
         let token: Token = serde_json::from_slice(&text)
-            .map_err(|e| format!("token server {realm}: unreadable answer: {e}"))?;
+            // Not serde's message: it would quote the answer, a token.
+            .map_err(|_| format!("token server {realm}: the answer is not JSON holding a token"))?;
         token
             .token
             .or(token.access_token)

@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     id: "DF001",
     name: "add-to-copy",
     summary: "ADD of local files or directories: use COPY",
+    fix_title: "Use `COPY` for local files instead of `ADD`",
     effect: "the instruction only copies local files, as it says: ADD's URL fetching and archive unpacking can no longer surprise",
     fix_safety: FixSafety::Sometimes,
     cache_style: None,

@@ -7,6 +7,7 @@ pub static RULE: Rule = Rule {
     id: "DF203",
     name: "apk-no-cache",
     summary: "apk add keeps its package index in the image",
+    fix_title: "Add `--no-cache` to `apk add`",
     effect: "smaller image: apk's package index no longer stored in the layer",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     id: "DF209",
     name: "apk-redundant-cache",
     summary: "apk update or removal of apk's cache that --no-cache makes redundant",
+    fix_title: "Remove the `apk update` and cache removal that `--no-cache` makes redundant",
     effect: "no index download or cache removal that `--no-cache` already makes unnecessary",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

@@ -7,6 +7,7 @@ pub static RULE: Rule = Rule {
     id: "DF202",
     name: "apt-get-not-apt",
     summary: "apt is for terminals; scripts use apt-get",
+    fix_title: "Use `apt-get` instead of `apt`",
     effect: "apt-get's stable interface in place of apt's, which warns that its interface may change in scripts",
     fix_safety: FixSafety::Safe,
     cache_style: None,

@@ -7,6 +7,7 @@ pub static RULE: Rule = Rule {
     id: "DF201",
     name: "apt-get-yes",
     summary: "apt-get changes packages without -y",
+    fix_title: "Add `-y` to apt-get commands that change packages",
     effect: "the install no longer waits on a prompt that fails the build",
     fix_safety: FixSafety::Sometimes,
     cache_style: None,

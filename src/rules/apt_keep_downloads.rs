@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     id: "DF302",
     name: "apt-keep-downloads",
     summary: "apt deletes its downloads from the cache mount",
+    fix_title: "Keep apt's downloads in the cache mount (Docker's recipe)",
     effect: "apt's downloaded packages now kept in the cache mount for the next build",
     fix_safety: FixSafety::Sometimes,
     cache_style: Some(CacheStyle::Mounts),
@@ -41,7 +42,12 @@ mount on `/var/cache/apt` stays empty and every build downloads again.
 RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked \\
     apt-get update && apt-get install -y curl
 ```
-gets the recipe on the line before it.
+gets the recipe in a RUN before it:
+```dockerfile
+RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache
+RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked \\
+    apt-get update && apt-get install -y curl
+```
 
 ## Fix safety
 The recipe changes the image's apt configuration: an `apt-get install`

@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     id: "DF206",
     name: "apt-lists-cleanup",
     summary: "apt's package lists stay in the image",
+    fix_title: "Remove apt's package lists in the RUN that downloaded them",
     effect: "smaller image: apt's package lists removed in the layer that downloaded them",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),
@@ -36,8 +37,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl
 ```
 becomes
 ```dockerfile
-RUN apt-get update && apt-get install -y --no-install-recommends curl \\
-    && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 ```
 
 ## Fix safety

@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     id: "DF207",
     name: "apt-no-install-recommends",
     summary: "apt-get install also installs every recommended package",
+    fix_title: "Add `--no-install-recommends` to `apt-get install`",
     effect: "smaller image: recommended packages no longer installed",
     fix_safety: FixSafety::Unsafe,
     cache_style: None,
@@ -35,7 +36,7 @@ RUN apt-get update && apt-get install -y curl
 ```
 becomes
 ```dockerfile
-RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates
+RUN apt-get update && apt-get install --no-install-recommends -y curl ca-certificates
 ```
 
 ## Fix safety

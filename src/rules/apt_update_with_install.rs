@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     id: "DF208",
     name: "apt-update-with-install",
     summary: "apt installs with package lists an earlier RUN downloaded",
+    fix_title: "Run `apt-get update` in the RUN that installs",
     effect: "the install always reads package lists downloaded in its own layer, never a stale cached `apt-get update`",
     fix_safety: FixSafety::Safe,
     cache_style: None,

@@ -8,7 +8,8 @@ use crate::pin::{self, Pins};
 pub static RULE: Rule = Rule {
     id: "DF402",
     name: "base-image-digest",
-    summary: "Base image without a digest",
+    summary: "base image without a digest",
+    fix_title: "Pin the base image to its digest",
     effect: "reproducible builds: the base image is pinned to the exact image by its digest",
     fix_safety: FixSafety::Safe,
     cache_style: None,

@@ -8,7 +8,8 @@ use crate::pin::{self, Pins};
 pub static RULE: Rule = Rule {
     id: "DF401",
     name: "base-image-version",
-    summary: "Base image without a version tag",
+    summary: "base image without a version tag",
+    fix_title: "Pin the base image to the version tag it is today",
     effect: "reproducible builds: the base image names a version, not a tag that moves with every release",
     fix_safety: FixSafety::Safe,
     cache_style: None,

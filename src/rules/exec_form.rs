@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     id: "DF002",
     name: "exec-form",
     summary: "shell-form CMD/ENTRYPOINT: use the JSON exec form",
+    fix_title: "Write the command in JSON exec form",
     effect: "the program runs as PID 1 and receives `docker stop`'s SIGTERM, so containers stop at once instead of being killed after the timeout",
     fix_safety: FixSafety::Sometimes,
     cache_style: None,

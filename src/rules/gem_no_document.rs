@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     id: "DF216",
     name: "gem-no-document",
     summary: "gem install builds documentation nobody reads in the image",
+    fix_title: "Add `--no-document` to `gem install`",
     effect: "smaller image and faster install: no gem documentation built",
     fix_safety: FixSafety::Safe,
     cache_style: None,

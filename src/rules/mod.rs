@@ -175,6 +175,9 @@ pub struct Rule {
     pub id: &'static str,
     pub name: &'static str,
     pub summary: &'static str,
+    /// What the fix does, in the imperative ("Add `-y` ..."), for pull
+    /// request descriptions.
+    pub fix_title: &'static str,
     /// What a fix changes for the people who build the image, for pull
     /// request descriptions ("dependency install now cached ...").
     pub effect: &'static str,

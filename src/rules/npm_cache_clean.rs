@@ -8,6 +8,7 @@ pub static RULE: Rule = Rule {
     id: "DF213",
     name: "npm-cache-clean",
     summary: "npm's download cache stays in the image",
+    fix_title: "Add `npm cache clean --force` after the install",
     effect: "smaller image: npm's download cache no longer stored in the layer",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

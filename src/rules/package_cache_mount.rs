@@ -18,6 +18,7 @@ pub static RULE: Rule = Rule {
     id: "DF301",
     name: "package-cache-mount",
     summary: "package downloads are not kept in a BuildKit cache mount",
+    fix_title: "Keep package downloads in a BuildKit cache mount",
     effect:
         "downloads now reused across builds from a BuildKit cache mount, and kept out of the image",
     fix_safety: FixSafety::Sometimes,

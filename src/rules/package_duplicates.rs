@@ -13,6 +13,7 @@ pub static RULE: Rule = Rule {
     id: "DF217",
     name: "package-duplicates",
     summary: "a package is named twice in one install",
+    fix_title: "Remove the package's second mention",
     effect: "each package named once in its install",
     fix_safety: FixSafety::Safe,
     cache_style: None,

@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     id: "DF205",
     name: "package-merge-runs",
     summary: "consecutive RUNs that only run the same package manager",
+    fix_title: "Merge consecutive RUNs of one package manager",
     effect: "one layer and one package-manager run instead of several",
     fix_safety: FixSafety::Safe,
     cache_style: None,

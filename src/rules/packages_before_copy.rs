@@ -10,6 +10,7 @@ pub static RULE: Rule = Rule {
     id: "DF102",
     name: "packages-before-copy",
     summary: "system packages install after the whole build context is copied",
+    fix_title: "Install system packages before the whole build context is copied",
     effect: "system packages now install before the source is copied, so a source edit no longer reinstalls them",
     fix_safety: FixSafety::Safe,
     cache_style: None,

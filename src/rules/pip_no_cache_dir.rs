@@ -7,6 +7,7 @@ pub static RULE: Rule = Rule {
     id: "DF204",
     name: "pip-no-cache-dir",
     summary: "pip install keeps its download cache in the image",
+    fix_title: "Add `--no-cache-dir` to `pip install` (`--no-cache` to `uv pip install`)",
     effect: "smaller image: pip's download cache no longer stored in the layer",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

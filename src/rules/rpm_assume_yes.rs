@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     id: "DF210",
     name: "rpm-assume-yes",
     summary: "dnf, yum or zypper changes packages without -y or -n",
+    fix_title: "Add `-y` to dnf and yum commands that change packages, `-n` to zypper's",
     effect: "the install no longer waits on a prompt that fails the build",
     fix_safety: FixSafety::Sometimes,
     cache_style: None,

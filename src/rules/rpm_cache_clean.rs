@@ -16,6 +16,7 @@ pub static RULE: Rule = Rule {
     id: "DF212",
     name: "rpm-cache-clean",
     summary: "dnf, yum or zypper leaves its cache in the image",
+    fix_title: "Clean dnf's, yum's or zypper's cache at the end of the RUN",
     effect: "smaller image: the package manager's cache removed in the layer that filled it",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

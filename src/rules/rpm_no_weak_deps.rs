@@ -12,6 +12,7 @@ pub static RULE: Rule = Rule {
     id: "DF211",
     name: "rpm-no-weak-deps",
     summary: "dnf, yum or zypper install also installs every recommended package",
+    fix_title: "Install without weak dependencies (`install_weak_deps=False`, `--no-recommends`)",
     effect: "smaller image: weak dependencies no longer installed",
     fix_safety: FixSafety::Unsafe,
     cache_style: None,
@@ -50,7 +51,7 @@ RUN dnf install -y httpd && zypper -n install curl
 ```
 becomes
 ```dockerfile
-RUN dnf install -y --setopt=install_weak_deps=False httpd && zypper -n install --no-recommends curl ca-certificates-mozilla
+RUN dnf install --setopt=install_weak_deps=False -y httpd && zypper -n install --no-recommends curl ca-certificates-mozilla
 ```
 
 ## Fix safety

@@ -9,6 +9,7 @@ pub static RULE: Rule = Rule {
     id: "DF303",
     name: "syntax-directive",
     summary: "RUN --mount without a # syntax directive",
+    fix_title: "Add `# syntax=docker/dockerfile:1`",
     effect: "the Dockerfile names the frontend that reads `RUN --mount`",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Mounts),
@@ -37,7 +38,12 @@ teams that want the newest stable frontend everywhere add it on purpose.
 FROM debian:bookworm
 RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked apt-get update
 ```
-gets `# syntax=docker/dockerfile:1` as its first line.
+becomes
+```dockerfile
+# syntax=docker/dockerfile:1
+FROM debian:bookworm
+RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked apt-get update
+```
 
 ## Fix safety
 Safe: the directive selects a frontend that reads every Dockerfile the

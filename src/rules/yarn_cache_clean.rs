@@ -9,6 +9,7 @@ pub static RULE: Rule = Rule {
     id: "DF214",
     name: "yarn-cache-clean",
     summary: "yarn's download cache stays in the image",
+    fix_title: "Add `yarn cache clean` after the install",
     effect: "smaller image: yarn's download cache no longer stored in the layer",
     fix_safety: FixSafety::Safe,
     cache_style: Some(CacheStyle::Cleanup),

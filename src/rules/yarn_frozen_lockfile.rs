@@ -11,6 +11,7 @@ pub static RULE: Rule = Rule {
     id: "DF215",
     name: "yarn-frozen-lockfile",
     summary: "yarn install may resolve other versions than yarn.lock names",
+    fix_title: "Add `--frozen-lockfile` to `yarn install`",
     effect: "the install uses exactly the versions yarn.lock names, or fails",
     fix_safety: FixSafety::Unsafe,
     cache_style: None,

@@ -332,6 +332,8 @@ pub struct Gate {
     /// Serve tag lists in pages of at most this many tags, with `Link`
     /// headers, as Docker Hub does (Debian's registry 2.8 ignores `n`).
     pub page_size: Option<usize>,
+    /// Hand out tokens as JSON numbers, which a parser's message would quote.
+    pub numeric_tokens: bool,
 }
 
 impl TokenGate {
@@ -404,7 +406,10 @@ fn serve(
         if !allowed {
             return answer("401 Unauthorized", &[], b"");
         }
-        let body = format!(r#"{{"access_token":"token-for-{scope}"}}"#);
+        let body = match options.numeric_tokens {
+            true => r#"{"access_token":4242424242}"#.to_string(),
+            false => format!(r#"{{"access_token":"token-for-{scope}"}}"#),
+        };
         return answer("200 OK", &[], body.as_bytes());
     }
     let repository = target
