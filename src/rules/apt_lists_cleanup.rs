@@ -53,8 +53,9 @@ COPY or ADD that put it in the image (`.dockerignore` respected) and follows
 the scripts a shell script or a makefile recipe runs; one that names apt,
 or one it cannot read (not copied by this Dockerfile, copied from another
 image, read from standard input, no build context), keeps the lists: what
-dockfix cannot see may install with them. Programs run by name are the
-image's own and do not count. The removal runs only when everything before
+dockfix cannot see may install with them. A program run by its name is
+the image's own, unless a COPY or ADD put a file of that name in a PATH
+directory (`/usr/local/bin`, ...): then it is read as a script. The removal runs only when everything before
 it succeeded (`&&`, or the last line of a `RUN <<EOF` script with `set -e`).
 A RUN whose lists live in a cache mount, whose shell ends in a comment, or
 that runs in another shell (SHELL) is left alone.

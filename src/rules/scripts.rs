@@ -6,8 +6,9 @@
 //! scripts a shell script or a makefile's recipes run in turn, and takes a
 //! file it cannot read as one that may use anything.
 //!
-//! A program run by its name (or from `/bin`, `/usr/bin`, ...) is a known
-//! program: its own files are the image's, not the Dockerfile's.
+//! A program run by its name (or from `/bin`, `/usr/bin`, ...) is the
+//! image's own, unless a COPY or ADD of the Dockerfile put a file of that
+//! name in a directory of PATH: then it is read as a script.
 
 use std::path::Path;
 
@@ -83,6 +84,9 @@ enum Runs {
     Inline(String),
     /// What dockfix cannot name.
     Unknown(&'static str),
+    /// A program by its name: the image's own, unless the Dockerfile put a
+    /// file of that name where the shell looks first.
+    Named(String),
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"];
@@ -92,9 +96,18 @@ const INTERPRETERS: &[&str] = &["python", "node", "perl", "ruby", "php", "Rscrip
 const WRAPPERS: &[&str] = &["sudo", "exec", "env", "command", "nohup", "time", "nice"];
 /// Where the system's own programs live: a program there is known.
 const SYSTEM_DIRS: &[&str] = &["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"];
+/// The directories of the official images' PATH, first to last.
+const PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// What a command (its words as the shell passes them) runs that dockfix
-/// has to read; `None` for a known program.
+/// has to read; `None` for a shell builtin or code on the command line.
 fn runs(words: &[Option<String>]) -> Option<Runs> {
     let mut i = 0;
     loop {
@@ -158,7 +171,7 @@ fn runs(words: &[Option<String>]) -> Option<Runs> {
         if name == "make" || name == "gmake" {
             return Some(makefile(&words[i + 1..]));
         }
-        return None;
+        return Some(Runs::Named(name.to_string()));
     }
 }
 
@@ -308,6 +321,10 @@ impl<'c, 'f> Site<'c, 'f> {
     fn uses(&self, target: Runs, programs: &[&str], depth: usize) -> Option<String> {
         let (what, text, shell) = match target {
             Runs::Unknown(what) => return Some(format!("{what}, which dockfix cannot read")),
+            Runs::Named(name) => {
+                let path = self.on_path(&name)?;
+                return self.uses(Runs::Script(path), programs, depth);
+            }
             Runs::Inline(text) => ("a shell script".to_string(), text, true),
             Runs::Script(ref path) | Runs::Program(ref path) => match self.read(path) {
                 Err(why) => return Some(format!("`{path}`, which dockfix cannot read ({why})")),
@@ -366,6 +383,46 @@ impl<'c, 'f> Site<'c, 'f> {
             })
     }
 
+    /// Where a COPY or ADD before the RUN puts a file named `name` in a
+    /// directory of PATH: a source of that name, a file copied to that
+    /// path, or one in a copied directory of the build context. A
+    /// directory copied from elsewhere is not searched.
+    fn on_path(&self, name: &str) -> Option<String> {
+        let (before, _) = self.before.as_ref()?;
+        before.iter().rev().find_map(|(instruction, cwd)| {
+            let command = &instruction.command;
+            if !matches!(command.name.as_str(), "copy" | "add") {
+                return None;
+            }
+            let (dest, sources) = command.values.split_last()?;
+            let dest_path = join(cwd, dest);
+            let single = sources.len() == 1 && !dest.ends_with('/');
+            let from_context = !command.flags.iter().any(|f| f.name() == "from");
+            let root = self.cx.build_context.filter(|_| from_context);
+            PATH.iter()
+                .map(|dir| format!("{dir}/{name}"))
+                .find(|target| {
+                    let rest = below(target, &dest_path);
+                    if target != &dest_path && rest.is_none() {
+                        return false;
+                    }
+                    let named = if target == &dest_path {
+                        single
+                    } else {
+                        rest.is_some_and(|rest| !rest.contains('/'))
+                            && sources.iter().any(|s| {
+                                let base = s.trim_end_matches('/').rsplit('/').next().unwrap_or(s);
+                                context::wildcard_match(base, name)
+                            })
+                    };
+                    named
+                        || root.is_some_and(|root| {
+                            copied(root, sources, &dest_path, target, single).is_some()
+                        })
+                })
+        })
+    }
+
     /// The text of the file at `path` (relative to the RUN's working
     /// directory) as the COPY or ADD that put it there brings it from the
     /// build context, or why dockfix cannot read it.
@@ -374,6 +431,9 @@ impl<'c, 'f> Site<'c, 'f> {
             return Err("an ONBUILD trigger runs it in another build".into());
         };
         let target = join(cwd, path);
+        // A COPY of the build context that would put it there, had the
+        // context such a file.
+        let mut missing = None;
         for (instruction, cwd) in before.iter().rev() {
             let command = &instruction.command;
             if !matches!(command.name.as_str(), "copy" | "add") {
@@ -412,13 +472,21 @@ impl<'c, 'f> Site<'c, 'f> {
                 ));
             };
             let single = sources.len() == 1 && !dest.ends_with('/');
-            if let Some(file) = copied(root, sources, &dest_path, &target, single) {
-                return std::fs::read(&file)
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                    .map_err(|e| format!("{}: {e}", file.display()));
+            match copied(root, sources, &dest_path, &target, single) {
+                Some(file) => {
+                    return std::fs::read(&file)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .map_err(|e| format!("{}: {e}", file.display()))
+                }
+                None => {
+                    missing.get_or_insert(line);
+                }
             }
         }
-        Err("no COPY or ADD of this Dockerfile puts it there".into())
+        Err(match missing {
+            Some(line) => format!("line {line} copies no such file from the build context"),
+            None => "no COPY or ADD of this Dockerfile puts it there".into(),
+        })
     }
 }
 
@@ -554,15 +622,13 @@ mod tests {
             runs(&words("make --file=build.mk")),
             Some(Runs::Makefile(vec!["build.mk".into()]))
         );
-        for known in [
-            "apt-get install -y x",
-            "/usr/bin/apt-get install x",
-            "python -m pip install x",
-            "python -c print(1)",
-            "npm ci",
-            "pythonic x",
-        ] {
-            assert_eq!(runs(&words(known)), None, "{known}");
+        let named = |n: &str| Some(Runs::Named(n.into()));
+        assert_eq!(runs(&words("apt-get install -y x")), named("apt-get"));
+        assert_eq!(runs(&words("/usr/bin/apt-get install x")), named("apt-get"));
+        assert_eq!(runs(&words("sudo -E npm ci")), named("npm"));
+        assert_eq!(runs(&words("pythonic x")), named("pythonic"));
+        for inline in ["python -m pip install x", "python -c print(1)", "node -e 1"] {
+            assert_eq!(runs(&words(inline)), None, "{inline}");
         }
     }
 
