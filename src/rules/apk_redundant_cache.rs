@@ -51,7 +51,7 @@ and no later RUN of the stage, of a stage built on it, or of an ONBUILD
 trigger runs apk without `--no-cache` (it would read the index `apk update`
 left; a RUN dockfix cannot read counts as one, and so does one that runs a
 file naming apk or one dockfix cannot read from the build context, see
-DF206). The `rm` stays when an
+DF206), nor while the RUN itself runs such a file. The `rm` stays when an
 earlier RUN may have left an index for it to remove, and when it is the
 last command after `;` or a line end (its status was the RUN's). Comment
 lines inside the continuation are never removed: a RUN with one in the way
@@ -86,12 +86,18 @@ fn check(cx: &Context) -> Vec<Finding> {
             if apk.redundant.is_empty() || !apk.all_no_cache {
                 continue;
             }
-            let later_reader = model::later_runs(&stages, index, position)
-                .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache))
-                .then(|| "a later RUN runs apk without --no-cache".to_string())
+            // A file the RUN itself runs may read the index `apk update`
+            // leaves, as may a later RUN.
+            let reader = scripts::run_use(cx, &stages, run, &["apk"])
+                .map(|why| format!("the RUN runs {why}"))
+                .or_else(|| {
+                    model::later_runs(&stages, index, position)
+                        .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache))
+                        .then(|| "a later RUN runs apk without --no-cache".to_string())
+                })
                 .or_else(|| scripts::later_use(cx, &stages, index, position, &["apk"]));
             let script = shell::parse(file, run).expect("ApkUse parsed it");
-            let edits = match later_reader {
+            let edits = match reader {
                 Some(why) => Err(why),
                 None => remove::commands(file, run, script, &apk.redundant, &in_cache),
             };

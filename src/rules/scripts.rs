@@ -31,12 +31,22 @@ pub fn later_use(
     programs: &[&str],
 ) -> Option<String> {
     model::later_runs(stages, index, position).find_map(|run| {
-        let site = Site::of(cx, stages, run);
-        let why = run_words(cx, run)
-            .iter()
-            .find_map(|words| site.uses(runs(words)?, programs, 0))?;
+        let why = run_use(cx, stages, run, programs)?;
         Some(format!("line {} runs {why}", run.start_line))
     })
+}
+
+/// Why a file the RUN runs may use one of `programs`: what it runs and why.
+pub fn run_use<'f>(
+    cx: &Context<'f>,
+    stages: &[Stage<'f>],
+    run: &'f Instruction,
+    programs: &[&str],
+) -> Option<String> {
+    let site = Site::of(cx, stages, run);
+    run_words(cx, run)
+        .iter()
+        .find_map(|words| site.uses(runs(words)?, programs, 0))
 }
 
 /// The words of each command of a RUN, as the shell passes them.
