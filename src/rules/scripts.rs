@@ -44,24 +44,26 @@ pub fn run_use<'f>(
     programs: &[&str],
 ) -> Option<String> {
     let site = Site::of(cx, stages, run);
-    run_words(cx, run)
+    let Some(commands) = run_words(cx, run) else {
+        return Some("a shell dockfix cannot read".into());
+    };
+    commands
         .iter()
         .find_map(|words| site.uses(runs(words)?, programs, 0))
 }
 
-/// The words of each command of a RUN, as the shell passes them.
-fn run_words(cx: &Context, run: &Instruction) -> Vec<Vec<Option<String>>> {
+/// The words of each command of a RUN, as the shell passes them; `None`
+/// when dockfix cannot read its shell.
+fn run_words(cx: &Context, run: &Instruction) -> Option<Vec<Vec<Option<String>>>> {
     let command = run.command.sub.as_deref().unwrap_or(&run.command);
     if command.name != "run" {
-        return Vec::new();
+        return Some(Vec::new());
     }
     if command.json {
-        return vec![command.values.iter().cloned().map(Some).collect()];
+        return Some(vec![command.values.iter().cloned().map(Some).collect()]);
     }
-    match shell::parse(cx.file, run) {
-        Some(script) => script_words(&cx.file.source, script),
-        None => vec![vec![None]],
-    }
+    let script = shell::parse(cx.file, run).filter(|s| !s.has_error())?;
+    Some(script_words(&cx.file.source, script))
 }
 
 /// The words of each command of a parsed script whose offsets are in
@@ -80,7 +82,7 @@ fn script_words(source: &[u8], script: &shell::Script) -> Vec<Vec<Option<String>
         .collect()
 }
 
-/// What a command runs besides a known program.
+/// What a command runs.
 #[derive(Debug, PartialEq)]
 enum Runs {
     /// A file the shell runs (or its `#!` line's interpreter), by its
@@ -116,8 +118,8 @@ const PATH: &[&str] = &[
     "/bin",
 ];
 
-/// What a command (its words as the shell passes them) runs that dockfix
-/// has to read; `None` for a shell builtin or code on the command line.
+/// What a command (its words as the shell passes them) runs; `None` for
+/// code on the command line (`python3 -c`) or a module (`python3 -m pip`).
 fn runs(words: &[Option<String>]) -> Option<Runs> {
     let mut i = 0;
     loop {
