@@ -94,7 +94,43 @@ pub fn fix(source: &[u8], settings: &Settings) -> Result<Fixed, FixError> {
 }
 
 /// `fix` for a file already parsed and linted with these settings.
+///
+/// Without a final line ending, the last instruction ends where the file
+/// does, so an edit at the end of its command (an appended cleanup) and
+/// one just after it meet at the offset where an edit of the whole
+/// instruction (a move deleting it) ends: the overlap check cannot tell
+/// that the first belongs to the instruction. The fixes run on the file
+/// with a line ending added, taken off again after, so every instruction
+/// ends with a line ending and the file keeps its missing one.
 pub fn fix_parsed(
+    file: Dockerfile,
+    findings: Vec<Finding>,
+    settings: &Settings,
+) -> Result<Fixed, FixError> {
+    if file.source.is_empty() || file.source.ends_with(b"\n") {
+        return settle(file, findings, settings);
+    }
+    let eol = line_ending(&file.source);
+    let ended = reparse(&[&file.source[..], eol].concat())?;
+    let ended_findings = lint(&ended, settings);
+    let mut fixed = settle(ended, ended_findings, settings)?;
+    if fixed.applied.is_empty() {
+        fixed.file = file;
+        fixed.remaining = findings;
+    } else if let Some(unended) = fixed.file.source.strip_suffix(eol) {
+        fixed.file = reparse(unended)?;
+        fixed.remaining = lint(&fixed.file, settings);
+    }
+    Ok(fixed)
+}
+
+/// A rewrite parsed again; one that does not parse is dockfix's error.
+fn reparse(source: &[u8]) -> Result<Dockerfile, FixError> {
+    parse(source).map_err(|e| FixError::Internal(format!("the rewrite does not parse: {e}")))
+}
+
+/// Fixes applied round after round until none applies.
+fn settle(
     mut file: Dockerfile,
     mut findings: Vec<Finding>,
     settings: &Settings,
@@ -140,8 +176,7 @@ pub fn fix_parsed(
         let output = edit::apply(&file.source, &accepted).map_err(|o| {
             FixError::Internal(format!("overlapping edits at {:?} and {:?}", o.0, o.1))
         })?;
-        file = parse(&output)
-            .map_err(|e| FixError::Internal(format!("the rewrite does not parse: {e}")))?;
+        file = reparse(&output)?;
         findings = lint(&file, settings);
         applied.extend(rules);
     }
@@ -185,11 +220,7 @@ impl Companion {
 
 /// Appends each of `lines` the text lacks, in its line endings.
 fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
-    let eol: &[u8] = if text.windows(2).any(|w| w == b"\r\n") {
-        b"\r\n"
-    } else {
-        b"\n"
-    };
+    let eol = line_ending(text);
     for line in lines {
         let present = String::from_utf8_lossy(text)
             .lines()
@@ -201,6 +232,15 @@ fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
             text.extend_from_slice(line.as_bytes());
             text.extend_from_slice(eol);
         }
+    }
+}
+
+/// The line ending lines added to `text` take: CRLF when it has any.
+fn line_ending(text: &[u8]) -> &'static [u8] {
+    if text.windows(2).any(|w| w == b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
     }
 }
 

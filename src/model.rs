@@ -160,14 +160,11 @@ pub fn variables_before(
 /// A value as the shell reads it when it is one quoted or plain string
 /// without expansions; anything else stays as written.
 pub fn unquote(value: &str) -> String {
-    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
-    let inner = &value[1..value.len().saturating_sub(1).max(1)];
-    let single = quoted('\'') && !inner.contains('\'');
-    let double = quoted('"') && !inner.contains(['"', '\\', '`']);
-    if single || double {
-        inner.to_string()
-    } else {
-        value.to_string()
+    let inner = |q: char| value.strip_prefix(q).and_then(|rest| rest.strip_suffix(q));
+    match (inner('\''), inner('"')) {
+        (Some(inner), _) if !inner.contains('\'') => inner.to_string(),
+        (_, Some(inner)) if !inner.contains(['"', '\\', '`']) => inner.to_string(),
+        _ => value.to_string(),
     }
 }
 
@@ -220,5 +217,20 @@ mod tests {
         let before_env = variables_before(&stages, 0, stages[0].body[0].span().start);
         assert!(before_env.is_empty());
         assert_eq!(base_image_name(&stages, 1), "golang");
+    }
+
+    #[test]
+    fn unquote_keeps_whole_characters() {
+        assert_eq!(unquote(""), "");
+        assert_eq!(unquote("'"), "'");
+        assert_eq!(unquote("\""), "\"");
+        assert_eq!(unquote("café"), "café");
+        assert_eq!(unquote("é"), "é");
+        assert_eq!(unquote("'café'"), "café");
+        assert_eq!(unquote("\"ü\""), "ü");
+        assert_eq!(unquote("''"), "");
+        assert_eq!(unquote("'a'b'"), "'a'b'");
+        assert_eq!(unquote("\"$A\""), "$A");
+        assert_eq!(unquote("\"a\\b\""), "\"a\\b\"");
     }
 }

@@ -115,3 +115,43 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
     }
     verdicts
 }
+
+/// A RUN on a last line without a line ending, moved above `COPY . .` and
+/// given a cleanup in the same round: `--write` leaves one RUN with the
+/// cleanup, the file still without a final line ending, and BuildKit takes
+/// it.
+#[test]
+fn a_move_and_an_append_on_an_unended_last_line_compose() {
+    let shapes: [(&str, &[&str], &str); 2] = [
+        (
+            "FROM debian:12\nWORKDIR /app\nCOPY . .\nRUN apt-get update && apt-get install -y curl",
+            &[],
+            "FROM debian:12\nWORKDIR /app\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\nCOPY . .",
+        ),
+        (
+            "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci",
+            &["package.json", "package-lock.json"],
+            "FROM node:20\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN npm ci && npm cache clean --force\nCOPY . .",
+        ),
+    ];
+    let tally = tally();
+    for (before, context, after) in shapes {
+        let dir = tempfile::tempdir().unwrap();
+        for name in context {
+            std::fs::write(dir.path().join(name), "{}\n").unwrap();
+        }
+        std::fs::write(dir.path().join("Dockerfile"), before).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+            .current_dir(dir.path())
+            .args(["--write", "Dockerfile"])
+            .output()
+            .unwrap();
+        // Exit 1: findings without a safe fix remain.
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+        let written = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+        assert_eq!(written, after);
+        if let Some(tally) = &tally {
+            assert_eq!(buildkit_rejects(tally, written.as_bytes()), None);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! whose installs all use `--no-cache`.
 
 use super::remove;
-use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{scripts, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::model;
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};
@@ -50,7 +50,9 @@ Safe where applied: only in a RUN whose commands form a plain list (`&&`,
 every other apk command is `add` or `upgrade` with `--no-cache` (or `del`),
 and no later RUN of the stage, of a stage built on it, or of an ONBUILD
 trigger runs apk without `--no-cache` (it would read the index `apk update`
-left; a RUN dockfix cannot read counts as one). The `rm` stays when an
+left; a RUN dockfix cannot read counts as one, and so does one that runs a
+file naming apk or one dockfix cannot read from the build context, see
+DF206), nor while the RUN itself runs such a file. The `rm` stays when an
 earlier RUN may have left an index for it to remove, and when it is the
 last command after `;` or a line end (its status was the RUN's). Comment
 lines inside the continuation are never removed: a RUN with one in the way
@@ -85,13 +87,20 @@ fn check(cx: &Context) -> Vec<Finding> {
             if apk.redundant.is_empty() || !apk.all_no_cache {
                 continue;
             }
-            let later_reader = model::later_runs(&stages, index, position)
-                .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache));
+            // A file the RUN itself runs may read the index `apk update`
+            // leaves, as may a later RUN.
+            let reader = scripts::run_use(cx, &stages, run, &["apk"])
+                .map(|why| format!("the RUN runs {why}"))
+                .or_else(|| {
+                    model::later_runs(&stages, index, position)
+                        .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache))
+                        .then(|| "a later RUN runs apk without --no-cache".to_string())
+                })
+                .or_else(|| scripts::later_use(cx, &stages, index, position, &["apk"]));
             let script = shell::parse(file, run).expect("ApkUse parsed it");
-            let edits = if later_reader {
-                Err("a later RUN runs apk without --no-cache".to_string())
-            } else {
-                remove::commands(file, run, script, &apk.redundant, &in_cache)
+            let edits = match reader {
+                Some(why) => Err(why),
+                None => remove::commands(file, run, script, &apk.redundant, &in_cache),
             };
             let range = apk.redundant[0].range.clone();
             findings.push(match edits {

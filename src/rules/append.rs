@@ -117,7 +117,7 @@ fn script_only(run: &Instruction) -> bool {
 }
 
 /// The interpreter a `#!` line names, when it is not a POSIX shell.
-fn foreign_interpreter(body: &[u8]) -> Option<String> {
+pub fn foreign_interpreter(body: &[u8]) -> Option<String> {
     let first = body.split(|&b| b == b'\n').next()?;
     let line = String::from_utf8_lossy(first.strip_prefix(b"#!")?).into_owned();
     let mut words = line.split_whitespace();

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::commands::APT_VALUE_OPTIONS;
+use super::{scripts, Context};
 use crate::model::{self, Stage};
 use crate::syntax::{shell, Dockerfile, Instruction};
 
@@ -155,17 +156,20 @@ fn subcommand(words: &[String]) -> Option<&str> {
     None
 }
 
-/// The first RUN after the one at `position` of stage `index` (in the
-/// stage, the stages built on it, ONBUILD triggers) that installs with
-/// package lists it has not downloaded itself.
-pub fn later_lists_reader<'f>(
-    file: &Dockerfile,
-    stages: &[Stage<'f>],
+/// Why removing the lists the RUN at `position` of stage `index` leaves
+/// would break a later RUN (of the stage, a stage built on it, an ONBUILD
+/// trigger): one installs with package lists it has not downloaded itself,
+/// or runs a file that may use apt (see `scripts`).
+pub fn later_lists_use(
+    cx: &Context,
+    stages: &[Stage],
     index: usize,
     position: usize,
-) -> Option<&'f Instruction> {
+) -> Option<String> {
     model::later_runs(stages, index, position)
-        .find(|r| AptUse::of(file, r).is_some_and(|u| u.needs_lists.is_some()))
+        .find(|r| AptUse::of(cx.file, r).is_some_and(|u| u.needs_lists.is_some()))
+        .map(|r| format!("line {} installs with these lists", r.start_line))
+        .or_else(|| scripts::later_use(cx, stages, index, position, APT_PROGRAMS))
 }
 
 /// Whether a cache mount, not the layer, holds the lists.

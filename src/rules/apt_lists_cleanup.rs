@@ -2,7 +2,7 @@
 //! downloaded them.
 
 use super::append::append_command;
-use super::apt::{cached_lists, later_lists_reader, AptUse, LISTS};
+use super::apt::{cached_lists, later_lists_use, AptUse, LISTS};
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::model;
 
@@ -44,7 +44,18 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf 
 Safe where applied: only when no later RUN of the stage, of a stage built on
 it, or of an ONBUILD trigger uses apt without its own update (it would find
 no lists); a finding names the RUN otherwise (DF208 gives it its own
-update, or DF205 merges them). The removal runs only when everything before
+update, or DF205 merges them). A later RUN that runs a file counts the
+same when the file may use apt: a script run by its path (`./install-nginx`,
+`/tmp/setup.sh`), by a shell (`bash scripts/x.sh`, `curl ... | sh`) or an
+interpreter (`python3 x.py`), a sourced one (`. ./env.sh`), and the makefile
+`make` reads. dockfix reads such a file from the build context through the
+COPY or ADD that put it in the image (`.dockerignore` respected) and follows
+the scripts a shell script or a makefile recipe runs; one that names apt,
+or one it cannot read (not copied by this Dockerfile, copied from another
+image, read from standard input, no build context), keeps the lists: what
+dockfix cannot see may install with them. A program run by its name is
+the image's own, unless a COPY or ADD put a file of that name in a PATH
+directory (`/usr/local/bin`, ...): then it is read as a script. The removal runs only when everything before
 it succeeded (`&&`, or the last line of a `RUN <<EOF` script with `set -e`).
 A RUN whose lists live in a cache mount, whose shell ends in a comment, or
 that runs in another shell (SHELL) is left alone.
@@ -63,21 +74,12 @@ fn check(cx: &Context) -> Vec<Finding> {
                 continue;
             }
             let message = "apt-get update leaves the package lists in the image".to_string();
-            let later = later_lists_reader(file, &stages, index, position);
+            let later = later_lists_use(cx, &stages, index, position);
             let finding = match (
                 later,
                 append_command(file, run, &format!("rm -rf {LISTS}/*")),
             ) {
-                (Some(user), _) => Finding {
-                    rule: &RULE,
-                    range: run.keyword_range(),
-                    message: format!(
-                        "{message}; not fixed: line {} installs with these lists",
-                        user.start_line
-                    ),
-                    fix: None,
-                },
-                (None, Err(why)) => Finding {
+                (Some(why), _) | (None, Err(why)) => Finding {
                     rule: &RULE,
                     range: run.keyword_range(),
                     message: format!("{message}; not fixed: {why}"),

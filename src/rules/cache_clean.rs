@@ -4,7 +4,7 @@
 
 use super::append::append_command;
 use super::commands::{mounts, RunCommand};
-use super::{Applicability, Context, Finding, Fix, Rule};
+use super::{scripts, Applicability, Context, Finding, Fix, Rule};
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 
@@ -42,7 +42,14 @@ pub fn findings(
     let commands = cx.run_commands();
     let mut findings = Vec::new();
     for stage in model::lineage(&stages, last) {
-        for run in stage.body.iter().filter(|i| i.command.name == "run") {
+        let index = stages
+            .iter()
+            .position(|s| std::ptr::eq(s, stage))
+            .expect("a lineage's stages are the file's");
+        for (position, run) in stage.body.iter().enumerate() {
+            if run.command.name != "run" {
+                continue;
+            }
             let span = run.span();
             let own: Vec<&RunCommand> = commands
                 .iter()
@@ -80,6 +87,7 @@ pub fn findings(
                     let line = file.line_col(c.range.start).0;
                     format!("line {line} installs offline from this cache")
                 })
+                .or_else(|| scripts::later_use(cx, &stages, index, position, &[cache.tool]))
                 .or_else(|| own_place(&file.source, &own, cache))
                 .or_else(|| not_fixed(&stages, commands, install));
             let fix = match why {

@@ -33,6 +33,7 @@ mod rpm_assume_yes;
 mod rpm_cache_clean;
 mod rpm_no_weak_deps;
 mod run_user;
+mod scripts;
 mod syntax_directive;
 mod yarn;
 mod yarn_cache_clean;

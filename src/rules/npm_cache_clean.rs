@@ -49,7 +49,8 @@ script without `set -e`, chained to its last command), and removes nothing
 the install put in place. A cache moved by `ENV npm_config_cache=...` is
 cleaned too, as the cleanup reads the same setting. Not applied, the finding
 says why: while a later install of the image runs `--offline` from this
-cache; for an install given `--cache` or its own `npm_config_cache=...`
+cache, or a later RUN runs a file (script, makefile) that names npm or that
+dockfix cannot read from the build context (see DF206); for an install given `--cache` or its own `npm_config_cache=...`
 (the cleanup would clean another place); under a SHELL without `&&`
 (Windows PowerShell); for a RUN whose shell ends in a comment. A RUN with a
 cache or tmpfs mount on the cache is left alone (the layer never holds it,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::apt::{later_lists_reader, AptUse};
+use super::apt::{later_lists_use, AptUse};
 use super::commands::{first_operand, instruction_commands, mounts, RunCommand};
 use super::moves::{continuation_style, line_ending};
 use super::remove;
@@ -558,7 +558,7 @@ impl Site<'_, '_> {
         let file = self.cx.file;
         let own = AptUse::of(file, self.run)
             .is_some_and(|u| u.readable && u.updates && u.needs_lists.is_none());
-        own && later_lists_reader(file, self.stages, self.index, self.position).is_none()
+        own && later_lists_use(self.cx, self.stages, self.index, self.position).is_none()
     }
 
     /// Why the RUN, or a later one, can use only what the manager's cache

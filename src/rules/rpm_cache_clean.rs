@@ -7,9 +7,9 @@ use super::commands::{
     ZYPPER_VALUE_OPTIONS,
 };
 use super::package_merge_runs::mergeable;
-use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{scripts, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::model::{self, Stage};
-use crate::syntax::{Dockerfile, Instruction};
+use crate::syntax::Instruction;
 use crate::transforms::package_managers;
 
 pub static RULE: Rule = Rule {
@@ -60,7 +60,9 @@ finding names it instead of fixing. zypper does the same only for
 repositories that refresh automatically, so the fix is made only when no
 later RUN of the stage, of a stage built on it, or of an ONBUILD trigger
 uses zypper before its own `zypper refresh`. A finding also names a later
-instruction that reads the cache directory, and the next RUN when DF205
+instruction that reads the cache directory, a later RUN that runs a file
+(script, makefile) naming the program or one dockfix cannot read from the
+build context (see DF206), and the next RUN when DF205
 would merge the two (the merged RUN gets one clean, at its end, rather than
 one in the middle that makes the next install download the metadata
 again). Left alone: a RUN whose cache
@@ -200,7 +202,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                         next.start_line
                     )
                 });
-            let blocker = later_user(file, &stages, index, position, &names).or(merge);
+            let blocker = later_user(cx, &stages, index, position, &names).or(merge);
             let (message, fix) = match (blocker, append_command(file, run, &clean)) {
                 (Some(why), _) | (None, Err(why)) => (format!("{message}; not fixed: {why}"), None),
                 (None, Ok(edit)) => (
@@ -319,15 +321,17 @@ fn cache_mount(run: &Instruction, program: &str) -> bool {
 /// Why cleaning `programs`' caches in RUN `position` would break a later
 /// instruction, if it would: a later RUN of the stage, of a stage built on
 /// it, or of an ONBUILD trigger that reads only the cache (dnf's `-C`),
-/// uses zypper before refreshing, or reads a cache directory; or a COPY of
-/// a cache directory from another stage.
+/// uses zypper before refreshing, or reads a cache directory; a COPY of
+/// a cache directory from another stage; or a file a later RUN runs that
+/// may use the programs (see `scripts`).
 fn later_user(
-    file: &Dockerfile,
+    cx: &Context,
     stages: &[Stage],
     index: usize,
     position: usize,
     programs: &[&str],
 ) -> Option<String> {
+    let file = cx.file;
     let dirs: Vec<&String> = programs.iter().flat_map(|p| caches(p)).collect();
     let mentions = |text: &[u8]| {
         dirs.iter()
@@ -400,6 +404,7 @@ fn later_user(
         })
         .find(|i| mentions(&file.source[i.span()]))
         .map(|i| format!("line {} copies the cache", i.start_line))
+        .or_else(|| scripts::later_use(cx, stages, index, position, programs))
 }
 
 /// zypper's subcommands that read the repositories (as good as all of

@@ -54,7 +54,9 @@ Not for yarn 2 and later (berry), whose cache may be the project's own
 the stage chain shows berry (`corepack`, `yarn set version`, a copied
 `.yarnrc.yml` or `.yarn`, an option such as `--immutable`) the finding says
 so and nothing changes. Also not applied, the finding says why: while a
-later install of the image runs `--offline` from this cache; for an install
+later install of the image runs `--offline` from this cache, or a later
+RUN runs a file (script, makefile) that names yarn or that dockfix cannot
+read from the build context (see DF206); for an install
 given `--cache-folder` or its own `YARN_CACHE_FOLDER=...`; under a SHELL
 without `&&` (Windows PowerShell); for a RUN whose shell ends in a comment.
 A RUN with a cache or tmpfs mount on the cache is left alone, and RUNs in
