@@ -54,9 +54,30 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
         .iter()
         .flat_map(|rule| (rule.check)(&cx))
         .collect();
+    if std::str::from_utf8(&file.source).is_err() {
+        findings.iter_mut().for_each(keep_bytes);
+    }
     findings.sort_by_key(|f| (f.range.start, f.rule.id));
     let (suppressions, _) = crate::suppress::read(file);
     findings.into_iter().partition(|f| !suppressions.covers(f))
+}
+
+/// Rules build their edits as text, reading the file's bytes as UTF-8 with
+/// U+FFFD in place of what is not: in a file that is not all UTF-8, an edit
+/// writing U+FFFD could stand for bytes it replaced, so its fix is reported
+/// and not applied, whichever rule made it.
+fn keep_bytes(finding: &mut Finding) {
+    let lossy = finding.fix.as_ref().is_some_and(|fix| {
+        fix.edits
+            .iter()
+            .any(|e| e.replacement.contains(char::REPLACEMENT_CHARACTER))
+    });
+    if lossy {
+        finding.fix = None;
+        finding
+            .message
+            .push_str("; not fixed: the fix would rewrite bytes that are not UTF-8");
+    }
 }
 
 pub struct Fixed {

@@ -420,6 +420,30 @@ fn write_keeps_crlf_line_endings_and_comments() {
 }
 
 #[test]
+fn write_never_turns_bytes_that_are_not_utf8_into_replacement_characters() {
+    // A Latin-1 comment above an install the ordering rule would move: the
+    // moved text is built as UTF-8, so that fix is reported, not applied,
+    // while the cleanup (which writes only new text) still is.
+    let dir = tree(&[]);
+    let original: &[u8] =
+        b"FROM debian:bookworm\nCOPY . /app\n# caf\xe9 tools\nRUN apt-get update && apt-get install -y curl\n";
+    std::fs::write(dir.path().join("Dockerfile"), original).unwrap();
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("not fixed: the fix would rewrite bytes that are not UTF-8"),
+        "{}",
+        run.stderr
+    );
+    let written = std::fs::read(dir.path().join("Dockerfile")).unwrap();
+    assert_eq!(
+        written,
+        b"FROM debian:bookworm\nCOPY . /app\n# caf\xe9 tools\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+    );
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);
