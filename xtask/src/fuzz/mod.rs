@@ -16,7 +16,7 @@ pub mod inputs;
 #[path = "../../../tests/common/tally.rs"]
 pub mod tally;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,12 +82,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// How many mutants failed each class of check (in one or more
+    /// settings).
     pub fn by_class(&self) -> BTreeMap<Class, usize> {
-        let mut counts = BTreeMap::new();
+        let mut mutants: BTreeMap<Class, BTreeSet<&Path>> = BTreeMap::new();
         for f in &self.failures {
-            *counts.entry(f.class).or_default() += 1;
+            mutants.entry(f.class).or_default().insert(&f.file);
         }
-        counts
+        mutants.into_iter().map(|(c, m)| (c, m.len())).collect()
     }
 }
 
