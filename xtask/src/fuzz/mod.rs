@@ -176,10 +176,14 @@ pub fn run(config: &Config, tally: Option<&tally::Tally>, log: &dyn Fn(&str)) ->
         }
         next = chunk_end;
         log(&format!(
-            "[fuzz] {} mutants, {} rewritten, {} failures",
+            "[fuzz] {} mutants, {} rewritten, {} failures; BuildKit rejects {} of {} mutants asked, {} rewrites of the others checked ({} tally processes)",
             report.mutants,
             report.rewritten,
-            report.failures.len()
+            report.failures.len(),
+            report.rejected_inputs,
+            report.asked,
+            report.rewrites_checked,
+            report.tally_processes,
         ));
     }
     report
