@@ -1,85 +1,31 @@
 //! Every rewrite dockfix makes on the corpus is accepted by current
-//! BuildKit. tally embeds BuildKit's Dockerfile parser and exits 2 on a file
-//! BuildKit rejects. Needs `DOCKFIX_TALLY` (the path to tally; `.ci/run`
-//! installs it with `bench/peers.sh`); skipped without it.
+//! BuildKit. tally embeds BuildKit's Dockerfile parser and rejects a file
+//! BuildKit rejects; `common::tally` asks it about all the files in a few
+//! processes. Needs `DOCKFIX_TALLY` (the path to tally; `.ci/run` installs it
+//! with `bench/peers.sh`); skipped without it.
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use dockfix::engine::fix;
 
-fn tally() -> Option<PathBuf> {
-    let Some(path) = std::env::var_os("DOCKFIX_TALLY") else {
-        eprintln!("DOCKFIX_TALLY is not set: skipping the BuildKit acceptance check");
-        return None;
-    };
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "DOCKFIX_TALLY={} does not exist",
-        path.display()
-    );
-    Some(path)
-}
-
-/// None when BuildKit accepts the file, else tally's error.
-fn buildkit_rejects(tally: &PathBuf, contents: &[u8]) -> Option<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("Dockerfile");
-    std::fs::write(&file, contents).unwrap();
-    let output = Command::new(tally)
-        .args(["lint", "--slow-checks", "off"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    match output.status.code() {
-        Some(0 | 1) => None,
-        _ => Some(String::from_utf8_lossy(&output.stderr).into_owned()),
-    }
-}
+/// A file's distinct rewrites, each with the settings that made it.
+type Rewrites = Vec<(String, Vec<u8>)>;
 
 #[test]
 fn corpus_rewrites_are_accepted_by_buildkit() {
-    let (Some(corpus), Some(tally)) = (common::corpus(), tally()) else {
+    let Some(corpus) = common::corpus() else {
         return;
     };
-    let files = common::dockerfiles(&corpus);
-    // tally takes about a second a file: the two cores share the files, and
-    // each original and each distinct rewrite is checked once.
-    let halves: Vec<Verdicts> = std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks(files.len().div_ceil(2))
-            .map(|chunk| scope.spawn(|| check(&tally, chunk)))
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
-    });
-    let checked: usize = halves.iter().map(|h| h.checked).sum();
-    let skipped: usize = halves.iter().map(|h| h.skipped).sum();
-    let rejected: Vec<String> = halves.into_iter().flat_map(|h| h.rejected).collect();
-    assert!(
-        rejected.is_empty(),
-        "BuildKit rejects rewrites:\n{}",
-        rejected.join("\n")
-    );
-    assert!(checked >= 20, "only {checked} rewrites checked");
-    eprintln!("{checked} rewrites accepted by BuildKit ({skipped} originals it rejects skipped)");
-}
-
-#[derive(Default)]
-struct Verdicts {
-    checked: usize,
-    skipped: usize,
-    rejected: Vec<String>,
-}
-
-/// The rewrites of `files`, safe fixes and then with unsafe ones too.
-fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
-    let mut verdicts = Verdicts::default();
-    for path in files {
-        let bytes = std::fs::read(path).unwrap();
-        let mut rewrites: Vec<(String, Vec<u8>)> = Vec::new();
+    let Some(tally) = common::tally::Tally::from_env() else {
+        eprintln!("DOCKFIX_TALLY is not set: skipping the BuildKit acceptance check");
+        return;
+    };
+    // Each file and its distinct rewrites, safe fixes and then with unsafe
+    // ones too, in both cache styles.
+    let mut changed: Vec<(String, Vec<u8>, Rewrites)> = Vec::new();
+    for path in common::dockerfiles(&corpus) {
+        let bytes = std::fs::read(&path).unwrap();
+        let mut rewrites: Rewrites = Vec::new();
         for settings in common::every_setting() {
             let Ok(fixed) = fix(&bytes, &settings) else {
                 continue;
@@ -95,25 +41,81 @@ fn check(tally: &PathBuf, files: &[PathBuf]) -> Verdicts {
                 rewrites.push((format!("{style}, unsafe: {}", settings.unsafe_fixes), out));
             }
         }
-        if rewrites.is_empty() {
-            continue;
-        }
-        // Only a file BuildKit accepted before can show a rewrite broke it
-        // (some of BuildKit's parser test files fail its later checks).
-        if buildkit_rejects(tally, &bytes).is_some() {
-            verdicts.skipped += 1;
-            continue;
-        }
-        for (setting, rewrite) in rewrites {
-            if let Some(error) = buildkit_rejects(tally, &rewrite) {
-                verdicts
-                    .rejected
-                    .push(format!("{} ({setting}): {error}", path.display()));
-            }
-            verdicts.checked += 1;
+        if !rewrites.is_empty() {
+            changed.push((path.display().to_string(), bytes, rewrites));
         }
     }
-    verdicts
+    // Only a file BuildKit accepted before can show a rewrite broke it
+    // (some of BuildKit's parser test files fail its later checks).
+    let originals: Vec<&[u8]> = changed.iter().map(|(_, b, _)| b.as_slice()).collect();
+    let verdicts = tally.verdicts(&originals);
+    let skipped = verdicts.iter().filter(|v| v.is_some()).count();
+    let accepted: Vec<_> = changed
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_none())
+        .flat_map(|((path, _, rewrites), _)| rewrites.iter().map(move |r| (path, r)))
+        .collect();
+    let contents: Vec<&[u8]> = accepted.iter().map(|(_, (_, r))| r.as_slice()).collect();
+    let rejected: Vec<String> = accepted
+        .iter()
+        .zip(tally.verdicts(&contents))
+        .filter_map(|((path, (setting, _)), verdict)| {
+            verdict.map(|error| format!("{path} ({setting}): {error}"))
+        })
+        .collect();
+    assert!(
+        rejected.is_empty(),
+        "BuildKit rejects rewrites:\n{}",
+        rejected.join("\n")
+    );
+    let checked = contents.len();
+    assert!(checked >= 20, "only {checked} rewrites checked");
+    eprintln!(
+        "{checked} rewrites accepted by BuildKit ({skipped} originals it rejects skipped; {} tally processes)",
+        tally.processes.get()
+    );
+}
+
+/// A batch with files BuildKit rejects among many it accepts: each file
+/// gets its own verdict, whichever tally names first and whatever the
+/// order.
+#[test]
+fn tally_batches_tell_each_rejected_file() {
+    let Some(tally) = common::tally::Tally::from_env() else {
+        return;
+    };
+    let good: &[u8] = b"FROM alpine\nRUN echo hi\n";
+    let mut files: Vec<&[u8]> = vec![good; 40];
+    // A parse error, a file with no stage (a later check), an unterminated
+    // heredoc and an empty file.
+    let bad: [(usize, &[u8]); 4] = [
+        (3, b"FROM alpine\nFOO bar\n"),
+        (17, b"RUN echo no stage\n"),
+        (18, b"FROM alpine\nRUN <<EOF\necho\n"),
+        (39, b""),
+    ];
+    for (at, contents) in bad {
+        files[at] = contents;
+    }
+    let verdicts = tally.verdicts(&files);
+    let rejected: Vec<usize> = (0..files.len())
+        .filter(|&i| verdicts[i].is_some())
+        .collect();
+    assert_eq!(rejected, [3, 17, 18, 39], "{verdicts:?}");
+    assert!(
+        verdicts[3]
+            .as_ref()
+            .unwrap()
+            .contains("unknown instruction"),
+        "{:?}",
+        verdicts[3]
+    );
+    assert!(
+        tally.processes.get() < 20,
+        "{} processes for 40 files",
+        tally.processes.get()
+    );
 }
 
 /// A RUN on a last line without a line ending, moved above `COPY . .` and

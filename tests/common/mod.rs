@@ -1,31 +1,16 @@
-//! Locating `../shared/corpus` for the corpus-driven tests.
+//! What the tests share: the corpus and its settings (`inputs.rs`, shared
+//! with the fuzzer), tally (`tally.rs`), test servers, terminals.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 pub mod http;
+pub mod inputs;
 pub mod schema;
+pub mod tally;
 
-/// The corpus directory. With `DOCKFIX_CORPUS` set, the folder must exist
-/// (a missing corpus fails the test instead of skipping it); without it the
-/// corpus beside the repository is used when present.
-pub fn corpus() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKFIX_CORPUS") {
-        let dir = PathBuf::from(dir);
-        assert!(
-            dir.is_dir(),
-            "DOCKFIX_CORPUS={} is not a directory",
-            dir.display()
-        );
-        return Some(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if beside.is_dir() {
-        return Some(beside);
-    }
-    eprintln!("corpus not found: set DOCKFIX_CORPUS to run the corpus tests");
-    None
-}
+#[allow(unused_imports)] // each test uses some
+pub use inputs::{all_rules, corpus, dockerfiles, every_setting};
 
 /// The entries of a directory, sorted.
 pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
@@ -36,63 +21,6 @@ pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
         .collect();
     entries.sort();
     entries
-}
-
-/// Every rule of a cache style (opt-in rules aside), fixing safe fixes only
-/// or unsafe ones too, without a build context (the corpus has none).
-pub fn all_rules(
-    unsafe_fixes: bool,
-    style: dockfix::rules::CacheStyle,
-) -> dockfix::engine::Settings<'static> {
-    dockfix::engine::Settings {
-        rules: dockfix::rules::selection(&[], &[], style, &[]).unwrap(),
-        unsafe_fixes,
-        build_context: None,
-        companions: false,
-        pins: None,
-        ecosystems: dockfix::deps::Ecosystems::builtin(),
-    }
-}
-
-/// Both cache styles, and with each safe fixes only, then unsafe ones too.
-pub fn every_setting() -> Vec<dockfix::engine::Settings<'static>> {
-    use dockfix::rules::CacheStyle;
-    [CacheStyle::Cleanup, CacheStyle::Mounts]
-        .into_iter()
-        .flat_map(|style| [false, true].map(|unsafe_fixes| all_rules(unsafe_fixes, style)))
-        .collect()
-}
-
-/// Every Dockerfile of the corpus: `real/`, `buildkit-testfiles/**/Dockerfile`
-/// and `parfum-testfiles/**`, sorted.
-pub fn dockerfiles(corpus: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    walk(&corpus.join("real"), &mut |p| files.push(p.to_path_buf()));
-    walk(&corpus.join("buildkit-testfiles"), &mut |p| {
-        if p.file_name().is_some_and(|n| n == "Dockerfile") {
-            files.push(p.to_path_buf())
-        }
-    });
-    walk(&corpus.join("parfum-testfiles"), &mut |p| {
-        files.push(p.to_path_buf())
-    });
-    files.sort();
-    files
-}
-
-fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, f);
-        } else {
-            f(&path);
-        }
-    }
 }
 
 /// Which of a command's outputs goes to the terminal in `on_tty`.
