@@ -54,8 +54,9 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
         .iter()
         .flat_map(|rule| (rule.check)(&cx))
         .collect();
-    if std::str::from_utf8(&file.source).is_err() {
-        findings.iter_mut().for_each(keep_bytes);
+    let utf8 = std::str::from_utf8(&file.source).is_ok();
+    for finding in &mut findings {
+        keep_bytes(finding, &file.source, utf8);
     }
     findings.sort_by_key(|f| (f.range.start, f.rule.id));
     let (suppressions, _) = crate::suppress::read(file);
@@ -63,20 +64,35 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
 }
 
 /// Rules build their edits as text, reading the file's bytes as UTF-8 with
-/// U+FFFD in place of what is not: in a file that is not all UTF-8, an edit
-/// writing U+FFFD could stand for bytes it replaced, so its fix is reported
-/// and not applied, whichever rule made it.
-fn keep_bytes(finding: &mut Finding) {
-    let lossy = finding.fix.as_ref().is_some_and(|fix| {
-        fix.edits
+/// U+FFFD in place of what is not, and find their offsets in it. A fix is
+/// reported and not applied, whichever rule made it, when an edit starts or
+/// ends inside a character (its bytes would no longer be that character),
+/// or, in a file that is not all UTF-8, writes U+FFFD (which could stand
+/// for bytes it replaced).
+fn keep_bytes(finding: &mut Finding, source: &[u8], utf8: bool) {
+    let inside_char = |at: usize| source.get(at).is_some_and(|b| b & 0xC0 == 0x80);
+    let why = finding.fix.as_ref().and_then(|fix| {
+        if fix
+            .edits
             .iter()
-            .any(|e| e.replacement.contains(char::REPLACEMENT_CHARACTER))
+            .any(|e| inside_char(e.range.start) || inside_char(e.range.end))
+        {
+            Some("the fix would split a character")
+        } else if !utf8
+            && fix
+                .edits
+                .iter()
+                .any(|e| e.replacement.contains(char::REPLACEMENT_CHARACTER))
+        {
+            Some("the fix would rewrite bytes that are not UTF-8")
+        } else {
+            None
+        }
     });
-    if lossy {
+    if let Some(why) = why {
         finding.fix = None;
-        finding
-            .message
-            .push_str("; not fixed: the fix would rewrite bytes that are not UTF-8");
+        finding.message.push_str("; not fixed: ");
+        finding.message.push_str(why);
     }
 }
 

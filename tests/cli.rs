@@ -444,6 +444,27 @@ fn write_never_turns_bytes_that_are_not_utf8_into_replacement_characters() {
 }
 
 #[test]
+fn write_never_splits_a_character() {
+    // BuildKit reads U+2028 before `apt-get` as a space; a cache mount placed
+    // by byte offset inside it would break the character, so that fix is
+    // reported, not applied.
+    let dir = tree(&[]);
+    let original = "FROM debian\nRUN \u{2028}apt-get update && apt-get install -y curl\n";
+    put(dir.path(), "Dockerfile", original);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    );
+    assert!(
+        run.stderr
+            .contains("DF301 apt downloads are not kept in a cache mount; not fixed: the fix would split a character"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), original);
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);
