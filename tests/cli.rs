@@ -465,6 +465,24 @@ fn write_never_splits_a_character() {
 }
 
 #[test]
+fn an_appended_command_is_indented_with_blanks_the_shell_skips() {
+    // A no-break space is no blank to the shell: `\u{a0} npm cache clean`
+    // runs a program named U+00A0, so DF213 appends the real clean, and must
+    // not copy that indent (the copy would run U+00A0 again, round after
+    // round, until dockfix gave up).
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM node:20\nRUN npm ci && \\\n\u{a0} npm cache clean --force\n",
+    )]);
+    let run = dockfix(dir.path(), &["--write", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        "FROM node:20\nRUN npm ci && \\\n\u{a0} npm cache clean --force \\\n    && npm cache clean --force\n"
+    );
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);

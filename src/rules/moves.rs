@@ -194,8 +194,15 @@ fn own_indent(file: &Dockerfile, instruction: &Instruction) -> Option<String> {
         .filter(|l| matches!(l.kind, LineKind::Code { .. }))
         .nth(1)?;
     let text = String::from_utf8_lossy(&file.source[line.content.clone()]).into_owned();
-    let indent = &text[..text.len() - text.trim_start().len()];
+    let indent = &text[..text.len() - shell_blanks_trimmed(&text).len()];
     (!indent.is_empty()).then(|| indent.to_string())
+}
+
+/// `text` without its leading spaces and tabs: the blanks the shell skips.
+/// Other Unicode spaces (a no-break space) are part of the next word, so an
+/// indent copied with them would make a new command's name.
+fn shell_blanks_trimmed(text: &str) -> &str {
+    text.trim_start_matches([' ', '\t'])
 }
 
 /// An instruction's continuation style: the indent of its continued lines,
@@ -211,7 +218,7 @@ fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, boo
         .collect();
     for pair in code.windows(2) {
         let (before, line) = (text(pair[0]), text(pair[1]));
-        let trimmed = line.trim_start();
+        let trimmed = shell_blanks_trimmed(&line);
         let indent = line[..line.len() - trimmed.len()].to_string();
         if trimmed.starts_with("&&") {
             return Some((indent, true));
