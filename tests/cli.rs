@@ -483,6 +483,27 @@ fn an_appended_command_is_indented_with_blanks_the_shell_skips() {
 }
 
 #[test]
+fn no_cache_mount_names_a_directory_buildkit_would_misread() {
+    // BuildKit reads `--mount=...,target=/éhome/...` byte by byte and mounts
+    // at `/Ã©home/...`: the mount would miss the cache, and dockfix, reading
+    // the flag as BuildKit does, added it again every round.
+    let original = "FROM golang:1.22\nENV HOME=/\u{e9}home/builder\nRUN go build -o /tmp/app .\n";
+    let dir = tree(&[("Dockerfile", original)]);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("not fixed: BuildKit reads `--mount` values byte by byte"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), original);
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);

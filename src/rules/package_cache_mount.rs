@@ -401,6 +401,13 @@ impl Site<'_, '_> {
             if cache.index && !self.fills_index() {
                 continue;
             }
+            // BuildKit reads a flag's value byte by byte, each byte a
+            // character: a target with `é` would mount at `Ã©`, elsewhere.
+            if !target.is_ascii() {
+                return Err(format!(
+                    "BuildKit reads `--mount` values byte by byte, so the cache's directory {target} (not ASCII) cannot be named there"
+                ));
+            }
             if let Some(line) = self.read_later(&target) {
                 return Err(format!(
                     "line {line} reads {target} after this RUN, so it stays in the image"
