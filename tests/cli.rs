@@ -504,6 +504,29 @@ fn no_cache_mount_names_a_directory_buildkit_would_misread() {
 }
 
 #[test]
+fn no_cache_mount_where_buildkit_would_not_read_it_as_a_flag() {
+    // BuildKit takes flags from just after the blanks that follow `RUN`; a
+    // U+2028 there starts the command, so a mount after it would be the
+    // command's first word (and dockfix, reading it as BuildKit does, added
+    // it again every round).
+    let original = "FROM gradle:8.10-jdk21\nRUN \\\n\u{2028} gradle build --no-daemon\n";
+    let dir = tree(&[("Dockerfile", original)]);
+    let run = dockfix(
+        dir.path(),
+        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "not fixed: the command starts with a character BuildKit does not skip before flags"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), original);
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);

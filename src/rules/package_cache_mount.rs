@@ -262,7 +262,13 @@ impl Site<'_, '_> {
             Err(why) => return self.not_fixed(&names, self.own[0], &why),
         }
         if !mounts.is_empty() {
-            edits.push(self.insert_mounts(&mounts));
+            match self.insert_mounts(&mounts) {
+                Some(edit) => edits.push(edit),
+                None => {
+                    let why = "the command starts with a character BuildKit does not skip before flags (a Unicode space, or a comment line), so a flag there would be part of the command";
+                    return self.not_fixed(&names, self.own[0], why);
+                }
+            }
         }
         let mut message = if mounts.is_empty() {
             format!("the {names} cache mount is defeated in its own RUN")
@@ -847,15 +853,28 @@ impl Site<'_, '_> {
 
     /// The edit that puts `mounts` before the RUN's flags and arguments: on
     /// the RUN's line, or one per line when the RUN is continued.
-    fn insert_mounts(&self, mounts: &[String]) -> Edit {
+    /// None when BuildKit would not read flags where they would go: it
+    /// takes them from just after the blanks that follow `RUN`, so a
+    /// command set apart by a Unicode space (or a comment line) there would
+    /// take the flag as its own first word.
+    fn insert_mounts(&self, mounts: &[String]) -> Option<Edit> {
         let file = self.cx.file;
         let run = self.run;
-        let at = run
-            .command
-            .flags
-            .first()
-            .map(|f| run.file_range(f.range.clone()).start)
-            .unwrap_or_else(|| run.args_range().start);
+        let at = match run.command.flags.first() {
+            Some(flag) => run.file_range(flag.range.clone()).start,
+            None => {
+                let at = run.args_range().start;
+                let escape = file.escape;
+                let between = &file.source[run.keyword_range().end..at];
+                if !between
+                    .iter()
+                    .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n') || b == escape)
+                {
+                    return None;
+                }
+                at
+            }
+        };
         let continued = run
             .lines
             .iter()
@@ -877,7 +896,7 @@ impl Site<'_, '_> {
         // removes what precedes them (DF205 merging this RUN into the one
         // before) overlaps this one and waits for the next round.
         let blank = String::from_utf8_lossy(&file.source[at - 1..at]).into_owned();
-        Edit::replace(at - 1..at, blank + &text)
+        Some(Edit::replace(at - 1..at, blank + &text))
     }
 }
 
