@@ -303,4 +303,44 @@ mod tests {
         first.absorb(&file(".git\r\n.venv\r\nnode_modules\r\n"));
         assert_eq!(first.after, b".git\r\nnode_modules\r\n.venv\r\n");
     }
+
+    fn finding(edit: Edit) -> Finding {
+        Finding {
+            rule: crate::rules::ALL[0],
+            range: 0..1,
+            message: "m".into(),
+            fix: Some(crate::rules::Fix::new(Applicability::Safe, vec![edit])),
+        }
+    }
+
+    #[test]
+    fn a_fix_that_would_split_a_character_is_reported_not_applied() {
+        let source = "RUN é\n".as_bytes();
+        // 4 and 6 are the boundaries of `é`; 5 is inside it.
+        for (edit, kept) in [
+            (Edit::insert(5, "x"), false),
+            (Edit::replace(4..5, ""), false),
+            (Edit::insert(4, "x"), true),
+            (Edit::replace(4..6, "e"), true),
+        ] {
+            let mut f = finding(edit);
+            keep_bytes(&mut f, source, true);
+            assert_eq!(f.fix.is_some(), kept, "{}", f.message);
+            assert_eq!(
+                f.message.ends_with("the fix would split a character"),
+                !kept
+            );
+        }
+    }
+
+    #[test]
+    fn a_fix_writing_u_fffd_is_applied_only_where_it_cannot_stand_for_bytes() {
+        let edit = || Edit::insert(0, "\u{fffd}");
+        let mut not_utf8 = finding(edit());
+        keep_bytes(&mut not_utf8, b"RUN caf\xe9\n", false);
+        assert!(not_utf8.fix.is_none());
+        let mut utf8 = finding(edit());
+        keep_bytes(&mut utf8, "RUN \u{fffd}\n".as_bytes(), true);
+        assert!(utf8.fix.is_some());
+    }
 }

@@ -444,27 +444,6 @@ fn write_never_turns_bytes_that_are_not_utf8_into_replacement_characters() {
 }
 
 #[test]
-fn write_never_splits_a_character() {
-    // BuildKit reads U+2028 before `apt-get` as a space; a cache mount placed
-    // by byte offset inside it would break the character, so that fix is
-    // reported, not applied.
-    let dir = tree(&[]);
-    let original = "FROM debian\nRUN \u{2028}apt-get update && apt-get install -y curl\n";
-    put(dir.path(), "Dockerfile", original);
-    let run = dockfix(
-        dir.path(),
-        &["--write", "--cache-style", "mounts", "Dockerfile"],
-    );
-    assert!(
-        run.stderr
-            .contains("DF301 apt downloads are not kept in a cache mount; not fixed: the fix would split a character"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(read(dir.path(), "Dockerfile"), original);
-}
-
-#[test]
 fn an_appended_command_is_indented_with_blanks_the_shell_skips() {
     // A no-break space is no blank to the shell: `\u{a0} npm cache clean`
     // runs a program named U+00A0, so DF213 appends the real clean, and must
