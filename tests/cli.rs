@@ -506,6 +506,25 @@ fn no_cache_mount_where_buildkit_would_not_read_it_as_a_flag() {
 }
 
 #[test]
+fn flags_are_not_added_to_a_shell_dockfix_cannot_read() {
+    // The unterminated backtick makes the script's parse recover: the last
+    // word's range then runs to the end of the script, and an edit at its
+    // end once landed on the heredoc's terminator line.
+    let original =
+        "FROM debian:bookworm\nRUN <<EOF\napt-get update\napt-get install -y curl`\nEOF\n";
+    let dir = tree(&[("Dockerfile", original)]);
+    let run = dockfix(dir.path(), &["--write", "--unsafe", "Dockerfile"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("not fixed: dockfix cannot read this RUN's shell"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), original);
+}
+
+#[test]
 fn write_keeps_a_missing_final_newline() {
     let dir = tree(&[("Dockerfile", "FROM scratch\nCMD prog arg")]);
     dockfix(dir.path(), &["--write", "Dockerfile"]);

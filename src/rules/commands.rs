@@ -24,6 +24,10 @@ pub struct RunCommand {
     /// Each word's value as the shell passes it (None when it depends on
     /// the environment) and its range.
     pub words: Vec<(Option<String>, Range<usize>)>,
+    /// Whether the shell of its RUN (or heredoc script) did not parse
+    /// cleanly: where the parser recovered, word ranges may run past
+    /// what the shell reads, so no edit should rely on them.
+    pub shell_error: bool,
 }
 
 impl RunCommand {
@@ -81,6 +85,7 @@ pub fn instruction_commands(
     let Some(script) = shell::parse(file, instruction) else {
         return Vec::new();
     };
+    let shell_error = script.has_error();
     script
         .commands()
         .iter()
@@ -93,6 +98,7 @@ pub fn instruction_commands(
                 .chain(&command.args)
                 .map(|r| (shell::unquoted(&file.source, r.clone()), r.clone()))
                 .collect(),
+            shell_error,
         })
         .collect()
 }
@@ -392,13 +398,16 @@ pub fn flag_findings_at(
                 Place::Subcommand => at,
                 Place::Program => command.words[program_len(command, spec)? - 1].1.end,
             };
-            let (message, mut edits) = fix(&stages, command)?;
+            let (mut message, mut edits) = fix(&stages, command)?;
             edits.insert(0, Edit::insert(at, format!(" {}", spec.insert)));
+            if command.shell_error {
+                message += "; not fixed: dockfix cannot read this RUN's shell";
+            }
             Some(Finding {
                 rule,
                 range: command.range.clone(),
                 message,
-                fix: Some(Fix::new(applicability, edits)),
+                fix: (!command.shell_error).then(|| Fix::new(applicability, edits)),
             })
         })
         .collect()
