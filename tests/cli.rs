@@ -466,20 +466,11 @@ fn no_cache_mount_names_a_directory_buildkit_would_misread() {
     // BuildKit reads `--mount=...,target=/éhome/...` byte by byte and mounts
     // at `/Ã©home/...`: the mount would miss the cache, and dockfix, reading
     // the flag as BuildKit does, added it again every round.
-    let original = "FROM golang:1.22\nENV HOME=/\u{e9}home/builder\nRUN go build -o /tmp/app .\n";
-    let dir = tree(&[("Dockerfile", original)]);
-    let run = dockfix(
-        dir.path(),
-        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    assert_fix_refused(
+        "FROM golang:1.22\nENV HOME=/\u{e9}home/builder\nRUN go build -o /tmp/app .\n",
+        &["--cache-style", "mounts"],
+        "not fixed: BuildKit reads `--mount` values byte by byte",
     );
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("not fixed: BuildKit reads `--mount` values byte by byte"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(read(dir.path(), "Dockerfile"), original);
 }
 
 #[test]
@@ -488,21 +479,11 @@ fn no_cache_mount_where_buildkit_would_not_read_it_as_a_flag() {
     // U+2028 there starts the command, so a mount after it would be the
     // command's first word (and dockfix, reading it as BuildKit does, added
     // it again every round).
-    let original = "FROM gradle:8.10-jdk21\nRUN \\\n\u{2028} gradle build --no-daemon\n";
-    let dir = tree(&[("Dockerfile", original)]);
-    let run = dockfix(
-        dir.path(),
-        &["--write", "--cache-style", "mounts", "Dockerfile"],
+    assert_fix_refused(
+        "FROM gradle:8.10-jdk21\nRUN \\\n\u{2028} gradle build --no-daemon\n",
+        &["--cache-style", "mounts"],
+        "not fixed: the command starts with a character BuildKit does not skip before flags",
     );
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "not fixed: the command starts with a character BuildKit does not skip before flags"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(read(dir.path(), "Dockerfile"), original);
 }
 
 #[test]
@@ -510,17 +491,25 @@ fn flags_are_not_added_to_a_shell_dockfix_cannot_read() {
     // The unterminated backtick makes the script's parse recover: the last
     // word's range then runs to the end of the script, and an edit at its
     // end once landed on the heredoc's terminator line.
-    let original =
-        "FROM debian:bookworm\nRUN <<EOF\napt-get update\napt-get install -y curl`\nEOF\n";
-    let dir = tree(&[("Dockerfile", original)]);
-    let run = dockfix(dir.path(), &["--write", "--unsafe", "Dockerfile"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("not fixed: dockfix cannot read this RUN's shell"),
-        "{}",
-        run.stderr
+    assert_fix_refused(
+        "FROM debian:bookworm\nRUN <<EOF\napt-get update\napt-get install -y curl`\nEOF\n",
+        &["--unsafe"],
+        "not fixed: dockfix cannot read this RUN's shell",
     );
+}
+
+/// `--write` with `options` reports `reason` for a fix it does not apply,
+/// exits 1 and leaves `original` as it was.
+fn assert_fix_refused(original: &str, options: &[&str], reason: &str) {
+    let dir = tree(&[("Dockerfile", original)]);
+    let args: Vec<&str> = ["--write"]
+        .into_iter()
+        .chain(options.iter().copied())
+        .chain(["Dockerfile"])
+        .collect();
+    let run = dockfix(dir.path(), &args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
     assert_eq!(read(dir.path(), "Dockerfile"), original);
 }
 
