@@ -377,10 +377,21 @@ fn onbuild(instruction: &Instruction) -> Result<(), String> {
     }
 }
 
-/// RUN's flags and the values its network and security flags may take
-/// (mounts and devices are read when the build runs).
+/// RUN's flags, in the order of BuildKit's hooks: devices, mounts (only
+/// what it reads before variables are known: the comma-separated fields,
+/// and a `from` without a variable), then the network and security modes.
 fn run(command: &Command) -> Result<(), String> {
     let used = flags(command, RUN_FLAGS)?;
+    for (name, value) in &used {
+        if name == "device" {
+            device(value)?;
+        }
+    }
+    for (name, value) in &used {
+        if name == "mount" {
+            mount(value)?;
+        }
+    }
     if let Some(network) = value(&used, "network") {
         if !matches!(network, "default" | "none" | "host") {
             return Err(format!("invalid network mode {}", quote(network)));
@@ -392,6 +403,126 @@ fn run(command: &Command) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// BuildKit's `parseMount` without an expander: every other key and value
+/// is read once the build knows its variables.
+fn mount(value: &str) -> Result<(), String> {
+    let fields = csv_fields(value).map_err(|e| format!("failed to parse csv mounts: {e}"))?;
+    for field in fields {
+        let Some((key, value)) = field.split_once('=') else {
+            continue;
+        };
+        if key.to_lowercase() == "from" && value.find('$').is_some_and(|at| at + 1 != value.len()) {
+            return Err(
+                "'from' doesn't support variable expansion, define alias stage instead".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// BuildKit's `ParseDevice`: a name, given once (bare or as `name=`), and
+/// `required` with a boolean or no value.
+fn device(value: &str) -> Result<(), String> {
+    let fields = csv_fields(value).map_err(|e| format!("failed to parse csv devices: {e}"))?;
+    let mut named: Option<String> = None;
+    for field in fields {
+        let (key, value) = match field.split_once('=') {
+            Some((key, value)) => (key.to_lowercase(), Some(value)),
+            None => (field.to_lowercase(), None),
+        };
+        match (key.as_str(), value) {
+            ("required", None) => {}
+            ("required", Some(value)) => {
+                if parse_bool(value).is_none() {
+                    return Err(format!("invalid value for {key}: {value}"));
+                }
+            }
+            ("name", Some(value)) => {
+                if let Some(name) = &named {
+                    return Err(format!("device name already set to {name}"));
+                }
+                named = Some(value.to_string());
+            }
+            _ if named.is_none() => named = Some(field),
+            (_, None) => return Err(format!("invalid field '{field}' must be a key=value pair")),
+            (_, Some(_)) => {
+                let mut message = format!("unexpected key '{key}' in '{field}'");
+                if let Some(found) = suggest(&key, &["name", "required"]) {
+                    message.push_str(&format!(" (did you mean {found}?)"));
+                }
+                return Err(message);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The fields of a one-line CSV value as BuildKit's flag values are split:
+/// fields separated by commas, a field either bare (no `"` in it) or quoted
+/// (`""` for a quote, and nothing after the closing quote but a comma).
+/// Errors are Go's `csv.ParseError` texts, columns counted in bytes.
+fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+    let line = line
+        .strip_suffix("\r\n")
+        .or_else(|| line.strip_suffix('\n'))
+        .unwrap_or(line);
+    if line.is_empty() {
+        return Err("EOF".into());
+    }
+    let at = |pos: usize, what: &str| format!("parse error on line 1, column {}: {what}", pos + 1);
+    let bytes = line.as_bytes();
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    loop {
+        if bytes.get(pos) != Some(&b'"') {
+            let end = line[pos..].find(',').map_or(line.len(), |i| pos + i);
+            if let Some(quote) = line[pos..end].find('"') {
+                return Err(at(pos + quote, "bare \" in non-quoted-field"));
+            }
+            fields.push(line[pos..end].to_string());
+            if end == line.len() {
+                return Ok(fields);
+            }
+            pos = end + 1;
+            continue;
+        }
+        pos += 1;
+        let mut field = String::new();
+        loop {
+            let Some(quote) = line[pos..].find('"') else {
+                return Err(at(pos, "extraneous or missing \" in quoted-field"));
+            };
+            field.push_str(&line[pos..pos + quote]);
+            pos += quote + 1;
+            match bytes.get(pos) {
+                Some(b'"') => {
+                    field.push('"');
+                    pos += 1;
+                }
+                Some(b',') => {
+                    fields.push(field);
+                    pos += 1;
+                    break;
+                }
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(_) => return Err(at(pos - 1, "extraneous or missing \" in quoted-field")),
+            }
+        }
+    }
 }
 
 fn volume(command: &Command) -> Result<(), String> {
@@ -578,6 +709,69 @@ mod tests {
             parse_duration("s"),
             Err(r#"time: invalid duration "s""#.into())
         );
+    }
+
+    /// RUN lines with mount and device flags, and BuildKit's verdict on
+    /// each (None: accepted), as tally (BuildKit v0.32) gives it.
+    const RUN_FLAG_VERDICTS: &[(&str, Option<&str>)] = &[
+        ("--mount= true", Some("failed to parse csv mounts: EOF")),
+        ("--mount=, true", None),
+        ("--mount='\"\",' true", None),
+        ("--mount=type=cache,target=a\"b true", None),
+        ("--mount='\"a\"\"b\",c' true", None),
+        (
+            "--mount='\"a\"b' true",
+            Some("failed to parse csv mounts: parse error on line 1, column 3: extraneous or missing \" in quoted-field"),
+        ),
+        (
+            "--mount='\"ab' true",
+            Some("failed to parse csv mounts: parse error on line 1, column 2: extraneous or missing \" in quoted-field"),
+        ),
+        (
+            "--mount='a\"b' true",
+            Some("failed to parse csv mounts: parse error on line 1, column 2: bare \" in non-quoted-field"),
+        ),
+        (
+            "--mount=type=bind,from=$X,target=/x true",
+            Some("'from' doesn't support variable expansion, define alias stage instead"),
+        ),
+        (
+            "--mount=type=bind,FROM=${X},target=/x true",
+            Some("'from' doesn't support variable expansion, define alias stage instead"),
+        ),
+        ("--mount=type=bind,from=ab$,target=/x true", None),
+        // Types and other values are read when the build runs.
+        ("--mount=type=bogus,ro true", None),
+        ("--device= true", Some("failed to parse csv devices: EOF")),
+        ("--device=a,b true", Some("invalid field 'b' must be a key=value pair")),
+        ("--device=required,a,b true", Some("invalid field 'b' must be a key=value pair")),
+        ("--device=a,name=b true", Some("device name already set to a")),
+        ("--device=name=a,name=b true", Some("device name already set to a")),
+        ("--device=a,required=yes true", Some("invalid value for required: yes")),
+        ("--device=a,required=True true", None),
+        (
+            "--device=a,nmae=b true",
+            Some("unexpected key 'nmae' in 'nmae=b' (did you mean name?)"),
+        ),
+        ("--device=a,foo=b true", Some("unexpected key 'foo' in 'foo=b'")),
+        // Before a name, any field is the name.
+        ("--device=nmae=b,foo true", Some("invalid field 'foo' must be a key=value pair")),
+    ];
+
+    #[test]
+    fn mounts_and_devices_are_checked_as_buildkit_parses_them() {
+        for (flags, verdict) in RUN_FLAG_VERDICTS {
+            let source = format!("FROM a\nRUN {flags}\n");
+            let got = crate::syntax::parse(source.as_bytes()).err();
+            assert_eq!(
+                got.as_ref().map(|e| e.message.as_str()),
+                *verdict,
+                "RUN {flags}"
+            );
+            if let Some(error) = got {
+                assert_eq!(error.line, 2, "RUN {flags}");
+            }
+        }
     }
 
     #[test]

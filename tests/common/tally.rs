@@ -12,6 +12,14 @@
 //! all files are accepted, so a batch of hundreds takes a few processes.
 //! Its lint rules are all turned off (`--ignore '*'`): they only report,
 //! never reject, and they are nine tenths of its time.
+//!
+//! tally refuses a file that is not UTF-8 ("does not appear to be valid
+//! UTF-8 text"); BuildKit does not (a Latin-1 comment and RUN build on
+//! Docker 26, the RUN's byte read as U+FFFD). BuildKit's parser reads an
+//! invalid byte as U+FFFD, a character it never looks at, except in the
+//! flags before a RUN's command, which it reads byte by byte, where 0x85 and
+//! 0xA0 are blanks. So tally gets each invalid byte as U+FFFD, unless one of
+//! them is 0x85 or 0xA0, and then the bytes as they are (and its refusal).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,7 +58,8 @@ impl Tally {
             .map(|i| format!("{i:0width$}.Dockerfile"))
             .collect();
         for (name, contents) in names.iter().zip(files) {
-            std::fs::write(dir.path().join(name), contents).expect("a temporary file");
+            std::fs::write(dir.path().join(name), as_buildkit_reads(contents))
+                .expect("a temporary file");
         }
         let mut verdicts = vec![None; files.len()];
         let all: Vec<usize> = (0..files.len()).collect();
@@ -113,5 +122,25 @@ impl Tally {
         let (left, right) = rest.split_at(rest.len() / 2);
         self.settle(dir, names, left, verdicts);
         self.settle(dir, names, right, verdicts);
+    }
+}
+
+/// Whether a rejection is tally's own, not BuildKit's: tally crashed, or
+/// its check of the syntax directive's spelling (BuildKit takes any
+/// directive, and only fails when it cannot pull the image it names).
+pub fn is_tally_own(message: &str) -> bool {
+    message.contains("panic: ") || message.contains("appears misspelled")
+}
+
+/// The bytes tally is given for a file (see the module's comment).
+fn as_buildkit_reads(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let blank =
+        |chunk: std::str::Utf8Chunk| chunk.invalid().iter().any(|b| matches!(b, 0x85 | 0xa0));
+    if bytes.utf8_chunks().any(blank) {
+        return bytes.into();
+    }
+    match String::from_utf8_lossy(bytes) {
+        std::borrow::Cow::Borrowed(_) => bytes.into(),
+        std::borrow::Cow::Owned(text) => text.into_bytes().into(),
     }
 }

@@ -126,6 +126,11 @@ fn fuzz(options: FuzzOptions) -> ExitCode {
         report.rewrites_checked,
         report.tally_processes,
     );
+    let mut reasons: Vec<_> = report.rejections.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1));
+    for (reason, count) in reasons {
+        eprintln!("[fuzz] rejected by BuildKit, rewritten by dockfix: {count:>6}  {reason}");
+    }
     let classes = report.by_class();
     for (class, count) in &classes {
         eprintln!("[fuzz] {class:?}: {count}");

@@ -7,7 +7,8 @@
 //! (`--write`, then `--write` again), which must exit 0, 1 or 2, leave a
 //! file it rejects untouched and change nothing the second time. With
 //! tally, every mutant BuildKit accepts must have rewrites BuildKit accepts
-//! too. Each failure is written out with how to make it again.
+//! too, and every mutant it rejects must be one dockfix refuses. Each
+//! failure is written out with how to make it again.
 
 pub mod mutate;
 
@@ -57,6 +58,9 @@ pub enum Class {
     InternalError,
     /// BuildKit accepts the mutant and rejects its rewrite.
     RejectedRewrite,
+    /// BuildKit rejects the mutant and dockfix rewrote it, where it should
+    /// have refused it with BuildKit's reason.
+    RewroteRejected,
 }
 
 pub struct Failure {
@@ -76,6 +80,9 @@ pub struct Report {
     /// rewrites of the others it then checked.
     pub asked: u64,
     pub rejected_inputs: u64,
+    /// BuildKit's reasons for rejecting the mutants dockfix rewrote, with
+    /// digits and quoted text taken out, and how many each rejected.
+    pub rejections: BTreeMap<String, u64>,
     pub rewrites_checked: u64,
     pub tally_processes: usize,
     pub failures: Vec<Failure>,
@@ -208,6 +215,27 @@ fn accepted(
         .filter_map(|(o, v)| v.is_none().then_some(o))
         .collect();
     report.rejected_inputs += (asked.len() - accepted.len()) as u64;
+    for (outcome, reason) in asked.iter().zip(&verdicts) {
+        let Some(reason) = reason else { continue };
+        if !tally::is_tally_own(reason) {
+            let f = failure(config, seeds, log, Class::RewroteRejected, outcome, reason);
+            report.failures.push(f);
+        }
+        let count = report.rejections.entry(reason_kind(reason)).or_default();
+        *count += 1;
+        if *count == 1 {
+            // One example of each reason, to read.
+            let file = config.out.join(format!(
+                "rejected-seed{}-{}.Dockerfile",
+                config.seed, outcome.index
+            ));
+            std::fs::write(&file, &outcome.bytes).expect("writing the mutant");
+            log(&format!(
+                "[fuzz] BuildKit rejects {} (rewritten by dockfix): {reason}",
+                file.display()
+            ));
+        }
+    }
     let rewrites: Vec<(&Outcome, &str, &[u8])> = accepted
         .iter()
         .flat_map(|o| {
@@ -238,6 +266,40 @@ fn accepted(
         std::fs::write(&rewrite_file, rewrite).expect("writing the rewrite");
         report.failures.push(f);
     }
+}
+
+/// A rejection's reason without the file name, numbers and quoted text,
+/// so that mutants rejected for the same reason count together.
+fn reason_kind(message: &str) -> String {
+    let message = message.strip_prefix("Error: ").unwrap_or(message);
+    let message = message
+        .split_whitespace()
+        .filter(|w| !w.contains(".Dockerfile"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut kind = String::new();
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                kind.push(c);
+            }
+            Some(_) => {}
+            None if matches!(c, '"' | '`' | '\'') => {
+                quote = Some(c);
+                kind.push(c);
+                kind.push('…');
+            }
+            None if c.is_ascii_digit() => {
+                if !kind.ends_with('N') {
+                    kind.push('N');
+                }
+            }
+            None => kind.push(c),
+        }
+    }
+    kind
 }
 
 /// Records a failure: writes the mutant and prints how to make it again.
