@@ -181,7 +181,27 @@ built_image() {
     local stamp="base=$BASE_RECIPE trust=$TRUST file=$(sha256sum <"$HERE/images/$file" | cut -c1-16)"
     [ "$(stamp_of "$name")" = "$stamp" ] && return 0
     log "building $name"
-    boot build -q -t "$name" -f "$HERE/images/$file" --label "dockfix.e2e.stamp=$stamp" "$HERE/images" >/dev/null
+    local build_log="$E2E_HOME/build-${file%.Dockerfile}.log"
+    boot build -t "$name" -f "$HERE/images/$file" --label "dockfix.e2e.stamp=$stamp" "$HERE/images" \
+        >"$build_log" 2>&1 || { tail -20 "$build_log" >&2; die "building $name failed"; }
+    log "built $name"
+}
+
+# Runs each command (a function and its arguments, one string each) in the
+# background and waits for all of them: making the images waits on the
+# package mirror more than on the cores, so they are made side by side.
+# Fails when any of them failed, after all have ended.
+side_by_side() {
+    local pids=() pid status=0 command
+    for command in "$@"; do
+        # shellcheck disable=SC2086 # one function name and its arguments
+        $command &
+        pids+=("$!")
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || status=1
+    done
+    return "$status"
 }
 
 start_engine() {
@@ -212,13 +232,19 @@ start_engine() {
     die "the modern engine did not start"
 }
 
-# Copies an image into the modern engine unless it already has that image.
-load_image() {
-    local name=$1 id
-    id="$(boot image inspect -f '{{ .Id }}' "$name")"
-    [ "$(boot exec "$ENGINE" docker image inspect -f '{{ .Id }}' "$name" 2>/dev/null)" = "$id" ] && return 0
-    log "loading $name into the modern engine"
-    boot save "$name" | boot exec -i "$ENGINE" docker load >/dev/null
+# Copies the images the modern engine does not have (as the bootstrap
+# engine has them) into it, in one archive: layers the images share (the
+# Debian bases) are copied once.
+load_images() {
+    local name id missing=()
+    for name in "$@"; do
+        id="$(boot image inspect -f '{{ .Id }}' "$name")"
+        [ "$(boot exec "$ENGINE" docker image inspect -f '{{ .Id }}' "$name" 2>/dev/null)" = "$id" ] \
+            || missing+=("$name")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    log "loading ${missing[*]} into the modern engine"
+    boot save "${missing[@]}" | boot exec -i "$ENGINE" docker load >/dev/null
     # The registry's copy is now stale.
     rm -f "$REGISTRY_PUSHED"
 }
@@ -427,18 +453,16 @@ up() {
     [ "$(id -u)" = 0 ] || die "the engines need root"
     ensure_packages
     start_bootstrap
-    base_images bookworm debian:bookworm debian:bookworm-slim
-    base_images trixie debian:trixie
-    built_image "$ENGINE_IMAGE" engine.Dockerfile
-    built_image python:3.11-slim python.Dockerfile
-    built_image node:18 node.Dockerfile
-    built_image golang:1.19 golang.Dockerfile
-    built_image rust:1.85-trixie rust.Dockerfile
+    side_by_side "base_images bookworm debian:bookworm debian:bookworm-slim" \
+        "base_images trixie debian:trixie" || die "making the base images failed"
+    side_by_side "built_image $ENGINE_IMAGE engine.Dockerfile" \
+        "built_image python:3.11-slim python.Dockerfile" \
+        "built_image node:18 node.Dockerfile" \
+        "built_image golang:1.19 golang.Dockerfile" \
+        "built_image rust:1.85-trixie rust.Dockerfile" || die "building the images failed"
     start_engine
     local images=(debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19 rust:1.85-trixie)
-    for image in "${images[@]}"; do
-        load_image "$image"
-    done
+    load_images "${images[@]}"
     start_registry
     mirror_engine
     # A second `up` (CI starts the engines early, the harness asks again)
