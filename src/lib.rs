@@ -14,6 +14,7 @@ pub mod pin;
 pub mod pr;
 pub mod registry;
 pub mod rules;
+pub mod scope;
 pub mod suppress;
 pub mod syntax;
 pub mod transforms;

@@ -9,6 +9,7 @@ use crate::deps::{readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
+use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 use crate::transforms::{Ecosystem, Reader};
 
@@ -240,7 +241,8 @@ fn examine(
             "there is no build context to read the manifests from (use --context)".into(),
         ));
     };
-    let files = match needed_files(root, copy, stage, &dep) {
+    let scope = Scope::at(stages, index, copy.instruction.span().start);
+    let files = match needed_files(root, copy, &scope, &dep) {
         Ok(files) => files,
         Err(why) => return Some(report(why)),
     };
@@ -375,17 +377,18 @@ fn plan(
 fn needed_files(
     root: &std::path::Path,
     copy: &FullCopy,
-    stage: &Stage,
+    scope: &Scope,
     dep: &DepCommand,
 ) -> Result<Vec<String>, String> {
     let eco = dep.ecosystem;
     if !matches!(copy.dest.as_str(), "." | "./") {
-        let cwd = moves::workdir_before(stage, copy.instruction);
-        if cwd.as_deref().map(moves::normalize) != Some(moves::normalize(&copy.dest)) {
+        let cwd = scope.workdir.as_deref();
+        let dest = scope.expand(&copy.dest);
+        let same = matches!((cwd, &dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
+        if !same {
             return Err(format!(
                 "the install runs in {}, not in the copy's destination {}",
-                cwd.as_deref()
-                    .unwrap_or("the base image's working directory"),
+                cwd.unwrap_or("the base image's working directory"),
                 copy.dest
             ));
         }

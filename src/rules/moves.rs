@@ -3,7 +3,6 @@
 //! blank lines are kept so the layout around both places stays as it was.
 
 use crate::edit::Edit;
-use crate::model::Stage;
 use crate::syntax::{Dockerfile, Instruction, ItemKind, LineKind};
 
 /// Instructions that do not change how a later RUN runs, so a RUN may move
@@ -49,31 +48,6 @@ pub fn normalize(path: &str) -> String {
     } else {
         trimmed.into()
     }
-}
-
-/// The working directory before `instruction`, when the stage chain sets
-/// it with literal WORKDIRs.
-pub fn workdir_before(stage: &Stage, instruction: &Instruction) -> Option<String> {
-    let mut cwd: Option<String> = None;
-    for i in stage
-        .body
-        .iter()
-        .take_while(|i| !std::ptr::eq(**i, instruction))
-    {
-        if i.command.name != "workdir" {
-            continue;
-        }
-        let dir = i.command.values.first()?;
-        if dir.contains('$') {
-            return None;
-        }
-        cwd = if dir.starts_with('/') {
-            Some(dir.clone())
-        } else {
-            Some(format!("{}/{dir}", normalize(cwd.as_deref()?)))
-        };
-    }
-    cwd
 }
 
 /// An instruction taken out of its place.

@@ -11,6 +11,7 @@ use super::run_user::{run_user, RunUser};
 use super::{yarn, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::model::{self, Stage, Variable};
+use crate::scope::Scope;
 use crate::syntax::{shell, Instruction};
 use crate::transforms::{self, CacheDir, CacheManager, YarnRelease};
 
@@ -505,7 +506,7 @@ impl Site<'_, '_> {
         if self.own.iter().any(|c| c.word(0) == Some("cd")) {
             return None;
         }
-        let workdir = super::moves::workdir_before(&self.stages[self.index], self.run)?;
+        let workdir = Scope::at(self.stages, self.index, self.run.span().start).workdir?;
         let target = match cache.env.iter().find_map(|v| self.vars.get(v)) {
             Some(variable) if variable.from_arg || !variable.value.starts_with('/') => return None,
             Some(variable) => normalize(&variable.value),

@@ -3,7 +3,8 @@
 
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::model::{self, Stage};
+use crate::model;
+use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction};
 
 pub static RULE: Rule = Rule {
@@ -93,7 +94,7 @@ const CACHES: &[&str] = &[
 fn check(cx: &Context) -> Vec<Finding> {
     let stages = model::stages(cx.file);
     let mut findings = Vec::new();
-    for stage in &stages {
+    for (index, stage) in stages.iter().enumerate() {
         for (position, instruction) in stage.body.iter().enumerate() {
             let Some(copy) = full_copy(instruction) else {
                 continue;
@@ -115,7 +116,8 @@ fn check(cx: &Context) -> Vec<Finding> {
                         .copied()
                         .unwrap_or(*next);
                     let runs = (rest[i - group], *next, last);
-                    findings.push(finding(cx.file, stage, &copy, runs, &between[..i - group]));
+                    let scope = Scope::at(&stages, index, instruction.span().start);
+                    findings.push(finding(cx.file, &scope, &copy, runs, &between[..i - group]));
                 }
                 between.push(next);
             }
@@ -128,7 +130,7 @@ fn check(cx: &Context) -> Vec<Finding> {
 /// package RUNs `first..=last` it belongs to.
 fn finding(
     file: &Dockerfile,
-    stage: &Stage,
+    scope: &Scope,
     copy: &FullCopy,
     (first, run, last): (&Instruction, &Instruction, &Instruction),
     between: &[&Instruction],
@@ -147,7 +149,7 @@ fn finding(
                 i.start_line
             )
         })
-        .or_else(|| destination_problem(stage, copy));
+        .or_else(|| destination_problem(scope, copy));
     let fix = blocker.is_none().then(|| {
         let eol = moves::line_ending(file, copy.instruction);
         let taken = moves::take(file, first, last, &eol);
@@ -168,19 +170,26 @@ fn finding(
 }
 
 /// Why packages installed before the copy could end up different, if so.
-fn destination_problem(stage: &Stage, copy: &FullCopy) -> Option<String> {
-    let dest =
-        if copy.dest.starts_with('/') {
-            copy.dest.clone()
-        } else {
-            match moves::workdir_before(stage, copy.instruction) {
-                Some(cwd) => format!("{}/{}", cwd.trim_end_matches('/'), copy.dest),
-                None => return Some(
-                    "the copy goes to the base image's working directory, which dockfix cannot see"
+fn destination_problem(scope: &Scope, copy: &FullCopy) -> Option<String> {
+    let Some(dest) = scope.expand(&copy.dest) else {
+        return Some(format!(
+            "the copy's destination {} has a variable whose value dockfix cannot know",
+            copy.dest
+        ));
+    };
+    let dest = if dest.starts_with('/') {
+        dest
+    } else {
+        match &scope.workdir {
+            Some(cwd) => format!("{}/{dest}", cwd.trim_end_matches('/')),
+            None => {
+                return Some(
+                    "the copy goes to a working directory dockfix cannot know (the base image's, or one a build argument sets)"
                         .into(),
-                ),
+                )
             }
-        };
+        }
+    };
     let dest = moves::normalize(dest.replace("/./", "/").trim_end_matches("/."));
     let collides = dest == "/"
         || dest == "/var"
