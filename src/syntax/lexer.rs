@@ -353,10 +353,12 @@ fn can_contain_heredoc(command: &Command) -> bool {
     matches!(command.name.as_str(), "run" | "copy" | "add") && !command.json
 }
 
-/// `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, key lower-cased.
+/// `#`, any Unicode white space (BuildKit since v0.26; before, only the
+/// regexp's), then `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, key
+/// lower-cased. Invalid UTF-8 is read as U+FFFD, as Go's regexp reads it.
 fn parse_directive(token: &[u8]) -> Option<(String, String)> {
-    let text = std::str::from_utf8(token).ok()?;
-    let rest = text.strip_prefix('#')?.trim_start_matches(is_re_space);
+    let text = String::from_utf8_lossy(token);
+    let rest = text.strip_prefix('#')?.trim_start_matches(char::is_whitespace);
     let key_len = rest
         .char_indices()
         .find(|&(i, c)| !(c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
@@ -416,6 +418,17 @@ mod tests {
         assert_eq!(run.lines.len(), 4);
         assert_eq!(run.lines[1].kind, LineKind::Comment);
         assert_eq!(run.lines[2].kind, LineKind::Blank);
+    }
+
+    #[test]
+    fn a_directive_may_follow_any_white_space() {
+        let file = parse_ast("#\u{3000}escape=`\nFROM a\nRUN a `\n  b\n".as_bytes()).unwrap();
+        assert_eq!(file.escape, b'`');
+        let error = parse_ast(b"# escape=\xff\nFROM a\n").unwrap_err();
+        assert_eq!(
+            error.message,
+            "invalid escape token '\u{fffd}' does not match ` or \\"
+        );
     }
 
     #[test]
