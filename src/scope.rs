@@ -113,8 +113,9 @@ impl Scope {
     }
 }
 
-/// An absolute path without `.` components, doubled or trailing slashes.
-fn clean(path: &str) -> String {
+/// An absolute path without `.` and `..` components, doubled or trailing
+/// slashes.
+pub fn clean(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

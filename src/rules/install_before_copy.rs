@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use super::copy_passes::copy_passes;
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{readers, DepCommand, Role};
@@ -72,10 +73,19 @@ missing or excluded by `.dockerignore`; an npm lifecycle script
 local-path dependency; an editable or local pip requirement; a Go module
 replaced by a local directory; a `node_modules` directory in the context
 that the full copy would put over the installed one (add it to
-`.dockerignore`); instructions between the copy and the install that the
-install depends on (ENV, ARG, USER, WORKDIR, RUN, ...); an install that
-runs in another directory than the copy's destination, or after other
+`.dockerignore`); an instruction between the copy and the install that
+dockfix cannot show to be independent of the copy; an install that runs
+in another directory than the copy's destination, or after other
 commands in its RUN.
+
+Instructions between the copy and the install stay where they are and
+the copy moves down to follow the install, the manifests' COPY taking its
+place, when none reads or writes what the copy writes or changes what it
+does: a WORKDIR outside the destination (or the destination itself), ENV
+and ARG that set no variable the copy reads, USER, a COPY elsewhere, and a
+RUN that only installs system packages or runs commands that name every
+path they touch outside the destination (`python -m venv /opt/venv`,
+`pip install flask`, `useradd app`).
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
@@ -222,15 +232,22 @@ fn examine(
     if let Some(required) = missing_flag {
         return Some(report(required.reason.clone()));
     }
-    if let Some(blocking) = between
+    // With only inert instructions between, the install moves up to the
+    // copy; else the copy moves down to the install, past them.
+    let copy_moves = between
         .iter()
-        .find(|i| !INERT.contains(&i.command.name.as_str()))
-    {
-        return Some(report(format!(
-            "{} at line {} sits between the copy and the install and would then come after it",
-            blocking.command.name.to_uppercase(),
-            blocking.start_line
-        )));
+        .any(|i| !INERT.contains(&i.command.name.as_str()));
+    let scope = Scope::at(stages, index, copy.instruction.span().start);
+    if copy_moves {
+        let Some(dest) = moves::destination(&scope, copy) else {
+            return Some(report(format!(
+                "instructions sit between the copy and the install, and dockfix cannot know where the copy goes (line {})",
+                copy.instruction.start_line
+            )));
+        };
+        if let Err(why) = copy_passes(cx.file, stages, index, copy, &dest, &between) {
+            return Some(report(why));
+        }
     }
     let plan = match plan(cx, target, &dep, dep_range) {
         Ok(plan) => plan,
@@ -241,8 +258,8 @@ fn examine(
             "there is no build context to read the manifests from (use --context)".into(),
         ));
     };
-    let scope = Scope::at(stages, index, copy.instruction.span().start);
-    let files = match needed_files(root, copy, &scope, &dep) {
+    let at_install = Scope::at(stages, index, target.span().start);
+    let files = match needed_files(root, copy, &scope, &at_install, &dep) {
         Ok(files) => files,
         Err(why) => return Some(report(why)),
     };
@@ -250,7 +267,7 @@ fn examine(
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
     };
-    match edits(cx.file, copy, target, &files, &plan, eco) {
+    match edits(cx.file, copy, target, &files, &plan, eco, copy_moves) {
         Ok(edits) => {
             let mut fix = Fix::new(Applicability::Safe, edits);
             let mut message = format!(
@@ -378,12 +395,15 @@ fn needed_files(
     root: &std::path::Path,
     copy: &FullCopy,
     scope: &Scope,
+    at_install: &Scope,
     dep: &DepCommand,
 ) -> Result<Vec<String>, String> {
     let eco = dep.ecosystem;
-    if !matches!(copy.dest.as_str(), "." | "./") {
-        let cwd = scope.workdir.as_deref();
-        let dest = scope.expand(&copy.dest);
+    // The install reads its manifests from its working directory: where
+    // the copy put the context's root.
+    if !matches!(copy.dest.as_str(), "." | "./") || at_install.workdir != scope.workdir {
+        let cwd = at_install.workdir.as_deref();
+        let dest = moves::destination(scope, copy);
         let same = matches!((cwd, &dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
         if !same {
             return Err(format!(
@@ -558,6 +578,7 @@ fn edits(
     files: &[String],
     plan: &Plan,
     eco: &Ecosystem,
+    copy_moves: bool,
 ) -> Result<Vec<Edit>, String> {
     let src = &file.source;
     let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
@@ -594,6 +615,8 @@ fn edits(
     // which go above the manifest COPY they now introduce.
     let mut comments = String::new();
     let moved = match plan {
+        // The install stays; the copy comes after it.
+        Plan::Move if copy_moves => String::new(),
         Plan::Move => {
             let taken = moves::take(file, target, target, &eol);
             edits.push(taken.delete);
@@ -635,7 +658,9 @@ fn edits(
             format!("{run_keyword} {command}{eol}")
         }
     };
-    insert.push_str(&comments);
+    if !copy_moves {
+        insert.push_str(&comments);
+    }
     for (dir, list) in &groups {
         let dest = if dir.is_empty() {
             base.clone()
@@ -649,7 +674,19 @@ fn edits(
         insert.push_str(&line.join(" "));
         insert.push_str(&eol);
     }
-    insert.push_str(&moved);
-    edits.push(moves::insert(file, insert_at, insert, &eol));
+    if !copy_moves {
+        insert.push_str(&moved);
+        edits.push(moves::insert(file, insert_at, insert, &eol));
+        return Ok(edits);
+    }
+    // The manifests take the copy's place, and the copy (with the comment
+    // lines directly above it) follows the install.
+    let copy_span = insert_at..copy.instruction.span().end;
+    let copy_text = String::from_utf8_lossy(&src[copy_span.clone()]).into_owned();
+    edits.push(Edit::replace(copy_span, insert));
+    edits.push(match plan {
+        Plan::Move => Edit::insert(target.span().end, copy_text),
+        _ => Edit::insert(target.span().start, moved + &copy_text),
+    });
     Ok(edits)
 }

@@ -18,6 +18,7 @@ mod base_image_version;
 mod base_images;
 mod cache_clean;
 mod commands;
+mod copy_passes;
 mod exec_form;
 mod gem_no_document;
 mod install_before_copy;

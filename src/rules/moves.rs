@@ -3,6 +3,7 @@
 //! blank lines are kept so the layout around both places stays as it was.
 
 use crate::edit::Edit;
+use crate::scope::{clean, Scope};
 use crate::syntax::{Dockerfile, Instruction, ItemKind, LineKind};
 
 /// Instructions that do not change how a later RUN runs, so a RUN may move
@@ -39,6 +40,15 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
         }),
         _ => None,
     }
+}
+
+/// Where a full copy writes, as an absolute path, when dockfix can know it.
+pub fn destination(scope: &Scope, copy: &FullCopy) -> Option<String> {
+    let dest = scope.expand(&copy.dest)?;
+    if dest.starts_with('/') {
+        return Some(clean(&dest));
+    }
+    Some(clean(&format!("{}/{dest}", scope.workdir.as_deref()?)))
 }
 
 pub fn normalize(path: &str) -> String {

@@ -191,17 +191,23 @@ fn destination_problem(scope: &Scope, copy: &FullCopy) -> Option<String> {
         }
     };
     let dest = moves::normalize(dest.replace("/./", "/").trim_end_matches("/."));
-    let collides = dest == "/"
+    packages_may_write(&dest)
+        .then(|| format!("the copy goes to {dest}, where packages may install files"))
+}
+
+/// Whether package installs may write into the directory `dest`.
+pub fn packages_may_write(dest: &str) -> bool {
+    let dest = moves::normalize(dest);
+    dest == "/"
         || dest == "/var"
         || SYSTEM_DIRS
             .iter()
-            .any(|d| dest == *d || dest.starts_with(&format!("{d}/")));
-    collides.then(|| format!("the copy goes to {dest}, where packages may install files"))
+            .any(|d| dest == *d || dest.starts_with(&format!("{d}/")))
 }
 
 /// A RUN whose every command is a package manager or cache cleanup, with
 /// nothing that could read the build context.
-fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
+pub fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
     let command = &run.command;
     let bind_mount = command.flags.iter().any(|f| {
         f.name() == "mount"

@@ -358,7 +358,9 @@ fn can_contain_heredoc(command: &Command) -> bool {
 /// lower-cased. Invalid UTF-8 is read as U+FFFD, as Go's regexp reads it.
 fn parse_directive(token: &[u8]) -> Option<(String, String)> {
     let text = String::from_utf8_lossy(token);
-    let rest = text.strip_prefix('#')?.trim_start_matches(char::is_whitespace);
+    let rest = text
+        .strip_prefix('#')?
+        .trim_start_matches(char::is_whitespace);
     let key_len = rest
         .char_indices()
         .find(|&(i, c)| !(c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))

@@ -1,0 +1,324 @@
+//! Whether a full copy (`COPY . /app`) can move down past the instructions
+//! that follow it, so that an install after them can run before it: each
+//! must neither read nor write what the copy puts in the image, nor change
+//! what the copy does. What dockfix cannot show is a reason, never skipped.
+
+use super::moves::{normalize, FullCopy, INERT};
+use super::packages_before_copy::{installs_packages_only, packages_may_write};
+use crate::model::Stage;
+use crate::scope::{clean, Scope};
+use crate::syntax::shell::{self, SimpleCommand};
+use crate::syntax::{Dockerfile, Instruction};
+
+/// Ok when `copy` can move down past every instruction of `between`, else
+/// why not. `dest` is where the copy writes, as an absolute path.
+pub fn copy_passes(
+    file: &Dockerfile,
+    stages: &[Stage],
+    index: usize,
+    copy: &FullCopy,
+    dest: &str,
+    between: &[&Instruction],
+) -> Result<(), String> {
+    let copy_text = String::from_utf8_lossy(&copy.instruction.logical.text);
+    let at_copy = Scope::at(stages, index, copy.instruction.span().start);
+    let relative_dest = !at_copy
+        .expand(&copy.dest)
+        .is_some_and(|d| d.starts_with('/'));
+    for instruction in between {
+        let name = instruction.command.name.as_str();
+        let at = || format!("{} at line {}", name.to_uppercase(), instruction.start_line);
+        let scope = Scope::at(stages, index, instruction.span().start);
+        match name {
+            _ if INERT.contains(&name) => {}
+            // COPY takes no notice of USER: what it writes is root's
+            // unless --chown says otherwise.
+            "user" => {}
+            "env" | "arg" => {
+                let values = &instruction.command.values;
+                let names: Vec<&str> = if name == "env" {
+                    values.chunks(3).map(|t| t[0].as_str()).collect()
+                } else {
+                    values
+                        .iter()
+                        .map(|a| a.split_once('=').map_or(a.as_str(), |(n, _)| n))
+                        .collect()
+                };
+                if let Some(used) = names.iter().find(|n| names_variable(&copy_text, n)) {
+                    return Err(format!(
+                        "{} sets {used}, which the copy reads, and the copy would then come after it",
+                        at()
+                    ));
+                }
+            }
+            "workdir" => {
+                if relative_dest {
+                    return Err(format!(
+                        "{} would change where the copy goes, were the copy after it",
+                        at()
+                    ));
+                }
+                let after = Scope::at(stages, index, instruction.span().end);
+                let Some(dir) = after.workdir else {
+                    return Err(format!(
+                        "{} sets a directory dockfix cannot know, which may be inside the copy's destination",
+                        at()
+                    ));
+                };
+                if under(&dir, dest) && normalize(&dir) != normalize(dest) {
+                    return Err(format!(
+                        "{} makes {dir}, inside the copy's destination, which the copy would then fill",
+                        at()
+                    ));
+                }
+            }
+            "copy" | "add" => {
+                let target = instruction
+                    .command
+                    .values
+                    .last()
+                    .and_then(|d| scope.expand(d));
+                let target = target.and_then(|t| absolute(&t, scope.workdir.as_deref()));
+                match target {
+                    Some(t) if !under(&t, dest) && !under(dest, &t) => {}
+                    _ => return Err(format!(
+                        "{} may write where the copy writes, and the copy would then write over it",
+                        at()
+                    )),
+                }
+            }
+            "run" => run_passes(file, &scope, instruction, dest)
+                .map_err(|why| format!("{} {why}", at()))?,
+            _ => {
+                return Err(format!(
+                    "{} sits between the copy and the install and would then come before the copy",
+                    at()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` names the variable `name` (`$name` or `${name...`).
+fn names_variable(text: &str, name: &str) -> bool {
+    text.match_indices('$').any(|(at, _)| {
+        let after = &text[at + 1..];
+        let after = after.strip_prefix('{').unwrap_or(after);
+        after
+            .strip_prefix(name)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+/// Whether `path` is `dir` or inside it.
+fn under(path: &str, dir: &str) -> bool {
+    let (path, dir) = (normalize(path), normalize(dir));
+    dir == "/" || path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+/// `path` made absolute against the working directory, when it is known.
+fn absolute(path: &str, cwd: Option<&str>) -> Option<String> {
+    if path.starts_with('/') {
+        return Some(clean(path));
+    }
+    Some(clean(&format!("{}/{path}", cwd?)))
+}
+
+/// A RUN the copy may move past: one that only installs system packages
+/// (into a destination packages do not write), or whose every command is
+/// one of those below with every path it names outside the copy's
+/// destination. The text of the error follows "RUN at line N".
+fn run_passes(
+    file: &Dockerfile,
+    scope: &Scope,
+    run: &Instruction,
+    dest: &str,
+) -> Result<(), String> {
+    if installs_packages_only(file, run) {
+        if packages_may_write(dest) {
+            return Err(format!("installs packages, which may write into {dest}"));
+        }
+        return Ok(());
+    }
+    let command = &run.command;
+    let bind_mount = command.flags.iter().any(|f| {
+        f.name() == "mount"
+            && !["type=cache", "type=tmpfs", "type=secret", "type=ssh"]
+                .iter()
+                .any(|t| f.text.contains(t))
+    });
+    if bind_mount {
+        return Err("mounts files from the build context".into());
+    }
+    if command.json || !run.heredocs.is_empty() {
+        return Err("is in a form dockfix does not read here (exec form or heredoc)".into());
+    }
+    let script = shell::parse(file, run).ok_or("has a shell dockfix cannot read")?;
+    if script.has_error() || script.commands().is_empty() {
+        return Err("has a shell dockfix cannot read".into());
+    }
+    let cwd = scope.workdir.as_deref();
+    let outside =
+        |value: &str| absolute(value, cwd).is_some_and(|p| !under(&p, dest) && !under(dest, &p));
+    for redirect in script.redirects() {
+        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
+        let target = text.trim_start_matches(|c: char| c.is_ascii_digit() || "<>&|".contains(c));
+        let target = target.trim();
+        let fine = text
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .starts_with(">&")
+            || scope
+                .expand(target)
+                .is_some_and(|t| t == "/dev/null" || outside(&t));
+        if !fine || text.contains("<<") {
+            return Err(format!(
+                "redirects to or from {target}, which may be what the copy wrote"
+            ));
+        }
+    }
+    for command in script.commands() {
+        let words = words(file, scope, command).ok_or(
+            "runs a command with a word dockfix cannot read (a build argument, a substitution)",
+        )?;
+        check_command(&words, &outside)?;
+    }
+    Ok(())
+}
+
+/// A command's words as the shell passes them, variables expanded.
+fn words(file: &Dockerfile, scope: &Scope, command: &SimpleCommand) -> Option<Vec<String>> {
+    command
+        .name
+        .iter()
+        .chain(&command.args)
+        .map(|r| {
+            shell::unquoted(&file.source, r.clone()).or_else(|| {
+                let text = std::str::from_utf8(&file.source[r.clone()]).ok()?;
+                scope.expand(text)
+            })
+        })
+        .collect()
+}
+
+/// Commands that read and write only the paths they name, and what each
+/// argument is.
+fn check_command(words: &[String], outside: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    let name = words[0].rsplit('/').next().unwrap_or_default();
+    let args = &words[1..];
+    let reads = || {
+        Err(format!(
+            "runs `{name}`, which may read or write what the copy wrote"
+        ))
+    };
+    let operands = || args.iter().filter(|a| !a.starts_with('-'));
+    // A word that names a file: a path, or an archive a package tool would
+    // read from the working directory.
+    let path_like = |a: &str| {
+        a.contains('/') && !a.contains("://")
+            || a.starts_with('.')
+            || a.starts_with('~')
+            || [".whl", ".tar.gz", ".tgz", ".zip", ".deb", ".rpm", ".gem"]
+                .iter()
+                .any(|e| a.ends_with(e))
+    };
+    // Names (packages, users, URLs), and paths outside the destination.
+    let names_only = || {
+        args.iter().all(|a| {
+            let value = match a.split_once('=') {
+                Some((flag, value)) if flag.starts_with('-') => value,
+                _ => a.as_str(),
+            };
+            !path_like(value) || value.starts_with('/') && outside(value)
+        })
+    };
+    // Every operand after the first `skip` is a file.
+    let files = |skip: usize| operands().skip(skip).all(|a| outside(a)) && names_only();
+    let fine = match name {
+        "true"
+        | "echo"
+        | "printf"
+        | "set"
+        | "export"
+        | "update-ca-certificates"
+        | "ldconfig"
+        | "locale-gen" => names_only(),
+        "useradd" | "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" | "gem"
+        | "corepack" => names_only(),
+        "git" => args.first().is_some_and(|a| a == "config") && names_only(),
+        "go" => args.first().is_some_and(|a| a == "install") && names_only(),
+        "mkdir" | "touch" | "rm" | "cp" | "mv" | "ln" => files(0),
+        "chown" | "chmod" | "chgrp" => files(1),
+        "curl" => curl_output_outside(args, outside) && names_only(),
+        "pip" | "pip3" => pip(args) && names_only(),
+        "python" | "python3" => match args {
+            [m, venv, ..] if m == "-m" && venv == "venv" => files(1),
+            [m, pip_, rest @ ..] if m == "-m" && pip_ == "pip" => pip(rest) && names_only(),
+            _ => false,
+        },
+        "npm" | "pnpm" => {
+            args.iter().any(|a| a == "-g" || a == "--global")
+                && args
+                    .iter()
+                    .any(|a| matches!(a.as_str(), "install" | "i" | "add"))
+                && names_only()
+        }
+        "yarn" => args.first().is_some_and(|a| a == "global") && names_only(),
+        _ => false,
+    };
+    if fine {
+        Ok(())
+    } else {
+        reads()
+    }
+}
+
+/// curl writes to standard output, or to a file (`-o`) outside the
+/// destination; never to a file named after the URL in the working
+/// directory (`-O`).
+fn curl_output_outside(args: &[String], outside: &dyn Fn(&str) -> bool) -> bool {
+    let mut next_is_output = false;
+    for arg in args {
+        if next_is_output {
+            if !outside(arg) && arg != "-" {
+                return false;
+            }
+            next_is_output = false;
+        } else if arg == "--output" || arg == "-o" {
+            next_is_output = true;
+        } else if matches!(
+            arg.as_str(),
+            "--remote-name" | "--remote-name-all" | "--output-dir"
+        ) {
+            return false;
+        } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.starts_with('-')) {
+            if short.contains(['O', 'J']) {
+                return false;
+            }
+            next_is_output = short.ends_with('o');
+            if let Some((_, value)) = short.split_once('o').filter(|(_, v)| !v.is_empty()) {
+                // `-o/path` (value joined to the flag)
+                if !outside(value) {
+                    return false;
+                }
+                next_is_output = false;
+            }
+        }
+    }
+    !next_is_output
+}
+
+/// `pip install` of named packages: no requirement, constraint or
+/// editable files, nothing from the working directory.
+fn pip(args: &[String]) -> bool {
+    args.first().is_some_and(|a| a == "install")
+        && !args.iter().any(|a| {
+            let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+            matches!(
+                flag,
+                "-r" | "--requirement" | "-c" | "--constraint" | "-e" | "--editable" | "."
+            ) || a.starts_with("-r")
+                || a.starts_with("-e")
+                || a.starts_with("-c")
+        })
+}
