@@ -12,6 +12,7 @@
 //! them down), so the harness runs on a fresh machine from one command.
 
 mod caches;
+mod contents;
 mod corpus;
 mod pins;
 mod progress;
@@ -529,6 +530,8 @@ fn fixtures(root: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
 struct Measurement {
     built: bool,
     smoke: Option<String>,
+    /// The image's configuration and the files of its working directory.
+    contents: contents::Contents,
     size: u64,
     /// Bytes of each package cache the image carries.
     caches: BTreeMap<String, u64>,
@@ -638,6 +641,21 @@ fn run_fixture(
                 unexpected.join(", ")
             );
         }
+        // What a cache mount the rewrite adds holds stays out of the image
+        // on purpose.
+        let mount_targets: Vec<String> = after.mounts.keys().cloned().collect();
+        let content_differences = if before.built && after.built {
+            before.contents.differences(
+                &after.contents,
+                &mount_targets,
+                variant.flags.contains(&"--unsafe"),
+            )
+        } else {
+            vec![]
+        };
+        for difference in &content_differences {
+            eprintln!("[e2e]   {}: {difference}", variant.name);
+        }
         rows.push(Row {
             fixture: name.to_string(),
             variant: variant.name,
@@ -645,6 +663,8 @@ fn run_fixture(
             built_before: before.built,
             built_after: after.built,
             smoke_equal: before.built && after.built && before.smoke == after.smoke,
+            contents_equal: before.built && after.built && content_differences.is_empty(),
+            content_differences,
             size_before: before.size,
             size_after: after.size,
             package_cache_bytes_before: caches::total(&before.caches),
@@ -722,6 +742,7 @@ fn measure(
     let mut measured = Measurement {
         built: true,
         smoke: Some(smoke),
+        contents: contents::Contents::of(engine, tag)?,
         size,
         caches,
         mounts,

@@ -19,6 +19,13 @@ pub struct Row {
     pub built_after: bool,
     /// The smoke command printed the same and exited the same in both images.
     pub smoke_equal: bool,
+    /// Both images start containers the same way (Cmd, Entrypoint,
+    /// WorkingDir, User, Env, ExposedPorts) and hold the same files in their
+    /// working directory (type, mode, owner, link, checksum), but for the
+    /// Dockerfile's own text and what the rewrite's cache mounts hold.
+    pub contents_equal: bool,
+    /// What differs, when something does.
+    pub content_differences: Vec<String>,
     /// Image sizes in bytes.
     pub size_before: u64,
     pub size_after: u64,
@@ -64,6 +71,7 @@ impl Row {
         self.built_before
             && self.built_after
             && self.smoke_equal
+            && self.contents_equal
             && self.package_caches_ok
             && self.pin_problems.is_empty()
     }
@@ -128,6 +136,7 @@ const COLUMNS: &[(&str, Cell)] = &[
         format!("{}/{}", yes(r.built_before), yes(r.built_after))
     }),
     ("smoke equal", |r| yes(r.smoke_equal)),
+    ("app files and config equal", |r| yes(r.contents_equal)),
     ("size before", |r| megabytes(r.size_before)),
     ("size after", |r| megabytes(r.size_after)),
     ("size change", |r| size_change(r.size_before, r.size_after)),
@@ -248,6 +257,8 @@ mod tests {
             built_before: true,
             built_after: true,
             smoke_equal: true,
+            contents_equal: true,
+            content_differences: vec![],
             size_before: 200_000_000,
             size_after: 150_000_000,
             package_cache_bytes_before: 12_345_678,
@@ -300,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             lines.next().unwrap(),
-            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x | - |"
+            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x | - |"
         );
         let mut broken = row();
         broken.smoke_equal = false;
@@ -324,7 +335,7 @@ mod tests {
         assert!(!header.contains("rebuild") && !header.contains("cached steps"));
         assert_eq!(
             lines.nth(1).unwrap(),
-            "| python-pip | safe | yes | yes/yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | - |"
+            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | - |"
         );
     }
 
@@ -356,6 +367,7 @@ mod tests {
             "built_before",
             "built_after",
             "smoke_equal",
+            "contents_equal",
             "size_before",
             "size_after",
             "package_cache_bytes_before",

@@ -1,0 +1,185 @@
+//! What an image holds of its app, compared between an original and a
+//! rewrite: the configuration a container starts with, and every file under
+//! the image's working directory (path, type, mode, owner, link target and
+//! checksum). A rewrite that moves instructions must leave both as they were.
+
+use std::collections::BTreeSet;
+
+use super::{Engine, Result};
+
+/// The configuration fields that decide how a container runs.
+const CONFIG: &str = "Cmd={{json .Config.Cmd}}\nEntrypoint={{json .Config.Entrypoint}}\n\
+WorkingDir={{json .Config.WorkingDir}}\nUser={{json .Config.User}}\nEnv={{json .Config.Env}}\n\
+ExposedPorts={{json .Config.ExposedPorts}}";
+
+/// Lists the directory `$0` (one line per entry, then one checksum line
+/// per regular file), in a stable order. The Dockerfile and .dockerignore
+/// are the files a rewrite changes on purpose: their checksums are left out.
+const LIST: &str = r#"cd "$0" && LC_ALL=C find . -xdev -mindepth 1 -printf '%y %m %U:%G %p -> %l\n' | LC_ALL=C sort && LC_ALL=C find . -xdev -type f ! -name Dockerfile ! -name .dockerignore -exec sha256sum {} + | LC_ALL=C sort -k2"#;
+
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct Contents {
+    /// `Field=json`, one per field.
+    pub config: Vec<String>,
+    /// The working directory, and its listing; none when the image works in
+    /// `/` (its whole file system, which package cleanups change).
+    pub app: Option<(String, Vec<String>)>,
+}
+
+impl Contents {
+    pub fn of(engine: &Engine, image: &str) -> Result<Contents> {
+        let config = engine.docker(&["image", "inspect", "-f", CONFIG, image])?;
+        let workdir =
+            engine.docker(&["image", "inspect", "-f", "{{.Config.WorkingDir}}", image])?;
+        let workdir = workdir.trim();
+        let app = if workdir.is_empty() || workdir == "/" {
+            None
+        } else {
+            let args = [
+                "run",
+                "--rm",
+                "--user",
+                "0",
+                "--entrypoint",
+                "sh",
+                image,
+                "-c",
+                LIST,
+                workdir,
+            ];
+            let listing = engine.docker(&args)?;
+            Some((
+                workdir.to_string(),
+                listing.lines().map(String::from).collect(),
+            ))
+        };
+        Ok(Contents {
+            config: config.trim().lines().map(String::from).collect(),
+            app,
+        })
+    }
+
+    /// What differs from `other`, ignoring what lies under `skip` (the
+    /// cache mounts a rewrite adds, which keep a build's output out of the
+    /// image on purpose); empty when nothing does. With `exec_form`, a
+    /// shell-form Cmd or Entrypoint that became the exec form of the same
+    /// words is what the unsafe exec-form fix means to do, not a difference.
+    pub fn differences(&self, other: &Contents, skip: &[String], exec_form: bool) -> Vec<String> {
+        let mut found = Vec::new();
+        for (before, after) in self.config.iter().zip(&other.config) {
+            if before != after && !(exec_form && same_words(before, after)) {
+                found.push(format!("configuration {before} became {after}"));
+            }
+        }
+        if self.config.len() != other.config.len() {
+            found.push("the configurations have different fields".into());
+        }
+        let kept = |c: &Contents| -> Option<(String, BTreeSet<String>)> {
+            let (dir, lines) = c.app.as_ref()?;
+            let skipped: Vec<String> = skip
+                .iter()
+                .filter_map(|s| s.strip_prefix(&format!("{}/", dir.trim_end_matches('/'))))
+                .map(|s| format!("./{}", s.trim_end_matches('/')))
+                .collect();
+            let shown = |line: &&String| {
+                !skipped.iter().any(|s| {
+                    line.split(' ')
+                        .any(|word| word == s || word.starts_with(&format!("{s}/")))
+                })
+            };
+            Some((dir.clone(), lines.iter().filter(shown).cloned().collect()))
+        };
+        match (kept(self), kept(other)) {
+            (Some((dir, before)), Some((_, after))) => {
+                let gone: Vec<_> = before.difference(&after).take(5).collect();
+                let new: Vec<_> = after.difference(&before).take(5).collect();
+                if !gone.is_empty() || !new.is_empty() {
+                    found.push(format!(
+                        "{dir} differs: only before {gone:?}, only after {new:?}"
+                    ));
+                }
+            }
+            (None, None) => {}
+            _ => found.push("one image works in / and the other does not".into()),
+        }
+        found
+    }
+}
+
+/// Whether `Cmd=["/bin/sh","-c","a b"]` became `Cmd=["a","b"]` (or the
+/// same for Entrypoint).
+fn same_words(before: &str, after: &str) -> bool {
+    let split = |line: &str| -> Option<(String, Vec<String>)> {
+        let (field, json) = line.split_once('=')?;
+        let words: Vec<String> = serde_json::from_str(json).ok()?;
+        Some((field.to_string(), words))
+    };
+    let (Some((field, shell)), Some((field_after, exec))) = (split(before), split(after)) else {
+        return false;
+    };
+    field == field_after
+        && matches!(field.as_str(), "Cmd" | "Entrypoint")
+        && matches!(shell.as_slice(), [sh, c, line] if sh == "/bin/sh" && c == "-c"
+            && line.split_whitespace().eq(exec.iter().map(String::as_str)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(lines: &[&str]) -> Contents {
+        Contents {
+            config: vec!["Cmd=[\"node\"]".into()],
+            app: Some(("/app".into(), lines.iter().map(|l| l.to_string()).collect())),
+        }
+    }
+
+    #[test]
+    fn the_same_files_and_configuration_are_equal() {
+        let a = contents(&["f 644 0:0 ./a.js -> ", "abc  ./a.js"]);
+        assert!(a.differences(&a.clone(), &[], false).is_empty());
+    }
+
+    #[test]
+    fn a_changed_checksum_mode_or_configuration_is_a_difference() {
+        let a = contents(&["f 644 0:0 ./a.js -> ", "abc  ./a.js"]);
+        let b = contents(&["f 644 0:0 ./a.js -> ", "abd  ./a.js"]);
+        assert_eq!(a.differences(&b, &[], false).len(), 1);
+        let c = contents(&["f 755 0:0 ./a.js -> ", "abc  ./a.js"]);
+        assert_eq!(a.differences(&c, &[], false).len(), 1);
+        let mut d = a.clone();
+        d.config = vec!["Cmd=[\"sh\"]".into()];
+        assert_eq!(a.differences(&d, &[], true).len(), 1);
+    }
+
+    #[test]
+    fn files_under_a_cache_mount_are_skipped() {
+        let a = contents(&[
+            "d 755 0:0 ./target -> ",
+            "f 644 0:0 ./target/x -> ",
+            "abc  ./target/x",
+        ]);
+        let b = contents(&[]);
+        assert!(a.differences(&b, &["/app/target".into()], false).is_empty());
+        assert!(!a.differences(&b, &[], false).is_empty());
+    }
+
+    #[test]
+    fn the_exec_form_of_the_same_words_is_the_unsafe_fix() {
+        let shell = Contents {
+            config: vec![r#"Cmd=["/bin/sh","-c","npm start"]"#.into()],
+            app: None,
+        };
+        let exec = Contents {
+            config: vec![r#"Cmd=["npm","start"]"#.into()],
+            app: None,
+        };
+        assert!(shell.differences(&exec, &[], true).is_empty());
+        assert_eq!(shell.differences(&exec, &[], false).len(), 1);
+        let other = Contents {
+            config: vec![r#"Cmd=["npm","test"]"#.into()],
+            app: None,
+        };
+        assert_eq!(shell.differences(&other, &[], true).len(), 1);
+    }
+}
