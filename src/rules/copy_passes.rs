@@ -81,10 +81,12 @@ pub fn copy_passes(
                 let target = target.and_then(|t| absolute(&t, scope.workdir.as_deref()));
                 match target {
                     Some(t) if !under(&t, dest) && !under(dest, &t) => {}
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "{} may write where the copy writes, and the copy would then write over it",
                         at()
-                    )),
+                    ))
+                    }
                 }
             }
             "run" => run_passes(file, &scope, instruction, dest)

@@ -33,7 +33,7 @@ pub fn is_opener(word: &[u8]) -> bool {
     matches!(opener(word), Ok(Some(_)))
 }
 
-/// `^(\d*)<<(-?)([^<]*)$` and a single-word delimiter.
+/// `^(\d*)<<(-?)\s*([^<]*)$` and a single-word delimiter.
 fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
     let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
     let Some(after) = word[digits..].strip_prefix(b"<<") else {
@@ -43,6 +43,11 @@ fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
         Some(rest) => (true, rest),
         None => (false, after),
     };
+    let blanks = rest
+        .iter()
+        .take_while(|b| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .count();
+    let rest = &rest[blanks..];
     if rest.is_empty() || rest.contains(&b'<') {
         return Ok(None);
     }
@@ -147,6 +152,16 @@ fn shell_words(line: &[u8], raw: bool) -> Option<Vec<Vec<u8>>> {
                     pos += 1;
                 }
             }
+            // `<<` and the blanks after it stay in the word, so `<< EOF`
+            // is one word (BuildKit since v0.21).
+            b'<' if line.get(pos + 1) == Some(&b'<') => {
+                let blanks = line[pos + 2..]
+                    .iter()
+                    .take_while(|b| matches!(b, b'\t' | b'\r' | b' '))
+                    .count();
+                push_raw(&mut word, &mut in_word, &line[pos..pos + 2 + blanks]);
+                pos += 2 + blanks;
+            }
             _ => pos += push_rune(&mut words, &mut word, &mut in_word, &line[pos..]),
         }
     }
@@ -226,6 +241,18 @@ mod tests {
             [("a".into(), false, true), ("b".into(), false, false)]
         );
         assert_eq!(names("RUN cat > f 2<<EOF"), [("EOF".into(), false, true)]);
+    }
+
+    #[test]
+    fn blanks_may_follow_the_marker() {
+        assert_eq!(names("RUN cat << EOF"), [("EOF".into(), false, true)]);
+        assert_eq!(
+            names("RUN cat <<\t 'EOF' > f"),
+            [("EOF".into(), false, false)]
+        );
+        assert_eq!(names("RUN cat << -EOF"), [("-EOF".into(), false, true)]);
+        // After `<<-` a blank ends the word, as in BuildKit's lexer.
+        assert!(names("RUN cat <<- EOF").is_empty());
     }
 
     #[test]
