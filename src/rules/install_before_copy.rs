@@ -370,6 +370,28 @@ fn plan(
     if leading == commands.len() {
         return Ok(Plan::Move);
     }
+    // What the rest removes would stay in the install's layer once split
+    // off (`npm ci && npm run build && rm -rf node_modules`).
+    let cleanup = commands[leading..].iter().find(|c| {
+        let name = c
+            .name
+            .clone()
+            .and_then(|r| shell::unquoted(&file.source, r));
+        name.is_some_and(|n| n.rsplit('/').next() == Some("rm"))
+            || c.literal_words(&file.source).is_some_and(|words| {
+                dep.ecosystem.cleanup.iter().any(|prefix| {
+                    let prefix: Vec<&str> = prefix.split_whitespace().collect();
+                    words.len() >= prefix.len() && prefix.iter().zip(&words).all(|(p, w)| p == w)
+                })
+            })
+    });
+    if let Some(cleanup) = cleanup {
+        let text = String::from_utf8_lossy(&file.source[cleanup.range.clone()]).into_owned();
+        return Err(format!(
+            "the RUN goes on to `{}` after the install; split off, the install's layer would keep what that removes",
+            text.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
+        ));
+    }
     let ops = script.operators();
     let chained = ops.len() + 1 == commands.len() && ops.iter().all(|(op, _)| op == "&&");
     if !chained || !script.redirects().is_empty() || !target.command.flags.is_empty() {
@@ -559,6 +581,25 @@ fn to_ignore(cx: &Context, root: &std::path::Path, eco: &Ecosystem) -> Result<Ve
     Ok(missing)
 }
 
+/// The text of `range` in `instruction` as BuildKit joins it: comment and
+/// blank lines inside the continuation left out, and each continuation
+/// (the escape character and the line break) taken away.
+fn logical_text(file: &Dockerfile, instruction: &Instruction, range: Range<usize>) -> String {
+    let mut text = String::new();
+    for line in &instruction.lines {
+        let LineKind::Code { continuation } = &line.kind else {
+            continue;
+        };
+        let end = continuation.as_ref().map_or(line.content.end, |c| c.start);
+        let (start, end) = (line.content.start.max(range.start), end.min(range.end));
+        if start < end {
+            text.push_str(&String::from_utf8_lossy(&file.source[start..end]));
+            text.push(' ');
+        }
+    }
+    text
+}
+
 /// A path the install names, as a path in the build context.
 fn relative_to(dest: &str, path: &str) -> Result<String, String> {
     let path = path.trim_start_matches("./");
@@ -640,7 +681,13 @@ fn edits(
         }
         Plan::Prepare { install } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
-            let text = String::from_utf8_lossy(&src[install.clone()]).into_owned();
+            let text = logical_text(file, target, install.clone());
+            if text.contains(['"', '\'', '\\', '$', '`']) {
+                return Err(
+                    "the install has quotes, escapes or variables dockfix does not rewrite yet"
+                        .into(),
+                );
+            }
             let mut words: Vec<&str> = text
                 .split_whitespace()
                 .filter(|w| {
