@@ -12,6 +12,8 @@ use crate::syntax::{Dockerfile, Instruction};
 
 /// Ok when `copy` can move down past every instruction of `between`, else
 /// why not. `dest` is where the copy writes, as an absolute path.
+/// `dest_made` says a COPY takes the copy's place and makes the destination
+/// as the copy made it; without one, a WORKDIR in between may not make it.
 pub fn copy_passes(
     file: &Dockerfile,
     stages: &[Stage],
@@ -19,6 +21,7 @@ pub fn copy_passes(
     copy: &FullCopy,
     dest: &str,
     between: &[&Instruction],
+    dest_made: bool,
 ) -> Result<(), String> {
     let copy_text = String::from_utf8_lossy(&copy.instruction.logical.text);
     let at_copy = Scope::at(stages, index, copy.instruction.span().start);
@@ -68,6 +71,14 @@ pub fn copy_passes(
                 if under(&dir, dest) && normalize(&dir) != normalize(dest) {
                     return Err(format!(
                         "{} makes {dir}, inside the copy's destination, which the copy would then fill",
+                        at()
+                    ));
+                }
+                // WORKDIR makes a directory as the image's user, COPY as
+                // root (or its --chown).
+                if !dest_made && under(dest, &dir) {
+                    return Err(format!(
+                        "{} would make {dir} before the copy does, as another user perhaps",
                         at()
                     ));
                 }
@@ -188,6 +199,26 @@ fn run_passes(
     Ok(())
 }
 
+/// Whether one command of the install's own RUN, run before the copy
+/// instead of after it, neither reads nor writes what the copy writes to
+/// `dest` (when known: else it must name no path at all).
+pub fn command_passes(
+    file: &Dockerfile,
+    scope: &Scope,
+    command: &SimpleCommand,
+    dest: Option<&str>,
+) -> Result<(), String> {
+    let cwd = scope.workdir.as_deref();
+    let outside = |value: &str| {
+        dest.is_some_and(|dest| {
+            absolute(value, cwd).is_some_and(|p| !under(&p, dest) && !under(dest, &p))
+        })
+    };
+    let words = words(file, scope, command)
+        .ok_or("names a word dockfix cannot read (a build argument, a substitution)".to_string())?;
+    check_command(&words, &outside)
+}
+
 /// A command's words as the shell passes them, variables expanded.
 fn words(file: &Dockerfile, scope: &Scope, command: &SimpleCommand) -> Option<Vec<String>> {
     command
@@ -245,8 +276,16 @@ fn check_command(words: &[String], outside: &dyn Fn(&str) -> bool) -> Result<(),
         | "update-ca-certificates"
         | "ldconfig"
         | "locale-gen" => names_only(),
-        "useradd" | "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" | "gem"
-        | "corepack" => names_only(),
+        // useradd makes the home directory it names only when asked to.
+        "useradd" => {
+            !args.iter().any(|a| {
+                a == "--create-home"
+                    || a.starts_with('-') && !a.starts_with("--") && a.contains('m')
+            }) || names_only()
+        }
+        "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" | "gem" | "corepack" => {
+            names_only()
+        }
         "git" => args.first().is_some_and(|a| a == "config") && names_only(),
         "go" => args.first().is_some_and(|a| a == "install") && names_only(),
         "mkdir" | "touch" | "rm" | "cp" | "mv" | "ln" => files(0),

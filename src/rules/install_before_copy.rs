@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::copy_passes::copy_passes;
+use super::copy_passes::{command_passes, copy_passes};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{readers, DepCommand, Role};
@@ -11,7 +11,8 @@ use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
 use crate::scope::Scope;
-use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
+use crate::syntax::shell::{self, SimpleCommand};
+use crate::syntax::{Dockerfile, Instruction, LineKind};
 use crate::transforms::{Ecosystem, Reader};
 
 pub static RULE: Rule = Rule {
@@ -245,11 +246,15 @@ fn examine(
                 copy.instruction.start_line
             )));
         };
-        if let Err(why) = copy_passes(cx.file, stages, index, copy, &dest, &between) {
+        if let Err(why) = copy_passes(cx.file, stages, index, copy, &dest, &between, true) {
             return Some(report(why));
         }
     }
-    let plan = match plan(cx, target, &dep, dep_range) {
+    let at_target = Scope::at(stages, index, target.span().start);
+    let dest = moves::destination(&scope, copy);
+    let blind =
+        |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
+    let plan = match plan(cx, target, &dep, dep_range, &blind) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -311,11 +316,15 @@ fn list(files: &[String]) -> String {
     }
 }
 
+/// How the install's RUN is rearranged. Commands before the install in
+/// its RUN move with it when `blind` shows they do not touch what the copy
+/// writes (`set -e`, `apk add git`, `pip install --upgrade pip`).
 fn plan(
     cx: &Context,
     target: &Instruction,
     dep: &DepCommand,
     dep_range: Range<usize>,
+    blind: &dyn Fn(&SimpleCommand) -> Result<(), String>,
 ) -> Result<Plan, String> {
     if dep.role == Role::Build {
         return Ok(Plan::Prefetch);
@@ -332,27 +341,36 @@ fn plan(
     let file = cx.file;
     let script = shell::parse(file, target).ok_or("dockfix cannot read the RUN's shell")?;
     let commands = script.commands();
-    let first = commands.first().ok_or("the RUN has no command")?;
-    if first.range != dep_range {
-        let name = first
+    let start = commands
+        .iter()
+        .position(|c| c.range == dep_range)
+        .ok_or("the RUN has no command")?;
+    for command in &commands[..start] {
+        let name = command
             .name
             .clone()
             .map(|r| String::from_utf8_lossy(&file.source[r]).into_owned());
+        let why = match blind(command) {
+            Err(why) => why,
+            Ok(()) if !script.redirects().is_empty() => "redirects output".into(),
+            Ok(()) => continue,
+        };
         return Err(format!(
-            "the install runs after `{}` in the same RUN",
+            "the install runs after `{}` in the same RUN: it {why}",
             name.unwrap_or_default()
         ));
     }
-    let leading = commands
-        .iter()
-        .take_while(|c| {
-            c.literal_words(&file.source)
-                .and_then(|w| accept(cx.ecosystems.recognise(&w)))
-                .is_some_and(|d| {
-                    d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
-                })
-        })
-        .count();
+    let leading = start
+        + commands[start..]
+            .iter()
+            .take_while(|c| {
+                c.literal_words(&file.source)
+                    .and_then(|w| accept(cx.ecosystems.recognise(&w)))
+                    .is_some_and(|d| {
+                        d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
+                    })
+            })
+            .count();
     // The install's own cache cleanup belongs in its layer.
     let leading = leading
         + commands[leading..]

@@ -1,9 +1,11 @@
 //! DF102 packages-before-copy: install system packages before copying the
 //! whole build context.
 
+use super::copy_passes::copy_passes;
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::model;
+use crate::edit::Edit;
+use crate::model::{self, Stage};
 use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction};
 
@@ -116,8 +118,14 @@ fn check(cx: &Context) -> Vec<Finding> {
                         .copied()
                         .unwrap_or(*next);
                     let runs = (rest[i - group], *next, last);
-                    let scope = Scope::at(&stages, index, instruction.span().start);
-                    findings.push(finding(cx.file, &scope, &copy, runs, &between[..i - group]));
+                    let upto = i + rest[i..].iter().take_while(packages).count();
+                    let site = Site {
+                        stages: &stages,
+                        index,
+                        copy: &copy,
+                        passed: &rest[..upto],
+                    };
+                    findings.push(finding(cx.file, &site, runs, &between[..i - group]));
                 }
                 between.push(next);
             }
@@ -126,32 +134,62 @@ fn check(cx: &Context) -> Vec<Finding> {
     findings
 }
 
+/// A full copy, and the instructions after it up to the last package RUN
+/// of a group.
+struct Site<'s, 'f> {
+    stages: &'s [Stage<'f>],
+    index: usize,
+    copy: &'s FullCopy<'f>,
+    passed: &'s [&'f Instruction],
+}
+
 /// A finding for the package RUN `run`, whose fix moves the group of
-/// package RUNs `first..=last` it belongs to.
+/// package RUNs `first..=last` it belongs to up before the copy; or, when
+/// other instructions sit between, moves the copy down past them and the
+/// group.
 fn finding(
     file: &Dockerfile,
-    scope: &Scope,
-    copy: &FullCopy,
+    site: &Site,
     (first, run, last): (&Instruction, &Instruction, &Instruction),
     between: &[&Instruction],
 ) -> Finding {
+    let copy = site.copy;
+    let scope = Scope::at(site.stages, site.index, copy.instruction.span().start);
     let message = format!(
         "system packages install after the whole build context is copied (line {}), so any source edit reruns the install",
         copy.instruction.start_line
     );
-    let blocker = between
-        .iter()
-        .find(|i| !INERT.contains(&i.command.name.as_str()) && !installs_packages_only(file, i))
-        .map(|i| {
-            format!(
-                "{} at line {} sits between the copy and the install",
-                i.command.name.to_uppercase(),
-                i.start_line
+    // A RUN that only installs packages reads no working directory, so it
+    // moves up past a WORKDIR too; anything else makes the copy move down.
+    let copy_moves = between.iter().any(|i| {
+        let name = i.command.name.as_str();
+        !INERT.contains(&name) && name != "workdir" && !installs_packages_only(file, i)
+    });
+    let blocker = if copy_moves {
+        match moves::destination(&scope, copy) {
+            Some(dest) => copy_passes(
+                file,
+                site.stages,
+                site.index,
+                copy,
+                &dest,
+                site.passed,
+                false,
             )
-        })
-        .or_else(|| destination_problem(scope, copy));
+            .err(),
+            None => destination_problem(&scope, copy),
+        }
+    } else {
+        destination_problem(&scope, copy)
+    };
     let fix = blocker.is_none().then(|| {
         let eol = moves::line_ending(file, copy.instruction);
+        if copy_moves {
+            let taken = moves::take(file, copy.instruction, copy.instruction, &eol);
+            let text = taken.comments + &taken.text;
+            let insert = Edit::insert(last.span().end, text);
+            return Fix::new(Applicability::Safe, vec![taken.delete, insert]);
+        }
         let taken = moves::take(file, first, last, &eol);
         let text = taken.comments + &taken.text;
         let insert = moves::insert(file, moves::before(file, copy.instruction), text, &eol);

@@ -1,0 +1,161 @@
+//! The ordering rules (DF101, DF102) on real repositories: the Dockerfiles
+//! of `fixtures/repos/` (public repositories pruned by
+//! `bench/repos/import.py`, listed with their licences in `MANIFEST.tsv`),
+//! each with its repository's own build context. Prints how many of the
+//! installs that follow the full copy are fixed, and why the others are
+//! not; every rewrite (all rules, safe fixes) must be stable and, with
+//! `DOCKFIX_TALLY`, accepted by BuildKit.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dockfix::engine::{fix, lint, Settings};
+use dockfix::rules::{selection, Applicability, CacheStyle};
+use dockfix::syntax::parse;
+
+/// The share of findings fixed that the rules must keep reaching. It only
+/// goes up: raise it when the rules fix more.
+const FLOOR: f64 = 0.30;
+
+struct Row {
+    dir: PathBuf,
+    dockerfile: String,
+    context: PathBuf,
+}
+
+fn rows() -> Vec<Row> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
+    let mut lines = manifest.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (dir, dockerfile, context) = (column("dir"), column("dockerfile"), column("context"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let dir = root.join(cells[dir]);
+            Row {
+                context: dir.join(cells[context]),
+                dockerfile: cells[dockerfile].to_string(),
+                dir,
+            }
+        })
+        .collect()
+}
+
+fn settings(rules: &[&str], context: &Path) -> Settings<'static> {
+    let select: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
+    Settings {
+        rules: selection(&select, &[], CacheStyle::Cleanup, &[]).unwrap(),
+        unsafe_fixes: false,
+        build_context: Some(Box::leak(context.to_path_buf().into_boxed_path())),
+        companions: true,
+        pins: None,
+        ecosystems: dockfix::deps::Ecosystems::builtin(),
+    }
+}
+
+/// A refusal's reason without the line numbers and names that vary.
+fn reason(message: &str) -> String {
+    let why = message.split("not fixed: ").nth(1).unwrap_or(message);
+    let mut kind = String::new();
+    let mut in_code = false;
+    for c in why.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                if in_code {
+                    kind.push_str("`…`");
+                }
+            }
+            _ if in_code => {}
+            c if c.is_ascii_digit() => {
+                if !kind.ends_with('N') {
+                    kind.push('N');
+                }
+            }
+            c => kind.push(c),
+        }
+    }
+    kind.chars().take(110).collect()
+}
+
+#[test]
+fn installs_after_the_full_copy_are_fixed_on_real_repositories() {
+    let rows = rows();
+    assert!(rows.len() >= 40, "{} Dockerfiles", rows.len());
+    let tally = common::tally::Tally::from_env();
+    let (mut findings, mut fixed) = (0, 0);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rewrites: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut failures = Vec::new();
+    for row in &rows {
+        let path = row.dir.join(&row.dockerfile);
+        let name = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .display()
+            .to_string();
+        let source = std::fs::read(&path).unwrap();
+        let file = parse(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for finding in lint(&file, &settings(&["DF101", "DF102"], &row.context)) {
+            findings += 1;
+            let safe = finding
+                .fix
+                .as_ref()
+                .is_some_and(|f| f.applicability == Applicability::Safe);
+            if safe {
+                fixed += 1;
+            } else {
+                *reasons.entry(reason(&finding.message)).or_default() += 1;
+            }
+        }
+        // Every rule's safe fixes: the rewrite must be stable.
+        let all = settings(&[], &row.context);
+        match fix(&source, &all) {
+            Ok(once) => {
+                let text = once.file.source.clone();
+                match fix(&text, &all) {
+                    Ok(twice) if twice.file.source == text => {}
+                    Ok(_) => failures.push(format!("{name}: fixing the rewrite changes it")),
+                    Err(e) => failures.push(format!("{name}: the rewrite does not parse: {e:?}")),
+                }
+                if text != source {
+                    rewrites.push((name, text));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: {e:?}")),
+        }
+    }
+    if let Some(tally) = &tally {
+        let contents: Vec<&[u8]> = rewrites.iter().map(|(_, r)| r.as_slice()).collect();
+        for ((name, _), verdict) in rewrites.iter().zip(tally.verdicts(&contents)) {
+            if let Some(error) = verdict {
+                failures.push(format!("{name}: BuildKit rejects the rewrite: {error}"));
+            }
+        }
+    }
+    let rate = fixed as f64 / findings as f64;
+    eprintln!(
+        "{} Dockerfiles of {} repositories: {fixed} of {findings} installs after the full copy fixed ({:.0}%), {} rewritten",
+        rows.len(),
+        rows.iter().map(|r| &r.dir).collect::<std::collections::BTreeSet<_>>().len(),
+        rate * 100.0,
+        rewrites.len()
+    );
+    let mut by_count: Vec<_> = reasons.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (why, count) in by_count {
+        eprintln!("  {count:>3}  {why}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        rate >= FLOOR,
+        "{fixed} of {findings} fixed ({:.0}%), below {:.0}%",
+        rate * 100.0,
+        FLOOR * 100.0
+    );
+}
