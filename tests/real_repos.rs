@@ -17,7 +17,7 @@ use dockfix::syntax::parse;
 
 /// The share of findings fixed that the rules must keep reaching. It only
 /// goes up: raise it when the rules fix more.
-const FLOOR: f64 = 0.30;
+const FLOOR: f64 = 0.32;
 
 struct Row {
     dir: PathBuf,

@@ -194,7 +194,7 @@ fn run_passes(
         let words = words(file, scope, command).ok_or(
             "runs a command with a word dockfix cannot read (a build argument, a substitution)",
         )?;
-        check_command(&words, &outside)?;
+        check_command(&words, &outside, !packages_may_write(dest))?;
     }
     Ok(())
 }
@@ -216,7 +216,11 @@ pub fn command_passes(
     };
     let words = words(file, scope, command)
         .ok_or("names a word dockfix cannot read (a build argument, a substitution)".to_string())?;
-    check_command(&words, &outside)
+    check_command(
+        &words,
+        &outside,
+        dest.is_some_and(|d| !packages_may_write(d)),
+    )
 }
 
 /// A command's words as the shell passes them, variables expanded.
@@ -236,8 +240,16 @@ fn words(file: &Dockerfile, scope: &Scope, command: &SimpleCommand) -> Option<Ve
 
 /// Commands that read and write only the paths they name, and what each
 /// argument is.
-fn check_command(words: &[String], outside: &dyn Fn(&str) -> bool) -> Result<(), String> {
-    let name = words[0].rsplit('/').next().unwrap_or_default();
+fn check_command(
+    words: &[String],
+    outside: &dyn Fn(&str) -> bool,
+    packages: bool,
+) -> Result<(), String> {
+    // A command of assignments alone (`DEPS="a b"`) touches no file.
+    let Some(first) = words.first() else {
+        return Ok(());
+    };
+    let name = first.rsplit('/').next().unwrap_or_default();
     let args = &words[1..];
     let reads = || {
         Err(format!(
@@ -288,6 +300,10 @@ fn check_command(words: &[String], outside: &dyn Fn(&str) -> bool) -> Result<(),
         }
         "git" => args.first().is_some_and(|a| a == "config") && names_only(),
         "go" => args.first().is_some_and(|a| a == "install") && names_only(),
+        // System packages, where they cannot write into the destination.
+        "apt-get" | "apt" | "apk" | "dnf" | "yum" | "microdnf" | "zypper" => {
+            packages && names_only()
+        }
         "mkdir" | "touch" | "rm" | "cp" | "mv" | "ln" => files(0),
         "chown" | "chmod" | "chgrp" => files(1),
         "curl" => curl_output_outside(args, outside) && names_only(),

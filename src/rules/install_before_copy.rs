@@ -345,6 +345,31 @@ fn plan(
         .iter()
         .position(|c| c.range == dep_range)
         .ok_or("the RUN has no command")?;
+    let same_install = |c: &SimpleCommand| {
+        c.literal_words(&file.source)
+            .and_then(|w| accept(cx.ecosystems.recognise(&w)))
+            .is_some_and(|d| d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem))
+    };
+    let own_cleanup = |c: &SimpleCommand| {
+        c.literal_words(&file.source).is_some_and(|words| {
+            dep.ecosystem.cleanup.iter().any(|prefix| {
+                let prefix: Vec<&str> = prefix.split_whitespace().collect();
+                words.len() >= prefix.len() && prefix.iter().zip(&words).all(|(p, w)| p == w)
+            })
+        })
+    };
+    // The whole RUN moves when nothing else in it touches what the copy
+    // writes (`apk add --virtual .deps make && bundle install && apk del
+    // .deps`).
+    let whole = script.redirects().is_empty()
+        && !script.has_error()
+        && commands
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == start || same_install(c) || own_cleanup(c) || blind(c).is_ok());
+    if whole {
+        return Ok(Plan::Move);
+    }
     for command in &commands[..start] {
         let name = command
             .name
@@ -363,27 +388,13 @@ fn plan(
     let leading = start
         + commands[start..]
             .iter()
-            .take_while(|c| {
-                c.literal_words(&file.source)
-                    .and_then(|w| accept(cx.ecosystems.recognise(&w)))
-                    .is_some_and(|d| {
-                        d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem)
-                    })
-            })
+            .take_while(|c| same_install(c))
             .count();
     // The install's own cache cleanup belongs in its layer.
     let leading = leading
         + commands[leading..]
             .iter()
-            .take_while(|c| {
-                c.literal_words(&file.source).is_some_and(|words| {
-                    dep.ecosystem.cleanup.iter().any(|prefix| {
-                        let prefix: Vec<&str> = prefix.split_whitespace().collect();
-                        words.len() >= prefix.len()
-                            && prefix.iter().zip(&words).all(|(p, w)| p == w)
-                    })
-                })
-            })
+            .take_while(|c| own_cleanup(c))
             .count();
     if leading == commands.len() {
         return Ok(Plan::Move);
