@@ -272,14 +272,32 @@ fn examine(
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
     };
-    match edits(cx.file, copy, target, &files, &plan, eco, copy_moves) {
+    // Files an earlier COPY already put where the install reads them
+    // (`COPY package*.json ./`) are not copied twice.
+    let copied = moves::destination(&scope, copy)
+        .map(|dest| copied_before(stages, index, copy, &files, &dest))
+        .unwrap_or_default();
+    let to_copy: Vec<String> = files
+        .iter()
+        .filter(|f| !copied.contains(f))
+        .cloned()
+        .collect();
+    match edits(cx.file, copy, target, &to_copy, &plan, eco, copy_moves) {
         Ok(edits) => {
             let mut fix = Fix::new(Applicability::Safe, edits);
-            let mut message = format!(
-                "{message}; copy {} first and {} before it",
-                list(&files),
-                plan.verb()
-            );
+            let mut message = if to_copy.is_empty() {
+                format!(
+                    "{message}; {} before it (an earlier COPY already copies {})",
+                    plan.verb(),
+                    list(&files)
+                )
+            } else {
+                format!(
+                    "{message}; copy {} first and {} before it",
+                    list(&to_copy),
+                    plan.verb()
+                )
+            };
             if !ignore.is_empty() {
                 message += &format!(", and add {} to .dockerignore", list(&ignore));
                 fix.appends.push(Append {
@@ -627,6 +645,80 @@ fn logical_text(file: &Dockerfile, instruction: &Instruction, range: Range<usize
         }
     }
     text
+}
+
+/// The files of `files` that a COPY of the stage before `copy` already
+/// put into `dest`, the directory the install reads them from.
+fn copied_before(
+    stages: &[Stage],
+    index: usize,
+    copy: &FullCopy,
+    files: &[String],
+    dest: &str,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for earlier in stages[index]
+        .body
+        .iter()
+        .take_while(|i| !std::ptr::eq(**i, copy.instruction))
+    {
+        let command = &earlier.command;
+        let plain = command.name == "copy"
+            && earlier.heredocs.is_empty()
+            && command.flags.iter().all(|f| f.name() != "from");
+        let writes = matches!(command.name.as_str(), "run" | "copy" | "add");
+        let Some((to, sources)) = command.values.split_last().filter(|_| plain) else {
+            // Whatever else writes files may change those copied before.
+            if writes {
+                found.clear();
+            }
+            continue;
+        };
+        let scope = Scope::at(stages, index, earlier.span().start);
+        let into = moves::destination(
+            &scope,
+            &FullCopy {
+                instruction: earlier,
+                dest: to.clone(),
+            },
+        );
+        // Several sources, or one into a path ending in `/`, go into the
+        // directory.
+        let into_dir = sources.len() > 1 || to.ends_with('/') || to == ".";
+        if into.as_deref() != Some(dest) || !into_dir {
+            found.clear();
+            continue;
+        }
+        for file in files {
+            let top_level = !file.contains('/');
+            if top_level
+                && sources
+                    .iter()
+                    .any(|s| glob(s.trim_start_matches("./"), file))
+            {
+                found.push(file.clone());
+            }
+        }
+    }
+    found
+}
+
+/// Whether `name` matches the COPY source pattern `pattern` (`*` and `?`;
+/// a pattern with other special characters matches nothing).
+fn glob(pattern: &str, name: &str) -> bool {
+    if pattern.contains(['[', '\\', '{']) {
+        return false;
+    }
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && n[0] != b'/' && go(p, &n[1..])),
+            (Some(b'?'), Some(&c)) => c != b'/' && go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) => a == b && go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
 }
 
 /// A path the install names, as a path in the build context.
