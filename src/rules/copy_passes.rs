@@ -295,9 +295,12 @@ fn check_command(
                     || a.starts_with('-') && !a.starts_with("--") && a.contains('m')
             }) || names_only()
         }
-        "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" | "gem" | "corepack" => {
-            names_only()
-        }
+        "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" => names_only(),
+        // These read the working directory even when told names: gem a
+        // local `NAME-*.gem` first, npm, pnpm and yarn the project's
+        // `.npmrc`, corepack `package.json`. So the working directory too
+        // must lie outside the destination.
+        "gem" | "corepack" => outside(".") && names_only(),
         "git" => args.first().is_some_and(|a| a == "config") && names_only(),
         "go" => args.first().is_some_and(|a| a == "install") && names_only(),
         // System packages, where they cannot write into the destination.
@@ -314,13 +317,14 @@ fn check_command(
             _ => false,
         },
         "npm" | "pnpm" => {
-            args.iter().any(|a| a == "-g" || a == "--global")
+            outside(".")
+                && args.iter().any(|a| a == "-g" || a == "--global")
                 && args
                     .iter()
                     .any(|a| matches!(a.as_str(), "install" | "i" | "add"))
                 && names_only()
         }
-        "yarn" => args.first().is_some_and(|a| a == "global") && names_only(),
+        "yarn" => outside(".") && args.first().is_some_and(|a| a == "global") && names_only(),
         _ => false,
     };
     if fine {
