@@ -415,6 +415,14 @@ impl Site<'_, '_> {
                     "BuildKit reads `--mount` values byte by byte, so the cache's directory {target} (not ASCII) cannot be named there"
                 ));
             }
+            // A blank would end the flag (the rest becoming the command), a
+            // comma or a quote would start another field; dockfix writes
+            // the value unquoted.
+            if target.contains(|c: char| c.is_ascii_whitespace() || ",\"'\\$`".contains(c)) {
+                return Err(format!(
+                    "the cache's directory {target:?} has a character a `--mount` value cannot hold unquoted"
+                ));
+            }
             if let Some(line) = self.read_later(&target) {
                 return Err(format!(
                     "line {line} reads {target} after this RUN, so it stays in the image"
