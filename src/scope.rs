@@ -107,9 +107,16 @@ impl Scope {
         Some(out)
     }
 
-    /// Whether the stage chain sets `name` before this point.
-    pub fn sets(&self, name: &str) -> bool {
-        self.vars.contains_key(name)
+    /// The variables set before this point whose names start with
+    /// `prefix` (`PIP_` settings), with their values when known.
+    pub fn prefixed<'s>(
+        &'s self,
+        prefix: &'s str,
+    ) -> impl Iterator<Item = (&'s str, Option<&'s str>)> + 's {
+        self.vars
+            .iter()
+            .filter(move |(name, _)| name.starts_with(prefix))
+            .map(|(name, value)| (name.as_str(), value.as_deref()))
     }
 }
 

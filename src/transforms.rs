@@ -46,6 +46,8 @@ pub struct Ecosystem {
     /// The install may name files (project files), not only packages.
     #[serde(default)]
     pub names_files: bool,
+    #[serde(default)]
+    pub settings_env: Vec<String>,
     /// Why dockfix reports this ecosystem's installs without moving them.
     pub unsupported: Option<String>,
 }

@@ -194,6 +194,7 @@ fn run_passes(
         let words = words(file, scope, command).ok_or(
             "runs a command with a word dockfix cannot read (a build argument, a substitution)",
         )?;
+        pip_settings(scope, &words, Some(dest))?;
         check_command(&words, &outside, !packages_may_write(dest))?;
     }
     Ok(())
@@ -216,11 +217,51 @@ pub fn command_passes(
     };
     let words = words(file, scope, command)
         .ok_or("names a word dockfix cannot read (a build argument, a substitution)".to_string())?;
+    pip_settings(scope, &words, dest)?;
     check_command(
         &words,
         &outside,
         dest.is_some_and(|d| !packages_may_write(d)),
     )
+}
+
+/// pip reads settings from `PIP_` variables, some of them files
+/// (`PIP_CONSTRAINT=constraints.txt`, relative to the working directory).
+fn pip_settings(scope: &Scope, words: &[String], dest: Option<&str>) -> Result<(), String> {
+    let name = words
+        .first()
+        .map_or("", |w| w.rsplit('/').next().unwrap_or(w));
+    let pip = name.starts_with("pip")
+        || name.starts_with("python") && words.get(1..3).is_some_and(|w| w == ["-m", "pip"]);
+    match settings_naming_files(scope, &["PIP_".into()], dest) {
+        Some(var) if pip => Err(format!(
+            "runs pip with {var} set, which may name a file the copy wrote"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A settings variable (its name starting with one of `prefixes`) whose
+/// value may name a file the copy writes to `dest`: a relative path (read
+/// from the working directory), a path inside `dest`, or a value dockfix
+/// cannot know. Switches, numbers and URLs name no file.
+pub fn settings_naming_files(
+    scope: &Scope,
+    prefixes: &[String],
+    dest: Option<&str>,
+) -> Option<String> {
+    let names_file = |value: Option<&str>| match value {
+        None => true,
+        Some(v) if v.contains("://") => false,
+        Some(v) if v.starts_with('/') => dest.is_none_or(|d| under(v, d)),
+        Some(v) => v.contains(['/', '.']) && v.parse::<f64>().is_err(),
+    };
+    prefixes.iter().find_map(|prefix| {
+        scope
+            .prefixed(prefix)
+            .find(|(_, value)| names_file(*value))
+            .map(|(name, _)| name.to_string())
+    })
 }
 
 /// A command's words as the shell passes them, variables expanded.

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::copy_passes::{command_passes, copy_passes};
+use super::copy_passes::{command_passes, copy_passes, settings_naming_files};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{readers, DepCommand, Role};
@@ -71,7 +71,9 @@ install reads nothing but the files it copies first. Otherwise the finding
 names the reason and nothing is changed: no build context; a manifest
 missing or excluded by `.dockerignore`; an npm lifecycle script
 (`preinstall`, `install`, `postinstall`, `prepare`), workspaces, or a
-local-path dependency; an editable or local pip requirement; a Go module
+local-path dependency; an editable or local pip requirement; a setting
+the Dockerfile gives the tool through its environment (`PIP_CONSTRAINT`,
+`NPM_CONFIG_USERCONFIG`, ...) that may name a file; a Go module
 replaced by a local directory; a `node_modules` directory in the context
 that the full copy would put over the installed one (add it to
 `.dockerignore`); an instruction between the copy and the install that
@@ -239,19 +241,19 @@ fn examine(
         .iter()
         .any(|i| !INERT.contains(&i.command.name.as_str()));
     let scope = Scope::at(stages, index, copy.instruction.span().start);
+    let dest = moves::destination(&scope, copy);
     if copy_moves {
-        let Some(dest) = moves::destination(&scope, copy) else {
+        let Some(dest) = &dest else {
             return Some(report(format!(
                 "instructions sit between the copy and the install, and dockfix cannot know where the copy goes (line {})",
                 copy.instruction.start_line
             )));
         };
-        if let Err(why) = copy_passes(cx.file, stages, index, copy, &dest, &between, true) {
+        if let Err(why) = copy_passes(cx.file, stages, index, copy, dest, &between, true) {
             return Some(report(why));
         }
     }
     let at_target = Scope::at(stages, index, target.span().start);
-    let dest = moves::destination(&scope, copy);
     let blind =
         |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
     let plan = match plan(cx, target, &dep, dep_range, &blind) {
@@ -263,8 +265,13 @@ fn examine(
             "there is no build context to read the manifests from (use --context)".into(),
         ));
     };
-    let at_install = Scope::at(stages, index, target.span().start);
-    let files = match needed_files(root, copy, &scope, &at_install, &dep) {
+    if let Some(var) = settings_naming_files(&at_target, &eco.settings_env, dest.as_deref()) {
+        return Some(report(format!(
+            "the Dockerfile sets {var}, a {} setting that may name a file the install then reads",
+            eco.name
+        )));
+    }
+    let files = match needed_files(root, copy, &scope, &at_target, &dep) {
         Ok(files) => files,
         Err(why) => return Some(report(why)),
     };
@@ -274,8 +281,9 @@ fn examine(
     };
     // Files an earlier COPY already put where the install reads them
     // (`COPY package*.json ./`) are not copied twice.
-    let copied = moves::destination(&scope, copy)
-        .map(|dest| copied_before(stages, index, copy, &files, &dest))
+    let copied = dest
+        .as_deref()
+        .map(|dest| copied_before(stages, index, copy, &files, dest))
         .unwrap_or_default();
     let to_copy: Vec<String> = files
         .iter()
