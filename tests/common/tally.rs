@@ -126,12 +126,13 @@ impl Tally {
 }
 
 /// Whether a rejection is tally's own, not BuildKit's: tally crashed, its
-/// check of the syntax directive's spelling (BuildKit takes any directive,
-/// and only fails when it cannot pull the image it names), or its refusal
-/// of a file that is not UTF-8 (given as it is; see the module's comment).
+/// checks of the syntax directive (spelling, white space: BuildKit takes
+/// any directive, and only fails when it cannot pull the image it names),
+/// or its refusal of a file that is not UTF-8 (given as it is; see the
+/// module's comment).
 pub fn is_tally_own(message: &str) -> bool {
     message.contains("panic: ")
-        || message.contains("appears misspelled")
+        || message.contains(": syntax directive \"")
         || message.contains("does not appear to be valid UTF-8 text")
 }
 
