@@ -67,17 +67,9 @@ impl DockerIgnore {
 
 /// `filepath.Clean` for slash paths, relative to the context root.
 fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    parts.join("/")
+    crate::scope::clean(path)
+        .trim_start_matches('/')
+        .to_string()
 }
 
 fn to_regex(pattern: &str) -> String {

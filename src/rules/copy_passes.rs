@@ -4,7 +4,7 @@
 //! what the copy does. What dockfix cannot show is a reason, never skipped.
 
 use super::moves::{normalize, FullCopy, INERT};
-use super::packages_before_copy::{installs_packages_only, packages_may_write};
+use super::packages_before_copy::{binds_files, installs_packages_only, packages_may_write};
 use crate::model::Stage;
 use crate::scope::{clean, Scope};
 use crate::syntax::shell::{self, SimpleCommand};
@@ -31,7 +31,7 @@ pub fn copy_passes(
     for instruction in between {
         let name = instruction.command.name.as_str();
         let at = || format!("{} at line {}", name.to_uppercase(), instruction.start_line);
-        let scope = Scope::at(stages, index, instruction.span().start);
+        let scope = || Scope::at(stages, index, instruction.span().start);
         match name {
             _ if INERT.contains(&name) => {}
             // COPY takes no notice of USER: what it writes is root's
@@ -84,6 +84,7 @@ pub fn copy_passes(
                 }
             }
             "copy" | "add" => {
+                let scope = scope();
                 let target = instruction
                     .command
                     .values
@@ -91,7 +92,7 @@ pub fn copy_passes(
                     .and_then(|d| scope.expand(d));
                 let target = target.and_then(|t| absolute(&t, scope.workdir.as_deref()));
                 match target {
-                    Some(t) if !under(&t, dest) && !under(dest, &t) => {}
+                    Some(t) if apart(&t, dest) => {}
                     _ => {
                         return Err(format!(
                         "{} may write where the copy writes, and the copy would then write over it",
@@ -100,7 +101,7 @@ pub fn copy_passes(
                     }
                 }
             }
-            "run" => run_passes(file, &scope, instruction, dest)
+            "run" => run_passes(file, &scope(), instruction, dest)
                 .map_err(|why| format!("{} {why}", at()))?,
             _ => {
                 return Err(format!(
@@ -130,6 +131,17 @@ fn under(path: &str, dir: &str) -> bool {
     dir == "/" || path == dir || path.starts_with(&format!("{dir}/"))
 }
 
+/// Whether neither path is the other or inside it.
+fn apart(a: &str, b: &str) -> bool {
+    !under(a, b) && !under(b, a)
+}
+
+/// Whether `value`, a path (relative ones against `cwd`), lies apart from
+/// the copy's destination `dest`; never when either is unknown.
+fn outside(value: &str, cwd: Option<&str>, dest: Option<&str>) -> bool {
+    dest.is_some_and(|dest| absolute(value, cwd).is_some_and(|p| apart(&p, dest)))
+}
+
 /// `path` made absolute against the working directory, when it is known.
 fn absolute(path: &str, cwd: Option<&str>) -> Option<String> {
     if path.starts_with('/') {
@@ -155,13 +167,7 @@ fn run_passes(
         return Ok(());
     }
     let command = &run.command;
-    let bind_mount = command.flags.iter().any(|f| {
-        f.name() == "mount"
-            && !["type=cache", "type=tmpfs", "type=secret", "type=ssh"]
-                .iter()
-                .any(|t| f.text.contains(t))
-    });
-    if bind_mount {
+    if binds_files(run) {
         return Err("mounts files from the build context".into());
     }
     if command.json || !run.heredocs.is_empty() {
@@ -172,8 +178,6 @@ fn run_passes(
         return Err("has a shell dockfix cannot read".into());
     }
     let cwd = scope.workdir.as_deref();
-    let outside =
-        |value: &str| absolute(value, cwd).is_some_and(|p| !under(&p, dest) && !under(dest, &p));
     for redirect in script.redirects() {
         let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
         let target = text.trim_start_matches(|c: char| c.is_ascii_digit() || "<>&|".contains(c));
@@ -183,7 +187,7 @@ fn run_passes(
             .starts_with(">&")
             || scope
                 .expand(target)
-                .is_some_and(|t| t == "/dev/null" || outside(&t));
+                .is_some_and(|t| t == "/dev/null" || outside(&t, cwd, Some(dest)));
         if !fine || text.contains("<<") {
             return Err(format!(
                 "redirects to or from {target}, which may be what the copy wrote"
@@ -191,11 +195,7 @@ fn run_passes(
         }
     }
     for command in script.commands() {
-        let words = words(file, scope, command).ok_or(
-            "runs a command with a word dockfix cannot read (a build argument, a substitution)",
-        )?;
-        pip_settings(scope, &words, Some(dest))?;
-        check_command(&words, &outside, !packages_may_write(dest))?;
+        command_passes(file, scope, command, Some(dest))?;
     }
     Ok(())
 }
@@ -210,11 +210,7 @@ pub fn command_passes(
     dest: Option<&str>,
 ) -> Result<(), String> {
     let cwd = scope.workdir.as_deref();
-    let outside = |value: &str| {
-        dest.is_some_and(|dest| {
-            absolute(value, cwd).is_some_and(|p| !under(&p, dest) && !under(dest, &p))
-        })
-    };
+    let outside = |value: &str| outside(value, cwd, dest);
     let words = words(file, scope, command)
         .ok_or("names a word dockfix cannot read (a build argument, a substitution)".to_string())?;
     pip_settings(scope, &words, dest)?;

@@ -241,7 +241,7 @@ fn examine(
         .iter()
         .any(|i| !INERT.contains(&i.command.name.as_str()));
     let scope = Scope::at(stages, index, copy.instruction.span().start);
-    let dest = moves::destination(&scope, copy);
+    let dest = moves::destination(&scope, &copy.dest);
     if copy_moves {
         let Some(dest) = &dest else {
             return Some(report(format!(
@@ -271,7 +271,7 @@ fn examine(
             eco.name
         )));
     }
-    let files = match needed_files(root, copy, &scope, &at_target, &dep) {
+    let files = match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
         Ok(files) => files,
         Err(why) => return Some(report(why)),
     };
@@ -432,13 +432,7 @@ fn plan(
             .name
             .clone()
             .and_then(|r| shell::unquoted(&file.source, r));
-        name.is_some_and(|n| n.rsplit('/').next() == Some("rm"))
-            || c.literal_words(&file.source).is_some_and(|words| {
-                dep.ecosystem.cleanup.iter().any(|prefix| {
-                    let prefix: Vec<&str> = prefix.split_whitespace().collect();
-                    words.len() >= prefix.len() && prefix.iter().zip(&words).all(|(p, w)| p == w)
-                })
-            })
+        name.is_some_and(|n| n.rsplit('/').next() == Some("rm")) || own_cleanup(c)
     });
     if let Some(cleanup) = cleanup {
         let text = String::from_utf8_lossy(&file.source[cleanup.range.clone()]).into_owned();
@@ -471,6 +465,7 @@ fn plan(
 fn needed_files(
     root: &std::path::Path,
     copy: &FullCopy,
+    dest: Option<&str>,
     scope: &Scope,
     at_install: &Scope,
     dep: &DepCommand,
@@ -480,8 +475,7 @@ fn needed_files(
     // the copy put the context's root.
     if !matches!(copy.dest.as_str(), "." | "./") || at_install.workdir != scope.workdir {
         let cwd = at_install.workdir.as_deref();
-        let dest = moves::destination(scope, copy);
-        let same = matches!((cwd, &dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
+        let same = matches!((cwd, dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
         if !same {
             return Err(format!(
                 "the install runs in {}, not in the copy's destination {}",
@@ -682,14 +676,7 @@ fn copied_before(
             }
             continue;
         };
-        let scope = Scope::at(stages, index, earlier.span().start);
-        let into = moves::destination(
-            &scope,
-            &FullCopy {
-                instruction: earlier,
-                dest: to.clone(),
-            },
-        );
+        let into = moves::destination(&Scope::at(stages, index, earlier.span().start), to);
         // Several sources, or one into a path ending in `/`, go into the
         // directory.
         let into_dir = sources.len() > 1 || to.ends_with('/') || to == ".";
@@ -711,22 +698,15 @@ fn copied_before(
     found
 }
 
-/// Whether `name` matches the COPY source pattern `pattern` (`*` and `?`;
-/// a pattern with other special characters matches nothing).
+/// Whether `name` matches the COPY source pattern `pattern` (`*` and `?`,
+/// neither across `/`; a pattern with other special characters matches
+/// nothing, since Go's patterns and globset's differ there).
 fn glob(pattern: &str, name: &str) -> bool {
-    if pattern.contains(['[', '\\', '{']) {
-        return false;
-    }
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && n[0] != b'/' && go(p, &n[1..])),
-            (Some(b'?'), Some(&c)) => c != b'/' && go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) => a == b && go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
+    !pattern.contains(['[', '\\', '{'])
+        && globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .is_ok_and(|g| g.compile_matcher().is_match(name))
 }
 
 /// A path the install names, as a path in the build context.
@@ -865,4 +845,20 @@ fn edits(
         _ => Edit::insert(target.span().start, moved + &copy_text),
     });
     Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn copy_patterns_match_as_go_matches_them() {
+        assert!(glob("package*.json", "package-lock.json"));
+        assert!(glob("p?ckage.json", "package.json"));
+        assert!(!glob("*.json", "web/package.json"));
+        assert!(!glob("package.json", "package-lock.json"));
+        // Classes and escapes are Go's, braces are literal there: not read.
+        assert!(!glob("[p]ackage.json", "package.json"));
+        assert!(!glob("{package}.json", "package.json"));
+    }
 }

@@ -42,9 +42,10 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     }
 }
 
-/// Where a full copy writes, as an absolute path, when dockfix can know it.
-pub fn destination(scope: &Scope, copy: &FullCopy) -> Option<String> {
-    let dest = scope.expand(&copy.dest)?;
+/// Where a COPY's destination `dest` (as written) is, as an absolute
+/// path, when dockfix can know it.
+pub fn destination(scope: &Scope, dest: &str) -> Option<String> {
+    let dest = scope.expand(dest)?;
     if dest.starts_with('/') {
         return Some(clean(&dest));
     }

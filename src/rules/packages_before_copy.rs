@@ -166,7 +166,7 @@ fn finding(
         !INERT.contains(&name) && name != "workdir" && !installs_packages_only(file, i)
     });
     let blocker = if copy_moves {
-        match moves::destination(&scope, copy) {
+        match moves::destination(&scope, &copy.dest) {
             Some(dest) => copy_passes(
                 file,
                 site.stages,
@@ -209,26 +209,18 @@ fn finding(
 
 /// Why packages installed before the copy could end up different, if so.
 fn destination_problem(scope: &Scope, copy: &FullCopy) -> Option<String> {
-    let Some(dest) = scope.expand(&copy.dest) else {
+    if scope.expand(&copy.dest).is_none() {
         return Some(format!(
             "the copy's destination {} has a variable whose value dockfix cannot know",
             copy.dest
         ));
+    }
+    let Some(dest) = moves::destination(scope, &copy.dest) else {
+        return Some(
+            "the copy goes to a working directory dockfix cannot know (the base image's, or one a build argument sets)"
+                .into(),
+        );
     };
-    let dest = if dest.starts_with('/') {
-        dest
-    } else {
-        match &scope.workdir {
-            Some(cwd) => format!("{}/{dest}", cwd.trim_end_matches('/')),
-            None => {
-                return Some(
-                    "the copy goes to a working directory dockfix cannot know (the base image's, or one a build argument sets)"
-                        .into(),
-                )
-            }
-        }
-    };
-    let dest = moves::normalize(dest.replace("/./", "/").trim_end_matches("/."));
     packages_may_write(&dest)
         .then(|| format!("the copy goes to {dest}, where packages may install files"))
 }
@@ -243,17 +235,22 @@ pub fn packages_may_write(dest: &str) -> bool {
             .any(|d| dest == *d || dest.starts_with(&format!("{d}/")))
 }
 
-/// A RUN whose every command is a package manager or cache cleanup, with
-/// nothing that could read the build context.
-pub fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
-    let command = &run.command;
-    let bind_mount = command.flags.iter().any(|f| {
+/// Whether a RUN mounts files (a bind mount, the default type): any
+/// `--mount` that is not a cache, tmpfs, secret or ssh mount.
+pub fn binds_files(run: &Instruction) -> bool {
+    run.command.flags.iter().any(|f| {
         f.name() == "mount"
             && !["type=cache", "type=tmpfs", "type=secret", "type=ssh"]
                 .iter()
                 .any(|t| f.text.contains(t))
-    });
-    if command.name != "run" || command.json || !run.heredocs.is_empty() || bind_mount {
+    })
+}
+
+/// A RUN whose every command is a package manager or cache cleanup, with
+/// nothing that could read the build context.
+pub fn installs_packages_only(file: &Dockerfile, run: &Instruction) -> bool {
+    let command = &run.command;
+    if command.name != "run" || command.json || !run.heredocs.is_empty() || binds_files(run) {
         return false;
     }
     if !run.mentions(&file.source, MANAGERS) {
