@@ -214,6 +214,15 @@ fn looks_utf16(source: &[u8]) -> bool {
         })
 }
 
+/// BuildKit's `suggest.WrapError`: `message` with the option `value` was
+/// likely meant, when there is one.
+fn suggested(mut message: String, value: &str, options: &[&str]) -> String {
+    if let Some(found) = suggest(value, options) {
+        message.push_str(&format!(" (did you mean {found}?)"));
+    }
+    message
+}
+
 /// BuildKit's `suggest.Search`: the option within an edit distance of two
 /// (the nearest, the first of equals), none for an exact match. BuildKit
 /// searches a map, so among equally near options it names any one.
@@ -259,11 +268,11 @@ fn flags(command: &Command, declared: &[(&str, Kind)]) -> Result<Vec<(String, St
         let name = flag_name.strip_prefix("--").unwrap_or(flag_name);
         let Some(&(_, kind)) = declared.iter().find(|(n, _)| *n == name) else {
             let names: Vec<&str> = declared.iter().map(|(n, _)| *n).collect();
-            let mut message = format!("unknown flag: {flag_name}");
-            if let Some(found) = suggest(name, &names) {
-                message.push_str(&format!(" (did you mean {found}?)"));
-            }
-            return Err(message);
+            return Err(suggested(
+                format!("unknown flag: {flag_name}"),
+                name,
+                &names,
+            ));
         };
         if kind != Strings && used.iter().any(|(n, _)| n == name) {
             return Err(format!("duplicate flag specified: {flag_name}"));
@@ -448,11 +457,8 @@ fn device(value: &str) -> Result<(), String> {
             _ if named.is_none() => named = Some(field),
             (_, None) => return Err(format!("invalid field '{field}' must be a key=value pair")),
             (_, Some(_)) => {
-                let mut message = format!("unexpected key '{key}' in '{field}'");
-                if let Some(found) = suggest(&key, &["name", "required"]) {
-                    message.push_str(&format!(" (did you mean {found}?)"));
-                }
-                return Err(message);
+                let message = format!("unexpected key '{key}' in '{field}'");
+                return Err(suggested(message, &key, &["name", "required"]));
             }
         }
     }
