@@ -47,14 +47,7 @@ impl Scope {
                 }
                 "workdir" => {
                     let dir = values.first().and_then(|v| scope.expand(v));
-                    scope.workdir = match dir {
-                        Some(dir) if dir.starts_with('/') => Some(clean(&dir)),
-                        Some(dir) => scope
-                            .workdir
-                            .as_deref()
-                            .map(|cwd| clean(&format!("{cwd}/{dir}"))),
-                        None => None,
-                    };
+                    scope.workdir = dir.and_then(|d| absolute(&d, scope.workdir.as_deref()));
                 }
                 _ => {}
             }
@@ -118,6 +111,15 @@ impl Scope {
             .filter(move |(name, _)| name.starts_with(prefix))
             .map(|(name, value)| (name.as_str(), value.as_deref()))
     }
+}
+
+/// `path` made absolute against the working directory `cwd` (when it is
+/// relative and `cwd` is known), and cleaned.
+pub fn absolute(path: &str, cwd: Option<&str>) -> Option<String> {
+    if path.starts_with('/') {
+        return Some(clean(path));
+    }
+    Some(clean(&format!("{}/{path}", cwd?)))
 }
 
 /// An absolute path without `.` and `..` components, doubled or trailing

@@ -6,7 +6,7 @@
 use super::moves::{normalize, FullCopy, INERT};
 use super::packages_before_copy::{binds_files, installs_packages_only, packages_may_write};
 use crate::model::Stage;
-use crate::scope::{clean, Scope};
+use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};
 
@@ -140,14 +140,6 @@ fn apart(a: &str, b: &str) -> bool {
 /// the copy's destination `dest`; never when either is unknown.
 fn outside(value: &str, cwd: Option<&str>, dest: Option<&str>) -> bool {
     dest.is_some_and(|dest| absolute(value, cwd).is_some_and(|p| apart(&p, dest)))
-}
-
-/// `path` made absolute against the working directory, when it is known.
-fn absolute(path: &str, cwd: Option<&str>) -> Option<String> {
-    if path.starts_with('/') {
-        return Some(clean(path));
-    }
-    Some(clean(&format!("{}/{path}", cwd?)))
 }
 
 /// A RUN the copy may move past: one that only installs system packages

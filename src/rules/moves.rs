@@ -3,7 +3,7 @@
 //! blank lines are kept so the layout around both places stays as it was.
 
 use crate::edit::Edit;
-use crate::scope::{clean, Scope};
+use crate::scope::{absolute, Scope};
 use crate::syntax::{Dockerfile, Instruction, ItemKind, LineKind};
 
 /// Instructions that do not change how a later RUN runs, so a RUN may move
@@ -45,11 +45,7 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
 /// Where a COPY's destination `dest` (as written) is, as an absolute
 /// path, when dockfix can know it.
 pub fn destination(scope: &Scope, dest: &str) -> Option<String> {
-    let dest = scope.expand(dest)?;
-    if dest.starts_with('/') {
-        return Some(clean(&dest));
-    }
-    Some(clean(&format!("{}/{dest}", scope.workdir.as_deref()?)))
+    absolute(&scope.expand(dest)?, scope.workdir.as_deref())
 }
 
 pub fn normalize(path: &str) -> String {
