@@ -46,12 +46,12 @@ fn rows() -> Vec<Row> {
         .collect()
 }
 
-fn settings(rules: &[&str], context: &Path) -> Settings<'static> {
+fn settings<'a>(rules: &[&str], context: &'a Path) -> Settings<'a> {
     let select: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
     Settings {
         rules: selection(&select, &[], CacheStyle::Cleanup, &[]).unwrap(),
         unsafe_fixes: false,
-        build_context: Some(Box::leak(context.to_path_buf().into_boxed_path())),
+        build_context: Some(context),
         companions: true,
         pins: None,
         ecosystems: dockfix::deps::Ecosystems::builtin(),
