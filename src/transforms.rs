@@ -25,16 +25,14 @@ pub struct Ecosystem {
     #[serde(default)]
     pub build: Vec<String>,
     pub prefetch: Option<String>,
-    /// Flags the install must carry to read only the manifests.
-    #[serde(default)]
-    pub require_flags: Vec<RequireFlags>,
     /// What the install creates in its directory, which .dockerignore must
     /// exclude so the full copy cannot overwrite it.
     #[serde(default)]
     pub must_ignore: Vec<String>,
     /// Flags for an install that runs before the full copy while the
     /// original install stays after it (composer: scripts and autoloader
-    /// need the sources).
+    /// need the sources; poetry and uv: the project itself), unless the
+    /// install has them all already.
     #[serde(default)]
     pub prepare_flags: Vec<String>,
     /// Flags the prepare step leaves out (they contradict its flags).
@@ -48,16 +46,10 @@ pub struct Ecosystem {
     pub names_files: bool,
     #[serde(default)]
     pub settings_env: Vec<String>,
-    /// Why dockfix reports this ecosystem's installs without moving them.
-    pub unsupported: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequireFlags {
-    /// One of these flags must be present.
-    pub any_of: Vec<String>,
-    pub reason: String,
+    /// Why the fix this ecosystem's installs get is unsafe: the step
+    /// before the full copy runs the tool on less than the whole project,
+    /// and dockfix cannot prove the tool reads nothing else.
+    pub unsafe_fix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +70,8 @@ pub enum Reader {
     Composer,
     Maven,
     Dotnet,
+    Gradle,
+    Cargo,
 }
 
 /// Packages that need what they only recommend, by package manager; see

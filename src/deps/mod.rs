@@ -2,6 +2,7 @@
 //! from its words (by `transforms/ecosystems.toml`), and reading the
 //! manifests to learn which files the install needs.
 
+pub mod cargo;
 pub mod readers;
 
 use crate::transforms::{ecosystems, Ecosystem};
@@ -193,11 +194,10 @@ impl Ecosystems {
                 eco.name
             ));
         }
-        let reported = eco.unsupported.is_some();
-        if !reported && eco.build.is_empty() != eco.prefetch.is_none() {
+        if eco.build.is_empty() != eco.prefetch.is_none() {
             return Err(format!("{}: `build` and `prefetch` go together", eco.name));
         }
-        if !reported && eco.reader.is_none() && eco.manifests.is_empty() {
+        if eco.reader.is_none() && eco.manifests.is_empty() {
             return Err(format!(
                 "{}: no `manifests` (nor a `reader`) to copy before the install",
                 eco.name

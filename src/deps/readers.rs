@@ -229,6 +229,53 @@ pub fn maven(context: &Path, args: &[String]) -> Reading {
     Ok(Vec::new())
 }
 
+/// A single-project Gradle build: its settings and build scripts, the
+/// scripts they apply from the root, `gradle.properties`, the `gradle/`
+/// directory (wrapper, version catalogs) and `buildSrc/`. Subprojects'
+/// scripts are not collected.
+pub fn gradle(context: &Path, ignore: &DockerIgnore) -> Reading {
+    let present = |name: &str| context.join(name).exists() && !ignore.excludes(name);
+    let settings = ["settings.gradle", "settings.gradle.kts"];
+    for name in settings {
+        let text = std::fs::read_to_string(context.join(name)).unwrap_or_default();
+        let includes = text.lines().any(|line| {
+            let line = line.trim_start();
+            ["include", "includeBuild", "includeFlat"]
+                .iter()
+                .any(|word| {
+                    line.strip_prefix(word)
+                        .is_some_and(|rest| rest.starts_with([' ', '(', '\'', '"']))
+                })
+        });
+        if includes {
+            return Err(format!(
+                "{name} includes other projects, whose build scripts dockfix does not collect yet"
+            ));
+        }
+    }
+    let mut files: Vec<String> = Vec::new();
+    let mut scripts: Vec<String> = std::fs::read_dir(context)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".gradle") || name.ends_with(".gradle.kts"))
+        .collect();
+    scripts.sort();
+    // Settings first, as Gradle reads them.
+    scripts.sort_by_key(|name| !settings.contains(&name.as_str()));
+    if scripts.is_empty() {
+        return Err("there is no Gradle build script at the build context's root".into());
+    }
+    files.extend(scripts.into_iter().filter(|name| present(name)));
+    files.extend(
+        ["gradle.properties", "gradle", "buildSrc"]
+            .into_iter()
+            .filter(|name| present(name))
+            .map(String::from),
+    );
+    Ok(files)
+}
+
 /// The one project file at the context's root a restore reads; solutions
 /// and project references name more.
 pub fn dotnet(context: &Path) -> Reading {

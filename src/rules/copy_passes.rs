@@ -331,6 +331,12 @@ fn check_command(
         // must lie outside the destination.
         "gem" | "corepack" => outside(".") && names_only(),
         "git" => args.first().is_some_and(|a| a == "config") && names_only(),
+        // Poetry's user settings, not the project's `poetry.toml`.
+        "poetry" => {
+            args.first().is_some_and(|a| a == "config")
+                && !args.iter().any(|a| a == "--local")
+                && names_only()
+        }
         "go" => args.first().is_some_and(|a| a == "install") && names_only(),
         // System packages, where they cannot write into the destination.
         "apt-get" | "apt" | "apk" | "dnf" | "yum" | "microdnf" | "zypper" => {

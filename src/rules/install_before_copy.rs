@@ -6,7 +6,7 @@ use std::ops::Range;
 use super::copy_passes::{command_passes, copy_passes, settings_naming_files};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::deps::{readers, DepCommand, Role};
+use crate::deps::{cargo, readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
@@ -38,7 +38,7 @@ by a COPY of exactly the files the install reads: the manifests, the
 lockfiles and settings files present in the build context, and for pip
 every requirement file the named ones include. For Go, where only
 `go build` follows, it inserts `go mod download` after copying
-go.mod/go.sum. Which commands install and which files they read is data:
+go.mod/go.sum (for Maven, .NET, Gradle and cargo likewise). Which commands install and which files they read is data:
 `transforms/ecosystems.toml`.
 
 ## Why
@@ -80,6 +80,19 @@ that the full copy would put over the installed one (add it to
 dockfix cannot show to be independent of the copy; an install that runs
 in another directory than the copy's destination, or after other
 commands in its RUN.
+
+Gradle and cargo get an unsafe fix. Gradle's build scripts are code that
+may read any file while Gradle configures the build: the download step
+(`gradle dependencies`) runs them with only the settings and build
+scripts, `gradle.properties`, `gradle/` and `buildSrc/` copied, and a
+multi-project build is reported. cargo refuses a manifest whose crate has
+no sources: the download step copies every crate's manifest (workspace
+members and path dependencies) and the lockfile, gives each crate an empty
+`src/lib.rs`, runs `cargo fetch` and removes the stubs (and the lockfile
+it wrote when the context has none), with the build's cache mounts so the
+download lands where the build looks; a target declared without a path,
+or a workspace of more than eight crates (where cargo-chef is the usual
+answer), is reported. The build itself stays after the full copy.
 
 Instructions between the copy and the install stay where they are and
 the copy moves down to follow the install, the manifests' COPY taking its
@@ -157,8 +170,6 @@ fn dep_commands<'a>(
 fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
     let dep = dep?;
     let manifest_install = match (dep.role, dep.ecosystem.reader) {
-        // Reported, never moved: any install of the ecosystem counts.
-        _ if dep.ecosystem.unsupported.is_some() => true,
         (Role::Build, _) => true,
         (Role::Install, Some(Reader::Pip)) => !dep.flag_values(&["-r", "--requirement"]).is_empty(),
         (Role::Install, _) => dep.ecosystem.names_files || dep.positional().is_empty(),
@@ -172,13 +183,18 @@ enum Plan {
     Move,
     /// The leading install commands move; the rest stays.
     Split { before: Range<usize>, rest: usize },
-    /// Only a build follows: insert the ecosystem's prefetch command.
-    Prefetch,
+    /// Only a build follows: insert this download (the ecosystem's
+    /// prefetch command).
+    Prefetch { command: String },
     /// Install before the full copy with the ecosystem's prepare flags
-    /// (composer: no scripts, no autoloader); the original install stays
-    /// after the copy, finds everything installed, and runs what needs the
-    /// sources.
-    Prepare { install: Range<usize> },
+    /// (composer: no scripts, no autoloader; poetry: not the project
+    /// itself), after the RUN's commands before it (`poetry config ...`);
+    /// the original install stays after the copy, finds everything
+    /// installed, and does what needs the sources.
+    Prepare {
+        leading: Range<usize>,
+        install: Range<usize>,
+    },
 }
 
 fn examine(
@@ -225,16 +241,6 @@ fn examine(
         message: format!("{message}; not fixed: {why}"),
         fix: None,
     };
-    if let Some(why) = &eco.unsupported {
-        return Some(report(why.clone()));
-    }
-    let missing_flag = eco
-        .require_flags
-        .iter()
-        .find(|r| !r.any_of.iter().any(|f| dep.has_flag(f)));
-    if let Some(required) = missing_flag {
-        return Some(report(required.reason.clone()));
-    }
     // With only inert instructions between, the install moves up to the
     // copy; else the copy moves down to the install, past them.
     let copy_moves = between
@@ -256,7 +262,7 @@ fn examine(
     let at_target = Scope::at(stages, index, target.span().start);
     let blind =
         |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
-    let plan = match plan(cx, target, &dep, dep_range, &blind) {
+    let mut plan = match plan(cx, target, &dep, dep_range, &blind) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -271,10 +277,11 @@ fn examine(
             eco.name
         )));
     }
-    let files = match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
-        Ok(files) => files,
-        Err(why) => return Some(report(why)),
-    };
+    let Needs { files, stubs } =
+        match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
+            Ok(needs) => needs,
+            Err(why) => return Some(report(why)),
+        };
     let ignore = match to_ignore(cx, root, eco) {
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
@@ -290,9 +297,19 @@ fn examine(
         .filter(|f| !copied.contains(f))
         .cloned()
         .collect();
+    if let Plan::Prefetch { command } = &mut plan {
+        if eco.reader == Some(Reader::Cargo) {
+            let locked = files.iter().any(|f| f == "Cargo.lock");
+            *command = cargo::fetch_with_stubs(command, &stubs, locked);
+        }
+    }
     match edits(cx.file, copy, target, &to_copy, &plan, eco, copy_moves) {
         Ok(edits) => {
-            let mut fix = Fix::new(Applicability::Safe, edits);
+            let applicability = match eco.unsafe_fix {
+                Some(_) => Applicability::Unsafe,
+                None => Applicability::Safe,
+            };
+            let mut fix = Fix::new(applicability, edits);
             let mut message = if to_copy.is_empty() {
                 format!(
                     "{message}; {} before it (an earlier COPY already copies {})",
@@ -313,6 +330,9 @@ fn examine(
                     lines: ignore,
                 });
             }
+            if let Some(why) = &eco.unsafe_fix {
+                message += &format!("; the fix is unsafe: {why}");
+            }
             Some(Finding {
                 rule: &RULE,
                 range: target.keyword_range(),
@@ -327,7 +347,7 @@ fn examine(
 impl Plan {
     fn verb(&self) -> &'static str {
         match self {
-            Plan::Prefetch => "download",
+            Plan::Prefetch { .. } => "download",
             _ => "install",
         }
     }
@@ -352,11 +372,23 @@ fn plan(
     dep_range: Range<usize>,
     blind: &dyn Fn(&SimpleCommand) -> Result<(), String>,
 ) -> Result<Plan, String> {
-    if dep.role == Role::Build {
-        return Ok(Plan::Prefetch);
+    // cargo cannot fetch without sources: its own fetch, too, becomes a
+    // download on stub sources before the full copy.
+    if dep.role == Role::Build || dep.ecosystem.reader == Some(Reader::Cargo) {
+        let command = dep
+            .ecosystem
+            .prefetch
+            .clone()
+            .ok_or("the ecosystem has no prefetch command")?;
+        return Ok(Plan::Prefetch { command });
     }
-    if !dep.ecosystem.prepare_flags.is_empty() {
-        return Ok(Plan::Prepare { install: dep_range });
+    let flags = &dep.ecosystem.prepare_flags;
+    let prepare = !flags.is_empty() && !flags.iter().all(|f| dep.has_flag(f));
+    if prepare && target.command.json {
+        return Ok(Plan::Prepare {
+            leading: dep_range.start..dep_range.start,
+            install: dep_range,
+        });
     }
     if target.command.json {
         return Ok(Plan::Move);
@@ -387,7 +419,8 @@ fn plan(
     // The whole RUN moves when nothing else in it touches what the copy
     // writes (`apk add --virtual .deps make && bundle install && apk del
     // .deps`).
-    let whole = script.redirects().is_empty()
+    let whole = !prepare
+        && script.redirects().is_empty()
         && !script.has_error()
         && commands
             .iter()
@@ -410,6 +443,12 @@ fn plan(
             "the install runs after `{}` in the same RUN: it {why}",
             name.unwrap_or_default()
         ));
+    }
+    if prepare {
+        return Ok(Plan::Prepare {
+            leading: commands[0].range.start..dep_range.start,
+            install: dep_range,
+        });
     }
     let leading = start
         + commands[start..]
@@ -461,6 +500,14 @@ fn plan(
     Ok(Plan::Split { before, rest })
 }
 
+/// What the step before the full copy needs.
+struct Needs {
+    /// Files of the build context to copy first.
+    files: Vec<String>,
+    /// Directories of crates that need stub sources to download (cargo).
+    stubs: Vec<String>,
+}
+
 /// The context files the install reads, or why it cannot be moved.
 fn needed_files(
     root: &std::path::Path,
@@ -469,7 +516,7 @@ fn needed_files(
     scope: &Scope,
     at_install: &Scope,
     dep: &DepCommand,
-) -> Result<Vec<String>, String> {
+) -> Result<Needs, String> {
     let eco = dep.ecosystem;
     // The install reads its manifests from its working directory: where
     // the copy put the context's root.
@@ -487,6 +534,7 @@ fn needed_files(
     let ignore = DockerIgnore::load(root);
     let present = |path: &str| root.join(path).exists() && !ignore.excludes(path);
     let mut files: Vec<String> = Vec::new();
+    let mut stubs = Vec::new();
     for manifest in &eco.manifests {
         if !root.join(manifest).exists() {
             return Err(format!("{manifest} is not in the build context"));
@@ -522,6 +570,12 @@ fn needed_files(
         Some(Reader::Composer) => readers::composer(root)?,
         Some(Reader::Maven) => readers::maven(root, &dep.args)?,
         Some(Reader::Dotnet) => readers::dotnet(root)?,
+        Some(Reader::Gradle) => readers::gradle(root, &ignore)?,
+        Some(Reader::Cargo) => {
+            let crates = cargo::crates(root, &ignore)?;
+            stubs = crates.packages;
+            crates.manifests
+        }
         Some(Reader::Pip) => {
             for arg in dep.positional() {
                 if arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
@@ -561,7 +615,7 @@ fn needed_files(
             "the file name {odd:?} needs quoting dockfix does not write yet"
         ));
     }
-    Ok(files)
+    Ok(Needs { files, stubs })
 }
 
 /// What .dockerignore must gain so the full copy cannot put the build
@@ -709,6 +763,21 @@ fn glob(pattern: &str, name: &str) -> bool {
             .is_ok_and(|g| g.compile_matcher().is_match(name))
 }
 
+/// The `--mount=type=cache` flags of `run`, as written.
+fn cache_mounts(run: &Instruction) -> Vec<String> {
+    let command = run.command.sub.as_deref().unwrap_or(&run.command);
+    command
+        .flags
+        .iter()
+        .filter(|f| {
+            f.name() == "mount"
+                && f.value()
+                    .is_some_and(|v| v.split(',').any(|x| x == "type=cache"))
+        })
+        .map(|f| f.text.clone())
+        .collect()
+}
+
 /// A path the install names, as a path in the build context.
 fn relative_to(dest: &str, path: &str) -> Result<String, String> {
     let path = path.trim_start_matches("./");
@@ -781,17 +850,23 @@ fn edits(
                 String::from_utf8_lossy(&src[before.clone()])
             )
         }
-        Plan::Prefetch => {
-            let command = eco
-                .prefetch
-                .as_deref()
-                .ok_or("the ecosystem has no prefetch command")?;
-            format!("{} {command}{eol}", keyword_like(&copy_keyword, "RUN"))
+        Plan::Prefetch { command } => {
+            // The build's cache mounts, so that the download lands where
+            // the build looks for it, one per line as such RUNs are written.
+            let mut parts = cache_mounts(target);
+            parts.push(command.clone());
+            let escape = file.escape as char;
+            format!(
+                "{} {}{eol}",
+                keyword_like(&copy_keyword, "RUN"),
+                parts.join(&format!(" {escape}{eol}    "))
+            )
         }
-        Plan::Prepare { install } => {
+        Plan::Prepare { leading, install } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
+            let before = logical_text(file, target, leading.clone());
             let text = logical_text(file, target, install.clone());
-            if text.contains(['"', '\'', '\\', '$', '`']) {
+            if (before.clone() + &text).contains(['"', '\'', '\\', '$', '`']) {
                 return Err(
                     "the install has quotes, escapes or variables dockfix does not rewrite yet"
                         .into(),
@@ -810,8 +885,9 @@ fn edits(
                     words.push(flag);
                 }
             }
-            let command = words.join(" ");
-            format!("{run_keyword} {command}{eol}")
+            let mut command: Vec<&str> = before.split_whitespace().collect();
+            command.extend(words);
+            format!("{run_keyword} {}{eol}", command.join(" "))
         }
     };
     if !copy_moves {
