@@ -46,6 +46,10 @@ pub struct Ecosystem {
     pub names_files: bool,
     #[serde(default)]
     pub settings_env: Vec<String>,
+    /// Options may come before the command's other words (`mvn -B
+    /// dependency:go-offline`).
+    #[serde(default)]
+    pub options_first: bool,
     /// Why the fix this ecosystem's installs get is unsafe: the step
     /// before the full copy runs the tool on less than the whole project,
     /// and dockfix cannot prove the tool reads nothing else.

@@ -169,19 +169,26 @@ impl Ecosystems {
     /// (`yarn install` over `yarn`).
     pub fn recognise(&self, words: &[String]) -> Option<DepCommand<'_>> {
         let first = words.first()?;
-        let (prefix, index, role) = self
+        let (_, index, role, matched) = self
             .commands
             .iter()
-            .filter(|(prefix, _, _)| {
-                prefix.first() == Some(first)
-                    && words.len() >= prefix.len()
-                    && prefix.iter().zip(words).all(|(p, w)| p == w)
+            .filter(|(prefix, _, _)| prefix.first() == Some(first))
+            .filter_map(|(prefix, index, role)| {
+                let eco = self.all().nth(*index).expect("indexed ecosystems exist");
+                let matched = matches(prefix, words, eco)?;
+                Some((prefix, index, role, matched))
             })
-            .max_by_key(|(prefix, _, _)| prefix.len())?;
+            .max_by_key(|(prefix, ..)| prefix.len())?;
+        let args = words
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !matched.contains(i))
+            .map(|(_, w)| w.clone())
+            .collect();
         Some(DepCommand {
             ecosystem: self.all().nth(*index).expect("indexed ecosystems exist"),
             role: *role,
-            args: words[prefix.len()..].to_vec(),
+            args,
         })
     }
 
@@ -245,6 +252,35 @@ impl Ecosystems {
         }
         Ok(())
     }
+}
+
+/// The positions of `words` that spell `prefix`: its first words, or for an
+/// ecosystem whose options may come first (`mvn -B -s s.xml
+/// dependency:go-offline`), the first word and then the rest among the
+/// words that are not options or their values.
+fn matches(prefix: &[String], words: &[String], eco: &Ecosystem) -> Option<Vec<usize>> {
+    if !eco.options_first {
+        let spelled = words.len() >= prefix.len() && prefix.iter().zip(words).all(|(p, w)| p == w);
+        return spelled.then(|| (0..prefix.len()).collect());
+    }
+    let mut matched = vec![0];
+    let mut rest = prefix[1..].iter().peekable();
+    let mut value = false;
+    for (i, word) in words.iter().enumerate().skip(1) {
+        let Some(next) = rest.peek() else { break };
+        if std::mem::take(&mut value) {
+            continue;
+        }
+        if word.starts_with('-') {
+            value = !word.contains('=') && eco.value_flags.iter().any(|f| f == word);
+        } else if word == *next {
+            matched.push(i);
+            rest.next();
+        } else {
+            return None;
+        }
+    }
+    rest.peek().is_none().then_some(matched)
 }
 
 #[cfg(test)]

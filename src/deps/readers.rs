@@ -233,7 +233,26 @@ pub fn maven(context: &Path, args: &[String]) -> Reading {
 /// scripts they apply from the root, `gradle.properties`, the `gradle/`
 /// directory (wrapper, version catalogs) and `buildSrc/`. Subprojects'
 /// scripts are not collected.
-pub fn gradle(context: &Path, ignore: &DockerIgnore) -> Reading {
+pub fn gradle(context: &Path, ignore: &DockerIgnore, args: &[String]) -> Reading {
+    let elsewhere = [
+        "-p",
+        "--project-dir",
+        "-c",
+        "--settings-file",
+        "-b",
+        "--build-file",
+        "-I",
+        "--init-script",
+    ];
+    if let Some(flag) = args.iter().find(|a| {
+        elsewhere
+            .iter()
+            .any(|f| *a == f || a.starts_with(&format!("{f}=")))
+    }) {
+        return Err(format!(
+            "the build reads {flag} from the build context, which the download step would need too"
+        ));
+    }
     let present = |name: &str| context.join(name).exists() && !ignore.excludes(name);
     let settings = ["settings.gradle", "settings.gradle.kts"];
     for name in settings {

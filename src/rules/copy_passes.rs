@@ -238,16 +238,24 @@ pub fn settings_naming_files(
     prefixes: &[String],
     dest: Option<&str>,
 ) -> Option<String> {
-    let names_file = |value: Option<&str>| match value {
+    let names_file = |value: &str| match value {
+        v if v.contains("://") => false,
+        v if v.starts_with('/') => dest.is_none_or(|d| under(v, d)),
+        v => v.contains(['/', '.']) && v.parse::<f64>().is_err(),
+    };
+    // Each word of a value, and the value of each `-Dkey=value` flag in it
+    // (`MAVEN_OPTS=-Dmaven.repo.local=/m2 -Xmx1g`), is judged on its own.
+    let may_name_file = |value: Option<&str>| match value {
         None => true,
-        Some(v) if v.contains("://") => false,
-        Some(v) if v.starts_with('/') => dest.is_none_or(|d| under(v, d)),
-        Some(v) => v.contains(['/', '.']) && v.parse::<f64>().is_err(),
+        Some(v) => v.split_whitespace().any(|word| {
+            let flag_value = word.split_once('=').filter(|_| word.starts_with('-'));
+            names_file(flag_value.map_or(word, |(_, v)| v))
+        }),
     };
     prefixes.iter().find_map(|prefix| {
         scope
             .prefixed(prefix)
-            .find(|(_, value)| names_file(*value))
+            .find(|(_, value)| may_name_file(*value))
             .map(|(name, _)| name.to_string())
     })
 }

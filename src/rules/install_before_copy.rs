@@ -570,7 +570,7 @@ fn needed_files(
         Some(Reader::Composer) => readers::composer(root)?,
         Some(Reader::Maven) => readers::maven(root, &dep.args)?,
         Some(Reader::Dotnet) => readers::dotnet(root)?,
-        Some(Reader::Gradle) => readers::gradle(root, &ignore)?,
+        Some(Reader::Gradle) => readers::gradle(root, &ignore, &dep.args)?,
         Some(Reader::Cargo) => {
             let crates = cargo::crates(root, &ignore)?;
             stubs = crates.packages;
