@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{lineage, Stage};
 
+#[derive(Clone)]
 pub struct Scope {
     /// Each variable the stage chain sets, with its value when known.
     vars: BTreeMap<String, Option<String>>,
@@ -98,6 +99,12 @@ impl Scope {
         }
         out.push_str(rest);
         Some(out)
+    }
+
+    /// Sets a variable, as a shell assignment in a RUN does for the
+    /// commands after it.
+    pub fn set(&mut self, name: &str, value: Option<String>) {
+        self.vars.insert(name.to_string(), value);
     }
 
     /// The variables set before this point whose names start with

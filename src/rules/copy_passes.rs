@@ -260,19 +260,88 @@ pub fn settings_naming_files(
     })
 }
 
-/// A command's words as the shell passes them, variables expanded.
+/// A command's words as the shell passes them, variables expanded: those
+/// ENV and ARG set, and those the RUN's own assignments set before it.
 fn words(file: &Dockerfile, scope: &Scope, command: &SimpleCommand) -> Option<Vec<String>> {
-    command
-        .name
-        .iter()
-        .chain(&command.args)
-        .map(|r| {
-            shell::unquoted(&file.source, r.clone()).or_else(|| {
-                let text = std::str::from_utf8(&file.source[r.clone()]).ok()?;
-                scope.expand(text)
+    let read = |scope: &Scope| -> Option<Vec<String>> {
+        command
+            .name
+            .iter()
+            .chain(&command.args)
+            .map(|r| {
+                shell::unquoted(&file.source, r.clone()).or_else(|| {
+                    let text = std::str::from_utf8(&file.source[r.clone()]).ok()?;
+                    scope.expand(text)
+                })
             })
-        })
-        .collect()
+            .collect()
+    };
+    read(scope).or_else(|| read(&with_shell_variables(file, scope, command)?))
+}
+
+/// `scope` with the variables that assignments before `command` in its RUN
+/// set (`DEPS="gcc make" && apt-get install $DEPS`), when the RUN is one
+/// chain of `&&` and `;`, where each assignment holds for the rest, and no
+/// command before sets variables otherwise (`export`, `read`, ...).
+fn with_shell_variables(
+    file: &Dockerfile,
+    scope: &Scope,
+    command: &SimpleCommand,
+) -> Option<Scope> {
+    let run = file
+        .instructions()
+        .find(|i| i.span().contains(&command.range.start))?;
+    let script = shell::parse(file, run)?;
+    let commands = script.commands();
+    let assignments = script.assignments();
+    let ops = script.operators();
+    let statements = commands.len() + assignments.len();
+    let chain = ops.len() + 1 == statements && ops.iter().all(|(op, _)| op == "&&" || op == ";");
+    if !chain || script.has_error() {
+        return None;
+    }
+    let sets = [
+        "export",
+        "read",
+        "declare",
+        "typeset",
+        "local",
+        "readonly",
+        "unset",
+        "eval",
+        "source",
+        ".",
+        "set",
+        "shift",
+        "getopts",
+        "mapfile",
+        "readarray",
+    ];
+    for before in commands
+        .iter()
+        .filter(|c| c.range.start < command.range.start)
+    {
+        let name = shell::unquoted(&file.source, before.name.clone()?)?;
+        if sets.contains(&name.as_str()) {
+            return None;
+        }
+    }
+    let mut scope = scope.clone();
+    for range in assignments.iter().filter(|a| a.start < command.range.start) {
+        let text = std::str::from_utf8(&file.source[range.clone()]).ok()?;
+        let (name, value) = text.split_once('=')?;
+        let identifier = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        // One word: `A=x y` is not read.
+        let one_word = value.starts_with(['"', '\'']) || !value.contains(char::is_whitespace);
+        if !identifier || !one_word {
+            return None;
+        }
+        let value = scope.expand(value);
+        scope.set(name, value);
+    }
+    Some(scope)
 }
 
 /// Commands that read and write only the paths they name, and what each

@@ -324,6 +324,12 @@ impl Script {
     }
 
     /// The connectors between commands (`&&`, `||`, `;`, `|`, ...).
+    /// Assignments that are statements of their own (`DEPS="a b"`), not
+    /// a command's prefix, by file range.
+    pub fn assignments(&self) -> &[Range<usize>] {
+        &self.index().assignments
+    }
+
     pub fn operators(&self) -> &[(String, Range<usize>)] {
         &self.index().operators
     }
@@ -347,6 +353,15 @@ impl Script {
                 let node = cursor.node();
                 match node.kind() {
                     "command" => index.commands.push(self.simple_command(node)),
+                    // An assignment on its own (`DEPS="a b" && ...`), not the
+                    // prefix of a command.
+                    "variable_assignment"
+                        if node
+                            .parent()
+                            .is_some_and(|p| matches!(p.kind(), "program" | "list")) =>
+                    {
+                        index.assignments.push(self.file_range(node))
+                    }
                     "comment" => {
                         index.comment = true;
                         index.continued_comment |= self.node_text(node).ends_with(b"\\");
@@ -397,6 +412,7 @@ impl Script {
 #[derive(Debug, Clone, Default)]
 struct Index {
     commands: Vec<SimpleCommand>,
+    assignments: Vec<Range<usize>>,
     operators: Vec<(String, Range<usize>)>,
     redirects: Vec<Range<usize>>,
     comment: bool,
