@@ -132,7 +132,7 @@ fn under(path: &str, dir: &str) -> bool {
 }
 
 /// Whether neither path is the other or inside it.
-fn apart(a: &str, b: &str) -> bool {
+pub fn apart(a: &str, b: &str) -> bool {
     !under(a, b) && !under(b, a)
 }
 
@@ -258,6 +258,33 @@ pub fn settings_naming_files(
             .find(|(_, value)| may_name_file(*value))
             .map(|(name, _)| name.to_string())
     })
+}
+
+/// The paths a command that only changes the files it names (`chmod +x
+/// entrypoint.sh`, `mkdir -p logs`) touches, made absolute, when all lie
+/// inside the copy's destination `dest`: run after the copy, it does the
+/// same. `None` for other commands.
+pub fn touched_inside(
+    file: &Dockerfile,
+    scope: &Scope,
+    command: &SimpleCommand,
+    dest: &str,
+) -> Option<Vec<String>> {
+    let words = words(file, scope, command)?;
+    let (first, args) = words.split_first()?;
+    let skip = match first.rsplit('/').next()? {
+        "mkdir" | "touch" | "rm" | "cp" | "mv" | "ln" => 0,
+        "chown" | "chmod" | "chgrp" => 1,
+        _ => return None,
+    };
+    let paths: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .skip(skip)
+        .map(|a| absolute(a, scope.workdir.as_deref()))
+        .collect::<Option<_>>()?;
+    let inside = !paths.is_empty() && paths.iter().all(|p| under(p, dest));
+    inside.then_some(paths)
 }
 
 /// A command's words as the shell passes them, variables expanded: those
@@ -420,6 +447,9 @@ fn check_command(
             packages && names_only()
         }
         "mkdir" | "touch" | "rm" | "cp" | "mv" | "ln" => files(0),
+        // A virtual environment's activate script only sets variables; any
+        // other sourced script is code that may read anything.
+        "." | "source" => matches!(args, [script] if script.ends_with("/bin/activate")) && files(0),
         "chown" | "chmod" | "chgrp" => files(1),
         "curl" => curl_output_outside(args, outside) && names_only(),
         "pip" | "pip3" => pip(args) && names_only(),

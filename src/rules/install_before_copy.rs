@@ -3,7 +3,9 @@
 
 use std::ops::Range;
 
-use super::copy_passes::{command_passes, copy_passes, settings_naming_files};
+use super::copy_passes::{
+    apart, command_passes, copy_passes, settings_naming_files, touched_inside,
+};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{cargo, readers, DepCommand, Role};
@@ -181,8 +183,16 @@ fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
 enum Plan {
     /// The whole RUN moves.
     Move,
-    /// The leading install commands move; the rest stays.
-    Split { before: Range<usize>, rest: usize },
+    /// The install commands in `moved` go into a RUN of their own; `cut`
+    /// is taken out of the RUN, where the rest stays: the commands after
+    /// the install, or those before it that only change the files they
+    /// name inside the copy's destination (`chmod +x entrypoint.sh`),
+    /// which touch `kept`.
+    Split {
+        moved: Range<usize>,
+        cut: Range<usize>,
+        kept: Vec<String>,
+    },
     /// Only a build follows: insert this download (the ecosystem's
     /// prefetch command).
     Prefetch { command: String },
@@ -262,7 +272,9 @@ fn examine(
     let at_target = Scope::at(stages, index, target.span().start);
     let blind =
         |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
-    let mut plan = match plan(cx, target, &dep, dep_range, &blind) {
+    let stays =
+        |command: &SimpleCommand| touched_inside(cx.file, &at_target, command, dest.as_deref()?);
+    let mut plan = match plan(cx, target, &dep, dep_range, &blind, &stays) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -282,6 +294,22 @@ fn examine(
             Ok(needs) => needs,
             Err(why) => return Some(report(why)),
         };
+    // What stays behind in the RUN must not touch what the install reads
+    // or writes.
+    if let (Plan::Split { kept, .. }, Some(dest)) = (&plan, dest.as_deref()) {
+        let base = moves::normalize(dest);
+        let installs = files.iter().chain(&eco.must_ignore);
+        let install_paths: Vec<String> = installs
+            .map(|f| format!("{base}/{}", f.trim_end_matches('/')))
+            .collect();
+        for path in kept {
+            if let Some(clash) = install_paths.iter().find(|p| !apart(path, p)) {
+                return Some(report(format!(
+                    "the install runs after a command in the same RUN that changes {path}, and the install reads or writes {clash}"
+                )));
+            }
+        }
+    }
     let ignore = match to_ignore(cx, root, eco) {
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
@@ -371,6 +399,7 @@ fn plan(
     dep: &DepCommand,
     dep_range: Range<usize>,
     blind: &dyn Fn(&SimpleCommand) -> Result<(), String>,
+    stays: &dyn Fn(&SimpleCommand) -> Option<Vec<String>>,
 ) -> Result<Plan, String> {
     // cargo cannot fetch without sources: its own fetch, too, becomes a
     // download on stub sources before the full copy.
@@ -428,6 +457,12 @@ fn plan(
             .all(|(i, c)| i == start || same_install(c) || own_cleanup(c) || blind(c).is_ok());
     if whole {
         return Ok(Plan::Move);
+    }
+    // An install that needs the sources gets a prepare step, never a move.
+    if !prepare {
+        if let Some(plan) = install_last(cx, target, script, start, dep, stays)? {
+            return Ok(plan);
+        }
     }
     for command in &commands[..start] {
         let name = command
@@ -487,9 +522,18 @@ fn plan(
             "the install shares its RUN with other commands that dockfix cannot split off".into(),
         );
     }
-    let before = commands[0].range.start..commands[leading - 1].range.end;
-    let rest = commands[leading].range.start;
-    let cut = target.args_range().start..rest;
+    let moved = commands[0].range.start..commands[leading - 1].range.end;
+    let cut = target.args_range().start..commands[leading].range.start;
+    split(target, moved, cut, Vec::new())
+}
+
+/// The split, unless it would lose a comment line inside the RUN.
+fn split(
+    target: &Instruction,
+    moved: Range<usize>,
+    cut: Range<usize>,
+    kept: Vec<String>,
+) -> Result<Plan, String> {
     if target
         .lines
         .iter()
@@ -497,7 +541,51 @@ fn plan(
     {
         return Err("a comment line inside the RUN would be lost when splitting it".into());
     }
-    Ok(Plan::Split { before, rest })
+    Ok(Plan::Split { moved, cut, kept })
+}
+
+/// An install that ends its RUN after commands that only change files
+/// they name inside the copy's destination (`chmod +x entrypoint.sh &&
+/// npm install`): the install moves, they stay and run after the copy.
+/// Only for ecosystems whose writes in the project are known
+/// (`must_ignore`), so that `examine` can show the files apart.
+fn install_last(
+    cx: &Context,
+    target: &Instruction,
+    script: &shell::Script,
+    start: usize,
+    dep: &DepCommand,
+    stays: &dyn Fn(&SimpleCommand) -> Option<Vec<String>>,
+) -> Result<Option<Plan>, String> {
+    let commands = script.commands();
+    let ops = script.operators();
+    let chained = ops.len() + 1 == commands.len() && ops.iter().all(|(op, _)| op == "&&");
+    let installs_to_end = commands[start..].iter().all(|c| {
+        c.literal_words(&cx.file.source)
+            .and_then(|w| accept(cx.ecosystems.recognise(&w)))
+            .is_some_and(|d| std::ptr::eq(d.ecosystem, dep.ecosystem))
+    });
+    let simple = start > 0
+        && chained
+        && installs_to_end
+        && !dep.ecosystem.must_ignore.is_empty()
+        && script.redirects().is_empty()
+        && script.assignments().is_empty()
+        && target.command.flags.is_empty();
+    if !simple {
+        return Ok(None);
+    }
+    let mut kept = Vec::new();
+    for command in &commands[..start] {
+        let Some(paths) = stays(command) else {
+            return Ok(None);
+        };
+        kept.extend(paths);
+    }
+    let last = commands.last().expect("the install is a command");
+    let moved = commands[start].range.start..last.range.end;
+    let cut = commands[start - 1].range.end..last.range.end;
+    split(target, moved, cut, kept).map(Some)
 }
 
 /// What the step before the full copy needs.
@@ -842,12 +930,12 @@ fn edits(
             comments = taken.comments;
             taken.text
         }
-        Plan::Split { before, rest } => {
+        Plan::Split { moved, cut, .. } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
-            edits.push(Edit::replace(target.args_range().start..*rest, ""));
+            edits.push(Edit::replace(cut.clone(), ""));
             format!(
                 "{run_keyword} {}{eol}",
-                String::from_utf8_lossy(&src[before.clone()])
+                String::from_utf8_lossy(&src[moved.clone()])
             )
         }
         Plan::Prefetch { command } => {
