@@ -23,7 +23,7 @@ pub static RULE: Rule = Rule {
     summary: "dependencies install after the whole build context is copied",
     fix_title: "Install dependencies from their manifests before the whole build context is copied",
     effect: "dependency install now cached across source edits: only a manifest or lockfile change reruns it",
-    fix_safety: FixSafety::Safe,
+    fix_safety: FixSafety::Sometimes,
     cache_style: None,
     doc: DOC,
     check,
