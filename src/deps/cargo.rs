@@ -81,7 +81,7 @@ pub fn fetch_with_stubs(fetch: &str, packages: &[String], lockfile_copied: bool)
         "mkdir {} && touch {} && {fetch} && rm -r {}",
         dirs.join(" "),
         libs.join(" "),
-        removed.trim_start()
+        removed
     )
 }
 

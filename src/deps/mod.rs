@@ -169,14 +169,14 @@ impl Ecosystems {
     /// (`yarn install` over `yarn`).
     pub fn recognise(&self, words: &[String]) -> Option<DepCommand<'_>> {
         let first = words.first()?;
-        let (_, index, role, matched) = self
+        let (_, ecosystem, role, matched) = self
             .commands
             .iter()
             .filter(|(prefix, _, _)| prefix.first() == Some(first))
             .filter_map(|(prefix, index, role)| {
                 let eco = self.all().nth(*index).expect("indexed ecosystems exist");
                 let matched = matches(prefix, words, eco)?;
-                Some((prefix, index, role, matched))
+                Some((prefix, eco, role, matched))
             })
             .max_by_key(|(prefix, ..)| prefix.len())?;
         let args = words
@@ -186,7 +186,7 @@ impl Ecosystems {
             .map(|(_, w)| w.clone())
             .collect();
         Some(DepCommand {
-            ecosystem: self.all().nth(*index).expect("indexed ecosystems exist"),
+            ecosystem,
             role: *role,
             args,
         })

@@ -319,22 +319,13 @@ fn with_shell_variables(
         .instructions()
         .find(|i| i.span().contains(&command.range.start))?;
     let script = shell::parse(file, run)?;
-    let commands = script.commands();
-    let assignments = script.assignments();
-    let ops = script.operators();
-    let statements = commands.len() + assignments.len();
-    let chain = ops.len() + 1 == statements && ops.iter().all(|(op, _)| op == "&&" || op == ";");
-    if !chain || script.has_error() {
+    // Declarations (`export`, `local`, `unset`, ...) are statements of
+    // their own that break the chain; these are plain commands.
+    if !script.is_chain(&["&&", ";"]) || script.has_error() {
         return None;
     }
     let sets = [
-        "export",
         "read",
-        "declare",
-        "typeset",
-        "local",
-        "readonly",
-        "unset",
         "eval",
         "source",
         ".",
@@ -344,7 +335,8 @@ fn with_shell_variables(
         "mapfile",
         "readarray",
     ];
-    for before in commands
+    for before in script
+        .commands()
         .iter()
         .filter(|c| c.range.start < command.range.start)
     {
@@ -354,7 +346,11 @@ fn with_shell_variables(
         }
     }
     let mut scope = scope.clone();
-    for range in assignments.iter().filter(|a| a.start < command.range.start) {
+    for range in script
+        .assignments()
+        .iter()
+        .filter(|a| a.start < command.range.start)
+    {
         let text = std::str::from_utf8(&file.source[range.clone()]).ok()?;
         let (name, value) = text.split_once('=')?;
         let identifier = !name.is_empty()

@@ -460,7 +460,7 @@ fn plan(
     }
     // An install that needs the sources gets a prepare step, never a move.
     if !prepare {
-        if let Some(plan) = install_last(cx, target, script, start, dep, stays)? {
+        if let Some(plan) = install_last(target, script, start, dep, &same_install, stays)? {
             return Ok(plan);
         }
     }
@@ -515,8 +515,7 @@ fn plan(
             text.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
         ));
     }
-    let ops = script.operators();
-    let chained = ops.len() + 1 == commands.len() && ops.iter().all(|(op, _)| op == "&&");
+    let chained = script.is_chain(&["&&"]) && script.assignments().is_empty();
     if !chained || !script.redirects().is_empty() || !target.command.flags.is_empty() {
         return Err(
             "the install shares its RUN with other commands that dockfix cannot split off".into(),
@@ -550,24 +549,17 @@ fn split(
 /// Only for ecosystems whose writes in the project are known
 /// (`must_ignore`), so that `examine` can show the files apart.
 fn install_last(
-    cx: &Context,
     target: &Instruction,
     script: &shell::Script,
     start: usize,
     dep: &DepCommand,
+    same_install: &dyn Fn(&SimpleCommand) -> bool,
     stays: &dyn Fn(&SimpleCommand) -> Option<Vec<String>>,
 ) -> Result<Option<Plan>, String> {
     let commands = script.commands();
-    let ops = script.operators();
-    let chained = ops.len() + 1 == commands.len() && ops.iter().all(|(op, _)| op == "&&");
-    let installs_to_end = commands[start..].iter().all(|c| {
-        c.literal_words(&cx.file.source)
-            .and_then(|w| accept(cx.ecosystems.recognise(&w)))
-            .is_some_and(|d| std::ptr::eq(d.ecosystem, dep.ecosystem))
-    });
     let simple = start > 0
-        && chained
-        && installs_to_end
+        && script.is_chain(&["&&"])
+        && commands[start..].iter().all(same_install)
         && !dep.ecosystem.must_ignore.is_empty()
         && script.redirects().is_empty()
         && script.assignments().is_empty()

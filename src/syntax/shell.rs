@@ -330,6 +330,15 @@ impl Script {
         &self.index().assignments
     }
 
+    /// Whether the script is one plain chain: each statement (a command
+    /// or an assignment of its own) joined to the next by one of
+    /// `operators`, with nothing else (`export`, a loop, a subshell).
+    pub fn is_chain(&self, operators: &[&str]) -> bool {
+        let ops = self.operators();
+        let statements = self.commands().len() + self.assignments().len();
+        ops.len() + 1 == statements && ops.iter().all(|(op, _)| operators.contains(&op.as_str()))
+    }
+
     pub fn operators(&self) -> &[(String, Range<usize>)] {
         &self.index().operators
     }
@@ -478,6 +487,21 @@ mod tests {
             !parse(&file, run).unwrap().has_error(),
             "a comment line is masked"
         );
+    }
+
+    #[test]
+    fn chains_count_assignments_as_statements() {
+        let script = |run: &str| parse_text(run.as_bytes()).unwrap();
+        let both = script("DEPS=\"gcc make\" && apt-get install $DEPS; echo done");
+        assert_eq!(both.assignments().len(), 1);
+        assert!(both.is_chain(&["&&", ";"]));
+        assert!(!both.is_chain(&["&&"]));
+        // A declaration is neither a command nor an assignment of its own.
+        assert!(!script("A=1 && export B=2 && apt-get install $A").is_chain(&["&&"]));
+        assert!(!script("npm ci || true").is_chain(&["&&"]));
+        // The prefix of a command is not a statement.
+        let prefixed = script("CC=gcc make && make install");
+        assert!(prefixed.assignments().is_empty() && prefixed.is_chain(&["&&"]));
     }
 
     #[test]
