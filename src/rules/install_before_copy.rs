@@ -184,13 +184,15 @@ enum Plan {
     /// The whole RUN moves.
     Move,
     /// The install commands in `moved` go into a RUN of their own; `cut`
-    /// is taken out of the RUN, where the rest stays: the commands after
-    /// the install, or those before it that only change the files they
-    /// name inside the copy's destination (`chmod +x entrypoint.sh`),
-    /// which touch `kept`.
+    /// is taken out of the RUN but for its text from `rewritten` on, which
+    /// is written back, and the rest stays: the commands after the
+    /// install, or those before it that only change the files they name
+    /// inside the copy's destination (`chmod +x entrypoint.sh`), which
+    /// touch `kept`.
     Split {
         moved: Range<usize>,
         cut: Range<usize>,
+        rewritten: usize,
         kept: Vec<String>,
     },
     /// Only a build follows: insert this download (the ecosystem's
@@ -523,7 +525,7 @@ fn plan(
     }
     let moved = commands[0].range.start..commands[leading - 1].range.end;
     let cut = target.args_range().start..commands[leading].range.start;
-    split(target, moved, cut, Vec::new())
+    split(target, moved, cut.clone(), cut.end, Vec::new())
 }
 
 /// The split, unless it would lose a comment line inside the RUN.
@@ -531,6 +533,7 @@ fn split(
     target: &Instruction,
     moved: Range<usize>,
     cut: Range<usize>,
+    rewritten: usize,
     kept: Vec<String>,
 ) -> Result<Plan, String> {
     if target
@@ -540,7 +543,12 @@ fn split(
     {
         return Err("a comment line inside the RUN would be lost when splitting it".into());
     }
-    Ok(Plan::Split { moved, cut, kept })
+    Ok(Plan::Split {
+        moved,
+        cut,
+        rewritten,
+        kept,
+    })
 }
 
 /// An install that ends its RUN after commands that only change files
@@ -576,8 +584,13 @@ fn install_last(
     }
     let last = commands.last().expect("the install is a command");
     let moved = commands[start].range.start..last.range.end;
-    let cut = commands[start - 1].range.end..last.range.end;
-    split(target, moved, cut, kept).map(Some)
+    // The cut runs on to the end of the instruction (its line ending, which
+    // fixing always finds there, written back), so that an edit another fix
+    // anchors at the install's end (a cache cleanup after `npm ci`) falls
+    // inside it and waits for the next round, which finds the install
+    // where it moved.
+    let cut = commands[start - 1].range.end..target.span().end;
+    split(target, moved, cut, last.range.end, kept).map(Some)
 }
 
 /// What the step before the full copy needs.
@@ -922,9 +935,15 @@ fn edits(
             comments = taken.comments;
             taken.text
         }
-        Plan::Split { moved, cut, .. } => {
+        Plan::Split {
+            moved,
+            cut,
+            rewritten,
+            ..
+        } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
-            edits.push(Edit::replace(cut.clone(), ""));
+            let kept = String::from_utf8_lossy(&src[*rewritten..cut.end]);
+            edits.push(Edit::replace(cut.clone(), kept));
             format!(
                 "{run_keyword} {}{eol}",
                 String::from_utf8_lossy(&src[moved.clone()])
@@ -1006,6 +1025,47 @@ fn edits(
 #[cfg(test)]
 mod tests {
     use super::glob;
+    use crate::engine::{fix, Settings};
+    use crate::rules::{selection, CacheStyle};
+
+    /// Another fix anchored at the end of the install (DF213's cache
+    /// cleanup after `npm ci`) follows the install where it moves, not the
+    /// command left behind.
+    #[test]
+    fn a_cleanup_after_the_install_follows_it_out_of_the_run() {
+        let context = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("package.json", r#"{"name": "app", "version": "1.0.0"}"#),
+            (
+                "package-lock.json",
+                r#"{"name": "app", "lockfileVersion": 3}"#,
+            ),
+            (".dockerignore", "node_modules\n"),
+        ] {
+            std::fs::write(context.path().join(name), text).unwrap();
+        }
+        let settings = Settings {
+            rules: selection(
+                &["DF101".into(), "DF213".into()],
+                &[],
+                CacheStyle::Cleanup,
+                &[],
+            )
+            .unwrap(),
+            unsafe_fixes: false,
+            build_context: Some(context.path()),
+            companions: true,
+            pins: None,
+            ecosystems: crate::deps::Ecosystems::builtin(),
+        };
+        let source = b"FROM node:20\nWORKDIR /app\nCOPY . .\nRUN chmod +x run.sh && npm ci\n";
+        let fixed = fix(source, &settings).unwrap();
+        assert_eq!(
+            String::from_utf8(fixed.file.source).unwrap(),
+            "FROM node:20\nWORKDIR /app\nCOPY package.json package-lock.json ./\n\
+             RUN npm ci && npm cache clean --force\nCOPY . .\nRUN chmod +x run.sh\n"
+        );
+    }
 
     #[test]
     fn copy_patterns_match_as_go_matches_them() {
