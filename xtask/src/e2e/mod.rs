@@ -929,6 +929,20 @@ fn dump(dockfix: &Path, file: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// How many times a build runs when the runtime, not the Dockerfile, fails.
+const BUILD_ATTEMPTS: usize = 3;
+
+/// Whether a failed build's log shows the container runtime failing to start
+/// a step's process because runc lost its init pipe under load: the step
+/// never ran, so the Dockerfile is not at fault. A step whose executable is
+/// missing fails to start too, but with another reason, and is not retried.
+fn runtime_flake(log: &str) -> bool {
+    log.lines().any(|line| {
+        line.contains("unable to start container process")
+            && (line.contains("read init-p") || line.contains("init preliminary setup"))
+    })
+}
+
 struct Build {
     ok: bool,
     seconds: f64,
@@ -1077,19 +1091,34 @@ impl Engine {
         Ok(corpus::classify(output.status.success(), &log))
     }
 
+    /// Builds `dir` as `tag`; a build the runtime failed to start a step
+    /// container for is retried (see `runtime_flake`), and the log keeps
+    /// every attempt.
     fn build(&self, dir: &Path, tag: &str, log: &Path) -> Result<Build> {
         let dir = dir.to_string_lossy();
-        let start = Instant::now();
-        let output = self.output(&["build", "--progress=plain", "-t", tag, &dir])?;
-        let seconds = start.elapsed().as_secs_f64();
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
-        std::fs::write(log, &text).map_err(|e| format!("{}: {e}", log.display()))?;
-        Ok(Build {
-            ok: output.status.success(),
-            seconds,
-            steps: progress::steps(&text),
-        })
+        let mut logged = String::new();
+        for attempt in 1..=BUILD_ATTEMPTS {
+            let start = Instant::now();
+            let output = self.output(&["build", "--progress=plain", "-t", tag, &dir])?;
+            let seconds = start.elapsed().as_secs_f64();
+            let text = String::from_utf8_lossy(&output.stderr).into_owned()
+                + &String::from_utf8_lossy(&output.stdout);
+            logged.push_str(&text);
+            let ok = output.status.success();
+            if ok || attempt == BUILD_ATTEMPTS || !runtime_flake(&text) {
+                std::fs::write(log, &logged).map_err(|e| format!("{}: {e}", log.display()))?;
+                return Ok(Build {
+                    ok,
+                    seconds,
+                    steps: progress::steps(&text),
+                });
+            }
+            eprintln!("[e2e]   the runtime failed to start a step container; building again");
+            logged.push_str(
+                "\n[e2e] the runtime failed to start a step container; building again\n\n",
+            );
+        }
+        unreachable!("the last attempt returns")
     }
 }
 
@@ -1119,6 +1148,21 @@ replace = "Remaining: "
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn only_a_lost_init_pipe_counts_as_a_runtime_flake() {
+        assert!(runtime_flake(
+            "#12 0.220 runc run failed: unable to start container process: waiting for init \
+             preliminary setup: read init-p: connection reset by peer\n"
+        ));
+        assert!(!runtime_flake(
+            "#5 0.1 runc run failed: unable to start container process: exec: \"pyhton\": \
+             executable file not found in $PATH\n"
+        ));
+        assert!(!runtime_flake(
+            "#7 ERROR: process \"/bin/sh -c false\" did not complete\n"
+        ));
     }
 
     #[test]
