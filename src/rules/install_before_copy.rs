@@ -73,15 +73,17 @@ install reads nothing but the files it copies first. Otherwise the finding
 names the reason and nothing is changed: no build context; a manifest
 missing or excluded by `.dockerignore`; an npm lifecycle script
 (`preinstall`, `install`, `postinstall`, `prepare`), workspaces, or a
-local-path dependency; an editable or local pip requirement; a setting
+local-path dependency; an editable or local pip requirement, or a pip flag naming a path the
+copy may write (`-f ./wheels`, `--target /app/lib`); a setting
 the Dockerfile gives the tool through its environment (`PIP_CONSTRAINT`,
 `NPM_CONFIG_USERCONFIG`, ...) that may name a file; a Go module
 replaced by a local directory; a `node_modules` directory in the context
 that the full copy would put over the installed one (add it to
 `.dockerignore`); an instruction between the copy and the install that
 dockfix cannot show to be independent of the copy; an install that runs
-in another directory than the copy's destination, or after other
-commands in its RUN.
+in another directory than the copy's destination (but for pip given
+only absolute requirement paths, `pip install -r /src/requirements.txt`),
+or after other commands in its RUN.
 
 Gradle and cargo get an unsafe fix. Gradle's build scripts are code that
 may read any file while Gradle configures the build: the download step
@@ -612,8 +614,13 @@ fn needed_files(
 ) -> Result<Needs, String> {
     let eco = dep.ecosystem;
     // The install reads its manifests from its working directory: where
-    // the copy put the context's root.
-    if !matches!(copy.dest.as_str(), "." | "./") || at_install.workdir != scope.workdir {
+    // the copy put the context's root. pip given only absolute paths
+    // (`pip install -r /app/requirements.txt` in /wheels) reads nothing
+    // from it.
+    let cwd_free = eco.reader == Some(Reader::Pip) && pip_paths_absolute(dep);
+    if !cwd_free
+        && (!matches!(copy.dest.as_str(), "." | "./") || at_install.workdir != scope.workdir)
+    {
         let cwd = at_install.workdir.as_deref();
         let same = matches!((cwd, dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
         if !same {
@@ -671,15 +678,31 @@ fn needed_files(
         }
         Some(Reader::Pip) => {
             for arg in dep.positional() {
-                if arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
+                // pip reads an archive's name as a file (`app-1.0.whl`).
+                let archive = [".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar"]
+                    .iter()
+                    .any(|e| arg.ends_with(e));
+                if archive || arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
                     return Err(format!(
                         "pip installs the local path {arg}, read from the build context"
                     ));
                 }
             }
+            for value in dep.flag_values(PIP_PATH_FLAGS) {
+                let path = value.strip_prefix("file://").unwrap_or(value);
+                let url = value.contains("://") && !value.starts_with("file:");
+                if url || value == "-" {
+                    continue;
+                }
+                if !path.starts_with('/') || dest.is_none_or(|d| !apart(path, d)) {
+                    return Err(format!(
+                        "pip is given {value}, which may be among what the copy writes"
+                    ));
+                }
+            }
             let mut requirements = Vec::new();
             for value in dep.flag_values(&["-r", "--requirement", "-c", "--constraint"]) {
-                requirements.push(relative_to(&copy.dest, value)?);
+                requirements.push(relative_to(dest.unwrap_or(&copy.dest), value)?);
             }
             files.extend(requirements.iter().cloned());
             readers::pip(root, &ignore, &requirements)?
@@ -709,6 +732,30 @@ fn needed_files(
         ));
     }
     Ok(Needs { files, stubs })
+}
+
+/// pip's flags besides requirement files that name a path it reads or
+/// writes (a URL is no path; `file:` URLs are).
+const PIP_PATH_FLAGS: &[&str] = &[
+    "-f",
+    "--find-links",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--src",
+    "--cache-dir",
+    "--log",
+    "--report",
+];
+
+/// Whether every file pip is told to read is named by an absolute path.
+fn pip_paths_absolute(dep: &DepCommand) -> bool {
+    let files = dep.flag_values(&["-r", "--requirement", "-c", "--constraint"]);
+    !files.is_empty() && files.iter().all(|f| f.starts_with('/'))
 }
 
 /// What .dockerignore must gain so the full copy cannot put the build
