@@ -44,6 +44,10 @@ pub struct Ecosystem {
     /// The install may name files (project files), not only packages.
     #[serde(default)]
     pub names_files: bool,
+    /// Flags that make the install install the project itself, which
+    /// needs its sources (`npm install -g`).
+    #[serde(default)]
+    pub project_flags: Vec<String>,
     #[serde(default)]
     pub settings_env: Vec<String>,
     /// Options may come before the command's other words (`mvn -B

@@ -426,9 +426,9 @@ fn check_command(
         }
         "adduser" | "groupadd" | "addgroup" | "usermod" | "groupmod" => names_only(),
         // These read the working directory even when told names: gem a
-        // local `NAME-*.gem` first, npm, pnpm and yarn the project's
-        // `.npmrc`, corepack `package.json`. So the working directory too
-        // must lie outside the destination.
+        // local `NAME-*.gem` first, pnpm and yarn the project's `.npmrc`,
+        // corepack `package.json`. So the working directory too must lie
+        // outside the destination.
         "gem" | "corepack" => outside(".") && names_only(),
         "git" => args.first().is_some_and(|a| a == "config") && names_only(),
         // Poetry's user settings, not the project's `poetry.toml`.
@@ -454,12 +454,15 @@ fn check_command(
             [m, pip_, rest @ ..] if m == "-m" && pip_ == "pip" => pip(rest) && names_only(),
             _ => false,
         },
+        // npm in global mode reads no project `.npmrc`; pnpm may still.
+        // Without a package named, it installs the project itself.
         "npm" | "pnpm" => {
-            outside(".")
+            (name == "npm" || outside("."))
                 && args.iter().any(|a| a == "-g" || a == "--global")
                 && args
                     .iter()
                     .any(|a| matches!(a.as_str(), "install" | "i" | "add"))
+                && operands().count() > 1
                 && names_only()
         }
         "yarn" => outside(".") && args.first().is_some_and(|a| a == "global") && names_only(),

@@ -170,9 +170,13 @@ fn dep_commands<'a>(
 }
 
 /// An install that names packages installs those, not the manifests;
-/// pip installs from manifests when given requirement files.
+/// pip installs from manifests when given requirement files. One that
+/// installs the project itself (`npm install -g`) needs the sources.
 fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
     let dep = dep?;
+    if dep.ecosystem.project_flags.iter().any(|f| dep.has_flag(f)) {
+        return None;
+    }
     let manifest_install = match (dep.role, dep.ecosystem.reader) {
         (Role::Build, _) => true,
         (Role::Install, Some(Reader::Pip)) => !dep.flag_values(&["-r", "--requirement"]).is_empty(),
