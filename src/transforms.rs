@@ -80,6 +80,7 @@ pub enum Reader {
     Dotnet,
     Gradle,
     Cargo,
+    Poetry,
 }
 
 /// Packages that need what they only recommend, by package manager; see

@@ -195,6 +195,58 @@ pub fn composer(context: &Path) -> Reading {
     Ok(Vec::new())
 }
 
+/// pyproject.toml for poetry: the readme files it names, which poetry
+/// opens as it reads the project (older releases even with `--no-root`),
+/// are needed too.
+pub fn poetry(context: &Path, ignore: &DockerIgnore) -> Reading {
+    let text = std::fs::read_to_string(context.join("pyproject.toml"))
+        .map_err(|e| format!("pyproject.toml: {e}"))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("pyproject.toml is not valid TOML ({e})"))?;
+    let mut readmes: Vec<String> = Vec::new();
+    // PEP 621: a path, or a table with a `file` (or inline `text`).
+    match doc.get("project").and_then(|p| p.get("readme")) {
+        Some(toml::Value::String(path)) => readmes.push(path.clone()),
+        Some(toml::Value::Table(t)) => {
+            if let Some(path) = t.get("file").and_then(|f| f.as_str()) {
+                readmes.push(path.to_string());
+            }
+        }
+        _ => {}
+    }
+    // Poetry's own table: a path or a list of paths.
+    let poetry = doc.get("tool").and_then(|t| t.get("poetry"));
+    match poetry.and_then(|p| p.get("readme")) {
+        Some(toml::Value::String(path)) => readmes.push(path.clone()),
+        Some(toml::Value::Array(paths)) => {
+            readmes.extend(paths.iter().filter_map(|p| p.as_str().map(String::from)))
+        }
+        _ => {}
+    }
+    for readme in &readmes {
+        let plain = !readme.starts_with('/') && !readme.split('/').any(|part| part == "..");
+        if !plain || !context.join(readme).is_file() || ignore.excludes(readme) {
+            return Err(format!(
+                "pyproject.toml names the readme {readme}, which is not a file of the build context"
+            ));
+        }
+    }
+    Ok(readmes)
+}
+
+/// Whether pyproject.toml turns poetry's package mode off: then there is
+/// no project to install, only its dependencies.
+pub fn poetry_without_package(context: &Path) -> bool {
+    std::fs::read_to_string(context.join("pyproject.toml"))
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .and_then(|doc| {
+            let mode = doc.get("tool")?.get("poetry")?.get("package-mode")?;
+            mode.as_bool()
+        })
+        == Some(false)
+}
+
 /// pom.xml: modules and a parent found by relative path are other poms of
 /// the context; settings named on the command line are files of it.
 pub fn maven(context: &Path, args: &[String]) -> Reading {
@@ -345,6 +397,45 @@ mod tests {
             std::fs::write(path, text).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn poetry_needs_the_readmes_pyproject_names() {
+        let none = DockerIgnore::default();
+        let project = r#"[project]
+readme = { file = "README.rst", content-type = "text/x-rst" }
+[tool.poetry]
+readme = ["docs/A.md"]
+"#;
+        let dir = context(&[
+            ("pyproject.toml", project),
+            ("README.rst", "x"),
+            ("docs/A.md", "x"),
+        ]);
+        assert_eq!(
+            poetry(dir.path(), &none),
+            Ok(vec!["README.rst".to_string(), "docs/A.md".to_string()])
+        );
+        assert!(!poetry_without_package(dir.path()));
+        for (readme, present) in [
+            ("README.md", false),
+            ("../README.md", true),
+            ("/README.md", true),
+        ] {
+            let text = format!("[tool.poetry]\nreadme = {readme:?}\npackage-mode = false\n");
+            let dir = context(&[("pyproject.toml", &text), ("README.md", "x")]);
+            if !present {
+                std::fs::remove_file(dir.path().join("README.md")).unwrap();
+            }
+            assert!(poetry_without_package(dir.path()));
+            let err = poetry(dir.path(), &none).unwrap_err();
+            assert!(
+                err.contains("not a file of the build context"),
+                "{readme}: {err}"
+            );
+        }
+        let dir = context(&[("pyproject.toml", "[tool.poetry]\nname = \"x\"\n")]);
+        assert_eq!(poetry(dir.path(), &none), Ok(vec![]));
     }
 
     #[test]

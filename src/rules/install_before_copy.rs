@@ -105,7 +105,12 @@ does: a WORKDIR outside the destination (or the destination itself), ENV
 and ARG that set no variable the copy reads, USER, a COPY elsewhere, and a
 RUN that only installs system packages or runs commands that name every
 path they touch outside the destination (`python -m venv /opt/venv`,
-`pip install flask`, `useradd app`).
+`pip install flask`, `npm install -g pm2`, `useradd app`).
+
+poetry's first install gets `--no-root` unless `pyproject.toml` turns
+package mode off (then it moves as it is), and the readme files
+`pyproject.toml` names are copied with the manifests, since poetry opens
+them as it reads the project.
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
@@ -420,7 +425,11 @@ fn plan(
         return Ok(Plan::Prefetch { command });
     }
     let flags = &dep.ecosystem.prepare_flags;
-    let prepare = !flags.is_empty() && !flags.iter().all(|f| dep.has_flag(f));
+    let projectless = dep.ecosystem.reader == Some(Reader::Poetry)
+        && cx
+            .build_context
+            .is_some_and(readers::poetry_without_package);
+    let prepare = !flags.is_empty() && !flags.iter().all(|f| dep.has_flag(f)) && !projectless;
     if prepare && target.command.json {
         return Ok(Plan::Prepare {
             leading: dep_range.start..dep_range.start,
@@ -672,6 +681,7 @@ fn needed_files(
         Some(Reader::Node) => readers::node(root)?,
         Some(Reader::Go) => readers::go(root)?,
         Some(Reader::Composer) => readers::composer(root)?,
+        Some(Reader::Poetry) => readers::poetry(root, &ignore)?,
         Some(Reader::Maven) => readers::maven(root, &dep.args)?,
         Some(Reader::Dotnet) => readers::dotnet(root)?,
         Some(Reader::Gradle) => readers::gradle(root, &ignore, &dep.args)?,
