@@ -44,6 +44,11 @@ pub struct Ecosystem {
     /// The install may name files (project files), not only packages.
     #[serde(default)]
     pub names_files: bool,
+    /// Files the tool reads from the directories above its project, when
+    /// dockfix knows them: an install in a subdirectory of the copy's
+    /// destination is fixed only then, and none of these may lie above it
+    /// in the build context. Unset: such an install is reported.
+    pub parent_files: Option<Vec<String>>,
     /// Flags that make the install install the project itself, which
     /// needs its sources (`npm install -g`).
     #[serde(default)]

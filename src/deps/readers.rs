@@ -51,6 +51,39 @@ pub fn node(context: &Path) -> Reading {
     Ok(Vec::new())
 }
 
+/// A package.json above the project (`path`, in the build context) that
+/// declares workspaces: npm and yarn then install from that root, which
+/// the install in the subdirectory cannot be moved without.
+pub fn node_workspace_root(context: &Path, path: &str) -> Result<(), String> {
+    let Ok(text) = std::fs::read_to_string(context.join(path)) else {
+        return Ok(());
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path} is not valid JSON ({e})"))?;
+    match json.get("workspaces") {
+        Some(_) => Err(format!(
+            "{path} declares workspaces, which may take in the install's directory"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `path` (relative, `/`-separated) with `.` and `..` resolved, or `None`
+/// when it leaves the build context.
+fn context_path(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 /// Requirement files: every `-r`/`-c` file they include is needed too;
 /// editable installs and local paths read the build context.
 pub fn pip(context: &Path, ignore: &DockerIgnore, requirements: &[String]) -> Reading {
@@ -77,23 +110,30 @@ pub fn pip(context: &Path, ignore: &DockerIgnore, requirements: &[String]) -> Re
                 continue;
             };
             let include = |value: &str| {
-                if dir.is_empty() {
+                if value.starts_with('/') {
+                    return Err(format!(
+                        "{file} includes {value}, an absolute path dockfix does not map to the build context"
+                    ));
+                }
+                let joined = if dir.is_empty() {
                     value.to_string()
                 } else {
                     format!("{dir}/{value}")
-                }
+                };
+                context_path(&joined)
+                    .ok_or_else(|| format!("{file} includes {value}, outside the build context"))
             };
             match first {
                 "-r" | "--requirement" | "-c" | "--constraint" => {
                     let value = words
                         .get(1)
                         .ok_or_else(|| format!("{file}: `{first}` without a file"))?;
-                    queue.push(include(value));
+                    queue.push(include(value)?);
                 }
                 _ if first.starts_with("--requirement=") || first.starts_with("--constraint=") => {
                     queue.push(include(
                         first.split_once('=').map(|(_, v)| v).unwrap_or_default(),
-                    ));
+                    )?);
                 }
                 "-e" | "--editable" => {
                     return Err(format!(
@@ -198,7 +238,7 @@ pub fn composer(context: &Path) -> Reading {
 /// pyproject.toml for poetry: the readme files it names, which poetry
 /// opens as it reads the project (older releases even with `--no-root`),
 /// are needed too.
-pub fn poetry(context: &Path, ignore: &DockerIgnore) -> Reading {
+pub fn poetry(context: &Path) -> Reading {
     let text = std::fs::read_to_string(context.join("pyproject.toml"))
         .map_err(|e| format!("pyproject.toml: {e}"))?;
     let doc: toml::Table =
@@ -225,7 +265,7 @@ pub fn poetry(context: &Path, ignore: &DockerIgnore) -> Reading {
     }
     for readme in &readmes {
         let plain = !readme.starts_with('/') && !readme.split('/').any(|part| part == "..");
-        if !plain || !context.join(readme).is_file() || ignore.excludes(readme) {
+        if !plain || !context.join(readme).is_file() {
             return Err(format!(
                 "pyproject.toml names the readme {readme}, which is not a file of the build context"
             ));
@@ -401,7 +441,6 @@ mod tests {
 
     #[test]
     fn poetry_needs_the_readmes_pyproject_names() {
-        let none = DockerIgnore::default();
         let project = r#"[project]
 readme = { file = "README.rst", content-type = "text/x-rst" }
 [tool.poetry]
@@ -413,7 +452,7 @@ readme = ["docs/A.md"]
             ("docs/A.md", "x"),
         ]);
         assert_eq!(
-            poetry(dir.path(), &none),
+            poetry(dir.path()),
             Ok(vec!["README.rst".to_string(), "docs/A.md".to_string()])
         );
         assert!(!poetry_without_package(dir.path()));
@@ -428,14 +467,14 @@ readme = ["docs/A.md"]
                 std::fs::remove_file(dir.path().join("README.md")).unwrap();
             }
             assert!(poetry_without_package(dir.path()));
-            let err = poetry(dir.path(), &none).unwrap_err();
+            let err = poetry(dir.path()).unwrap_err();
             assert!(
                 err.contains("not a file of the build context"),
                 "{readme}: {err}"
             );
         }
         let dir = context(&[("pyproject.toml", "[tool.poetry]\nname = \"x\"\n")]);
-        assert_eq!(poetry(dir.path(), &none), Ok(vec![]));
+        assert_eq!(poetry(dir.path()), Ok(vec![]));
     }
 
     #[test]
@@ -495,6 +534,33 @@ readme = ["docs/A.md"]
         assert!(pip(missing.path(), &ignore, &["requirements.txt".into()])
             .unwrap_err()
             .contains("not in the build context"));
+        // Includes resolve against the including file's directory, and
+        // never leave the build context.
+        let nested = context(&[
+            (
+                "api/requirements.txt",
+                "-r ../base.txt
+",
+            ),
+            (
+                "base.txt", "flask
+",
+            ),
+        ]);
+        assert_eq!(
+            pip(nested.path(), &ignore, &["api/requirements.txt".into()]),
+            Ok(vec!["base.txt".into()])
+        );
+        for include in [
+            "-r ../../x.txt
+",
+            "-c /etc/constraints.txt
+",
+        ] {
+            let dir = context(&[("api/requirements.txt", include)]);
+            let err = pip(dir.path(), &ignore, &["api/requirements.txt".into()]).unwrap_err();
+            assert!(err.contains("includes"), "{include}: {err}");
+        }
     }
 
     #[test]

@@ -11,9 +11,12 @@ use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};
 
 /// Ok when `copy` can move down past every instruction of `between`, else
-/// why not. `dest` is where the copy writes, as an absolute path.
-/// `dest_made` says a COPY takes the copy's place and makes the destination
-/// as the copy made it; without one, a WORKDIR in between may not make it.
+/// why not. `dest` is where the copy writes, as an absolute path. `made`
+/// is the directory a COPY taking the copy's place makes, with its parents
+/// (the destination, or the subdirectory the install runs in), as the copy
+/// made them; without one, a WORKDIR in between may not make the
+/// destination. With one, the moved copy's relative destination is
+/// written out, so a WORKDIR in between may change the working directory.
 pub fn copy_passes(
     file: &Dockerfile,
     stages: &[Stage],
@@ -21,7 +24,7 @@ pub fn copy_passes(
     copy: &FullCopy,
     dest: &str,
     between: &[&Instruction],
-    dest_made: bool,
+    made: Option<&str>,
 ) -> Result<(), String> {
     let copy_text = String::from_utf8_lossy(&copy.instruction.logical.text);
     let at_copy = Scope::at(stages, index, copy.instruction.span().start);
@@ -55,7 +58,7 @@ pub fn copy_passes(
                 }
             }
             "workdir" => {
-                if relative_dest {
+                if relative_dest && made.is_none() {
                     return Err(format!(
                         "{} would change where the copy goes, were the copy after it",
                         at()
@@ -68,7 +71,8 @@ pub fn copy_passes(
                         at()
                     ));
                 };
-                if under(&dir, dest) && normalize(&dir) != normalize(dest) {
+                let made_before = made.is_some_and(|m| under(m, &dir));
+                if under(&dir, dest) && normalize(&dir) != normalize(dest) && !made_before {
                     return Err(format!(
                         "{} makes {dir}, inside the copy's destination, which the copy would then fill",
                         at()
@@ -76,7 +80,7 @@ pub fn copy_passes(
                 }
                 // WORKDIR makes a directory as the image's user, COPY as
                 // root (or its --chown).
-                if !dest_made && under(dest, &dir) {
+                if made.is_none() && under(dest, &dir) {
                     return Err(format!(
                         "{} would make {dir} before the copy does, as another user perhaps",
                         at()
@@ -126,7 +130,7 @@ fn names_variable(text: &str, name: &str) -> bool {
 }
 
 /// Whether `path` is `dir` or inside it.
-fn under(path: &str, dir: &str) -> bool {
+pub fn under(path: &str, dir: &str) -> bool {
     let (path, dir) = (normalize(path), normalize(dir));
     dir == "/" || path == dir || path.starts_with(&format!("{dir}/"))
 }

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::copy_passes::{
-    apart, command_passes, copy_passes, settings_naming_files, touched_inside,
+    apart, command_passes, copy_passes, settings_naming_files, touched_inside, under,
 };
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
@@ -107,6 +107,15 @@ RUN that only installs system packages or runs commands that name every
 path they touch outside the destination (`python -m venv /opt/venv`,
 `pip install flask`, `npm install -g pm2`, `useradd app`).
 
+An install in a subdirectory of the copy's destination (`COPY . /app`,
+`WORKDIR /app/web`, `RUN npm ci`) gets that directory's manifests, copied
+to it, and a moved copy with a relative destination has it written out
+(`COPY . /srv/`), since the WORKDIR it now follows would change it. Only
+for ecosystems whose reads from the directories above are known
+(`parent_files` in the table): a workspace root (a package.json declaring
+workspaces) or one of those files above the install's directory is
+reported.
+
 poetry's first install gets `--no-root` unless `pyproject.toml` turns
 package mode off (then it moves as it is), and the readme files
 `pyproject.toml` names are copied with the manifests, since poetry opens
@@ -194,16 +203,17 @@ fn accept(dep: Option<DepCommand>) -> Option<DepCommand> {
 enum Plan {
     /// The whole RUN moves.
     Move,
-    /// The install commands in `moved` go into a RUN of their own; `cut`
-    /// is taken out of the RUN but for its text from `rewritten` on, which
-    /// is written back, and the rest stays: the commands after the
-    /// install, or those before it that only change the files they name
-    /// inside the copy's destination (`chmod +x entrypoint.sh`), which
-    /// touch `kept`.
+    /// The install commands in `moved` go into a RUN of their own; all of
+    /// the RUN after its keyword is cut but for the pieces `written_back`,
+    /// which stay: the commands after the install, or those before it that
+    /// only change the files they name inside the copy's destination
+    /// (`chmod +x entrypoint.sh`), which touch `kept`. As the cut covers
+    /// the whole RUN, an edit another fix makes in it (a cleanup appended
+    /// after the install, a cache mount before its command) overlaps and
+    /// waits for the next round, which finds the install where it moved.
     Split {
         moved: Range<usize>,
-        cut: Range<usize>,
-        rewritten: usize,
+        written_back: Vec<Range<usize>>,
         kept: Vec<String>,
     },
     /// Only a build follows: insert this download (the ecosystem's
@@ -271,6 +281,7 @@ fn examine(
         .any(|i| !INERT.contains(&i.command.name.as_str()));
     let scope = Scope::at(stages, index, copy.instruction.span().start);
     let dest = moves::destination(&scope, &copy.dest);
+    let at_target = Scope::at(stages, index, target.span().start);
     if copy_moves {
         let Some(dest) = &dest else {
             return Some(report(format!(
@@ -278,11 +289,17 @@ fn examine(
                 copy.instruction.start_line
             )));
         };
-        if let Err(why) = copy_passes(cx.file, stages, index, copy, dest, &between, true) {
+        // The manifests' COPY makes the directory the install runs in when
+        // that lies inside the destination (WORKDIR /app/web), else the
+        // destination.
+        let made = match at_target.workdir.as_deref() {
+            Some(cwd) if under(cwd, dest) => cwd,
+            _ => dest,
+        };
+        if let Err(why) = copy_passes(cx.file, stages, index, copy, dest, &between, Some(made)) {
             return Some(report(why));
         }
     }
-    let at_target = Scope::at(stages, index, target.span().start);
     let blind =
         |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
     let stays =
@@ -302,7 +319,7 @@ fn examine(
             eco.name
         )));
     }
-    let Needs { files, stubs } =
+    let Needs { files, stubs, sub } =
         match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
             Ok(needs) => needs,
             Err(why) => return Some(report(why)),
@@ -311,8 +328,11 @@ fn examine(
     // or writes.
     if let (Plan::Split { kept, .. }, Some(dest)) = (&plan, dest.as_deref()) {
         let base = moves::normalize(dest);
-        let installs = files.iter().chain(&eco.must_ignore);
-        let install_paths: Vec<String> = installs
+        let created = eco.must_ignore.iter().map(|m| in_dir(&sub, m));
+        let install_paths: Vec<String> = files
+            .iter()
+            .cloned()
+            .chain(created)
             .map(|f| format!("{base}/{}", f.trim_end_matches('/')))
             .collect();
         for path in kept {
@@ -323,7 +343,7 @@ fn examine(
             }
         }
     }
-    let ignore = match to_ignore(cx, root, eco) {
+    let ignore = match to_ignore(cx, root, eco, &sub) {
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
     };
@@ -344,7 +364,16 @@ fn examine(
             *command = cargo::fetch_with_stubs(command, &stubs, locked);
         }
     }
-    match edits(cx.file, copy, target, &to_copy, &plan, eco, copy_moves) {
+    // A relative destination, moved past a WORKDIR, is written out.
+    let relative = scope.expand(&copy.dest).is_none_or(|d| !d.starts_with('/'));
+    let moved_dest = match dest.as_deref() {
+        Some(dest) if copy_moves && relative && at_target.workdir != scope.workdir => {
+            Some(format!("{}/", moves::normalize(dest).trim_end_matches('/')))
+        }
+        _ => None,
+    };
+    let moving = copy_moves.then_some(moved_dest.as_deref());
+    match edits(cx.file, copy, target, &to_copy, &plan, eco, moving) {
         Ok(edits) => {
             let applicability = match eco.unsafe_fix {
                 Some(_) => Applicability::Unsafe,
@@ -539,29 +568,33 @@ fn plan(
         );
     }
     let moved = commands[0].range.start..commands[leading - 1].range.end;
-    let cut = target.args_range().start..commands[leading].range.start;
-    split(target, moved, cut.clone(), cut.end, Vec::new())
+    let blank = target.keyword_range().end..target.args_range().start;
+    let rest = commands[leading].range.start..target.span().end;
+    split(target, moved, vec![blank, rest], Vec::new())
 }
 
 /// The split, unless it would lose a comment line inside the RUN.
 fn split(
     target: &Instruction,
     moved: Range<usize>,
-    cut: Range<usize>,
-    rewritten: usize,
+    written_back: Vec<Range<usize>>,
     kept: Vec<String>,
 ) -> Result<Plan, String> {
+    let kept_line = |line: &Range<usize>| {
+        written_back
+            .iter()
+            .any(|w| w.start <= line.start && line.end <= w.end)
+    };
     if target
         .lines
         .iter()
-        .any(|l| l.kind == LineKind::Comment && l.span.start < cut.end && l.span.end > cut.start)
+        .any(|l| l.kind == LineKind::Comment && !kept_line(&l.span))
     {
         return Err("a comment line inside the RUN would be lost when splitting it".into());
     }
     Ok(Plan::Split {
         moved,
-        cut,
-        rewritten,
+        written_back,
         kept,
     })
 }
@@ -599,13 +632,10 @@ fn install_last(
     }
     let last = commands.last().expect("the install is a command");
     let moved = commands[start].range.start..last.range.end;
-    // The cut runs on to the end of the instruction (its line ending, which
-    // fixing always finds there, written back), so that an edit another fix
-    // anchors at the install's end (a cache cleanup after `npm ci`) falls
-    // inside it and waits for the next round, which finds the install
-    // where it moved.
-    let cut = commands[start - 1].range.end..target.span().end;
-    split(target, moved, cut, last.range.end, kept).map(Some)
+    // The commands before the install, and the instruction's line ending.
+    let leading = target.keyword_range().end..commands[start - 1].range.end;
+    let ending = last.range.end..target.span().end;
+    split(target, moved, vec![leading, ending], kept).map(Some)
 }
 
 /// What the step before the full copy needs.
@@ -614,6 +644,9 @@ struct Needs {
     files: Vec<String>,
     /// Directories of crates that need stub sources to download (cargo).
     stubs: Vec<String>,
+    /// The directory the install runs in, in the build context (`` for
+    /// its root).
+    sub: String,
 }
 
 /// The context files the install reads, or why it cannot be moved.
@@ -626,43 +659,54 @@ fn needed_files(
     dep: &DepCommand,
 ) -> Result<Needs, String> {
     let eco = dep.ecosystem;
-    // The install reads its manifests from its working directory: where
-    // the copy put the context's root. pip given only absolute paths
-    // (`pip install -r /app/requirements.txt` in /wheels) reads nothing
-    // from it.
-    let cwd_free = eco.reader == Some(Reader::Pip) && pip_paths_absolute(dep);
-    if !cwd_free
-        && (!matches!(copy.dest.as_str(), "." | "./") || at_install.workdir != scope.workdir)
-    {
-        let cwd = at_install.workdir.as_deref();
-        let same = matches!((cwd, dest), (Some(cwd), Some(dest)) if moves::normalize(cwd) == moves::normalize(dest));
-        if !same {
-            return Err(format!(
-                "the install runs in {}, not in the copy's destination {}",
-                cwd.unwrap_or("the base image's working directory"),
-                copy.dest
-            ));
-        }
-    }
     let ignore = DockerIgnore::load(root);
     let present = |path: &str| root.join(path).exists() && !ignore.excludes(path);
+    let sub = project_dir(copy, dest, scope, at_install, dep)?;
+    let at = |path: &str| in_dir(&sub, path);
+    if !sub.is_empty() {
+        let cwd = at_install.workdir.as_deref().unwrap_or_default();
+        let Some(parent_files) = &eco.parent_files else {
+            return Err(format!(
+                "the install runs in {cwd}, inside the copy's destination, and dockfix does not know what {} reads from the directories above it",
+                eco.name
+            ));
+        };
+        let mut above = String::new();
+        for part in sub.split('/') {
+            for name in parent_files {
+                let path = format!("{above}{name}");
+                if present(&path) {
+                    return Err(format!(
+                        "{path} lies above the install's directory {cwd}, and {} reads it from there",
+                        eco.name
+                    ));
+                }
+            }
+            if eco.reader == Some(Reader::Node) {
+                readers::node_workspace_root(root, &format!("{above}package.json"))?;
+            }
+            above.push_str(part);
+            above.push('/');
+        }
+    }
+    let project = root.join(&sub);
     let mut files: Vec<String> = Vec::new();
     let mut stubs = Vec::new();
-    for manifest in &eco.manifests {
-        if !root.join(manifest).exists() {
+    for manifest in eco.manifests.iter().map(|m| at(m)) {
+        if !root.join(&manifest).exists() {
             return Err(format!("{manifest} is not in the build context"));
         }
-        if ignore.excludes(manifest) {
+        if ignore.excludes(&manifest) {
             return Err(format!("{manifest} is excluded by .dockerignore"));
         }
-        files.push(manifest.clone());
+        files.push(manifest);
     }
     files.extend(
         eco.lockfiles
             .iter()
             .chain(&eco.config)
-            .filter(|f| present(f))
-            .cloned(),
+            .map(|f| at(f))
+            .filter(|f| present(f)),
     );
     let holds = |path: &str, text: &Option<String>| match text {
         None => true,
@@ -673,17 +717,19 @@ fn needed_files(
     if let Some(block) = eco
         .block
         .iter()
-        .find(|b| present(&b.path) && holds(&b.path, &b.contains))
+        .find(|b| present(&at(&b.path)) && holds(&at(&b.path), &b.contains))
     {
         return Err(block.reason.clone());
     }
+    // Readers of the project's directory name its files; those that take
+    // the ignore file (Gradle, cargo) read no subdirectory's project.
     let more = match eco.reader {
-        Some(Reader::Node) => readers::node(root)?,
-        Some(Reader::Go) => readers::go(root)?,
-        Some(Reader::Composer) => readers::composer(root)?,
-        Some(Reader::Poetry) => readers::poetry(root, &ignore)?,
-        Some(Reader::Maven) => readers::maven(root, &dep.args)?,
-        Some(Reader::Dotnet) => readers::dotnet(root)?,
+        Some(Reader::Node) => readers::node(&project)?,
+        Some(Reader::Go) => readers::go(&project)?,
+        Some(Reader::Composer) => readers::composer(&project)?,
+        Some(Reader::Poetry) => readers::poetry(&project)?,
+        Some(Reader::Maven) => readers::maven(&project, &dep.args)?,
+        Some(Reader::Dotnet) => readers::dotnet(&project)?,
         Some(Reader::Gradle) => readers::gradle(root, &ignore, &dep.args)?,
         Some(Reader::Cargo) => {
             let crates = cargo::crates(root, &ignore)?;
@@ -716,14 +762,24 @@ fn needed_files(
             }
             let mut requirements = Vec::new();
             for value in dep.flag_values(&["-r", "--requirement", "-c", "--constraint"]) {
-                requirements.push(relative_to(dest.unwrap_or(&copy.dest), value)?);
+                requirements.push(match value.starts_with('/') {
+                    true => relative_to(dest.unwrap_or(&copy.dest), value)?,
+                    false => at(value.trim_start_matches("./")),
+                });
             }
             files.extend(requirements.iter().cloned());
-            readers::pip(root, &ignore, &requirements)?
+            // Included files are named from the build context's root.
+            files.extend(readers::pip(root, &ignore, &requirements)?);
+            Vec::new()
         }
         None => Vec::new(),
     };
-    files.extend(more);
+    files.extend(more.iter().map(|f| at(f)));
+    if let Some(missing) = files.iter().find(|f| !present(f)) {
+        return Err(format!(
+            "{missing} is not in the build context or is excluded by .dockerignore"
+        ));
+    }
     // A directory is copied to its own place (`COPY .mvn/ ./.mvn/`).
     for f in files.iter_mut() {
         if root.join(&*f).is_dir() && !f.ends_with('/') {
@@ -745,7 +801,47 @@ fn needed_files(
             "the file name {odd:?} needs quoting dockfix does not write yet"
         ));
     }
-    Ok(Needs { files, stubs })
+    Ok(Needs { files, stubs, sub })
+}
+
+/// `path` of the project in `sub`, as a path of the build context.
+fn in_dir(sub: &str, path: &str) -> String {
+    match sub {
+        "" => path.to_string(),
+        sub => format!("{sub}/{path}"),
+    }
+}
+
+/// The directory the install runs in, relative to the copy's destination
+/// (`` for the destination itself, `web` for WORKDIR /app/web), or why
+/// the install does not read the copied project. pip given only absolute
+/// paths (`pip install -r /app/requirements.txt` in /wheels) reads nothing
+/// from it.
+fn project_dir(
+    copy: &FullCopy,
+    dest: Option<&str>,
+    scope: &Scope,
+    at_install: &Scope,
+    dep: &DepCommand,
+) -> Result<String, String> {
+    let cwd_free = dep.ecosystem.reader == Some(Reader::Pip) && pip_paths_absolute(dep);
+    let in_place = matches!(copy.dest.as_str(), "." | "./") && at_install.workdir == scope.workdir;
+    if cwd_free || in_place {
+        return Ok(String::new());
+    }
+    let cwd = at_install.workdir.as_deref();
+    match (cwd, dest) {
+        (Some(cwd), Some(dest)) if under(cwd, dest) => {
+            let (cwd, dest) = (moves::normalize(cwd), moves::normalize(dest));
+            let sub = cwd[dest.len()..].trim_start_matches('/');
+            Ok(sub.to_string())
+        }
+        _ => Err(format!(
+            "the install runs in {}, not in the copy's destination {}",
+            cwd.unwrap_or("the base image's working directory"),
+            copy.dest
+        )),
+    }
 }
 
 /// pip's flags besides requirement files that name a path it reads or
@@ -776,13 +872,18 @@ fn pip_paths_absolute(dep: &DepCommand) -> bool {
 /// context's copy of what the install creates (node_modules, a developer's
 /// perhaps built for another platform) over the installed one; or why
 /// dockfix cannot add it.
-fn to_ignore(cx: &Context, root: &std::path::Path, eco: &Ecosystem) -> Result<Vec<String>, String> {
+fn to_ignore(
+    cx: &Context,
+    root: &std::path::Path,
+    eco: &Ecosystem,
+    sub: &str,
+) -> Result<Vec<String>, String> {
     let ignore = DockerIgnore::load(root);
     let missing: Vec<String> = eco
         .must_ignore
         .iter()
+        .map(|p| in_dir(sub, p))
         .filter(|p| !ignore.excludes(p))
-        .cloned()
         .collect();
     let Some(first) = missing.first() else {
         return Ok(missing);
@@ -951,8 +1052,10 @@ fn edits(
     files: &[String],
     plan: &Plan,
     eco: &Ecosystem,
-    copy_moves: bool,
+    moving: Option<Option<&str>>,
 ) -> Result<Vec<Edit>, String> {
+    // Whether the copy moves down, and the destination it is then given.
+    let (copy_moves, moved_dest) = (moving.is_some(), moving.flatten());
     let src = &file.source;
     let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
     let eol = moves::line_ending(file, copy.instruction);
@@ -998,13 +1101,16 @@ fn edits(
         }
         Plan::Split {
             moved,
-            cut,
-            rewritten,
+            written_back,
             ..
         } => {
             let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
-            let kept = String::from_utf8_lossy(&src[*rewritten..cut.end]);
-            edits.push(Edit::replace(cut.clone(), kept));
+            let kept: Vec<u8> = written_back
+                .iter()
+                .flat_map(|piece| src[piece.clone()].iter().copied())
+                .collect();
+            let cut = target.keyword_range().end..target.span().end;
+            edits.push(Edit::replace(cut, String::from_utf8_lossy(&kept)));
             format!(
                 "{run_keyword} {}{eol}",
                 String::from_utf8_lossy(&src[moved.clone()])
@@ -1074,7 +1180,24 @@ fn edits(
     // The manifests take the copy's place, and the copy (with the comment
     // lines directly above it) follows the install.
     let copy_span = insert_at..copy.instruction.span().end;
-    let copy_text = String::from_utf8_lossy(&src[copy_span.clone()]).into_owned();
+    let mut copy_text = String::from_utf8_lossy(&src[copy_span.clone()]).into_owned();
+    if let Some(new_dest) = moved_dest {
+        let args = copy.instruction.args_range();
+        let text = &src[args.clone()];
+        let start = text
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        if copy.instruction.command.json || text[start..] != *copy.dest.as_bytes() {
+            return Err(
+                "the copy's destination is written in a way dockfix does not rewrite".into(),
+            );
+        }
+        let mut bytes = src[copy_span.start..args.start + start].to_vec();
+        bytes.extend_from_slice(new_dest.as_bytes());
+        bytes.extend_from_slice(&src[args.end..copy_span.end]);
+        copy_text = String::from_utf8_lossy(&bytes).into_owned();
+    }
     edits.push(Edit::replace(copy_span, insert));
     edits.push(match plan {
         Plan::Move => Edit::insert(target.span().end, copy_text),

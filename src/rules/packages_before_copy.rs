@@ -174,7 +174,7 @@ fn finding(
                 copy,
                 &dest,
                 site.passed,
-                false,
+                None,
             )
             .err(),
             None => destination_problem(&scope, copy),
