@@ -1,7 +1,7 @@
 //! DF102 packages-before-copy: install system packages before copying the
 //! whole build context.
 
-use super::copy_passes::copy_passes;
+use super::copy_passes::{copy_passes, under};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
@@ -52,11 +52,14 @@ Safe: the RUN is moved only when it reads nothing the copy brings. Every
 command must be a package manager (or `rm` of package caches and lists,
 `update-ca-certificates`) with package names for arguments: no file
 paths, redirects, variables, command substitutions, heredocs or bind
-mounts. Only instructions that do not affect a RUN (LABEL, EXPOSE, CMD,
-...) or other such package RUNs may sit between the copy and it, and the
-copy must go to a known directory outside the ones packages install into
-(`/`, `/usr`, `/etc`, `/var/lib`, ...), so neither can overwrite the
-other's files. Otherwise the finding says why and nothing changes.
+mounts. The copy must go to a known directory outside the ones packages
+install into (`/`, `/usr`, `/etc`, `/var/lib`, ...), so neither can
+overwrite the other's files. The RUN moves up past instructions that do
+not affect it: WORKDIR, LABEL, EXPOSE, CMD, ..., other package RUNs, and
+a COPY into the copy's destination. Past anything else (ENV, a RUN), the
+copy moves down instead, when nothing in between reads or writes what it
+copies or changes what it does. Otherwise the finding says why and
+nothing changes.
 ";
 
 const MANAGERS: &[&str] = &[
@@ -160,10 +163,19 @@ fn finding(
         copy.instruction.start_line
     );
     // A RUN that only installs packages reads no working directory, so it
-    // moves up past a WORKDIR too; anything else makes the copy move down.
+    // moves up past a WORKDIR too, and past a COPY into the full copy's
+    // destination, where packages neither read nor write (else
+    // `destination_problem` reports); anything else makes the copy move
+    // down.
+    let dest = moves::destination(&scope, &copy.dest);
     let copy_moves = between.iter().any(|i| {
         let name = i.command.name.as_str();
-        !INERT.contains(&name) && name != "workdir" && !installs_packages_only(file, i)
+        !INERT.contains(&name)
+            && name != "workdir"
+            && !installs_packages_only(file, i)
+            && !dest
+                .as_deref()
+                .is_some_and(|d| copies_into(site, i, d))
     });
     let blocker = if copy_moves {
         match moves::destination(&scope, &copy.dest) {
@@ -205,6 +217,21 @@ fn finding(
         message,
         fix,
     }
+}
+
+/// Whether `instruction` is a COPY or ADD whose destination lies inside
+/// `dest`.
+fn copies_into(site: &Site, instruction: &Instruction, dest: &str) -> bool {
+    let command = &instruction.command;
+    if !matches!(command.name.as_str(), "copy" | "add") || command.json {
+        return false;
+    }
+    let scope = Scope::at(site.stages, site.index, instruction.span().start);
+    command
+        .values
+        .last()
+        .and_then(|to| moves::destination(&scope, to))
+        .is_some_and(|to| under(&to, dest))
 }
 
 /// Why packages installed before the copy could end up different, if so.
