@@ -662,7 +662,10 @@ fn run_fixture(
             changed: rewritten != original_file,
             built_before: before.built,
             built_after: after.built,
-            smoke_equal: before.built && after.built && before.smoke == after.smoke,
+            smoke_equal: before.built
+                && after.built
+                && before.smoke == after.smoke
+                && smoke_passed(before.smoke.as_deref()),
             contents_equal: before.built && after.built && content_differences.is_empty(),
             content_differences,
             size_before: before.size,
@@ -929,6 +932,17 @@ fn dump(dockfix: &Path, file: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Whether every command of a smoke log (see `Engine::docker_output`)
+/// exited 0: a smoke that fails on the original proves nothing by failing
+/// the same way after the rewrite.
+fn smoke_passed(log: Option<&str>) -> bool {
+    log.is_some_and(|log| {
+        log.lines()
+            .filter(|l| l.starts_with("[exit "))
+            .all(|l| l == "[exit 0]")
+    })
+}
+
 /// How many times a build runs when the runtime, not the Dockerfile, fails.
 const BUILD_ATTEMPTS: usize = 3;
 
@@ -1148,6 +1162,15 @@ replace = "Remaining: "
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_smoke_passes_when_every_command_exits_0() {
+        assert!(smoke_passed(Some("hello\n[exit 0]\n")));
+        assert!(smoke_passed(Some("a\n[exit 0]\nb\n[exit 0]\n")));
+        assert!(!smoke_passed(Some("a\n[exit 0]\nb\n[exit 1]\n")));
+        assert!(!smoke_passed(Some("[exit signal]\n")));
+        assert!(!smoke_passed(None));
     }
 
     #[test]
