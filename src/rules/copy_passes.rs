@@ -291,6 +291,53 @@ pub fn touched_inside(
     inside.then_some(paths)
 }
 
+/// Whether `run` only changes files inside the copy's destination `dest`
+/// and reads nothing outside it (`echo x86_64 > .toolchain`, `mkdir -p
+/// data`): what a package install writes elsewhere changes nothing it
+/// does, and it changes nothing a package install reads.
+pub fn changes_only_inside(
+    file: &Dockerfile,
+    scope: &Scope,
+    run: &Instruction,
+    dest: &str,
+) -> bool {
+    let command = &run.command;
+    if command.name != "run" || command.json || !run.heredocs.is_empty() || binds_files(run) {
+        return false;
+    }
+    let Some(script) = shell::parse(file, run) else {
+        return false;
+    };
+    if script.has_error() || script.commands().is_empty() {
+        return false;
+    }
+    let cwd = scope.workdir.as_deref();
+    let inside = |path: &str| absolute(path, cwd).is_some_and(|p| under(&p, dest));
+    for redirect in script.redirects() {
+        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
+        let op = text.trim_start_matches(|c: char| c.is_ascii_digit());
+        let target = op.trim_start_matches(|c: char| "<>&|".contains(c)).trim();
+        let fine = op.starts_with(">&")
+            || scope
+                .expand(target)
+                .is_some_and(|t| t == "/dev/null" || inside(&t));
+        if !fine || op.starts_with("<<") {
+            return false;
+        }
+    }
+    script.commands().iter().all(|c| {
+        let name = c
+            .name
+            .clone()
+            .and_then(|r| shell::unquoted(&file.source, r));
+        // These print or exit; what they are given does not matter.
+        matches!(
+            name.as_deref(),
+            Some("echo" | "printf" | "true" | "false" | "exit" | ":")
+        ) || touched_inside(file, scope, c, dest).is_some()
+    })
+}
+
 /// A command's words as the shell passes them, variables expanded: those
 /// ENV and ARG set, and those the RUN's own assignments set before it.
 fn words(file: &Dockerfile, scope: &Scope, command: &SimpleCommand) -> Option<Vec<String>> {

@@ -1,7 +1,7 @@
 //! DF102 packages-before-copy: install system packages before copying the
 //! whole build context.
 
-use super::copy_passes::{copy_passes, under};
+use super::copy_passes::{changes_only_inside, copy_passes, under};
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
@@ -55,8 +55,9 @@ paths, redirects, variables, command substitutions, heredocs or bind
 mounts. The copy must go to a known directory outside the ones packages
 install into (`/`, `/usr`, `/etc`, `/var/lib`, ...), so neither can
 overwrite the other's files. The RUN moves up past instructions that do
-not affect it: WORKDIR, LABEL, EXPOSE, CMD, ..., other package RUNs, and
-a COPY into the copy's destination. Past anything else (ENV, a RUN), the
+not affect it: WORKDIR, LABEL, EXPOSE, CMD, ..., other package RUNs, a
+COPY into the copy's destination, and a RUN that only changes files there
+(`echo x86_64 > .toolchain`, `mkdir -p data`). Past anything else (ENV, a RUN), the
 copy moves down instead, when nothing in between reads or writes what it
 copies or changes what it does. Otherwise the finding says why and
 nothing changes.
@@ -164,9 +165,9 @@ fn finding(
     );
     // A RUN that only installs packages reads no working directory, so it
     // moves up past a WORKDIR too, and past a COPY into the full copy's
-    // destination, where packages neither read nor write (else
-    // `destination_problem` reports); anything else makes the copy move
-    // down.
+    // destination or a RUN that only changes files there, where packages
+    // neither read nor write (else `destination_problem` reports); anything
+    // else makes the copy move down.
     let dest = moves::destination(&scope, &copy.dest);
     let copy_moves = between.iter().any(|i| {
         let name = i.command.name.as_str();
@@ -175,7 +176,7 @@ fn finding(
             && !installs_packages_only(file, i)
             && !dest
                 .as_deref()
-                .is_some_and(|d| copies_into(site, i, d))
+                .is_some_and(|d| stays_inside(file, site, i, d))
     });
     let blocker = if copy_moves {
         match moves::destination(&scope, &copy.dest) {
@@ -220,18 +221,19 @@ fn finding(
 }
 
 /// Whether `instruction` is a COPY or ADD whose destination lies inside
-/// `dest`.
-fn copies_into(site: &Site, instruction: &Instruction, dest: &str) -> bool {
+/// `dest`, or a RUN that only changes files there.
+fn stays_inside(file: &Dockerfile, site: &Site, instruction: &Instruction, dest: &str) -> bool {
     let command = &instruction.command;
-    if !matches!(command.name.as_str(), "copy" | "add") || command.json {
-        return false;
-    }
     let scope = Scope::at(site.stages, site.index, instruction.span().start);
-    command
-        .values
-        .last()
-        .and_then(|to| moves::destination(&scope, to))
-        .is_some_and(|to| under(&to, dest))
+    match command.name.as_str() {
+        "copy" | "add" if !command.json => command
+            .values
+            .last()
+            .and_then(|to| moves::destination(&scope, to))
+            .is_some_and(|to| under(&to, dest)),
+        "run" => changes_only_inside(file, &scope, instruction, dest),
+        _ => false,
+    }
 }
 
 /// Why packages installed before the copy could end up different, if so.
