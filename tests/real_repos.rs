@@ -105,7 +105,7 @@ fn installs_after_the_full_copy_are_fixed_on_real_repositories() {
             .to_string();
         let source = std::fs::read(&path).unwrap();
         let file = parse(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
-        for finding in lint(&file, &settings(&["DF101", "DF102"], &row.context)) {
+        for finding in lint(&file, &settings(&["DF101", "DF102", "DF103"], &row.context)) {
             findings += 1;
             match finding.fix.as_ref().map(|f| f.applicability) {
                 Some(Applicability::Safe) => safe += 1,

@@ -150,7 +150,7 @@ fn outside(value: &str, cwd: Option<&str>, dest: Option<&str>) -> bool {
 /// (into a destination packages do not write), or whose every command is
 /// one of those below with every path it names outside the copy's
 /// destination. The text of the error follows "RUN at line N".
-fn run_passes(
+pub fn run_passes(
     file: &Dockerfile,
     scope: &Scope,
     run: &Instruction,

@@ -149,6 +149,12 @@ fn check(cx: &Context) -> Vec<Finding> {
     findings
 }
 
+/// Whether `instruction` installs dependencies from their manifests (or
+/// builds what they name): what this rule moves.
+pub fn installs_from_manifests(cx: &Context, instruction: &Instruction) -> bool {
+    !dep_commands(cx, instruction).is_empty()
+}
+
 /// The dependency commands of a RUN, with their file ranges. Words that are
 /// not literal (quotes, variables) are not read.
 fn dep_commands<'a>(

@@ -36,6 +36,7 @@ mod rpm_no_weak_deps;
 mod run_user;
 mod scripts;
 mod syntax_directive;
+mod tools_before_copy;
 mod yarn;
 mod yarn_cache_clean;
 mod yarn_frozen_lockfile;
@@ -203,6 +204,7 @@ pub static ALL: &[&Rule] = &[
     &exec_form::RULE,
     &install_before_copy::RULE,
     &packages_before_copy::RULE,
+    &tools_before_copy::RULE,
     &apt_get_yes::RULE,
     &apt_get_not_apt::RULE,
     &apk_no_cache::RULE,
@@ -373,7 +375,7 @@ mod tests {
         assert_eq!(ids(&["DF001"], &[]), ["DF001"]);
         assert_eq!(ids(&["exec-form"], &[]), ["DF002"]);
         assert_eq!(ids(&["DF0"], &["df002"]), ["DF001"]);
-        assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102"]);
+        assert_eq!(ids(&["DF1"], &[]), ["DF101", "DF102", "DF103"]);
         assert!(selection(&["NOPE".into()], &[], CacheStyle::Cleanup, &[]).is_err());
         assert_eq!(
             ids(&["DF001", ""], &[]),

@@ -98,6 +98,37 @@ const CACHES: &[&str] = &[
 ];
 
 fn check(cx: &Context) -> Vec<Finding> {
+    moved_before_copy(cx, &SYSTEM_PACKAGES)
+}
+
+/// What a rule that moves install RUNs before the full copy moves.
+pub struct Installs {
+    pub rule: &'static Rule,
+    /// What installs, for the message (`system packages`).
+    pub what: &'static str,
+    /// Whether a RUN (of stage `index`) is such an install: `Ok` when it
+    /// reads and writes nothing of the copy's destination (when known),
+    /// else why it may.
+    pub installs: fn(&Context, &[Stage], usize, &Instruction, Option<&str>) -> Found,
+    /// Whether the RUN reads no working directory and needs no other
+    /// package RUN before it, so it moves up past WORKDIR and those too.
+    pub moves_past_workdir: bool,
+}
+
+/// What `Installs::installs` finds: not such an install (`None`), one
+/// that moves, or one that may read what the copy writes, and why.
+pub type Found = Option<Result<(), String>>;
+
+static SYSTEM_PACKAGES: Installs = Installs {
+    rule: &RULE,
+    what: "system packages",
+    installs: |cx, _, _, run, _| installs_packages_only(cx.file, run).then_some(Ok(())),
+    moves_past_workdir: true,
+};
+
+/// The findings for every group of `kind`'s install RUNs after a full
+/// copy.
+pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
     let stages = model::stages(cx.file);
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
@@ -105,31 +136,45 @@ fn check(cx: &Context) -> Vec<Finding> {
             let Some(copy) = full_copy(instruction) else {
                 continue;
             };
+            let at_copy = Scope::at(&stages, index, instruction.span().start);
+            let dest = moves::destination(&at_copy, &copy.dest);
+            let found =
+                |run: &Instruction| (kind.installs)(cx, &stages, index, run, dest.as_deref());
+            let installs = |run: &Instruction| matches!(found(run), Some(Ok(())));
             let rest = &stage.body[position + 1..];
             let mut between: Vec<&Instruction> = Vec::new();
             for (i, next) in rest.iter().enumerate() {
                 if full_copy(next).is_some() {
                     break;
                 }
-                if installs_packages_only(cx.file, next) {
-                    // Package RUNs that follow each other move together.
-                    let packages = |r: &&&Instruction| installs_packages_only(cx.file, r);
-                    let group = rest[..i].iter().rev().take_while(packages).count();
+                if let Some(Err(why)) = found(next) {
+                    findings.push(Finding {
+                        rule: kind.rule,
+                        range: next.keyword_range(),
+                        message: format!(
+                            "{}; not fixed: the RUN {why}",
+                            message(kind, copy.instruction)
+                        ),
+                        fix: None,
+                    });
+                } else if installs(next) {
+                    // Install RUNs that follow each other move together.
+                    let group = rest[..i].iter().rev().take_while(|r| installs(r)).count();
                     let last = rest[i..]
                         .iter()
-                        .take_while(packages)
+                        .take_while(|r| installs(r))
                         .last()
                         .copied()
                         .unwrap_or(*next);
                     let runs = (rest[i - group], *next, last);
-                    let upto = i + rest[i..].iter().take_while(packages).count();
+                    let upto = i + rest[i..].iter().take_while(|r| installs(r)).count();
                     let site = Site {
                         stages: &stages,
                         index,
                         copy: &copy,
                         passed: &rest[..upto],
                     };
-                    findings.push(finding(cx.file, &site, runs, &between[..i - group]));
+                    findings.push(finding(cx.file, kind, &site, runs, &between[..i - group]));
                 }
                 between.push(next);
             }
@@ -153,16 +198,14 @@ struct Site<'s, 'f> {
 /// group.
 fn finding(
     file: &Dockerfile,
+    kind: &Installs,
     site: &Site,
     (first, run, last): (&Instruction, &Instruction, &Instruction),
     between: &[&Instruction],
 ) -> Finding {
     let copy = site.copy;
     let scope = Scope::at(site.stages, site.index, copy.instruction.span().start);
-    let message = format!(
-        "system packages install after the whole build context is copied (line {}), so any source edit reruns the install",
-        copy.instruction.start_line
-    );
+    let message = message(kind, copy.instruction);
     // A RUN that only installs packages reads no working directory, so it
     // moves up past a WORKDIR too, and past a COPY into the full copy's
     // destination or a RUN that only changes files there, where packages
@@ -171,9 +214,10 @@ fn finding(
     let dest = moves::destination(&scope, &copy.dest);
     let copy_moves = between.iter().any(|i| {
         let name = i.command.name.as_str();
+        let past_workdir =
+            kind.moves_past_workdir && (name == "workdir" || installs_packages_only(file, i));
         !INERT.contains(&name)
-            && name != "workdir"
-            && !installs_packages_only(file, i)
+            && !past_workdir
             && !dest
                 .as_deref()
                 .is_some_and(|d| stays_inside(file, site, i, d))
@@ -213,7 +257,7 @@ fn finding(
         None => format!("{message}; install them before the copy"),
     };
     Finding {
-        rule: &RULE,
+        rule: kind.rule,
         range: run.keyword_range(),
         message,
         fix,
@@ -234,6 +278,14 @@ fn stays_inside(file: &Dockerfile, site: &Site, instruction: &Instruction, dest:
         "run" => changes_only_inside(file, &scope, instruction, dest),
         _ => false,
     }
+}
+
+/// What a finding of `kind` after the full copy `copy` says first.
+fn message(kind: &Installs, copy: &Instruction) -> String {
+    format!(
+        "{} install after the whole build context is copied (line {}), so any source edit reruns the install",
+        kind.what, copy.start_line
+    )
 }
 
 /// Why packages installed before the copy could end up different, if so.
