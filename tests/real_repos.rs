@@ -18,10 +18,10 @@ use dockfix::syntax::parse;
 /// The share of findings fixed (safe fixes and, under `--unsafe`, unsafe
 /// ones) that the rules must keep reaching. It only goes up: raise it when
 /// the rules fix more.
-const FLOOR: f64 = 0.53;
+const FLOOR: f64 = 0.55;
 
 /// The share of findings with a safe fix, which only goes up too.
-const SAFE_FLOOR: f64 = 0.46;
+const SAFE_FLOOR: f64 = 0.47;
 
 struct Row {
     dir: PathBuf,

@@ -567,16 +567,42 @@ fn plan(
             text.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
         ));
     }
-    let chained = script.is_chain(&["&&"]) && script.assignments().is_empty();
-    if !chained || !script.redirects().is_empty() || !target.command.flags.is_empty() {
+    // The commands that move are a plain `&&` chain at the top of the
+    // script, and a top-level `&&` joins them to the rest, whatever that is
+    // (`pip install -r requirements.txt && for d in plugins/*; do ...`):
+    // the rest then runs, as before, only once the install succeeded.
+    let moved = commands[0].range.start..commands[leading - 1].range.end;
+    let inside = |r: &Range<usize>| r.start >= moved.start && r.end <= moved.end;
+    // Nothing else (`export X=1`, which is no simple command) comes first
+    // or sits between them.
+    let operators: Vec<&String> = script
+        .operators()
+        .iter()
+        .filter(|(_, r)| inside(r))
+        .map(|(op, _)| op)
+        .collect();
+    let first = cx.file.source[target.args_range().start..moved.start]
+        .iter()
+        .all(u8::is_ascii_whitespace);
+    let plain = first
+        && commands[..leading].iter().all(|c| script.top_level(c))
+        && operators.len() + 1 == leading
+        && operators.iter().all(|op| *op == "&&")
+        && !script.redirects().iter().any(inside)
+        && !script.assignments().iter().any(|r| r.start < moved.end);
+    let rest = script.after_top_level_and(moved.end).filter(|_| plain);
+    let Some(rest) = rest.filter(|_| target.command.flags.is_empty()) else {
         return Err(
             "the install shares its RUN with other commands that dockfix cannot split off".into(),
         );
-    }
-    let moved = commands[0].range.start..commands[leading - 1].range.end;
+    };
     let blank = target.keyword_range().end..target.args_range().start;
-    let rest = commands[leading].range.start..target.span().end;
-    split(target, moved, vec![blank, rest], Vec::new())
+    split(
+        target,
+        moved,
+        vec![blank, rest..target.span().end],
+        Vec::new(),
+    )
 }
 
 /// The split, unless it would lose a comment line inside the RUN.

@@ -318,6 +318,43 @@ impl Script {
         }
     }
 
+    /// Whether a command is a statement of the script's own top level
+    /// (joined to others only by lists), not inside a loop, a condition, a
+    /// subshell, a pipeline or a redirected statement.
+    pub fn top_level(&self, command: &SimpleCommand) -> bool {
+        let range = command.range.start - self.base..command.range.end - self.base;
+        let Some(mut node) = self
+            .root()
+            .descendant_for_byte_range(range.start, range.end)
+        else {
+            return false;
+        };
+        while node.kind() != "command" {
+            match node.parent() {
+                Some(parent) => node = parent,
+                None => return false,
+            }
+        }
+        ancestors_are_lists(node)
+    }
+
+    /// The start of the statement after the top-level `&&` that directly
+    /// follows file offset `end`, when one does.
+    pub fn after_top_level_and(&self, end: usize) -> Option<usize> {
+        let (op, range) = self.operators().iter().find(|(_, r)| r.start >= end)?;
+        if op != "&&" {
+            return None;
+        }
+        let node = self
+            .root()
+            .descendant_for_byte_range(range.start - self.base, range.end - self.base)?;
+        if node.kind() != "&&" || !ancestors_are_lists(node) {
+            return None;
+        }
+        let next = node.next_named_sibling()?;
+        Some(self.file_range(next).start)
+    }
+
     /// Every simple command, in source order.
     pub fn commands(&self) -> &[SimpleCommand] {
         &self.index().commands
@@ -415,6 +452,19 @@ impl Script {
             args,
         }
     }
+}
+
+/// Whether every ancestor of `node` up to the program is a list.
+fn ancestors_are_lists(node: Node<'_>) -> bool {
+    let mut node = node;
+    while let Some(parent) = node.parent() {
+        match parent.kind() {
+            "list" => node = parent,
+            "program" => return true,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// What one walk of a script finds.
