@@ -3,6 +3,7 @@
 //! manifests to learn which files the install needs.
 
 pub mod cargo;
+mod node_workspaces;
 pub mod readers;
 
 use crate::transforms::{ecosystems, Ecosystem};

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::node_workspaces;
 use crate::dockerignore::DockerIgnore;
 
 /// What a reader found: more files the install needs, or why the install
@@ -9,13 +10,38 @@ use crate::dockerignore::DockerIgnore;
 pub type Reading = Result<Vec<String>, String>;
 
 /// package.json: lifecycle scripts run arbitrary code that may read any
-/// file, workspaces install other packages' manifests, and `file:`/`link:`
-/// dependencies read directories of the context.
-pub fn node(context: &Path) -> Reading {
-    let text = std::fs::read_to_string(context.join("package.json"))
-        .map_err(|e| format!("package.json: {e}"))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("package.json is not valid JSON ({e})"))?;
+/// file, and `file:`/`link:` dependencies read directories of the context.
+/// A workspace's members (`node_workspaces`) are read the same way, and
+/// their manifests are needed too; a member's `bin` would be linked from
+/// files the install does not see yet. `excluded` tells the paths
+/// `.dockerignore` leaves out.
+pub fn node(context: &Path, excluded: &dyn Fn(&str) -> bool) -> Reading {
+    let root = read_package(context, "package.json")?;
+    let members = node_workspaces::members(context, &root, excluded)?;
+    check_package("package.json", &root, members.is_some())?;
+    let mut needed = Vec::new();
+    for member in members.unwrap_or_default() {
+        let path = format!("{member}/package.json");
+        let package = read_package(context, &path)?;
+        check_package(&path, &package, true)?;
+        if package.get("bin").is_some() {
+            return Err(format!(
+                "{path} declares a `bin`, which the install links to a file of the package's sources, not there before the full copy"
+            ));
+        }
+        needed.push(path);
+    }
+    Ok(needed)
+}
+
+fn read_package(context: &Path, path: &str) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(context.join(path)).map_err(|e| format!("{path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path} is not valid JSON ({e})"))
+}
+
+/// A manifest's lifecycle scripts and local dependencies; in a workspace,
+/// `workspace:` dependencies name its members, whose manifests are copied.
+fn check_package(path: &str, json: &serde_json::Value, workspace: bool) -> Result<(), String> {
     for script in [
         "preinstall",
         "install",
@@ -25,14 +51,9 @@ pub fn node(context: &Path) -> Reading {
     ] {
         if json["scripts"].get(script).is_some() {
             return Err(format!(
-                "package.json has a `{script}` script, which runs during the install and may read files besides the manifests"
+                "{path} has a `{script}` script, which runs during the install and may read files besides the manifests"
             ));
         }
-    }
-    if json.get("workspaces").is_some() {
-        return Err(
-            "package.json declares workspaces, whose manifests dockfix does not copy yet".into(),
-        );
     }
     for section in ["dependencies", "devDependencies", "optionalDependencies"] {
         let Some(deps) = json[section].as_object() else {
@@ -40,6 +61,9 @@ pub fn node(context: &Path) -> Reading {
         };
         for (name, spec) in deps {
             let spec = spec.as_str().unwrap_or_default();
+            if workspace && spec.starts_with("workspace:") {
+                continue;
+            }
             let local = ["file:", "link:", "workspace:", "./", "../", "/", "~/"];
             if local.iter().any(|p| spec.starts_with(p)) {
                 return Err(format!(
@@ -48,7 +72,7 @@ pub fn node(context: &Path) -> Reading {
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// A package.json above the project (`path`, in the build context) that
@@ -478,22 +502,59 @@ readme = ["docs/A.md"]
     }
 
     #[test]
+    fn node_workspace_members_are_needed_and_read() {
+        let none = |_: &str| false;
+        let root = r#"{"private": true, "workspaces": ["packages/*"], "dependencies": {"a": "workspace:*"}}"#;
+        let dir = context(&[
+            ("package.json", root),
+            ("packages/a/package.json", r#"{"name": "a"}"#),
+            (
+                "packages/b/package.json",
+                r#"{"name": "b", "dependencies": {"a": "workspace:^"}}"#,
+            ),
+        ]);
+        assert_eq!(
+            node(dir.path(), &none),
+            Ok(vec![
+                "packages/a/package.json".to_string(),
+                "packages/b/package.json".to_string()
+            ])
+        );
+        for (member, needle) in [
+            (
+                r#"{"scripts": {"prepare": "tsc"}}"#,
+                "packages/a/package.json has a `prepare`",
+            ),
+            (r#"{"bin": {"a": "cli.js"}}"#, "declares a `bin`"),
+            (r#"{"dependencies": {"x": "file:../../x"}}"#, "local path"),
+        ] {
+            let dir = context(&[("package.json", root), ("packages/a/package.json", member)]);
+            let err = node(dir.path(), &none).unwrap_err();
+            assert!(err.contains(needle), "{member}: {err}");
+        }
+    }
+
+    #[test]
     fn node_blockers() {
         let ok = context(&[(
             "package.json",
             r#"{"dependencies": {"express": "^4"}, "scripts": {"start": "node ."}}"#,
         )]);
-        assert_eq!(node(ok.path()), Ok(vec![]));
+        let none = |_: &str| false;
+        assert_eq!(node(ok.path(), &none), Ok(vec![]));
         for (json, needle) in [
             (
                 r#"{"scripts": {"postinstall": "node build.js"}}"#,
                 "`postinstall`",
             ),
-            (r#"{"workspaces": ["packages/*"]}"#, "workspaces"),
             (r#"{"dependencies": {"lib": "file:../lib"}}"#, "local path"),
+            (r#"{"dependencies": {"lib": "workspace:*"}}"#, "local path"),
         ] {
             let dir = context(&[("package.json", json)]);
-            assert!(node(dir.path()).unwrap_err().contains(needle), "{json}");
+            assert!(
+                node(dir.path(), &none).unwrap_err().contains(needle),
+                "{json}"
+            );
         }
     }
 

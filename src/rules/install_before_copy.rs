@@ -72,9 +72,12 @@ The fix is safe, and offered only when dockfix has read the build context
 install reads nothing but the files it copies first. Otherwise the finding
 names the reason and nothing is changed: no build context; a manifest
 missing or excluded by `.dockerignore`; an npm lifecycle script
-(`preinstall`, `install`, `postinstall`, `prepare`), workspaces, or a
-local-path dependency; an editable or local pip requirement, or a pip flag naming a path the
-copy may write (`-f ./wheels`, `--target /app/lib`); a setting
+(`preinstall`, `install`, `postinstall`, `prepare`) or a local-path
+dependency, in the package or a workspace member; a workspace member
+with a `bin` (linked to a file of its sources), a workspace pattern other
+than names and `*` (`packages/**`), or more than eight members; an
+editable or local pip requirement, or a pip flag naming a path the copy
+may write (`-f ./wheels`, `--target /app/lib`); a setting
 the Dockerfile gives the tool through its environment (`PIP_CONSTRAINT`,
 `NPM_CONFIG_USERCONFIG`, ...) that may name a file; a Go module
 replaced by a local directory; a `node_modules` directory in the context
@@ -106,6 +109,10 @@ and ARG that set no variable the copy reads, USER, a COPY elsewhere, and a
 RUN that only installs system packages or runs commands that name every
 path they touch outside the destination (`python -m venv /opt/venv`,
 `pip install flask`, `npm install -g pm2`, `useradd app`).
+
+A workspace (package.json's `workspaces`, pnpm-workspace.yaml's
+`packages`) gets every member's manifest copied to its place, and each
+member's `node_modules` added to `.dockerignore` when it is not excluded.
 
 An install in a subdirectory of the copy's destination (`COPY . /app`,
 `WORKDIR /app/web`, `RUN npm ci`) gets that directory's manifests, copied
@@ -325,20 +332,21 @@ fn examine(
             eco.name
         )));
     }
-    let Needs { files, stubs, sub } =
-        match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
-            Ok(needs) => needs,
-            Err(why) => return Some(report(why)),
-        };
+    let Needs {
+        files,
+        stubs,
+        created,
+    } = match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
+        Ok(needs) => needs,
+        Err(why) => return Some(report(why)),
+    };
     // What stays behind in the RUN must not touch what the install reads
     // or writes.
     if let (Plan::Split { kept, .. }, Some(dest)) = (&plan, dest.as_deref()) {
         let base = moves::normalize(dest);
-        let created = eco.must_ignore.iter().map(|m| in_dir(&sub, m));
         let install_paths: Vec<String> = files
             .iter()
-            .cloned()
-            .chain(created)
+            .chain(&created)
             .map(|f| format!("{base}/{}", f.trim_end_matches('/')))
             .collect();
         for path in kept {
@@ -349,7 +357,7 @@ fn examine(
             }
         }
     }
-    let ignore = match to_ignore(cx, root, eco, &sub) {
+    let ignore = match to_ignore(cx, root, &created) {
         Ok(ignore) => ignore,
         Err(why) => return Some(report(why)),
     };
@@ -676,9 +684,10 @@ struct Needs {
     files: Vec<String>,
     /// Directories of crates that need stub sources to download (cargo).
     stubs: Vec<String>,
-    /// The directory the install runs in, in the build context (`` for
-    /// its root).
-    sub: String,
+    /// What the install creates in the build context's tree: the
+    /// ecosystem's `must_ignore`, and each workspace member's
+    /// `node_modules`.
+    created: Vec<String>,
 }
 
 /// The context files the install reads, or why it cannot be moved.
@@ -756,7 +765,7 @@ fn needed_files(
     // Readers of the project's directory name its files; those that take
     // the ignore file (Gradle, cargo) read no subdirectory's project.
     let more = match eco.reader {
-        Some(Reader::Node) => readers::node(&project)?,
+        Some(Reader::Node) => readers::node(&project, &|p| ignore.excludes(&at(p)))?,
         Some(Reader::Go) => readers::go(&project)?,
         Some(Reader::Composer) => readers::composer(&project)?,
         Some(Reader::Poetry) => readers::poetry(&project)?,
@@ -806,6 +815,11 @@ fn needed_files(
         }
         None => Vec::new(),
     };
+    let mut created: Vec<String> = eco.must_ignore.iter().map(|m| at(m)).collect();
+    if eco.reader == Some(Reader::Node) {
+        let members = more.iter().filter_map(|f| f.strip_suffix("/package.json"));
+        created.extend(members.map(|m| at(&format!("{m}/node_modules"))));
+    }
     files.extend(more.iter().map(|f| at(f)));
     if let Some(missing) = files.iter().find(|f| !present(f)) {
         return Err(format!(
@@ -833,7 +847,11 @@ fn needed_files(
             "the file name {odd:?} needs quoting dockfix does not write yet"
         ));
     }
-    Ok(Needs { files, stubs, sub })
+    Ok(Needs {
+        files,
+        stubs,
+        created,
+    })
 }
 
 /// `path` of the project in `sub`, as a path of the build context.
@@ -907,15 +925,13 @@ fn pip_paths_absolute(dep: &DepCommand) -> bool {
 fn to_ignore(
     cx: &Context,
     root: &std::path::Path,
-    eco: &Ecosystem,
-    sub: &str,
+    created: &[String],
 ) -> Result<Vec<String>, String> {
     let ignore = DockerIgnore::load(root);
-    let missing: Vec<String> = eco
-        .must_ignore
+    let missing: Vec<String> = created
         .iter()
-        .map(|p| in_dir(sub, p))
         .filter(|p| !ignore.excludes(p))
+        .cloned()
         .collect();
     let Some(first) = missing.first() else {
         return Ok(missing);
