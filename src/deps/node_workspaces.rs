@@ -86,8 +86,11 @@ fn expand(root: &Path, pattern: &str) -> Result<Vec<String>, String> {
                 "" => name.to_string(),
                 dir => format!("{dir}/{name}"),
             };
+            // A symlink is copied as one, so it is no member's directory.
+            let real_dir =
+                |path: &str| std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| m.is_dir());
             if literal {
-                if root.join(join(segment)).is_dir() {
+                if real_dir(&join(segment)) {
                     next.push(join(segment));
                 }
                 continue;
@@ -167,7 +170,20 @@ mod tests {
             "packages/c/README.md",
             "packages/skip/package.json",
             "apps/web/package.json",
+            "elsewhere/linked/package.json",
         ]);
+        // Symlinked directories are copied as links, not members.
+        std::os::unix::fs::symlink(
+            dir.path().join("elsewhere/linked"),
+            dir.path().join("packages/linked"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("tools")).unwrap();
+        let package = serde_json::json!({"workspaces": ["tools/linked"]});
+        assert_eq!(
+            members(dir.path(), &package, &|_: &str| false).unwrap(),
+            Some(vec![])
+        );
         let none = |_: &str| false;
         let package =
             serde_json::json!({"workspaces": ["packages/*", "apps/web", "!packages/skip"]});
