@@ -18,7 +18,7 @@ use dockfix::syntax::parse;
 /// The share of findings fixed (safe fixes and, under `--unsafe`, unsafe
 /// ones) that the rules must keep reaching. It only goes up: raise it when
 /// the rules fix more.
-const FLOOR: f64 = 0.55;
+const FLOOR: f64 = 0.56;
 
 /// The share of findings with a safe fix, which only goes up too.
 const SAFE_FLOOR: f64 = 0.47;

@@ -15,12 +15,16 @@ pub struct Crates {
     pub manifests: Vec<String>,
     /// Directories that need a stub `src/lib.rs`: those of packages.
     pub packages: Vec<String>,
+    /// Stub files for targets declared without a path (`[[example]] name
+    /// = "x"`), where cargo looks for them (`examples/x.rs`).
+    pub targets: Vec<String>,
 }
 
 pub fn crates(context: &Path, ignore: &DockerIgnore) -> Result<Crates, String> {
     let mut found = Crates {
         manifests: Vec::new(),
         packages: Vec::new(),
+        targets: Vec::new(),
     };
     let mut queue = vec![String::new()];
     while let Some(dir) = queue.pop() {
@@ -38,7 +42,9 @@ pub fn crates(context: &Path, ignore: &DockerIgnore) -> Result<Crates, String> {
             .map_err(|e| format!("{manifest} is not valid TOML ({e})"))?;
         found.manifests.push(manifest.clone());
         if toml.contains_key("package") {
-            targets_have_paths(&manifest, &toml)?;
+            for target in targets_without_paths(&manifest, &toml)? {
+                found.targets.push(join(&dir, &target));
+            }
             found.packages.push(dir.clone());
         }
         if dir.is_empty() {
@@ -66,21 +72,44 @@ pub fn crates(context: &Path, ignore: &DockerIgnore) -> Result<Crates, String> {
 /// The most manifests dockfix copies one by one.
 const MAX_CRATES: usize = 8;
 
-/// The download step for `packages` (never empty): each gets an empty
-/// `src/lib.rs` for `fetch` (`mkdir` fails rather than reuse a directory
-/// that is there), removed after it, with the lockfile cargo writes when
-/// the build context has none (the build then resolves as it did).
-pub fn fetch_with_stubs(fetch: &str, packages: &[String], lockfile_copied: bool) -> String {
-    let dirs: Vec<String> = packages.iter().map(|p| join(p, "src")).collect();
-    let mut removed = dirs.join(" ");
+/// The download step for `crates` (with at least one package): each
+/// package gets an empty `src/lib.rs`, and each target without a path an
+/// empty file where cargo looks for it, for `fetch` (`mkdir` fails rather
+/// than reuse a directory that is there), removed after it, with the
+/// lockfile cargo writes when the build context has none (the build then
+/// resolves as it did).
+pub fn fetch_with_stubs(fetch: &str, crates: &Crates, lockfile_copied: bool) -> String {
+    let mut made: Vec<String> = crates.packages.iter().map(|p| join(p, "src")).collect();
+    // The directories made at the top, which `rm -r` takes away.
+    let mut removed = made.clone();
+    let mut files: Vec<String> = made.iter().map(|d| format!("{d}/lib.rs")).collect();
+    for target in &crates.targets {
+        let dir = target.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let mut parents: Vec<String> = Vec::new();
+        let mut at = dir.as_str();
+        while !at.is_empty()
+            && !made.iter().any(|m| m == at)
+            && !crates.packages.iter().any(|p| p == at)
+        {
+            parents.push(at.to_string());
+            at = at.rsplit_once('/').map_or("", |(d, _)| d);
+        }
+        // Inside a directory made before, it goes with that one.
+        let inside_made = made.iter().any(|m| m == at);
+        if let Some(top) = parents.last().filter(|_| !inside_made) {
+            removed.push(top.clone());
+        }
+        made.extend(parents.into_iter().rev());
+        files.push(target.clone());
+    }
+    let mut removed = removed.join(" ");
     if !lockfile_copied {
         removed += " Cargo.lock";
     }
-    let libs: Vec<String> = dirs.iter().map(|d| format!("{d}/lib.rs")).collect();
     format!(
         "mkdir {} && touch {} && {fetch} && rm -r {}",
-        dirs.join(" "),
-        libs.join(" "),
+        made.join(" "),
+        files.join(" "),
         removed
     )
 }
@@ -109,21 +138,38 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// A target cargo must find without a `path` (`[[bin]] name = "x"` looks
-/// for `src/bin/x.rs`) would be missing from the stub sources.
-fn targets_have_paths(manifest: &str, toml: &toml::Table) -> Result<(), String> {
-    for kind in ["bin", "example", "test", "bench"] {
+/// Where cargo looks for each target declared without a `path` (`[[bin]]
+/// name = "x"` in `src/bin/x.rs`): the stub sources need a file there.
+fn targets_without_paths(manifest: &str, toml: &toml::Table) -> Result<Vec<String>, String> {
+    let mut stubs = Vec::new();
+    for (kind, dir) in [
+        ("bin", "src/bin"),
+        ("example", "examples"),
+        ("test", "tests"),
+        ("bench", "benches"),
+    ] {
         let targets = toml.get(kind).and_then(|t| t.as_array());
         for target in targets.into_iter().flatten() {
-            if target.get("path").is_none() {
-                let name = target.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+            if target.get("path").is_some() {
+                continue;
+            }
+            let name = target
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default();
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !plain {
                 return Err(format!(
-                    "{manifest} declares the {kind} target `{name}` without a path, which cargo looks for among the sources"
+                    "{manifest} declares a {kind} target named {name:?} without a path, which dockfix does not stub"
                 ));
             }
+            stubs.push(format!("{dir}/{name}.rs"));
         }
     }
-    Ok(())
+    Ok(stubs)
 }
 
 /// The workspace's member directories: `members` with its globs expanded
@@ -249,8 +295,59 @@ mod tests {
             Ok(Crates {
                 manifests: vec!["Cargo.toml".into()],
                 packages: vec!["".into()],
+                targets: vec![],
             })
         );
+    }
+
+    #[test]
+    fn targets_without_paths_get_stubs_where_cargo_looks() {
+        let client = format!(
+            "{PACKAGE}[[example]]\nname = \"search-async\"\n[[bin]]\nname = \"tool\"\n\
+             [[test]]\nname = \"it\"\npath = \"checks/it.rs\"\n"
+        );
+        let dir = context(&[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"client\", \"core\"]\n",
+            ),
+            ("client/Cargo.toml", &client),
+            (
+                "core/Cargo.toml",
+                &format!("{PACKAGE}[[bench]]\nname = \"speed\"\n"),
+            ),
+        ]);
+        let crates = read(&dir).unwrap();
+        let mut targets = crates.targets.clone();
+        targets.sort();
+        assert_eq!(
+            targets,
+            [
+                "client/examples/search-async.rs",
+                "client/src/bin/tool.rs",
+                "core/benches/speed.rs"
+            ]
+        );
+        let step = fetch_with_stubs("cargo fetch", &crates, true);
+        // Each directory is made once, parents first, and what was made at
+        // the top is removed.
+        let mkdir = step.split(" && ").next().unwrap();
+        let made: Vec<&str> = mkdir.split_whitespace().skip(1).collect();
+        let bin = made.iter().position(|d| *d == "client/src/bin").unwrap();
+        let src = made.iter().position(|d| *d == "client/src").unwrap();
+        assert!(src < bin, "{mkdir}");
+        assert_eq!(made.len(), 5, "{mkdir}");
+        let rm = step.rsplit(" && ").next().unwrap();
+        assert!(
+            rm.contains("client/examples") && rm.contains("core/benches"),
+            "{rm}"
+        );
+        assert!(!rm.contains("client/src/bin"), "{rm}");
+        let bad = context(&[(
+            "Cargo.toml",
+            &format!("{PACKAGE}[[bin]]\nname = \"../x\"\n"),
+        )]);
+        assert!(read(&bad).unwrap_err().contains("does not stub"));
     }
 
     #[test]
@@ -292,11 +389,6 @@ mod tests {
         assert!(read(&outside)
             .unwrap_err()
             .contains("outside the build context"));
-        let bench = context(&[(
-            "Cargo.toml",
-            &format!("{PACKAGE}[[bench]]\nname = \"speed\"\n"),
-        )]);
-        assert!(read(&bench).unwrap_err().contains("`speed` without a path"));
         let with_path = context(&[(
             "Cargo.toml",
             &format!("{PACKAGE}[[bin]]\nname = \"x\"\npath = \"bin/x.rs\"\n"),

@@ -95,11 +95,12 @@ scripts, `gradle.properties`, `gradle/` and `buildSrc/` copied, and a
 multi-project build is reported. cargo refuses a manifest whose crate has
 no sources: the download step copies every crate's manifest (workspace
 members and path dependencies) and the lockfile, gives each crate an empty
-`src/lib.rs`, runs `cargo fetch` and removes the stubs (and the lockfile
-it wrote when the context has none), with the build's cache mounts so the
-download lands where the build looks; a target declared without a path,
-or a workspace of more than eight crates (where cargo-chef is the usual
-answer), is reported. The build itself stays after the full copy.
+`src/lib.rs` and each target declared without a path an empty file where
+cargo looks for it (`examples/x.rs`), runs `cargo fetch` and removes the
+stubs (and the lockfile it wrote when the context has none), with the
+build's cache mounts so the download lands where the build looks; a
+workspace of more than eight crates (where cargo-chef is the usual
+answer) is reported. The build itself stays after the full copy.
 
 Instructions between the copy and the install stay where they are and
 the copy moves down to follow the install, the manifests' COPY taking its
@@ -372,11 +373,9 @@ fn examine(
         .filter(|f| !copied.contains(f))
         .cloned()
         .collect();
-    if let Plan::Prefetch { command } = &mut plan {
-        if eco.reader == Some(Reader::Cargo) {
-            let locked = files.iter().any(|f| f == "Cargo.lock");
-            *command = cargo::fetch_with_stubs(command, &stubs, locked);
-        }
+    if let (Plan::Prefetch { command }, Some(crates)) = (&mut plan, &stubs) {
+        let locked = files.iter().any(|f| f == "Cargo.lock");
+        *command = cargo::fetch_with_stubs(command, crates, locked);
     }
     // A relative destination, moved past a WORKDIR, is written out.
     let relative = scope.expand(&copy.dest).is_none_or(|d| !d.starts_with('/'));
@@ -682,8 +681,8 @@ fn install_last(
 struct Needs {
     /// Files of the build context to copy first.
     files: Vec<String>,
-    /// Directories of crates that need stub sources to download (cargo).
-    stubs: Vec<String>,
+    /// The crates that need stub sources to download (cargo).
+    stubs: Option<cargo::Crates>,
     /// What the install creates in the build context's tree: the
     /// ecosystem's `must_ignore`, and each workspace member's
     /// `node_modules`.
@@ -732,7 +731,7 @@ fn needed_files(
     }
     let project = root.join(&sub);
     let mut files: Vec<String> = Vec::new();
-    let mut stubs = Vec::new();
+    let mut stubs = None;
     for manifest in eco.manifests.iter().map(|m| at(m)) {
         if !root.join(&manifest).exists() {
             return Err(format!("{manifest} is not in the build context"));
@@ -774,8 +773,9 @@ fn needed_files(
         Some(Reader::Gradle) => readers::gradle(root, &ignore, &dep.args)?,
         Some(Reader::Cargo) => {
             let crates = cargo::crates(root, &ignore)?;
-            stubs = crates.packages;
-            crates.manifests
+            let manifests = crates.manifests.clone();
+            stubs = Some(crates);
+            manifests
         }
         Some(Reader::Pip) => {
             for arg in dep.positional() {
