@@ -12,7 +12,7 @@ use crate::deps::{cargo, readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
-use crate::scope::Scope;
+use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction, LineKind};
 use crate::transforms::{Ecosystem, Reader};
@@ -116,8 +116,9 @@ A workspace (package.json's `workspaces`, pnpm-workspace.yaml's
 member's `node_modules` added to `.dockerignore` when it is not excluded.
 
 An install in a subdirectory of the copy's destination (`COPY . /app`,
-`WORKDIR /app/web`, `RUN npm ci`) gets that directory's manifests, copied
-to it, and a moved copy with a relative destination has it written out
+`WORKDIR /app/web`, `RUN npm ci`, or `RUN cd web && npm ci`, the `cd`
+moving with the install and staying with the rest of the RUN) gets that
+directory's manifests, copied to it, and a moved copy with a relative destination has it written out
 (`COPY . /srv/`), since the WORKDIR it now follows would change it. Only
 for ecosystems whose reads from the directories above are known
 (`parent_files` in the table): a workspace root (a package.json declaring
@@ -318,6 +319,12 @@ fn examine(
         |command: &SimpleCommand| command_passes(cx.file, &at_target, command, dest.as_deref());
     let stays =
         |command: &SimpleCommand| touched_inside(cx.file, &at_target, command, dest.as_deref()?);
+    // Where the install runs: the RUN's working directory, or where its
+    // leading `cd` goes.
+    let mut at_install = at_target.clone();
+    if let Some(dir) = cd_first(cx.file, target, &dep_range) {
+        at_install.workdir = absolute(&dir, at_target.workdir.as_deref());
+    }
     let mut plan = match plan(cx, target, &dep, dep_range, &blind, &stays) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
@@ -337,7 +344,7 @@ fn examine(
         files,
         stubs,
         created,
-    } = match needed_files(root, copy, dest.as_deref(), &scope, &at_target, &dep) {
+    } = match needed_files(root, copy, dest.as_deref(), &scope, &at_install, &dep) {
         Ok(needs) => needs,
         Err(why) => return Some(report(why)),
     };
@@ -507,13 +514,14 @@ fn plan(
     // The whole RUN moves when nothing else in it touches what the copy
     // writes (`apk add --virtual .deps make && bundle install && apk del
     // .deps`).
+    // A leading `cd` moves with the install, and stays with the rest.
+    let cd = cd_first(file, target, &dep_range).is_some();
     let whole = !prepare
         && script.redirects().is_empty()
         && !script.has_error()
-        && commands
-            .iter()
-            .enumerate()
-            .all(|(i, c)| i == start || same_install(c) || own_cleanup(c) || blind(c).is_ok());
+        && commands.iter().enumerate().all(|(i, c)| {
+            i == start || cd && i == 0 || same_install(c) || own_cleanup(c) || blind(c).is_ok()
+        });
     if whole {
         return Ok(Plan::Move);
     }
@@ -523,7 +531,7 @@ fn plan(
             return Ok(plan);
         }
     }
-    for command in &commands[..start] {
+    for command in &commands[usize::from(cd)..start] {
         let name = command
             .name
             .clone()
@@ -604,12 +612,42 @@ fn plan(
         );
     };
     let blank = target.keyword_range().end..target.args_range().start;
-    split(
-        target,
-        moved,
-        vec![blank, rest..target.span().end],
-        Vec::new(),
-    )
+    let mut written_back = vec![blank];
+    if cd {
+        // `cd web && ` again before the rest.
+        written_back.push(commands[0].range.start..commands[1].range.start);
+    }
+    written_back.push(rest..target.span().end);
+    split(target, moved, written_back, Vec::new())
+}
+
+/// The directory a RUN changes to before its install (`cd web && npm ci`):
+/// its first command is `cd` with one literal path, joined to the install
+/// by a top-level `&&` and nothing else, so the install runs there.
+fn cd_first(file: &Dockerfile, target: &Instruction, dep_range: &Range<usize>) -> Option<String> {
+    if target.command.json || !target.heredocs.is_empty() {
+        return None;
+    }
+    let script = shell::parse(file, target)?;
+    let [cd, install, ..] = script.commands() else {
+        return None;
+    };
+    let words = cd.literal_words(&file.source)?;
+    let [name, dir] = words.as_slice() else {
+        return None;
+    };
+    let joined = script.after_top_level_and(cd.range.end) == Some(install.range.start);
+    let first = file.source[target.args_range().start..cd.range.start]
+        .iter()
+        .all(u8::is_ascii_whitespace);
+    let plain = !dir.starts_with('-') && !dir.contains('$') && dir != "~" && !dir.starts_with("~/");
+    (name == "cd"
+        && plain
+        && joined
+        && first
+        && script.top_level(cd)
+        && install.range == *dep_range)
+        .then(|| dir.clone())
 }
 
 /// The split, unless it would lose a comment line inside the RUN.
