@@ -6,6 +6,7 @@ pub mod cargo;
 mod node_workspaces;
 pub mod readers;
 
+use crate::syntax::shell;
 use crate::transforms::{ecosystems, Ecosystem};
 
 /// What a command does with dependencies.
@@ -169,7 +170,12 @@ impl Ecosystems {
     /// or build of a known ecosystem. The longest matching command wins
     /// (`yarn install` over `yarn`).
     pub fn recognise(&self, words: &[String]) -> Option<DepCommand<'_>> {
-        let first = words.first()?;
+        // `python3.11 -m pip install` is `python3 -m pip install`.
+        let mut words = words.to_vec();
+        let first = words.first_mut()?;
+        *first = shell::program(first).to_string();
+        let words = &words;
+        let first = &words[0];
         let (_, ecosystem, role, matched) = self
             .commands
             .iter()

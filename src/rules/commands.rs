@@ -296,7 +296,7 @@ fn program_len(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
     let program = spec.programs.iter().find(|p| {
         p.iter()
             .enumerate()
-            .all(|(i, w)| command.word(i) == Some(*w))
+            .all(|(i, w)| command.word(i).map(shell::program) == Some(*w))
     })?;
     Some(program.len())
 }

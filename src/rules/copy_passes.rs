@@ -429,7 +429,7 @@ fn check_command(
     let Some(first) = words.first() else {
         return Ok(());
     };
-    let name = first.rsplit('/').next().unwrap_or_default();
+    let name = shell::program(first.rsplit('/').next().unwrap_or_default());
     let args = &words[1..];
     let reads = || {
         Err(format!(

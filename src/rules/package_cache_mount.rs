@@ -916,6 +916,7 @@ fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m
         p.split(' ').enumerate().all(|(i, part)| {
             command
                 .word(i)
+                .map(shell::program)
                 .is_some_and(|w| w == part || (i == 0 && w.ends_with(&format!("/{part}"))))
         })
     })?;

@@ -103,6 +103,27 @@ thread_local! {
     });
 }
 
+/// A command name without the version a Python or pip command may carry
+/// (`python3.11` is `python3`, `pip3.12` is `pip3`), as the passes name
+/// those programs; any other name as it is.
+pub fn program(name: &str) -> &str {
+    if !name.starts_with("python") && !name.starts_with("pip") {
+        return name;
+    }
+    match name.split_once('.') {
+        Some((base, version))
+            if base.ends_with(|c: char| c.is_ascii_digit())
+                && !version.is_empty()
+                && version
+                    .split('.')
+                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit())) =>
+        {
+            base
+        }
+        _ => name,
+    }
+}
+
 /// Parses the shell of a shell-form RUN, CMD or ENTRYPOINT (for ONBUILD, of
 /// its nested instruction); `None` for anything else, exec form, or an
 /// instruction without arguments.
@@ -480,6 +501,24 @@ struct Index {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn versioned_python_and_pip_name_the_same_program() {
+        for (name, program) in [
+            ("python3.11", "python3"),
+            ("python3.6", "python3"),
+            ("pip3.12", "pip3"),
+            ("python2.7", "python2"),
+            ("python3", "python3"),
+            ("pip", "pip"),
+            ("pip3.x", "pip3.x"),
+            ("python3.", "python3."),
+            ("pipenv", "pipenv"),
+            ("node18.1", "node18.1"),
+        ] {
+            assert_eq!(super::program(name), program, "{name}");
+        }
+    }
+
     use super::*;
     use crate::syntax::parse as parse_file;
 
