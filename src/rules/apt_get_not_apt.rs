@@ -20,7 +20,8 @@ const DOC: &str = "\
 
 ## What it does
 Replaces `apt` with `apt-get` in `apt install`, `apt update`, `apt remove`,
-`apt purge`, `apt autoremove` and `apt dist-upgrade`. Equivalent to
+`apt purge`, `apt autoremove` and `apt dist-upgrade`, and `apt
+full-upgrade` with `apt-get dist-upgrade`, its name there. Equivalent to
 hadolint's DL3027.
 
 ## Why
@@ -57,21 +58,22 @@ fn check(cx: &Context) -> Vec<Finding> {
     cx.run_commands()
         .iter()
         .filter(|c| c.word(0) == Some("apt"))
-        .filter(|c| {
-            (1..c.words.len())
-                .map(|i| c.word(i))
-                .find(|w| !w.is_some_and(|w| w.starts_with('-')))
-                .flatten()
-                .is_some_and(|w| SAME.contains(&w))
-        })
-        .map(|c| Finding {
-            rule: &RULE,
-            range: c.words[0].1.clone(),
-            message: RULE.summary.to_string(),
-            fix: Some(Fix::new(
-                Applicability::Safe,
-                vec![Edit::replace(c.words[0].1.clone(), "apt-get")],
-            )),
+        .filter_map(|c| {
+            let sub =
+                (1..c.words.len()).find(|&i| !c.word(i).is_some_and(|w| w.starts_with('-')))?;
+            let mut edits = vec![Edit::replace(c.words[0].1.clone(), "apt-get")];
+            match c.word(sub)? {
+                w if SAME.contains(&w) => {}
+                // apt's name for what apt-get calls dist-upgrade.
+                "full-upgrade" => edits.push(Edit::replace(c.words[sub].1.clone(), "dist-upgrade")),
+                _ => return None,
+            }
+            Some(Finding {
+                rule: &RULE,
+                range: c.words[0].1.clone(),
+                message: RULE.summary.to_string(),
+                fix: Some(Fix::new(Applicability::Safe, edits)),
+            })
         })
         .collect()
 }

@@ -55,7 +55,9 @@ Safe: a fresh build runs the same plain update right before, so it
 installs what it would have; only the extra download of the lists costs
 time. Applied only where the inserted `&&` cannot change what runs: at the start of the
 script, of a line, or after `;` or `&&`, never next to `||`, inside a
-condition, or in a background job. Reported, not fixed: a RUN with a
+condition, or in a background job. An install fed answers through a pipe
+(`yes | apt-get install ...`, also `echo` and `printf`) gets the update
+before the pipeline. Reported, not fixed: a RUN with a
 `--network` flag (which may have no network for the update), a RUN under a
 USER other than root (update needs root), sources changed between the two
 (`/etc/apt/`, `apt-key`: the update would install from them), an earlier
@@ -95,6 +97,8 @@ fn check(cx: &Context) -> Vec<Finding> {
             );
             let script = shell::parse(file, run).expect("AptUse parsed it");
             let prefixed = !file.source[command.start..].starts_with(b"apt");
+            // `yes | apt install ...`: the update goes before the pipeline.
+            let at = feeders_start(script, &file.source, command.start);
             let before: Vec<_> = model::earlier(&stages, index, position).collect();
             let between = before.iter().take_while(|i| !std::ptr::eq(**i, updater));
             let changes_sources = |text: &[u8]| {
@@ -121,7 +125,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 Some("the earlier update has options a plain update would lack")
             } else if prefixed {
                 Some("the install sets variables a plain update would lack")
-            } else if script.has_error() || !at_statement_start(script, command.start) {
+            } else if script.has_error() || !at_statement_start(script, at) {
                 Some("apt is not the first command of a statement")
             } else {
                 None
@@ -139,7 +143,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                     message: format!("{message}; run apt-get update in this RUN"),
                     fix: Some(Fix::new(
                         Applicability::Safe,
-                        vec![Edit::insert(command.start, "apt-get update && ")],
+                        vec![Edit::insert(at, "apt-get update && ")],
                     )),
                 },
             });
@@ -178,6 +182,42 @@ fn at_statement_start(script: &Script, start: usize) -> bool {
             _ => return false,
         }
     }
+}
+
+/// Where the pipeline that feeds the command at `start` begins, when only
+/// commands that print (`yes`, `echo`, `printf`) come before it in the
+/// pipeline; else `start`.
+fn feeders_start(script: &Script, source: &[u8], start: usize) -> usize {
+    let offset = start - script.base;
+    let Some(command) = script
+        .root()
+        .descendant_for_byte_range(offset, offset)
+        .and_then(|n| enclosing_command(n))
+    else {
+        return start;
+    };
+    let Some(pipeline) = command.parent().filter(|p| p.kind() == "pipeline") else {
+        return start;
+    };
+    let mut cursor = pipeline.walk();
+    let feeders: Vec<Node<'_>> = pipeline
+        .named_children(&mut cursor)
+        .take_while(|n| n.id() != command.id())
+        .collect();
+    let prints = |node: &Node<'_>| {
+        node.kind() == "command"
+            && script
+                .commands()
+                .iter()
+                .find(|c| c.range == script.file_range(*node))
+                .and_then(|c| c.name.clone())
+                .and_then(|name| shell::unquoted(source, name))
+                .is_some_and(|name| matches!(name.as_str(), "yes" | "echo" | "printf"))
+    };
+    if feeders.is_empty() || !feeders.iter().all(prints) {
+        return start;
+    }
+    script.file_range(pipeline).start
 }
 
 fn enclosing_command(mut node: Node<'_>) -> Option<Node<'_>> {
