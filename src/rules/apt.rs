@@ -14,6 +14,8 @@ pub const LISTS: &str = "/var/lib/apt/lists";
 /// What a RUN does with apt.
 pub struct AptUse {
     pub updates: bool,
+    /// An `rm` of the lists follows the RUN's last update: what that
+    /// update downloaded does not stay in the layer.
     pub removes_lists: bool,
     /// The first command that installs (or reads the lists) before any
     /// update of the RUN's own, by file range.
@@ -69,6 +71,8 @@ impl AptUse {
                     any = true;
                     if sub == Some("update") {
                         found.updates = true;
+                        // Lists removed before it are downloaded again.
+                        found.removes_lists = false;
                         // A prefix (`http_proxy=... apt-get`) makes the
                         // command start before its name.
                         let prefixed = c.name.as_ref().is_some_and(|n| n.start != c.range.start);
