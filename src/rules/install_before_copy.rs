@@ -605,7 +605,10 @@ fn plan(
         && operators.iter().all(|op| *op == "&&")
         && !script.redirects().iter().any(inside)
         && !script.assignments().iter().any(|r| r.start < moved.end);
-    let rest = script.after_top_level_and(moved.end).filter(|_| plain);
+    // A rest that begins with `--` would read as the RUN's flags.
+    let rest = script
+        .after_top_level_and(moved.end)
+        .filter(|&rest| plain && !cx.file.source[rest..].starts_with(b"--"));
     let Some(rest) = rest.filter(|_| target.command.flags.is_empty()) else {
         return Err(
             "the install shares its RUN with other commands that dockfix cannot split off".into(),
