@@ -943,7 +943,8 @@ fn smoke_passed(log: Option<&str>) -> bool {
     })
 }
 
-/// How many times a build runs when the runtime, not the Dockerfile, fails.
+/// How many times a build or a container runs when the runtime, not the
+/// Dockerfile or the command, fails.
 const BUILD_ATTEMPTS: usize = 3;
 
 /// Whether a failed build's log shows the container runtime failing to start
@@ -1035,10 +1036,31 @@ impl Engine {
         command
     }
 
+    /// Runs docker; a container the runtime failed to start (see
+    /// `runtime_flake`) is run again, but for builds, which `build` retries
+    /// itself to time and log each attempt.
     fn output(&self, args: &[&str]) -> Result<Output> {
-        self.command(args)
-            .output()
-            .map_err(|e| format!("docker {}: {e}", args.join(" ")))
+        let attempts = if args.first() == Some(&"build") {
+            1
+        } else {
+            BUILD_ATTEMPTS
+        };
+        for attempt in 1..=attempts {
+            let output = self
+                .command(args)
+                .output()
+                .map_err(|e| format!("docker {}: {e}", args.join(" ")))?;
+            let text = String::from_utf8_lossy(&output.stderr).into_owned()
+                + &String::from_utf8_lossy(&output.stdout);
+            if output.status.success() || attempt == attempts || !runtime_flake(&text) {
+                return Ok(output);
+            }
+            eprintln!(
+                "[e2e]   the runtime failed to start a container for `docker {}`; running it again",
+                args.first().unwrap_or(&"")
+            );
+        }
+        unreachable!("the last attempt returns")
     }
 
     /// Runs docker in the modern engine; its stdout, or an error.
