@@ -140,6 +140,17 @@ pub fn apart(a: &str, b: &str) -> bool {
     !under(a, b) && !under(b, a)
 }
 
+/// Whether a word names a package archive, which an install reads as a
+/// file of its working directory (`app-1.0-py3-none-any.whl`,
+/// `tool.gem`) rather than as a package's name.
+pub fn names_archive(word: &str) -> bool {
+    [
+        ".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip", ".deb", ".rpm", ".gem",
+    ]
+    .iter()
+    .any(|e| word.ends_with(e))
+}
+
 /// Whether `value`, a path (relative ones against `cwd`), lies apart from
 /// the copy's destination `dest`; never when either is unknown.
 fn outside(value: &str, cwd: Option<&str>, dest: Option<&str>) -> bool {
@@ -443,9 +454,7 @@ fn check_command(
         a.contains('/') && !a.contains("://")
             || a.starts_with('.')
             || a.starts_with('~')
-            || [".whl", ".tar.gz", ".tgz", ".zip", ".deb", ".rpm", ".gem"]
-                .iter()
-                .any(|e| a.ends_with(e))
+            || names_archive(a)
     };
     // Names (packages, users, URLs), and paths outside the destination.
     let names_only = || {

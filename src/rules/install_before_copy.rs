@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::copy_passes::{
-    apart, command_passes, copy_passes, settings_naming_files, touched_inside, under,
+    apart, command_passes, copy_passes, names_archive, settings_naming_files, touched_inside, under,
 };
 use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
@@ -820,11 +820,11 @@ fn needed_files(
         }
         Some(Reader::Pip) => {
             for arg in dep.positional() {
-                // pip reads an archive's name as a file (`app-1.0.whl`).
-                let archive = [".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar"]
-                    .iter()
-                    .any(|e| arg.ends_with(e));
-                if archive || arg.starts_with('.') || arg.starts_with('/') || arg.contains('/') {
+                if names_archive(arg)
+                    || arg.starts_with('.')
+                    || arg.starts_with('/')
+                    || arg.contains('/')
+                {
                     return Err(format!(
                         "pip installs the local path {arg}, read from the build context"
                     ));

@@ -1,7 +1,7 @@
 //! DF103 tools-before-copy: install named packages and tools (`pip install
 //! flask`, `npm install -g pm2`) before copying the whole build context.
 
-use super::copy_passes::run_passes;
+use super::copy_passes::{names_archive, run_passes};
 use super::install_before_copy;
 use super::moves::full_copy;
 use super::packages_before_copy::{installs_packages_only, moved_before_copy, Found, Installs};
@@ -143,9 +143,7 @@ fn from_files(words: &[String]) -> bool {
                     || w.starts_with('/')
                     || w.starts_with('~')
                     || w.contains('/') && !w.contains("://") && !w.contains('@')
-                    || [".whl", ".tar.gz", ".tgz", ".zip", ".gem"]
-                        .iter()
-                        .any(|e| w.ends_with(e)))
+                    || names_archive(w))
     })
 }
 
