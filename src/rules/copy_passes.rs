@@ -185,21 +185,10 @@ pub fn run_passes(
         return Err("has a shell dockfix cannot read".into());
     }
     let cwd = scope.workdir.as_deref();
-    for redirect in script.redirects() {
-        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
-        let target = text.trim_start_matches(|c: char| c.is_ascii_digit() || "<>&|".contains(c));
-        let target = target.trim();
-        let fine = text
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .starts_with(">&")
-            || scope
-                .expand(target)
-                .is_some_and(|t| t == "/dev/null" || outside(&t, cwd, Some(dest)));
-        if !fine || text.contains("<<") {
-            return Err(format!(
-                "redirects to or from {target}, which may be what the copy wrote"
-            ));
-        }
+    if let Some(target) = redirect_not(file, scope, script, &|t| outside(t, cwd, Some(dest))) {
+        return Err(format!(
+            "redirects to or from {target}, which may be what the copy wrote"
+        ));
     }
     for command in script.commands() {
         command_passes(file, scope, command, Some(dest))?;
@@ -302,6 +291,28 @@ pub fn touched_inside(
     inside.then_some(paths)
 }
 
+/// The target, as written, of the first redirect of `script` that is not
+/// to `/dev/null`, a duplicated descriptor (`>&2`) or a path `fine`
+/// accepts (variables expanded); a heredoc or herestring never passes.
+fn redirect_not(
+    file: &Dockerfile,
+    scope: &Scope,
+    script: &shell::Script,
+    fine: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    script.redirects().iter().find_map(|redirect| {
+        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
+        // The descriptor's digits, then the operator, then the target.
+        let op = text.trim_start_matches(|c: char| c.is_ascii_digit());
+        let target = op.trim_start_matches(|c: char| "<>&|".contains(c)).trim();
+        let passes = op.starts_with(">&")
+            || scope
+                .expand(target)
+                .is_some_and(|t| t == "/dev/null" || fine(&t));
+        (!passes || text.contains("<<")).then(|| target.to_string())
+    })
+}
+
 /// Whether `run` only changes files inside the copy's destination `dest`
 /// and reads nothing outside it (`echo x86_64 > .toolchain`, `mkdir -p
 /// data`): what a package install writes elsewhere changes nothing it
@@ -324,17 +335,8 @@ pub fn changes_only_inside(
     }
     let cwd = scope.workdir.as_deref();
     let inside = |path: &str| absolute(path, cwd).is_some_and(|p| under(&p, dest));
-    for redirect in script.redirects() {
-        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
-        let op = text.trim_start_matches(|c: char| c.is_ascii_digit());
-        let target = op.trim_start_matches(|c: char| "<>&|".contains(c)).trim();
-        let fine = op.starts_with(">&")
-            || scope
-                .expand(target)
-                .is_some_and(|t| t == "/dev/null" || inside(&t));
-        if !fine || op.starts_with("<<") {
-            return false;
-        }
+    if redirect_not(file, scope, script, &inside).is_some() {
+        return false;
     }
     script.commands().iter().all(|c| {
         let name = c
