@@ -321,11 +321,12 @@ fn examine(
         |command: &SimpleCommand| touched_inside(cx.file, &at_target, command, dest.as_deref()?);
     // Where the install runs: the RUN's working directory, or where its
     // leading `cd` goes.
+    let cd = cd_first(cx.file, target, &dep_range);
     let mut at_install = at_target.clone();
-    if let Some(dir) = cd_first(cx.file, target, &dep_range) {
-        at_install.workdir = absolute(&dir, at_target.workdir.as_deref());
+    if let Some(dir) = &cd {
+        at_install.workdir = absolute(dir, at_target.workdir.as_deref());
     }
-    let mut plan = match plan(cx, target, &dep, dep_range, &blind, &stays) {
+    let mut plan = match plan(cx, target, &dep, dep_range, cd.is_some(), &blind, &stays) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -454,12 +455,15 @@ fn list(files: &[String]) -> String {
 
 /// How the install's RUN is rearranged. Commands before the install in
 /// its RUN move with it when `blind` shows they do not touch what the copy
-/// writes (`set -e`, `apk add git`, `pip install --upgrade pip`).
+/// writes (`set -e`, `apk add git`, `pip install --upgrade pip`); `cd`
+/// says the RUN changes directory first (`cd_first`), which moves with the
+/// install and stays with the rest.
 fn plan(
     cx: &Context,
     target: &Instruction,
     dep: &DepCommand,
     dep_range: Range<usize>,
+    cd: bool,
     blind: &dyn Fn(&SimpleCommand) -> Result<(), String>,
     stays: &dyn Fn(&SimpleCommand) -> Option<Vec<String>>,
 ) -> Result<Plan, String> {
@@ -514,8 +518,6 @@ fn plan(
     // The whole RUN moves when nothing else in it touches what the copy
     // writes (`apk add --virtual .deps make && bundle install && apk del
     // .deps`).
-    // A leading `cd` moves with the install, and stays with the rest.
-    let cd = cd_first(file, target, &dep_range).is_some();
     let whole = !prepare
         && script.redirects().is_empty()
         && !script.has_error()
