@@ -138,16 +138,19 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
             };
             let at_copy = Scope::at(&stages, index, instruction.span().start);
             let dest = moves::destination(&at_copy, &copy.dest);
-            let found =
-                |run: &Instruction| (kind.installs)(cx, &stages, index, run, dest.as_deref());
-            let installs = |run: &Instruction| matches!(found(run), Some(Ok(())));
-            let rest = &stage.body[position + 1..];
-            let mut between: Vec<&Instruction> = Vec::new();
+            // The instructions up to the next full copy, each judged once.
+            let rest: Vec<&Instruction> = stage.body[position + 1..]
+                .iter()
+                .copied()
+                .take_while(|next| full_copy(next).is_none())
+                .collect();
+            let found: Vec<Found> = rest
+                .iter()
+                .map(|run| (kind.installs)(cx, &stages, index, run, dest.as_deref()))
+                .collect();
+            let installs = |i: usize| matches!(found[i], Some(Ok(())));
             for (i, next) in rest.iter().enumerate() {
-                if full_copy(next).is_some() {
-                    break;
-                }
-                if let Some(Err(why)) = found(next) {
+                if let Some(Err(why)) = &found[i] {
                     findings.push(Finding {
                         rule: kind.rule,
                         range: next.keyword_range(),
@@ -157,26 +160,20 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                         ),
                         fix: None,
                     });
-                } else if installs(next) {
+                } else if installs(i) {
                     // Install RUNs that follow each other move together.
-                    let group = rest[..i].iter().rev().take_while(|r| installs(r)).count();
-                    let last = rest[i..]
-                        .iter()
-                        .take_while(|r| installs(r))
-                        .last()
-                        .copied()
-                        .unwrap_or(*next);
-                    let runs = (rest[i - group], *next, last);
-                    let upto = i + rest[i..].iter().take_while(|r| installs(r)).count();
+                    let group = (0..i).rev().take_while(|&j| installs(j)).count();
+                    let upto = i + (i..rest.len()).take_while(|&j| installs(j)).count();
+                    let runs = (rest[i - group], *next, rest[upto - 1]);
                     let site = Site {
                         stages: &stages,
                         index,
                         copy: &copy,
+                        dest: dest.as_deref(),
                         passed: &rest[..upto],
                     };
-                    findings.push(finding(cx.file, kind, &site, runs, &between[..i - group]));
+                    findings.push(finding(cx.file, kind, &site, runs, &rest[..i - group]));
                 }
-                between.push(next);
             }
         }
     }
@@ -189,6 +186,8 @@ struct Site<'s, 'f> {
     stages: &'s [Stage<'f>],
     index: usize,
     copy: &'s FullCopy<'f>,
+    /// Where the copy writes, when dockfix can know it.
+    dest: Option<&'s str>,
     passed: &'s [&'f Instruction],
 }
 
@@ -211,29 +210,19 @@ fn finding(
     // destination or a RUN that only changes files there, where packages
     // neither read nor write (else `destination_problem` reports); anything
     // else makes the copy move down.
-    let dest = moves::destination(&scope, &copy.dest);
     let copy_moves = between.iter().any(|i| {
         let name = i.command.name.as_str();
         let past_workdir =
             kind.moves_past_workdir && (name == "workdir" || installs_packages_only(file, i));
         !INERT.contains(&name)
             && !past_workdir
-            && !dest
-                .as_deref()
-                .is_some_and(|d| stays_inside(file, site, i, d))
+            && !site.dest.is_some_and(|d| stays_inside(file, site, i, d))
     });
     let blocker = if copy_moves {
-        match moves::destination(&scope, &copy.dest) {
-            Some(dest) => copy_passes(
-                file,
-                site.stages,
-                site.index,
-                copy,
-                &dest,
-                site.passed,
-                None,
-            )
-            .err(),
+        match site.dest {
+            Some(dest) => {
+                copy_passes(file, site.stages, site.index, copy, dest, site.passed, None).err()
+            }
             None => destination_problem(&scope, copy),
         }
     } else {
