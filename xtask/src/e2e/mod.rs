@@ -945,7 +945,7 @@ fn smoke_passed(log: Option<&str>) -> bool {
 
 /// How many times a build or a container runs when the runtime, not the
 /// Dockerfile or the command, fails.
-const BUILD_ATTEMPTS: usize = 3;
+const ATTEMPTS: usize = 3;
 
 /// Whether a failed build's log shows the container runtime failing to start
 /// a step's process because runc lost its init pipe under load: the step
@@ -1036,23 +1036,24 @@ impl Engine {
         command
     }
 
-    /// Runs docker; a container the runtime failed to start (see
-    /// `runtime_flake`) is run again, but for builds, which `build` retries
-    /// itself to time and log each attempt.
     fn output(&self, args: &[&str]) -> Result<Output> {
-        let attempts = if args.first() == Some(&"build") {
-            1
-        } else {
-            BUILD_ATTEMPTS
-        };
-        for attempt in 1..=attempts {
+        self.retrying(args, &mut |_, _| {})
+    }
+
+    /// Runs docker; a container or build step the runtime failed to start
+    /// (see `runtime_flake`) is run again. `each` sees every attempt's
+    /// output (stderr, then stdout) and whether another follows.
+    fn retrying(&self, args: &[&str], each: &mut dyn FnMut(&str, bool)) -> Result<Output> {
+        for attempt in 1..=ATTEMPTS {
             let output = self
                 .command(args)
                 .output()
                 .map_err(|e| format!("docker {}: {e}", args.join(" ")))?;
             let text = String::from_utf8_lossy(&output.stderr).into_owned()
                 + &String::from_utf8_lossy(&output.stdout);
-            if output.status.success() || attempt == attempts || !runtime_flake(&text) {
+            let again = !output.status.success() && attempt < ATTEMPTS && runtime_flake(&text);
+            each(&text, again);
+            if !again {
                 return Ok(output);
             }
             eprintln!(
@@ -1127,34 +1128,32 @@ impl Engine {
         Ok(corpus::classify(output.status.success(), &log))
     }
 
-    /// Builds `dir` as `tag`; a build the runtime failed to start a step
-    /// container for is retried (see `runtime_flake`), and the log keeps
-    /// every attempt.
+    /// Builds `dir` as `tag`, timing the last attempt (see `retrying`);
+    /// the log keeps every attempt.
     fn build(&self, dir: &Path, tag: &str, log: &Path) -> Result<Build> {
         let dir = dir.to_string_lossy();
-        let mut logged = String::new();
-        for attempt in 1..=BUILD_ATTEMPTS {
-            let start = Instant::now();
-            let output = self.output(&["build", "--progress=plain", "-t", tag, &dir])?;
-            let seconds = start.elapsed().as_secs_f64();
-            let text = String::from_utf8_lossy(&output.stderr).into_owned()
-                + &String::from_utf8_lossy(&output.stdout);
-            logged.push_str(&text);
-            let ok = output.status.success();
-            if ok || attempt == BUILD_ATTEMPTS || !runtime_flake(&text) {
-                std::fs::write(log, &logged).map_err(|e| format!("{}: {e}", log.display()))?;
-                return Ok(Build {
-                    ok,
-                    seconds,
-                    steps: progress::steps(&text),
-                });
-            }
-            eprintln!("[e2e]   the runtime failed to start a step container; building again");
-            logged.push_str(
-                "\n[e2e] the runtime failed to start a step container; building again\n\n",
-            );
-        }
-        unreachable!("the last attempt returns")
+        let (mut logged, mut last) = (String::new(), String::new());
+        let (mut start, mut seconds) = (Instant::now(), 0.0);
+        let output = self.retrying(
+            &["build", "--progress=plain", "-t", tag, &dir],
+            &mut |text, again| {
+                seconds = start.elapsed().as_secs_f64();
+                start = Instant::now();
+                logged.push_str(text);
+                if again {
+                    logged.push_str(
+                        "\n[e2e] the runtime failed to start a step container; building again\n\n",
+                    );
+                }
+                last = text.to_string();
+            },
+        )?;
+        std::fs::write(log, &logged).map_err(|e| format!("{}: {e}", log.display()))?;
+        Ok(Build {
+            ok: output.status.success(),
+            seconds,
+            steps: progress::steps(&last),
+        })
     }
 }
 
