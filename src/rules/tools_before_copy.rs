@@ -152,14 +152,15 @@ fn from_files(words: &[String]) -> bool {
 fn names_packages(words: &[String]) -> bool {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let global = words.iter().any(|w| matches!(*w, "-g" | "--global"));
-    // `pip`, `pip3`, `pip3.12`; not `pipenv` or `pipx`.
-    let pip = |name: &str| {
-        name.strip_prefix("pip")
-            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
-    };
+    // `pip3.12` is `pip3` (not `pipenv` or `pipx`), as the copy checks
+    // name the programs.
     match words.as_slice() {
-        [name, "install", ..] if pip(name) => true,
-        [python, "-m", "pip", "install", ..] if python.starts_with("python") => true,
+        [name, "install", ..] if matches!(shell::program(name), "pip" | "pip3") => true,
+        [python, "-m", "pip", "install", ..]
+            if matches!(shell::program(python), "python" | "python3") =>
+        {
+            true
+        }
         ["npm" | "pnpm", rest @ ..] => {
             global && rest.iter().any(|w| matches!(*w, "install" | "i" | "add"))
         }
