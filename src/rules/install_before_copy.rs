@@ -326,7 +326,14 @@ fn examine(
     if let Some(dir) = &cd {
         at_install.workdir = absolute(dir, at_target.workdir.as_deref());
     }
-    let mut plan = match plan(cx, target, &dep, dep_range, cd.is_some(), &blind, &stays) {
+    // A poetry project without a package (package-mode = false) in the
+    // install's directory needs no sources: its install moves whole.
+    let projectless = dep.ecosystem.reader == Some(Reader::Poetry)
+        && cx.build_context.is_some_and(|root| {
+            project_dir(copy, dest.as_deref(), &scope, &at_install, &dep)
+                .is_ok_and(|sub| readers::poetry_without_package(&root.join(sub)))
+        });
+    let mut plan = match plan(cx, target, &dep, dep_range, projectless, &blind, &stays) {
         Ok(plan) => plan,
         Err(why) => return Some(report(why)),
     };
@@ -455,15 +462,16 @@ fn list(files: &[String]) -> String {
 
 /// How the install's RUN is rearranged. Commands before the install in
 /// its RUN move with it when `blind` shows they do not touch what the copy
-/// writes (`set -e`, `apk add git`, `pip install --upgrade pip`); `cd`
-/// says the RUN changes directory first (`cd_first`), which moves with the
-/// install and stays with the rest.
+/// writes (`set -e`, `apk add git`, `pip install --upgrade pip`); a RUN
+/// that changes directory first (`cd_first`) moves its `cd` with the
+/// install and keeps it with the rest. `projectless` says there is no
+/// package to install from the sources.
 fn plan(
     cx: &Context,
     target: &Instruction,
     dep: &DepCommand,
     dep_range: Range<usize>,
-    cd: bool,
+    projectless: bool,
     blind: &dyn Fn(&SimpleCommand) -> Result<(), String>,
     stays: &dyn Fn(&SimpleCommand) -> Option<Vec<String>>,
 ) -> Result<Plan, String> {
@@ -478,10 +486,6 @@ fn plan(
         return Ok(Plan::Prefetch { command });
     }
     let flags = &dep.ecosystem.prepare_flags;
-    let projectless = dep.ecosystem.reader == Some(Reader::Poetry)
-        && cx
-            .build_context
-            .is_some_and(readers::poetry_without_package);
     let prepare = !flags.is_empty() && !flags.iter().all(|f| dep.has_flag(f)) && !projectless;
     if prepare && target.command.json {
         return Ok(Plan::Prepare {
@@ -496,6 +500,7 @@ fn plan(
         return Err("the install is in a heredoc RUN, which dockfix does not split yet".into());
     }
     let file = cx.file;
+    let cd = cd_first(file, target, &dep_range).is_some();
     let script = shell::parse(file, target).ok_or("dockfix cannot read the RUN's shell")?;
     let commands = script.commands();
     let start = commands
