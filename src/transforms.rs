@@ -123,6 +123,14 @@ pub struct PackageManager {
     pub programs: Vec<String>,
     /// What `rm` may remove in a RUN that only manages packages.
     pub caches: Vec<String>,
+    /// Commands that fetch the package index, word by word.
+    pub updates: Vec<String>,
+    /// Commands that only remove what the manager downloaded.
+    pub cleanups: Vec<String>,
+    /// Shell patterns of packages whose install may add a package source.
+    pub source_packages: Vec<String>,
+    /// Whether an added source serves the next install without an update.
+    pub sources_at_once: bool,
 }
 
 pub fn package_managers() -> &'static [PackageManager] {

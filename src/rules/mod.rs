@@ -26,7 +26,9 @@ mod moves;
 mod npm_cache_clean;
 mod package_cache_mount;
 mod package_duplicates;
+mod package_install;
 mod package_merge_runs;
+mod package_repeated_steps;
 mod packages_before_copy;
 mod pip_no_cache_dir;
 mod remove;
@@ -222,6 +224,7 @@ pub static ALL: &[&Rule] = &[
     &yarn_frozen_lockfile::RULE,
     &gem_no_document::RULE,
     &package_duplicates::RULE,
+    &package_repeated_steps::RULE,
     &package_cache_mount::RULE,
     &apt_keep_downloads::RULE,
     &syntax_directive::RULE,

@@ -2,9 +2,7 @@
 
 use std::ops::Range;
 
-use super::commands::{
-    subcommand, FlagSpec, RunCommand, APT_VALUE_OPTIONS, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
-};
+use super::package_install::{install, Install};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::syntax::Dockerfile;
@@ -49,50 +47,13 @@ Safe: the package manager installs a package named twice once, at the
 pinned version when one is given.
 ";
 
-/// The installs whose arguments are packages, how versions are pinned, and
-/// the install's own options that take a value (besides the global ones).
-const INSTALLS: &[(FlagSpec, &[char], &[&str])] = &[
-    (
-        FlagSpec::finding(&[&["apt-get"], &["apt"]], APT_VALUE_OPTIONS, &["install"]),
-        &['='],
-        &[],
-    ),
-    (
-        FlagSpec::finding(
-            &[&["apk"]],
-            &["-X", "--repository", "-p", "--root"],
-            &["add"],
-        ),
-        &['=', '~', '<', '>'],
-        &["-t", "--virtual"],
-    ),
-    (
-        FlagSpec::finding(
-            &[&["dnf"], &["yum"], &["microdnf"]],
-            DNF_VALUE_OPTIONS,
-            &["install"],
-        ),
-        &[],
-        &[],
-    ),
-    (
-        FlagSpec::finding(&[&["zypper"]], ZYPPER_VALUE_OPTIONS, &["install", "in"]),
-        &['=', '<', '>'],
-        &["-t", "--type", "-r", "--repo", "--from"],
-    ),
-];
-
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     for command in cx.run_commands() {
-        let Some((spec, sub, pins, own_values)) = INSTALLS
-            .iter()
-            .find_map(|(spec, pins, own)| Some((spec, subcommand(command, spec)?, *pins, *own)))
-        else {
+        let Some(install) = install(command) else {
             continue;
         };
-        let value_options = [spec.value_options, own_values].concat();
-        for (word, range) in duplicates(command, sub, pins, &value_options) {
+        for (word, range) in duplicates(&install) {
             let before = command
                 .words
                 .iter()
@@ -119,32 +80,20 @@ fn check(cx: &Context) -> Vec<Finding> {
 
 /// The mentions to drop: a repeated word, or an unpinned name that is also
 /// pinned.
-fn duplicates<'c>(
-    command: &'c RunCommand,
-    sub: usize,
-    pins: &[char],
-    value_options: &[&str],
-) -> Vec<(&'c str, &'c Range<usize>)> {
-    let words = &command.words[sub + 1..];
-    // An option's value (`-o Acquire::Retries=3`, `-t pattern`) is no package.
-    let packages: Vec<(&str, &Range<usize>)> = words
+fn duplicates<'c>(install: &Install<'c>) -> Vec<(&'c str, &'c Range<usize>)> {
+    let packages: Vec<(&str, &Range<usize>)> = install
+        .packages
         .iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            i.checked_sub(1)
-                .and_then(|p| words[p].0.as_deref())
-                .is_none_or(|option| !value_options.contains(&option))
-        })
-        .filter_map(|(_, (w, r))| Some((w.as_deref()?, r)))
-        .filter(|(w, _)| !w.starts_with('-'))
+        .filter_map(|&(w, r)| Some((w?, r)))
         .collect();
-    let name = |w: &str| w.split(pins).next().unwrap_or(w).to_string();
     let mut drop = Vec::new();
     for (i, &(word, range)) in packages.iter().enumerate() {
-        let pinned = name(word) != word;
+        let pinned = install.name(word) != word;
         let repeated = packages[..i].iter().any(|(w, _)| *w == word);
-        let pinned_elsewhere =
-            !pinned && packages.iter().any(|(w, _)| *w != word && name(w) == word);
+        let pinned_elsewhere = !pinned
+            && packages
+                .iter()
+                .any(|(w, _)| *w != word && install.name(w) == word);
         if repeated || pinned_elsewhere {
             drop.push((word, range));
         }

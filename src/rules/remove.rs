@@ -20,12 +20,35 @@ pub fn commands(
     redundant: &[&SimpleCommand],
     in_cache: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Edit>, String> {
+    removal(file, run, script, redundant, in_cache, false)
+}
+
+/// The edits that remove whole commands of a RUN; comment lines in what
+/// goes move above the RUN, where they stay Dockerfile comments.
+pub fn commands_moving_comments(
+    file: &Dockerfile,
+    run: &Instruction,
+    script: &Script,
+    redundant: &[&SimpleCommand],
+) -> Result<Vec<Edit>, String> {
+    removal(file, run, script, redundant, &|_| true, true)
+}
+
+fn removal(
+    file: &Dockerfile,
+    run: &Instruction,
+    script: &Script,
+    redundant: &[&SimpleCommand],
+    in_cache: &dyn Fn(&str) -> bool,
+    move_comments: bool,
+) -> Result<Vec<Edit>, String> {
     let commands = match top_level(script) {
         Some(commands) if !script.has_error() && !script.has_comment() => commands,
         _ => return Err("its shell is more than a plain list of commands".into()),
     };
     let mut edits = Vec::new();
     let mut whole = Vec::new();
+    let mut moved = String::new();
     for command in redundant {
         let i = commands
             .iter()
@@ -87,15 +110,21 @@ pub fn commands(
             }
             previous.end..commands[i].end
         };
-        let comment_inside = run.lines.iter().any(|l| {
+        let inside = run.lines.iter().filter(|l| {
             matches!(l.kind, LineKind::Comment)
                 && l.span.start < range.end
                 && range.start < l.span.end
         });
-        if comment_inside {
-            return Err("a comment line sits in what would be removed".into());
+        for line in inside {
+            if !move_comments {
+                return Err("a comment line sits in what would be removed".into());
+            }
+            moved.push_str(&String::from_utf8_lossy(&file.source[line.span.clone()]));
         }
         edits.push(Edit::replace(range, ""));
+    }
+    if !moved.is_empty() {
+        edits.push(Edit::insert(run.lines[0].span.start, moved));
     }
     if edits.is_empty() {
         return Err("dockfix cannot read the paths it removes".into());
