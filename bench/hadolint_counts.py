@@ -5,6 +5,9 @@ Copies every corpus Dockerfile to a temporary tree, runs `dockfix --write`
 (safe fixes, then with --unsafe), and counts hadolint's findings per rule
 code on the original and on both rewrites. For the codes given with
 --explain, lists what is left after the rewrite with dockfix's own reason.
+With --chains, also counts the RUNs that update one package manager twice
+or run two installs with the same options, read here independently of
+dockfix (continuations joined, commands split at `&&`, `;` and `|`).
 
 usage: bench/hadolint_counts.py [--cache-style mounts] [--explain DL3020 ...] [CODE ...]
 """
@@ -12,6 +15,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,11 +43,61 @@ def hadolint(binary, path):
         return None  # hadolint could not parse the file
 
 
+UPDATES = {"apt-get update": "apt", "apt update": "apt", "apk update": "apk",
+           "dnf makecache": "dnf", "yum makecache": "dnf", "zypper refresh": "zypper", "zypper ref": "zypper"}
+INSTALLS = ("apt-get install", "apt install", "apk add", "dnf install", "yum install",
+            "microdnf install", "zypper install", "zypper in")
+
+
+def runs(path):
+    """Each RUN's shell text, continuation lines joined, comment lines dropped."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    out, current = [], None
+    for line in lines:
+        stripped = line.strip()
+        if current is not None:
+            if stripped.startswith("#"):
+                continue
+            current += " " + stripped.rstrip("\\")
+            if not stripped.endswith("\\"):
+                out.append(current)
+                current = None
+            continue
+        if stripped.upper().startswith("RUN ") and not "<<" in stripped:
+            current = stripped[4:].rstrip("\\")
+            if not stripped.endswith("\\"):
+                out.append(current)
+                current = None
+    return out
+
+
+def repeats(path):
+    """RUNs with a repeated update of one manager, and with two installs of one program and options."""
+    updates = installs = 0
+    for run in runs(path):
+        seen_updates, seen_installs = collections.Counter(), collections.Counter()
+        for command in re.split(r"&&|;|\|\|?", run):
+            words = [w for w in command.split() if "=" not in w or w.startswith("-")]
+            text = " ".join(w for w in words if not w.startswith("-"))
+            for update, manager in UPDATES.items():
+                if text == update:
+                    seen_updates[manager] += 1
+            for install in INSTALLS:
+                if text.startswith(install + " "):
+                    options = tuple(sorted(w for w in words if w.startswith("-")))
+                    seen_installs[(install, options)] += 1
+        updates += any(n > 1 for n in seen_updates.values())
+        installs += any(n > 1 for n in seen_installs.values())
+    return updates, installs
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("codes", nargs="*", default=["DL3020", "DL3025"])
     parser.add_argument("--explain", nargs="*", default=["DL3020"])
     parser.add_argument("--cache-style", default="cleanup", choices=["cleanup", "mounts"])
+    parser.add_argument("--chains", action="store_true")
     args = parser.parse_args()
     corpus = os.environ.get("DOCKFIX_CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
     peers = subprocess.run([os.path.join(ROOT, "bench", "peers.sh")], capture_output=True, text=True, check=True)
@@ -54,6 +108,7 @@ def main():
     files = corpus_files(corpus)
     counts = {v: collections.Counter() for v in ("original", "safe", "unsafe")}
     left = collections.defaultdict(list)
+    chains = {v: [0, 0] for v in ("original", "safe", "unsafe")}
     with tempfile.TemporaryDirectory() as tmp:
         for i, path in enumerate(files):
             rel = os.path.relpath(path, corpus)
@@ -61,6 +116,8 @@ def main():
             if original is None:
                 continue
             counts["original"].update(code for code, _ in original)
+            if args.chains:
+                chains["original"] = [a + b for a, b in zip(chains["original"], repeats(path))]
             for variant, flags in (("safe", []), ("unsafe", ["--unsafe"])):
                 copy = os.path.join(tmp, variant, str(i), "Dockerfile")
                 os.makedirs(os.path.dirname(copy))
@@ -69,6 +126,8 @@ def main():
                 subprocess.run([dockfix, "--write", *style, *flags, copy], capture_output=True)
                 after = hadolint(hadolint_bin, copy) or []
                 counts[variant].update(code for code, _ in after)
+                if args.chains:
+                    chains[variant] = [a + b for a, b in zip(chains[variant], repeats(copy))]
                 if variant == "unsafe":
                     report = subprocess.run([dockfix, "--format", "json", *style, copy], capture_output=True, text=True)
                     reasons = {f["range"]["start"]["line"]: f["message"] for f in json.loads(report.stdout)["findings"]}
@@ -80,6 +139,10 @@ def main():
     for code in args.codes:
         o, s, u = counts["original"][code], counts["safe"][code], counts["unsafe"][code]
         print(f"  {code}: {o} -> {s} -> {u}")
+    if args.chains:
+        for i, what in enumerate(("a repeated update of one manager", "two installs with the same options")):
+            o, s, u = (chains[v][i] for v in ("original", "safe", "unsafe"))
+            print(f"  RUNs with {what}: {o} -> {s} -> {u}")
     new = [c for c in counts["unsafe"] if counts["unsafe"][c] > counts["original"][c]]
     new += [c for c in counts["safe"] if counts["safe"][c] > counts["original"][c] and c not in new]
     print("codes that rose:", ", ".join(sorted(new)) or "none")

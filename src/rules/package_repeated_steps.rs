@@ -84,6 +84,19 @@ fn check(cx: &Context) -> Vec<Finding> {
     findings
 }
 
+/// Whether the script's statements are joined by `&&` alone; a `;` that
+/// ends the RUN (`... && rm -rf /var/lib/apt/lists/*;`) joins nothing.
+fn and_chain(script: &shell::Script) -> bool {
+    let ops = script.operators();
+    let last_end = script.commands().last().map_or(0, |c| c.range.end);
+    let ended = ops
+        .last()
+        .is_some_and(|(op, r)| op == ";" && r.start >= last_end);
+    let joins = &ops[..ops.len() - usize::from(ended)];
+    let statements = script.commands().len() + script.assignments().len();
+    joins.len() + 1 == statements && joins.iter().all(|(op, _)| op == "&&")
+}
+
 /// What one command of the chain is to the manager.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -109,7 +122,7 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
         return None;
     }
     let script = shell::parse(file, run)?;
-    if script.has_error() || !script.is_chain(&["&&"]) {
+    if script.has_error() || !and_chain(script) {
         return None;
     }
     let commands = instruction_commands(file, run, stage);

@@ -23,8 +23,9 @@ pub fn commands(
     removal(file, run, script, redundant, in_cache, false)
 }
 
-/// The edits that remove whole commands of a RUN; comment lines in what
-/// goes move above the RUN, where they stay Dockerfile comments.
+/// The edits that remove whole commands of a RUN, each with the separator
+/// before it (the first with the one after); comment lines in what goes
+/// move above the RUN, where they stay Dockerfile comments.
 pub fn commands_moving_comments(
     file: &Dockerfile,
     run: &Instruction,
@@ -92,8 +93,12 @@ fn removal(
         .last()
         .unwrap_or(commands.len());
     for i in whole {
-        let range = if i < tail {
+        let range = if i < tail && (i == 0 || !move_comments) {
             commands[i].start..commands[i + 1].start
+        } else if i < tail {
+            // With the separator before it, the comment lines after the
+            // command stay with the command they precede.
+            commands[i - 1].end..commands[i].end
         } else {
             let previous = &commands[i - 1];
             // After `;` or a line end the last command's status was the
