@@ -88,31 +88,31 @@ pub enum Reader {
     Poetry,
 }
 
-/// Packages that need what they only recommend, by package manager; see
-/// `transforms/recommends.toml`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Recommends {
-    needs: std::collections::BTreeMap<String, Vec<String>>,
-    zypper: std::collections::BTreeMap<String, Vec<String>>,
+mod recommends_table {
+    include!(concat!(env!("OUT_DIR"), "/recommends.rs"));
 }
 
-fn recommends() -> &'static Recommends {
-    static TABLE: OnceLock<Recommends> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        toml::from_str::<Recommends>(include_str!("../transforms/recommends.toml"))
-            .expect("transforms/recommends.toml is valid (checked by a test)")
-    })
+/// Packages that need what they only recommend, sorted by name: one
+/// package manager's part of `transforms/recommends.toml`, which build.rs
+/// turns into arrays (thousands of packages, too many to parse per run).
+pub struct Needs(&'static [(&'static str, &'static [&'static str])]);
+
+impl Needs {
+    /// What `package` needs but only recommends.
+    pub fn get(&self, package: &str) -> Option<&'static [&'static str]> {
+        let i = self.0.binary_search_by(|(p, _)| p.cmp(&package)).ok()?;
+        Some(self.0[i].1)
+    }
 }
 
 /// apt's packages that need what they only recommend.
-pub fn recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
-    &recommends().needs
+pub fn recommends_needed() -> Needs {
+    Needs(recommends_table::APT_NEEDS)
 }
 
 /// The same for zypper, by openSUSE's package names.
-pub fn zypper_recommends_needed() -> &'static std::collections::BTreeMap<String, Vec<String>> {
-    &recommends().zypper
+pub fn zypper_recommends_needed() -> Needs {
+    Needs(recommends_table::ZYPPER_NEEDS)
 }
 
 /// One system package manager; see `transforms/package_managers.toml`.
@@ -311,10 +311,15 @@ mod tests {
 
     #[test]
     fn the_recommends_table_reads() {
-        assert_eq!(recommends_needed()["curl"], ["ca-certificates"]);
         assert_eq!(
-            zypper_recommends_needed()["curl"],
-            ["ca-certificates-mozilla"]
+            recommends_needed().get("curl"),
+            Some(&["ca-certificates"][..])
+        );
+        assert_eq!(recommends_needed().get("gcc"), Some(&["libc6-dev"][..]));
+        assert_eq!(recommends_needed().get("build-essential"), None);
+        assert_eq!(
+            zypper_recommends_needed().get("curl"),
+            Some(&["ca-certificates-mozilla"][..])
         );
     }
 }

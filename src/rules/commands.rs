@@ -1,13 +1,13 @@
 //! The commands of every RUN, with their words and the byte ranges of those
 //! words, for rules that fix package-manager invocations word by word.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::{Applicability, Context, Finding, Fix, Rule};
 use crate::edit::Edit;
 use crate::model::Stage;
 use crate::syntax::{shell, Dockerfile, Instruction};
+use crate::transforms::Needs;
 
 /// What the package-manager rules look for; a RUN mentioning none of these
 /// is not parsed for them.
@@ -416,10 +416,7 @@ pub fn flag_findings_at(
 /// What the packages a command installs need but only recommend, per
 /// `table` (see `transforms/recommends.toml`), with the edit that installs
 /// it too, after the command's last word.
-pub fn needed_recommends(
-    command: &RunCommand,
-    table: &BTreeMap<String, Vec<String>>,
-) -> Option<(Vec<String>, Edit)> {
+pub fn needed_recommends(command: &RunCommand, table: &Needs) -> Option<(Vec<String>, Edit)> {
     let packages: Vec<&str> = command.words[1..]
         .iter()
         .filter_map(|(w, _)| w.as_deref())
@@ -428,9 +425,9 @@ pub fn needed_recommends(
         .collect();
     let mut extra: Vec<String> = Vec::new();
     for package in &packages {
-        for needed in table.get(*package).into_iter().flatten() {
-            if !packages.contains(&needed.as_str()) && !extra.contains(needed) {
-                extra.push(needed.clone());
+        for &needed in table.get(package).into_iter().flatten() {
+            if !packages.contains(&needed) && !extra.iter().any(|e| e == needed) {
+                extra.push(needed.to_string());
             }
         }
     }
