@@ -47,13 +47,21 @@ REGISTRY_LOG="$E2E_HOME/registry.log"
 REGISTRY_PUSHED="$E2E_HOME/registry.pushed"
 ENGINE=dockfix-e2e-engine
 ENGINE_IMAGE=dockfix-e2e/engine:trixie
-MIRROR=http://deb.debian.org/debian
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 # Bump when the way base images are made changes, to rebuild them.
 BASE_RECIPE=5
 boot() { /usr/bin/docker -H "unix://$BOOT_SOCK" "$@"; }
 log() { printf '[e2e +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# The Debian mirror this machine's apt uses (not its security archive).
+mirror() {
+    local uri
+    uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    [ -n "$uri" ] || die "no Debian mirror in /etc/apt/sources.list or sources.list.d"
+    echo "$uri"
+}
 
 ensure_packages() {
     local missing=()
@@ -147,11 +155,12 @@ base_images() {
     done
     [ ${#wanted[@]} -gt 0 ] || return 0
     log "debootstrap $suite for ${wanted[*]}"
-    local rootfs
+    local rootfs mirror
     rootfs="$(mktemp -d)"
-    debootstrap --variant=minbase "$suite" "$rootfs" "$MIRROR" >"$E2E_HOME/debootstrap-$suite.log" 2>&1 \
+    mirror="$(mirror)"
+    debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$E2E_HOME/debootstrap-$suite.log" 2>&1 \
         || { tail -20 "$E2E_HOME/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
-    printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" "$suite" "$MIRROR" "$suite" >"$rootfs/etc/apt/sources.list"
+    printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$suite" "$mirror" "$suite" >"$rootfs/etc/apt/sources.list"
     # As on the official images: no package lists, binary caches or the
     # packages debootstrap downloaded.
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
