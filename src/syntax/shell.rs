@@ -24,6 +24,9 @@ pub struct Script {
     pub text: Vec<u8>,
     /// File offset of `text[0]`.
     pub base: usize,
+    /// A line continuation joins two words into one (`-y\` then `curl`
+    /// is `-ycurl` to the shell), which the parser reads as two.
+    glued: bool,
 }
 
 /// A simple command (`name arg ...`) and its words, by file range.
@@ -175,6 +178,7 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
             text[stop - 2..stop].copy_from_slice(b"\\\n");
         }
     }
+    let glued = glued_words(file, instruction);
     // `RUN <<EOF` alone: Docker runs the body as the script. Blank out the
     // opener and the delimiter line so the parser sees just the body.
     let args = instruction.text(command.args.clone());
@@ -184,7 +188,32 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
             text[heredoc.terminator.start - base..].fill(b' ');
         }
     }
-    parse_at(text, base)
+    let mut script = parse_at(text, base)?;
+    script.glued = glued;
+    Some(script)
+}
+
+/// Whether a line continuation of the instruction sits between two bytes
+/// of one word: BuildKit drops the escape and the line break, so the shell
+/// reads `c\` then `url` as `curl`.
+fn glued_words(file: &Dockerfile, instruction: &Instruction) -> bool {
+    let word = |b: u8| !b" \t\r\n&|;()<>".contains(&b);
+    let code: Vec<&super::tree::PhysLine> = instruction
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, LineKind::Code { .. }))
+        .collect();
+    code.windows(2).any(|pair| {
+        let LineKind::Code {
+            continuation: Some(escape),
+        } = &pair[0].kind
+        else {
+            return false;
+        };
+        let before = escape.start.checked_sub(1).map(|i| file.source[i]);
+        let after = file.source.get(pair[1].content.start).copied();
+        escape.start > pair[0].content.start && before.is_some_and(word) && after.is_some_and(word)
+    })
 }
 
 /// Forgets the trees kept for fix rounds, so a benchmark pass starts as a
@@ -221,6 +250,7 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
         tree,
         text,
         base,
+        glued: false,
         index: Default::default(),
     })
 }
@@ -245,7 +275,7 @@ impl Script {
     /// swallows the continued lines too, since Docker joins them before the
     /// shell sees a line end.
     pub fn has_error(&self) -> bool {
-        self.root().has_error() || self.index().continued_comment
+        self.root().has_error() || self.glued || self.index().continued_comment
     }
 
     /// Whether a `set -e` (or `-o errexit`) is in force at file offset
@@ -560,6 +590,31 @@ mod tests {
         let ops = script.operators();
         assert_eq!(ops.len(), 1);
         assert_eq!(text(src, ops[0].1.clone()), "&&");
+    }
+
+    #[test]
+    fn a_continuation_inside_a_word_makes_the_script_unreadable() {
+        // BuildKit drops the escape and the line break: the shell reads
+        // `curl` and `-y`, which the parser would take for two words each.
+        for src in [
+            &b"FROM a\nRUN apt-get install -y c\\\nurl\n"[..],
+            b"FROM a\nRUN apt-get install -\\\r\ny curl\r\n",
+        ] {
+            let file = parse_file(src).unwrap();
+            let run = file.instructions().nth(1).unwrap();
+            assert!(parse(&file, run).unwrap().has_error(), "{src:?}");
+        }
+        // A blank on either side keeps the words apart, and an operator
+        // is no word.
+        for src in [
+            &b"FROM a\nRUN apt-get install -y curl \\\n&& true\n"[..],
+            b"FROM a\nRUN apt-get install -y curl\\\n  git\n",
+            b"FROM a\nRUN apt-get update &&\\\napt-get install -y git\n",
+        ] {
+            let file = parse_file(src).unwrap();
+            let run = file.instructions().nth(1).unwrap();
+            assert!(!parse(&file, run).unwrap().has_error(), "{src:?}");
+        }
     }
 
     #[test]
