@@ -3,8 +3,9 @@
 
 use super::append::append_command;
 use super::apt::{cached_lists, later_lists_use, AptUse, LISTS};
-use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{moves, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::model;
+use crate::syntax::{shell, Dockerfile, Instruction};
 
 pub static RULE: Rule = Rule {
     id: "DF206",
@@ -30,6 +31,11 @@ hadolint's DL3009.
 The lists are tens of megabytes that nothing in the running container
 needs, and deleting them in a later RUN does not shrink the image: a layer
 keeps what an earlier one wrote. They must go in the RUN that made them.
+
+A RUN that only updates (`RUN apt-get update`, left alone when DF208
+gave the later install its own update) goes instead, with the comment
+lines directly above it: with its lists removed it would be a layer that
+changes nothing.
 
 ## Example
 ```dockerfile
@@ -75,6 +81,20 @@ fn check(cx: &Context) -> Vec<Finding> {
             }
             let message = "apt-get update leaves the package lists in the image".to_string();
             let later = later_lists_use(cx, &stages, index, position);
+            if later.is_none() && only_updates(file, run) {
+                findings.push(Finding {
+                    rule: &RULE,
+                    range: run.keyword_range(),
+                    message: format!(
+                        "{message}; nothing after it uses them, and without them the RUN changes nothing: remove it"
+                    ),
+                    fix: Some(Fix::new(
+                        Applicability::Safe,
+                        vec![moves::take(file, run, run, &moves::line_ending(file, run)).delete],
+                    )),
+                });
+                continue;
+            }
             let finding = match (
                 later,
                 append_command(file, run, &format!("rm -rf {LISTS}/*")),
@@ -96,4 +116,33 @@ fn check(cx: &Context) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// A plain RUN of plain `apt-get update`s (quiet options at most), and
+/// nothing else.
+fn only_updates(file: &Dockerfile, run: &Instruction) -> bool {
+    let command = &run.command;
+    if command.name != "run"
+        || command.json
+        || !command.flags.is_empty()
+        || !run.heredocs.is_empty()
+    {
+        return false;
+    }
+    let Some(script) = shell::parse(file, run) else {
+        return false;
+    };
+    let quiet = ["-q", "-qq", "-y", "--yes", "--quiet"];
+    !script.has_error()
+        && script.is_chain(&["&&", ";"])
+        && script.redirects().is_empty()
+        && script.commands().iter().all(|c| {
+            let plain = c.name.as_ref().is_some_and(|n| n.start == c.range.start);
+            let words = c.literal_words(&file.source).unwrap_or_default();
+            let (options, rest): (Vec<&String>, Vec<&String>) =
+                words.iter().partition(|w| w.starts_with('-'));
+            plain
+                && matches!(rest.as_slice(), [p, u] if matches!(p.as_str(), "apt-get" | "apt") && u.as_str() == "update")
+                && options.iter().all(|o| quiet.contains(&o.as_str()))
+        })
 }
