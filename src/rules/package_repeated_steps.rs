@@ -59,7 +59,7 @@ A command that is not an update, an install or a cleanup of the manager
 (`apt-get upgrade`, `echo deb ... > sources.list`, `curl`) ends the run:
 nothing moves across it, and an update after it stays. Nothing is merged
 into or across the install of a package that may add a package source
-(`epel-release`, `*-archive-keyring`, `ca-certificates`; a file or URL), and
+(`epel-release`, `*-archive-keyring`, `*-release`; a file or URL), and
 an install whose packages the shell expands, or that names a package the
 install before it pins to another version, stays as it is. The fix is safe
 when it drops an update that only repeats one with no install between, and
@@ -167,9 +167,8 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
 /// What the fix does to the RUN's commands, by index.
 struct Plan {
     removed: Vec<usize>,
-    /// Package words added to an install that stays: the joined install
-    /// and the index of the package among its packages.
-    added: BTreeMap<usize, Vec<(usize, usize)>>,
+    /// The package words, by file range, added to an install that stays.
+    added: BTreeMap<usize, Vec<Range<usize>>>,
     /// Cleanups moved after the command that ends their run.
     moved: BTreeMap<usize, Vec<usize>>,
     updates_dropped: usize,
@@ -288,17 +287,26 @@ fn step(src: &[u8], manager: &PackageManager, command: &RunCommand) -> Step {
     Step::Other
 }
 
-/// Whether an install may add a package source, or names what dockfix
-/// cannot read as a package name.
-fn adds_sources(manager: &PackageManager, install: &Install) -> bool {
+/// The manager's packages that may add a package source, as one matcher.
+fn source_packages(manager: &PackageManager) -> globset::GlobSet {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in manager
+        .source_packages
+        .iter()
+        .filter_map(|p| globset::Glob::new(p).ok())
+    {
+        set.add(glob);
+    }
+    set.build().unwrap_or_else(|_| globset::GlobSet::empty())
+}
+
+/// Whether an install may add a package source (`sources` matches such a
+/// package), or names what dockfix cannot read as a package name.
+fn adds_sources(sources: &globset::GlobSet, install: &Install) -> bool {
     install.packages.iter().any(|(word, _)| {
         let Some(word) = word else { return true };
-        let name = install.name(word);
         let path = word.contains('/') || word.ends_with(".deb") || word.ends_with(".rpm");
-        path || manager
-            .source_packages
-            .iter()
-            .any(|p| globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(name)))
+        path || sources.is_match(install.name(word))
     })
 }
 
@@ -319,6 +327,7 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
         unsafe_because: None,
         conflict: None,
     };
+    let sources = source_packages(manager);
     let mut updated = false;
     let mut sources_changed = false;
     let mut installed_since_update = false;
@@ -397,7 +406,7 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
                     .iter()
                     .filter_map(|(w, _)| w.map(str::to_string))
                     .collect();
-                let changes = adds_sources(manager, &this);
+                let changes = adds_sources(&sources, &this);
                 let joined = open.as_mut().filter(|_| !changes).and_then(|(at, had)| {
                     let target = install(&commands[*at]).expect("an install step");
                     let same_options = sorted(&target.options) == sorted(&this.options)
@@ -411,12 +420,11 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
                         plan.conflict = plan.conflict.take().or(conflict.clone());
                     }
                     (same_options && conflict.is_none()).then(|| {
-                        let new: Vec<usize> = this
+                        let new: Vec<Range<usize>> = this
                             .packages
                             .iter()
-                            .enumerate()
-                            .filter(|(_, (w, _))| w.is_some_and(|w| !had.iter().any(|h| h == w)))
-                            .map(|(k, _)| k)
+                            .filter(|(w, _)| w.is_some_and(|w| !had.iter().any(|h| h == w)))
+                            .map(|(_, r)| (*r).clone())
                             .collect();
                         had.extend(names.iter().cloned());
                         (*at, new)
@@ -426,8 +434,7 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
                     Some((at, new)) => {
                         plan.removed.push(i);
                         plan.installs_joined += 1;
-                        let entry = plan.added.entry(at).or_default();
-                        entry.extend(new.into_iter().map(|k| (i, k)));
+                        plan.added.entry(at).or_default().extend(new);
                         if manager.sources_at_once {
                             plan.applicability = Applicability::Unsafe;
                             plan.unsafe_because = Some(format!(
@@ -485,10 +492,9 @@ fn edits(
             .1
             .end;
         let entry = inserts.entry(end).or_default();
-        for &(command, word) in words {
-            let joined = install(&commands[command]).expect("an install step");
+        for word in words {
             entry.push(' ');
-            entry.push_str(&text(joined.packages[word].1));
+            entry.push_str(&text(word));
         }
     }
     let (indent, leading) = moves::continuation_style(file, run);
