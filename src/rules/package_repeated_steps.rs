@@ -28,12 +28,15 @@ const DOC: &str = "\
 # DF218 package-repeated-steps
 
 ## What it does
-In a RUN whose commands are joined by `&&`, takes the run of package-manager
-commands between two other commands and writes it the way a careful
-engineer does: the first update stays and later ones go, an install joins
+In each chain of a RUN's commands joined by `&&` (or by `;` under `set -e`),
+takes the run of package-manager commands between two other commands and
+writes it the way a careful engineer does: the first update stays and later ones go, an install joins
 the install before it when both have the same options (the packages it adds
-that the first does not name are appended, in order), and cleanups that sit
-before another update or install move after the last one, once. Comment
+that the first does not name are appended, in order, on lines of their own where the
+packages were listed over lines), and cleanups that sit before another
+update or install move after the last one, once. Output sent to
+`/dev/null` counts as an option: `dnf install -y a &> /dev/null` joins
+only an install that sends it there too. Comment
 lines inside what goes move above the RUN. The managers' updates, cleanups
 and the packages that may add a package source are data
 (`transforms/package_managers.toml`): apt, apk, dnf (`yum`, `microdnf`) and
@@ -56,8 +59,11 @@ RUN apt-get update && apt-get install -y curl git && rm -rf /var/lib/apt/lists/*
 
 ## Fix safety
 A command that is not an update, an install or a cleanup of the manager
-(`apt-get upgrade`, `echo deb ... > sources.list`, `curl`) ends the run:
-nothing moves across it, and an update after it stays. Nothing is merged
+(`apt-get upgrade`, `echo deb ... > sources.list`, `curl`, a pipeline, a
+loop) ends the run: nothing moves across it, and an update after it stays.
+Nothing moves across a `;` without `set -e`, where a failure does not stop
+what follows, and a chain that `||` or `&` touches stays as it is: which
+packages a fallback finds depends on which install failed. Nothing is merged
 into or across the install of a package that may add a package source
 (`epel-release`, `*-archive-keyring`, `*-release`; a file or URL), and
 an install whose packages the shell expands, or that names a package the
@@ -84,17 +90,61 @@ fn check(cx: &Context) -> Vec<Finding> {
     findings
 }
 
-/// Whether the script's statements are joined by `&&` alone; a `;` that
-/// ends the RUN (`... && rm -rf /var/lib/apt/lists/*;`) joins nothing.
-fn and_chain(script: &shell::Script) -> bool {
-    let ops = script.operators();
-    let last_end = script.commands().last().map_or(0, |c| c.range.end);
-    let ended = ops
-        .last()
-        .is_some_and(|(op, r)| op == ";" && r.start >= last_end);
-    let joins = &ops[..ops.len() - usize::from(ended)];
-    let statements = script.commands().len() + script.assignments().len();
-    joins.len() + 1 == statements && joins.iter().all(|(op, _)| op == "&&")
+/// A statement of the RUN as the plan sees it.
+struct Unit {
+    /// The simple command it is, by index, when it may be a step: a
+    /// command alone, or with output sent to `/dev/null` after it.
+    command: Option<usize>,
+    /// The whole statement, redirects included, by file range.
+    range: Range<usize>,
+    /// Its redirects as written, without blanks.
+    redirects: String,
+    /// Whether the statements before it do not stop it when they fail
+    /// (`;` without `set -e`): nothing joins or moves across it.
+    starts_chain: bool,
+}
+
+/// The plan's view of the statements. A chain that `||` or `&` touches
+/// (`apt-get install -y a && apt-get install -y b || true`) is left as it
+/// is: which packages are there after its fallback runs depends on which
+/// install failed.
+fn units(src: &[u8], statements: &[shell::Statement]) -> Vec<Unit> {
+    let guarded = |op: &str| matches!(op, "||" | "&");
+    let mut units: Vec<Unit> = Vec::with_capacity(statements.len());
+    let mut chain_start = 0;
+    for (i, statement) in statements.iter().enumerate() {
+        let starts_chain = i == 0 || !statement.chained();
+        if starts_chain {
+            chain_start = i;
+        }
+        let redirects: String = String::from_utf8_lossy(&src[statement.redirects.clone()])
+            .split_whitespace()
+            .collect();
+        let discarded = [
+            "",
+            ">/dev/null",
+            "&>/dev/null",
+            "2>/dev/null",
+            ">/dev/null2>&1",
+        ];
+        units.push(Unit {
+            command: statement
+                .command
+                .filter(|_| discarded.contains(&redirects.as_str())),
+            range: statement.range.clone(),
+            redirects,
+            starts_chain,
+        });
+        let ends_chain = statements.get(i + 1).is_none_or(|next| !next.chained());
+        if ends_chain
+            && (guarded(statements[chain_start].joined_by) || guarded(statement.followed_by))
+        {
+            for unit in &mut units[chain_start..] {
+                unit.command = None;
+            }
+        }
+    }
+    units
 }
 
 /// What one command of the chain is to the manager.
@@ -122,7 +172,7 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
         return None;
     }
     let script = shell::parse(file, run)?;
-    if script.has_error() || !and_chain(script) {
+    if script.has_error() {
         return None;
     }
     let commands = instruction_commands(file, run, stage);
@@ -131,7 +181,8 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
             .iter()
             .any(|c| step(&file.source, m, c) == Step::Install)
     })?;
-    let plan = plan(&file.source, manager, &commands);
+    let units = units(&file.source, &script.statements(&file.source));
+    let plan = plan(&file.source, manager, &commands, &units);
     if plan.removed.is_empty() {
         let (first, then) = plan.conflict?;
         return Some(Finding {
@@ -144,7 +195,7 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
         });
     }
     let mut message = plan.summary();
-    let fix = match edits(file, run, &commands, &plan) {
+    let fix = match edits(file, run, &commands, &units, &plan) {
         Ok(edits) => Some(Fix::new(plan.applicability, edits)),
         Err(why) => {
             message += &format!("; not fixed: {why}");
@@ -167,6 +218,7 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
 /// What the fix does to the RUN's commands, by index.
 struct Plan {
     removed: Vec<usize>,
+    /// Indices are the RUN's statements' (`units`).
     /// The package words, by file range, added to an install that stays.
     added: BTreeMap<usize, Vec<Range<usize>>>,
     /// Cleanups moved after the command that ends their run.
@@ -315,7 +367,7 @@ fn adds_sources(sources: &globset::GlobSet, install: &Install) -> bool {
 /// after an install that may add a source), joins an install into the one
 /// before it when nothing kept lies between and the options are the same,
 /// and moves cleanups that precede a kept command to the run's end.
-fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
+fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand], units: &[Unit]) -> Plan {
     let mut plan = Plan {
         removed: Vec::new(),
         added: BTreeMap::new(),
@@ -336,8 +388,9 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
     let mut pending: Vec<usize> = Vec::new();
     let mut middle: Vec<usize> = Vec::new();
     let mut last_kept: Option<usize> = None;
-    let words = |i: &usize| -> Vec<Option<String>> {
-        commands[*i].words.iter().map(|(w, _)| w.clone()).collect()
+    let command = |u: usize| &commands[units[u].command.expect("a step is a command")];
+    let words = |u: &usize| -> Vec<Option<String>> {
+        command(*u).words.iter().map(|(w, _)| w.clone()).collect()
     };
     let flush =
         |plan: &mut Plan, middle: &mut Vec<usize>, pending: &[usize], end: Option<usize>| {
@@ -367,8 +420,20 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
             plan.cleanups_dropped += middle.len();
             plan.removed.append(middle);
         };
-    for (i, command) in commands.iter().enumerate() {
-        match step(src, manager, command) {
+    for (i, unit) in units.iter().enumerate() {
+        if unit.starts_chain {
+            flush(&mut plan, &mut middle, &pending, last_kept);
+            updated = false;
+            sources_changed = false;
+            installed_since_update = false;
+            open = None;
+            pending.clear();
+            last_kept = None;
+        }
+        let step = unit
+            .command
+            .map_or(Step::Other, |c| step(src, manager, &commands[c]));
+        match step {
             Step::Other => {
                 flush(&mut plan, &mut middle, &pending, last_kept);
                 updated = false;
@@ -400,7 +465,7 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
             }
             Step::Install => {
                 middle.append(&mut pending);
-                let this = install(command).expect("an install step");
+                let this = install(command(i)).expect("an install step");
                 let names: Vec<String> = this
                     .packages
                     .iter()
@@ -408,9 +473,10 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand]) -> Plan {
                     .collect();
                 let changes = adds_sources(&sources, &this);
                 let joined = open.as_mut().filter(|_| !changes).and_then(|(at, had)| {
-                    let target = install(&commands[*at]).expect("an install step");
+                    let target = install(command(*at)).expect("an install step");
                     let same_options = sorted(&target.options) == sorted(&this.options)
-                        && prefix(src, &commands[*at]) == prefix(src, command);
+                        && prefix(src, command(*at)) == prefix(src, command(i))
+                        && units[*at].redirects == unit.redirects;
                     let conflict = names.iter().find_map(|n| {
                         had.iter()
                             .find(|h| *h != n && target.name(h) == this.name(n))
@@ -472,28 +538,62 @@ fn edits(
     file: &Dockerfile,
     run: &Instruction,
     commands: &[RunCommand],
+    units: &[Unit],
     plan: &Plan,
 ) -> Result<Vec<Edit>, String> {
     let script = shell::parse(file, run).ok_or("dockfix cannot read the RUN's shell")?;
     let removed: Vec<&shell::SimpleCommand> = plan
         .removed
         .iter()
-        .map(|&i| &script.commands()[i])
+        .filter_map(|&u| units[u].command.map(|c| &script.commands()[c]))
         .collect();
     let mut edits = remove::commands_moving_comments(file, run, script, &removed)?;
     let src = &file.source;
     let text = |r: &Range<usize>| String::from_utf8_lossy(&src[r.clone()]).into_owned();
     let mut inserts: BTreeMap<usize, String> = BTreeMap::new();
+    let eol = moves::line_ending(file, run);
+    let escape = file.escape as char;
+    let line_of = |at: usize| run.lines.iter().position(|l| l.span.contains(&at));
     for (&at, words) in &plan.added {
-        let end = commands[at]
-            .words
-            .last()
-            .expect("an install has words")
-            .1
-            .end;
-        let entry = inserts.entry(end).or_default();
+        let target = install(&commands[units[at].command.expect("an install is a command")])
+            .expect("an install step");
+        let first = target.packages.first().expect("an install has packages").1;
+        let last = target.packages.last().expect("an install has packages").1;
+        let entry = inserts.entry(last.end).or_default();
+        // Packages listed over several lines, or one line of their own in
+        // the install they come from, go on lines of their own as they
+        // were there, indented as the listed packages; else on one line.
+        // The blanks that begin a word's line, and whether the word follows
+        // them.
+        let indent_of = |word: &Range<usize>| -> Option<(String, bool)> {
+            let line = &run.lines[line_of(word.start)?];
+            let before = &src[line.span.start..word.start];
+            let blanks = before
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            let indent = String::from_utf8_lossy(&before[..blanks]).into_owned();
+            Some((indent, blanks == before.len()))
+        };
+        let indent = if line_of(first.start) != line_of(last.start) {
+            indent_of(last).map(|(indent, _)| indent)
+        } else {
+            words
+                .iter()
+                .filter_map(indent_of)
+                .find_map(|(indent, first)| first.then_some(indent))
+        };
+        let listed = indent.is_some();
+        let indent = indent.unwrap_or_default();
+        let mut previous_line = None;
         for word in words {
-            entry.push(' ');
+            let line = line_of(word.start);
+            if listed && line != previous_line {
+                entry.push_str(&format!(" {escape}{eol}{indent}"));
+            } else {
+                entry.push(' ');
+            }
+            previous_line = line;
             entry.push_str(&text(word));
         }
     }
@@ -504,19 +604,17 @@ fn edits(
         .filter(|l| matches!(l.kind, LineKind::Code { .. }))
         .count()
         > 1;
-    let eol = moves::line_ending(file, run);
-    let escape = file.escape as char;
     let separator = match (continued, leading) {
         (false, _) => " && ".to_string(),
         (true, true) => format!(" {escape}{eol}{indent}&& "),
         (true, false) => format!(" && {escape}{eol}{indent}"),
     };
     for (&after, cleanups) in &plan.moved {
-        let end = commands[after].range.end;
+        let end = units[after].range.end;
         let entry = inserts.entry(end).or_default();
         for &i in cleanups {
             entry.push_str(&separator);
-            entry.push_str(&text(&commands[i].range));
+            entry.push_str(&text(&units[i].range));
         }
     }
     edits.extend(inserts.into_iter().map(|(at, text)| Edit::insert(at, text)));

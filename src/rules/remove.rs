@@ -3,8 +3,6 @@
 
 use std::ops::Range;
 
-use tree_sitter::Node;
-
 use crate::edit::Edit;
 use crate::syntax::shell::{self, Script, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction, LineKind};
@@ -43,18 +41,21 @@ fn removal(
     in_cache: &dyn Fn(&str) -> bool,
     move_comments: bool,
 ) -> Result<Vec<Edit>, String> {
-    let commands = match top_level(script) {
-        Some(commands) if !script.has_error() && !script.has_comment() => commands,
-        _ => return Err("its shell is more than a plain list of commands".into()),
-    };
+    if script.has_error() || script.has_comment() {
+        return Err("dockfix cannot read the RUN's shell as plain commands".into());
+    }
+    let statements = script.statements(&file.source);
     let mut edits = Vec::new();
     let mut whole = Vec::new();
     let mut moved = String::new();
     for command in redundant {
-        let i = commands
+        let i = statements
             .iter()
-            .position(|c| *c == command.range)
-            .expect("a top-level command of this script");
+            .position(|s| {
+                s.command
+                    .is_some_and(|c| script.commands()[c].range == command.range)
+            })
+            .ok_or("a command to remove is not a statement of the RUN's own")?;
         let paths: Vec<&Range<usize>> = command
             .args
             .iter()
@@ -77,43 +78,53 @@ fn removal(
                 ));
             }
         } else {
+            let joins = |op: &str| matches!(op, "" | "&&" | ";");
+            let statement = &statements[i];
+            if !joins(statement.joined_by) || !joins(statement.followed_by) {
+                return Err("a command to remove is joined by `||` or `&`".into());
+            }
             whole.push(i);
         }
     }
     whole.sort_unstable();
     whole.dedup();
-    if whole.len() == commands.len() {
+    if whole.len() == statements.len() {
         return Err("it would leave the RUN empty".into());
     }
-    // The commands removed up to the end go with the separator before
-    // each; the others with the separator after.
-    let tail = (0..commands.len())
-        .rev()
-        .take_while(|i| whole.contains(i))
-        .last()
-        .unwrap_or(commands.len());
+    // Each run of removed statements goes as one range, with the operator
+    // before it or the one after it: the first run with the one after, the
+    // last with the one before; between, a `;` stays rather than an `&&`,
+    // so what ran after a failure still does. Otherwise the operator after
+    // goes, or the one before when comments move, so comment lines after
+    // the statements stay with the statement they precede.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
     for i in whole {
-        let range = if i < tail && (i == 0 || !move_comments) {
-            commands[i].start..commands[i + 1].start
-        } else if i < tail {
-            // With the separator before it, the comment lines after the
-            // command stay with the command they precede.
-            commands[i - 1].end..commands[i].end
-        } else {
-            let previous = &commands[i - 1];
+        match groups.last_mut() {
+            Some((_, last)) if *last + 1 == i => *last = i,
+            _ => groups.push((i, i)),
+        }
+    }
+    for (first, last) in groups {
+        let with_after = statements[first].range.start
+            ..statements[last + 1..].first().map_or(0, |s| s.range.start);
+        let with_before = || statements[first - 1].range.end..statements[last].range.end;
+        let range = if first == 0 {
+            with_after
+        } else if last + 1 == statements.len() {
             // After `;` or a line end the last command's status was the
             // RUN's, unless `set -e` stops the RUN at any failure; after
             // `&&` it adds nothing to it.
-            let separator: Vec<u8> = script.text
-                [previous.end - script.base..commands[i].start - script.base]
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace() && *b != b'\\')
-                .collect();
-            if separator != b"&&" && !script.stops_on_error(&file.source, commands[i].start) {
+            if !statements[first].chained() {
                 return Err("the RUN's status is that of its last command".into());
             }
-            previous.end..commands[i].end
+            with_before()
+        } else {
+            match (statements[first].joined_by, statements[last].followed_by) {
+                (";", "&&") => with_after,
+                ("&&", ";") => with_before(),
+                _ if move_comments => with_before(),
+                _ => with_after,
+            }
         };
         let inside = run.lines.iter().filter(|l| {
             matches!(l.kind, LineKind::Comment)
@@ -135,31 +146,6 @@ fn removal(
         return Err("dockfix cannot read the paths it removes".into());
     }
     Ok(edits)
-}
-
-/// The ranges of the script's commands when they are joined only by `&&`,
-/// `;` and newlines, none nested in another construct.
-fn top_level(script: &Script) -> Option<Vec<Range<usize>>> {
-    fn walk(script: &Script, node: Node<'_>, out: &mut Vec<Range<usize>>) -> bool {
-        match node.kind() {
-            "program" | "list" => {
-                let mut cursor = node.walk();
-                let children: Vec<Node> = node.named_children(&mut cursor).collect();
-                children.into_iter().all(|child| walk(script, child, out))
-            }
-            "command" => {
-                out.push(script.file_range(node));
-                true
-            }
-            _ => false,
-        }
-    }
-    let joined = script
-        .operators()
-        .iter()
-        .all(|(op, _)| op == "&&" || op == ";");
-    let mut out = Vec::new();
-    (joined && walk(script, script.root(), &mut out)).then_some(out)
 }
 
 pub fn is_rm(file: &Dockerfile, command: &SimpleCommand) -> bool {

@@ -284,7 +284,7 @@ impl Script {
     /// not turned off since.
     pub fn stops_on_error(&self, source: &[u8], at: usize) -> bool {
         let mut on = false;
-        let statements = self.statements();
+        let statements = self.program_children();
         for (node, next) in statements
             .iter()
             .zip(statements.iter().skip(1).map(Some).chain([None]))
@@ -306,24 +306,100 @@ impl Script {
             if set != "set" {
                 continue;
             }
-            for (i, option) in options.iter().enumerate() {
-                let errexit = options.get(i + 1).is_some_and(|o| o == "errexit");
-                match option.as_str() {
-                    // What follows `--` are positional parameters.
-                    "--" => break,
-                    "-o" if errexit => on = true,
-                    "+o" if errexit => on = false,
-                    o if o.starts_with('-') && !o.starts_with("--") && o.contains('e') => on = true,
-                    o if o.starts_with('+') && o.contains('e') => on = false,
-                    _ => {}
-                }
-            }
+            on = errexit_after(on, options);
         }
         on
     }
 
+    /// The statements of the script's top level, the lists under it
+    /// flattened (`a && b || c` is three), each with the operator that
+    /// joins it to the one before and whether `set -e` is in force there.
+    pub fn statements(&self, source: &[u8]) -> Vec<Statement> {
+        // Each statement's node, and its end with the redirects after it.
+        // tree-sitter-bash reads `a && b > /dev/null` as a list with a
+        // redirect; the shell redirects `b` alone.
+        fn walk<'t>(node: Node<'t>, out: &mut Vec<(Node<'t>, usize)>) {
+            let mut cursor = node.walk();
+            for child in node.named_children(&mut cursor) {
+                let body = child.child_by_field_name("body");
+                match (child.kind(), body.map(|b| b.kind())) {
+                    ("list", _) => walk(child, out),
+                    ("redirected_statement", Some("list")) => {
+                        walk(body.expect("a body"), out);
+                        if let Some(last) = out.last_mut() {
+                            last.1 = child.end_byte();
+                        }
+                    }
+                    ("comment", _) => {}
+                    _ => out.push((child, child.end_byte())),
+                }
+            }
+        }
+        let mut nodes = Vec::new();
+        walk(self.root(), &mut nodes);
+        let commands = self.commands();
+        let mut statements: Vec<Statement> = Vec::with_capacity(nodes.len());
+        let mut sets = Vec::with_capacity(nodes.len());
+        for (node, end) in nodes {
+            let range = self.file_range(node).start..end + self.base;
+            let between = match statements.last() {
+                Some(before) => &self.text[before.range.end - self.base..range.start - self.base],
+                None => &b""[..],
+            };
+            let joined_by = operator(between, statements.is_empty());
+            let (inner, redirected) = match node.kind() {
+                "redirected_statement" => (node.child_by_field_name("body"), true),
+                _ => (Some(node), end > node.end_byte()),
+            };
+            let command = inner.filter(|n| n.kind() == "command").and_then(|n| {
+                let start = self.file_range(n).start;
+                commands
+                    .binary_search_by_key(&start, |c| c.range.start)
+                    .ok()
+            });
+            let redirects = match (redirected, &command) {
+                (true, Some(i)) => commands[*i].range.end..range.end,
+                _ => range.end..range.end,
+            };
+            if let Some(before) = statements.last_mut() {
+                before.followed_by = joined_by;
+            }
+            statements.push(Statement {
+                range,
+                command,
+                redirects,
+                joined_by,
+                followed_by: "",
+                errexit: false,
+            });
+            // Only a statement of the program's own, not in the
+            // background, sets the shell's options.
+            let own = node.parent().is_some_and(|p| p.kind() == "program");
+            sets.push(
+                command
+                    .filter(|_| own && !redirected)
+                    .and_then(|i| commands[i].literal_words(source))
+                    .filter(|words| words.first().is_some_and(|w| w == "set")),
+            );
+        }
+        if let Some(last) = statements.last_mut() {
+            last.followed_by = match operator(&self.text[last.range.end - self.base..], false) {
+                "&" => "&",
+                _ => "",
+            };
+        }
+        let mut errexit = false;
+        for (statement, set) in statements.iter_mut().zip(sets) {
+            statement.errexit = errexit;
+            if let Some(words) = set.filter(|_| statement.followed_by != "&") {
+                errexit = errexit_after(errexit, &words[1..]);
+            }
+        }
+        statements
+    }
+
     /// The children of the script's top node, operators included.
-    fn statements(&self) -> Vec<Node<'_>> {
+    fn program_children(&self) -> Vec<Node<'_>> {
         let root = self.root();
         let mut cursor = root.walk();
         root.children(&mut cursor)
@@ -505,6 +581,70 @@ impl Script {
     }
 }
 
+/// One statement of a script's top level.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The whole statement, redirects included, by file range.
+    pub range: Range<usize>,
+    /// The index in `commands()` of the simple command it is, if it is one
+    /// (alone, or with redirects after it).
+    pub command: Option<usize>,
+    /// The redirects after the simple command, by file range; empty when
+    /// it has none or the statement is no simple command.
+    pub redirects: Range<usize>,
+    /// What joins it to the statement before: `&&`, `||`, `;` (a line end
+    /// too), `&`, or nothing for the first.
+    pub joined_by: &'static str,
+    /// What joins it to the statement after, the same way; `&` or nothing
+    /// for the last.
+    pub followed_by: &'static str,
+    /// Whether a `set -e` of the script's own is in force before it.
+    pub errexit: bool,
+}
+
+impl Statement {
+    /// Whether a failure of the statements before it stops it: joined by
+    /// `&&`, or by `;` under `set -e`.
+    pub fn chained(&self) -> bool {
+        self.joined_by == "&&" || (self.joined_by == ";" && self.errexit)
+    }
+}
+
+/// The operator in the text between two statements (blanks and line
+/// continuations aside).
+fn operator(between: &[u8], first: bool) -> &'static str {
+    let op: Vec<u8> = between
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'\\')
+        .collect();
+    match op.as_slice() {
+        _ if first => "",
+        b"&&" => "&&",
+        b"||" => "||",
+        b"&" => "&",
+        _ => ";",
+    }
+}
+
+/// Whether `set -e` is in force after `set` with `options`, given `on`
+/// before it.
+fn errexit_after(mut on: bool, options: &[String]) -> bool {
+    for (i, option) in options.iter().enumerate() {
+        let errexit = options.get(i + 1).is_some_and(|o| o == "errexit");
+        match option.as_str() {
+            // What follows `--` are positional parameters.
+            "--" => break,
+            "-o" if errexit => on = true,
+            "+o" if errexit => on = false,
+            o if o.starts_with('-') && !o.starts_with("--") && o.contains('e') => on = true,
+            o if o.starts_with('+') && o.contains('e') => on = false,
+            _ => {}
+        }
+    }
+    on
+}
+
 /// Whether every ancestor of `node` up to the program is a list.
 fn ancestors_are_lists(node: Node<'_>) -> bool {
     let mut node = node;
@@ -646,6 +786,57 @@ mod tests {
         // The prefix of a command is not a statement.
         let prefixed = script("CC=gcc make && make install");
         assert!(prefixed.assignments().is_empty() && prefixed.is_chain(&["&&"]));
+    }
+
+    #[test]
+    fn statements_carry_their_operators_redirects_and_errexit() {
+        let text = "set -eu; a && b > /dev/null && c | d\nset +e; e || f & g; (h) 2>&1 &";
+        let script = parse_text(text.as_bytes()).unwrap();
+        let statements = script.statements(&script.text);
+        // Text, command name, redirects, operators before and after, errexit.
+        type Seen<'t> = (&'t str, Option<&'t str>, &'t str, &'t str, &'t str, bool);
+        let seen: Vec<Seen> = statements
+            .iter()
+            .map(|s| {
+                let name = s.command.map(|c| {
+                    let range = script.commands()[c].name.clone().unwrap();
+                    &text[range]
+                });
+                let redirects = &text[s.redirects.clone()];
+                (
+                    &text[s.range.clone()],
+                    name,
+                    redirects,
+                    s.joined_by,
+                    s.followed_by,
+                    s.errexit,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("set -eu", Some("set"), "", "", ";", false),
+                ("a", Some("a"), "", ";", "&&", true),
+                // The redirect belongs to `b` alone, though the parser
+                // hangs it on the list.
+                ("b > /dev/null", Some("b"), " > /dev/null", "&&", "&&", true),
+                ("c | d", None, "", "&&", ";", true),
+                ("set +e", Some("set"), "", ";", ";", true),
+                ("e", Some("e"), "", ";", "||", false),
+                ("f", Some("f"), "", "||", "&", false),
+                ("g", Some("g"), "", "&", ";", false),
+                ("(h) 2>&1", None, "", ";", "&", false),
+            ]
+        );
+        assert!(statements[1].chained() && statements[2].chained());
+        assert!(!statements[6].chained() && !statements[5].chained());
+        // A `set -e` in the background sets nothing for what follows.
+        let background = parse_text(b"set -e & a; b").unwrap();
+        assert!(background
+            .statements(&background.text)
+            .iter()
+            .all(|s| !s.errexit));
     }
 
     #[test]
