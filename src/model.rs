@@ -17,6 +17,8 @@ pub struct Stage<'f> {
 
 pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
     let mut stages: Vec<Stage> = Vec::new();
+    // The first stage of each name, as BuildKit resolves it.
+    let mut named: std::collections::HashMap<String, usize> = Default::default();
     for instruction in file.instructions() {
         if instruction.command.name == "from" {
             let values = &instruction.command.values;
@@ -29,10 +31,10 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
             };
             // BuildKit resolves FROM by stage name only (an index works
             // for COPY --from, not for FROM).
-            let lower = base.to_lowercase();
-            let parent = stages
-                .iter()
-                .position(|s| s.name.as_deref() == Some(&lower));
+            let parent = named.get(&base.to_lowercase()).copied();
+            if let Some(name) = &name {
+                named.entry(name.clone()).or_insert(stages.len());
+            }
             stages.push(Stage {
                 from: instruction,
                 base,
@@ -75,6 +77,75 @@ pub fn later_runs<'s, 'f>(
         .flat_map(|s| s.body.iter().copied())
         .filter(|i| i.command.sub.is_some());
     own.chain(descendants).chain(triggers)
+}
+
+/// For one test of an instruction, the first instruction after each point
+/// of the file, in `later_runs` order, that passes it: built in one pass,
+/// so that asking at every point costs no rescan of what follows.
+pub struct FirstLater<'f, T> {
+    /// Per stage and position, the first passing instruction after it in
+    /// the stage's own body.
+    own: Vec<Vec<Option<(&'f Instruction, T)>>>,
+    /// Per stage, the first passing instruction of the stages built on it,
+    /// in stage order.
+    descendants: Vec<Option<(&'f Instruction, T)>>,
+    /// The first passing ONBUILD trigger of the file.
+    trigger: Option<(&'f Instruction, T)>,
+}
+
+impl<'f, T: Clone> FirstLater<'f, T> {
+    pub fn new(stages: &[Stage<'f>], test: impl Fn(&'f Instruction) -> Option<T>) -> Self {
+        let mut own = Vec::with_capacity(stages.len());
+        let mut whole = Vec::with_capacity(stages.len());
+        let mut trigger = None;
+        for stage in stages {
+            let passed: Vec<Option<T>> = stage.body.iter().map(|i| test(i)).collect();
+            if trigger.is_none() {
+                trigger = stage
+                    .body
+                    .iter()
+                    .zip(&passed)
+                    .find(|(i, t)| i.command.sub.is_some() && t.is_some())
+                    .map(|(i, t)| (*i, t.clone().expect("passed")));
+            }
+            let mut next: Option<(&'f Instruction, T)> = None;
+            let mut after = vec![None; stage.body.len()];
+            for (position, instruction) in stage.body.iter().enumerate().rev() {
+                after[position] = next.clone();
+                if let Some(t) = &passed[position] {
+                    next = Some((*instruction, t.clone()));
+                }
+            }
+            own.push(after);
+            whole.push(next);
+        }
+        // The first stage (by index) built on each stage with a passing
+        // instruction; a walk up stops at an ancestor already given one, whose
+        // ancestors all have one too.
+        let mut descendants: Vec<Option<(&'f Instruction, T)>> = vec![None; stages.len()];
+        for (index, found) in whole.iter().enumerate() {
+            let Some(found) = found else { continue };
+            let mut ancestor = stages[index].parent;
+            while let Some(a) = ancestor.filter(|&a| a != index && descendants[a].is_none()) {
+                descendants[a] = Some(found.clone());
+                ancestor = stages[a].parent;
+            }
+        }
+        FirstLater {
+            own,
+            descendants,
+            trigger,
+        }
+    }
+
+    /// The first instruction after `position` of stage `index` that passes,
+    /// with what the test found.
+    pub fn after(&self, index: usize, position: usize) -> Option<&(&'f Instruction, T)> {
+        self.own[index][position]
+            .as_ref()
+            .or(self.descendants[index].as_ref())
+            .or(self.trigger.as_ref())
+    }
 }
 
 /// The instructions before `position` in the stage and in the stages it
@@ -197,6 +268,33 @@ mod tests {
         assert_eq!(stages[3].parent, Some(0));
         assert_eq!(stages[1].body.len(), 1);
         assert_eq!(lineage(&stages, 1).count(), 2);
+    }
+
+    #[test]
+    fn the_first_later_table_answers_as_a_scan_of_later_runs() {
+        let file = parse(
+            b"FROM a AS base\nRUN x 1\nRUN y\nFROM base AS mid\nRUN y\nONBUILD RUN x 2\n\
+              FROM mid\nRUN x 3\nFROM base AS other\nRUN x 4\nFROM c\nRUN y\nRUN x 5\nRUN y\n",
+        )
+        .unwrap();
+        let stages = stages(&file);
+        let test = |i: &Instruction| {
+            let text = String::from_utf8_lossy(&file.source[i.span()]).into_owned();
+            text.contains(" x ").then(|| text.trim().to_string())
+        };
+        let table = FirstLater::new(&stages, test);
+        for (index, stage) in stages.iter().enumerate() {
+            for position in 0..stage.body.len() {
+                let scanned = later_runs(&stages, index, position).find_map(test);
+                let found = table.after(index, position).map(|(_, t)| t.clone());
+                assert_eq!(found, scanned, "stage {index}, position {position}");
+            }
+        }
+        // The stage built on `base` first (`mid`, by way of its trigger)
+        // comes before `other`; after the last `x` of the last stage, only
+        // the trigger is left.
+        assert_eq!(table.after(0, 1).unwrap().1, "ONBUILD RUN x 2");
+        assert_eq!(table.after(4, 1).unwrap().1, "ONBUILD RUN x 2");
     }
 
     #[test]

@@ -89,14 +89,14 @@ fn check(cx: &Context) -> Vec<Finding> {
             }
             // A file the RUN itself runs may read the index `apk update`
             // leaves, as may a later RUN.
-            let reader = scripts::run_use(cx, &stages, run, &["apk"])
+            let reader = scripts::run_use(cx, run, &["apk"])
                 .map(|why| format!("the RUN runs {why}"))
                 .or_else(|| {
                     model::later_runs(&stages, index, position)
                         .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache))
                         .then(|| "a later RUN runs apk without --no-cache".to_string())
                 })
-                .or_else(|| scripts::later_use(cx, &stages, index, position, &["apk"]));
+                .or_else(|| scripts::later_use(cx, index, position, &["apk"]));
             let script = shell::parse(file, run).expect("ApkUse parsed it");
             let edits = match reader {
                 Some(why) => Err(why),

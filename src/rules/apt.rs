@@ -5,7 +5,6 @@ use std::ops::Range;
 
 use super::commands::APT_VALUE_OPTIONS;
 use super::{scripts, Context};
-use crate::model::{self, Stage};
 use crate::syntax::{shell, Dockerfile, Instruction};
 
 /// Where `apt-get update` keeps the package lists.
@@ -164,16 +163,16 @@ fn subcommand(words: &[String]) -> Option<&str> {
 /// would break a later RUN (of the stage, a stage built on it, an ONBUILD
 /// trigger): one installs with package lists it has not downloaded itself,
 /// or runs a file that may use apt (see `scripts`).
-pub fn later_lists_use(
-    cx: &Context,
-    stages: &[Stage],
-    index: usize,
-    position: usize,
-) -> Option<String> {
-    model::later_runs(stages, index, position)
-        .find(|r| AptUse::of(cx.file, r).is_some_and(|u| u.needs_lists.is_some()))
-        .map(|r| format!("line {} installs with these lists", r.start_line))
-        .or_else(|| scripts::later_use(cx, stages, index, position, APT_PROGRAMS))
+pub fn later_lists_use(cx: &Context, index: usize, position: usize) -> Option<String> {
+    let installs = cx.first_later("installs with apt's lists", |r| {
+        AptUse::of(cx.file, r)
+            .and_then(|u| u.needs_lists)
+            .map(|_| format!("line {} installs with these lists", r.start_line))
+    });
+    installs
+        .after(index, position)
+        .map(|(_, why)| why.clone())
+        .or_else(|| scripts::later_use(cx, index, position, APT_PROGRAMS))
 }
 
 /// Whether a cache mount, not the layer, holds the lists.

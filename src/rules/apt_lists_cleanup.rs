@@ -80,7 +80,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 continue;
             }
             let message = "apt-get update leaves the package lists in the image".to_string();
-            let later = later_lists_use(cx, &stages, index, position);
+            let later = later_lists_use(cx, index, position);
             if later.is_none() && only_updates(file, run) {
                 findings.push(Finding {
                     rule: &RULE,

@@ -8,6 +8,7 @@ use super::{package_merge_runs, Applicability, Context, Finding, Fix, FixSafety,
 use crate::edit::Edit;
 use crate::model;
 use crate::syntax::shell::{self, Script};
+use crate::syntax::{Dockerfile, Instruction};
 
 pub static RULE: Rule = Rule {
     id: "DF208",
@@ -66,90 +67,120 @@ or variables a plain update would lack, and an install with variables
 (`http_proxy=...`).
 ";
 
+/// What the instructions before a point tell about apt, in one walk: the
+/// last RUN that updated the lists, whether the package sources changed
+/// since, and the last USER.
+#[derive(Clone, Copy, Default)]
+struct Before<'f> {
+    updater: Option<&'f Instruction>,
+    sources_changed: bool,
+    user: Option<&'f Instruction>,
+}
+
+fn changes_sources(text: &[u8]) -> bool {
+    crate::syntax::names_program(text, &["apt-key", "add-apt-repository"])
+        || [&b"/etc/apt/"[..], b"sources.list"]
+            .iter()
+            .any(|p| text.windows(p.len()).any(|w| w == *p))
+}
+
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
     let stages = model::stages(file);
     let mut findings = Vec::new();
-    for (index, stage) in stages.iter().enumerate() {
-        for (position, &run) in stage.body.iter().enumerate() {
-            if run.command.sub.is_some() {
-                continue; // an ONBUILD trigger's lists come from the image built on it
+    // Each stage starts from where the stage it builds on ended.
+    let mut ends: Vec<Before> = Vec::with_capacity(stages.len());
+    for stage in &stages {
+        let mut before = stage.parent.map(|p| ends[p]).unwrap_or_default();
+        for (position, &instruction) in stage.body.iter().enumerate() {
+            let apt = AptUse::of(file, instruction);
+            if instruction.command.sub.is_none() {
+                if let Some(finding) = finding(file, stage, position, apt.as_ref(), &before) {
+                    findings.push(finding);
+                }
             }
-            let Some(command) = AptUse::of(file, run)
-                .filter(|u| u.readable)
-                .and_then(|u| u.needs_lists)
-            else {
-                continue;
-            };
-            let Some(updater) = model::earlier_runs(&stages, index, position)
-                .find(|r| AptUse::of(file, r).is_some_and(|u| u.updates))
-            else {
-                continue;
-            };
-            // DF205 joins it to the RUN before first; the joined RUN is
-            // judged again then.
-            if position > 0 && package_merge_runs::mergeable(file, stage.body[position - 1], run) {
-                continue;
-            }
-            let message = format!(
-                "installs with the package lists line {} downloaded",
-                updater.start_line
-            );
-            let script = shell::parse(file, run).expect("AptUse parsed it");
-            let prefixed = !file.source[command.start..].starts_with(b"apt");
-            // `yes | apt install ...`: the update goes before the pipeline.
-            let at = feeders_start(script, &file.source, command.start);
-            let before: Vec<_> = model::earlier(&stages, index, position).collect();
-            let between = before.iter().take_while(|i| !std::ptr::eq(**i, updater));
-            let changes_sources = |text: &[u8]| {
-                crate::syntax::names_program(text, &["apt-key", "add-apt-repository"])
-                    || [&b"/etc/apt/"[..], b"sources.list"]
-                        .iter()
-                        .any(|p| text.windows(p.len()).any(|w| w == *p))
-            };
-            let sources_changed = between
-                .into_iter()
-                .any(|i| changes_sources(&file.source[i.span()]))
-                || changes_sources(&file.source[run.span().start..command.start]);
-            let user = before.iter().find(|i| i.command.name == "user");
-            let root = user
-                .and_then(|u| u.command.values.first())
-                .is_none_or(|u| ["root", "0"].contains(&u.split(':').next().unwrap_or(u)));
-            let why_not = if run.command.flags.iter().any(|f| f.name() == "network") {
-                Some("the RUN sets --network")
-            } else if !root {
-                Some("the RUN runs as a user who cannot run apt-get update")
-            } else if sources_changed {
-                Some("the package sources change after the earlier update")
-            } else if !AptUse::of(file, updater).is_some_and(|u| u.plain_updates) {
-                Some("the earlier update has options a plain update would lack")
-            } else if prefixed {
-                Some("the install sets variables a plain update would lack")
-            } else if script.has_error() || !at_statement_start(script, at) {
-                Some("apt is not the first command of a statement")
+            let updates = instruction.command.name == "run"
+                && instruction.command.sub.is_none()
+                && apt.as_ref().is_some_and(|u| u.updates);
+            if updates {
+                before.updater = Some(instruction);
+                before.sources_changed = false;
             } else {
-                None
-            };
-            findings.push(match why_not {
-                Some(why) => Finding {
-                    rule: &RULE,
-                    range: command,
-                    message: format!("{message}; not fixed: {why}"),
-                    fix: None,
-                },
-                None => Finding {
-                    rule: &RULE,
-                    range: command.clone(),
-                    message: format!("{message}; run apt-get update in this RUN"),
-                    fix: Some(Fix::new(
-                        Applicability::Safe,
-                        vec![Edit::insert(at, "apt-get update && ")],
-                    )),
-                },
-            });
+                before.sources_changed |= changes_sources(&file.source[instruction.span()]);
+            }
+            if instruction.command.name == "user" {
+                before.user = Some(instruction);
+            }
         }
+        ends.push(before);
     }
     findings
+}
+
+/// The finding for the RUN at `position` of `stage`, given what came
+/// before it. An ONBUILD trigger's lists come from the image built on it,
+/// so the caller skips those.
+fn finding(
+    file: &Dockerfile,
+    stage: &model::Stage,
+    position: usize,
+    apt: Option<&AptUse>,
+    before: &Before,
+) -> Option<Finding> {
+    let run = stage.body[position];
+    let command = apt.filter(|u| u.readable)?.needs_lists.clone()?;
+    let updater = before.updater?;
+    // DF205 joins it to the RUN before first; the joined RUN is judged
+    // again then.
+    if position > 0 && package_merge_runs::mergeable(file, stage.body[position - 1], run) {
+        return None;
+    }
+    let message = format!(
+        "installs with the package lists line {} downloaded",
+        updater.start_line
+    );
+    let script = shell::parse(file, run).expect("AptUse parsed it");
+    let prefixed = !file.source[command.start..].starts_with(b"apt");
+    // `yes | apt install ...`: the update goes before the pipeline.
+    let at = feeders_start(script, &file.source, command.start);
+    let sources_changed =
+        before.sources_changed || changes_sources(&file.source[run.span().start..command.start]);
+    let root = before
+        .user
+        .and_then(|u| u.command.values.first())
+        .is_none_or(|u| ["root", "0"].contains(&u.split(':').next().unwrap_or(u)));
+    let why_not = if run.command.flags.iter().any(|f| f.name() == "network") {
+        Some("the RUN sets --network")
+    } else if !root {
+        Some("the RUN runs as a user who cannot run apt-get update")
+    } else if sources_changed {
+        Some("the package sources change after the earlier update")
+    } else if !AptUse::of(file, updater).is_some_and(|u| u.plain_updates) {
+        Some("the earlier update has options a plain update would lack")
+    } else if prefixed {
+        Some("the install sets variables a plain update would lack")
+    } else if script.has_error() || !at_statement_start(script, at) {
+        Some("apt is not the first command of a statement")
+    } else {
+        None
+    };
+    Some(match why_not {
+        Some(why) => Finding {
+            rule: &RULE,
+            range: command,
+            message: format!("{message}; not fixed: {why}"),
+            fix: None,
+        },
+        None => Finding {
+            rule: &RULE,
+            range: command.clone(),
+            message: format!("{message}; run apt-get update in this RUN"),
+            fix: Some(Fix::new(
+                Applicability::Safe,
+                vec![Edit::insert(at, "apt-get update && ")],
+            )),
+        },
+    })
 }
 
 /// Whether `X && ` can go before the command starting at `start` without

@@ -87,7 +87,7 @@ pub fn findings(
                     let line = file.line_col(c.range.start).0;
                     format!("line {line} installs offline from this cache")
                 })
-                .or_else(|| scripts::later_use(cx, &stages, index, position, &[cache.tool]))
+                .or_else(|| scripts::later_use(cx, index, position, &[cache.tool]))
                 .or_else(|| own_place(&file.source, &own, cache))
                 .or_else(|| not_fixed(&stages, commands, install));
             let fix = match why {

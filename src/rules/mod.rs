@@ -155,7 +155,17 @@ pub struct Context<'a> {
     pub ecosystems: &'a crate::deps::Ecosystems,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
+    /// Where each instruction runs, for the rules that read scripts.
+    sites: std::cell::OnceCell<scripts::Sites<'a>>,
+    /// The first later instruction passing a test, by the test's name.
+    first_later: FirstLaterTables<'a>,
+    /// Answers about the whole file, by the question.
+    file_facts: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
 }
+
+type FirstLaterTables<'a> = std::cell::RefCell<
+    std::collections::HashMap<String, std::rc::Rc<crate::model::FirstLater<'a, String>>>,
+>;
 
 impl<'a> Context<'a> {
     pub fn new(file: &'a Dockerfile, build_context: Option<&'a Path>, companions: bool) -> Self {
@@ -166,7 +176,50 @@ impl<'a> Context<'a> {
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
             commands: Default::default(),
+            sites: Default::default(),
+            first_later: Default::default(),
+            file_facts: Default::default(),
         }
+    }
+
+    /// Where each instruction runs; see `scripts::Sites`.
+    fn sites(&self) -> &scripts::Sites<'a> {
+        self.sites
+            .get_or_init(|| scripts::Sites::new(&crate::model::stages(self.file)))
+    }
+
+    /// The answer to a question about the whole file, found once per
+    /// `key`: every site of a rule asks the same.
+    fn file_fact(&self, key: &str, find: impl FnOnce() -> Option<String>) -> Option<String> {
+        if let Some(fact) = self.file_facts.borrow().get(key) {
+            return fact.clone();
+        }
+        let fact = find();
+        self.file_facts
+            .borrow_mut()
+            .insert(key.to_string(), fact.clone());
+        fact
+    }
+
+    /// For each point of the file, the first later instruction that `test`
+    /// passes (see `model::FirstLater`), built once per `key`: every site
+    /// of a rule asks the same question.
+    fn first_later(
+        &self,
+        key: &str,
+        test: impl Fn(&'a crate::syntax::Instruction) -> Option<String>,
+    ) -> std::rc::Rc<crate::model::FirstLater<'a, String>> {
+        if let Some(table) = self.first_later.borrow().get(key) {
+            return std::rc::Rc::clone(table);
+        }
+        let table = std::rc::Rc::new(crate::model::FirstLater::new(
+            &crate::model::stages(self.file),
+            test,
+        ));
+        self.first_later
+            .borrow_mut()
+            .insert(key.to_string(), std::rc::Rc::clone(&table));
+        table
     }
 
     /// Every command of every shell-form RUN; see `commands::run_commands`.

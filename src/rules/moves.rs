@@ -160,8 +160,9 @@ fn blank_item_before(file: &Dockerfile, offset: usize) -> Option<usize> {
 pub fn continuation_style(file: &Dockerfile, instruction: &Instruction) -> (String, bool) {
     style_of(file, instruction).unwrap_or_else(|| {
         let (indent, leading) = file
-            .instructions()
-            .find_map(|i| style_of(file, i))
+            .continuation_style
+            .get_or_init(|| file.instructions().find_map(|i| style_of(file, i)))
+            .clone()
             .unwrap_or(("    ".into(), true));
         (own_indent(file, instruction).unwrap_or(indent), leading)
     })

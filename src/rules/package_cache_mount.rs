@@ -200,7 +200,7 @@ struct Plan {
     unsafe_reason: Option<String>,
 }
 
-impl Site<'_, '_> {
+impl<'f> Site<'_, 'f> {
     fn findings(&self, uses: &[Uses]) -> Vec<Finding> {
         let mut findings = Vec::new();
         // The managers' plans, safe ones first: an unsafe one (apk) must
@@ -580,7 +580,7 @@ impl Site<'_, '_> {
         let file = self.cx.file;
         let own = AptUse::of(file, self.run)
             .is_some_and(|u| u.readable && u.updates && u.needs_lists.is_none());
-        own && later_lists_use(self.cx, self.stages, self.index, self.position).is_none()
+        own && later_lists_use(self.cx, self.index, self.position).is_none()
     }
 
     /// Why the RUN, or a later one, can use only what the manager's cache
@@ -596,37 +596,50 @@ impl Site<'_, '_> {
         if no_network(self.run) {
             return Some("the RUN has no network (`--network=none`)".into());
         }
-        let later: Vec<&Instruction> = model::later_runs(self.stages, self.index, self.position)
-            .filter(|r| r.names_program(&file.source, &first_words(manager)))
-            .collect();
-        let settings = file
-            .instructions()
-            .filter(|i| matches!(i.command.name.as_str(), "env" | "arg"))
-            .chain([self.run])
-            .chain(later.iter().copied());
-        for instruction in settings {
-            if let Some(setting) = manager
+        let setting = |instruction: &Instruction| {
+            manager
                 .offline_env
                 .iter()
                 .find(|e| instruction.mentions(&file.source, &[e.as_str()]))
-            {
-                return Some(format!("`{setting}` keeps {} offline", manager.name));
-            }
+                .map(|setting| format!("`{setting}` keeps {} offline", manager.name))
+        };
+        let runs_manager =
+            |run: &Instruction| run.names_program(&file.source, &first_words(manager));
+        // An ENV or ARG anywhere, the RUN, or a later RUN of the manager
+        // that sets it.
+        let set = self.cx.file_fact(
+            &format!("ENV or ARG keeps {} offline", manager.name),
+            || {
+                file.instructions()
+                    .filter(|i| matches!(i.command.name.as_str(), "env" | "arg"))
+                    .find_map(setting)
+            },
+        );
+        if let Some(why) = set.or_else(|| setting(self.run)) {
+            return Some(why);
         }
-        for run in later {
+        let later = |key: &str, test: &dyn Fn(&'f Instruction) -> Option<String>| {
+            self.cx
+                .first_later(&format!("{key} {}", manager.name), |run| {
+                    runs_manager(run).then(|| test(run)).flatten()
+                })
+                .after(self.index, self.position)
+                .map(|(_, why)| why.clone())
+        };
+        if let Some(why) = later("a later RUN's setting keeps offline", &setting) {
+            return Some(why);
+        }
+        later("a later RUN is offline", &|run| {
             let line = run.start_line;
             if no_network(run) {
                 return Some(format!("line {line} runs {} without network", manager.name));
             }
-            let offline = instruction_commands(file, run, self.index)
+            let offline = instruction_commands(file, run, 0)
                 .iter()
                 .filter(|c| invocation(manager, c).is_some())
                 .any(|c| c.has(&strs(&manager.offline)));
-            if offline {
-                return Some(format!("line {line} reads only what the cache holds"));
-            }
-        }
-        None
+            offline.then(|| format!("line {line} reads only what the cache holds"))
+        })
     }
 
     /// Whether a command of the RUN moves the manager's cache (`HOME=`,

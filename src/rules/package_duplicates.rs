@@ -1,5 +1,6 @@
 //! DF217 package-duplicates: a package named twice in one install.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use super::package_install::{install, Install};
@@ -86,14 +87,20 @@ fn duplicates<'c>(install: &Install<'c>) -> Vec<(&'c str, &'c Range<usize>)> {
         .iter()
         .filter_map(|&(w, r)| Some((w?, r)))
         .collect();
+    // The names that some word pins to a version (`curl` of `curl=7.88`).
+    let pinned_names: HashSet<&str> = packages
+        .iter()
+        .map(|(w, _)| install.name(w))
+        .zip(&packages)
+        .filter(|(name, (w, _))| name != w)
+        .map(|(name, _)| name)
+        .collect();
+    let mut seen = HashSet::new();
     let mut drop = Vec::new();
-    for (i, &(word, range)) in packages.iter().enumerate() {
+    for &(word, range) in &packages {
         let pinned = install.name(word) != word;
-        let repeated = packages[..i].iter().any(|(w, _)| *w == word);
-        let pinned_elsewhere = !pinned
-            && packages
-                .iter()
-                .any(|(w, _)| *w != word && install.name(w) == word);
+        let repeated = !seen.insert(word);
+        let pinned_elsewhere = !pinned && pinned_names.contains(word);
         if repeated || pinned_elsewhere {
             drop.push((word, range));
         }

@@ -1,7 +1,7 @@
 //! DF218 package-repeated-steps: a RUN that updates, installs or cleans up
 //! with one package manager more than once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use super::commands::{instruction_commands, RunCommand};
@@ -339,17 +339,31 @@ fn step(src: &[u8], manager: &PackageManager, command: &RunCommand) -> Step {
     Step::Other
 }
 
-/// The manager's packages that may add a package source, as one matcher.
-fn source_packages(manager: &PackageManager) -> globset::GlobSet {
-    let mut set = globset::GlobSetBuilder::new();
-    for glob in manager
-        .source_packages
+/// The manager's packages that may add a package source, as one matcher,
+/// built once per manager.
+fn source_packages(manager: &PackageManager) -> &'static globset::GlobSet {
+    static SETS: std::sync::OnceLock<Vec<globset::GlobSet>> = std::sync::OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        package_managers()
+            .iter()
+            .map(|manager| {
+                let mut set = globset::GlobSetBuilder::new();
+                for glob in manager
+                    .source_packages
+                    .iter()
+                    .filter_map(|p| globset::Glob::new(p).ok())
+                {
+                    set.add(glob);
+                }
+                set.build().unwrap_or_else(|_| globset::GlobSet::empty())
+            })
+            .collect()
+    });
+    let index = package_managers()
         .iter()
-        .filter_map(|p| globset::Glob::new(p).ok())
-    {
-        set.add(glob);
-    }
-    set.build().unwrap_or_else(|_| globset::GlobSet::empty())
+        .position(|m| std::ptr::eq(m, manager))
+        .expect("a manager of the table");
+    &sets[index]
 }
 
 /// Whether an install may add a package source (`sources` matches such a
@@ -383,8 +397,9 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand], units: &[
     let mut updated = false;
     let mut sources_changed = false;
     let mut installed_since_update = false;
-    // The install a later one may join, and the package words it names.
-    let mut open: Option<(usize, Vec<String>)> = None;
+    // The install a later one may join, and the package words it names,
+    // by their name without a version.
+    let mut open: Option<(usize, HashMap<String, String>)> = None;
     let mut pending: Vec<usize> = Vec::new();
     let mut middle: Vec<usize> = Vec::new();
     let mut last_kept: Option<usize> = None;
@@ -466,21 +481,22 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand], units: &[
             Step::Install => {
                 middle.append(&mut pending);
                 let this = install(command(i)).expect("an install step");
-                let names: Vec<String> = this
+                let names: HashMap<String, String> = this
                     .packages
                     .iter()
-                    .filter_map(|(w, _)| w.map(str::to_string))
+                    .filter_map(|(w, _)| w.map(|w| (this.name(w).to_string(), w.to_string())))
                     .collect();
-                let changes = adds_sources(&sources, &this);
+                let changes = adds_sources(sources, &this);
                 let joined = open.as_mut().filter(|_| !changes).and_then(|(at, had)| {
                     let target = install(command(*at)).expect("an install step");
                     let same_options = sorted(&target.options) == sorted(&this.options)
                         && prefix(src, command(*at)) == prefix(src, command(i))
                         && units[*at].redirects == unit.redirects;
-                    let conflict = names.iter().find_map(|n| {
-                        had.iter()
-                            .find(|h| *h != n && target.name(h) == this.name(n))
-                            .map(|h| (h.clone(), n.clone()))
+                    let conflict = this.packages.iter().find_map(|(w, _)| {
+                        let word = (*w)?;
+                        had.get(this.name(word))
+                            .filter(|h| *h != word)
+                            .map(|h| (h.clone(), word.to_string()))
                     });
                     if same_options && conflict.is_some() {
                         plan.conflict = plan.conflict.take().or(conflict.clone());
@@ -489,10 +505,12 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand], units: &[
                         let new: Vec<Range<usize>> = this
                             .packages
                             .iter()
-                            .filter(|(w, _)| w.is_some_and(|w| !had.iter().any(|h| h == w)))
+                            .filter(|(w, _)| w.is_some_and(|w| !had.contains_key(this.name(w))))
                             .map(|(_, r)| (*r).clone())
                             .collect();
-                        had.extend(names.iter().cloned());
+                        for (name, word) in &names {
+                            had.entry(name.clone()).or_insert_with(|| word.clone());
+                        }
                         (*at, new)
                     })
                 });

@@ -48,11 +48,18 @@ fn removal(
     let mut edits = Vec::new();
     let mut whole = Vec::new();
     let mut moved = String::new();
+    let by_start: std::collections::HashMap<usize, usize> = statements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((script.commands()[s.command?].range.start, i)))
+        .collect();
     for command in redundant {
-        let i = statements
-            .iter()
-            .position(|s| {
-                s.command
+        let i = by_start
+            .get(&command.range.start)
+            .copied()
+            .filter(|&i| {
+                statements[i]
+                    .command
                     .is_some_and(|c| script.commands()[c].range == command.range)
             })
             .ok_or("a command to remove is not a statement of the RUN's own")?;

@@ -404,7 +404,7 @@ fn later_user(
         })
         .find(|i| mentions(&file.source[i.span()]))
         .map(|i| format!("line {} copies the cache", i.start_line))
-        .or_else(|| scripts::later_use(cx, stages, index, position, programs))
+        .or_else(|| scripts::later_use(cx, index, position, programs))
 }
 
 /// zypper's subcommands that read the repositories (as good as all of

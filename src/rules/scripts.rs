@@ -10,40 +10,31 @@
 //! image's own, unless a COPY or ADD of the Dockerfile put a file of that
 //! name in a directory of PATH: then it is read as a script.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::append::foreign_interpreter;
 use super::Context;
 use crate::context;
 use crate::dockerignore::DockerIgnore;
-use crate::model::{self, Stage};
+use crate::model::Stage;
 use crate::syntax::{names_program, shell, Instruction};
 
 /// Why a RUN after the one at `position` of stage `index` (in the stage,
 /// the stages built on it, ONBUILD triggers) may use one of `programs`
 /// through a file it runs: the file names one of them, or dockfix cannot
 /// read it.
-pub fn later_use(
-    cx: &Context,
-    stages: &[Stage],
-    index: usize,
-    position: usize,
-    programs: &[&str],
-) -> Option<String> {
-    model::later_runs(stages, index, position).find_map(|run| {
-        let why = run_use(cx, stages, run, programs)?;
-        Some(format!("line {} runs {why}", run.start_line))
-    })
+pub fn later_use(cx: &Context, index: usize, position: usize, programs: &[&str]) -> Option<String> {
+    let key = format!("runs a file using {}", programs.join(" "));
+    let first = cx.first_later(&key, |run| run_use(cx, run, programs));
+    let (run, why) = first.after(index, position)?;
+    Some(format!("line {} runs {why}", run.start_line))
 }
 
 /// Why a file the RUN runs may use one of `programs`: what it runs and why.
-pub fn run_use<'f>(
-    cx: &Context<'f>,
-    stages: &[Stage<'f>],
-    run: &'f Instruction,
-    programs: &[&str],
-) -> Option<String> {
-    let site = Site::of(cx, stages, run);
+pub fn run_use<'f>(cx: &Context<'f>, run: &'f Instruction, programs: &[&str]) -> Option<String> {
+    let site = Site::of(cx, run);
     let Some(commands) = run_words(cx, run) else {
         return Some("a shell dockfix cannot read".into());
     };
@@ -286,30 +277,52 @@ const MAX_DEPTH: usize = 4;
 /// build dockfix does not see.
 struct Site<'c, 'f> {
     cx: &'c Context<'f>,
-    before: Option<(Vec<(&'f Instruction, String)>, String)>,
+    /// The COPY and ADD instructions before the RUN, first to last, each
+    /// with the working directory it ran in, and the RUN's own.
+    before: Option<(Vec<Placed<'f>>, Rc<str>)>,
 }
+
+/// An instruction and the working directory it ran in.
+type Placed<'f> = (&'f Instruction, Rc<str>);
 
 /// The working directory of a stage chain's base image, which dockfix does
 /// not know: a path below it is only ever equal to another path below it.
 const IMAGE_WORKDIR: &str = "?";
 
-impl<'c, 'f> Site<'c, 'f> {
-    fn of(cx: &'c Context<'f>, stages: &[Stage<'f>], run: &'f Instruction) -> Self {
-        let found = stages.iter().enumerate().find_map(|(index, stage)| {
-            let position = stage.body.iter().position(|i| std::ptr::eq(*i, run))?;
-            Some((index, position))
-        });
-        let before = found
-            .filter(|_| run.command.sub.is_none())
-            .map(|(index, position)| {
-                let mut earlier: Vec<&Instruction> =
-                    model::earlier(stages, index, position).collect();
-                earlier.reverse();
-                let mut cwd = IMAGE_WORKDIR.to_string();
-                let mut before = Vec::new();
-                for instruction in earlier {
-                    before.push((instruction, cwd.clone()));
-                    if instruction.command.name == "workdir" {
+/// Where each instruction of the file runs, read in one pass: per stage,
+/// its COPY and ADD instructions with their working directories, and at each
+/// position how many of them came before and the working directory there.
+pub struct Sites<'f> {
+    stages: Vec<StageSites<'f>>,
+    parents: Vec<Option<usize>>,
+    /// Each instruction's stage and position, by address.
+    at: HashMap<*const Instruction, (usize, usize)>,
+}
+
+struct StageSites<'f> {
+    copies: Vec<Placed<'f>>,
+    positions: Vec<(usize, Rc<str>)>,
+    /// The working directory after the last instruction.
+    end: Rc<str>,
+}
+
+impl<'f> Sites<'f> {
+    pub fn new(stages: &[Stage<'f>]) -> Self {
+        let mut tables: Vec<StageSites<'f>> = Vec::with_capacity(stages.len());
+        let mut at = HashMap::new();
+        for (index, stage) in stages.iter().enumerate() {
+            let mut cwd: Rc<str> = match stage.parent {
+                Some(parent) => Rc::clone(&tables[parent].end),
+                None => IMAGE_WORKDIR.into(),
+            };
+            let mut copies = Vec::new();
+            let mut positions = Vec::with_capacity(stage.body.len());
+            for (position, &instruction) in stage.body.iter().enumerate() {
+                at.insert(instruction as *const Instruction, (index, position));
+                positions.push((copies.len(), Rc::clone(&cwd)));
+                match instruction.command.name.as_str() {
+                    "copy" | "add" => copies.push((instruction, Rc::clone(&cwd))),
+                    "workdir" => {
                         let dir = instruction
                             .command
                             .values
@@ -317,13 +330,45 @@ impl<'c, 'f> Site<'c, 'f> {
                             .cloned()
                             .unwrap_or_default();
                         cwd = if dir.contains('$') {
-                            format!("{IMAGE_WORKDIR}{}", instruction.start_line)
+                            format!("{IMAGE_WORKDIR}{}", instruction.start_line).into()
                         } else {
-                            join(&cwd, &dir)
+                            join(&cwd, &dir).into()
                         };
                     }
+                    _ => {}
                 }
-                (before, cwd)
+            }
+            tables.push(StageSites {
+                copies,
+                positions,
+                end: cwd,
+            });
+        }
+        Sites {
+            stages: tables,
+            parents: stages.iter().map(|s| s.parent).collect(),
+            at,
+        }
+    }
+}
+
+impl<'c, 'f> Site<'c, 'f> {
+    fn of(cx: &'c Context<'f>, run: &'f Instruction) -> Self {
+        let sites = cx.sites();
+        let before = sites
+            .at
+            .get(&(run as *const Instruction))
+            .filter(|_| run.command.sub.is_none())
+            .map(|&(index, position)| {
+                let (count, cwd) = &sites.stages[index].positions[position];
+                let mut chain = vec![&sites.stages[index].copies[..*count]];
+                let mut ancestor = sites.parents[index];
+                while let Some(a) = ancestor {
+                    chain.push(&sites.stages[a].copies[..]);
+                    ancestor = sites.parents[a];
+                }
+                let copies = chain.into_iter().rev().flatten().cloned().collect();
+                (copies, Rc::clone(cwd))
             });
         Site { cx, before }
     }

@@ -227,6 +227,8 @@ impl<'a> Lexer<'a> {
             source: self.src.to_vec(),
             items: self.items,
             escape: self.escape,
+            line_starts: Default::default(),
+            continuation_style: Default::default(),
         };
         (file, self.errors)
     }

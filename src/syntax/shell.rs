@@ -318,29 +318,32 @@ impl Script {
         // Each statement's node, and its end with the redirects after it.
         // tree-sitter-bash reads `a && b > /dev/null` as a list with a
         // redirect; the shell redirects `b` alone.
-        fn walk<'t>(node: Node<'t>, out: &mut Vec<(Node<'t>, usize)>) {
+        // Whether the node is a child of the program itself matters for
+        // `set`; asking a node for its parent walks down from the root, so
+        // the walk says it instead.
+        fn walk<'t>(node: Node<'t>, own: bool, out: &mut Vec<(Node<'t>, usize, bool)>) {
             let mut cursor = node.walk();
             for child in node.named_children(&mut cursor) {
                 let body = child.child_by_field_name("body");
                 match (child.kind(), body.map(|b| b.kind())) {
-                    ("list", _) => walk(child, out),
+                    ("list", _) => walk(child, false, out),
                     ("redirected_statement", Some("list")) => {
-                        walk(body.expect("a body"), out);
+                        walk(body.expect("a body"), false, out);
                         if let Some(last) = out.last_mut() {
                             last.1 = child.end_byte();
                         }
                     }
                     ("comment", _) => {}
-                    _ => out.push((child, child.end_byte())),
+                    _ => out.push((child, child.end_byte(), own)),
                 }
             }
         }
         let mut nodes = Vec::new();
-        walk(self.root(), &mut nodes);
+        walk(self.root(), true, &mut nodes);
         let commands = self.commands();
         let mut statements: Vec<Statement> = Vec::with_capacity(nodes.len());
         let mut sets = Vec::with_capacity(nodes.len());
-        for (node, end) in nodes {
+        for (node, end, own) in nodes {
             let range = self.file_range(node).start..end + self.base;
             let between = match statements.last() {
                 Some(before) => &self.text[before.range.end - self.base..range.start - self.base],
@@ -374,7 +377,6 @@ impl Script {
             });
             // Only a statement of the program's own, not in the
             // background, sets the shell's options.
-            let own = node.parent().is_some_and(|p| p.kind() == "program");
             sets.push(
                 command
                     .filter(|_| own && !redirected)

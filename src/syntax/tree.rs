@@ -12,6 +12,13 @@ pub struct Dockerfile {
     pub items: Vec<Item>,
     /// The escape character: `\` by default, or a backtick.
     pub escape: u8,
+    /// Where each line starts, built on the first position asked for, so
+    /// that reporting many findings costs one pass over the file.
+    pub(crate) line_starts: std::cell::OnceCell<Vec<usize>>,
+    /// The continuation style of the first instruction that has one (the
+    /// indent of continued lines, and whether `&&` starts them), found once
+    /// for the rules that write continued lines.
+    pub(crate) continuation_style: std::cell::OnceCell<Option<(String, bool)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +148,15 @@ pub fn line_col(source: &[u8], offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The offsets just after each newline.
+fn line_ends(source: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    source
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
 impl Dockerfile {
     pub fn instructions(&self) -> impl Iterator<Item = &Instruction> {
         self.items.iter().filter_map(|item| match &item.kind {
@@ -151,7 +167,17 @@ impl Dockerfile {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.source, offset)
+        let offset = offset.min(self.source.len());
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(line_ends(&self.source)).collect());
+        let line = starts.partition_point(|&s| s <= offset);
+        let start = starts[line - 1];
+        let column = String::from_utf8_lossy(&self.source[start..offset])
+            .chars()
+            .count()
+            + 1;
+        (line, column)
     }
 }
 
@@ -218,4 +244,20 @@ pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
                     .is_none_or(|&b| !part(b) && b != b'/')
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_line_index_agrees_with_counting_from_the_start() {
+        let src = "FROM a\r\n# é comment\nRUN echo \\\n  ü && true\n\nCMD x".as_bytes();
+        let file = crate::syntax::parse(src).unwrap();
+        for offset in 0..=src.len() + 2 {
+            assert_eq!(
+                file.line_col(offset),
+                super::line_col(src, offset),
+                "{offset}"
+            );
+        }
+    }
 }

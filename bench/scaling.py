@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""How dockfix's time grows with the size of a Dockerfile, against hadolint.
+
+Generates Dockerfiles of N instructions in several shapes (the ones that
+once grew quadratically, and plain ones), runs `dockfix --diff --unsafe` in
+both cache styles and hadolint on each, and records the CPU seconds of each
+run (user + system of the child, so the machine's other load counts less).
+For each shape and tool it fits the growth exponent k of t ~ N^k by least
+squares over log t and log N, and at the largest N prints dockfix's speed as
+a ratio against hadolint measured in the same run. Results go to
+bench/results/scaling.json.
+
+usage: bench/scaling.py [--sizes 1000 5000 10000 26000] [--timeout 300] [--shapes apt-runs ...]
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def apt_runs(n):
+    return "FROM debian:bookworm\n" + "".join(f"RUN apt-get install -y pkg{i}\n" for i in range(n))
+
+
+def apt_update_runs(n):
+    return "FROM debian:bookworm\n" + "".join(
+        f"RUN apt-get update && apt-get install -y pkg{i} && rm -rf /var/lib/apt/lists/*\n" for i in range(n)
+    )
+
+
+def pip_stages(n):
+    return "".join(f"FROM python:3.11 AS s{i}\nRUN pip install pkg{i}\n" for i in range(n // 2))
+
+
+def one_run_installs(n):
+    return "FROM debian:bookworm\nRUN apt-get update" + "".join(
+        f" \\\n    && apt-get install -y pkg{i}" for i in range(n)
+    ) + "\n"
+
+
+def copy_then_installs(n):
+    # The ordering rules' shape: a full copy, then many installs.
+    return "FROM python:3.11\nWORKDIR /app\nCOPY . .\n" + "".join(
+        f"RUN pip install pkg{i}\n" for i in range(n)
+    )
+
+
+def env_and_runs(n):
+    return "FROM debian:bookworm\n" + "".join(
+        f"ENV V{i}=x{i}\nRUN echo $V{i}\n" for i in range(n // 2)
+    )
+
+
+def echo_runs(n):
+    return "FROM debian:bookworm\n" + "".join(f"RUN echo {i}\n" for i in range(n))
+
+
+def copies(n):
+    return "FROM debian:bookworm\n" + "".join(f"COPY f{i} /f{i}\n" for i in range(n))
+
+
+def one_run_echoes(n):
+    return "FROM debian:bookworm\nRUN true" + "".join(f" \\\n    && echo {i}" for i in range(n)) + "\n"
+
+
+SHAPES = {
+    "apt-runs": apt_runs,
+    "apt-update-runs": apt_update_runs,
+    "pip-stages": pip_stages,
+    "one-run-installs": one_run_installs,
+    "copy-then-installs": copy_then_installs,
+    "env-and-runs": env_and_runs,
+    "echo-runs": echo_runs,
+    "copies": copies,
+    "one-run-echoes": one_run_echoes,
+}
+
+
+def cpu_seconds(command, timeout):
+    """CPU seconds (user + system) of one run, or None when it timed out."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def exponent(points):
+    """Least-squares slope of log t over log N; None with fewer than two points."""
+    points = [(n, t) for n, t in points if t is not None and t > 0]
+    if len(points) < 2:
+        return None
+    xs = [math.log(n) for n, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", nargs="*", type=int, default=[1000, 5000, 10000, 26000])
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "scaling.json"))
+    args = parser.parse_args()
+    peers = subprocess.run([os.path.join(ROOT, "bench", "peers.sh")], capture_output=True, text=True, check=True)
+    hadolint = os.path.join(peers.stdout.strip(), "hadolint")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    dockfix = os.path.join(ROOT, "target", "release", "dockfix")
+    tools = {
+        "dockfix": lambda p: [dockfix, "--diff", "--unsafe", p],
+        "dockfix-mounts": lambda p: [dockfix, "--diff", "--unsafe", "--cache-style", "mounts", p],
+        "hadolint": lambda p: [hadolint, "--no-fail", p],
+    }
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape in args.shapes:
+            results[shape] = {tool: [] for tool in tools}
+            for n in args.sizes:
+                path = os.path.join(tmp, f"{shape}-{n}.Dockerfile")
+                with open(path, "w") as f:
+                    f.write(SHAPES[shape](n))
+                for tool, command in tools.items():
+                    t = cpu_seconds(command(path), args.timeout)
+                    results[shape][tool].append((n, t))
+                    shown = "timeout" if t is None else f"{t:.3f} s"
+                    print(f"  {shape} N={n} {tool}: {shown}", file=sys.stderr, flush=True)
+    largest = max(args.sizes)
+    print(f"CPU seconds, `--diff --unsafe`; growth exponent k of t ~ N^k from N={min(args.sizes)} to {largest}")
+    header = "| shape | tool | " + " | ".join(f"N={n}" for n in args.sizes) + " | k |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    summary = {}
+    for shape, by_tool in results.items():
+        summary[shape] = {}
+        for tool, points in by_tool.items():
+            k = exponent(points)
+            cells = " | ".join("timeout" if t is None else f"{t:.3f}" for _, t in points)
+            print(f"| {shape} | {tool} | {cells} | {'-' if k is None else f'{k:.2f}'} |")
+            summary[shape][tool] = {"seconds": {str(n): t for n, t in points}, "exponent": k}
+        had = dict(by_tool["hadolint"]).get(largest)
+        for tool in ("dockfix", "dockfix-mounts"):
+            ours = dict(by_tool[tool]).get(largest)
+            ratio = had / ours if had and ours else None
+            summary[shape][tool]["hadolint_over_dockfix_at_largest"] = ratio
+    print(f"\nhadolint's CPU time over dockfix's at N={largest} (cleanup style / mounts style):")
+    for shape in results:
+        r = [summary[shape][t]["hadolint_over_dockfix_at_largest"] for t in ("dockfix", "dockfix-mounts")]
+        print(f"  {shape}: " + " / ".join("-" if x is None else f"{x:.0f}x" for x in r))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"sizes": args.sizes, "timeout_s": args.timeout, "shapes": summary}, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
