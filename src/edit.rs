@@ -2,25 +2,29 @@
 //! in one pass. Bytes outside the edited ranges are copied unchanged.
 
 use std::ops::Range;
+use std::rc::Rc;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub range: Range<usize>,
-    pub replacement: String,
+    /// Shared: a fix that moves a group of instructions is given to each
+    /// instruction's finding, and copying its text for each would grow with
+    /// the square of the group.
+    pub replacement: Rc<str>,
 }
 
 impl Edit {
     pub fn replace(range: Range<usize>, replacement: impl Into<String>) -> Self {
         Edit {
             range,
-            replacement: replacement.into(),
+            replacement: replacement.into().into(),
         }
     }
 
     pub fn insert(at: usize, text: impl Into<String>) -> Self {
         Edit {
             range: at..at,
-            replacement: text.into(),
+            replacement: text.into().into(),
         }
     }
 

@@ -176,6 +176,7 @@ fn settle(
     let mut companions: Vec<Companion> = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let mut accepted: Vec<Edit> = Vec::new();
+        let mut taken = Taken::default();
         let mut rules = Vec::new();
         for finding in findings.iter().filter(|f| settings.applies(f)) {
             let edits = &finding
@@ -183,13 +184,14 @@ fn settle(
                 .as_ref()
                 .expect("applies() checked the fix")
                 .edits;
-            let clashes = edits.iter().enumerate().any(|(i, e)| {
-                accepted
-                    .iter()
-                    .chain(&edits[..i])
-                    .any(|other| other.conflicts_with(e))
+            let mut own = Taken::default();
+            let clashes = edits.iter().any(|e| {
+                let clash = taken.clashes(e) || own.clashes(e);
+                own.insert(e);
+                clash
             });
             if !clashes {
+                taken.0.extend(own.0);
                 accepted.extend(edits.iter().cloned());
                 for append in &finding
                     .fix
@@ -220,6 +222,34 @@ fn settle(
     Err(FixError::Internal(format!(
         "fixes did not settle after {MAX_ROUNDS} rounds"
     )))
+}
+
+/// The ranges of edits already accepted in a round, ordered, so that
+/// whether another edit conflicts with one of them (`Edit::conflicts_with`)
+/// is found among its neighbours, not by comparing with each.
+#[derive(Default)]
+struct Taken(std::collections::BTreeSet<(usize, usize)>);
+
+impl Taken {
+    fn clashes(&self, edit: &Edit) -> bool {
+        let (start, end) = (edit.range.start, edit.range.end);
+        // Accepted edits do not overlap one another, so going down from the
+        // last one starting at or before `end`, the first one that ends
+        // before `start` (or at it, when it starts before) ends the search.
+        for &(s, e) in self.0.range(..=(end, usize::MAX)).rev() {
+            if Edit::replace(s..e, "").conflicts_with(edit) {
+                return true;
+            }
+            if s < start && e <= start {
+                return false;
+            }
+        }
+        false
+    }
+
+    fn insert(&mut self, edit: &Edit) {
+        self.0.insert((edit.range.start, edit.range.end));
+    }
 }
 
 /// Adds the lines `append` names to its file unless the file holds them,
@@ -291,6 +321,38 @@ fn changed(companions: Vec<Companion>) -> Vec<Companion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn taken_ranges_clash_as_comparing_with_each_does() {
+        // A small deterministic generator: every mix of inserts, empty and
+        // overlapping ranges near one another.
+        let mut seed = 7u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % m) as usize
+        };
+        for _ in 0..200 {
+            let mut taken = Taken::default();
+            let mut accepted: Vec<Edit> = Vec::new();
+            for _ in 0..40 {
+                let start = next(30);
+                let edit = Edit::replace(start..start + next(4), "");
+                let naive = accepted.iter().any(|a| a.conflicts_with(&edit));
+                assert_eq!(
+                    taken.clashes(&edit),
+                    naive,
+                    "{:?} against {accepted:?}",
+                    edit.range
+                );
+                if !naive {
+                    taken.insert(&edit);
+                    accepted.push(edit);
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_companion_takes_in_the_lines_another_fix_adds_to_the_same_file() {

@@ -193,23 +193,43 @@ pub fn settings_before<'f>(
         if instruction.span().start >= at {
             continue;
         }
-        let values = &instruction.command.values;
-        match instruction.command.name.as_str() {
-            // BuildKit's AST keeps ENV as (name, value, separator) triples.
-            "env" => found.extend(values.chunks(3).map(|pair| {
-                let value = pair.get(1).map_or("", String::as_str);
-                (pair[0].as_str(), value, false)
-            })),
-            "arg" => found.extend(
-                values
-                    .iter()
-                    .filter_map(|v| v.split_once('='))
-                    .map(|(name, value)| (name, value, true)),
-            ),
-            _ => {}
-        }
+        found.extend(settings_of(instruction));
     }
     found
+}
+
+/// The variables one ENV or ARG (with a default) sets: name, value as
+/// written, and whether ARG set it.
+fn settings_of(instruction: &Instruction) -> Vec<(&str, &str, bool)> {
+    let values = &instruction.command.values;
+    match instruction.command.name.as_str() {
+        // BuildKit's AST keeps ENV as (name, value, separator) triples.
+        "env" => values
+            .chunks(3)
+            .map(|pair| {
+                let value = pair.get(1).map_or("", String::as_str);
+                (pair[0].as_str(), value, false)
+            })
+            .collect(),
+        "arg" => values
+            .iter()
+            .filter_map(|v| v.split_once('='))
+            .map(|(name, value)| (name, value, true))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Adds what one instruction sets to `variables` (see `variables_before`):
+/// walking a stage forward with it gives the variables at each point.
+pub fn set_variables(
+    variables: &mut std::collections::BTreeMap<String, Variable>,
+    instruction: &Instruction,
+) {
+    for (name, value, from_arg) in settings_of(instruction) {
+        let value = unquote(value);
+        variables.insert(name.to_string(), Variable { value, from_arg });
+    }
 }
 
 /// The variables ENV and ARG (with a default) set before file offset `at`

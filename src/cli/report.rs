@@ -114,7 +114,14 @@ pub struct AppendReport {
 #[derive(Serialize, Clone)]
 pub struct EditReport {
     pub range: RangeReport,
-    pub replacement: String,
+    /// Shared with the edit: the findings of a group of instructions share
+    /// one fix.
+    #[serde(serialize_with = "shared_text")]
+    pub replacement: std::rc::Rc<str>,
+}
+
+fn shared_text<S: serde::Serializer>(text: &std::rc::Rc<str>, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(text)
 }
 
 #[derive(Serialize, Clone)]
@@ -191,7 +198,7 @@ pub fn finding(
                 .iter()
                 .map(|e| EditReport {
                     range: range(file, &e.range),
-                    replacement: e.replacement.clone(),
+                    replacement: std::rc::Rc::clone(&e.replacement),
                 })
                 .collect(),
             appends: fix

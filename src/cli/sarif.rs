@@ -126,7 +126,7 @@ fn fix_object(file: &str, fix: &FixReport) -> Option<Value> {
         .map(|edit| {
             json!({
                 "deletedRegion": region(&edit.range),
-                "insertedContent": { "text": edit.replacement },
+                "insertedContent": { "text": &*edit.replacement },
             })
         })
         .collect();

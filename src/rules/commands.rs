@@ -148,17 +148,15 @@ pub fn mounts(run: &Instruction) -> Vec<Mount> {
 /// never reaches the layer, and a flag that turns the cache off would only
 /// defeat the mount.
 pub fn mounts_cache(file: &Dockerfile, command: &RunCommand, caches: &[&str]) -> bool {
-    file.instructions()
-        .find(|i| i.span().contains(&command.range.start))
-        .is_some_and(|run| {
-            mounts(run)
-                .iter()
-                .filter(|m| matches!(m.kind.as_str(), "cache" | "tmpfs"))
-                .any(|m| {
-                    let target = m.target.trim_end_matches('/');
-                    caches.iter().any(|cache| target.ends_with(cache))
-                })
-        })
+    file.instruction_at(command.range.start).is_some_and(|run| {
+        mounts(run)
+            .iter()
+            .filter(|m| matches!(m.kind.as_str(), "cache" | "tmpfs"))
+            .any(|m| {
+                let target = m.target.trim_end_matches('/');
+                caches.iter().any(|cache| target.ends_with(cache))
+            })
+    })
 }
 
 /// apt-get's global options that take a value (before the subcommand).

@@ -160,7 +160,7 @@ pub struct Context<'a> {
     /// The first later instruction passing a test, by the test's name.
     first_later: FirstLaterTables<'a>,
     /// Answers about the whole file, by the question.
-    file_facts: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
+    file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
 }
 
 type FirstLaterTables<'a> = std::cell::RefCell<
@@ -190,14 +190,19 @@ impl<'a> Context<'a> {
 
     /// The answer to a question about the whole file, found once per
     /// `key`: every site of a rule asks the same.
-    fn file_fact(&self, key: &str, find: impl FnOnce() -> Option<String>) -> Option<String> {
-        if let Some(fact) = self.file_facts.borrow().get(key) {
+    fn file_fact<T: Clone + 'static>(&self, key: &str, find: impl FnOnce() -> T) -> T {
+        if let Some(fact) = self
+            .file_facts
+            .borrow()
+            .get(key)
+            .and_then(|f| f.downcast_ref::<T>())
+        {
             return fact.clone();
         }
         let fact = find();
         self.file_facts
             .borrow_mut()
-            .insert(key.to_string(), fact.clone());
+            .insert(key.to_string(), Box::new(fact.clone()));
         fact
     }
 

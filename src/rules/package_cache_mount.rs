@@ -1,7 +1,7 @@
 //! DF301 package-cache-mount: a package manager's download cache kept in a
 //! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::apt::{later_lists_use, AptUse};
 use super::commands::{first_operand, instruction_commands, mounts, RunCommand};
@@ -99,57 +99,83 @@ the user's other tools may need to write (`~/go/bin` beside
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let file = cx.file;
-    let stages = model::stages(file);
-    let commands = cx.run_commands();
+    let stages = model::stages(cx.file);
     let mut findings = Vec::new();
+    // Each stage is walked forward from where the stage it builds on ended,
+    // carrying the variables set so far and the last USER.
+    let mut ends: Vec<(BTreeMap<String, Variable>, Option<&Instruction>)> = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
+        let (mut set, mut user) = stage.parent.map(|p| ends[p].clone()).unwrap_or_default();
         for (position, &run) in stage.body.iter().enumerate() {
             // ONBUILD triggers run in another build, whose cache is its own.
-            if run.command.name != "run" {
-                continue;
+            if run.command.name == "run" {
+                findings.extend(site_findings(cx, &stages, (index, position), &set, user));
             }
-            let span = run.span();
-            let own: Vec<&RunCommand> = commands
-                .iter()
-                .filter(|c| span.contains(&c.range.start))
-                .collect();
-            // The managers the RUN runs, each with its commands; the user and
-            // the variables are worked out only for a RUN that has some.
-            let uses: Vec<Uses> = transforms::cache_mounts()
-                .manager
-                .iter()
-                .map(|manager| {
-                    let commands = own
-                        .iter()
-                        .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
-                        .collect();
-                    (manager, commands)
-                })
-                .filter(|(_, commands): &Uses| !commands.is_empty())
-                .collect();
-            if uses.is_empty() || shell::parse(file, run).is_none_or(|s| s.has_error()) {
-                continue;
+            model::set_variables(&mut set, run);
+            if run.command.name == "user" {
+                user = Some(run);
             }
-            let site = Site {
-                cx,
-                stages: &stages,
-                index,
-                position,
-                run,
-                own: &own,
-                user: run_user(file, &stages, index, position),
-                vars: variables(&stages, index, run),
-            };
-            findings.extend(site.findings(&uses));
         }
+        ends.push((set, user));
     }
     findings
 }
 
+/// The findings for the RUN at `position` of stage `index`, which sees the
+/// variables `set` and runs as the `user` of the last USER before it.
+fn site_findings<'f>(
+    cx: &Context<'f>,
+    stages: &[Stage<'f>],
+    (index, position): (usize, usize),
+    set: &BTreeMap<String, Variable>,
+    user: Option<&Instruction>,
+) -> Vec<Finding> {
+    let file = cx.file;
+    let run = stages[index].body[position];
+    let span = run.span();
+    let commands = cx.run_commands();
+    let first = commands.partition_point(|c| c.range.start < span.start);
+    let own: Vec<&RunCommand> = commands[first..]
+        .iter()
+        .take_while(|c| span.contains(&c.range.start))
+        .collect();
+    // The managers the RUN runs, each with its commands; the user and
+    // the variables are worked out only for a RUN that has some.
+    let uses: Vec<Uses> = transforms::cache_mounts()
+        .manager
+        .iter()
+        .map(|manager| {
+            let commands = own
+                .iter()
+                .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
+                .collect();
+            (manager, commands)
+        })
+        .filter(|(_, commands): &Uses| !commands.is_empty())
+        .collect();
+    if uses.is_empty() || shell::parse(file, run).is_none_or(|s| s.has_error()) {
+        return Vec::new();
+    }
+    let site = Site {
+        cx,
+        stages,
+        index,
+        position,
+        run,
+        own: &own,
+        user: run_user(file, stages, (index, position), user, set.get("HOME")),
+        vars: variables(stages, index, set.clone()),
+    };
+    site.findings(&uses)
+}
+
 /// The variables the RUN sees: the base image's known ones, then the
 /// Dockerfile's.
-fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<String, Variable> {
+fn variables(
+    stages: &[Stage],
+    index: usize,
+    set: BTreeMap<String, Variable>,
+) -> BTreeMap<String, Variable> {
     let image = model::base_image_name(stages, index);
     let mut vars: BTreeMap<String, Variable> = transforms::cache_mounts()
         .image_env
@@ -167,7 +193,7 @@ fn variables(stages: &[Stage], index: usize, run: &Instruction) -> BTreeMap<Stri
             )
         })
         .collect();
-    vars.extend(model::variables_before(stages, index, run.span().start));
+    vars.extend(set);
     vars
 }
 
@@ -689,21 +715,15 @@ impl<'f> Site<'_, 'f> {
                         .iter()
                         .any(|c| c.word(0) != Some("rm") && text(c.range.clone()).contains(target)))
         };
-        if let Some(run) =
-            model::later_runs(self.stages, self.index, self.position).find(|r| shell_mentions(r))
-        {
+        let mentions = self
+            .cx
+            .first_later(&format!("a RUN's shell reads {target}"), |r| {
+                shell_mentions(r).then(String::new)
+            });
+        if let Some((run, _)) = mentions.after(self.index, self.position) {
             return Some(run.start_line);
         }
         let stage = &self.stages[self.index];
-        let names: Vec<String> = stage
-            .name
-            .iter()
-            .cloned()
-            .chain([self.index.to_string()])
-            .collect();
-        let from_here = |from: Option<&str>| {
-            from.is_some_and(|from| names.iter().any(|n| n.eq_ignore_ascii_case(from)))
-        };
         let reads = |path: &str| {
             let path = path.trim_end_matches('/');
             let above = within(target, path)
@@ -711,25 +731,20 @@ impl<'f> Site<'_, 'f> {
                 && self.user.home.as_deref() != Some(path);
             path == target || within(path, target) || above
         };
-        file.instructions().find_map(|i| {
-            let command = i.command.sub.as_deref().unwrap_or(&i.command);
-            let copied = matches!(command.name.as_str(), "copy" | "add")
-                && from_here(
-                    command
-                        .flags
-                        .iter()
-                        .find(|f| f.name() == "from")
-                        .and_then(|f| f.value()),
-                )
-                && command
-                    .values
-                    .split_last()
-                    .is_some_and(|(_, sources)| sources.iter().any(|s| reads(s)));
-            let mounted = mounts(i)
-                .iter()
-                .any(|m| from_here(m.from.as_deref()) && reads(m.source.as_deref().unwrap_or("/")));
-            (copied || mounted).then_some(i.start_line)
-        })
+        let taken = taken_from_stages(self.cx);
+        stage
+            .name
+            .iter()
+            .cloned()
+            .chain([self.index.to_string()])
+            .filter_map(|name| {
+                taken
+                    .get(&name.to_lowercase())?
+                    .iter()
+                    .find(|(paths, _)| paths.iter().any(|p| reads(p)))
+                    .map(|(_, line)| *line)
+            })
+            .min()
     }
 
     /// Adds to `plan` the removal of what would empty its mounts.
@@ -981,6 +996,39 @@ fn normalize(path: &str) -> String {
 fn within(path: &str, dir: &str) -> bool {
     path.strip_prefix(dir)
         .is_some_and(|rest| rest.starts_with('/'))
+}
+
+type TakenFromStages = HashMap<String, Vec<(Vec<String>, usize)>>;
+
+/// What the COPY and ADD instructions and RUN mounts of the file take from
+/// other stages: by the stage named in `--from` (lower-cased), the paths
+/// each takes and its line, in file order. Read once per file.
+fn taken_from_stages(cx: &Context) -> std::rc::Rc<TakenFromStages> {
+    cx.file_fact("what COPY, ADD and mounts take from stages", || {
+        let mut taken = TakenFromStages::new();
+        for i in cx.file.instructions() {
+            let command = i.command.sub.as_deref().unwrap_or(&i.command);
+            let from = command
+                .flags
+                .iter()
+                .find(|f| f.name() == "from")
+                .and_then(|f| f.value());
+            if let (true, Some(from)) = (matches!(command.name.as_str(), "copy" | "add"), from) {
+                if let Some((_, sources)) = command.values.split_last() {
+                    let entry = taken.entry(from.to_lowercase()).or_default();
+                    entry.push((sources.to_vec(), i.start_line));
+                }
+            }
+            for mount in mounts(i) {
+                if let Some(from) = &mount.from {
+                    let source = mount.source.clone().unwrap_or_else(|| "/".into());
+                    let entry = taken.entry(from.to_lowercase()).or_default();
+                    entry.push((vec![source], i.start_line));
+                }
+            }
+        }
+        std::rc::Rc::new(taken)
+    })
 }
 
 fn first_words(manager: &CacheManager) -> Vec<&str> {

@@ -106,10 +106,10 @@ pub struct Installs {
     pub rule: &'static Rule,
     /// What installs, for the message (`system packages`).
     pub what: &'static str,
-    /// Whether a RUN (of stage `index`) is such an install: `Ok` when it
-    /// reads and writes nothing of the copy's destination (when known),
-    /// else why it may.
-    pub installs: fn(&Context, &[Stage], usize, &Instruction, Option<&str>) -> Found,
+    /// Whether the RUN at `position` of stage `index` is such an install:
+    /// `Ok` when it reads and writes nothing of the copy's destination
+    /// (when known), else why it may.
+    pub installs: fn(&Context, &[Stage], usize, usize, Option<&str>) -> Found,
     /// Whether the RUN reads no working directory and needs no other
     /// package RUN before it, so it moves up past WORKDIR and those too.
     pub moves_past_workdir: bool,
@@ -122,7 +122,9 @@ pub type Found = Option<Result<(), String>>;
 static SYSTEM_PACKAGES: Installs = Installs {
     rule: &RULE,
     what: "system packages",
-    installs: |cx, _, _, run, _| installs_packages_only(cx.file, run).then_some(Ok(())),
+    installs: |cx, stages, index, position, _| {
+        installs_packages_only(cx.file, stages[index].body[position]).then_some(Ok(()))
+    },
     moves_past_workdir: true,
 };
 
@@ -144,11 +146,13 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                 .copied()
                 .take_while(|next| full_copy(next).is_none())
                 .collect();
-            let found: Vec<Found> = rest
-                .iter()
-                .map(|run| (kind.installs)(cx, &stages, index, run, dest.as_deref()))
+            let found: Vec<Found> = (0..rest.len())
+                .map(|i| (kind.installs)(cx, &stages, index, position + 1 + i, dest.as_deref()))
                 .collect();
             let installs = |i: usize| matches!(found[i], Some(Ok(())));
+            // The group of install RUNs the RUN at each index belongs to
+            // moves together, judged once: its end, message and fix.
+            let mut group: Option<(usize, String, Option<Fix>)> = None;
             for (i, next) in rest.iter().enumerate() {
                 if let Some(Err(why)) = &found[i] {
                     findings.push(Finding {
@@ -161,18 +165,26 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                         fix: None,
                     });
                 } else if installs(i) {
-                    // Install RUNs that follow each other move together.
-                    let group = (0..i).rev().take_while(|&j| installs(j)).count();
-                    let upto = i + (i..rest.len()).take_while(|&j| installs(j)).count();
-                    let runs = (rest[i - group], *next, rest[upto - 1]);
-                    let site = Site {
-                        stages: &stages,
-                        index,
-                        copy: &copy,
-                        dest: dest.as_deref(),
-                        passed: &rest[..upto],
-                    };
-                    findings.push(finding(cx.file, kind, &site, runs, &rest[..i - group]));
+                    if group.as_ref().is_none_or(|(upto, _, _)| *upto <= i) {
+                        let upto = i + (i..rest.len()).take_while(|&j| installs(j)).count();
+                        let site = Site {
+                            stages: &stages,
+                            index,
+                            copy: &copy,
+                            dest: dest.as_deref(),
+                            passed: &rest[..upto],
+                        };
+                        let (message, fix) =
+                            group_fix(cx.file, kind, &site, (*next, rest[upto - 1]), &rest[..i]);
+                        group = Some((upto, message, fix));
+                    }
+                    let (_, message, fix) = group.as_ref().expect("set above");
+                    findings.push(Finding {
+                        rule: kind.rule,
+                        range: next.keyword_range(),
+                        message: message.clone(),
+                        fix: fix.clone(),
+                    });
                 }
             }
         }
@@ -191,17 +203,17 @@ struct Site<'s, 'f> {
     passed: &'s [&'f Instruction],
 }
 
-/// A finding for the package RUN `run`, whose fix moves the group of
-/// package RUNs `first..=last` it belongs to up before the copy; or, when
+/// The message and fix of each finding for a group of package RUNs
+/// `first..=last`: the fix moves the group up before the copy; or, when
 /// other instructions sit between, moves the copy down past them and the
 /// group.
-fn finding(
+fn group_fix(
     file: &Dockerfile,
     kind: &Installs,
     site: &Site,
-    (first, run, last): (&Instruction, &Instruction, &Instruction),
+    (first, last): (&Instruction, &Instruction),
     between: &[&Instruction],
-) -> Finding {
+) -> (String, Option<Fix>) {
     let copy = site.copy;
     let scope = Scope::at(site.stages, site.index, copy.instruction.span().start);
     let message = message(kind, copy.instruction);
@@ -245,12 +257,7 @@ fn finding(
         Some(why) => format!("{message}; not fixed: {why}"),
         None => format!("{message}; install them before the copy"),
     };
-    Finding {
-        rule: kind.rule,
-        range: run.keyword_range(),
-        message,
-        fix,
-    }
+    (message, fix)
 }
 
 /// Whether `instruction` is a COPY or ADD whose destination lies inside

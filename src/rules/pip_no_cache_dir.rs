@@ -70,12 +70,13 @@ fn check(cx: &Context) -> Vec<Finding> {
         insert: "--no-cache",
         ..PIP
     };
-    let unless_configured = |stages: &[crate::model::Stage], command: &RunCommand| {
-        let configured = stages[command.stage]
-            .body
-            .iter()
-            .any(|i| sets_no_cache_dir(i));
-        (!configured).then(|| (RULE.summary.to_string(), vec![]))
+    // Whether each stage configures pip not to cache, read once.
+    let configured: Vec<bool> = crate::model::stages(cx.file)
+        .iter()
+        .map(|stage| stage.body.iter().any(|i| sets_no_cache_dir(i)))
+        .collect();
+    let unless_configured = |_: &[crate::model::Stage], command: &RunCommand| {
+        (!configured[command.stage]).then(|| (RULE.summary.to_string(), vec![]))
     };
     let pip = flag_findings(cx, &RULE, &PIP, Applicability::Safe, |stages, command| {
         unless_configured(stages, command).filter(|_| {

@@ -26,11 +26,16 @@ pub struct RunUser {
 /// The user of the instruction at `position` of stage `index`. Without a
 /// USER in the stage or those it builds on, the base image's user is taken
 /// to be root, as in the official images.
-pub fn run_user(file: &Dockerfile, stages: &[Stage], index: usize, position: usize) -> RunUser {
-    let at = stages[index].body[position].span().start;
-    let vars = model::variables_before(stages, index, at);
-    let written = model::earlier(stages, index, position)
-        .find(|i| i.command.name == "user")
+/// Takes the last USER before the instruction and the `HOME` variable it
+/// sees, which a walk over the stage carries forward.
+pub fn run_user(
+    file: &Dockerfile,
+    stages: &[Stage],
+    (index, position): (usize, usize),
+    user: Option<&crate::syntax::Instruction>,
+    home_variable: Option<&model::Variable>,
+) -> RunUser {
+    let written = user
         .and_then(|i| i.command.values.first().cloned())
         .unwrap_or_else(|| "root".into());
     let (user, group) = match written.split_once(':') {
@@ -53,9 +58,8 @@ pub fn run_user(file: &Dockerfile, stages: &[Stage], index: usize, position: usi
         Some(g) => g.parse().ok(),
         None => known.as_ref().and_then(|k| k.gid),
     };
-    let home_made = known.as_ref().is_some_and(|k| k.home_made) && !vars.contains_key("HOME");
-    let home = vars
-        .get("HOME")
+    let home_made = known.as_ref().is_some_and(|k| k.home_made) && home_variable.is_none();
+    let home = home_variable
         .map(|v| v.value.clone())
         .or(known.and_then(|k| k.home));
     RunUser {
@@ -210,6 +214,15 @@ fn created(words: &[String]) -> Option<(String, Account)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The user of the instruction at `position` of stage `index`, read the
+    /// slow way: what the walks of the rules must agree with.
+    fn user_of(file: &Dockerfile, stages: &[Stage], index: usize, position: usize) -> RunUser {
+        let at = stages[index].body[position].span().start;
+        let user = model::earlier(stages, index, position).find(|i| i.command.name == "user");
+        let home = model::variables_before(stages, index, at).remove("HOME");
+        run_user(file, stages, (index, position), user, home.as_ref())
+    }
     use crate::syntax::parse;
 
     fn user_of_last_run(text: &str) -> RunUser {
@@ -217,7 +230,7 @@ mod tests {
         let stages = model::stages(&file);
         let index = stages.len() - 1;
         let position = stages[index].body.len() - 1;
-        run_user(&file, &stages, index, position)
+        user_of(&file, &stages, index, position)
     }
 
     #[test]
@@ -263,6 +276,6 @@ mod tests {
         // A later USER does not change an earlier RUN.
         let file = parse(b"FROM debian\nRUN x\nUSER app\n").unwrap();
         let stages = model::stages(&file);
-        assert!(run_user(&file, &stages, 0, 0).root);
+        assert!(user_of(&file, &stages, 0, 0).root);
     }
 }

@@ -8,7 +8,7 @@ use super::packages_before_copy::{installs_packages_only, moved_before_copy, Fou
 use super::{Context, Finding, FixSafety, Rule};
 use crate::model::Stage;
 use crate::scope::Scope;
-use crate::syntax::{shell, Instruction};
+use crate::syntax::shell;
 
 pub static RULE: Rule = Rule {
     id: "DF103",
@@ -84,14 +84,36 @@ static NAMED: Installs = Installs {
 /// `dest`. An install from files (`pip install .`, `go install ./cmd/x`)
 /// is none, and where an install from manifests follows, DF101 moves the
 /// copy down past this RUN, so DF103 leaves it.
+/// For each position of stage `index`, whether the RUN there or one after
+/// it, up to the next full copy, installs from manifests; read once per
+/// stage, from the last instruction up.
+fn manifests_ahead(cx: &Context, stages: &[Stage], index: usize) -> std::rc::Rc<Vec<bool>> {
+    cx.file_fact(
+        &format!("installs from manifests ahead in stage {index}"),
+        || {
+            let body = &stages[index].body;
+            let mut ahead = vec![false; body.len()];
+            for position in (0..body.len()).rev() {
+                let next = body
+                    .get(position + 1)
+                    .filter(|next| full_copy(next).is_none());
+                ahead[position] = install_before_copy::installs_from_manifests(cx, body[position])
+                    || (next.is_some() && ahead[position + 1]);
+            }
+            std::rc::Rc::new(ahead)
+        },
+    )
+}
+
 fn installs_named(
     cx: &Context,
     stages: &[Stage],
     index: usize,
-    run: &Instruction,
+    position: usize,
     dest: Option<&str>,
 ) -> Found {
     let file = cx.file;
+    let run = stages[index].body[position];
     if run.command.name != "run"
         || !run.mentions(&file.source, &["pip", "npm", "pnpm", "yarn", "gem", "go"])
         || installs_packages_only(file, run)
@@ -108,14 +130,7 @@ fn installs_named(
     if installs.is_empty() || installs.iter().any(|w| from_files(w)) {
         return None;
     }
-    // This RUN and the ones after it, up to the next full copy.
-    let mut region = stages[index]
-        .body
-        .iter()
-        .skip_while(|i| !std::ptr::eq(**i, run))
-        .enumerate()
-        .take_while(|(n, i)| *n == 0 || full_copy(i).is_none());
-    if region.any(|(_, i)| install_before_copy::installs_from_manifests(cx, i)) {
+    if manifests_ahead(cx, stages, index)[position] {
         return None;
     }
     let Some(dest) = dest else {

@@ -165,6 +165,18 @@ impl Dockerfile {
         })
     }
 
+    /// The instruction whose bytes (heredoc bodies included) hold `offset`.
+    pub fn instruction_at(&self, offset: usize) -> Option<&Instruction> {
+        let after = self.items.partition_point(|item| item.span.start <= offset);
+        let item = &self.items[after.checked_sub(1)?];
+        match &item.kind {
+            ItemKind::Instruction(instruction) if instruction.span().contains(&offset) => {
+                Some(instruction)
+            }
+            _ => None,
+        }
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.source.len());
