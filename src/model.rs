@@ -200,7 +200,7 @@ pub fn settings_before<'f>(
 
 /// The variables one ENV or ARG (with a default) sets: name, value as
 /// written, and whether ARG set it.
-fn settings_of(instruction: &Instruction) -> Vec<(&str, &str, bool)> {
+pub fn settings_of(instruction: &Instruction) -> Vec<(&str, &str, bool)> {
     let values = &instruction.command.values;
     match instruction.command.name.as_str() {
         // BuildKit's AST keeps ENV as (name, value, separator) triples.

@@ -41,6 +41,23 @@ pub fn findings(
     };
     let commands = cx.run_commands();
     let mut findings = Vec::new();
+    // Read once for the lineage of the last stage, in file order: where the
+    // cache's variables are set, and where an install reads it offline.
+    let lineage: Vec<usize> = {
+        let mut chain: Vec<usize> =
+            std::iter::successors(Some(last), |&i| stages[i].parent).collect();
+        chain.reverse();
+        chain
+    };
+    let settings = configured(&stages, &lineage, cache);
+    let mut in_lineage = vec![false; stages.len()];
+    for &index in &lineage {
+        in_lineage[index] = true;
+    }
+    let offline: Vec<&RunCommand> = commands
+        .iter()
+        .filter(|c| in_lineage[c.stage] && (cache.installs)(c) && c.has(&["--offline"]))
+        .collect();
     for stage in model::lineage(&stages, last) {
         let index = stages
             .iter()
@@ -51,15 +68,20 @@ pub fn findings(
                 continue;
             }
             let span = run.span();
-            let own: Vec<&RunCommand> = commands
+            let first = commands.partition_point(|c| c.range.start < span.start);
+            let own: Vec<&RunCommand> = commands[first..]
                 .iter()
-                .filter(|c| span.contains(&c.range.start))
+                .take_while(|c| span.contains(&c.range.start))
                 .collect();
             let Some(last_install) = own.iter().rposition(|c| (cache.installs)(c)) else {
                 continue;
             };
             let install = own[last_install];
-            let mut places = configured(&stages, install, cache);
+            let set_before = settings.partition_point(|(at, _)| *at < install.range.start);
+            let mut places: Vec<String> = settings[..set_before]
+                .iter()
+                .map(|(_, p)| p.clone())
+                .collect();
             places.extend(
                 own.iter()
                     .filter(|c| (cache.installs)(c))
@@ -76,12 +98,9 @@ pub fn findings(
             }
             let message = format!("{}'s download cache stays in the image", cache.tool);
             // A later install of the image that works offline reads the cache.
-            let offline = commands.iter().find(|c| {
-                c.range.start >= span.end
-                    && model::lineage(&stages, last).any(|s| std::ptr::eq(s, &stages[c.stage]))
-                    && (cache.installs)(c)
-                    && c.has(&["--offline"])
-            });
+            let offline = offline
+                .get(offline.partition_point(|c| c.range.start < span.end))
+                .copied();
             let why = offline
                 .map(|c| {
                     let line = file.line_col(c.range.start).0;
@@ -114,13 +133,20 @@ pub fn findings(
     findings
 }
 
-/// Where ENV and ARG before the install move the cache. The appended
-/// cleanup reads the same variables, so it cleans the same place.
-fn configured(stages: &[Stage], install: &RunCommand, cache: &Cache) -> Vec<String> {
-    model::settings_before(stages, install.stage, install.range.start)
-        .into_iter()
-        .filter(|(name, _, _)| cache.env.iter().any(|v| v.eq_ignore_ascii_case(name)))
-        .map(|(_, value, _)| path(value))
+/// Where ENV and ARG of the stages in `lineage` move the cache, each with
+/// the offset of its instruction: an install sees those before it. The
+/// appended cleanup reads the same variables, so it cleans the same place.
+fn configured(stages: &[Stage], lineage: &[usize], cache: &Cache) -> Vec<(usize, String)> {
+    lineage
+        .iter()
+        .flat_map(|&index| &stages[index].body)
+        .flat_map(|i| {
+            model::settings_of(i)
+                .into_iter()
+                .map(move |setting| (i.span().start, setting))
+        })
+        .filter(|(_, (name, _, _))| cache.env.iter().any(|v| v.eq_ignore_ascii_case(name)))
+        .map(|(at, (_, value, _))| (at, path(value)))
         .collect()
 }
 
