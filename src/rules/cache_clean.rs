@@ -58,12 +58,9 @@ pub fn findings(
         .iter()
         .filter(|c| in_lineage[c.stage] && (cache.installs)(c) && c.has(&["--offline"]))
         .collect();
-    for stage in model::lineage(&stages, last) {
-        let index = stages
-            .iter()
-            .position(|s| std::ptr::eq(s, stage))
-            .expect("a lineage's stages are the file's");
-        for (position, run) in stage.body.iter().enumerate() {
+    // The last stage first, then the stages it builds on.
+    for &index in lineage.iter().rev() {
+        for (position, run) in stages[index].body.iter().enumerate() {
             if run.command.name != "run" {
                 continue;
             }

@@ -436,28 +436,22 @@ fn plan(src: &[u8], manager: &PackageManager, commands: &[RunCommand], units: &[
             plan.removed.append(middle);
         };
     for (i, unit) in units.iter().enumerate() {
-        if unit.starts_chain {
+        let step = unit
+            .command
+            .map_or(Step::Other, |c| step(src, manager, &commands[c]));
+        // Another command, or a new chain, ends the run of package steps;
+        // only another command is kept for cleanups to follow.
+        if unit.starts_chain || step == Step::Other {
             flush(&mut plan, &mut middle, &pending, last_kept);
             updated = false;
             sources_changed = false;
             installed_since_update = false;
             open = None;
             pending.clear();
-            last_kept = None;
+            last_kept = (step == Step::Other).then_some(i);
         }
-        let step = unit
-            .command
-            .map_or(Step::Other, |c| step(src, manager, &commands[c]));
         match step {
-            Step::Other => {
-                flush(&mut plan, &mut middle, &pending, last_kept);
-                updated = false;
-                sources_changed = false;
-                installed_since_update = false;
-                open = None;
-                pending.clear();
-                last_kept = Some(i);
-            }
+            Step::Other => {}
             Step::Cleanup => pending.push(i),
             Step::Update => {
                 middle.append(&mut pending);
