@@ -8,6 +8,7 @@ pub mod deps;
 pub mod dockerignore;
 pub mod edit;
 pub mod engine;
+pub mod facts;
 pub mod http;
 pub mod model;
 pub mod pin;

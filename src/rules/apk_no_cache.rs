@@ -1,7 +1,8 @@
 //! DF203 apk-no-cache: `apk add` without `--no-cache`.
 
-use super::commands::{flag_findings, mounts_cache, FlagSpec};
+use super::flags::flag_findings;
 use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{mounts_cache, FlagSpec};
 
 pub static RULE: Rule = Rule {
     id: "DF203",

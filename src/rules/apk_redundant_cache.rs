@@ -2,7 +2,8 @@
 //! whose installs all use `--no-cache`.
 
 use super::remove;
-use super::{scripts, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::facts::scripts;
 use crate::model;
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};

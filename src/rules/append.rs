@@ -3,6 +3,7 @@
 
 use super::moves;
 use crate::edit::Edit;
+use crate::facts::scripts::foreign_interpreter;
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 
@@ -114,19 +115,6 @@ fn foreign_shell<'f>(file: &'f Dockerfile, run: &Instruction) -> Option<&'f Inst
 fn script_only(run: &Instruction) -> bool {
     let args = run.text(run.command.args.clone());
     args.starts_with(b"<<") && !args.iter().any(u8::is_ascii_whitespace)
-}
-
-/// The interpreter a `#!` line names, when it is not a POSIX shell.
-pub fn foreign_interpreter(body: &[u8]) -> Option<String> {
-    let first = body.split(|&b| b == b'\n').next()?;
-    let line = String::from_utf8_lossy(first.strip_prefix(b"#!")?).into_owned();
-    let mut words = line.split_whitespace();
-    let mut program = words.next()?.rsplit('/').next()?.to_string();
-    if program == "env" {
-        program = words.find(|w| !w.starts_with('-'))?.to_string();
-    }
-    let shells = ["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"];
-    (!shells.contains(&program.as_str())).then_some(program)
 }
 
 fn contains_heredoc(node: tree_sitter::Node<'_>) -> bool {

@@ -1,7 +1,8 @@
 //! DF201 apt-get-yes: `apt-get install` without `-y`.
 
-use super::commands::{flag_findings, unsafe_where_failure_ignored, FlagSpec, APT_VALUE_OPTIONS};
+use super::flags::{flag_findings, unsafe_where_failure_ignored};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{FlagSpec, APT_VALUE_OPTIONS};
 
 pub static RULE: Rule = Rule {
     id: "DF201",

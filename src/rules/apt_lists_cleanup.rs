@@ -2,8 +2,8 @@
 //! downloaded them.
 
 use super::append::append_command;
-use super::apt::{cached_lists, later_lists_use, AptUse, LISTS};
 use super::{moves, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::facts::apt::{cached_lists, later_lists_use, AptUse, LISTS};
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction};
 

@@ -1,7 +1,8 @@
 //! DF207 apt-no-install-recommends: install only what the packages need.
 
-use super::commands::{flag_findings, needed_recommends, FlagSpec, APT_VALUE_OPTIONS};
+use super::flags::{flag_findings, needed_recommends};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{FlagSpec, APT_VALUE_OPTIONS};
 use crate::transforms::recommends_needed;
 
 pub static RULE: Rule = Rule {

@@ -3,9 +3,9 @@
 
 use tree_sitter::Node;
 
-use super::apt::AptUse;
 use super::{package_merge_runs, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::facts::apt::AptUse;
 use crate::model;
 use crate::syntax::shell::{self, Script};
 use crate::syntax::{Dockerfile, Instruction};

@@ -3,8 +3,9 @@
 //! ships, where the cache is, and the finding that appends the cleanup.
 
 use super::append::append_command;
-use super::commands::{mounts, RunCommand};
-use super::{scripts, Applicability, Context, Finding, Fix, Rule};
+use super::{Applicability, Context, Finding, Fix, Rule};
+use crate::facts::commands::{mounts, RunCommand};
+use crate::facts::scripts;
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 

@@ -1,7 +1,8 @@
 //! DF216 gem-no-document: `gem install` without `--no-document`.
 
-use super::commands::{flag_findings, FlagSpec, RunCommand};
+use super::flags::flag_findings;
 use super::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{FlagSpec, RunCommand};
 use crate::model::{self, Stage};
 
 pub static RULE: Rule = Rule {

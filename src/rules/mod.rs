@@ -6,7 +6,6 @@ mod add_to_copy;
 mod apk_no_cache;
 mod apk_redundant_cache;
 mod append;
-mod apt;
 mod apt_get_not_apt;
 mod apt_get_yes;
 mod apt_keep_downloads;
@@ -17,16 +16,15 @@ mod base_image_digest;
 mod base_image_version;
 mod base_images;
 mod cache_clean;
-mod commands;
 mod copy_passes;
 mod exec_form;
+mod flags;
 mod gem_no_document;
 mod install_before_copy;
 mod moves;
 mod npm_cache_clean;
 mod package_cache_mount;
 mod package_duplicates;
-mod package_install;
 mod package_merge_runs;
 mod package_repeated_steps;
 mod packages_before_copy;
@@ -36,17 +34,15 @@ mod rpm_assume_yes;
 mod rpm_cache_clean;
 mod rpm_no_weak_deps;
 mod run_user;
-mod scripts;
 mod syntax_directive;
 mod tools_before_copy;
-mod yarn;
 mod yarn_cache_clean;
 mod yarn_frozen_lockfile;
 
 use std::ops::Range;
-use std::path::Path;
 
 use crate::edit::Edit;
+pub use crate::facts::Context;
 use crate::syntax::Dockerfile;
 
 /// How far a rule's fixes can be trusted, as documented.
@@ -140,98 +136,6 @@ pub struct Finding {
     pub range: Range<usize>,
     pub message: String,
     pub fix: Option<Fix>,
-}
-
-/// What a rule sees: the parsed file and its build context directory.
-pub struct Context<'a> {
-    pub file: &'a Dockerfile,
-    pub build_context: Option<&'a Path>,
-    /// Whether fixes may change files besides the Dockerfile (not when it
-    /// comes from standard input).
-    pub companions: bool,
-    /// Registry answers, when pinning is asked for.
-    pub pins: Option<&'a crate::pin::Pins>,
-    /// The dependency ecosystems DF101 knows.
-    pub ecosystems: &'a crate::deps::Ecosystems,
-    /// The RUNs' commands, read once for all the rules that need them.
-    commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
-    /// Where each instruction runs, for the rules that read scripts.
-    sites: std::cell::OnceCell<scripts::Sites<'a>>,
-    /// The first later instruction passing a test, by the test's name.
-    first_later: FirstLaterTables<'a>,
-    /// Answers about the whole file, by the question.
-    file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
-}
-
-type FirstLaterTables<'a> = std::cell::RefCell<
-    std::collections::HashMap<String, std::rc::Rc<crate::model::FirstLater<'a, String>>>,
->;
-
-impl<'a> Context<'a> {
-    pub fn new(file: &'a Dockerfile, build_context: Option<&'a Path>, companions: bool) -> Self {
-        Context {
-            file,
-            build_context,
-            companions,
-            pins: None,
-            ecosystems: crate::deps::Ecosystems::builtin(),
-            commands: Default::default(),
-            sites: Default::default(),
-            first_later: Default::default(),
-            file_facts: Default::default(),
-        }
-    }
-
-    /// Where each instruction runs; see `scripts::Sites`.
-    fn sites(&self) -> &scripts::Sites<'a> {
-        self.sites
-            .get_or_init(|| scripts::Sites::new(&crate::model::stages(self.file)))
-    }
-
-    /// The answer to a question about the whole file, found once per
-    /// `key`: every site of a rule asks the same.
-    fn file_fact<T: Clone + 'static>(&self, key: &str, find: impl FnOnce() -> T) -> T {
-        if let Some(fact) = self
-            .file_facts
-            .borrow()
-            .get(key)
-            .and_then(|f| f.downcast_ref::<T>())
-        {
-            return fact.clone();
-        }
-        let fact = find();
-        self.file_facts
-            .borrow_mut()
-            .insert(key.to_string(), Box::new(fact.clone()));
-        fact
-    }
-
-    /// For each point of the file, the first later instruction that `test`
-    /// passes (see `model::FirstLater`), built once per `key`: every site
-    /// of a rule asks the same question.
-    fn first_later(
-        &self,
-        key: &str,
-        test: impl Fn(&'a crate::syntax::Instruction) -> Option<String>,
-    ) -> std::rc::Rc<crate::model::FirstLater<'a, String>> {
-        if let Some(table) = self.first_later.borrow().get(key) {
-            return std::rc::Rc::clone(table);
-        }
-        let table = std::rc::Rc::new(crate::model::FirstLater::new(
-            &crate::model::stages(self.file),
-            test,
-        ));
-        self.first_later
-            .borrow_mut()
-            .insert(key.to_string(), std::rc::Rc::clone(&table));
-        table
-    }
-
-    /// Every command of every shell-form RUN; see `commands::run_commands`.
-    fn run_commands(&self) -> &[commands::RunCommand] {
-        self.commands
-            .get_or_init(|| commands::run_commands(self.file, &crate::model::stages(self.file)))
-    }
 }
 
 pub struct Rule {

@@ -1,8 +1,8 @@
 //! DF213 npm-cache-clean: clean npm's cache in the RUN that installs.
 
 use super::cache_clean::{findings, Cache};
-use super::commands::{subcommand, FlagSpec, RunCommand};
 use super::{CacheStyle, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{subcommand, FlagSpec, RunCommand};
 
 pub static RULE: Rule = Rule {
     id: "DF213",

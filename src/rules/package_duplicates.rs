@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::package_install::{install, Install};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::facts::package_install::{install, Install};
 use crate::syntax::Dockerfile;
 
 pub static RULE: Rule = Rule {

@@ -1,7 +1,8 @@
 //! DF204 pip-no-cache-dir: `pip install` without `--no-cache-dir`.
 
-use super::commands::{flag_findings, mounts_cache, FlagSpec, RunCommand};
+use super::flags::flag_findings;
 use super::{Applicability, CacheStyle, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{mounts_cache, FlagSpec, RunCommand};
 
 pub static RULE: Rule = Rule {
     id: "DF204",

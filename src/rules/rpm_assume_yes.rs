@@ -1,11 +1,11 @@
 //! DF210 rpm-assume-yes: dnf, yum, microdnf and zypper change packages
 //! without being told to answer their questions.
 
-use super::commands::{
-    flag_findings, flag_findings_at, subcommand, unsafe_where_failure_ignored, FlagSpec, Place,
-    RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
-};
+use super::flags::{flag_findings, flag_findings_at, unsafe_where_failure_ignored, Place};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::{
+    subcommand, FlagSpec, RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
+};
 
 pub static RULE: Rule = Rule {
     id: "DF210",

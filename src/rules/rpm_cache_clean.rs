@@ -2,12 +2,13 @@
 //! caches in the RUN that filled them.
 
 use super::append::append_command;
-use super::commands::{
+use super::package_merge_runs::mergeable;
+use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::facts::commands::{
     instruction_commands, mounts, subcommand, FlagSpec, RunCommand, DNF_VALUE_OPTIONS,
     ZYPPER_VALUE_OPTIONS,
 };
-use super::package_merge_runs::mergeable;
-use super::{scripts, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use crate::facts::scripts;
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 use crate::transforms::package_managers;

@@ -1,11 +1,10 @@
 //! DF211 rpm-no-weak-deps: install only what the packages require, with
 //! dnf, yum, microdnf and zypper.
 
-use super::commands::{
-    flag_findings, needed_recommends, FlagSpec, RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS,
-};
+use super::flags::{flag_findings, needed_recommends};
 use super::{Applicability, Context, Finding, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::facts::commands::{FlagSpec, RunCommand, DNF_VALUE_OPTIONS, ZYPPER_VALUE_OPTIONS};
 use crate::transforms::zypper_recommends_needed;
 
 pub static RULE: Rule = Rule {

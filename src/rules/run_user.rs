@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::commands::instruction_commands;
+use crate::facts::commands::instruction_commands;
 use crate::model::{self, Stage};
 use crate::syntax::Dockerfile;
 use crate::transforms;

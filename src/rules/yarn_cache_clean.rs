@@ -1,9 +1,9 @@
 //! DF214 yarn-cache-clean: clean yarn's cache in the RUN that installs.
 
 use super::cache_clean::{findings, Cache};
-use super::commands::RunCommand;
-use super::yarn::{berry, yarn_use};
 use super::{CacheStyle, Context, Finding, FixSafety, Rule};
+use crate::facts::commands::RunCommand;
+use crate::facts::yarn::{berry, yarn_use};
 
 pub static RULE: Rule = Rule {
     id: "DF214",

@@ -1,10 +1,10 @@
 //! DF215 yarn-frozen-lockfile: `yarn install` without `--frozen-lockfile`
 //! where the image has a yarn.lock.
 
-use super::commands::RunCommand;
-use super::yarn::{berry, copied, yarn_use, YarnUse};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::facts::commands::RunCommand;
+use crate::facts::yarn::{berry, copied, yarn_use, YarnUse};
 use crate::model::{self, Stage};
 
 pub static RULE: Rule = Rule {

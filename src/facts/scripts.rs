@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::append::foreign_interpreter;
 use super::Context;
 use crate::context;
 use crate::dockerignore::DockerIgnore;
@@ -625,6 +624,19 @@ fn recipes(makefile: &str) -> String {
         .map(|l| l.trim_start_matches(['@', '-', '+']))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The interpreter a `#!` line names, when it is not a POSIX shell.
+pub fn foreign_interpreter(body: &[u8]) -> Option<String> {
+    let first = body.split(|&b| b == b'\n').next()?;
+    let line = String::from_utf8_lossy(first.strip_prefix(b"#!")?).into_owned();
+    let mut words = line.split_whitespace();
+    let mut program = words.next()?.rsplit('/').next()?.to_string();
+    if program == "env" {
+        program = words.find(|w| !w.starts_with('-'))?.to_string();
+    }
+    let shells = ["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"];
+    (!shells.contains(&program.as_str())).then_some(program)
 }
 
 #[cfg(test)]

@@ -1,0 +1,107 @@
+//! The facts about a Dockerfile that several rules ask for: the commands of
+//! its RUNs, what apt does with its lists, what a later RUN runs, yarn's
+//! installs, a package install word by word. They sit beneath the rules:
+//! nothing here knows about findings or fixes, and `Context` keeps the
+//! answers that every site of a rule would otherwise find anew.
+
+pub mod apt;
+pub mod commands;
+pub mod package_install;
+pub mod scripts;
+pub mod yarn;
+
+use std::path::Path;
+
+use crate::syntax::Dockerfile;
+
+/// What a rule sees: the parsed file and its build context directory.
+pub struct Context<'a> {
+    pub file: &'a Dockerfile,
+    pub build_context: Option<&'a Path>,
+    /// Whether fixes may change files besides the Dockerfile (not when it
+    /// comes from standard input).
+    pub companions: bool,
+    /// Registry answers, when pinning is asked for.
+    pub pins: Option<&'a crate::pin::Pins>,
+    /// The dependency ecosystems DF101 knows.
+    pub ecosystems: &'a crate::deps::Ecosystems,
+    /// The RUNs' commands, read once for all the rules that need them.
+    commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
+    /// Where each instruction runs, for the rules that read scripts.
+    sites: std::cell::OnceCell<scripts::Sites<'a>>,
+    /// The first later instruction passing a test, by the test's name.
+    first_later: FirstLaterTables<'a>,
+    /// Answers about the whole file, by the question.
+    file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
+}
+
+type FirstLaterTables<'a> = std::cell::RefCell<
+    std::collections::HashMap<String, std::rc::Rc<crate::model::FirstLater<'a, String>>>,
+>;
+
+impl<'a> Context<'a> {
+    pub fn new(file: &'a Dockerfile, build_context: Option<&'a Path>, companions: bool) -> Self {
+        Context {
+            file,
+            build_context,
+            companions,
+            pins: None,
+            ecosystems: crate::deps::Ecosystems::builtin(),
+            commands: Default::default(),
+            sites: Default::default(),
+            first_later: Default::default(),
+            file_facts: Default::default(),
+        }
+    }
+
+    /// Where each instruction runs; see `scripts::Sites`.
+    pub(crate) fn sites(&self) -> &scripts::Sites<'a> {
+        self.sites
+            .get_or_init(|| scripts::Sites::new(&crate::model::stages(self.file)))
+    }
+
+    /// The answer to a question about the whole file, found once per
+    /// `key`: every site of a rule asks the same.
+    pub(crate) fn file_fact<T: Clone + 'static>(&self, key: &str, find: impl FnOnce() -> T) -> T {
+        if let Some(fact) = self
+            .file_facts
+            .borrow()
+            .get(key)
+            .and_then(|f| f.downcast_ref::<T>())
+        {
+            return fact.clone();
+        }
+        let fact = find();
+        self.file_facts
+            .borrow_mut()
+            .insert(key.to_string(), Box::new(fact.clone()));
+        fact
+    }
+
+    /// For each point of the file, the first later instruction that `test`
+    /// passes (see `model::FirstLater`), built once per `key`: every site
+    /// of a rule asks the same question.
+    pub(crate) fn first_later(
+        &self,
+        key: &str,
+        test: impl Fn(&'a crate::syntax::Instruction) -> Option<String>,
+    ) -> std::rc::Rc<crate::model::FirstLater<'a, String>> {
+        if let Some(table) = self.first_later.borrow().get(key) {
+            return std::rc::Rc::clone(table);
+        }
+        let table = std::rc::Rc::new(crate::model::FirstLater::new(
+            &crate::model::stages(self.file),
+            test,
+        ));
+        self.first_later
+            .borrow_mut()
+            .insert(key.to_string(), std::rc::Rc::clone(&table));
+        table
+    }
+
+    /// Every command of every shell-form RUN; see `commands::run_commands`.
+    pub(crate) fn run_commands(&self) -> &[commands::RunCommand] {
+        self.commands
+            .get_or_init(|| commands::run_commands(self.file, &crate::model::stages(self.file)))
+    }
+}
