@@ -9,6 +9,7 @@ pub mod dockerignore;
 pub mod edit;
 pub mod engine;
 pub mod facts;
+pub mod fix;
 pub mod http;
 pub mod model;
 pub mod pin;

@@ -6,6 +6,7 @@
 
 pub mod apt;
 pub mod commands;
+pub mod copies;
 pub mod package_install;
 pub mod scripts;
 pub mod yarn;

@@ -1,8 +1,9 @@
 //! DF001 add-to-copy: `ADD` of local files or directories becomes `COPY`.
 
-use super::{keyword_like, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::context;
 use crate::edit::Edit;
+use crate::fix::keyword_like;
 
 pub static RULE: Rule = Rule {
     id: "DF001",

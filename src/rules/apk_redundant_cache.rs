@@ -1,9 +1,9 @@
 //! DF209 apk-redundant-cache: `apk update` and `rm /var/cache/apk` in a RUN
 //! whose installs all use `--no-cache`.
 
-use super::remove;
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::facts::scripts;
+use crate::fix::remove;
 use crate::model;
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};

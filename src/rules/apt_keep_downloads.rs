@@ -1,10 +1,11 @@
 //! DF302 apt-keep-downloads: Docker's recipe that lets apt keep what it
 //! downloads in a cache mount.
 
-use super::moves::{before, line_ending};
-use super::{keyword_like, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::facts::commands::mounts;
+use crate::fix::keyword_like;
+use crate::fix::moves::{before, line_ending};
 use crate::model;
 use crate::syntax::Instruction;
 

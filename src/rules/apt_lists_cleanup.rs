@@ -1,9 +1,10 @@
 //! DF206 apt-lists-cleanup: remove apt's package lists in the RUN that
 //! downloaded them.
 
-use super::append::append_command;
-use super::{moves, Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::facts::apt::{cached_lists, later_lists_use, AptUse, LISTS};
+use crate::fix::append::append_command;
+use crate::fix::moves;
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction};
 

@@ -2,10 +2,10 @@
 //! of an install's RUN share (npm, yarn): which RUNs end up in the image that
 //! ships, where the cache is, and the finding that appends the cleanup.
 
-use super::append::append_command;
 use super::{Applicability, Context, Finding, Fix, Rule};
 use crate::facts::commands::{mounts, RunCommand};
 use crate::facts::scripts;
+use crate::fix::append::append_command;
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 

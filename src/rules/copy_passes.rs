@@ -3,8 +3,8 @@
 //! must neither read nor write what the copy puts in the image, nor change
 //! what the copy does. What dockfix cannot show is a reason, never skipped.
 
-use super::moves::{normalize, FullCopy, INERT};
 use super::packages_before_copy::{binds_files, installs_packages_only, packages_may_write};
+use crate::facts::copies::{normalize, FullCopy, INERT};
 use crate::model::Stage;
 use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};

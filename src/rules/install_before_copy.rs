@@ -6,11 +6,12 @@ use std::ops::Range;
 use super::copy_passes::{
     apart, command_passes, copy_passes, names_archive, settings_naming_files, touched_inside, under,
 };
-use super::moves::{self, full_copy, FullCopy, INERT};
-use super::{keyword_like, Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::{Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::deps::{cargo, readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
+use crate::facts::copies::{self, full_copy, FullCopy, INERT};
+use crate::fix::{keyword_like, moves};
 use crate::model::{self, Stage};
 use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};
@@ -295,7 +296,7 @@ fn examine(
         .iter()
         .any(|i| !INERT.contains(&i.command.name.as_str()));
     let scope = Scope::at(stages, index, copy.instruction.span().start);
-    let dest = moves::destination(&scope, &copy.dest);
+    let dest = copies::destination(&scope, &copy.dest);
     let at_target = Scope::at(stages, index, target.span().start);
     if copy_moves {
         let Some(dest) = &dest else {
@@ -359,7 +360,7 @@ fn examine(
     // What stays behind in the RUN must not touch what the install reads
     // or writes.
     if let (Plan::Split { kept, .. }, Some(dest)) = (&plan, dest.as_deref()) {
-        let base = moves::normalize(dest);
+        let base = copies::normalize(dest);
         let install_paths: Vec<String> = files
             .iter()
             .chain(&created)
@@ -395,9 +396,9 @@ fn examine(
     // A relative destination, moved past a WORKDIR, is written out.
     let relative = scope.expand(&copy.dest).is_none_or(|d| !d.starts_with('/'));
     let moved_dest = match dest.as_deref() {
-        Some(dest) if copy_moves && relative && at_target.workdir != scope.workdir => {
-            Some(format!("{}/", moves::normalize(dest).trim_end_matches('/')))
-        }
+        Some(dest) if copy_moves && relative && at_target.workdir != scope.workdir => Some(
+            format!("{}/", copies::normalize(dest).trim_end_matches('/')),
+        ),
         _ => None,
     };
     let moving = copy_moves.then_some(moved_dest.as_deref());
@@ -930,7 +931,7 @@ fn project_dir(
     let cwd = at_install.workdir.as_deref();
     match (cwd, dest) {
         (Some(cwd), Some(dest)) if under(cwd, dest) => {
-            let (cwd, dest) = (moves::normalize(cwd), moves::normalize(dest));
+            let (cwd, dest) = (copies::normalize(cwd), copies::normalize(dest));
             let sub = cwd[dest.len()..].trim_start_matches('/');
             Ok(sub.to_string())
         }
@@ -1081,7 +1082,7 @@ fn copied_before(
             }
             continue;
         };
-        let into = moves::destination(&Scope::at(stages, index, earlier.span().start), to);
+        let into = copies::destination(&Scope::at(stages, index, earlier.span().start), to);
         // Several sources, or one into a path ending in `/`, go into the
         // directory.
         let into_dir = sources.len() > 1 || to.ends_with('/') || to == ".";
@@ -1135,7 +1136,7 @@ fn relative_to(dest: &str, path: &str) -> Result<String, String> {
     if !path.starts_with('/') {
         return Ok(path.to_string());
     }
-    let base = moves::normalize(dest);
+    let base = copies::normalize(dest);
     path.strip_prefix(&format!("{base}/"))
         .map(String::from)
         .ok_or_else(|| format!("{path} is outside the copied directory {dest}"))
@@ -1165,7 +1166,7 @@ fn edits(
         .collect();
     let base = match copy.dest.as_str() {
         "." | "./" => "./".to_string(),
-        dest => format!("{}/", moves::normalize(dest).trim_end_matches('/')),
+        dest => format!("{}/", copies::normalize(dest).trim_end_matches('/')),
     };
     // One COPY per directory, in the order the files were found; a
     // directory being copied goes to its own place.

@@ -5,7 +5,6 @@
 mod add_to_copy;
 mod apk_no_cache;
 mod apk_redundant_cache;
-mod append;
 mod apt_get_not_apt;
 mod apt_get_yes;
 mod apt_keep_downloads;
@@ -21,7 +20,6 @@ mod exec_form;
 mod flags;
 mod gem_no_document;
 mod install_before_copy;
-mod moves;
 mod npm_cache_clean;
 mod package_cache_mount;
 mod package_duplicates;
@@ -29,7 +27,6 @@ mod package_merge_runs;
 mod package_repeated_steps;
 mod packages_before_copy;
 mod pip_no_cache_dir;
-mod remove;
 mod rpm_assume_yes;
 mod rpm_cache_clean;
 mod rpm_no_weak_deps;
@@ -291,23 +288,6 @@ pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<(usize, crate::regi
         .collect()
 }
 
-/// Matches the case style of a keyword being replaced: `ADD` -> `COPY`,
-/// `add` -> `copy`, `Add` -> `Copy`.
-pub fn keyword_like(original: &str, replacement: &str) -> String {
-    if original.chars().all(|c| !c.is_ascii_uppercase()) {
-        replacement.to_ascii_lowercase()
-    } else if original.chars().skip(1).all(|c| !c.is_ascii_uppercase()) {
-        let lower = replacement.to_ascii_lowercase();
-        let mut chars = lower.chars();
-        chars
-            .next()
-            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-            .unwrap_or_default()
-    } else {
-        replacement.to_ascii_uppercase()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,12 +367,5 @@ mod tests {
                 assert!(rule.doc.contains(heading), "{} lacks {heading}", rule.id);
             }
         }
-    }
-
-    #[test]
-    fn keyword_case_follows_the_original() {
-        assert_eq!(keyword_like("ADD", "copy"), "COPY");
-        assert_eq!(keyword_like("add", "COPY"), "copy");
-        assert_eq!(keyword_like("Add", "COPY"), "Copy");
     }
 }

@@ -3,14 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::moves::{continuation_style, line_ending};
-use super::remove;
 use super::run_user::{run_user, RunUser};
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::facts::apt::{later_lists_use, AptUse};
 use crate::facts::commands::{first_operand, instruction_commands, mounts, RunCommand};
 use crate::facts::yarn;
+use crate::fix::moves::{continuation_style, line_ending};
+use crate::fix::remove;
 use crate::model::{self, Stage, Variable};
 use crate::scope::Scope;
 use crate::syntax::{shell, Instruction};

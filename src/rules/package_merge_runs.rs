@@ -1,8 +1,9 @@
 //! DF205 package-merge-runs: consecutive RUNs of one package manager become
 //! one.
 
-use super::{moves, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::fix::moves;
 use crate::model;
 use crate::syntax::shell::{self, Script};
 use crate::syntax::{Dockerfile, Instruction, ItemKind};

@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-use super::{moves, remove, Applicability, Context, Finding, Fix, FixSafety, Rule};
+use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
 use crate::facts::commands::{instruction_commands, RunCommand};
 use crate::facts::package_install::{install, Install};
+use crate::fix::{moves, remove};
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 use crate::transforms::{package_managers, PackageManager};

@@ -2,9 +2,10 @@
 //! whole build context.
 
 use super::copy_passes::{changes_only_inside, copy_passes, under};
-use super::moves::{self, full_copy, FullCopy, INERT};
 use super::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::edit::Edit;
+use crate::facts::copies::{self, full_copy, FullCopy, INERT};
+use crate::fix::moves;
 use crate::model::{self, Stage};
 use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction};
@@ -139,7 +140,7 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                 continue;
             };
             let at_copy = Scope::at(&stages, index, instruction.span().start);
-            let dest = moves::destination(&at_copy, &copy.dest);
+            let dest = copies::destination(&at_copy, &copy.dest);
             // The instructions up to the next full copy, each judged once.
             let rest: Vec<&Instruction> = stage.body[position + 1..]
                 .iter()
@@ -269,7 +270,7 @@ fn stays_inside(file: &Dockerfile, site: &Site, instruction: &Instruction, dest:
         "copy" | "add" if !command.json => command
             .values
             .last()
-            .and_then(|to| moves::destination(&scope, to))
+            .and_then(|to| copies::destination(&scope, to))
             .is_some_and(|to| under(&to, dest)),
         "run" => changes_only_inside(file, &scope, instruction, dest),
         _ => false,
@@ -292,7 +293,7 @@ fn destination_problem(scope: &Scope, copy: &FullCopy) -> Option<String> {
             copy.dest
         ));
     }
-    let Some(dest) = moves::destination(scope, &copy.dest) else {
+    let Some(dest) = copies::destination(scope, &copy.dest) else {
         return Some(
             "the copy goes to a working directory dockfix cannot know (the base image's, or one a build argument sets)"
                 .into(),
@@ -304,7 +305,7 @@ fn destination_problem(scope: &Scope, copy: &FullCopy) -> Option<String> {
 
 /// Whether package installs may write into the directory `dest`.
 pub fn packages_may_write(dest: &str) -> bool {
-    let dest = moves::normalize(dest);
+    let dest = copies::normalize(dest);
     dest == "/"
         || dest == "/var"
         || SYSTEM_DIRS

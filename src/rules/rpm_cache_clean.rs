@@ -1,7 +1,6 @@
 //! DF212 rpm-cache-clean: clean dnf's, yum's, microdnf's and zypper's
 //! caches in the RUN that filled them.
 
-use super::append::append_command;
 use super::package_merge_runs::mergeable;
 use super::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::facts::commands::{
@@ -9,6 +8,7 @@ use crate::facts::commands::{
     ZYPPER_VALUE_OPTIONS,
 };
 use crate::facts::scripts;
+use crate::fix::append::append_command;
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 use crate::transforms::package_managers;

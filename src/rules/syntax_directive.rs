@@ -71,7 +71,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         .iter()
         .find(|i| !matches!(i.kind, ItemKind::Bom))
         .map_or(file.source.len(), |i| i.span.start);
-    let eol = super::moves::line_ending(file, run);
+    let eol = crate::fix::moves::line_ending(file, run);
     vec![Finding {
         rule: &RULE,
         range: run.keyword_range(),

@@ -3,9 +3,9 @@
 
 use super::copy_passes::{names_archive, run_passes};
 use super::install_before_copy;
-use super::moves::full_copy;
 use super::packages_before_copy::{installs_packages_only, moved_before_copy, Found, Installs};
 use super::{Context, Finding, FixSafety, Rule};
+use crate::facts::copies::full_copy;
 use crate::model::Stage;
 use crate::scope::Scope;
 use crate::syntax::shell;

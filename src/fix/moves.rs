@@ -3,59 +3,7 @@
 //! blank lines are kept so the layout around both places stays as it was.
 
 use crate::edit::Edit;
-use crate::scope::{absolute, Scope};
 use crate::syntax::{Dockerfile, Instruction, ItemKind, LineKind};
-
-/// Instructions that do not change how a later RUN runs, so a RUN may move
-/// across them.
-pub const INERT: &[&str] = &[
-    "label",
-    "expose",
-    "maintainer",
-    "stopsignal",
-    "healthcheck",
-    "cmd",
-    "entrypoint",
-];
-
-/// A COPY or ADD of the whole build context, with its destination.
-pub struct FullCopy<'f> {
-    pub instruction: &'f Instruction,
-    pub dest: String,
-}
-
-pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
-    let command = &instruction.command;
-    let copies = matches!(command.name.as_str(), "copy" | "add");
-    if !copies
-        || !instruction.heredocs.is_empty()
-        || command.flags.iter().any(|f| f.name() == "from")
-    {
-        return None;
-    }
-    match command.values.as_slice() {
-        [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
-            instruction,
-            dest: dest.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// Where a COPY's destination `dest` (as written) is, as an absolute
-/// path, when dockfix can know it.
-pub fn destination(scope: &Scope, dest: &str) -> Option<String> {
-    absolute(&scope.expand(dest)?, scope.workdir.as_deref())
-}
-
-pub fn normalize(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        "/".into()
-    } else {
-        trimmed.into()
-    }
-}
 
 /// An instruction taken out of its place.
 pub struct Taken {

@@ -1,9 +1,9 @@
 //! Appending a command at the end of a RUN, in the RUN's own style: what the
 //! rules that clean up after an install share.
 
-use super::moves;
 use crate::edit::Edit;
 use crate::facts::scripts::foreign_interpreter;
+use crate::fix::moves;
 use crate::model;
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 
