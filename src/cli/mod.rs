@@ -582,7 +582,7 @@ impl Pinning {
             .or_insert_with(|| Pins::new(mode, args));
         let mut resolver = self.resolver.borrow_mut();
         // A version-only run asks only about floating tags.
-        let images: Vec<_> = rules::pinnable_images(file, pins.args)
+        let images: Vec<_> = rules::pinning::pinnable_images(file, pins.args)
             .into_iter()
             .filter(|(_, image)| mode.digests() || floating_variant(image.tag.as_deref()).is_some())
             .collect();
