@@ -5,11 +5,15 @@
 //! Dockerfile does not set may come from the base image, so words that
 //! name either have no known value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::model::{lineage, Stage};
+use crate::syntax::Instruction;
 
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scope {
     /// Each variable the stage chain sets, with its value when known.
     vars: BTreeMap<String, Option<String>>,
@@ -30,30 +34,36 @@ impl Scope {
             if instruction.span().start >= at {
                 break;
             }
-            let values = &instruction.command.values;
-            match instruction.command.name.as_str() {
-                // BuildKit's AST keeps ENV as (name, value, separator)
-                // triples; each value is expanded with what came before.
-                "env" => {
-                    for triple in values.chunks(3) {
-                        let value = triple.get(1).and_then(|v| scope.expand(v));
-                        scope.vars.insert(triple[0].clone(), value);
-                    }
-                }
-                "arg" => {
-                    for arg in values {
-                        let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
-                        scope.vars.insert(name.to_string(), None);
-                    }
-                }
-                "workdir" => {
-                    let dir = values.first().and_then(|v| scope.expand(v));
-                    scope.workdir = dir.and_then(|d| absolute(&d, scope.workdir.as_deref()));
-                }
-                _ => {}
-            }
+            scope.apply(instruction);
         }
         scope
+    }
+
+    /// What one instruction changes: the variables ENV and ARG set, the
+    /// directory WORKDIR sets.
+    fn apply(&mut self, instruction: &Instruction) {
+        let values = &instruction.command.values;
+        match instruction.command.name.as_str() {
+            // BuildKit's AST keeps ENV as (name, value, separator)
+            // triples; each value is expanded with what came before.
+            "env" => {
+                for triple in values.chunks(3) {
+                    let value = triple.get(1).and_then(|v| self.expand(v));
+                    self.vars.insert(triple[0].clone(), value);
+                }
+            }
+            "arg" => {
+                for arg in values {
+                    let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+                    self.vars.insert(name.to_string(), None);
+                }
+            }
+            "workdir" => {
+                let dir = values.first().and_then(|v| self.expand(v));
+                self.workdir = dir.and_then(|d| absolute(&d, self.workdir.as_deref()));
+            }
+            _ => {}
+        }
     }
 
     /// A word of WORKDIR, COPY or ADD with its variables expanded, when
@@ -117,6 +127,76 @@ impl Scope {
             .iter()
             .filter(move |(name, _)| name.starts_with(prefix))
             .map(|(name, value)| (name.as_str(), value.as_deref()))
+    }
+}
+
+/// How many instructions of a stage lie between two of `Scopes`'
+/// snapshots: at most this many are replayed per question.
+const STRIDE: usize = 64;
+
+/// What each instruction of a file sees, for rules that ask at many
+/// instructions: `Scope::at` replays the stage chain from its start, so
+/// asking at every instruction would be quadratic. Each stage keeps the
+/// scope before every `STRIDE`-th instruction of its body, found on first
+/// use; a question replays at most `STRIDE` instructions from the nearest.
+pub struct Scopes<'f> {
+    stages: Vec<Stage<'f>>,
+    snapshots: RefCell<HashMap<usize, Rc<Vec<Scope>>>>,
+}
+
+impl<'f> Scopes<'f> {
+    pub fn new(stages: Vec<Stage<'f>>) -> Self {
+        Scopes {
+            stages,
+            snapshots: Default::default(),
+        }
+    }
+
+    /// `Scope::at(stages, index, at)`, for `stages` of the same file.
+    pub fn at(&self, index: usize, at: usize) -> Scope {
+        let body = &self.stages[index].body;
+        if body.first().is_none_or(|first| first.span().start >= at) {
+            return Scope::at(&self.stages, index, at);
+        }
+        let before = body.partition_point(|i| i.span().start < at);
+        let snapshots = self.snapshots(index);
+        let mut scope = snapshots[before / STRIDE].clone();
+        for instruction in &body[before / STRIDE * STRIDE..before] {
+            scope.apply(instruction);
+        }
+        scope
+    }
+
+    /// The scope before every `STRIDE`-th instruction of stage `index`,
+    /// and after its last (`Vec::last`), built on the stages it builds on
+    /// first, without recursion: a chain of stages can be long.
+    fn snapshots(&self, index: usize) -> Rc<Vec<Scope>> {
+        let chain: Vec<usize> =
+            std::iter::successors(Some(index), |&i| self.stages[i].parent).collect();
+        let mut base = Scope {
+            vars: BTreeMap::new(),
+            workdir: None,
+        };
+        for &stage in chain.iter().rev() {
+            if let Some(known) = self.snapshots.borrow().get(&stage) {
+                base = known.last().cloned().unwrap_or(base);
+                continue;
+            }
+            let mut snapshots = Vec::new();
+            let mut scope = base;
+            for (i, instruction) in self.stages[stage].body.iter().enumerate() {
+                if i % STRIDE == 0 {
+                    snapshots.push(scope.clone());
+                }
+                scope.apply(instruction);
+            }
+            snapshots.push(scope.clone());
+            base = scope;
+            self.snapshots
+                .borrow_mut()
+                .insert(stage, Rc::new(snapshots));
+        }
+        Rc::clone(&self.snapshots.borrow()[&index])
     }
 }
 
@@ -189,6 +269,45 @@ mod tests {
                 .workdir
                 .as_deref(),
             Some("/usr/src/app")
+        );
+    }
+
+    #[test]
+    fn scopes_answer_as_scope_at_does_at_every_offset() {
+        // Stages longer than a stride, one built on another, with ENV,
+        // ARG and WORKDIR changes on both sides of each snapshot.
+        let mut source = String::from("FROM debian AS base\n");
+        for i in 0..150_usize {
+            source += &match i % 5 {
+                0 => format!("ENV V{i}=x${{V{}}}\n", i.saturating_sub(5_usize)),
+                1 => format!("WORKDIR d{i}\n"),
+                2 => format!("ARG A{i}\n"),
+                _ => format!("RUN echo {i}\n"),
+            };
+        }
+        source += "FROM base\nWORKDIR /w\nENV V0=y\n";
+        for i in 0..70 {
+            source += &format!("RUN echo {i}\nENV W{i}=$V0/{i}\n");
+        }
+        let file = parse(source.as_bytes()).unwrap();
+        let all = stages(&file);
+        let scopes = Scopes::new(stages(&file));
+        for (index, stage) in all.iter().enumerate() {
+            let mut offsets = vec![stage.from.span().start, stage.from.span().end];
+            for instruction in &stage.body {
+                offsets.extend([instruction.span().start, instruction.span().end]);
+            }
+            for at in offsets {
+                assert_eq!(
+                    scopes.at(index, at),
+                    Scope::at(&all, index, at),
+                    "stage {index}, offset {at}"
+                );
+            }
+        }
+        assert_eq!(
+            scopes.at(1, source.len()).expand("$W69").as_deref(),
+            Some("y/69")
         );
     }
 }

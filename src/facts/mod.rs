@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub ecosystems: &'a crate::deps::Ecosystems,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
+    /// What each instruction sees of the variables and WORKDIRs before it.
+    scopes: std::cell::OnceCell<crate::scope::Scopes<'a>>,
     /// Where each instruction runs, for the rules that read scripts.
     sites: std::cell::OnceCell<scripts::Sites<'a>>,
     /// The first later instruction passing a test, by the test's name.
@@ -50,9 +52,18 @@ impl<'a> Context<'a> {
             ecosystems: crate::deps::Ecosystems::builtin(),
             commands: Default::default(),
             sites: Default::default(),
+            scopes: Default::default(),
             first_later: Default::default(),
             file_facts: Default::default(),
         }
+    }
+
+    /// What the instruction at file offset `at` in stage `index` sees;
+    /// see `scope::Scopes`.
+    pub(crate) fn scope_at(&self, index: usize, at: usize) -> crate::scope::Scope {
+        self.scopes
+            .get_or_init(|| crate::scope::Scopes::new(crate::model::stages(self.file)))
+            .at(index, at)
     }
 
     /// Where each instruction runs; see `scripts::Sites`.

@@ -5,7 +5,7 @@
 
 use super::packages_before_copy::{binds_files, installs_packages_only, packages_may_write};
 use crate::facts::copies::{normalize, FullCopy, INERT};
-use crate::model::Stage;
+use crate::rules::Context;
 use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};
 use crate::syntax::{Dockerfile, Instruction};
@@ -18,23 +18,23 @@ use crate::syntax::{Dockerfile, Instruction};
 /// destination. With one, the moved copy's relative destination is
 /// written out, so a WORKDIR in between may change the working directory.
 pub fn copy_passes(
-    file: &Dockerfile,
-    stages: &[Stage],
+    cx: &Context,
     index: usize,
     copy: &FullCopy,
     dest: &str,
     between: &[&Instruction],
     made: Option<&str>,
 ) -> Result<(), String> {
+    let file = cx.file;
     let copy_text = String::from_utf8_lossy(&copy.instruction.logical.text);
-    let at_copy = Scope::at(stages, index, copy.instruction.span().start);
+    let at_copy = cx.scope_at(index, copy.instruction.span().start);
     let relative_dest = !at_copy
         .expand(&copy.dest)
         .is_some_and(|d| d.starts_with('/'));
     for instruction in between {
         let name = instruction.command.name.as_str();
         let at = || format!("{} at line {}", name.to_uppercase(), instruction.start_line);
-        let scope = || Scope::at(stages, index, instruction.span().start);
+        let scope = || cx.scope_at(index, instruction.span().start);
         match name {
             _ if INERT.contains(&name) => {}
             // COPY takes no notice of USER: what it writes is root's
@@ -64,7 +64,7 @@ pub fn copy_passes(
                         at()
                     ));
                 }
-                let after = Scope::at(stages, index, instruction.span().end);
+                let after = cx.scope_at(index, instruction.span().end);
                 let Some(dir) = after.workdir else {
                     return Err(format!(
                         "{} sets a directory dockfix cannot know, which may be inside the copy's destination",

@@ -295,9 +295,9 @@ fn examine(
     let copy_moves = between
         .iter()
         .any(|i| !INERT.contains(&i.command.name.as_str()));
-    let scope = Scope::at(stages, index, copy.instruction.span().start);
+    let scope = cx.scope_at(index, copy.instruction.span().start);
     let dest = copies::destination(&scope, &copy.dest);
-    let at_target = Scope::at(stages, index, target.span().start);
+    let at_target = cx.scope_at(index, target.span().start);
     if copy_moves {
         let Some(dest) = &dest else {
             return Some(report(format!(
@@ -312,7 +312,7 @@ fn examine(
             Some(cwd) if under(cwd, dest) => cwd,
             _ => dest,
         };
-        if let Err(why) = copy_passes(cx.file, stages, index, copy, dest, &between, Some(made)) {
+        if let Err(why) = copy_passes(cx, index, copy, dest, &between, Some(made)) {
             return Some(report(why));
         }
     }
@@ -382,7 +382,7 @@ fn examine(
     // (`COPY package*.json ./`) are not copied twice.
     let copied = dest
         .as_deref()
-        .map(|dest| copied_before(stages, index, copy, &files, dest))
+        .map(|dest| copied_before(cx, stages, index, copy, &files, dest))
         .unwrap_or_default();
     let to_copy: Vec<String> = files
         .iter()
@@ -1058,6 +1058,7 @@ fn logical_text(file: &Dockerfile, instruction: &Instruction, range: Range<usize
 /// The files of `files` that a COPY of the stage before `copy` already
 /// put into `dest`, the directory the install reads them from.
 fn copied_before(
+    cx: &Context,
     stages: &[Stage],
     index: usize,
     copy: &FullCopy,
@@ -1082,7 +1083,7 @@ fn copied_before(
             }
             continue;
         };
-        let into = copies::destination(&Scope::at(stages, index, earlier.span().start), to);
+        let into = copies::destination(&cx.scope_at(index, earlier.span().start), to);
         // Several sources, or one into a path ending in `/`, go into the
         // directory.
         let into_dir = sources.len() > 1 || to.ends_with('/') || to == ".";

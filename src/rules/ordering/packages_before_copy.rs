@@ -139,7 +139,7 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
             let Some(copy) = full_copy(instruction) else {
                 continue;
             };
-            let at_copy = Scope::at(&stages, index, instruction.span().start);
+            let at_copy = cx.scope_at(index, instruction.span().start);
             let dest = copies::destination(&at_copy, &copy.dest);
             // The instructions up to the next full copy, each judged once.
             let rest: Vec<&Instruction> = stage.body[position + 1..]
@@ -169,7 +169,7 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                     if group.as_ref().is_none_or(|(upto, _, _)| *upto <= i) {
                         let upto = i + (i..rest.len()).take_while(|&j| installs(j)).count();
                         let site = Site {
-                            stages: &stages,
+                            cx,
                             index,
                             copy: &copy,
                             dest: dest.as_deref(),
@@ -196,7 +196,7 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
 /// A full copy, and the instructions after it up to the last package RUN
 /// of a group.
 struct Site<'s, 'f> {
-    stages: &'s [Stage<'f>],
+    cx: &'s Context<'f>,
     index: usize,
     copy: &'s FullCopy<'f>,
     /// Where the copy writes, when dockfix can know it.
@@ -216,7 +216,7 @@ fn group_fix(
     between: &[&Instruction],
 ) -> (String, Option<Fix>) {
     let copy = site.copy;
-    let scope = Scope::at(site.stages, site.index, copy.instruction.span().start);
+    let scope = site.cx.scope_at(site.index, copy.instruction.span().start);
     let message = message(kind, copy.instruction);
     // A RUN that only installs packages reads no working directory, so it
     // moves up past a WORKDIR too, and past a COPY into the full copy's
@@ -233,9 +233,7 @@ fn group_fix(
     });
     let blocker = if copy_moves {
         match site.dest {
-            Some(dest) => {
-                copy_passes(file, site.stages, site.index, copy, dest, site.passed, None).err()
-            }
+            Some(dest) => copy_passes(site.cx, site.index, copy, dest, site.passed, None).err(),
             None => destination_problem(&scope, copy),
         }
     } else {
@@ -265,7 +263,7 @@ fn group_fix(
 /// `dest`, or a RUN that only changes files there.
 fn stays_inside(file: &Dockerfile, site: &Site, instruction: &Instruction, dest: &str) -> bool {
     let command = &instruction.command;
-    let scope = Scope::at(site.stages, site.index, instruction.span().start);
+    let scope = site.cx.scope_at(site.index, instruction.span().start);
     match command.name.as_str() {
         "copy" | "add" if !command.json => command
             .values

@@ -7,7 +7,6 @@ use super::packages_before_copy::{installs_packages_only, moved_before_copy, Fou
 use crate::facts::copies::full_copy;
 use crate::model::Stage;
 use crate::rules::{Context, Finding, FixSafety, Rule};
-use crate::scope::Scope;
 use crate::syntax::shell;
 
 pub static RULE: Rule = Rule {
@@ -140,7 +139,7 @@ fn installs_named(
     };
     Some(run_passes(
         file,
-        &Scope::at(stages, index, run.span().start),
+        &cx.scope_at(index, run.span().start),
         run,
         dest,
     ))

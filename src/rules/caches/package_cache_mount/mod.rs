@@ -12,7 +12,6 @@ use crate::fix::moves::{continuation_style, line_ending};
 use crate::fix::remove;
 use crate::model::{self, Stage, Variable};
 use crate::rules::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
-use crate::scope::Scope;
 use crate::syntax::{shell, Instruction};
 use crate::transforms::{self, CacheDir, CacheManager, YarnRelease};
 

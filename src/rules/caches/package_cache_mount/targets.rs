@@ -79,7 +79,10 @@ impl<'f> Site<'_, 'f> {
         if self.own.iter().any(|c| c.word(0) == Some("cd")) {
             return None;
         }
-        let workdir = Scope::at(self.stages, self.index, self.run.span().start).workdir?;
+        let workdir = self
+            .cx
+            .scope_at(self.index, self.run.span().start)
+            .workdir?;
         let target = match cache.env.iter().find_map(|v| self.vars.get(v)) {
             Some(variable) if variable.from_arg || !variable.value.starts_with('/') => return None,
             Some(variable) => normalize(&variable.value),
