@@ -133,11 +133,10 @@ fn removal(
                 _ => with_after,
             }
         };
-        let inside = run.lines.iter().filter(|l| {
-            matches!(l.kind, LineKind::Comment)
-                && l.span.start < range.end
-                && range.start < l.span.end
-        });
+        let inside = run
+            .lines_overlapping(range.clone())
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Comment));
         for line in inside {
             if !move_comments {
                 return Err("a comment line sits in what would be removed".into());
@@ -179,11 +178,10 @@ pub fn word(
     word: Range<usize>,
 ) -> Result<Range<usize>, String> {
     let plain = whitespace_before(file, word.start)..word.end;
-    let Some(index) = run
-        .lines
-        .iter()
-        .position(|l| l.content.start <= word.start && word.end <= l.content.end)
-    else {
+    let Some(index) = run.line_index(word.start).filter(|&i| {
+        let content = &run.lines[i].content;
+        content.start <= word.start && word.end <= content.end
+    }) else {
         // In a heredoc body, where a line is the shell's own.
         return Ok(plain);
     };

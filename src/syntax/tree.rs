@@ -206,6 +206,23 @@ impl Instruction {
         start..end
     }
 
+    /// The index of the physical line holding file offset `at`, found by
+    /// binary search: a long RUN asks for many offsets.
+    pub fn line_index(&self, at: usize) -> Option<usize> {
+        let i = self.lines.partition_point(|l| l.span.end <= at);
+        self.lines
+            .get(i)
+            .filter(|l| l.span.contains(&at))
+            .map(|_| i)
+    }
+
+    /// The physical lines that overlap `range`.
+    pub fn lines_overlapping(&self, range: Range<usize>) -> &[PhysLine] {
+        let from = self.lines.partition_point(|l| l.span.end <= range.start);
+        let to = from + self.lines[from..].partition_point(|l| l.span.start < range.end);
+        &self.lines[from..to]
+    }
+
     /// File range of a logical range.
     pub fn file_range(&self, logical: Range<usize>) -> Range<usize> {
         self.logical.file_range(logical)

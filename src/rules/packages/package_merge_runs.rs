@@ -6,7 +6,7 @@ use crate::fix::moves;
 use crate::model;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::shell::{self, Script};
-use crate::syntax::{Dockerfile, Instruction, ItemKind};
+use crate::syntax::{Dockerfile, Instruction, Item, ItemKind};
 use crate::transforms::{package_managers, PackageManager};
 
 pub static RULE: Rule = Rule {
@@ -165,11 +165,21 @@ fn sets_shell_state(script: &Script) -> bool {
 
 /// Only comment and blank lines between the two.
 fn adjacent(file: &Dockerfile, first: &Instruction, second: &Instruction) -> bool {
+    between(file, first, second).all(|i| matches!(i.kind, ItemKind::Comment | ItemKind::Blank))
+}
+
+/// The items between the two instructions, found by binary search: the
+/// rule asks of every pair of instructions.
+fn between<'f>(
+    file: &'f Dockerfile,
+    first: &Instruction,
+    second: &Instruction,
+) -> impl Iterator<Item = &'f Item> {
     let (end, start) = (first.span().end, second.span().start);
-    file.items
+    let from = file.items.partition_point(|i| i.span.start < end);
+    file.items[from..]
         .iter()
-        .filter(|i| i.span.start >= end && i.span.end <= start)
-        .all(|i| matches!(i.kind, ItemKind::Comment | ItemKind::Blank))
+        .take_while(move |i| i.span.end <= start)
 }
 
 /// Replaces what lies between the end of the first RUN's command and the
@@ -180,10 +190,7 @@ fn join(file: &Dockerfile, first: &Instruction, second: &Instruction) -> Edit {
     let eol = moves::line_ending(file, first);
     let first_end = first.args_range().end;
     let second_start = second.args_range().start;
-    let comments: String = file
-        .items
-        .iter()
-        .filter(|i| i.span.start >= first.span().end && i.span.end <= second.span().start)
+    let comments: String = between(file, first, second)
         .filter(|i| matches!(i.kind, ItemKind::Comment))
         .map(|i| String::from_utf8_lossy(&src[i.span.clone()]).into_owned())
         .collect();

@@ -544,6 +544,10 @@ fn sorted<'a>(words: &[Option<&'a str>]) -> Vec<Option<&'a str>> {
     words
 }
 
+/// The longest physical line joined packages make, short of BuildKit's
+/// limit with room for what follows them on the line.
+const LONGEST_LINE: usize = crate::syntax::MAX_LINE - 256;
+
 /// The edits: removed commands go (comment lines in their way move above
 /// the RUN), joined packages follow the last package of the install they
 /// join, and moved cleanups follow the command that ends their run.
@@ -566,7 +570,8 @@ fn edits(
     let mut inserts: BTreeMap<usize, String> = BTreeMap::new();
     let eol = moves::line_ending(file, run);
     let escape = file.escape as char;
-    let line_of = |at: usize| run.lines.iter().position(|l| l.span.contains(&at));
+    let line_of = |at: usize| run.line_index(at);
+    let (continued_indent, leading) = moves::continuation_style(file, run);
     for (&at, words) in &plan.added {
         let target = install(&commands[units[at].command.expect("an install is a command")])
             .expect("an install step");
@@ -599,18 +604,27 @@ fn edits(
         let listed = indent.is_some();
         let indent = indent.unwrap_or_default();
         let mut previous_line = None;
+        // Joined on one line, the packages go on a continuation line
+        // before the line reaches the length BuildKit refuses.
+        let line_len = line_of(last.start).map_or(0, |l| run.lines[l].span.len());
+        let tail = line_of(last.start).map_or(0, |l| run.lines[l].span.end - last.end);
+        let mut width = line_len;
         for word in words {
             let line = line_of(word.start);
+            let word = text(word);
             if listed && line != previous_line {
                 entry.push_str(&format!(" {escape}{eol}{indent}"));
+            } else if !listed && width + 1 + word.len() > LONGEST_LINE {
+                entry.push_str(&format!(" {escape}{eol}{continued_indent}"));
+                width = continued_indent.len() + tail;
             } else {
                 entry.push(' ');
             }
+            width += 1 + word.len();
             previous_line = line;
-            entry.push_str(&text(word));
+            entry.push_str(&word);
         }
     }
-    let (indent, leading) = moves::continuation_style(file, run);
     let continued = run
         .lines
         .iter()
@@ -619,8 +633,8 @@ fn edits(
         > 1;
     let separator = match (continued, leading) {
         (false, _) => " && ".to_string(),
-        (true, true) => format!(" {escape}{eol}{indent}&& "),
-        (true, false) => format!(" && {escape}{eol}{indent}"),
+        (true, true) => format!(" {escape}{eol}{continued_indent}&& "),
+        (true, false) => format!(" && {escape}{eol}{continued_indent}"),
     };
     for (&after, cleanups) in &plan.moved {
         let end = units[after].range.end;
@@ -632,4 +646,42 @@ fn edits(
     }
     edits.extend(inserts.into_iter().map(|(at, text)| Edit::insert(at, text)));
     Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{fix, Settings};
+    use crate::rules::{selection, CacheStyle};
+    use crate::syntax::MAX_LINE;
+
+    /// Packages joined on one line go on continuation lines before the
+    /// line is one BuildKit refuses.
+    #[test]
+    fn joined_packages_stay_under_buildkit_line_limit() {
+        // Long names, so that a line passes the limit with few commands.
+        let count = 1_500;
+        let mut source = String::from("FROM debian\nRUN apt-get update");
+        for i in 0..count {
+            source += &format!(
+                " \\\n    && apt-get install -y package{i}-{}",
+                "x".repeat(40)
+            );
+        }
+        source += "\n";
+        let settings = Settings {
+            rules: selection(&["DF218".into()], &[], CacheStyle::Cleanup, &[]).unwrap(),
+            unsafe_fixes: true,
+            build_context: None,
+            companions: false,
+            pins: None,
+            ecosystems: crate::deps::Ecosystems::builtin(),
+        };
+        let fixed =
+            String::from_utf8(fix(source.as_bytes(), &settings).unwrap().file.source).unwrap();
+        assert_eq!(fixed.matches("apt-get install").count(), 1);
+        assert_eq!(fixed.matches(" package").count(), count);
+        let longest = fixed.lines().map(str::len).max().unwrap();
+        assert!(longest < MAX_LINE, "a line of {longest} bytes");
+        assert!(fixed.lines().count() > 3, "the packages are on one line");
+    }
 }
