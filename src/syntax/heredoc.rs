@@ -16,6 +16,11 @@ pub struct Opener {
 /// The heredoc openers of a logical line. A line the shell lexer rejects
 /// (an unterminated quote, say) has none, as in BuildKit.
 pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
+    // An opener's word holds `<<`, escaped or not: a line with fewer than
+    // two `<` has none, and most lines are spared the word splitting.
+    if line.iter().filter(|&&b| b == b'<').count() < 2 {
+        return Ok(Vec::new());
+    }
     let Some(words) = shell_words(line, true) else {
         return Ok(Vec::new());
     };
