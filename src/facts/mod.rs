@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub ecosystems: &'a crate::deps::Ecosystems,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
+    /// The file's stages, found once for all the rules.
+    stages: std::cell::OnceCell<Vec<crate::model::Stage<'a>>>,
     /// What each instruction sees of the variables and WORKDIRs before it.
     scopes: std::cell::OnceCell<crate::scope::Scopes<'a>>,
     /// Where each instruction runs, for the rules that read scripts.
@@ -53,9 +55,15 @@ impl<'a> Context<'a> {
             commands: Default::default(),
             sites: Default::default(),
             scopes: Default::default(),
+            stages: Default::default(),
             first_later: Default::default(),
             file_facts: Default::default(),
         }
+    }
+
+    /// The file's stages; see `model::stages`.
+    pub(crate) fn stages(&self) -> &[crate::model::Stage<'a>] {
+        self.stages.get_or_init(|| crate::model::stages(self.file))
     }
 
     /// What the instruction at file offset `at` in stage `index` sees;
@@ -69,7 +77,7 @@ impl<'a> Context<'a> {
     /// Where each instruction runs; see `scripts::Sites`.
     pub(crate) fn sites(&self) -> &scripts::Sites<'a> {
         self.sites
-            .get_or_init(|| scripts::Sites::new(&crate::model::stages(self.file)))
+            .get_or_init(|| scripts::Sites::new(self.stages()))
     }
 
     /// The answer to a question about the whole file, found once per
@@ -101,10 +109,7 @@ impl<'a> Context<'a> {
         if let Some(table) = self.first_later.borrow().get(key) {
             return std::rc::Rc::clone(table);
         }
-        let table = std::rc::Rc::new(crate::model::FirstLater::new(
-            &crate::model::stages(self.file),
-            test,
-        ));
+        let table = std::rc::Rc::new(crate::model::FirstLater::new(self.stages(), test));
         self.first_later
             .borrow_mut()
             .insert(key.to_string(), std::rc::Rc::clone(&table));
@@ -114,6 +119,6 @@ impl<'a> Context<'a> {
     /// Every command of every shell-form RUN; see `commands::run_commands`.
     pub(crate) fn run_commands(&self) -> &[commands::RunCommand] {
         self.commands
-            .get_or_init(|| commands::run_commands(self.file, &crate::model::stages(self.file)))
+            .get_or_init(|| commands::run_commands(self.file, self.stages()))
     }
 }

@@ -69,7 +69,7 @@ const RECIPE: &str = "rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt:
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let Some(last) = stages.len().checked_sub(1) else {
         return Vec::new();
     };
@@ -79,21 +79,21 @@ fn check(cx: &Context) -> Vec<Finding> {
             continue;
         };
         // Once per lineage: an ancestor that mounts apt's cache gets it.
-        let ancestor_mounts = model::lineage(&stages, index)
+        let ancestor_mounts = model::lineage(stages, index)
             .skip(1)
             .any(|s| s.body.iter().any(|i| mounts_archives(i)));
         let run = stage.body[position];
         let has_recipe = ancestor_mounts
-            || model::earlier(&stages, index, position)
+            || model::earlier(stages, index, position)
                 .any(|i| i.mentions(&file.source, &["docker-clean"]));
         if has_recipe {
             continue;
         }
-        let unmounted = model::later_runs(&stages, index, position).find(|r| {
+        let unmounted = model::later_runs(stages, index, position).find(|r| {
             crate::syntax::names_program(&file.source[r.span()], &["apt-get", "apt", "aptitude"])
                 && !mounts_archives(r)
         });
-        let shipped = model::lineage(&stages, last).any(|s| std::ptr::eq(s, stage));
+        let shipped = model::lineage(stages, last).any(|s| std::ptr::eq(s, stage));
         let mut message = RULE.summary.to_string();
         let fix = match unmounted {
             Some(other) => {

@@ -74,7 +74,7 @@ const BUILTINS: &[&str] = &[
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, instruction) in stage.body.iter().enumerate() {
@@ -97,7 +97,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 )
             } else if has_comment_lines(instruction) {
                 Err("a comment line inside it would be lost".to_string())
-            } else if sets_shell(&stages, index, position) {
+            } else if sets_shell(stages, index, position) {
                 Err("a SHELL instruction changes the shell that runs it".to_string())
             } else {
                 // The logical line is exactly what `/bin/sh -c` receives.
@@ -115,7 +115,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                 ),
                 Ok(words) => {
                     let edit = Edit::replace(instruction.args_range(), json_array(&words));
-                    let (applicability, message) = match safety(&stages, index, instruction) {
+                    let (applicability, message) = match safety(stages, index, instruction) {
                         Ok(()) => (Applicability::Safe, summary),
                         Err(why) => (
                             Applicability::Unsafe,

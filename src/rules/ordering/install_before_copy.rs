@@ -133,11 +133,11 @@ them as it reads the project.
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         // Ecosystems already installed in this stage chain before a full copy.
-        let mut installed: Vec<&str> = model::lineage(&stages, index)
+        let mut installed: Vec<&str> = model::lineage(stages, index)
             .skip(1)
             .flat_map(|s| s.body.iter().flat_map(|i| dep_commands(cx, i)))
             .filter(|(d, _)| d.role == Role::Install)
@@ -145,7 +145,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             .collect();
         for (position, instruction) in stage.body.iter().enumerate() {
             if let Some(copy) = full_copy(instruction) {
-                if let Some(finding) = examine(cx, &stages, index, position, &copy, &installed) {
+                if let Some(finding) = examine(cx, stages, index, position, &copy, &installed) {
                     findings.push(finding);
                 }
             }

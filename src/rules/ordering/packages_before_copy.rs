@@ -5,7 +5,7 @@ use super::copy_passes::{changes_only_inside, copy_passes, under};
 use crate::edit::Edit;
 use crate::facts::copies::{self, full_copy, FullCopy, INERT};
 use crate::fix::moves;
-use crate::model::{self, Stage};
+use crate::model::Stage;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction};
@@ -132,7 +132,7 @@ static SYSTEM_PACKAGES: Installs = Installs {
 /// The findings for every group of `kind`'s install RUNs after a full
 /// copy.
 pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, instruction) in stage.body.iter().enumerate() {
@@ -148,7 +148,7 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
                 .take_while(|next| full_copy(next).is_none())
                 .collect();
             let found: Vec<Found> = (0..rest.len())
-                .map(|i| (kind.installs)(cx, &stages, index, position + 1 + i, dest.as_deref()))
+                .map(|i| (kind.installs)(cx, stages, index, position + 1 + i, dest.as_deref()))
                 .collect();
             let installs = |i: usize| matches!(found[i], Some(Ok(())));
             // The group of install RUNs the RUN at each index belongs to

@@ -70,7 +70,7 @@ fn in_cache(path: &str) -> bool {
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, &run) in stage.body.iter().enumerate() {
@@ -79,7 +79,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             };
             let mut apk = apk;
             // An index an earlier RUN left is what the `rm` removes.
-            let earlier_index = model::earlier_runs(&stages, index, position)
+            let earlier_index = model::earlier_runs(stages, index, position)
                 .filter_map(|r| ApkUse::of(file, r))
                 .any(|u| !u.all_no_cache || !u.redundant.is_empty());
             if earlier_index {
@@ -93,7 +93,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             let reader = scripts::run_use(cx, run, &["apk"])
                 .map(|why| format!("the RUN runs {why}"))
                 .or_else(|| {
-                    model::later_runs(&stages, index, position)
+                    model::later_runs(stages, index, position)
                         .any(|r| ApkUse::of(file, r).is_some_and(|u| !u.all_no_cache))
                         .then(|| "a later RUN runs apk without --no-cache".to_string())
                 })

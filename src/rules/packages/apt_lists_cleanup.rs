@@ -4,7 +4,6 @@
 use crate::facts::apt::{cached_lists, later_lists_use, AptUse, LISTS};
 use crate::fix::append::append_command;
 use crate::fix::moves;
-use crate::model;
 use crate::rules::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::{shell, Dockerfile, Instruction};
 
@@ -70,7 +69,7 @@ that runs in another shell (SHELL) is left alone.
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, run) in stage.body.iter().enumerate() {

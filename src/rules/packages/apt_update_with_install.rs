@@ -87,11 +87,11 @@ fn changes_sources(text: &[u8]) -> bool {
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     // Each stage starts from where the stage it builds on ended.
     let mut ends: Vec<Before> = Vec::with_capacity(stages.len());
-    for stage in &stages {
+    for stage in stages {
         let mut before = stage.parent.map(|p| ends[p]).unwrap_or_default();
         for (position, &instruction) in stage.body.iter().enumerate() {
             let apt = AptUse::of(file, instruction);

@@ -36,7 +36,7 @@ pub fn findings(
     not_fixed: impl Fn(&[Stage], &[RunCommand], &RunCommand) -> Option<String>,
 ) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let Some(last) = stages.len().checked_sub(1) else {
         return Vec::new();
     };
@@ -50,7 +50,7 @@ pub fn findings(
         chain.reverse();
         chain
     };
-    let settings = configured(&stages, &lineage, cache);
+    let settings = configured(stages, &lineage, cache);
     let mut in_lineage = vec![false; stages.len()];
     for &index in &lineage {
         in_lineage[index] = true;
@@ -106,7 +106,7 @@ pub fn findings(
                 })
                 .or_else(|| scripts::later_use(cx, index, position, &[cache.tool]))
                 .or_else(|| own_place(&file.source, &own, cache))
-                .or_else(|| not_fixed(&stages, commands, install));
+                .or_else(|| not_fixed(stages, commands, install));
             let fix = match why {
                 Some(why) => Err(why),
                 None => append_command(file, run, cache.clean),

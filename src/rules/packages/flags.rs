@@ -98,7 +98,7 @@ pub fn flag_findings_at(
     applicability: Applicability,
     fix: impl Fn(&[Stage], &RunCommand) -> Option<(String, Vec<Edit>)>,
 ) -> Vec<Finding> {
-    let stages = crate::model::stages(cx.file);
+    let stages = cx.stages();
     missing_flag(cx.run_commands(), spec)
         .into_iter()
         .filter_map(|(command, at)| {
@@ -106,7 +106,7 @@ pub fn flag_findings_at(
                 Place::Subcommand => at,
                 Place::Program => command.words[program_len(command, spec)? - 1].1.end,
             };
-            let (mut message, mut edits) = fix(&stages, command)?;
+            let (mut message, mut edits) = fix(stages, command)?;
             edits.insert(0, Edit::insert(at, format!(" {}", spec.insert)));
             if command.shell_error {
                 message += "; not fixed: dockfix cannot read this RUN's shell";

@@ -3,7 +3,6 @@
 
 use crate::edit::Edit;
 use crate::fix::moves;
-use crate::model;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::shell::{self, Script};
 use crate::syntax::{Dockerfile, Instruction, Item, ItemKind};
@@ -64,9 +63,9 @@ warns about them inside a continuation).
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
-    for stage in &stages {
+    for stage in stages {
         for pair in stage.body.windows(2) {
             let (first, second) = (pair[0], pair[1]);
             if !mergeable(file, first, second) {

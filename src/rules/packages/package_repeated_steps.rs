@@ -8,7 +8,6 @@ use crate::edit::Edit;
 use crate::facts::commands::{instruction_commands, RunCommand};
 use crate::facts::package_install::{install, Install};
 use crate::fix::{moves, remove};
-use crate::model;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 use crate::transforms::{package_managers, PackageManager};
@@ -81,7 +80,7 @@ differently from installing them one after another when they conflict.
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
     let mut findings = Vec::new();
-    for (index, stage) in model::stages(file).iter().enumerate() {
+    for (index, stage) in cx.stages().iter().enumerate() {
         for run in &stage.body {
             if let Some(finding) = finding(file, run, index) {
                 findings.push(finding);

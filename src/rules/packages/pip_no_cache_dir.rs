@@ -72,7 +72,8 @@ fn check(cx: &Context) -> Vec<Finding> {
         ..PIP
     };
     // Whether each stage configures pip not to cache, read once.
-    let configured: Vec<bool> = crate::model::stages(cx.file)
+    let configured: Vec<bool> = cx
+        .stages()
         .iter()
         .map(|stage| stage.body.iter().any(|i| sets_no_cache_dir(i)))
         .collect();

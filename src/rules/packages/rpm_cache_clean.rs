@@ -162,7 +162,7 @@ const ELSEWHERE: &[&str] = &[
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let stages = model::stages(file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, run) in stage.body.iter().enumerate() {
@@ -203,7 +203,7 @@ fn check(cx: &Context) -> Vec<Finding> {
                         next.start_line
                     )
                 });
-            let blocker = later_user(cx, &stages, index, position, &names).or(merge);
+            let blocker = later_user(cx, stages, index, position, &names).or(merge);
             let (message, fix) = match (blocker, append_command(file, run, &clean)) {
                 (Some(why), _) | (None, Err(why)) => (format!("{message}; not fixed: {why}"), None),
                 (None, Ok(edit)) => (

@@ -64,7 +64,7 @@ const PRESENT: &[&str] = &[
 ];
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
+    let stages = cx.stages();
     let commands = cx.run_commands();
     let mut findings = Vec::new();
     for install in commands {
@@ -80,11 +80,11 @@ fn check(cx: &Context) -> Vec<Finding> {
             message: format!("{}; not fixed: {why}", RULE.summary),
             fix: None,
         };
-        if let Some(why) = berry(cx, &stages, commands, install) {
+        if let Some(why) = berry(cx, stages, commands, install) {
             findings.push(report(format!("{why}, whose option is --immutable")));
             continue;
         }
-        findings.push(match lockfile(cx, &stages, commands, install) {
+        findings.push(match lockfile(cx, stages, commands, install) {
             Ok(line) => Finding {
                 rule: &RULE,
                 range: install.range.clone(),

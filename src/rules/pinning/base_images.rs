@@ -1,6 +1,7 @@
 //! The images FROM lines pull, where each is written, and what pinning may
 //! rewrite: the FROM itself, or the default of the global ARG it names.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -150,6 +151,14 @@ pub fn images(file: &Dockerfile) -> Vec<BaseImage> {
         .filter(|i| i.command.name == "arg")
         .collect();
     let unpulled = &crate::transforms::pinning().unpulled;
+    // The first stage of each name: a FROM names an earlier stage when
+    // that stage's index is lower.
+    let mut first_named: HashMap<&str, usize> = HashMap::new();
+    for (index, stage) in stages.iter().enumerate() {
+        if let Some(name) = &stage.name {
+            first_named.entry(name).or_insert(index);
+        }
+    }
     let mut images = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         let from = stage.from;
@@ -158,9 +167,7 @@ pub fn images(file: &Dockerfile) -> Vec<BaseImage> {
         let local = |name: &str| {
             let name = name.to_lowercase();
             unpulled.contains(&name)
-                || stages[..index]
-                    .iter()
-                    .any(|s| s.name.as_ref() == Some(&name))
+                || first_named.get(name.as_str()).is_some_and(|&i| i < index)
         };
         if text.is_empty() || local(&text) {
             continue;

@@ -103,7 +103,7 @@ the user's other tools may need to write (`~/go/bin` beside
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let stages = model::stages(cx.file);
+    let stages = cx.stages();
     let mut findings = Vec::new();
     // Each stage is walked forward from where the stage it builds on ended,
     // carrying the variables set so far and the last USER.
@@ -113,7 +113,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         for (position, &run) in stage.body.iter().enumerate() {
             // ONBUILD triggers run in another build, whose cache is its own.
             if run.command.name == "run" {
-                findings.extend(site_findings(cx, &stages, (index, position), &set, user));
+                findings.extend(site_findings(cx, stages, (index, position), &set, user));
             }
             model::set_variables(&mut set, run);
             if run.command.name == "user" {
@@ -337,10 +337,9 @@ impl<'f> Site<'_, 'f> {
 fn invocation<'m>(manager: &'m CacheManager, command: &RunCommand) -> Option<&'m str> {
     let program = manager.programs.iter().find(|p| {
         p.split(' ').enumerate().all(|(i, part)| {
-            command
-                .word(i)
-                .map(shell::program)
-                .is_some_and(|w| w == part || (i == 0 && w.ends_with(&format!("/{part}"))))
+            command.word(i).map(shell::program).is_some_and(|w| {
+                w == part || (i == 0 && w.strip_suffix(part).is_some_and(|d| d.ends_with('/')))
+            })
         })
     })?;
     let help = std::cell::Cell::new(false);
