@@ -425,30 +425,41 @@ pub(super) fn guarded(name: &str, out: &mut Output, work: impl FnOnce(&mut Outpu
     });
 }
 
-/// Runs `work`, catching a panic as its message and place. The panic hook
-/// is silenced meanwhile, so the message is reported once, with the file,
-/// in whatever format the run prints (never on stdout, never twice).
+/// Runs `work`, catching a panic as its message and place. Meanwhile the
+/// panic hook records the message instead of printing it, so it is
+/// reported once, with the file, in whatever format the run prints (never
+/// on stdout, never twice). The hook is installed once and asks a
+/// thread-local flag: a hook swapped in and out per call would, with two
+/// threads, let one restore the default while the other is inside.
 pub(super) fn isolated<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     thread_local! {
         static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+        static INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic without a message");
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        let text = format!("{message}{at}").replace(['\r', '\n'], " ");
-        PANIC.with(|p| *p.borrow_mut() = Some(text));
-    }));
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !INSIDE.with(std::cell::Cell::get) {
+                return previous(info);
+            }
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_default();
+            let text = format!("{message}{at}").replace(['\r', '\n'], " ");
+            PANIC.with(|p| *p.borrow_mut() = Some(text));
+        }));
+    });
+    let outer = INSIDE.with(|i| i.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-    std::panic::set_hook(previous);
+    INSIDE.with(|i| i.set(outer));
     result.map_err(|_| {
         PANIC
             .with(|p| p.borrow_mut().take())
