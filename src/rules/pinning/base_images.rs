@@ -166,8 +166,7 @@ pub fn images(file: &Dockerfile) -> Vec<BaseImage> {
         // BuildKit expands ARGs before it looks for a stage of that name.
         let local = |name: &str| {
             let name = name.to_lowercase();
-            unpulled.contains(&name)
-                || first_named.get(name.as_str()).is_some_and(|&i| i < index)
+            unpulled.contains(&name) || first_named.get(name.as_str()).is_some_and(|&i| i < index)
         };
         if text.is_empty() || local(&text) {
             continue;
