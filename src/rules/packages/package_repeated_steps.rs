@@ -293,11 +293,11 @@ fn step(src: &[u8], manager: &PackageManager, command: &RunCommand) -> Step {
     if !manager.programs.iter().any(|p| p == program) && program != "rm" {
         return Step::Other;
     }
+    // An install that names no package (`apt-get -f install`) repairs
+    // what is there: nothing joins it.
+    let installs = install(command).is_some_and(|i| !i.packages.is_empty());
     if !prefix(src, command).is_empty() {
-        return match install(command) {
-            Some(_) => Step::Install,
-            None => Step::Other,
-        };
+        return if installs { Step::Install } else { Step::Other };
     }
     // Quiet and non-interactive options change no update or cleanup.
     let quiet = [
@@ -333,7 +333,7 @@ fn step(src: &[u8], manager: &PackageManager, command: &RunCommand) -> Step {
             });
         return if caches { Step::Cleanup } else { Step::Other };
     }
-    if install(command).is_some() {
+    if installs {
         return Step::Install;
     }
     Step::Other
