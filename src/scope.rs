@@ -139,27 +139,21 @@ const STRIDE: usize = 64;
 /// asking at every instruction would be quadratic. Each stage keeps the
 /// scope before every `STRIDE`-th instruction of its body, found on first
 /// use; a question replays at most `STRIDE` instructions from the nearest.
-pub struct Scopes<'f> {
-    stages: Vec<Stage<'f>>,
+#[derive(Default)]
+pub struct Scopes {
     snapshots: RefCell<HashMap<usize, Rc<Vec<Scope>>>>,
 }
 
-impl<'f> Scopes<'f> {
-    pub fn new(stages: Vec<Stage<'f>>) -> Self {
-        Scopes {
-            stages,
-            snapshots: Default::default(),
-        }
-    }
-
-    /// `Scope::at(stages, index, at)`, for `stages` of the same file.
-    pub fn at(&self, index: usize, at: usize) -> Scope {
-        let body = &self.stages[index].body;
+impl Scopes {
+    /// `Scope::at(stages, index, at)`; every question asks of the same
+    /// file's `stages`.
+    pub fn at(&self, stages: &[Stage], index: usize, at: usize) -> Scope {
+        let body = &stages[index].body;
         if body.first().is_none_or(|first| first.span().start >= at) {
-            return Scope::at(&self.stages, index, at);
+            return Scope::at(stages, index, at);
         }
         let before = body.partition_point(|i| i.span().start < at);
-        let snapshots = self.snapshots(index);
+        let snapshots = self.snapshots(stages, index);
         let mut scope = snapshots[before / STRIDE].clone();
         for instruction in &body[before / STRIDE * STRIDE..before] {
             scope.apply(instruction);
@@ -170,9 +164,8 @@ impl<'f> Scopes<'f> {
     /// The scope before every `STRIDE`-th instruction of stage `index`,
     /// and after its last (`Vec::last`), built on the stages it builds on
     /// first, without recursion: a chain of stages can be long.
-    fn snapshots(&self, index: usize) -> Rc<Vec<Scope>> {
-        let chain: Vec<usize> =
-            std::iter::successors(Some(index), |&i| self.stages[i].parent).collect();
+    fn snapshots(&self, stages: &[Stage], index: usize) -> Rc<Vec<Scope>> {
+        let chain: Vec<usize> = std::iter::successors(Some(index), |&i| stages[i].parent).collect();
         let mut base = Scope {
             vars: BTreeMap::new(),
             workdir: None,
@@ -184,7 +177,7 @@ impl<'f> Scopes<'f> {
             }
             let mut snapshots = Vec::new();
             let mut scope = base;
-            for (i, instruction) in self.stages[stage].body.iter().enumerate() {
+            for (i, instruction) in stages[stage].body.iter().enumerate() {
                 if i % STRIDE == 0 {
                     snapshots.push(scope.clone());
                 }
@@ -291,7 +284,7 @@ mod tests {
         }
         let file = parse(source.as_bytes()).unwrap();
         let all = stages(&file);
-        let scopes = Scopes::new(stages(&file));
+        let scopes = Scopes::default();
         for (index, stage) in all.iter().enumerate() {
             let mut offsets = vec![stage.from.span().start, stage.from.span().end];
             for instruction in &stage.body {
@@ -299,14 +292,14 @@ mod tests {
             }
             for at in offsets {
                 assert_eq!(
-                    scopes.at(index, at),
+                    scopes.at(&all, index, at),
                     Scope::at(&all, index, at),
                     "stage {index}, offset {at}"
                 );
             }
         }
         assert_eq!(
-            scopes.at(1, source.len()).expand("$W69").as_deref(),
+            scopes.at(&all, 1, source.len()).expand("$W69").as_deref(),
             Some("y/69")
         );
     }

@@ -31,7 +31,7 @@ pub struct Context<'a> {
     /// The file's stages, found once for all the rules.
     stages: std::cell::OnceCell<Vec<crate::model::Stage<'a>>>,
     /// What each instruction sees of the variables and WORKDIRs before it.
-    scopes: std::cell::OnceCell<crate::scope::Scopes<'a>>,
+    scopes: crate::scope::Scopes,
     /// Where each instruction runs, for the rules that read scripts.
     sites: std::cell::OnceCell<scripts::Sites<'a>>,
     /// The first later instruction passing a test, by the test's name.
@@ -69,9 +69,7 @@ impl<'a> Context<'a> {
     /// What the instruction at file offset `at` in stage `index` sees;
     /// see `scope::Scopes`.
     pub(crate) fn scope_at(&self, index: usize, at: usize) -> crate::scope::Scope {
-        self.scopes
-            .get_or_init(|| crate::scope::Scopes::new(crate::model::stages(self.file)))
-            .at(index, at)
+        self.scopes.at(self.stages(), index, at)
     }
 
     /// Where each instruction runs; see `scripts::Sites`.

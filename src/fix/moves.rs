@@ -74,10 +74,12 @@ pub fn line_ending(file: &Dockerfile, instruction: &Instruction) -> String {
 
 fn item_index(file: &Dockerfile, instruction: &Instruction) -> usize {
     let start = instruction.span().start;
-    file.items
-        .iter()
-        .position(|i| i.span.start == start)
-        .expect("every instruction is an item")
+    let index = file.items.partition_point(|i| i.span.start < start);
+    assert!(
+        file.items.get(index).is_some_and(|i| i.span.start == start),
+        "every instruction is an item"
+    );
+    index
 }
 
 /// The first of the comment lines directly above item `index` (or `index`).
