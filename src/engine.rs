@@ -3,6 +3,8 @@
 //! re-parsed (it must parse), and the rules run again until nothing more
 //! applies, so a second run never changes the output.
 
+use std::collections::HashSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::edit::{self, Edit};
@@ -46,9 +48,16 @@ pub fn lint(file: &Dockerfile, settings: &Settings) -> Vec<Finding> {
 
 /// The findings kept, and those suppressions silence.
 pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Finding>) {
+    let (suppressions, _) = crate::suppress::read(file);
+    let offered = |id: &str, at: usize, safe: bool| {
+        settings.rules.iter().any(|r| r.id == id)
+            && (safe || settings.unsafe_fixes)
+            && !suppressions.silences(id, at)
+    };
     let mut cx = Context::new(file, settings.build_context, settings.companions);
     cx.pins = settings.pins;
     cx.ecosystems = settings.ecosystems;
+    cx.offered = &offered;
     let mut findings: Vec<Finding> = settings
         .rules
         .iter()
@@ -58,9 +67,35 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
     for finding in &mut findings {
         keep_bytes(finding, &file.source, utf8);
     }
+    drop_orphans(&mut findings);
     findings.sort_by_key(|f| (f.range.start, f.rule.id));
-    let (suppressions, _) = crate::suppress::read(file);
     findings.into_iter().partition(|f| !suppressions.covers(f))
+}
+
+/// A finding whose fix requires fixes `keep_bytes` withdrew is about a
+/// change that will not be made: it goes.
+fn drop_orphans(findings: &mut Vec<Finding>) {
+    if findings
+        .iter()
+        .all(|f| f.fix.as_ref().is_none_or(|fix| fix.requires.is_empty()))
+    {
+        return;
+    }
+    let fixed: HashSet<(&str, Range<usize>)> = findings
+        .iter()
+        .filter(|f| f.fix.is_some())
+        .map(|f| (f.rule.id, f.range.clone()))
+        .collect();
+    let kept: Vec<bool> = findings
+        .iter()
+        .map(|f| {
+            f.fix
+                .as_ref()
+                .is_none_or(|fix| fix.requires.iter().all(|r| fixed.contains(r)))
+        })
+        .collect();
+    let mut kept = kept.into_iter();
+    findings.retain(|_| kept.next().expect("one flag per finding"));
 }
 
 /// Rules build their edits as text, reading the file's bytes as UTF-8 with
@@ -178,29 +213,34 @@ fn settle(
         let mut accepted: Vec<Edit> = Vec::new();
         let mut taken = Taken::default();
         let mut rules = Vec::new();
-        for finding in findings.iter().filter(|f| settings.applies(f)) {
-            let edits = &finding
-                .fix
-                .as_ref()
-                .expect("applies() checked the fix")
-                .edits;
+        let mut fixed: HashSet<(&str, Range<usize>)> = HashSet::new();
+        // A fix that requires others is weighed after every other one.
+        let (free, bound): (Vec<&Finding>, Vec<&Finding>) = findings
+            .iter()
+            .filter(|f| settings.applies(f))
+            .partition(|f| f.fix.as_ref().is_some_and(|fix| fix.requires.is_empty()));
+        for finding in free.into_iter().chain(bound) {
+            let fix = finding.fix.as_ref().expect("applies() checked the fix");
+            if !fix
+                .requires
+                .iter()
+                .all(|(rule, range)| fixed.contains(&(*rule, range.clone())))
+            {
+                continue;
+            }
             let mut own = Taken::default();
-            let clashes = edits.iter().any(|e| {
+            let clashes = fix.edits.iter().any(|e| {
                 let clash = taken.clashes(e) || own.clashes(e);
                 own.insert(e);
                 clash
             });
             if !clashes {
                 taken.0.extend(own.0);
-                accepted.extend(edits.iter().cloned());
-                for append in &finding
-                    .fix
-                    .as_ref()
-                    .expect("applies() checked the fix")
-                    .appends
-                {
+                accepted.extend(fix.edits.iter().cloned());
+                for append in &fix.appends {
                     add_lines(&mut companions, append);
                 }
+                fixed.insert((finding.rule.id, finding.range.clone()));
                 rules.push(finding.rule);
             }
         }
@@ -352,6 +392,67 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Settings running no rule, so the findings given are all there is.
+    fn no_rules() -> Settings<'static> {
+        Settings {
+            rules: Vec::new(),
+            unsafe_fixes: false,
+            build_context: None,
+            companions: false,
+            pins: None,
+            ecosystems: crate::deps::Ecosystems::builtin(),
+        }
+    }
+
+    fn fixing(id: &str, range: Range<usize>, edit: Edit) -> Finding {
+        Finding {
+            rule: crate::rules::find(id).unwrap(),
+            range,
+            message: String::new(),
+            fix: Some(crate::rules::Fix::new(Applicability::Safe, vec![edit])),
+        }
+    }
+
+    #[test]
+    fn a_fix_applies_only_with_every_fix_it_requires() {
+        let source = b"FROM a\nRUN b\n";
+        let run = |findings: Vec<Finding>| {
+            let file = parse(source).unwrap();
+            let fixed = fix_parsed(file, findings, &no_rules()).unwrap();
+            String::from_utf8(fixed.file.source).unwrap()
+        };
+        let first = || fixing("DF001", 7..10, Edit::replace(11..12, "c"));
+        // Overlaps the first, so it waits (for ever, no rule runs again).
+        let second = || fixing("DF002", 7..10, Edit::replace(11..12, "d"));
+        let requiring = |id: &'static str| {
+            let mut f = fixing("DF101", 0..4, Edit::insert(0, "# x\n"));
+            f.fix.as_mut().unwrap().requires = vec![(id, 7..10)];
+            f
+        };
+        // Given first, weighed after the fixes it requires.
+        assert_eq!(
+            run(vec![requiring("DF001"), first(), second()]),
+            "# x\nFROM a\nRUN c\n"
+        );
+        assert_eq!(
+            run(vec![requiring("DF002"), first(), second()]),
+            "FROM a\nRUN c\n"
+        );
+    }
+
+    #[test]
+    fn a_finding_whose_required_fix_was_withdrawn_goes() {
+        let mut withdrawn = fixing("DF001", 7..10, Edit::replace(11..12, "c"));
+        withdrawn.fix = None;
+        let mut requiring = fixing("DF101", 0..4, Edit::insert(0, "# x\n"));
+        requiring.fix.as_mut().unwrap().requires = vec![("DF001", 7..10)];
+        let other = fixing("DF002", 7..10, Edit::replace(11..12, "d"));
+        let mut findings = vec![requiring, withdrawn, other];
+        drop_orphans(&mut findings);
+        let ids: Vec<&str> = findings.iter().map(|f| f.rule.id).collect();
+        assert_eq!(ids, ["DF001", "DF002"]);
     }
 
     #[test]

@@ -25,9 +25,14 @@ pub struct Suppressions {
 
 impl Suppressions {
     pub fn covers(&self, finding: &Finding) -> bool {
+        self.silences(finding.rule.id, finding.range.start)
+    }
+
+    /// Whether rule `id` is silenced at offset `at`.
+    pub fn silences(&self, id: &str, at: usize) -> bool {
         self.silenced
             .iter()
-            .any(|(rule, range)| rule.id == finding.rule.id && range.contains(&finding.range.start))
+            .any(|(rule, range)| rule.id == id && range.contains(&at))
     }
 }
 

@@ -26,6 +26,11 @@ pub struct Context<'a> {
     pub pins: Option<&'a crate::pin::Pins>,
     /// The dependency ecosystems DF101 knows.
     pub ecosystems: &'a crate::deps::Ecosystems,
+    /// Whether this run applies a fix of rule `id` to a finding at offset
+    /// `at`, safe or not (the rule runs, `--unsafe` allows it, nothing
+    /// silences it): asked by a rule whose fix relies on another rule's
+    /// in the same round. Nothing, unless the engine says.
+    pub offered: &'a dyn Fn(&str, usize, bool) -> bool,
     /// The RUNs' commands, read once for all the rules that need them.
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
     /// The file's stages, found once for all the rules.
@@ -40,6 +45,10 @@ pub struct Context<'a> {
     file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
 }
 
+fn nothing_offered(_: &str, _: usize, _: bool) -> bool {
+    false
+}
+
 type FirstLaterTables<'a> = std::cell::RefCell<
     std::collections::HashMap<String, std::rc::Rc<crate::model::FirstLater<'a, String>>>,
 >;
@@ -52,6 +61,7 @@ impl<'a> Context<'a> {
             companions,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            offered: &nothing_offered,
             commands: Default::default(),
             sites: Default::default(),
             scopes: Default::default(),

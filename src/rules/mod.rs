@@ -83,6 +83,9 @@ pub struct Fix {
     /// Lines other files must hold for the fix to be right (an entry in
     /// .dockerignore); added when missing, so applying twice adds nothing.
     pub appends: Vec<Append>,
+    /// Fixes of other findings (rule ID and range) this one is right only
+    /// beside: it applies in a round that applies all of them, or waits.
+    pub requires: Vec<(&'static str, Range<usize>)>,
 }
 
 impl Fix {
@@ -91,6 +94,7 @@ impl Fix {
             applicability,
             edits,
             appends: Vec::new(),
+            requires: Vec::new(),
         }
     }
 }

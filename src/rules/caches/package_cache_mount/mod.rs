@@ -2,6 +2,7 @@
 //! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use super::run_user::{run_user, RunUser};
 use crate::edit::Edit;
@@ -103,8 +104,24 @@ the user's other tools may need to write (`~/go/bin` beside
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
+    planned(cx).iter().map(|p| p.finding.clone()).collect()
+}
+
+/// A finding of DF301, with the cache directories its fix mounts.
+pub struct Planned {
+    pub finding: Finding,
+    pub mounts: Vec<String>,
+}
+
+/// DF301's findings, found once per lint: DF302 asks which RUNs DF301
+/// gives a cache mount on apt's downloads.
+pub fn planned(cx: &Context) -> Rc<Vec<Planned>> {
+    cx.file_fact("DF301 findings", || Rc::new(find(cx)))
+}
+
+fn find(cx: &Context) -> Vec<Planned> {
     let stages = cx.stages();
-    let mut findings = Vec::new();
+    let mut found = Vec::new();
     // Each stage is walked forward from where the stage it builds on ended,
     // carrying the variables set so far and the last USER.
     let mut ends: Vec<(BTreeMap<String, Variable>, Option<&Instruction>)> = Vec::new();
@@ -113,7 +130,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         for (position, &run) in stage.body.iter().enumerate() {
             // ONBUILD triggers run in another build, whose cache is its own.
             if run.command.name == "run" {
-                findings.extend(site_findings(cx, stages, (index, position), &set, user));
+                found.extend(site_findings(cx, stages, (index, position), &set, user));
             }
             model::set_variables(&mut set, run);
             if run.command.name == "user" {
@@ -122,7 +139,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         }
         ends.push((set, user));
     }
-    findings
+    found
 }
 
 /// The findings for the RUN at `position` of stage `index`, which sees the
@@ -133,7 +150,7 @@ fn site_findings<'f>(
     (index, position): (usize, usize),
     set: &BTreeMap<String, Variable>,
     user: Option<&Instruction>,
-) -> Vec<Finding> {
+) -> Vec<Planned> {
     let file = cx.file;
     let run = stages[index].body[position];
     let span = run.span();
@@ -222,6 +239,8 @@ struct Plan {
     mounts: Vec<String>,
     /// Targets mounted, by the RUN already or by the fix.
     targets: Vec<String>,
+    /// Targets the fix mounts.
+    added: Vec<String>,
     edits: Vec<Edit>,
     removed: Vec<String>,
     /// Commands to remove, by range.
@@ -231,7 +250,7 @@ struct Plan {
 }
 
 impl<'f> Site<'_, 'f> {
-    fn findings(&self, uses: &[Uses]) -> Vec<Finding> {
+    fn findings(&self, uses: &[Uses]) -> Vec<Planned> {
         let mut findings = Vec::new();
         // The managers' plans, safe ones first: an unsafe one (apk) must
         // not hold back the others, so it gets a finding of its own.
@@ -252,21 +271,26 @@ impl<'f> Site<'_, 'f> {
         for group in groups.iter().filter(|g| !g.is_empty()) {
             findings.push(self.group_finding(group));
         }
-        findings.sort_by_key(|f| f.range.start);
+        findings.sort_by_key(|p| p.finding.range.start);
         findings
     }
 
-    fn not_fixed(&self, names: &str, at: &RunCommand, why: &str) -> Finding {
-        Finding {
-            rule: &RULE,
-            range: at.range.clone(),
-            message: format!("{names} downloads are not kept in a cache mount; not fixed: {why}"),
-            fix: None,
+    fn not_fixed(&self, names: &str, at: &RunCommand, why: &str) -> Planned {
+        Planned {
+            finding: Finding {
+                rule: &RULE,
+                range: at.range.clone(),
+                message: format!(
+                    "{names} downloads are not kept in a cache mount; not fixed: {why}"
+                ),
+                fix: None,
+            },
+            mounts: Vec::new(),
         }
     }
 
     /// One fix for the plans of several managers in this RUN.
-    fn group_finding(&self, group: &[(&CacheManager, Plan)]) -> Finding {
+    fn group_finding(&self, group: &[(&CacheManager, Plan)]) -> Planned {
         let names: Vec<&str> = group.iter().map(|(m, _)| m.name.as_str()).collect();
         let names = match names.split_last() {
             Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
@@ -277,6 +301,7 @@ impl<'f> Site<'_, 'f> {
         let mut removed = Vec::new();
         let mut gone = Vec::new();
         let mut targets = Vec::new();
+        let mut added = Vec::new();
         for (_, plan) in group {
             for mount in &plan.mounts {
                 if !mounts.contains(mount) {
@@ -287,6 +312,7 @@ impl<'f> Site<'_, 'f> {
             removed.extend(plan.removed.iter().cloned());
             gone.extend(plan.gone.iter().cloned());
             targets.extend(plan.targets.iter().cloned());
+            added.extend(plan.added.iter().cloned());
         }
         match self.removals(&gone, &targets) {
             Ok(more) => edits.extend(more),
@@ -323,11 +349,14 @@ impl<'f> Site<'_, 'f> {
             message += &format!("; unsafe: {}", reasons.join("; "));
             Applicability::Unsafe
         };
-        Finding {
-            rule: &RULE,
-            range: self.own[0].range.clone(),
-            message,
-            fix: Some(Fix::new(applicability, edits)),
+        Planned {
+            finding: Finding {
+                rule: &RULE,
+                range: self.own[0].range.clone(),
+                message,
+                fix: Some(Fix::new(applicability, edits)),
+            },
+            mounts: added,
         }
     }
 }

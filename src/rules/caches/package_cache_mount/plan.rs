@@ -142,6 +142,7 @@ impl<'f> Site<'_, 'f> {
                 }
             }
             plan.mounts.push(self.mount(cache, &target));
+            plan.added.push(target.clone());
             plan.targets.push(target);
         }
         if plan.targets.is_empty() {
