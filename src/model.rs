@@ -83,37 +83,43 @@ pub fn later_runs<'s, 'f>(
 /// of the file, in `later_runs` order, that passes it: built in one pass,
 /// so that asking at every point costs no rescan of what follows.
 pub struct FirstLater<'f, T> {
+    /// Every passing instruction, with what the test found; the tables
+    /// below hold indices into it, so a finding is never copied.
+    passed: Vec<(&'f Instruction, T)>,
     /// Per stage and position, the first passing instruction after it in
     /// the stage's own body.
-    own: Vec<Vec<Option<(&'f Instruction, T)>>>,
+    own: Vec<Vec<Option<usize>>>,
     /// Per stage, the first passing instruction of the stages built on it,
     /// in stage order.
-    descendants: Vec<Option<(&'f Instruction, T)>>,
+    descendants: Vec<Option<usize>>,
     /// The first passing ONBUILD trigger of the file.
-    trigger: Option<(&'f Instruction, T)>,
+    trigger: Option<usize>,
 }
 
-impl<'f, T: Clone> FirstLater<'f, T> {
+impl<'f, T> FirstLater<'f, T> {
     pub fn new(stages: &[Stage<'f>], test: impl Fn(&'f Instruction) -> Option<T>) -> Self {
+        let mut passed = Vec::new();
         let mut own = Vec::with_capacity(stages.len());
         let mut whole = Vec::with_capacity(stages.len());
         let mut trigger = None;
         for stage in stages {
-            let passed: Vec<Option<T>> = stage.body.iter().map(|i| test(i)).collect();
-            if trigger.is_none() {
-                trigger = stage
-                    .body
-                    .iter()
-                    .zip(&passed)
-                    .find(|(i, t)| i.command.sub.is_some() && t.is_some())
-                    .map(|(i, t)| (*i, t.clone().expect("passed")));
+            let first = passed.len();
+            let mut at = Vec::with_capacity(stage.body.len());
+            for instruction in &stage.body {
+                at.push(test(instruction).map(|t| {
+                    passed.push((*instruction, t));
+                    passed.len() - 1
+                }));
             }
-            let mut next: Option<(&'f Instruction, T)> = None;
+            if trigger.is_none() {
+                trigger = (first..passed.len()).find(|&p| passed[p].0.command.sub.is_some());
+            }
+            let mut next = None;
             let mut after = vec![None; stage.body.len()];
-            for (position, instruction) in stage.body.iter().enumerate().rev() {
-                after[position] = next.clone();
-                if let Some(t) = &passed[position] {
-                    next = Some((*instruction, t.clone()));
+            for position in (0..stage.body.len()).rev() {
+                after[position] = next;
+                if at[position].is_some() {
+                    next = at[position];
                 }
             }
             own.push(after);
@@ -122,16 +128,17 @@ impl<'f, T: Clone> FirstLater<'f, T> {
         // The first stage (by index) built on each stage with a passing
         // instruction; a walk up stops at an ancestor already given one, whose
         // ancestors all have one too.
-        let mut descendants: Vec<Option<(&'f Instruction, T)>> = vec![None; stages.len()];
+        let mut descendants: Vec<Option<usize>> = vec![None; stages.len()];
         for (index, found) in whole.iter().enumerate() {
             let Some(found) = found else { continue };
             let mut ancestor = stages[index].parent;
             while let Some(a) = ancestor.filter(|&a| a != index && descendants[a].is_none()) {
-                descendants[a] = Some(found.clone());
+                descendants[a] = Some(*found);
                 ancestor = stages[a].parent;
             }
         }
         FirstLater {
+            passed,
             own,
             descendants,
             trigger,
@@ -141,10 +148,10 @@ impl<'f, T: Clone> FirstLater<'f, T> {
     /// The first instruction after `position` of stage `index` that passes,
     /// with what the test found.
     pub fn after(&self, index: usize, position: usize) -> Option<&(&'f Instruction, T)> {
-        self.own[index][position]
-            .as_ref()
-            .or(self.descendants[index].as_ref())
-            .or(self.trigger.as_ref())
+        let found = self.own[index][position]
+            .or(self.descendants[index])
+            .or(self.trigger)?;
+        Some(&self.passed[found])
     }
 }
 

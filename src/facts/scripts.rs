@@ -57,17 +57,24 @@ fn run_words(cx: &Context, run: &Instruction) -> Option<Vec<Vec<Option<String>>>
 }
 
 /// The words of each command of a parsed script whose offsets are in
-/// `source`.
+/// `source`: only the first where it alone says what the command runs (a
+/// program by its name, most commands), which spares unquoting the rest.
 fn script_words(source: &[u8], script: &shell::Script) -> Vec<Vec<Option<String>>> {
     script
         .commands()
         .iter()
         .map(|c| {
-            c.name
+            let mut words = c
+                .name
                 .iter()
                 .chain(&c.args)
-                .map(|r| shell::unquoted(source, r.clone()))
-                .collect()
+                .map(|r| shell::unquoted(source, r.clone()));
+            let first: Vec<Option<String>> = words.by_ref().take(1).collect();
+            if matches!(runs(&first), Some(Runs::Named(_))) {
+                first
+            } else {
+                first.into_iter().chain(words).collect()
+            }
         })
         .collect()
 }

@@ -266,7 +266,8 @@ pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
     programs.iter().any(|program| {
         let program = program.as_bytes();
         (0..text.len()).any(|i| {
-            text[i..].starts_with(program)
+            program.first().is_none_or(|&b| text[i] == b)
+                && text[i..].starts_with(program)
                 && (i == 0 || !part(text[i - 1]))
                 && text
                     .get(i + program.len())

@@ -1,8 +1,9 @@
 //! DF301 package-cache-mount: a package manager's download cache kept in a
 //! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::LazyLock;
 
 use super::run_user::{run_user, RunUser};
 use crate::edit::Edit;
@@ -160,13 +161,17 @@ fn site_findings<'f>(
         .iter()
         .take_while(|c| span.contains(&c.range.start))
         .collect();
+    let candidates: Vec<&RunCommand> = own.iter().copied().filter(|c| may_run_manager(c)).collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     // The managers the RUN runs, each with its commands; the user and
     // the variables are worked out only for a RUN that has some.
     let uses: Vec<Uses> = transforms::cache_mounts()
         .manager
         .iter()
         .map(|manager| {
-            let commands = own
+            let commands = candidates
                 .iter()
                 .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
                 .collect();
@@ -359,6 +364,28 @@ impl<'f> Site<'_, 'f> {
             mounts: added,
         }
     }
+}
+
+/// Whether the command's program has the file name of a manager's program:
+/// what `invocation` needs first, found in a set rather than by trying each
+/// manager.
+fn may_run_manager(command: &RunCommand) -> bool {
+    static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        transforms::cache_mounts()
+            .manager
+            .iter()
+            .flat_map(|m| &m.programs)
+            .filter_map(|p| p.split(' ').next())
+            .map(base_name)
+            .collect()
+    });
+    command
+        .word(0)
+        .is_some_and(|w| NAMES.contains(base_name(shell::program(w))))
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// The subcommand (`""` when none is needed) by which `command` runs one of
