@@ -79,10 +79,12 @@ struct Before<'f> {
 }
 
 fn changes_sources(text: &[u8]) -> bool {
-    crate::syntax::names_program(text, &["apt-key", "add-apt-repository"])
-        || [&b"/etc/apt/"[..], b"sources.list"]
-            .iter()
-            .any(|p| text.windows(p.len()).any(|w| w == *p))
+    // Tools that add a key or a source, then paths of the sources.
+    const NAMES: [&str; 4] = ["apt-key", "add-apt-repository", "/etc/apt/", "sources.list"];
+    let (tools, paths) = NAMES.split_at(2);
+    // Most instructions name none of them: one pass says so.
+    crate::syntax::contains_any(text, &NAMES)
+        && (crate::syntax::names_program(text, tools) || crate::syntax::contains_any(text, paths))
 }
 
 fn check(cx: &Context) -> Vec<Finding> {
