@@ -65,7 +65,9 @@ of the stage, of the stages built on it and of ONBUILD triggers that
 installs with apt mounts `/var/cache/apt` (it reports otherwise), and the
 fix is safe only in stages the final image does not build on (a builder
 stage); in the shipped image's stages it is unsafe, since images built
-FROM it would keep apt's downloads.
+FROM it would keep apt's downloads. Beside a mount DF301 adds, it is as
+safe as the least safe of the DF301 fixes it goes with, and applies only
+in a run that applies all of them.
 ";
 
 /// Where apt keeps what it downloads.
