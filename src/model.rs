@@ -54,7 +54,12 @@ pub fn lineage<'s, 'f>(
     stages: &'s [Stage<'f>],
     index: usize,
 ) -> impl Iterator<Item = &'s Stage<'f>> {
-    std::iter::successors(Some(index), |&i| stages[i].parent).map(|i| &stages[i])
+    lineage_indices(stages, index).map(|i| &stages[i])
+}
+
+/// The indices of `lineage`.
+pub fn lineage_indices<'s>(stages: &'s [Stage], index: usize) -> impl Iterator<Item = usize> + 's {
+    std::iter::successors(Some(index), |&i| stages[i].parent)
 }
 
 /// The RUNs after `position` in the stage, in stages built on it, and in

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::model::{lineage, Stage};
+use crate::model::{lineage, lineage_indices, Stage};
 use crate::syntax::Instruction;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -165,7 +165,7 @@ impl Scopes {
     /// and after its last (`Vec::last`), built on the stages it builds on
     /// first, without recursion: a chain of stages can be long.
     fn snapshots(&self, stages: &[Stage], index: usize) -> Rc<Vec<Scope>> {
-        let chain: Vec<usize> = std::iter::successors(Some(index), |&i| stages[i].parent).collect();
+        let chain: Vec<usize> = lineage_indices(stages, index).collect();
         let mut base = Scope {
             vars: BTreeMap::new(),
             workdir: None,

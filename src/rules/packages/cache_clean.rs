@@ -45,8 +45,7 @@ pub fn findings(
     // Read once for the lineage of the last stage, in file order: where the
     // cache's variables are set, and where an install reads it offline.
     let lineage: Vec<usize> = {
-        let mut chain: Vec<usize> =
-            std::iter::successors(Some(last), |&i| stages[i].parent).collect();
+        let mut chain: Vec<usize> = model::lineage_indices(stages, last).collect();
         chain.reverse();
         chain
     };

@@ -605,8 +605,10 @@ fn edits(
         let mut previous_line = None;
         // Joined on one line, the packages go on a continuation line
         // before the line reaches the length BuildKit refuses.
-        let line_len = line_of(last.start).map_or(0, |l| run.lines[l].span.len());
-        let tail = line_of(last.start).map_or(0, |l| run.lines[l].span.end - last.end);
+        let (line_len, tail) = line_of(last.start).map_or((0, 0), |l| {
+            let span = &run.lines[l].span;
+            (span.len(), span.end - last.end)
+        });
         let mut width = line_len;
         for word in words {
             let line = line_of(word.start);
