@@ -1,6 +1,12 @@
 //! The command line's definition: its options, subcommands and modes.
 
-use super::*;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use super::pr;
+use crate::pin::PinMode;
+use crate::rules::CacheStyle;
 
 #[derive(Parser)]
 #[command(

@@ -1,7 +1,19 @@
 //! One file of a run: read, lint or fix, report, write; a panic or an
 //! unwritable file is that file's error, and the next file still runs.
 
-use super::*;
+use std::cell::RefCell;
+use std::io::Write;
+
+use super::args::{fix_options, Format, Mode, RunArgs};
+use super::discover::Input;
+use super::pinning::Pinning;
+use super::report::{self, plural, ErrorReport, FileReport, Output};
+use super::settings::FileSettings;
+use super::subcommands::read_input;
+use super::{diff, github, markdown, sarif, write};
+use crate::engine::{self, FixError, Settings};
+use crate::rules::Applicability;
+use crate::syntax;
 
 pub(super) struct Job<'a> {
     pub(super) args: &'a RunArgs,

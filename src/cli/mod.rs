@@ -15,22 +15,14 @@ mod sarif;
 mod settings;
 mod write;
 
-use std::cell::{Ref, RefCell};
-use std::collections::HashMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 
-use crate::engine::{self, FixError, Settings};
-use crate::pin::{floating_variant, PinMode, Pins, Resolver};
-use crate::registry::{self, Mirror};
-use crate::rules::{self, Applicability, CacheStyle};
-use crate::syntax::{self, dump::dump};
-use discover::Input;
-use report::{plural, ErrorReport, FileReport, Output};
-use settings::FileSettings;
+use crate::rules;
+use report::{ErrorReport, Output};
 
 /// `eprintln!` that does not panic when stderr is closed (`2>&1 | head`).
 macro_rules! say {
@@ -57,7 +49,7 @@ pub use args::command;
 use args::*;
 use job::{guarded, Job};
 use pinning::Pinning;
-use subcommands::{explain, list_rules, parse, print_bytes, read_input};
+use subcommands::{explain, list_rules, parse, print_bytes};
 
 /// Exit codes: 0 nothing to report, 1 findings or changes, 2 usage errors
 /// and files that cannot be read or parsed.

@@ -1,6 +1,14 @@
 //! The registry client, auth and answer cache of a run that pins.
 
-use super::*;
+use std::cell::{Ref, RefCell};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+use super::args::FixArgs;
+use crate::pin::{floating_variant, PinMode, Pins, Resolver};
+use crate::registry::{self, Mirror};
+use crate::rules;
+use crate::syntax;
 
 /// The registry answers of a run that pins, asked for file by file and kept
 /// for the next run in the disk cache.

@@ -1,6 +1,10 @@
 //! The subcommands that only print: `rules`, `explain` and `parse`.
 
-use super::*;
+use std::io::{Read, Write};
+
+use super::report;
+use crate::rules::{self, CacheStyle};
+use crate::syntax::{self, dump::dump};
 
 /// Writes generated text to stdout; a closed stdout (`| head`) is no error.
 pub(super) fn print_bytes(bytes: &[u8]) -> u8 {

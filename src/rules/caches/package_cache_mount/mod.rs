@@ -1,21 +1,17 @@
 //! DF301 package-cache-mount: a package manager's download cache kept in a
 //! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
 use super::run_user::{run_user, RunUser};
 use crate::edit::Edit;
-use crate::facts::apt::{later_lists_use, AptUse};
-use crate::facts::commands::{first_operand, instruction_commands, mounts, RunCommand};
-use crate::facts::yarn;
-use crate::fix::moves::{continuation_style, line_ending};
-use crate::fix::remove;
+use crate::facts::commands::{first_operand, RunCommand};
 use crate::model::{self, Stage, Variable};
 use crate::rules::{Applicability, CacheStyle, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::{shell, Instruction};
-use crate::transforms::{self, CacheDir, CacheManager, YarnRelease};
+use crate::transforms::{self, CacheManager};
 
 pub static RULE: Rule = Rule {
     id: "DF301",

@@ -1,7 +1,13 @@
 //! What a RUN needs for one manager: the mounts, their targets, and the
 //! removal of the cleanups and cache-defeating options a mount replaces.
 
-use super::*;
+use super::{names_variable, normalize, strs, within, Plan, Site};
+use crate::edit::Edit;
+use crate::facts::commands::{mounts, RunCommand};
+use crate::facts::yarn;
+use crate::fix::remove;
+use crate::syntax::shell;
+use crate::transforms::{CacheManager, YarnRelease};
 
 impl<'f> Site<'_, 'f> {
     /// The edits that remove the commands at `gone` (or, of an `rm` that

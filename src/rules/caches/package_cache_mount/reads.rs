@@ -3,7 +3,14 @@
 //! a command that moves the cache, or a later instruction that reads the
 //! cache's directory from the image.
 
-use super::*;
+use std::collections::HashMap;
+
+use super::{first_words, invocation, strs, within, Site};
+use crate::facts::apt::{later_lists_use, AptUse};
+use crate::facts::commands::{instruction_commands, mounts, RunCommand};
+use crate::rules::Context;
+use crate::syntax::Instruction;
+use crate::transforms::CacheManager;
 
 impl<'f> Site<'_, 'f> {
     /// Whether the RUN fills apt's lists itself before it uses them, and

@@ -2,7 +2,12 @@
 //! manager's cache directory as the RUN's user and variables place it, and
 //! the `--mount` flags inserted before the RUN's command.
 
-use super::*;
+use super::{normalize, Site};
+use crate::edit::Edit;
+use crate::facts::commands::RunCommand;
+use crate::fix::moves::{continuation_style, line_ending};
+use crate::model;
+use crate::transforms::{CacheDir, CacheManager};
 
 impl<'f> Site<'_, 'f> {
     /// Where `cache` is for this RUN.
