@@ -36,10 +36,24 @@ pub fn decode_rune(s: &[u8]) -> (char, usize) {
     }
 }
 
+/// `unicode.IsSpace` of an ASCII byte: `\t` to `\r` and the space. An
+/// ASCII byte is always a rune of its own, so the loops below step over
+/// ASCII bytes without decoding and decode only where a byte is not ASCII.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
 /// Length of the leading run of `unicode.IsSpace` runes.
 pub fn leading_space_len(s: &[u8]) -> usize {
     let mut pos = 0;
     while pos < s.len() {
+        if s[pos].is_ascii() {
+            if !is_ascii_space(s[pos]) {
+                break;
+            }
+            pos += 1;
+            continue;
+        }
         let (c, w) = decode_rune(&s[pos..]);
         if !is_space(c) {
             break;
@@ -51,15 +65,24 @@ pub fn leading_space_len(s: &[u8]) -> usize {
 
 /// Length of `s` without its trailing run of `unicode.IsSpace` runes.
 pub fn trailing_space_start(s: &[u8]) -> usize {
-    let (mut pos, mut end) = (0, 0);
-    while pos < s.len() {
-        let (c, w) = decode_rune(&s[pos..]);
+    let mut end = s.len();
+    while end > 0 && is_ascii_space(s[end - 1]) {
+        end -= 1;
+    }
+    // An ASCII spaces run cannot end a multi-byte rune, so the runes before
+    // it decode alike with or without it; only a non-ASCII end needs them.
+    if end == 0 || s[end - 1].is_ascii() {
+        return end;
+    }
+    let (mut pos, mut last) = (0, 0);
+    while pos < end {
+        let (c, w) = decode_rune(&s[pos..end]);
         pos += w;
         if !is_space(c) {
-            end = pos;
+            last = pos;
         }
     }
-    end
+    last
 }
 
 /// `strings.TrimSpace` as a sub-range of `range` within `s`.
@@ -155,6 +178,50 @@ mod tests {
         let s = b" \xff ";
         let r = trim_space(s, 0..s.len());
         assert_eq!(&s[r], b"\xff");
+    }
+
+    #[test]
+    fn the_ascii_shortcuts_agree_with_decoding_every_rune() {
+        let by_runes = |s: &[u8]| {
+            let (mut pos, mut lead, mut end, mut seen) = (0, 0, 0, false);
+            while pos < s.len() {
+                let (c, w) = decode_rune(&s[pos..]);
+                pos += w;
+                if !is_space(c) {
+                    seen = true;
+                    end = pos;
+                } else if !seen {
+                    lead = pos;
+                }
+            }
+            (lead, end)
+        };
+        let pieces: [&[u8]; 10] = [
+            b" ",
+            b"\t",
+            b"\x0b",
+            b"a",
+            b"\xff",
+            b"\xc2",
+            b"\xc2\xa0",
+            b"\xe3\x80\x80",
+            b"\xc3\xa9",
+            b"\x85",
+        ];
+        // Every string of up to four pieces.
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = strings
+                .iter()
+                .flat_map(|s| pieces.iter().map(move |p| [s.as_slice(), p].concat()))
+                .collect();
+            strings.extend(longer);
+        }
+        for s in strings {
+            let (lead, end) = by_runes(&s);
+            assert_eq!(leading_space_len(&s), lead, "{s:?}");
+            assert_eq!(trailing_space_start(&s), end, "{s:?}");
+        }
     }
 
     #[test]
