@@ -291,6 +291,7 @@ impl<'a> Lexer<'a> {
             start_line,
             end_line: last_line.max(self.next),
             shell: Default::default(),
+            pairs: Default::default(),
         }
     }
 

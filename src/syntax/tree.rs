@@ -58,6 +58,39 @@ pub struct Instruction {
     pub end_line: usize,
     /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`).
     pub(crate) shell: std::cell::OnceCell<Option<super::shell::Script>>,
+    /// The byte pairs of the instruction's bytes, read once for the many
+    /// searches the rules make in it (see `mentions`).
+    pub(crate) pairs: std::cell::OnceCell<Pairs>,
+}
+
+/// Which byte pairs occur in a text, folded into 4,096 bits. A word one of
+/// whose pairs is missing cannot occur in the text, so most searches end
+/// without reading the text again. Distinct ASCII letters, digits and
+/// `-./_` fold to distinct bits.
+#[derive(Debug, Clone)]
+pub(crate) struct Pairs(Box<[u64; 64]>);
+
+impl Pairs {
+    fn of(text: &[u8]) -> Self {
+        let mut bits = Box::new([0u64; 64]);
+        for pair in text.windows(2) {
+            let slot = Self::slot(pair[0], pair[1]);
+            bits[slot / 64] |= 1 << (slot % 64);
+        }
+        Pairs(bits)
+    }
+
+    fn slot(a: u8, b: u8) -> usize {
+        (usize::from(a & 63) << 6) | usize::from(b & 63)
+    }
+
+    /// False only when `word` cannot occur in the text.
+    fn may_hold(&self, word: &[u8]) -> bool {
+        word.windows(2).all(|pair| {
+            let slot = Self::slot(pair[0], pair[1]);
+            self.0[slot / 64] & (1 << (slot % 64)) != 0
+        })
+    }
 }
 
 /// A physical line inside an instruction (heredoc bodies excluded).
@@ -239,13 +272,25 @@ impl Instruction {
     /// Whether the instruction's bytes (heredoc bodies included) contain any
     /// of `words`: a cheap test before parsing its shell.
     pub fn mentions(&self, source: &[u8], words: &[impl AsRef<str>]) -> bool {
-        contains_any(&source[self.span()], words)
+        let candidates = self.candidates(source, words);
+        !candidates.is_empty() && contains_any(&source[self.span()], &candidates)
     }
 
     /// Whether one of `programs` appears as a program name in the
     /// instruction; see `names_program`.
     pub fn names_program(&self, source: &[u8], programs: &[&str]) -> bool {
-        names_program(&source[self.span()], programs)
+        let candidates = self.candidates(source, programs);
+        !candidates.is_empty() && names_program(&source[self.span()], &candidates)
+    }
+
+    /// The `words` the instruction's byte pairs do not rule out.
+    fn candidates<'w>(&self, source: &[u8], words: &'w [impl AsRef<str>]) -> Vec<&'w str> {
+        let pairs = self.pairs.get_or_init(|| Pairs::of(&source[self.span()]));
+        words
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|w| pairs.may_hold(w.as_bytes()))
+            .collect()
     }
 
     /// The logical text of a logical range.
@@ -319,6 +364,39 @@ mod tests {
                     super::contains_any(text.as_bytes(), words),
                     naive,
                     "{text:?} {words:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_pair_filter_never_hides_a_word() {
+        let src = "FROM a\nRUN apt-get update && sudo apk add curl \\\n  && /sbin/apk --no-cache\n\
+                   COPY <<EOF /x\npip3 install É-é\nEOF\nRUN pip install .apk && echo ~\x7f\n";
+        let file = crate::syntax::parse(src.as_bytes()).unwrap();
+        let words: [&[&str]; 7] = [
+            &["apt-get"],
+            &["apk", "dnf"],
+            &["pip3 install", "npm"],
+            &["É-é"],
+            &["~\x7f", "zz"],
+            &["a"],
+            &["yum", "zypper", "apt-get install"],
+        ];
+        for instruction in file.instructions() {
+            let text = &src.as_bytes()[instruction.span()];
+            for words in words {
+                assert_eq!(
+                    instruction.mentions(&file.source, words),
+                    super::contains_any(text, words),
+                    "{words:?} in {:?}",
+                    String::from_utf8_lossy(text)
+                );
+                assert_eq!(
+                    instruction.names_program(&file.source, words),
+                    super::names_program(text, words),
+                    "{words:?} in {:?}",
+                    String::from_utf8_lossy(text)
                 );
             }
         }
