@@ -5,6 +5,7 @@ use crate::edit::Edit;
 use crate::facts::scripts::foreign_interpreter;
 use crate::fix::moves;
 use crate::model;
+use crate::syntax::shell::Kind;
 use crate::syntax::{shell, Dockerfile, Instruction, LineKind};
 
 /// The edit that runs `command` after everything else in the RUN, only when
@@ -41,13 +42,13 @@ pub fn append_command(file: &Dockerfile, run: &Instruction, command: &str) -> Re
     let mut cursor = root.walk();
     let statements: Vec<_> = root
         .children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .collect();
     let last = statements
         .iter()
         .rposition(|n| n.is_named())
         .ok_or("the RUN has no command")?;
-    if statements[last + 1..].iter().any(|n| n.kind() == "&") {
+    if statements[last + 1..].iter().any(|n| n.kind_name() == "&") {
         return Err("its last command runs in the background".into());
     }
     let end = script.file_range(statements[last]).end;
@@ -62,7 +63,7 @@ pub fn append_command(file: &Dockerfile, run: &Instruction, command: &str) -> Re
         // own would hide a failure of the one before. `&& command` after a
         // heredoc's closing line would no longer close it.
         let last = statements[last];
-        let own_line = last.kind() == "command"
+        let own_line = last.kind_name() == "command"
             && script.stops_on_error(&file.source, script.file_range(last).start);
         if own_line {
             return Ok(Edit::insert(
@@ -120,7 +121,7 @@ fn script_only(run: &Instruction) -> bool {
 fn contains_heredoc(node: tree_sitter::Node<'_>) -> bool {
     let mut cursor = node.walk();
     let found =
-        node.kind() == "heredoc_redirect" || node.children(&mut cursor).any(contains_heredoc);
+        node.kind_name() == "heredoc_redirect" || node.children(&mut cursor).any(contains_heredoc);
     found
 }
 

@@ -16,6 +16,33 @@ use tree_sitter::{Node, Parser, Tree};
 
 use super::tree::{Dockerfile, Instruction, LineKind};
 
+/// A node's kind read from a table. tree-sitter's `Node::kind` measures
+/// and validates a C string on every call, and the walks ask it hundreds
+/// of thousands of times over a corpus.
+pub trait Kind {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl Kind for Node<'_> {
+    fn kind_name(&self) -> &'static str {
+        static KINDS: std::sync::OnceLock<Vec<Option<&'static str>>> = std::sync::OnceLock::new();
+        let kinds = KINDS.get_or_init(|| {
+            let language = tree_sitter::Language::from(tree_sitter_bash::LANGUAGE);
+            (0..language.node_kind_count())
+                .map(|id| {
+                    u16::try_from(id)
+                        .ok()
+                        .and_then(|id| language.node_kind_for_id(id))
+                })
+                .collect()
+        });
+        match kinds.get(usize::from(self.kind_id())) {
+            Some(Some(kind)) => kind,
+            _ => self.kind(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Script {
     pub tree: Tree,
@@ -49,10 +76,17 @@ pub fn literal(source: &[u8], range: Range<usize>) -> Option<String> {
 /// on the environment (`$`, backticks), spans lines, or is unterminated.
 pub fn unquoted(source: &[u8], range: Range<usize>) -> Option<String> {
     let word = std::str::from_utf8(&source[range]).ok()?;
+    // Most words hold no quote, escape or expansion: their value is their text.
+    if !word
+        .bytes()
+        .any(|b| matches!(b, b'\n' | b'$' | b'`' | b'\\' | b'\'' | b'"'))
+    {
+        return Some(word.to_owned());
+    }
     if word.contains('\n') {
         return None;
     }
-    let mut value = String::new();
+    let mut value = String::with_capacity(word.len());
     let mut chars = word.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -293,11 +327,14 @@ impl Script {
             if range.end > at {
                 break;
             }
-            if node.kind() != "command" || next.is_some_and(|n| n.kind() == "&") {
+            if node.kind_name() != "command" || next.is_some_and(|n| n.kind_name() == "&") {
                 continue;
             }
-            let command = self.simple_command(*node);
-            let Some(words) = command.literal_words(source) else {
+            let commands = self.commands();
+            let Ok(command) = commands.binary_search_by_key(&range.start, |c| c.range.start) else {
+                continue;
+            };
+            let Some(words) = commands[command].literal_words(source) else {
                 continue;
             };
             let [set, options @ ..] = words.as_slice() else {
@@ -325,7 +362,7 @@ impl Script {
             let mut cursor = node.walk();
             for child in node.named_children(&mut cursor) {
                 let body = child.child_by_field_name("body");
-                match (child.kind(), body.map(|b| b.kind())) {
+                match (child.kind_name(), body.map(|b| b.kind_name())) {
                     ("list", _) => walk(child, false, out),
                     ("redirected_statement", Some("list")) => {
                         walk(body.expect("a body"), false, out);
@@ -350,11 +387,11 @@ impl Script {
                 None => &b""[..],
             };
             let joined_by = operator(between, statements.is_empty());
-            let (inner, redirected) = match node.kind() {
+            let (inner, redirected) = match node.kind_name() {
                 "redirected_statement" => (node.child_by_field_name("body"), true),
                 _ => (Some(node), end > node.end_byte()),
             };
-            let command = inner.filter(|n| n.kind() == "command").and_then(|n| {
+            let command = inner.filter(|n| n.kind_name() == "command").and_then(|n| {
                 let start = self.file_range(n).start;
                 commands
                     .binary_search_by_key(&start, |c| c.range.start)
@@ -405,7 +442,7 @@ impl Script {
         let root = self.root();
         let mut cursor = root.walk();
         root.children(&mut cursor)
-            .filter(|n| n.kind() != "comment")
+            .filter(|n| n.kind_name() != "comment")
             .collect()
     }
 
@@ -416,7 +453,7 @@ impl Script {
     pub fn failure_ignored(&self, command: &SimpleCommand, source: &[u8]) -> bool {
         let offset = command.range.start - self.base;
         let mut node = self.root().descendant_for_byte_range(offset, offset);
-        while let Some(n) = node.filter(|n| n.kind() != "command") {
+        while let Some(n) = node.filter(|n| n.kind_name() != "command") {
             node = n.parent();
         }
         let Some(mut node) = node else { return true };
@@ -426,18 +463,18 @@ impl Script {
                 return true;
             };
             let next = node.next_sibling();
-            match parent.kind() {
+            match parent.kind_name() {
                 "redirected_statement" => {}
                 "pipeline" if next.is_none() => {}
-                "list" if next.is_none_or(|op| op.kind() != "||") => {
+                "list" if next.is_none_or(|op| op.kind_name() != "||") => {
                     inside_list |= next.is_some();
                 }
                 "program" => {
-                    if next.is_some_and(|n| n.kind() == "&") {
+                    if next.is_some_and(|n| n.kind_name() == "&") {
                         return true;
                     }
                     let more = std::iter::successors(next, |n| n.next_sibling())
-                        .any(|n| n.is_named() && n.kind() != "comment");
+                        .any(|n| n.is_named() && n.kind_name() != "comment");
                     let stops = self.stops_on_error(source, command.range.start);
                     return more && (!stops || inside_list);
                 }
@@ -458,7 +495,7 @@ impl Script {
         else {
             return false;
         };
-        while node.kind() != "command" {
+        while node.kind_name() != "command" {
             match node.parent() {
                 Some(parent) => node = parent,
                 None => return false,
@@ -477,7 +514,7 @@ impl Script {
         let node = self
             .root()
             .descendant_for_byte_range(range.start - self.base, range.end - self.base)?;
-        if node.kind() != "&&" || !ancestors_are_lists(node) {
+        if node.kind_name() != "&&" || !ancestors_are_lists(node) {
             return None;
         }
         let next = node.next_named_sibling()?;
@@ -519,22 +556,50 @@ impl Script {
         self.index().comment
     }
 
+    /// Whether the script changes the shell's own state for what follows
+    /// it: a declaration, `unset`, a function, or an assignment that is
+    /// no command's prefix.
+    pub fn sets_shell_state(&self) -> bool {
+        self.index().shell_state
+    }
+
     /// One walk over the tree, with one cursor, finds all of the above.
     fn index(&self) -> &Index {
         self.index.get_or_init(|| {
             let mut index = Index::default();
             let mut cursor = self.tree.walk();
+            // The kinds of the nodes above the cursor, each with its index
+            // in `commands` when it is a command: a command's words are its
+            // children, read on the same walk.
+            let mut above: Vec<(&'static str, Option<usize>)> = Vec::new();
             loop {
                 let node = cursor.node();
-                match node.kind() {
-                    "command" => index.commands.push(self.simple_command(node)),
+                let kind = node.kind_name();
+                let (parent, in_command) = above.last().copied().unwrap_or(("", None));
+                if let Some(command) = in_command.filter(|_| node.is_named()) {
+                    let command = &mut index.commands[command];
+                    match kind {
+                        "command_name" => command.name = Some(self.file_range(node)),
+                        "variable_assignment"
+                        | "file_redirect"
+                        | "heredoc_redirect"
+                        | "herestring_redirect" => {}
+                        _ => command.args.push(self.file_range(node)),
+                    }
+                }
+                index.shell_state |= matches!(
+                    kind,
+                    "declaration_command" | "unset_command" | "function_definition"
+                ) || (kind == "variable_assignment" && parent != "command");
+                match kind {
+                    "command" => index.commands.push(SimpleCommand {
+                        range: self.file_range(node),
+                        name: None,
+                        args: Vec::new(),
+                    }),
                     // An assignment on its own (`DEPS="a b" && ...`), not the
                     // prefix of a command.
-                    "variable_assignment"
-                        if node
-                            .parent()
-                            .is_some_and(|p| matches!(p.kind(), "program" | "list")) =>
-                    {
+                    "variable_assignment" if matches!(parent, "program" | "list") => {
                         index.assignments.push(self.file_range(node))
                     }
                     "comment" => {
@@ -543,43 +608,25 @@ impl Script {
                     }
                     "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => index
                         .operators
-                        .push((node.kind().to_string(), self.file_range(node))),
+                        .push((kind.to_string(), self.file_range(node))),
                     kind if kind.ends_with("_redirect") => {
                         index.redirects.push(self.file_range(node))
                     }
                     _ => {}
                 }
                 if cursor.goto_first_child() {
+                    let command = (kind == "command").then(|| index.commands.len() - 1);
+                    above.push((kind, command));
                     continue;
                 }
                 while !cursor.goto_next_sibling() {
                     if !cursor.goto_parent() {
                         return index;
                     }
+                    above.pop();
                 }
             }
         })
-    }
-
-    fn simple_command(&self, node: Node<'_>) -> SimpleCommand {
-        let mut name = None;
-        let mut args = Vec::new();
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "command_name" => name = Some(self.file_range(child)),
-                "variable_assignment"
-                | "file_redirect"
-                | "heredoc_redirect"
-                | "herestring_redirect" => {}
-                _ => args.push(self.file_range(child)),
-            }
-        }
-        SimpleCommand {
-            range: self.file_range(node),
-            name,
-            args,
-        }
     }
 }
 
@@ -651,7 +698,7 @@ fn errexit_after(mut on: bool, options: &[String]) -> bool {
 fn ancestors_are_lists(node: Node<'_>) -> bool {
     let mut node = node;
     while let Some(parent) = node.parent() {
-        match parent.kind() {
+        match parent.kind_name() {
             "list" => node = parent,
             "program" => return true,
             _ => return false,
@@ -669,6 +716,9 @@ struct Index {
     redirects: Vec<Range<usize>>,
     comment: bool,
     continued_comment: bool,
+    /// A declaration (`export`, `local`, ...), `unset`, a function or an
+    /// assignment of its own: state that reaches what runs after it.
+    shell_state: bool,
 }
 
 #[cfg(test)]
@@ -696,6 +746,32 @@ mod tests {
 
     fn text(src: &[u8], range: Range<usize>) -> &str {
         std::str::from_utf8(&src[range]).unwrap()
+    }
+
+    #[test]
+    fn the_kind_table_names_nodes_as_tree_sitter_does() {
+        let script = "set -e; a=1 b=\"$(c | d)\" e 2>/dev/null && { f || g & } ; \\\n\
+            for x in 1 2; do case $x in 1) h;; esac; done <<EOF\nbody\nEOF\n\
+            if [ -f y ]; then (cd z && ./k); fi # note\n[[ $v == w* ]] || echo ${v:-u} >> o";
+        let tree = PARSER
+            .with(|parser| parser.borrow_mut().parse(script, None))
+            .unwrap();
+        let mut cursor = tree.walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            assert_eq!(node.kind_name(), node.kind());
+            seen += 1;
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    assert!(seen > 100, "{seen} nodes");
+                    return;
+                }
+            }
+        }
     }
 
     #[test]

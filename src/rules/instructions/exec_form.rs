@@ -6,7 +6,7 @@ use tree_sitter::Node;
 use crate::edit::Edit;
 use crate::model::{self, Stage};
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::syntax::shell::{self, Script};
+use crate::syntax::shell::{self, Kind, Script};
 use crate::syntax::{Instruction, LineKind, MAX_LINE};
 
 pub static RULE: Rule = Rule {
@@ -199,7 +199,7 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
     let [command] = statements.as_slice() else {
         return Err("it runs several commands, or in the background".into());
     };
-    match command.kind() {
+    match command.kind_name() {
         "command" => {}
         "redirected_statement" => return Err("it redirects input or output".into()),
         "list" | "pipeline" => return Err("it runs several commands".into()),
@@ -213,7 +213,7 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
     let mut parts: Vec<Node> = Vec::new();
     let mut cursor = command.walk();
     for child in command.children(&mut cursor) {
-        match child.kind() {
+        match child.kind_name() {
             "command_name" => {
                 let mut inner = child.walk();
                 parts.extend(child.named_children(&mut inner));
@@ -264,7 +264,7 @@ fn literal(script: &Script, node: Node) -> Result<String, String> {
     if text.contains(['\n', '\r', '\u{b}', '\u{c}']) {
         return Err("a word holds a line break or control character".into());
     }
-    match node.kind() {
+    match node.kind_name() {
         "word" | "number" => {
             if text.starts_with('~') {
                 return Err("it uses `~`".into());
@@ -282,7 +282,7 @@ fn literal(script: &Script, node: Node) -> Result<String, String> {
             let mut cursor = node.walk();
             if node
                 .named_children(&mut cursor)
-                .any(|c| c.kind() != "string_content")
+                .any(|c| c.kind_name() != "string_content")
             {
                 return Err("it expands variables or commands".into());
             }

@@ -8,7 +8,7 @@ use crate::edit::Edit;
 use crate::facts::apt::AptUse;
 use crate::model;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::syntax::shell::{self, Script};
+use crate::syntax::shell::{self, Kind, Script};
 use crate::syntax::{Dockerfile, Instruction};
 
 pub static RULE: Rule = Rule {
@@ -202,17 +202,19 @@ fn at_statement_start(script: &Script, start: usize) -> bool {
             return false;
         };
         let first_child = node.prev_sibling().is_none();
-        match parent.kind() {
+        match parent.kind_name() {
             // `cmd | tee log` and `cmd > log`: the prefix takes the whole.
             "pipeline" | "redirected_statement" if first_child => node = parent,
             // `a && cmd`; `cmd && b` when the list itself is in place. Not
             // `cmd || b`: b would run when the update fails.
             "list" => match node.prev_sibling() {
-                None if node.next_sibling().is_some_and(|op| op.kind() == "||") => return false,
+                None if node.next_sibling().is_some_and(|op| op.kind_name() == "||") => {
+                    return false
+                }
                 None => node = parent,
-                Some(op) => return op.kind() == "&&",
+                Some(op) => return op.kind_name() == "&&",
             },
-            "program" => return node.next_sibling().is_none_or(|n| n.kind() != "&"),
+            "program" => return node.next_sibling().is_none_or(|n| n.kind_name() != "&"),
             _ => return false,
         }
     }
@@ -230,7 +232,7 @@ fn feeders_start(script: &Script, source: &[u8], start: usize) -> usize {
     else {
         return start;
     };
-    let Some(pipeline) = command.parent().filter(|p| p.kind() == "pipeline") else {
+    let Some(pipeline) = command.parent().filter(|p| p.kind_name() == "pipeline") else {
         return start;
     };
     let mut cursor = pipeline.walk();
@@ -239,7 +241,7 @@ fn feeders_start(script: &Script, source: &[u8], start: usize) -> usize {
         .take_while(|n| n.id() != command.id())
         .collect();
     let prints = |node: &Node<'_>| {
-        node.kind() == "command"
+        node.kind_name() == "command"
             && script
                 .commands()
                 .iter()
@@ -255,7 +257,7 @@ fn feeders_start(script: &Script, source: &[u8], start: usize) -> usize {
 }
 
 fn enclosing_command(mut node: Node<'_>) -> Option<Node<'_>> {
-    while node.kind() != "command" {
+    while node.kind_name() != "command" {
         node = node.parent()?;
     }
     Some(node)

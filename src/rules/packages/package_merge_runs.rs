@@ -4,7 +4,7 @@
 use crate::edit::Edit;
 use crate::fix::moves;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::syntax::shell::{self, Script};
+use crate::syntax::shell;
 use crate::syntax::{Dockerfile, Instruction, Item, ItemKind};
 use crate::transforms::{package_managers, PackageManager};
 
@@ -119,7 +119,10 @@ fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: b
     let commands = script.commands();
     // A comment would swallow what is joined after it; `export` or a bare
     // assignment would reach the commands joined after it.
-    if script.has_error() || script.has_comment() || commands.is_empty() || sets_shell_state(script)
+    if script.has_error()
+        || script.has_comment()
+        || commands.is_empty()
+        || script.sets_shell_state()
     {
         return false;
     }
@@ -143,23 +146,6 @@ fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: b
             program => programs.contains(&program),
         }
     })
-}
-
-/// Whether the script changes the shell's own state for what follows it.
-fn sets_shell_state(script: &Script) -> bool {
-    let mut stack = vec![script.root()];
-    while let Some(node) = stack.pop() {
-        match node.kind() {
-            "declaration_command" | "unset_command" | "function_definition" => return true,
-            "variable_assignment" if node.parent().is_none_or(|p| p.kind() != "command") => {
-                return true
-            }
-            _ => {}
-        }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
-    }
-    false
 }
 
 /// Only comment and blank lines between the two.
