@@ -11,6 +11,7 @@ use crate::syntax::{shell, Dockerfile, Instruction};
 pub const LISTS: &str = "/var/lib/apt/lists";
 
 /// What a RUN does with apt.
+#[derive(Clone)]
 pub struct AptUse {
     pub updates: bool,
     /// An `rm` of the lists follows the RUN's last update: what that
@@ -28,8 +29,19 @@ pub struct AptUse {
 }
 
 impl AptUse {
-    /// `None` for a RUN that does not run apt.
-    pub fn of(file: &Dockerfile, run: &Instruction) -> Option<AptUse> {
+    /// `None` for a RUN that does not run apt. Found once per RUN: the
+    /// apt rules and the later-use tables all ask.
+    pub fn of(cx: &Context, run: &Instruction) -> Option<AptUse> {
+        let at = run.span().start;
+        if let Some(known) = cx.apt_uses.borrow().get(&at) {
+            return known.clone();
+        }
+        let found = Self::read(cx.file, run);
+        cx.apt_uses.borrow_mut().insert(at, found.clone());
+        found
+    }
+
+    fn read(file: &Dockerfile, run: &Instruction) -> Option<AptUse> {
         let command = run.command.sub.as_deref().unwrap_or(&run.command);
         if command.name != "run" || !run.mentions(&file.source, &["apt"]) {
             return None;
@@ -165,7 +177,7 @@ fn subcommand(words: &[String]) -> Option<&str> {
 /// or runs a file that may use apt (see `scripts`).
 pub fn later_lists_use(cx: &Context, index: usize, position: usize) -> Option<String> {
     let installs = cx.first_later("installs with apt's lists", |r| {
-        AptUse::of(cx.file, r)
+        AptUse::of(cx, r)
             .and_then(|u| u.needs_lists)
             .map(|_| format!("line {} installs with these lists", r.start_line))
     });

@@ -14,6 +14,7 @@ const PROGRAMS: &[&str] = &[
 ];
 
 /// One command of a RUN.
+#[derive(Clone)]
 pub struct RunCommand {
     pub stage: usize,
     /// The whole command, by file range.

@@ -41,6 +41,8 @@ pub struct Context<'a> {
     sites: std::cell::OnceCell<scripts::Sites<'a>>,
     /// The first later instruction passing a test, by the test's name.
     first_later: FirstLaterTables<'a>,
+    /// What each RUN does with apt, by the RUN's offset; see `apt::AptUse`.
+    apt_uses: std::cell::RefCell<std::collections::HashMap<usize, Option<apt::AptUse>>>,
     /// Answers about the whole file, by the question.
     file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
 }
@@ -67,6 +69,7 @@ impl<'a> Context<'a> {
             scopes: Default::default(),
             stages: Default::default(),
             first_later: Default::default(),
+            apt_uses: Default::default(),
             file_facts: Default::default(),
         }
     }
@@ -128,5 +131,23 @@ impl<'a> Context<'a> {
     pub(crate) fn run_commands(&self) -> &[commands::RunCommand] {
         self.commands
             .get_or_init(|| commands::run_commands(self.file, self.stages()))
+    }
+
+    /// The commands of one RUN of stage `stage`: its share of
+    /// `run_commands`, or read anew for a RUN that list leaves out (one
+    /// naming no package manager it knows, an ONBUILD RUN).
+    pub(crate) fn commands_of(
+        &self,
+        run: &crate::syntax::Instruction,
+        stage: usize,
+    ) -> std::borrow::Cow<'_, [commands::RunCommand]> {
+        let all = self.run_commands();
+        let span = run.span();
+        let from = all.partition_point(|c| c.range.start < span.start);
+        let to = all.partition_point(|c| c.range.start < span.end);
+        match &all[from..to] {
+            [] => commands::instruction_commands(self.file, run, stage).into(),
+            own => own.into(),
+        }
     }
 }

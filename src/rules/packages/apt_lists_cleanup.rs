@@ -73,7 +73,7 @@ fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         for (position, run) in stage.body.iter().enumerate() {
-            let Some(apt) = AptUse::of(file, run) else {
+            let Some(apt) = AptUse::of(cx, run) else {
                 continue;
             };
             if !apt.updates || apt.removes_lists || cached_lists(run) {

@@ -9,7 +9,7 @@ use crate::facts::apt::AptUse;
 use crate::model;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::shell::{self, Kind, Script};
-use crate::syntax::{Dockerfile, Instruction};
+use crate::syntax::Instruction;
 
 pub static RULE: Rule = Rule {
     id: "DF208",
@@ -96,9 +96,9 @@ fn check(cx: &Context) -> Vec<Finding> {
     for stage in stages {
         let mut before = stage.parent.map(|p| ends[p]).unwrap_or_default();
         for (position, &instruction) in stage.body.iter().enumerate() {
-            let apt = AptUse::of(file, instruction);
+            let apt = AptUse::of(cx, instruction);
             if instruction.command.sub.is_none() {
-                if let Some(finding) = finding(file, stage, position, apt.as_ref(), &before) {
+                if let Some(finding) = finding(cx, stage, position, apt.as_ref(), &before) {
                     findings.push(finding);
                 }
             }
@@ -124,12 +124,13 @@ fn check(cx: &Context) -> Vec<Finding> {
 /// before it. An ONBUILD trigger's lists come from the image built on it,
 /// so the caller skips those.
 fn finding(
-    file: &Dockerfile,
+    cx: &Context,
     stage: &model::Stage,
     position: usize,
     apt: Option<&AptUse>,
     before: &Before,
 ) -> Option<Finding> {
+    let file = cx.file;
     let run = stage.body[position];
     let command = apt.filter(|u| u.readable)?.needs_lists.clone()?;
     let updater = before.updater?;
@@ -158,7 +159,7 @@ fn finding(
         Some("the RUN runs as a user who cannot run apt-get update")
     } else if sources_changed {
         Some("the package sources change after the earlier update")
-    } else if !AptUse::of(file, updater).is_some_and(|u| u.plain_updates) {
+    } else if !AptUse::of(cx, updater).is_some_and(|u| u.plain_updates) {
         Some("the earlier update has options a plain update would lack")
     } else if prefixed {
         Some("the install sets variables a plain update would lack")

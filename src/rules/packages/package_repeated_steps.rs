@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::edit::Edit;
-use crate::facts::commands::{instruction_commands, RunCommand};
+use crate::facts::commands::RunCommand;
 use crate::facts::package_install::{install, Install};
 use crate::fix::{moves, remove};
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
@@ -78,11 +78,10 @@ differently from installing them one after another when they conflict.
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {
-    let file = cx.file;
     let mut findings = Vec::new();
     for (index, stage) in cx.stages().iter().enumerate() {
         for run in &stage.body {
-            if let Some(finding) = finding(file, run, index) {
+            if let Some(finding) = finding(cx, run, index) {
                 findings.push(finding);
             }
         }
@@ -158,7 +157,8 @@ enum Step {
 }
 
 /// The finding for one RUN whose package steps repeat.
-fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding> {
+fn finding(cx: &Context, run: &Instruction, stage: usize) -> Option<Finding> {
+    let file = cx.file;
     let command = &run.command;
     if command.name != "run" || command.json || !run.heredocs.is_empty() {
         return None;
@@ -175,7 +175,7 @@ fn finding(file: &Dockerfile, run: &Instruction, stage: usize) -> Option<Finding
     if script.has_error() {
         return None;
     }
-    let commands = instruction_commands(file, run, stage);
+    let commands = cx.commands_of(run, stage);
     let manager = managers.iter().find(|m| {
         commands
             .iter()

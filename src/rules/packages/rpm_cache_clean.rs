@@ -170,7 +170,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             if command.name != "run" || !run.mentions(&file.source, &["dnf", "yum", "zypper"]) {
                 continue;
             }
-            let left = uncleaned(&instruction_commands(file, run, index))
+            let left = uncleaned(&cx.commands_of(run, index))
                 .into_iter()
                 .filter(|program| !cache_mount(run, program))
                 .collect::<Vec<_>>();

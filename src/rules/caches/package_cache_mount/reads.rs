@@ -16,8 +16,7 @@ impl<'f> Site<'_, 'f> {
     /// Whether the RUN fills apt's lists itself before it uses them, and
     /// no later RUN installs from what it leaves.
     pub(super) fn fills_index(&self) -> bool {
-        let file = self.cx.file;
-        let own = AptUse::of(file, self.run)
+        let own = AptUse::of(self.cx, self.run)
             .is_some_and(|u| u.readable && u.updates && u.needs_lists.is_none());
         own && later_lists_use(self.cx, self.index, self.position).is_none()
     }
