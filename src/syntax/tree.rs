@@ -302,6 +302,12 @@ impl Instruction {
 /// Whether `text` contains one of `words`, in one pass (DF101 asks for
 /// dozens): a byte no word starts with is passed over at once.
 pub fn contains_any(text: &[u8], words: &[impl AsRef<str>]) -> bool {
+    // A few words: the standard library's substring search, word by word.
+    if words.len() <= 4 {
+        if let Ok(text) = std::str::from_utf8(text) {
+            return words.iter().any(|w| text.contains(w.as_ref()));
+        }
+    }
     let mut starts = [false; 256];
     for word in words {
         match word.as_ref().as_bytes().first() {
@@ -340,28 +346,34 @@ pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
 mod tests {
     #[test]
     fn contains_any_finds_what_searching_for_each_word_finds() {
-        let texts = [
-            "",
-            "a",
-            "apt-get install",
-            "pip3 install -r r.txt && npm ci",
-            "xxabxxa",
+        // Both searches: a few words in UTF-8 text, and many words or
+        // bytes that are not UTF-8.
+        let texts: [&[u8]; 7] = [
+            b"",
+            b"a",
+            b"apt-get install",
+            b"pip3 install -r r.txt && npm ci",
+            b"xxabxxa",
+            b"\xffapt-get \xfe install",
+            b"caf\xc3\xa9 au lait",
         ];
-        let lists: [&[&str]; 6] = [
+        let lists: [&[&str]; 8] = [
             &[],
             &["a"],
             &["pip", "pipx", "npm", "apk"],
             &["ab", "aa", "xa", "b"],
             &["install -r", "zz"],
             &["apt-get install and more"],
+            &["yum", "dnf", "apk", "zypper", "apt-get", "npm", "é au"],
+            &["café"],
         ];
         for text in texts {
             for words in lists {
                 let naive = words
                     .iter()
-                    .any(|w| text.as_bytes().windows(w.len()).any(|x| x == w.as_bytes()));
+                    .any(|w| text.windows(w.len()).any(|x| x == w.as_bytes()));
                 assert_eq!(
-                    super::contains_any(text.as_bytes(), words),
+                    super::contains_any(text, words),
                     naive,
                     "{text:?} {words:?}"
                 );

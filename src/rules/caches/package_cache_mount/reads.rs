@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::{first_words, invocation, strs, within, Site};
 use crate::facts::apt::{later_lists_use, AptUse};
-use crate::facts::commands::{instruction_commands, mounts, RunCommand};
+use crate::facts::commands::{mounts, RunCommand};
 use crate::rules::Context;
 use crate::syntax::Instruction;
 use crate::transforms::CacheManager;
@@ -41,8 +41,8 @@ impl<'f> Site<'_, 'f> {
                 .find(|e| instruction.mentions(&file.source, &[e.as_str()]))
                 .map(|setting| format!("`{setting}` keeps {} offline", manager.name))
         };
-        let runs_manager =
-            |run: &Instruction| run.names_program(&file.source, &first_words(manager));
+        let programs = first_words(manager);
+        let runs_manager = |run: &Instruction| run.names_program(&file.source, &programs);
         // An ENV or ARG anywhere, the RUN, or a later RUN of the manager
         // that sets it.
         let set = self.cx.file_fact(
@@ -72,7 +72,9 @@ impl<'f> Site<'_, 'f> {
             if no_network(run) {
                 return Some(format!("line {line} runs {} without network", manager.name));
             }
-            let offline = instruction_commands(file, run, 0)
+            let offline = self
+                .cx
+                .commands_of(run, self.index)
                 .iter()
                 .filter(|c| invocation(manager, c).is_some())
                 .any(|c| c.has(&strs(&manager.offline)));
@@ -120,7 +122,7 @@ impl<'f> Site<'_, 'f> {
             let mentioned = std::iter::once(text(run.args_range()))
                 .chain(run.heredocs.iter().map(|h| text(h.body.clone())))
                 .any(|t| t.contains(target));
-            let commands = instruction_commands(file, run, self.index);
+            let commands = self.cx.commands_of(run, self.index);
             mentioned
                 && (commands.is_empty()
                     || commands
