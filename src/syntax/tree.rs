@@ -329,15 +329,35 @@ pub fn contains_any(text: &[u8], words: &[impl AsRef<str>]) -> bool {
 /// or a path (`.apk`, `/etc/apt/`).
 pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
     let part = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let named_at = |i: usize, program: &[u8]| {
+        (i == 0 || !part(text[i - 1]))
+            && text
+                .get(i + program.len())
+                .is_none_or(|&b| !part(b) && b != b'/')
+    };
+    // In UTF-8 text, the standard library's substring search finds each
+    // occurrence; the next search starts one character further.
+    if let Ok(utf8) = std::str::from_utf8(text) {
+        if programs.iter().all(|p| !p.is_empty()) {
+            return programs.iter().any(|program| {
+                let step = program.chars().next().map_or(1, char::len_utf8);
+                let mut from = 0;
+                while let Some(found) = utf8[from..].find(program) {
+                    if named_at(from + found, program.as_bytes()) {
+                        return true;
+                    }
+                    from += found + step;
+                }
+                false
+            });
+        }
+    }
     programs.iter().any(|program| {
         let program = program.as_bytes();
         (0..text.len()).any(|i| {
             program.first().is_none_or(|&b| text[i] == b)
                 && text[i..].starts_with(program)
-                && (i == 0 || !part(text[i - 1]))
-                && text
-                    .get(i + program.len())
-                    .is_none_or(|&b| !part(b) && b != b'/')
+                && named_at(i, program)
         })
     })
 }
@@ -378,6 +398,29 @@ mod tests {
                     "{text:?} {words:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn names_program_finds_programs_in_any_text() {
+        let cases: [(&[u8], &[&str], bool); 10] = [
+            (b"sudo apt-get install", &["apt-get"], true),
+            (b"ls /etc/apt/ && x.apk", &["apt", "apk"], false),
+            (b"/sbin/apk add", &["apk"], true),
+            (b"apt-getx && apt", &["apt-get", "apt"], true),
+            (b"apt-getx apt-get.", &["apt-get"], false),
+            (b"\xff apk \xfe", &["apk"], true),
+            (b"\xffapk", &["apk"], true),
+            (b"caf\xc3\xa9 \xc3\xa9t\xc3\xa9 x", &["\u{e9}t\u{e9}"], true),
+            (b"apkapk apk", &["apk"], true),
+            (b"apkapk", &["apk"], false),
+        ];
+        for (text, programs, named) in cases {
+            assert_eq!(
+                super::names_program(text, programs),
+                named,
+                "{text:?} {programs:?}"
+            );
         }
     }
 
