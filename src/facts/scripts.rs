@@ -462,7 +462,22 @@ impl<'c, 'f> Site<'c, 'f> {
             let single = sources.len() == 1 && !dest.ends_with('/');
             let from_context = !command.flags.iter().any(|f| f.name() == "from");
             let root = self.cx.build_context.filter(|_| from_context);
+            // Only a PATH directory at or below the destination, or the
+            // destination itself naming the program there, can hold it
+            // (a name has no `/`): the others are passed over unwritten.
+            let trimmed = dest_path.trim_end_matches('/');
+            let may_hold = |dir: &&&str| {
+                trimmed.is_empty()
+                    || dir
+                        .strip_prefix(trimmed)
+                        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+                    || dest_path
+                        .strip_prefix(*dir)
+                        .and_then(|r| r.strip_prefix('/'))
+                        == Some(name)
+            };
             PATH.iter()
+                .filter(may_hold)
                 .map(|dir| format!("{dir}/{name}"))
                 .find(|target| {
                     let rest = below(target, &dest_path);
