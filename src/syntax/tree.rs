@@ -272,20 +272,22 @@ impl Instruction {
     /// Whether the instruction's bytes (heredoc bodies included) contain any
     /// of `words`: a cheap test before parsing its shell.
     pub fn mentions(&self, source: &[u8], words: &[impl AsRef<str>]) -> bool {
-        let candidates = self.candidates(source, words);
-        !candidates.is_empty() && contains_any(&source[self.span()], &candidates)
+        let text = &source[self.span()];
+        let candidates = self.candidates(text, words);
+        !candidates.is_empty() && contains_any(text, &candidates)
     }
 
     /// Whether one of `programs` appears as a program name in the
     /// instruction; see `names_program`.
     pub fn names_program(&self, source: &[u8], programs: &[&str]) -> bool {
-        let candidates = self.candidates(source, programs);
-        !candidates.is_empty() && names_program(&source[self.span()], &candidates)
+        let text = &source[self.span()];
+        let candidates = self.candidates(text, programs);
+        !candidates.is_empty() && names_program(text, &candidates)
     }
 
-    /// The `words` the instruction's byte pairs do not rule out.
-    fn candidates<'w>(&self, source: &[u8], words: &'w [impl AsRef<str>]) -> Vec<&'w str> {
-        let pairs = self.pairs.get_or_init(|| Pairs::of(&source[self.span()]));
+    /// The `words` the byte pairs of the instruction's `text` do not rule out.
+    fn candidates<'w>(&self, text: &[u8], words: &'w [impl AsRef<str>]) -> Vec<&'w str> {
+        let pairs = self.pairs.get_or_init(|| Pairs::of(text));
         words
             .iter()
             .map(AsRef::as_ref)
@@ -299,11 +301,16 @@ impl Instruction {
     }
 }
 
+/// The length from which the standard library's substring search is worth
+/// setting up: a shorter text (most COPY, ENV, ...) is scanned directly.
+const SEARCH_FROM: usize = 128;
+
 /// Whether `text` contains one of `words`, in one pass (DF101 asks for
 /// dozens): a byte no word starts with is passed over at once.
 pub fn contains_any(text: &[u8], words: &[impl AsRef<str>]) -> bool {
-    // A few words: the standard library's substring search, word by word.
-    if words.len() <= 4 {
+    // A few words in a long text: the standard library's substring search,
+    // word by word, which costs more to set up than a short text takes.
+    if words.len() <= 4 && text.len() >= SEARCH_FROM {
         if let Ok(text) = std::str::from_utf8(text) {
             return words.iter().any(|w| text.contains(w.as_ref()));
         }
@@ -368,7 +375,7 @@ mod tests {
     fn contains_any_finds_what_searching_for_each_word_finds() {
         // Both searches: a few words in UTF-8 text, and many words or
         // bytes that are not UTF-8.
-        let texts: [&[u8]; 7] = [
+        let short: [&[u8]; 7] = [
             b"",
             b"a",
             b"apt-get install",
@@ -377,6 +384,18 @@ mod tests {
             b"\xffapt-get \xfe install",
             b"caf\xc3\xa9 au lait",
         ];
+        let filler = "the quick brown fox jumps over the lazy dog; ".repeat(4);
+        let texts: Vec<Vec<u8>> = short
+            .iter()
+            .flat_map(|t| {
+                [
+                    t.to_vec(),
+                    [t, filler.as_bytes()].concat(),
+                    [filler.as_bytes(), t].concat(),
+                ]
+            })
+            .collect();
+        assert!(texts.iter().any(|t| t.len() >= super::SEARCH_FROM));
         let lists: [&[&str]; 8] = [
             &[],
             &["a"],
@@ -387,7 +406,7 @@ mod tests {
             &["yum", "dnf", "apk", "zypper", "apt-get", "npm", "é au"],
             &["café"],
         ];
-        for text in texts {
+        for text in &texts {
             for words in lists {
                 let naive = words
                     .iter()
@@ -426,9 +445,17 @@ mod tests {
 
     #[test]
     fn the_pair_filter_never_hides_a_word() {
-        let src = "FROM a\nRUN apt-get update && sudo apk add curl \\\n  && /sbin/apk --no-cache\n\
-                   COPY <<EOF /x\npip3 install É-é\nEOF\nRUN pip install .apk && echo ~\x7f\n";
+        // Long instructions and short ones: contains_any searches them alike.
+        let long = "&& echo the quick brown fox jumps over the lazy dog ".repeat(3);
+        let src = format!(
+            "FROM a\nRUN apt-get update && sudo apk add curl \\\n  && /sbin/apk --no-cache {long}\n\
+             COPY <<EOF /x\npip3 install É-é\n{long}\nEOF\nRUN pip install .apk && echo ~\x7f {long}\n\
+             RUN pip install .apk && echo ~\x7f\n"
+        );
         let file = crate::syntax::parse(src.as_bytes()).unwrap();
+        let spans: Vec<usize> = file.instructions().map(|i| i.span().len()).collect();
+        assert!(spans.iter().any(|&n| n >= super::SEARCH_FROM));
+        assert!(spans.iter().any(|&n| n < super::SEARCH_FROM));
         let words: [&[&str]; 7] = [
             &["apt-get"],
             &["apk", "dnf"],
