@@ -68,7 +68,14 @@ pub struct SimpleCommand {
 /// escapes or line breaks), read from the file.
 pub fn literal(source: &[u8], range: Range<usize>) -> Option<String> {
     let word = std::str::from_utf8(&source[range]).ok()?;
-    (!word.contains(['\'', '"', '$', '`', '\\', '\n'])).then(|| word.to_string())
+    plain(word).then(|| word.to_string())
+}
+
+/// No quote, variable, escape or line break: the word's value is its text.
+fn plain(word: &str) -> bool {
+    !word
+        .bytes()
+        .any(|b| matches!(b, b'\'' | b'"' | b'$' | b'`' | b'\\' | b'\n'))
 }
 
 /// A word's value after the shell removes its quotes and escapes
@@ -76,11 +83,8 @@ pub fn literal(source: &[u8], range: Range<usize>) -> Option<String> {
 /// on the environment (`$`, backticks), spans lines, or is unterminated.
 pub fn unquoted(source: &[u8], range: Range<usize>) -> Option<String> {
     let word = std::str::from_utf8(&source[range]).ok()?;
-    // Most words hold no quote, escape or expansion: their value is their text.
-    if !word
-        .bytes()
-        .any(|b| matches!(b, b'\n' | b'$' | b'`' | b'\\' | b'\'' | b'"'))
-    {
+    // Most words are plain.
+    if plain(word) {
         return Some(word.to_owned());
     }
     if word.contains('\n') {
