@@ -69,7 +69,7 @@ fn oracle_view(text: &str) -> Option<View> {
 fn our_view(file: &Dockerfile) -> View {
     let kind = |c: &Command| match &c.sub {
         Some(sub) => format!("onbuild {}", sub.name),
-        None => c.name.clone(),
+        None => c.name.to_string(),
     };
     file.instructions()
         .map(|i| {

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::gostr::{decode_rune, is_space, is_space_byte, is_token_space, text, trim_space};
-use super::tree::{Command, Flag};
+use super::tree::{Command, Flag, Keyword};
 
 /// Why an instruction cannot be parsed; BuildKit's own wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub fn parse_command(
         .find(|&i| is_token_space(line[i]))
         .unwrap_or(trimmed.end);
     let keyword = trimmed.start..keyword_end;
-    let name = text(&line[keyword.clone()]).to_lowercase();
+    let name = Keyword::new(&String::from_utf8_lossy(&line[keyword.clone()]));
     let (flags, args) = if keyword_end < trimmed.end {
         let mut rest = keyword_end;
         while rest < trimmed.end && is_token_space(line[rest]) {

@@ -15,7 +15,7 @@ pub fn dump(file: &Dockerfile) -> String {
 }
 
 fn dump_command(command: &Command) -> String {
-    let mut out = command.name.clone();
+    let mut out = command.name.to_string();
     if !command.flags.is_empty() {
         let flags: Vec<String> = command.flags.iter().map(|f| quote(&f.text)).collect();
         out.push_str(&format!(" [{}]", flags.join(" ")));

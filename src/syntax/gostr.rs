@@ -95,7 +95,12 @@ pub fn trim_space(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<us
 /// Lossy UTF-8 text of a byte slice (Go keeps raw bytes; dockfix shows them
 /// as U+FFFD in values, never in the file it writes).
 pub fn text(s: &[u8]) -> String {
-    String::from_utf8_lossy(s).into_owned()
+    // Checking first is cheaper than the lossy decoder's chunking, and
+    // nearly every value is valid.
+    match std::str::from_utf8(s) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => String::from_utf8_lossy(s).into_owned(),
+    }
 }
 
 /// Go's `strconv.Quote`.

@@ -85,7 +85,9 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a [u8]) -> Self {
-        let mut lines = Vec::new();
+        // Sized up front: a large file would otherwise copy its lines and
+        // items over and over as they grow.
+        let mut lines = Vec::with_capacity(src.iter().filter(|&&b| b == b'\n').count() + 1);
         let mut start = 0;
         for (i, &b) in src.iter().enumerate() {
             if b == b'\n' {
@@ -98,12 +100,12 @@ impl<'a> Lexer<'a> {
         }
         Lexer {
             src,
+            items: Vec::with_capacity(lines.len()),
             lines,
             next: 0,
             escape: b'\\',
             directives_done: false,
             seen: Vec::new(),
-            items: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -241,9 +243,8 @@ impl<'a> Lexer<'a> {
         mut continues: Option<usize>,
     ) -> Instruction {
         let start_line = first_index + 1;
-        let mut logical = Logical::default();
-        let mut lines = Vec::new();
-        logical.push(self.src, token.start..continues.unwrap_or(token.end));
+        let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
+        let mut lines = Vec::with_capacity(1);
         let content = self.content(first.clone());
         lines.push(self.code_line(first, content, continues));
         while continues.is_some() && self.next < self.lines.len() {

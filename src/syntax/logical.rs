@@ -5,31 +5,47 @@
 
 use std::ops::Range;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Logical {
     pub text: Vec<u8>,
-    /// Pieces in order: (logical start, file start); each piece is a
-    /// contiguous run of file bytes.
-    pieces: Vec<(usize, usize)>,
+    /// Where in the file the first piece starts; the first piece starts the
+    /// logical line. Each piece is a contiguous run of file bytes.
+    first: usize,
+    /// The pieces after the first, in order: (logical start, file start).
+    /// Most instructions are one line, so this stays unallocated.
+    more: Vec<(usize, usize)>,
 }
 
 impl Logical {
+    /// The logical line of `source[range]`, with room for nothing more.
+    pub fn new(source: &[u8], range: Range<usize>) -> Logical {
+        Logical {
+            text: source[range.clone()].to_vec(),
+            first: range.start,
+            more: Vec::new(),
+        }
+    }
+
     pub fn push(&mut self, source: &[u8], range: Range<usize>) {
-        self.pieces.push((self.text.len(), range.start));
+        self.more.push((self.text.len(), range.start));
         self.text.extend_from_slice(&source[range]);
     }
 
+    fn piece(&self, index: usize) -> (usize, usize) {
+        match index {
+            0 => (0, self.first),
+            _ => self.more[index - 1],
+        }
+    }
+
     fn piece_index(&self, pos: usize, prefer_previous: bool) -> usize {
-        let index = self
-            .pieces
-            .partition_point(|&(start, _)| start <= pos)
-            .max(1)
-            - 1;
-        if prefer_previous && index > 0 && self.pieces[index].0 == pos {
+        // The first piece starts at 0, so it always counts.
+        let index = self.more.partition_point(|&(start, _)| start <= pos);
+        if prefer_previous && index > 0 && self.piece(index).0 == pos {
             // The end of a range lies at the end of the previous piece, not
             // after the line break that separates the two.
             let mut i = index;
-            while i > 0 && self.pieces[i].0 == pos {
+            while i > 0 && self.piece(i).0 == pos {
                 i -= 1;
             }
             return i;
@@ -39,13 +55,13 @@ impl Logical {
 
     /// The file offset of a logical position that starts something.
     pub fn file_start(&self, pos: usize) -> usize {
-        let (start, file) = self.pieces[self.piece_index(pos, false)];
+        let (start, file) = self.piece(self.piece_index(pos, false));
         file + (pos - start)
     }
 
     /// The file offset of a logical position that ends something.
     pub fn file_end(&self, pos: usize) -> usize {
-        let (start, file) = self.pieces[self.piece_index(pos, true)];
+        let (start, file) = self.piece(self.piece_index(pos, true));
         file + (pos - start)
     }
 
@@ -65,8 +81,7 @@ mod tests {
     #[test]
     fn maps_across_continuations() {
         let src = b"RUN a \\\n  b\n";
-        let mut logical = Logical::default();
-        logical.push(src, 0..6);
+        let mut logical = Logical::new(src, 0..6);
         logical.push(src, 8..11);
         assert_eq!(logical.text, b"RUN a   b");
         assert_eq!(logical.file_range(4..5), 4..5);

@@ -1,6 +1,7 @@
 //! The lossless syntax tree. Every byte of a Dockerfile belongs to exactly
 //! one [`Item`]; concatenating the items' spans gives back the input.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::logical::Logical;
@@ -121,7 +122,7 @@ pub enum LineKind {
 pub struct Command {
     pub keyword: Range<usize>,
     /// The keyword in lower case (`run`, `copy`, ...).
-    pub name: String,
+    pub name: Keyword,
     pub flags: Vec<Flag>,
     /// The arguments after the flags, trimmed.
     pub args: Range<usize>,
@@ -131,6 +132,73 @@ pub struct Command {
     pub values: Vec<String>,
     /// The nested instruction of `ONBUILD`.
     pub sub: Option<Box<Command>>,
+}
+
+/// An instruction keyword in lower case. The instructions BuildKit knows
+/// are static strings: a large file holds tens of thousands of keywords,
+/// and lower-casing each into its own allocation was a tenth of parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyword(Cow<'static, str>);
+
+impl Keyword {
+    const KNOWN: [&'static str; 18] = [
+        "add",
+        "arg",
+        "cmd",
+        "copy",
+        "entrypoint",
+        "env",
+        "expose",
+        "from",
+        "healthcheck",
+        "label",
+        "maintainer",
+        "onbuild",
+        "run",
+        "shell",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+    ];
+
+    /// The keyword `written` names, lower-cased as Go's `strings.ToLower`.
+    pub fn new(written: &str) -> Keyword {
+        match Self::KNOWN.iter().find(|k| k.eq_ignore_ascii_case(written)) {
+            Some(known) => Keyword(Cow::Borrowed(known)),
+            None => Keyword(Cow::Owned(written.to_lowercase())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Keyword {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Keyword {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Keyword {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl std::fmt::Display for Keyword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A `--flag` or `--flag=value` before the arguments.
@@ -372,6 +440,24 @@ pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keywords_are_lower_cased_as_go_lower_cases_them() {
+        use super::Keyword;
+        for (written, name) in [
+            ("RUN", "run"),
+            ("Copy", "copy"),
+            ("healthCHECK", "healthcheck"),
+            // Unicode lower-casing: KELVIN SIGN is `k`, as in Go.
+            ("WOR\u{212A}DIR", "workdir"),
+            ("Frobnicate", "frobnicate"),
+            ("ÉTAPE", "étape"),
+        ] {
+            let keyword = Keyword::new(written);
+            assert_eq!(keyword, name, "{written}");
+            assert_eq!(keyword.as_str(), name, "{written}");
+        }
+    }
+
     #[test]
     fn contains_any_finds_what_searching_for_each_word_finds() {
         // Both searches: a few words in UTF-8 text, and many words or
