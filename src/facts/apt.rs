@@ -32,6 +32,11 @@ impl AptUse {
     /// `None` for a RUN that does not run apt. Found once per RUN: the
     /// apt rules and the later-use tables all ask.
     pub fn of(cx: &Context, run: &Instruction) -> Option<AptUse> {
+        // Most instructions are no RUN naming apt: say so before the memo,
+        // which costs more than the test.
+        if !Self::may_use(cx.file, run) {
+            return None;
+        }
         let at = run.span().start;
         if let Some(known) = cx.apt_uses.borrow().get(&at) {
             return known.clone();
@@ -41,11 +46,12 @@ impl AptUse {
         found
     }
 
-    fn read(file: &Dockerfile, run: &Instruction) -> Option<AptUse> {
+    fn may_use(file: &Dockerfile, run: &Instruction) -> bool {
         let command = run.command.sub.as_deref().unwrap_or(&run.command);
-        if command.name != "run" || !run.mentions(&file.source, &["apt"]) {
-            return None;
-        }
+        command.name == "run" && run.mentions(&file.source, &["apt"])
+    }
+
+    fn read(file: &Dockerfile, run: &Instruction) -> Option<AptUse> {
         let Some(script) = shell::parse(file, run).filter(|s| !s.has_error()) else {
             return Some(AptUse {
                 updates: false,
