@@ -49,6 +49,17 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
     stages
 }
 
+/// The stage before stage `before` that a `--from` value names, as
+/// BuildKit resolves it: a stage name (any case), else a stage index;
+/// `None` for an image.
+pub fn stage_from(stages: &[Stage], before: usize, value: &str) -> Option<usize> {
+    let name = value.to_lowercase();
+    stages[..before]
+        .iter()
+        .position(|s| s.name.as_deref() == Some(name.as_str()))
+        .or_else(|| value.parse::<usize>().ok().filter(|&i| i < before))
+}
+
 /// The stages from `index` up through its in-file ancestors.
 pub fn lineage<'s, 'f>(
     stages: &'s [Stage<'f>],

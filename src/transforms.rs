@@ -255,6 +255,23 @@ pub fn pinning() -> &'static Pinning {
     })
 }
 
+/// What multi-stage builds leave behind; see `transforms/stages.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stages {
+    pub build_tools: Vec<String>,
+    pub removals: Vec<String>,
+    pub package_managers: Vec<String>,
+}
+
+pub fn stages() -> &'static Stages {
+    static TABLE: OnceLock<Stages> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<Stages>(include_str!("../transforms/stages.toml"))
+            .expect("transforms/stages.toml is valid (checked by a test)")
+    })
+}
+
 #[derive(Deserialize)]
 struct Table {
     ecosystem: Vec<Ecosystem>,
@@ -307,6 +324,14 @@ mod tests {
         let table = pinning();
         assert!(table.floating.contains(&"latest".to_string()));
         assert!(table.unpulled.contains(&"scratch".to_string()));
+    }
+
+    #[test]
+    fn the_stages_table_reads() {
+        let table = stages();
+        assert!(table.build_tools.contains(&"build-essential".to_string()));
+        assert!(table.removals.contains(&"purge".to_string()));
+        assert!(table.package_managers.contains(&"apk".to_string()));
     }
 
     #[test]

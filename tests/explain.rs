@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use dockfix::rules::{CacheStyle, ALL};
+use dockfix::rules::{CacheStyle, FixSafety, ALL};
 
 /// Rules whose example needs a registry's answer: the text around the
 /// example says what the registry reported, which no test can reproduce.
@@ -70,11 +70,49 @@ fn context(dockerfile: &str, result: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A report-only rule's example: one block, which the rule reports at the
+/// line its doc names ("DF501 reports line 7") and leaves as it is: `--write`
+/// exits 1, for a finding remains.
+fn reported_as_documented(rule: &dockfix::rules::Rule) -> Option<String> {
+    let [example] = example_blocks(rule.doc)[..] else {
+        return Some(format!("{}: a report-only Example has one block", rule.id));
+    };
+    let said = format!("{} reports line ", rule.id);
+    let Some(line) = rule.doc.split_once(&said).and_then(|(_, rest)| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<usize>().ok()
+    }) else {
+        return Some(format!("{}: the doc does not say `{said}N`", rule.id));
+    };
+    let dir = context(example, "");
+    let (code, stdout, stderr) = dockfix(dir.path(), &["--select", rule.id, "--unsafe", "--write"]);
+    let written = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    // `--write` lists what it left on standard error.
+    let printed = format!("{stdout}{stderr}");
+    let at = format!("Dockerfile:{line}:1: {} ", rule.id);
+    (code != 1
+        || written != example
+        || printed.lines().filter(|l| l.contains(rule.id)).count() != 1
+        || !printed.contains(&at))
+    .then(|| {
+        format!(
+            "{}: the example is not reported at line {line} alone, unchanged (exit {code}):\n{printed}",
+            rule.id
+        )
+    })
+}
+
 #[test]
 fn every_rule_s_example_is_what_the_rule_does() {
     let mut wrong = Vec::new();
     for rule in ALL {
         let blocks = example_blocks(rule.doc);
+        if rule.fix_safety == FixSafety::ReportOnly {
+            if let Some(why) = reported_as_documented(rule) {
+                wrong.push(why);
+            }
+            continue;
+        }
         let [before, after] = blocks[..] else {
             wrong.push(format!(
                 "{}: the Example has {} blocks, not an input and what it becomes",

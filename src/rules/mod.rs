@@ -1,5 +1,5 @@
 //! The rule framework. A rule lives in one file of its family's folder
-//! (instructions, ordering, packages, caches, pinning): its documentation
+//! (instructions, ordering, packages, caches, pinning, stages): its documentation
 //! (what it does, why, an example, fix safety), and a check that returns
 //! findings with optional fixes. Helpers only one family uses sit in its
 //! folder; what several share lives beneath the rules, in `facts` and `fix`.
@@ -10,6 +10,7 @@ mod ordering;
 mod packages;
 pub mod pinning;
 mod registry;
+mod stages;
 
 use std::ops::Range;
 

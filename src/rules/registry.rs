@@ -1,7 +1,7 @@
 //! Every rule by ID, and which of them a `--select`/`--ignore` pair and the
 //! cache style enable.
 
-use super::{caches, instructions, ordering, packages, pinning, CacheStyle, Rule};
+use super::{caches, instructions, ordering, packages, pinning, stages, CacheStyle, Rule};
 
 /// Every rule, in ID order.
 pub static ALL: &[&Rule] = &[
@@ -33,6 +33,8 @@ pub static ALL: &[&Rule] = &[
     &caches::syntax_directive::RULE,
     &pinning::base_image_version::RULE,
     &pinning::base_image_digest::RULE,
+    &stages::final_stage_build_tools::RULE,
+    &stages::final_stage_full_copy::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.

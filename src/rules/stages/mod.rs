@@ -1,0 +1,131 @@
+//! Multi-stage builds (DF5xx): what the final stage still carries of the
+//! build when an earlier stage built what it runs.
+
+pub mod final_stage_build_tools;
+pub mod final_stage_full_copy;
+
+use crate::model::{lineage_indices, stage_from, Stage};
+use crate::rules::Context;
+use crate::scope::absolute;
+use crate::syntax::Instruction;
+
+/// The directories of the official images' PATH, where a command named
+/// without a slash is looked up.
+const PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// A build split into stages: the final stage, and the COPY instructions
+/// that take files from an earlier stage outside its own lineage (a
+/// builder), each with that stage's index.
+struct Split<'f> {
+    index: usize,
+    copies: Vec<(&'f Instruction, usize)>,
+}
+
+impl Split<'_> {
+    /// The final stage of `cx`'s file, when it copies from a builder.
+    fn of<'f>(cx: &Context<'f>) -> Option<Split<'f>> {
+        let stages = cx.stages();
+        let index = stages.len().checked_sub(1)?;
+        let own: Vec<usize> = lineage_indices(stages, index).collect();
+        let copies: Vec<(&Instruction, usize)> = stages[index]
+            .body
+            .iter()
+            .filter(|i| i.command.name == "copy" && i.command.sub.is_none())
+            .filter_map(|&i| {
+                let from = i
+                    .command
+                    .flags
+                    .iter()
+                    .find(|f| f.name() == "from")?
+                    .value()?;
+                let builder = stage_from(stages, index, from)?;
+                (!own.contains(&builder)).then_some((i, builder))
+            })
+            .collect();
+        (!copies.is_empty()).then_some(Split { index, copies })
+    }
+
+    /// The word of the final stage's `ENTRYPOINT` or `CMD` (the last of
+    /// each) that names a file a builder's COPY put there (`/usr/local/bin/app`,
+    /// `app` on PATH, `dist/index.js` under the working directory): the
+    /// image runs what a builder built.
+    fn runs_built(&self, cx: &Context) -> Option<String> {
+        let stages = cx.stages();
+        let scope_at = |i: &Instruction| cx.scope_at(self.index, i.span().start);
+        // What the builders' files became, as absolute paths: a destination
+        // directory (`/app/`) holds each source under its own name.
+        let artifacts: Vec<String> = self
+            .copies
+            .iter()
+            .flat_map(|(copy, _)| {
+                let scope = scope_at(copy);
+                let Some((dest, sources)) = copy.command.values.split_last() else {
+                    return Vec::new();
+                };
+                let Some((dest, dir)) = scope.expand(dest).and_then(|d| {
+                    absolute(&d, scope.workdir.as_deref()).map(|a| (a, d.ends_with('/')))
+                }) else {
+                    return Vec::new();
+                };
+                if !dir && sources.len() == 1 {
+                    return vec![dest];
+                }
+                sources
+                    .iter()
+                    .map(|s| {
+                        let name = s.trim_end_matches('/').rsplit('/').next().unwrap_or(s);
+                        format!("{}/{name}", dest.trim_end_matches('/'))
+                    })
+                    .collect()
+            })
+            .collect();
+        let built = |word: &str, workdir: Option<&str>| {
+            let candidates: Vec<String> = if word.contains('/') {
+                absolute(word, workdir).into_iter().collect()
+            } else {
+                PATH.iter().map(|dir| format!("{dir}/{word}")).collect()
+            };
+            candidates.iter().any(|c| {
+                artifacts.iter().any(|a| {
+                    c == a
+                        || c.strip_prefix(a.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+            })
+        };
+        // The ENTRYPOINT in effect, then the CMD it receives.
+        ["entrypoint", "cmd"].iter().find_map(|kind| {
+            let command = stages[self.index]
+                .body
+                .iter()
+                .rev()
+                .find(|i| i.command.name == *kind)?;
+            let workdir = scope_at(command).workdir;
+            let words: Vec<String> = if command.command.json {
+                command.command.values.clone()
+            } else {
+                let line = command.command.values.join(" ");
+                line.split_whitespace().map(String::from).collect()
+            };
+            words
+                .into_iter()
+                .find(|w| !w.starts_with('-') && built(w, workdir.as_deref()))
+        })
+    }
+
+    /// How the findings name the first builder: `build`, or `0`.
+    fn builder_name(&self, stages: &[Stage]) -> String {
+        let builder = self.copies[0].1;
+        stages[builder]
+            .name
+            .clone()
+            .unwrap_or_else(|| builder.to_string())
+    }
+}
