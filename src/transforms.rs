@@ -262,6 +262,21 @@ pub struct Stages {
     pub build_tools: Vec<String>,
     pub removals: Vec<String>,
     pub package_managers: Vec<String>,
+    pub runtime: Vec<Runtime>,
+}
+
+/// The runtime stage of one ecosystem's split build.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    pub ecosystem: String,
+    pub toolchains: Vec<String>,
+    pub image: String,
+    pub files: Vec<String>,
+    pub build_only: Vec<String>,
+    pub build_only_dirs: Vec<String>,
+    pub needs_system: Vec<(String, String)>,
+    pub embeds: Vec<(String, String)>,
 }
 
 pub fn stages() -> &'static Stages {
@@ -332,6 +347,12 @@ mod tests {
         assert!(table.build_tools.contains(&"build-essential".to_string()));
         assert!(table.removals.contains(&"purge".to_string()));
         assert!(table.package_managers.contains(&"apk".to_string()));
+        let go = &table.runtime[0];
+        assert_eq!(
+            (go.ecosystem.as_str(), go.image.as_str()),
+            ("go", "scratch")
+        );
+        assert!(go.build_only.contains(&"*.go".to_string()));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub static ALL: &[&Rule] = &[
     &pinning::base_image_digest::RULE,
     &stages::final_stage_build_tools::RULE,
     &stages::final_stage_full_copy::RULE,
+    &stages::single_stage_build::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.

@@ -3,6 +3,8 @@
 
 pub mod final_stage_build_tools;
 pub mod final_stage_full_copy;
+mod go;
+pub mod single_stage_build;
 
 use crate::model::{lineage_indices, stage_from, Stage};
 use crate::rules::Context;

@@ -1,0 +1,329 @@
+//! DF503 single-stage-build: a program compiled in the image that runs it,
+//! split into a builder stage and a runtime stage that keeps only the
+//! program.
+
+use super::go::{self, GoBuild};
+use crate::edit::Edit;
+use crate::fix::moves::line_ending;
+use crate::model::Stage;
+use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::scope::absolute;
+use crate::syntax::Instruction;
+use crate::transforms::{self, Runtime};
+
+pub static RULE: Rule = Rule {
+    id: "DF503",
+    name: "single-stage-build",
+    summary: "a program compiled in the image that ships it, toolchain and sources included",
+    fix_title: "Build in a builder stage and ship only the program",
+    effect: "the image holds the program, not the toolchain and sources that built it",
+    fix_safety: FixSafety::Unsafe,
+    cache_style: None,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF503 single-stage-build
+
+## What it does
+Finds a Dockerfile of one stage that compiles its program on a toolchain
+image (`FROM golang`, with `go build -o`) and ships it there, and splits it:
+the stage becomes the builder (`AS build`), and a runtime stage after the
+build copies the binary, with the CA bundle for TLS, onto the runtime image
+`transforms/stages.toml` names for the ecosystem (`scratch` for a static Go
+binary). The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD
+and ENTRYPOINT lines before the build are written again in the runtime
+stage; those after it belong to it.
+
+## Why
+A toolchain image is hundreds of megabytes of compiler, package caches and
+sources that the program never runs: a builder stage leaves them behind,
+so the image is smaller, faster to pull, and offers an attacker no
+compiler. It is the first lever of every guide to smaller images.
+
+## Example
+```dockerfile
+FROM golang:1.22
+WORKDIR /src
+COPY go.mod main.go ./
+ENV CGO_ENABLED=0
+RUN go build -o /usr/local/bin/app .
+CMD [\"app\"]
+```
+becomes
+```dockerfile
+FROM golang:1.22 AS build
+WORKDIR /src
+COPY go.mod main.go ./
+ENV CGO_ENABLED=0
+RUN go build -o /usr/local/bin/app .
+
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
+WORKDIR /src
+ENV CGO_ENABLED=0
+COPY --from=build /usr/local/bin/app /usr/local/bin/app
+CMD [\"app\"]
+```
+
+Reported without a fix, with the reason: a build cgo may link to the
+toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`,
+more than once, or after a `cd`; a RUN before the build that runs other
+than Go, package installs and directory changes, or writes files; any
+RUN, COPY or ADD after it; a HEALTHCHECK or SHELL; a USER by name; a CMD
+or ENTRYPOINT that runs something else or runs through a shell (DF002's
+exec form lets a later pass split it); sources that hold files other than
+Go code and the repository's own (`README.md`, `.github/`, `vendor/`),
+which the program may read at run time; Go code that runs other programs
+(`os/exec`), looks users up (`os/user`), loads plugins, or loads time
+zones by name without embedding them (`time/tzdata`); no build context to
+read the sources from; a Windows toolchain image.
+
+## Fix safety
+Unsafe: the runtime image has nothing but the program, the CA bundle and
+the working directory, and dockfix reads only the Dockerfile and the build
+context. The variables the toolchain image sets (`GOPATH`, its `PATH`) are
+gone, and so is everything a RUN installed; a program that reads them, or
+a file by a path built at run time, fails.
+";
+
+/// Instructions that configure the image: a runtime stage needs them as
+/// they were.
+const CONFIG: &[&str] = &[
+    "env",
+    "arg",
+    "label",
+    "expose",
+    "volume",
+    "stopsignal",
+    "maintainer",
+    "user",
+    "workdir",
+    "cmd",
+    "entrypoint",
+];
+
+/// The directories BuildKit puts on a stage's PATH when its image sets
+/// none.
+const DEFAULT_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let stages = cx.stages();
+    let [stage] = stages else {
+        return Vec::new();
+    };
+    let repository = repository(&stage.base);
+    let Some(runtime) = transforms::stages()
+        .runtime
+        .iter()
+        .find(|r| r.toolchains.iter().any(|t| t == repository))
+    else {
+        return Vec::new();
+    };
+    let Some(build) = go::build(cx, stage) else {
+        return Vec::new();
+    };
+    let message = "a single-stage build ships the Go toolchain with the program";
+    let (message, fix) = match build.and_then(|build| split(cx, runtime, stage, &build)) {
+        Ok(edits) => (
+            format!("{message}: a builder stage leaves it out of the image"),
+            Some(Fix::new(Applicability::Unsafe, edits)),
+        ),
+        Err(why) => (format!("{message}; not split: {why}"), None),
+    };
+    vec![Finding {
+        rule: &RULE,
+        range: stage.from.keyword_range(),
+        message,
+        fix,
+    }]
+}
+
+/// An image reference's repository as Docker Hub names official images:
+/// `golang` for `docker.io/library/golang:1.22@sha256:...`.
+fn repository(image: &str) -> &str {
+    let name = image.split('@').next().unwrap_or(image);
+    let name = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    };
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    name.strip_prefix("library/").unwrap_or(name)
+}
+
+/// The edits that split the stage, or why it stays whole.
+fn split(
+    cx: &Context,
+    runtime: &Runtime,
+    stage: &Stage,
+    build: &GoBuild,
+) -> Result<Vec<Edit>, String> {
+    if ["windows", "nanoserver"]
+        .iter()
+        .any(|w| stage.base.contains(w))
+    {
+        return Err(format!(
+            "`FROM {}` is a Windows image; `{}` is for Linux",
+            stage.base, runtime.image
+        ));
+    }
+    if !go::is_static(cx, build) {
+        return Err(
+            "cgo may link the binary to the toolchain image's C library: `CGO_ENABLED=0` builds a static one".into(),
+        );
+    }
+    let body = &stage.body;
+    for later in &body[build.position + 1..] {
+        if !CONFIG.contains(&later.command.name.as_str()) {
+            return Err(format!(
+                "line {} ({}) after the build may use the toolchain or the sources",
+                later.start_line,
+                later.command.name.to_uppercase()
+            ));
+        }
+    }
+    let workdirs: Vec<String> = body
+        .iter()
+        .filter(|i| i.command.name == "workdir")
+        .filter_map(|i| cx.scope_at(0, i.span().end).workdir)
+        .collect();
+    let mut copies = Vec::new();
+    let mut replicated = Vec::new();
+    for &before in &body[..build.position] {
+        let line = before.start_line;
+        match before.command.name.as_str() {
+            "copy" | "add" => {
+                if before.command.flags.iter().any(|f| f.name() == "from")
+                    || !before.heredocs.is_empty()
+                {
+                    return Err(format!("line {line} copies files dockfix does not read"));
+                }
+                copies.push(before);
+            }
+            "run" if before.command.sub.is_none() => go::before_build(cx, before, &workdirs)?,
+            name if CONFIG.contains(&name) => replicated.push(before),
+            name => {
+                return Err(format!(
+                    "line {line} ({}) needs more than FROM {} gives",
+                    name.to_uppercase(),
+                    runtime.image
+                ))
+            }
+        }
+    }
+    users(body, runtime)?;
+    runs_binary(cx, body, build)?;
+    go::needs(cx, runtime, &copies)?;
+    Ok(edits(cx, runtime, stage, build, &replicated))
+}
+
+/// Why a USER of the stage cannot be the runtime's: a name, which an image
+/// with no `/etc/passwd` cannot resolve.
+fn users(body: &[&Instruction], runtime: &Runtime) -> Result<(), String> {
+    for user in body.iter().filter(|i| i.command.name == "user") {
+        let value = user
+            .command
+            .values
+            .first()
+            .map(String::as_str)
+            .unwrap_or("");
+        if !value
+            .split(':')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "line {} runs as `{value}`, a name `FROM {}` has no user database for",
+                user.start_line, runtime.image
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why the image's command is not the binary run directly: no CMD or
+/// ENTRYPOINT, a shell form, or another program.
+fn runs_binary(cx: &Context, body: &[&Instruction], build: &GoBuild) -> Result<(), String> {
+    let last = |kind: &str| body.iter().rev().find(|i| i.command.name == kind).copied();
+    let command = last("entrypoint")
+        .or_else(|| last("cmd"))
+        .ok_or("no CMD or ENTRYPOINT runs the binary")?;
+    let keyword = command.command.name.to_uppercase();
+    let line = command.start_line;
+    if !command.command.json {
+        return Err(format!(
+            "the {keyword} on line {line} runs through a shell the runtime lacks; its exec form (DF002) can be split"
+        ));
+    }
+    let program = command
+        .command
+        .values
+        .first()
+        .map(String::as_str)
+        .unwrap_or("");
+    let sets_path = body.iter().any(|i| {
+        i.command.name == "env" && i.command.values.iter().any(|v| v.starts_with("PATH="))
+    });
+    let workdir = cx.scope_at(0, command.span().start).workdir;
+    let found = if program.contains('/') {
+        absolute(program, workdir.as_deref()).is_some_and(|p| p == build.output)
+    } else {
+        !sets_path
+            && DEFAULT_PATH
+                .iter()
+                .any(|dir| format!("{dir}/{program}") == build.output)
+    };
+    if !found {
+        return Err(format!(
+            "the {keyword} on line {line} runs `{program}`, not the binary `go build` writes"
+        ));
+    }
+    Ok(())
+}
+
+/// The builder's name on its FROM line, and a runtime stage after the
+/// build: the runtime files, the image's configuration as it stood, the
+/// binary.
+fn edits(
+    cx: &Context,
+    runtime: &Runtime,
+    stage: &Stage,
+    build: &GoBuild,
+    replicated: &[&Instruction],
+) -> Vec<Edit> {
+    let file = cx.file;
+    let mut edits = Vec::new();
+    let name = match &stage.name {
+        // As written on the FROM line, whose case BuildKit ignores.
+        Some(_) => stage.from.command.values[2].clone(),
+        None => {
+            edits.push(Edit::insert(stage.from.args_range().end, " AS build"));
+            "build".to_string()
+        }
+    };
+    let eol = line_ending(file, build.run);
+    let at = build.run.span().end;
+    let mut text = String::new();
+    if !file.source[..at].ends_with(b"\n") {
+        text += &eol;
+    }
+    text += &eol;
+    text += &format!("FROM {}{eol}", runtime.image);
+    for path in &runtime.files {
+        let dir = path.rsplit_once('/').map_or("/", |(dir, _)| dir);
+        text += &format!("COPY --from={name} {path} {dir}/{eol}");
+    }
+    for instruction in replicated {
+        text += &String::from_utf8_lossy(&file.source[instruction.span()]);
+    }
+    text += &format!("COPY --from={name} {0} {0}{eol}", build.output);
+    edits.push(Edit::insert(at, text));
+    edits
+}
