@@ -42,13 +42,22 @@ const END: &str = "end";
 /// are counted by reading the files (`cat | wc -c`), which busybox images can
 /// do too (`find -printf` and `du -b` are GNU's); an image without those
 /// tools stops the probe before `end` rather than report no caches.
-pub fn probe() -> String {
+/// Under `root` (`""` in the image itself), the paths are read from an
+/// image unpacked on the host.
+pub fn probe(root: &str) -> String {
     let mut script = String::from(
         "for t in find cat wc; do command -v $t >/dev/null || { echo \"no $t in the image\"; exit 1; }; done\n\
          c() { n=$1; shift; echo \"$n $(find \"$@\" -type f -exec cat {} + 2>/dev/null | wc -c)\"; }\n",
     );
     for (name, args) in CACHES {
-        script += &format!("c {name} {args}\n");
+        let args: Vec<String> = args
+            .split(' ')
+            .map(|word| match word.starts_with('/') && !root.is_empty() {
+                true => format!("'{root}'{word}"),
+                false => word.to_string(),
+            })
+            .collect();
+        script += &format!("c {name} {}\n", args.join(" "));
     }
     script + "echo " + END + "\n"
 }
@@ -166,7 +175,7 @@ mod tests {
 
     #[test]
     fn the_probe_names_every_cache_once_and_ends() {
-        let script = probe();
+        let script = probe("");
         for (name, args) in CACHES {
             assert_eq!(
                 script.matches(&format!("\nc {name} {args}\n")).count(),
@@ -176,6 +185,23 @@ mod tests {
         }
         assert!(script.ends_with("echo end\n"));
         assert!(script.contains("-type f -exec cat {} +"));
+    }
+
+    #[test]
+    fn the_probe_reads_an_unpacked_image_from_the_host() {
+        let root = tempfile::tempdir().unwrap();
+        let lists = root.path().join("var/lib/apt/lists");
+        std::fs::create_dir_all(lists.join("partial")).unwrap();
+        std::fs::write(lists.join("index"), "0123456789").unwrap();
+        std::fs::write(lists.join("partial/skipped"), "xx").unwrap();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(probe(&root.path().to_string_lossy()))
+            .output()
+            .unwrap();
+        let bytes = parse(&String::from_utf8_lossy(&output.stdout)).unwrap();
+        assert_eq!(bytes["apt-lists"], 10);
+        assert_eq!(bytes["pip"], 0);
     }
 
     #[test]

@@ -35,19 +35,19 @@ impl Contents {
         let app = if workdir.is_empty() || workdir == "/" {
             None
         } else {
-            let args = [
-                "run",
-                "--rm",
-                "--user",
-                "0",
-                "--entrypoint",
-                "sh",
-                image,
-                "-c",
-                LIST,
-                workdir,
-            ];
-            let listing = engine.docker(&args)?;
+            let listing = match engine.in_image(image, LIST, &[workdir]) {
+                // An image without a shell (`FROM scratch`) is read
+                // unpacked on the host, by the same script.
+                Err(e) if super::no_shell(&e) => {
+                    let unpacked = engine.unpacked(image)?;
+                    let dir = unpacked
+                        .path()
+                        .join("root")
+                        .join(workdir.trim_start_matches('/'));
+                    super::on_host(LIST, &[&dir.to_string_lossy()])?
+                }
+                listing => listing?,
+            };
             Some((
                 workdir.to_string(),
                 listing.lines().map(String::from).collect(),
@@ -61,13 +61,14 @@ impl Contents {
 
     /// What differs from `other`, ignoring what lies under `skip` (the
     /// cache mounts a rewrite adds, which keep a build's output out of the
-    /// image on purpose); empty when nothing does. With `exec_form`, a
-    /// shell-form Cmd or Entrypoint that became the exec form of the same
-    /// words is what the unsafe exec-form fix means to do, not a difference.
-    pub fn differences(&self, other: &Contents, skip: &[String], exec_form: bool) -> Vec<String> {
+    /// image on purpose) and what `meant` allows; empty when nothing else
+    /// does.
+    pub fn differences(&self, other: &Contents, skip: &[String], meant: Meant) -> Vec<String> {
         let mut found = Vec::new();
         for (before, after) in self.config.iter().zip(&other.config) {
-            if before != after && !(exec_form && same_words(before, after)) {
+            let allowed = (meant.exec_form && same_words(before, after))
+                || (meant.split && fewer_variables(before, after));
+            if before != after && !allowed {
                 found.push(format!("configuration {before} became {after}"));
             }
         }
@@ -91,7 +92,11 @@ impl Contents {
         };
         match (kept(self), kept(other)) {
             (Some((dir, before)), Some((_, after))) => {
-                let gone: Vec<_> = before.difference(&after).take(5).collect();
+                let gone: Vec<_> = match meant.split {
+                    // The runtime stage leaves the sources behind.
+                    true => Vec::new(),
+                    false => before.difference(&after).take(5).collect(),
+                };
                 let new: Vec<_> = after.difference(&before).take(5).collect();
                 if !gone.is_empty() || !new.is_empty() {
                     found.push(format!(
@@ -104,6 +109,34 @@ impl Contents {
         }
         found
     }
+}
+
+/// The differences a fix means to make between an original image and its
+/// rewrite.
+#[derive(Clone, Copy, Default)]
+pub struct Meant {
+    /// A shell-form Cmd or Entrypoint that became the exec form of the same
+    /// words (the unsafe exec-form fix).
+    pub exec_form: bool,
+    /// A build split into a builder and a runtime stage (DF503): the
+    /// runtime has none of the variables the toolchain image set, nor its
+    /// PATH, and none of the sources in the working directory; it gains
+    /// nothing there and changes nothing it keeps.
+    pub split: bool,
+}
+
+/// Whether `Env=[...]` lost variables (and changed PATH) but set nothing
+/// new.
+fn fewer_variables(before: &str, after: &str) -> bool {
+    let env = |line: &str| -> Option<Vec<String>> {
+        serde_json::from_str(line.strip_prefix("Env=")?).ok()
+    };
+    let (Some(before), Some(after)) = (env(before), env(after)) else {
+        return false;
+    };
+    after
+        .iter()
+        .all(|v| v.starts_with("PATH=") || before.contains(v))
 }
 
 /// Whether `Cmd=["/bin/sh","-c","a b"]` became `Cmd=["a","b"]` (or the
@@ -127,6 +160,36 @@ fn same_words(before: &str, after: &str) -> bool {
 mod tests {
     use super::*;
 
+    const EXEC_FORM: Meant = Meant {
+        exec_form: true,
+        split: false,
+    };
+    const SPLIT: Meant = Meant {
+        exec_form: false,
+        split: true,
+    };
+
+    #[test]
+    fn a_split_may_drop_sources_and_toolchain_variables_only() {
+        let env = |vars: &str| format!("Env=[{vars}]");
+        let before = Contents {
+            config: vec![env(r#""PATH=/go/bin:/usr/bin","GOPATH=/go","MODE=prod""#)],
+            app: Some(("/src".into(), vec!["f 644 0:0 ./main.go -> ".into()])),
+        };
+        let after = Contents {
+            config: vec![env(r#""PATH=/usr/bin","MODE=prod""#)],
+            app: Some(("/src".into(), vec![])),
+        };
+        assert!(before.differences(&after, &[], SPLIT).is_empty());
+        assert_eq!(before.differences(&after, &[], Meant::default()).len(), 2);
+        // A variable set anew, a changed value or a new file is a difference.
+        let changed = Contents {
+            config: vec![env(r#""PATH=/usr/bin","MODE=dev""#)],
+            app: Some(("/src".into(), vec!["f 644 0:0 ./x -> ".into()])),
+        };
+        assert_eq!(before.differences(&changed, &[], SPLIT).len(), 2);
+    }
+
     fn contents(lines: &[&str]) -> Contents {
         Contents {
             config: vec!["Cmd=[\"node\"]".into()],
@@ -137,19 +200,19 @@ mod tests {
     #[test]
     fn the_same_files_and_configuration_are_equal() {
         let a = contents(&["f 644 0:0 ./a.js -> ", "abc  ./a.js"]);
-        assert!(a.differences(&a.clone(), &[], false).is_empty());
+        assert!(a.differences(&a.clone(), &[], Meant::default()).is_empty());
     }
 
     #[test]
     fn a_changed_checksum_mode_or_configuration_is_a_difference() {
         let a = contents(&["f 644 0:0 ./a.js -> ", "abc  ./a.js"]);
         let b = contents(&["f 644 0:0 ./a.js -> ", "abd  ./a.js"]);
-        assert_eq!(a.differences(&b, &[], false).len(), 1);
+        assert_eq!(a.differences(&b, &[], Meant::default()).len(), 1);
         let c = contents(&["f 755 0:0 ./a.js -> ", "abc  ./a.js"]);
-        assert_eq!(a.differences(&c, &[], false).len(), 1);
+        assert_eq!(a.differences(&c, &[], Meant::default()).len(), 1);
         let mut d = a.clone();
         d.config = vec!["Cmd=[\"sh\"]".into()];
-        assert_eq!(a.differences(&d, &[], true).len(), 1);
+        assert_eq!(a.differences(&d, &[], EXEC_FORM).len(), 1);
     }
 
     #[test]
@@ -160,8 +223,10 @@ mod tests {
             "abc  ./target/x",
         ]);
         let b = contents(&[]);
-        assert!(a.differences(&b, &["/app/target".into()], false).is_empty());
-        assert!(!a.differences(&b, &[], false).is_empty());
+        assert!(a
+            .differences(&b, &["/app/target".into()], Meant::default())
+            .is_empty());
+        assert!(!a.differences(&b, &[], Meant::default()).is_empty());
     }
 
     #[test]
@@ -174,12 +239,12 @@ mod tests {
             config: vec![r#"Cmd=["npm","start"]"#.into()],
             app: None,
         };
-        assert!(shell.differences(&exec, &[], true).is_empty());
-        assert_eq!(shell.differences(&exec, &[], false).len(), 1);
+        assert!(shell.differences(&exec, &[], EXEC_FORM).is_empty());
+        assert_eq!(shell.differences(&exec, &[], Meant::default()).len(), 1);
         let other = Contents {
             config: vec![r#"Cmd=["npm","test"]"#.into()],
             app: None,
         };
-        assert_eq!(shell.differences(&other, &[], true).len(), 1);
+        assert_eq!(shell.differences(&other, &[], EXEC_FORM).len(), 1);
     }
 }

@@ -590,6 +590,7 @@ fn run_fixture(
         work,
     )?;
     let mut rows = Vec::new();
+    let original_stages = stages(&dump(dockfix, &sides[0].1.join("Dockerfile"))?);
     let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
     for (variant, (_, dir)) in VARIANTS.iter().zip(&sides[1..]) {
         let rewritten = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
@@ -644,12 +645,14 @@ fn run_fixture(
         // What a cache mount the rewrite adds holds stays out of the image
         // on purpose.
         let mount_targets: Vec<String> = after.mounts.keys().cloned().collect();
+        let meant = contents::Meant {
+            exec_form: variant.flags.contains(&"--unsafe"),
+            split: stages(&dump(dockfix, &dir.join("Dockerfile"))?) > original_stages,
+        };
         let content_differences = if before.built && after.built {
-            before.contents.differences(
-                &after.contents,
-                &mount_targets,
-                variant.flags.contains(&"--unsafe"),
-            )
+            before
+                .contents
+                .differences(&after.contents, &mount_targets, meant)
         } else {
             vec![]
         };
@@ -915,6 +918,11 @@ fn no_proxy(addr: &str) -> String {
 }
 
 /// BuildKit's AST of a Dockerfile, as `dockfix parse --dump` prints it.
+/// The stages of a Dockerfile, from its AST dump.
+fn stages(dump: &str) -> usize {
+    dump.lines().filter(|l| l.starts_with("(from ")).count()
+}
+
 fn dump(dockfix: &Path, file: &Path) -> Result<String> {
     let output = Command::new(dockfix)
         .args(["parse", "--dump"])
@@ -951,6 +959,28 @@ const ATTEMPTS: usize = 3;
 /// a step's process because runc lost its init pipe under load: the step
 /// never ran, so the Dockerfile is not at fault. A step whose executable is
 /// missing fails to start too, but with another reason, and is not retried.
+/// Whether docker failed because the image has no `sh` to run.
+fn no_shell(error: &str) -> bool {
+    error.contains("executable file not found")
+}
+
+/// The output of `sh -c script args...` on the host.
+fn on_host(script: &str, args: &[&str]) -> Result<String> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| format!("sh: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "sh -c {script:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 fn runtime_flake(log: &str) -> bool {
     log.lines().any(|line| {
         line.contains("unable to start container process")
@@ -1093,8 +1123,21 @@ impl Engine {
     /// The bytes of each package cache `image` carries, by cache; as root
     /// and whatever the image's entrypoint, so nothing is out of reach.
     fn package_caches(&self, image: &str) -> Result<BTreeMap<String, u64>> {
-        let probe = caches::probe();
-        let output = self.docker(&[
+        let probe = caches::probe("");
+        let output = match self.in_image(image, &probe, &[]) {
+            Err(e) if no_shell(&e) => {
+                let unpacked = self.unpacked(image)?;
+                let root = unpacked.path().join("root");
+                on_host(&caches::probe(&root.to_string_lossy()), &[])?
+            }
+            output => output?,
+        };
+        caches::parse(&output).map_err(|e| format!("package caches of {image}: {e}"))
+    }
+
+    /// The output of `sh -c script args...` run in `image` as root.
+    fn in_image(&self, image: &str, script: &str, args: &[&str]) -> Result<String> {
+        let mut command = vec![
             "run",
             "--rm",
             "--user",
@@ -1103,9 +1146,40 @@ impl Engine {
             "sh",
             image,
             "-c",
-            &probe,
-        ])?;
-        caches::parse(&output).map_err(|e| format!("package caches of {image}: {e}"))
+            script,
+        ];
+        command.extend(args);
+        self.docker(&command)
+    }
+
+    /// The file system of `image`, unpacked under the work directory (in
+    /// `root/`): the probes read an image without a shell (`FROM scratch`)
+    /// from the host.
+    fn unpacked(&self, image: &str) -> Result<tempfile::TempDir> {
+        let dir = tempfile::Builder::new()
+            .prefix("unpacked-")
+            .tempdir_in(e2e_home().join("work"))
+            .map_err(|e| e.to_string())?;
+        let archive = dir.path().join("image.tar");
+        let id = self.docker(&["create", image])?;
+        let id = id.trim();
+        let exported = self.docker(&["export", "-o", &archive.to_string_lossy(), id]);
+        self.docker(&["rm", id])?;
+        exported?;
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+        // As root, tar keeps the owners and modes the image has.
+        let status = Command::new("tar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&root)
+            .status()
+            .map_err(|e| format!("tar: {e}"))?;
+        if !status.success() {
+            return Err(format!("tar could not unpack {image}"));
+        }
+        Ok(dir)
     }
 
     /// The bytes in each cache mount BuildKit keeps, by target path.
