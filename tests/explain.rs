@@ -53,6 +53,11 @@ fn context(dockerfile: &str, result: &str) -> tempfile::TempDir {
         let Some(rest) = line.strip_prefix("COPY ") else {
             continue;
         };
+        // What a COPY takes from another stage or image is not the
+        // context's.
+        if rest.split_whitespace().any(|w| w.starts_with("--from")) {
+            continue;
+        }
         let words: Vec<&str> = rest.split_whitespace().collect();
         let sources = &words[..words.len().saturating_sub(1)];
         for source in sources
@@ -64,7 +69,12 @@ fn context(dockerfile: &str, result: &str) -> tempfile::TempDir {
             } else {
                 ""
             };
-            std::fs::write(dir.path().join(source), content).unwrap();
+            // A source is relative to the context, `/` or not: joined as
+            // written, an absolute one would write outside the temporary
+            // directory.
+            let path = dir.path().join(source.trim_start_matches('/'));
+            assert!(path.starts_with(dir.path()), "{source} leaves the context");
+            std::fs::write(path, content).unwrap();
         }
     }
     dir
