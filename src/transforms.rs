@@ -273,6 +273,7 @@ pub struct Runtime {
     pub toolchains: Vec<String>,
     pub image: String,
     pub files: Vec<String>,
+    pub shared_dirs: Vec<String>,
     pub build_only: Vec<String>,
     pub build_only_dirs: Vec<String>,
     pub needs_system: Vec<(String, String)>,

@@ -30,9 +30,10 @@ const DOC: &str = "\
 Finds a Dockerfile of one stage that compiles its program on a toolchain
 image (`FROM golang`, with `go build -o`) and ships it there, and splits it:
 the stage becomes the builder (`AS build`), and a runtime stage after the
-build copies the binary, with the CA bundle for TLS, onto the runtime image
-`transforms/stages.toml` names for the ecosystem (`scratch` for a static Go
-binary). The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD
+build copies the binary, with the CA bundle for TLS and an empty `/tmp`
+that anyone may write (made in the builder, as COPY would not keep the
+mode), onto the runtime image `transforms/stages.toml` names for the
+ecosystem (`scratch` for a static Go binary). The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD
 and ENTRYPOINT lines before the build are written again in the runtime
 stage; those after it belong to it.
 
@@ -58,9 +59,11 @@ WORKDIR /src
 COPY go.mod main.go ./
 ENV CGO_ENABLED=0
 RUN go build -o /usr/local/bin/app .
+RUN mkdir -p -m 1777 /runtime-root/tmp
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /runtime-root/ /
 WORKDIR /src
 ENV CGO_ENABLED=0
 COPY --from=build /usr/local/bin/app /usr/local/bin/app
@@ -69,23 +72,27 @@ CMD [\"app\"]
 
 Reported without a fix, with the reason: a build cgo may link to the
 toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`,
-more than once, or after a `cd`; a RUN before the build that runs other
-than Go, package installs and directory changes, or writes files; any
+more than once, or after a `cd`; a build as a user other than root; a RUN
+before the build that runs other than Go, package installs and directory
+changes, or writes files; any
 RUN, COPY or ADD after it; a HEALTHCHECK or SHELL; a USER by name; a CMD
 or ENTRYPOINT that runs something else or runs through a shell (DF002's
 exec form lets a later pass split it); sources that hold files other than
 Go code and the repository's own (`README.md`, `.github/`, `vendor/`),
 which the program may read at run time; Go code that runs other programs
 (`os/exec`), looks users up (`os/user`), loads plugins, or loads time
-zones by name without embedding them (`time/tzdata`); no build context to
-read the sources from; a Windows toolchain image.
+zones by name without embedding them (`time/tzdata`); an `ENV TZ`; no
+build context to read the sources from; a Windows toolchain image.
 
 ## Fix safety
 Unsafe: the runtime image has nothing but the program, the CA bundle and
 the working directory, and dockfix reads only the Dockerfile and the build
 context. The variables the toolchain image sets (`GOPATH`, its `PATH`) are
 gone, and so is everything a RUN installed; a program that reads them, or
-a file by a path built at run time, fails.
+a file by a path built at run time, fails. Only the program's own code is
+read, not that of its dependencies: a module that runs programs or reads files
+is not seen. The toolchain image must hold the CA bundle at
+`/etc/ssl/certs/ca-certificates.crt`, as the official golang images do.
 ";
 
 /// Instructions that configure the image: a runtime stage needs them as
@@ -103,6 +110,9 @@ const CONFIG: &[&str] = &[
     "cmd",
     "entrypoint",
 ];
+
+/// Where the builder makes the runtime's shared directories.
+const SHARED_ROOT: &str = "/runtime-root";
 
 /// The directories BuildKit puts on a stage's PATH when its image sets
 /// none.
@@ -219,6 +229,35 @@ fn split(
             }
         }
     }
+    // Go reads the zone TZ names from the system's time zone data.
+    if let Some(tz) = body
+        .iter()
+        .find(|i| i.command.name == "env" && i.command.values.chunks(3).any(|c| c[0] == "TZ"))
+    {
+        return Err(format!(
+            "line {} sets `TZ`, whose time zone data `FROM {}` lacks",
+            tz.start_line, runtime.image
+        ));
+    }
+    // The builder makes the runtime's shared directories at `/`, as root.
+    if let Some(user) = body[..build.position]
+        .iter()
+        .rev()
+        .find(|i| i.command.name == "user")
+    {
+        let value = user
+            .command
+            .values
+            .first()
+            .map(String::as_str)
+            .unwrap_or("");
+        if !matches!(value.split(':').next(), Some("root" | "0")) {
+            return Err(format!(
+                "line {} builds as `{value}`, who may not make the runtime's directories at `/`",
+                user.start_line
+            ));
+        }
+    }
     users(body, runtime)?;
     runs_binary(cx, body, build)?;
     go::needs(cx, runtime, &copies)?;
@@ -314,11 +353,23 @@ fn edits(
     if !file.source[..at].ends_with(b"\n") {
         text += &eol;
     }
+    // COPY gives a directory it creates mode 755: the shared ones are made
+    // in the builder, under a directory whose contents COPY keeps as they are.
+    let shared: Vec<String> = runtime
+        .shared_dirs
+        .iter()
+        .map(|d| format!("{SHARED_ROOT}{d}"))
+        .collect();
+    if !shared.is_empty() {
+        text += &format!("RUN mkdir -p -m 1777 {}{eol}", shared.join(" "));
+    }
     text += &eol;
     text += &format!("FROM {}{eol}", runtime.image);
     for path in &runtime.files {
-        let dir = path.rsplit_once('/').map_or("/", |(dir, _)| dir);
-        text += &format!("COPY --from={name} {path} {dir}/{eol}");
+        text += &format!("COPY --from={name} {path} {path}{eol}");
+    }
+    if !shared.is_empty() {
+        text += &format!("COPY --from={name} {SHARED_ROOT}/ /{eol}");
     }
     for instruction in replicated {
         text += &String::from_utf8_lossy(&file.source[instruction.span()]);
