@@ -20,6 +20,8 @@ pub(super) struct GoBuild<'f> {
     pub position: usize,
     /// Where the binary goes, as an absolute path.
     pub output: String,
+    /// Where the `go build` command starts in the file.
+    pub command_start: usize,
 }
 
 /// Commands a RUN before the build may run: Go's, package installs (a
@@ -109,6 +111,7 @@ fn read_build<'f>(
         run,
         position,
         output,
+        command_start: command.range.start,
     })
 }
 
@@ -118,23 +121,33 @@ fn is_go(command: &RunCommand, subcommands: &[&str]) -> bool {
 }
 
 /// Whether cgo is off for the build: `CGO_ENABLED=0` set by ENV or ARG
-/// before it, before `go` on its command line, or exported in its RUN.
+/// before it, before `go` on its own command line, or exported earlier in
+/// its RUN.
 pub(super) fn is_static(cx: &Context, build: &GoBuild) -> bool {
+    const OFF: &str = "CGO_ENABLED=0";
     let scope = cx.scope_at(0, build.run.span().start);
     if scope.expand("${CGO_ENABLED}").as_deref() == Some("0") {
         return true;
     }
-    let text = &cx.file.source[build.run.span()];
-    text.windows(13).any(|w| w == b"CGO_ENABLED=0")
-        && cx.commands_of(build.run, 0).iter().any(|c| {
-            let prefix = &cx.file.source
-                [c.range.start..c.words.first().map_or(c.range.start, |w| w.1.start)];
-            let exported = c.word(0) == Some("export")
-                && c.words
-                    .iter()
-                    .any(|(w, _)| w.as_deref() == Some("CGO_ENABLED=0"));
-            exported || prefix.windows(13).any(|w| w == b"CGO_ENABLED=0")
-        })
+    let commands = cx.commands_of(build.run, 0);
+    let Some(own) = commands
+        .iter()
+        .find(|c| c.range.start == build.command_start)
+    else {
+        return false;
+    };
+    let prefix =
+        &cx.file.source[own.range.start..own.words.first().map_or(own.range.start, |w| w.1.start)];
+    // `export` is a declaration, not a command, to the shell's parser: the
+    // text before the build says it, outside any subshell or branch.
+    let before =
+        String::from_utf8_lossy(&cx.file.source[build.run.span().start..build.command_start]);
+    let exported = before.contains(&format!("export {OFF}"))
+        && !before.contains(['(', '{', '|'])
+        && !before
+            .split_whitespace()
+            .any(|w| matches!(w, "if" | "then" | "else" | "case" | "for" | "while"));
+    exported || prefix.windows(OFF.len()).any(|w| w == OFF.as_bytes())
 }
 
 /// Why a RUN before the build may leave something the program uses: a

@@ -73,9 +73,9 @@ CMD [\"app\"]
 Reported without a fix, with the reason: a build cgo may link to the
 toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`,
 more than once, or after a `cd`; a build as a user other than root; a RUN
-before the build that runs other than Go, package installs and directory
-changes, or writes files; any
-RUN, COPY or ADD after it; a HEALTHCHECK or SHELL; a USER by name; a CMD
+up to the build (its own included) that runs other than Go, package
+installs and directory changes, or writes files; any RUN, COPY or ADD
+after it; a HEALTHCHECK or SHELL; a USER by name; a CMD
 or ENTRYPOINT that runs something else or runs through a shell (DF002's
 exec form lets a later pass split it); sources that hold files other than
 Go code and the repository's own (`README.md`, `.github/`, `vendor/`),
@@ -258,6 +258,8 @@ fn split(
             ));
         }
     }
+    // What the build's own RUN does besides building, as a RUN before it.
+    go::before_build(cx, build.run, &workdirs)?;
     users(body, runtime)?;
     runs_binary(cx, body, build)?;
     go::needs(cx, runtime, &copies)?;
