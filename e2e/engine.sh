@@ -144,12 +144,23 @@ EOF
     echo force-unsafe-io >"$1/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
 }
 
+# What the images trust besides their own CAs, for their stamp: with
+# --trust-host-ca, the host bundle's checksum, so images made from an
+# older (or broken) bundle are made again.
+trust_stamp() {
+    if [ "$TRUST" = 1 ]; then
+        sha256sum <"$HOST_CA" | cut -c1-16
+    else
+        echo 0
+    fi
+}
+
 # debootstrap a suite once and import it under one or more names.
 base_images() {
     local suite=$1
     shift
     local wanted=()
-    local stamp="base=$BASE_RECIPE trust=$TRUST"
+    local stamp="base=$BASE_RECIPE trust=$(trust_stamp)"
     for name in "$@"; do
         [ "$(stamp_of "$name")" = "$stamp" ] || wanted+=("$name")
     done
@@ -187,7 +198,7 @@ base_images() {
 # An image built from e2e/images/<file> in the bootstrap engine.
 built_image() {
     local name=$1 file=$2
-    local stamp="base=$BASE_RECIPE trust=$TRUST file=$(sha256sum <"$HERE/images/$file" | cut -c1-16)"
+    local stamp="base=$BASE_RECIPE trust=$(trust_stamp) file=$(sha256sum <"$HERE/images/$file" | cut -c1-16)"
     [ "$(stamp_of "$name")" = "$stamp" ] && return 0
     log "building $name"
     local build_log="$E2E_HOME/build-${file%.Dockerfile}.log"
@@ -460,6 +471,9 @@ up() {
         esac
     done
     [ "$(id -u)" = 0 ] || die "the engines need root"
+    if [ "$TRUST" = 1 ] && [ ! -s "$HOST_CA" ]; then
+        die "$HOST_CA is empty: there is no host CA to trust"
+    fi
     ensure_packages
     start_bootstrap
     side_by_side "base_images bookworm debian:bookworm debian:bookworm-slim" \
