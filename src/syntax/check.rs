@@ -11,7 +11,7 @@ use super::lexer::{error, ParseError};
 use super::tree::{Command, Dockerfile, Instruction};
 
 /// BuildKit's instructions, in the order suggestions are searched.
-const INSTRUCTIONS: [&str; 18] = [
+pub(super) const INSTRUCTIONS: [&str; 18] = [
     "add",
     "arg",
     "cmd",

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::check::INSTRUCTIONS;
 use super::logical::Logical;
 
 /// A parsed Dockerfile: its exact bytes and the items that cover them.
@@ -141,30 +142,9 @@ pub struct Command {
 pub struct Keyword(Cow<'static, str>);
 
 impl Keyword {
-    const KNOWN: [&'static str; 18] = [
-        "add",
-        "arg",
-        "cmd",
-        "copy",
-        "entrypoint",
-        "env",
-        "expose",
-        "from",
-        "healthcheck",
-        "label",
-        "maintainer",
-        "onbuild",
-        "run",
-        "shell",
-        "stopsignal",
-        "user",
-        "volume",
-        "workdir",
-    ];
-
     /// The keyword `written` names, lower-cased as Go's `strings.ToLower`.
     pub fn new(written: &str) -> Keyword {
-        match Self::KNOWN.iter().find(|k| k.eq_ignore_ascii_case(written)) {
+        match INSTRUCTIONS.iter().find(|k| k.eq_ignore_ascii_case(written)) {
             Some(known) => Keyword(Cow::Borrowed(known)),
             None => Keyword(Cow::Owned(written.to_lowercase())),
         }
