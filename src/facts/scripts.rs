@@ -105,8 +105,9 @@ const INTERPRETERS: &[&str] = &["python", "node", "perl", "ruby", "php", "Rscrip
 const WRAPPERS: &[&str] = &["sudo", "exec", "env", "command", "nohup", "time", "nice"];
 /// Where the system's own programs live: a program there is known.
 const SYSTEM_DIRS: &[&str] = &["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"];
-/// The directories of the official images' PATH, first to last.
-const PATH: &[&str] = &[
+/// The directories of the official images' PATH, first to last; also the
+/// PATH BuildKit gives a stage whose image sets none (`FROM scratch`).
+pub(crate) const PATH: &[&str] = &[
     "/usr/local/sbin",
     "/usr/local/bin",
     "/usr/sbin",

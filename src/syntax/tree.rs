@@ -144,7 +144,10 @@ pub struct Keyword(Cow<'static, str>);
 impl Keyword {
     /// The keyword `written` names, lower-cased as Go's `strings.ToLower`.
     pub fn new(written: &str) -> Keyword {
-        match INSTRUCTIONS.iter().find(|k| k.eq_ignore_ascii_case(written)) {
+        match INSTRUCTIONS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(written))
+        {
             Some(known) => Keyword(Cow::Borrowed(known)),
             None => Keyword(Cow::Owned(written.to_lowercase())),
         }

@@ -6,21 +6,22 @@ pub mod final_stage_full_copy;
 mod go;
 pub mod single_stage_build;
 
+use crate::facts::scripts::PATH;
 use crate::model::{lineage_indices, stage_from, Stage};
 use crate::rules::Context;
 use crate::scope::absolute;
 use crate::syntax::Instruction;
 
-/// The directories of the official images' PATH, where a command named
-/// without a slash is looked up.
-const PATH: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
+/// Where a command's program may be, as absolute paths: the path it names
+/// (against the working directory), or, named without a slash, in each
+/// directory of the default PATH.
+fn program_paths(word: &str, workdir: Option<&str>) -> Vec<String> {
+    if word.contains('/') {
+        absolute(word, workdir).into_iter().collect()
+    } else {
+        PATH.iter().map(|dir| format!("{dir}/{word}")).collect()
+    }
+}
 
 /// A build split into stages: the final stage, and the COPY instructions
 /// that take files from an earlier stage outside its own lineage (a
@@ -89,12 +90,7 @@ impl Split<'_> {
             })
             .collect();
         let built = |word: &str, workdir: Option<&str>| {
-            let candidates: Vec<String> = if word.contains('/') {
-                absolute(word, workdir).into_iter().collect()
-            } else {
-                PATH.iter().map(|dir| format!("{dir}/{word}")).collect()
-            };
-            candidates.iter().any(|c| {
+            program_paths(word, workdir).iter().any(|c| {
                 artifacts.iter().any(|a| {
                     c == a
                         || c.strip_prefix(a.as_str())

@@ -3,11 +3,11 @@
 //! program.
 
 use super::go::{self, GoBuild};
+use super::program_paths;
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::Stage;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::scope::absolute;
 use crate::syntax::Instruction;
 use crate::transforms::{self, Runtime};
 
@@ -113,17 +113,6 @@ const CONFIG: &[&str] = &[
 
 /// Where the builder makes the runtime's shared directories.
 const SHARED_ROOT: &str = "/runtime-root";
-
-/// The directories BuildKit puts on a stage's PATH when its image sets
-/// none.
-const DEFAULT_PATH: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
 
 fn check(cx: &Context) -> Vec<Finding> {
     let stages = cx.stages();
@@ -313,14 +302,9 @@ fn runs_binary(cx: &Context, body: &[&Instruction], build: &GoBuild) -> Result<(
         i.command.name == "env" && i.command.values.iter().any(|v| v.starts_with("PATH="))
     });
     let workdir = cx.scope_at(0, command.span().start).workdir;
-    let found = if program.contains('/') {
-        absolute(program, workdir.as_deref()).is_some_and(|p| p == build.output)
-    } else {
-        !sets_path
-            && DEFAULT_PATH
-                .iter()
-                .any(|dir| format!("{dir}/{program}") == build.output)
-    };
+    // A program named without a slash is looked up on the default PATH.
+    let found = (program.contains('/') || !sets_path)
+        && program_paths(program, workdir.as_deref()).contains(&build.output);
     if !found {
         return Err(format!(
             "the {keyword} on line {line} runs `{program}`, not the binary `go build` writes"
