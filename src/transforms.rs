@@ -261,7 +261,6 @@ pub fn pinning() -> &'static Pinning {
 pub struct Stages {
     pub build_tools: Vec<String>,
     pub removals: Vec<String>,
-    pub package_managers: Vec<String>,
     pub runtime: Vec<Runtime>,
 }
 
@@ -347,7 +346,6 @@ mod tests {
         let table = stages();
         assert!(table.build_tools.contains(&"build-essential".to_string()));
         assert!(table.removals.contains(&"purge".to_string()));
-        assert!(table.package_managers.contains(&"apk".to_string()));
         let go = &table.runtime[0];
         assert_eq!(
             (go.ecosystem.as_str(), go.image.as_str()),

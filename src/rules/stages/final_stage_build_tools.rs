@@ -134,19 +134,18 @@ fn is_build_tool(name: &str) -> bool {
 
 /// A package manager's command that removes packages.
 fn removes_packages(command: &RunCommand) -> bool {
-    let table = transforms::stages();
     let manager = command
         .word(0)
         .map(|w| w.rsplit('/').next().unwrap_or(w))
         .is_some_and(|name| {
-            table
-                .package_managers
+            transforms::package_managers()
                 .iter()
-                .any(|m| m == shell::program(name))
+                .any(|m| m.programs.iter().any(|p| p == shell::program(name)))
         });
+    let removals = &transforms::stages().removals;
     manager
         && command.words.iter().skip(1).any(|(w, _)| {
             w.as_deref()
-                .is_some_and(|w| table.removals.iter().any(|r| r == w))
+                .is_some_and(|w| removals.iter().any(|r| r == w))
         })
 }
