@@ -6,7 +6,7 @@ use super::go::{self, GoBuild};
 use super::program_paths;
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
-use crate::model::Stage;
+use crate::model::{settings_of, Stage};
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::Instruction;
 use crate::transforms::{self, Runtime};
@@ -75,9 +75,10 @@ toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`,
 more than once, or after a `cd`; a build as a user other than root; a RUN
 up to the build (its own included) that runs other than Go, package
 installs and directory changes, or writes files; any RUN, COPY or ADD
-after it; a HEALTHCHECK or SHELL; a USER by name; a CMD
-or ENTRYPOINT that runs something else or runs through a shell (DF002's
-exec form lets a later pass split it); sources that hold files other than
+after it; a HEALTHCHECK or SHELL; a USER by name; a CMD or ENTRYPOINT
+that runs something else, runs a program by name from a PATH the stage
+sets, or runs through a shell (DF002's exec form lets a later pass split
+it); sources that hold files other than
 Go code and the repository's own (`README.md`, `.github/`, `vendor/`),
 which the program may read at run time; Go code that runs other programs
 (`os/exec`), looks users up (`os/user`), loads plugins, or loads time
@@ -219,10 +220,7 @@ fn split(
         }
     }
     // Go reads the zone TZ names from the system's time zone data.
-    if let Some(tz) = body
-        .iter()
-        .find(|i| i.command.name == "env" && i.command.values.chunks(3).any(|c| c[0] == "TZ"))
-    {
+    if let Some(tz) = env_setting(body, "TZ") {
         return Err(format!(
             "line {} sets `TZ`, whose time zone data `FROM {}` lacks",
             tz.start_line, runtime.image
@@ -298,19 +296,28 @@ fn runs_binary(cx: &Context, body: &[&Instruction], build: &GoBuild) -> Result<(
         .first()
         .map(String::as_str)
         .unwrap_or("");
-    let sets_path = body.iter().any(|i| {
-        i.command.name == "env" && i.command.values.iter().any(|v| v.starts_with("PATH="))
-    });
+    // A program named without a slash is looked up on the default PATH,
+    // unless the stage sets its own.
+    if let Some(path) = env_setting(body, "PATH").filter(|_| !program.contains('/')) {
+        return Err(format!(
+            "the {keyword} on line {line} runs `{program}` from the PATH line {} sets",
+            path.start_line
+        ));
+    }
     let workdir = cx.scope_at(0, command.span().start).workdir;
-    // A program named without a slash is looked up on the default PATH.
-    let found = (program.contains('/') || !sets_path)
-        && program_paths(program, workdir.as_deref()).contains(&build.output);
-    if !found {
+    if !program_paths(program, workdir.as_deref()).contains(&build.output) {
         return Err(format!(
             "the {keyword} on line {line} runs `{program}`, not the binary `go build` writes"
         ));
     }
     Ok(())
+}
+
+/// The first ENV of the stage that sets variable `name`.
+fn env_setting<'f>(body: &[&'f Instruction], name: &str) -> Option<&'f Instruction> {
+    body.iter()
+        .copied()
+        .find(|i| i.command.name == "env" && settings_of(i).iter().any(|(set, _, _)| *set == name))
 }
 
 /// The builder's name on its FROM line, and a runtime stage after the
