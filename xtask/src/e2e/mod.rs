@@ -917,12 +917,12 @@ fn no_proxy(addr: &str) -> String {
     }
 }
 
-/// BuildKit's AST of a Dockerfile, as `dockfix parse --dump` prints it.
 /// The stages of a Dockerfile, from its AST dump.
 fn stages(dump: &str) -> usize {
     dump.lines().filter(|l| l.starts_with("(from ")).count()
 }
 
+/// BuildKit's AST of a Dockerfile, as `dockfix parse --dump` prints it.
 fn dump(dockfix: &Path, file: &Path) -> Result<String> {
     let output = Command::new(dockfix)
         .args(["parse", "--dump"])
@@ -955,10 +955,6 @@ fn smoke_passed(log: Option<&str>) -> bool {
 /// Dockerfile or the command, fails.
 const ATTEMPTS: usize = 3;
 
-/// Whether a failed build's log shows the container runtime failing to start
-/// a step's process because runc lost its init pipe under load: the step
-/// never ran, so the Dockerfile is not at fault. A step whose executable is
-/// missing fails to start too, but with another reason, and is not retried.
 /// Whether docker failed because the image has no `sh` to run.
 fn no_shell(error: &str) -> bool {
     error.contains("executable file not found")
@@ -981,6 +977,10 @@ fn on_host(script: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Whether a failed build's log shows the container runtime failing to start
+/// a step's process because runc lost its init pipe under load: the step
+/// never ran, so the Dockerfile is not at fault. A step whose executable is
+/// missing fails to start too, but with another reason, and is not retried.
 fn runtime_flake(log: &str) -> bool {
     log.lines().any(|line| {
         line.contains("unable to start container process")
