@@ -94,6 +94,7 @@ fn main() {
                 companions: false,
                 pins: None,
                 ecosystems: dockfix::deps::Ecosystems::builtin(),
+                runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
             };
             (style, settings)
         })

@@ -3,7 +3,7 @@
 //! its own (files are not merged, as with ruff), with its `[[overrides]]`
 //! for matching paths and its extra `[[ecosystem]]` tables.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
@@ -18,6 +18,9 @@ use crate::transforms::Ecosystem;
 
 pub const FILE_NAME: &str = ".dockfix.toml";
 
+/// No runtime image set: `transforms/stages.toml`'s apply.
+pub static NO_RUNTIME_IMAGES: BTreeMap<String, String> = BTreeMap::new();
+
 /// What a configuration (its top level, an override) or the command line
 /// sets; `None` where it says nothing, so the defaults apply after merging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct Options {
     pub syntax_directive: Option<bool>,
     pub pin: Option<PinMode>,
     pub pin_args: Option<bool>,
+    /// DF503's runtime image by ecosystem, over `transforms/stages.toml`'s.
+    pub runtime_images: Option<BTreeMap<String, String>>,
 }
 
 impl Options {
@@ -42,6 +47,14 @@ impl Options {
             syntax_directive: later.syntax_directive.or(self.syntax_directive),
             pin: later.pin.or(self.pin),
             pin_args: later.pin_args.or(self.pin_args),
+            runtime_images: match (&self.runtime_images, &later.runtime_images) {
+                (Some(earlier), Some(later)) => {
+                    let mut images = earlier.clone();
+                    images.extend(later.clone());
+                    Some(images)
+                }
+                (earlier, later) => later.clone().or_else(|| earlier.clone()),
+            },
         }
     }
 }
@@ -90,6 +103,7 @@ struct Table {
     syntax_directive: Option<bool>,
     pin: Option<PinMode>,
     pin_args: Option<bool>,
+    runtime_images: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     paths: Option<Spanned<Vec<Spanned<String>>>>,
     overrides: Option<Spanned<Vec<Spanned<Table>>>>,
     ecosystem: Option<Spanned<Vec<Spanned<Ecosystem>>>>,
@@ -211,6 +225,11 @@ impl Table {
             syntax_directive: self.syntax_directive,
             pin: self.pin,
             pin_args: self.pin_args,
+            runtime_images: self
+                .runtime_images
+                .as_ref()
+                .map(runtime_images)
+                .transpose()?,
         })
     }
 
@@ -237,6 +256,44 @@ impl Table {
         let set = set.build().map_err(|e| (paths.span(), e.to_string()))?;
         Ok(set)
     }
+}
+
+/// A `[runtime-images]` table: each key an ecosystem of DF503's runtime
+/// table, each value an image reference, with `{release}` only where the
+/// ecosystem's toolchain tags name a release.
+fn runtime_images(
+    table: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, (Range<usize>, String)> {
+    let runtimes = &crate::transforms::stages().runtime;
+    let mut images = BTreeMap::new();
+    for (key, image) in table {
+        let Some(runtime) = runtimes.iter().find(|r| r.ecosystem == *key.get_ref()) else {
+            let known: Vec<&str> = runtimes.iter().map(|r| r.ecosystem.as_str()).collect();
+            return Err((
+                key.span(),
+                format!(
+                    "no runtime image for `{}`: the ecosystems are {}",
+                    key.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        let text = image.get_ref();
+        if text.is_empty() || text.contains(char::is_whitespace) || text.starts_with('-') {
+            return Err((image.span(), format!("`{text}` is not an image reference")));
+        }
+        if text.contains("{release}") && runtime.releases.is_empty() {
+            return Err((
+                image.span(),
+                format!(
+                    "`{{release}}` has no value for `{}`: its toolchain tags name no release",
+                    runtime.ecosystem
+                ),
+            ));
+        }
+        images.insert(key.get_ref().clone(), text.clone());
+    }
+    Ok(images)
 }
 
 /// `path` made absolute against the current directory, with `.` and `..`
@@ -305,8 +362,10 @@ mod tests {
     fn keys_and_overrides_in_order() {
         let config = parse(
             "select = [\"DF1\", \"exec-form\"]\nunsafe = true\ncache-style = \"mounts\"\npin = \"digest\"\n\n\
+             [runtime-images]\ngo = \"registry.example/base/static:1\"\nrust = \"debian:{release}-slim\"\n\n\
              [[overrides]]\npaths = [\"legacy/**\"]\nignore = [\"DF204\"]\nunsafe = false\n\n\
-             [[overrides]]\npaths = [\"./legacy/old/*\", \"*.Dockerfile\"]\ncache-style = \"cleanup\"\n",
+             [[overrides]]\npaths = [\"./legacy/old/*\", \"*.Dockerfile\"]\ncache-style = \"cleanup\"\n\
+             runtime-images = { go = \"busybox:1.36\" }\n",
         )
         .unwrap();
         let dir = absolute(Path::new("repo"));
@@ -350,6 +409,11 @@ mod tests {
                 syntax_directive: None,
                 pin: Some(PinMode::Digest),
                 pin_args: None,
+                // Key by key: the override's Go image, the top level's Rust one.
+                runtime_images: Some(BTreeMap::from([
+                    ("go".into(), "busybox:1.36".into()),
+                    ("rust".into(), "debian:{release}-slim".into()),
+                ])),
             }
         );
     }
@@ -359,7 +423,7 @@ mod tests {
         let path = "repo/.dockfix.toml";
         assert_eq!(
             error("select = [\"DF1\"]\ncache_style = \"mounts\"\n"),
-            format!("{path}:2:1: unknown field `cache_style`, expected one of `select`, `ignore`, `unsafe`, `cache-style`, `syntax-directive`, `pin`, `pin-args`, `paths`, `overrides`, `ecosystem`")
+            format!("{path}:2:1: unknown field `cache_style`, expected one of `select`, `ignore`, `unsafe`, `cache-style`, `syntax-directive`, `pin`, `pin-args`, `runtime-images`, `paths`, `overrides`, `ecosystem`")
         );
         assert_eq!(
             error("ignore = [\"DF001\", \"DF999\"]\n"),
@@ -383,6 +447,18 @@ mod tests {
         assert_eq!(
             error("[[overrides]]\npaths = []\n"),
             format!("{path}:2:9: an [[overrides]] table needs `paths`")
+        );
+        assert_eq!(
+            error("[runtime-images]\njava = \"eclipse-temurin:21-jre\"\n"),
+            format!("{path}:2:1: no runtime image for `java`: the ecosystems are go, rust")
+        );
+        assert_eq!(
+            error("[runtime-images]\ngo = \"scratch {release}\"\n"),
+            format!("{path}:2:6: `scratch {{release}}` is not an image reference")
+        );
+        assert_eq!(
+            error("[runtime-images]\ngo = \"debian:{release}-slim\"\n"),
+            format!("{path}:2:6: `{{release}}` has no value for `go`: its toolchain tags name no release")
         );
         // An extra ecosystem's fault is reported at its table.
         assert_eq!(

@@ -25,6 +25,8 @@ pub struct Settings<'a> {
     pub pins: Option<&'a crate::pin::Pins>,
     /// The dependency ecosystems DF101 knows.
     pub ecosystems: &'a crate::deps::Ecosystems,
+    /// DF503's runtime images the configuration sets, by ecosystem.
+    pub runtime_images: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Settings<'_> {
@@ -57,6 +59,7 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
     let mut cx = Context::new(file, settings.build_context, settings.companions);
     cx.pins = settings.pins;
     cx.ecosystems = settings.ecosystems;
+    cx.runtime_images = settings.runtime_images;
     cx.offered = &offered;
     let mut findings: Vec<Finding> = settings
         .rules
@@ -403,6 +406,7 @@ mod tests {
             companions: false,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         }
     }
 

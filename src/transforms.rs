@@ -269,14 +269,24 @@ pub struct Stages {
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
     pub ecosystem: String,
+    pub language: String,
     pub toolchains: Vec<String>,
     pub image: String,
+    #[serde(default)]
+    pub releases: Vec<String>,
     pub files: Vec<String>,
     pub shared_dirs: Vec<String>,
+    pub users: Vec<String>,
+    pub build_commands: Vec<String>,
+    pub code: Vec<String>,
     pub build_only: Vec<String>,
     pub build_only_dirs: Vec<String>,
     pub needs_system: Vec<(String, String)>,
     pub embeds: Vec<(String, String)>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub builds_own: Vec<String>,
 }
 
 pub fn stages() -> &'static Stages {
@@ -351,7 +361,16 @@ mod tests {
             (go.ecosystem.as_str(), go.image.as_str()),
             ("go", "scratch")
         );
-        assert!(go.build_only.contains(&"*.go".to_string()));
+        assert!(go.code.contains(&"*.go".to_string()));
+        // `{release}` is read from a toolchain tag only among `releases`.
+        for runtime in &table.runtime {
+            assert_eq!(
+                runtime.image.contains("{release}"),
+                !runtime.releases.is_empty(),
+                "{}",
+                runtime.ecosystem
+            );
+        }
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn a_configuration_that_cannot_be_used_is_reported_at_its_place_and_its_files_le
     assert_eq!(
         errors,
         [
-            "bad-key/.dockfix.toml:2:1: unknown field `cache_style`, expected one of `select`, `ignore`, `unsafe`, `cache-style`, `syntax-directive`, `pin`, `pin-args`, `paths`, `overrides`, `ecosystem`",
+            "bad-key/.dockfix.toml:2:1: unknown field `cache_style`, expected one of `select`, `ignore`, `unsafe`, `cache-style`, `syntax-directive`, `pin`, `pin-args`, `runtime-images`, `paths`, `overrides`, `ecosystem`",
             "bad-rule/.dockfix.toml:2:20: unknown rule selector `DF999` (see `dockfix rules`)",
         ],
         "each once: {}",

@@ -147,6 +147,7 @@ fn files_that_install_after_copying_the_context_get_a_finding() {
             companions: false,
             pins: None,
             ecosystems: dockfix::deps::Ecosystems::builtin(),
+            runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
         };
         let findings = dockfix::engine::lint(&parsed, &settings);
         if ALREADY_CACHED.iter().any(|(name, _)| file.ends_with(name)) {
@@ -323,6 +324,7 @@ fn every_latest_or_untagged_from_is_reported_and_none_rewritten_offline() {
             companions: false,
             pins: Some(&pins),
             ecosystems: dockfix::deps::Ecosystems::builtin(),
+            runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
         };
         let findings = dockfix::engine::lint(&parsed, &settings);
         let reported: Vec<usize> = findings

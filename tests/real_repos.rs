@@ -59,6 +59,7 @@ fn settings<'a>(rules: &[&str], context: &'a Path) -> Settings<'a> {
         companions: true,
         pins: None,
         ecosystems: dockfix::deps::Ecosystems::builtin(),
+        runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     }
 }
 

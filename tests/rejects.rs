@@ -124,6 +124,7 @@ fn a_rewrite_with_an_unknown_instruction_is_an_internal_error() {
         companions: false,
         pins: None,
         ecosystems: dockfix::deps::Ecosystems::builtin(),
+        runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     };
     match fix_parsed(file, vec![finding], &settings) {
         Err(FixError::Internal(why)) => assert!(

@@ -105,6 +105,7 @@ impl Job<'_> {
             companions: matches!(input, Input::File(_)),
             pins: pins.as_deref(),
             ecosystems: file_settings.ecosystems(),
+            runtime_images: &file_settings.runtime_images,
         };
         let (findings, suppressed) = engine::lint_all(&original, &settings);
         if self.args.show_suppressed {

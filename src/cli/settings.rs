@@ -24,6 +24,8 @@ pub struct FileSettings {
     /// nor DF402 runs.
     pub pin: Option<PinMode>,
     pub pin_args: bool,
+    /// DF503's runtime images the configuration sets, by ecosystem.
+    pub runtime_images: std::collections::BTreeMap<String, String>,
     config: Option<Rc<Config>>,
 }
 
@@ -82,6 +84,7 @@ impl Resolver {
                 syntax_directive: given(args.syntax_directive),
                 pin: args.pin,
                 pin_args: given(args.pin_args),
+                runtime_images: None,
             },
             also_ignore: args.ignore.clone(),
             source,
@@ -210,6 +213,7 @@ fn resolve(options: &Options, also_ignore: &[String], config: Option<Rc<Config>>
         unsafe_fixes: options.unsafe_fixes.unwrap_or(false),
         pin,
         pin_args: options.pin_args.unwrap_or(false),
+        runtime_images: options.runtime_images.clone().unwrap_or_default(),
         rules,
         config,
     }

@@ -26,6 +26,8 @@ pub struct Context<'a> {
     pub pins: Option<&'a crate::pin::Pins>,
     /// The dependency ecosystems DF101 knows.
     pub ecosystems: &'a crate::deps::Ecosystems,
+    /// DF503's runtime images the configuration sets, by ecosystem.
+    pub runtime_images: &'a std::collections::BTreeMap<String, String>,
     /// Whether this run applies a fix of rule `id` to a finding at offset
     /// `at`, safe or not (the rule runs, `--unsafe` allows it, nothing
     /// silences it): asked by a rule whose fix relies on another rule's
@@ -63,6 +65,7 @@ impl<'a> Context<'a> {
             companions,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            runtime_images: &crate::config::NO_RUNTIME_IMAGES,
             offered: &nothing_offered,
             commands: Default::default(),
             sites: Default::default(),

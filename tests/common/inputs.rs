@@ -41,6 +41,7 @@ pub fn all_rules(
         companions: false,
         pins: None,
         ecosystems: dockfix::deps::Ecosystems::builtin(),
+        runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     }
 }
 

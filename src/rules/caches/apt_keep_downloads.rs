@@ -225,6 +225,7 @@ mod tests {
             companions: false,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         }
     }
 

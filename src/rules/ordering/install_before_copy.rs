@@ -1339,6 +1339,7 @@ mod tests {
             companions: true,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         };
         let source = b"FROM node:20\nWORKDIR /app\nCOPY . .\nRUN chmod +x run.sh && npm ci\n";
         let fixed = fix(source, &settings).unwrap();

@@ -676,6 +676,7 @@ mod tests {
             companions: false,
             pins: None,
             ecosystems: crate::deps::Ecosystems::builtin(),
+            runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         };
         let fixed =
             String::from_utf8(fix(source.as_bytes(), &settings).unwrap().file.source).unwrap();

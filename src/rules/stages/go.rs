@@ -1,42 +1,16 @@
 //! A Go program built in one stage, read for DF503: the RUN that builds
-//! it, where the binary goes, whether it is static, and whether the files
-//! it was built from say it needs more than the binary at run time.
+//! it, where the binary goes, and whether it is static.
 
-use std::path::Path;
-
-use crate::context;
-use crate::dockerignore::DockerIgnore;
+use super::builder::{Build, Output};
 use crate::facts::commands::RunCommand;
 use crate::model::Stage;
 use crate::rules::Context;
 use crate::scope::absolute;
-use crate::syntax::{shell, Instruction};
-use crate::transforms::Runtime;
-
-/// The RUN of a stage that builds the program.
-pub(super) struct GoBuild<'f> {
-    pub run: &'f Instruction,
-    /// Its position in the stage's body.
-    pub position: usize,
-    /// Where the binary goes, as an absolute path.
-    pub output: String,
-    /// Where the `go build` command starts in the file.
-    pub command_start: usize,
-}
-
-/// Commands a RUN before the build may run: Go's, package installs (a
-/// static binary runs none of what they install, unless its code runs
-/// other programs, which `needs` reports), and directory changes.
-const BUILD_COMMANDS: &[&str] = &[
-    "go", "apk", "apt-get", "apt", "git", "cd", "true", "set", "export",
-];
+use crate::syntax::Instruction;
 
 /// The RUN in the stage that builds a Go binary: `None` when the stage
 /// builds no Go program, an error when dockfix cannot follow it.
-pub(super) fn build<'f>(
-    cx: &Context<'f>,
-    stage: &Stage<'f>,
-) -> Option<Result<GoBuild<'f>, String>> {
+pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
     let mut found: Vec<(usize, &'f Instruction, RunCommand)> = Vec::new();
     for (position, &run) in stage.body.iter().enumerate() {
         if run.command.name != "run" || run.command.sub.is_some() {
@@ -61,7 +35,7 @@ fn read_build<'f>(
     position: usize,
     run: &'f Instruction,
     command: &RunCommand,
-) -> Result<GoBuild<'f>, String> {
+) -> Result<Build<'f>, String> {
     let line = run.start_line;
     if command.word(1) == Some("install") {
         return Err(format!(
@@ -107,11 +81,12 @@ fn read_build<'f>(
     let workdir = cx.scope_at(0, run.span().start).workdir;
     let output = absolute(output, workdir.as_deref())
         .ok_or_else(|| format!("dockfix cannot tell the working directory of line {line}"))?;
-    Ok(GoBuild {
+    Ok(Build {
         run,
         position,
-        output,
+        outputs: vec![Output::File(output)],
         command_start: command.range.start,
+        placing: Vec::new(),
     })
 }
 
@@ -123,7 +98,7 @@ fn is_go(command: &RunCommand, subcommands: &[&str]) -> bool {
 /// Whether cgo is off for the build: `CGO_ENABLED=0` set by ENV or ARG
 /// before it, before `go` on its own command line, or exported earlier in
 /// its RUN.
-pub(super) fn is_static(cx: &Context, build: &GoBuild) -> bool {
+pub(super) fn is_static(cx: &Context, build: &Build) -> bool {
     const OFF: &str = "CGO_ENABLED=0";
     let scope = cx.scope_at(0, build.run.span().start);
     if scope.expand("${CGO_ENABLED}").as_deref() == Some("0") {
@@ -148,166 +123,4 @@ pub(super) fn is_static(cx: &Context, build: &GoBuild) -> bool {
             .split_whitespace()
             .any(|w| matches!(w, "if" | "then" | "else" | "case" | "for" | "while"));
     exported || prefix.windows(OFF.len()).any(|w| w == OFF.as_bytes())
-}
-
-/// Why a RUN before the build may leave something the program uses: a
-/// command other than Go's, an install or a directory change, or a file it
-/// writes.
-pub(super) fn before_build(
-    cx: &Context,
-    run: &Instruction,
-    workdirs: &[String],
-) -> Result<(), String> {
-    let line = run.start_line;
-    let Some(script) = shell::parse(cx.file, run).filter(|s| !s.has_error()) else {
-        return Err(format!("dockfix cannot read the shell of line {line}"));
-    };
-    if !script.redirects().is_empty() {
-        return Err(format!("line {line} writes files the program may read"));
-    }
-    for command in cx.commands_of(run, 0).iter() {
-        let Some(name) = command.word(0) else {
-            return Err(format!("line {line} runs a program a variable names"));
-        };
-        if name == "mkdir" {
-            // A directory the runtime's WORKDIR makes again.
-            let made = command.words[1..]
-                .iter()
-                .filter_map(|(w, _)| w.as_deref())
-                .filter(|w| !w.starts_with('-'));
-            let scope = cx.scope_at(0, run.span().start);
-            for dir in made {
-                let dir = absolute(dir, scope.workdir.as_deref()).unwrap_or_default();
-                if !workdirs
-                    .iter()
-                    .any(|w| w == &dir || w.starts_with(&format!("{}/", dir.trim_end_matches('/'))))
-                {
-                    return Err(format!(
-                        "line {line} makes `{dir}`, which the program may use"
-                    ));
-                }
-            }
-            continue;
-        }
-        if !BUILD_COMMANDS.contains(&name.rsplit('/').next().unwrap_or(name)) {
-            return Err(format!(
-                "line {line} runs `{name}`, whose work the program may use"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Why the files the stage copies from the build context say the program
-/// needs more than its binary: a file that is not Go code nor the
-/// repository's own, or Go code that needs the system (`os/exec`, time
-/// zones by name). Each COPY or ADD before the build is read.
-pub(super) fn needs(
-    cx: &Context,
-    runtime: &Runtime,
-    copies: &[&Instruction],
-) -> Result<(), String> {
-    let root = cx
-        .build_context
-        .ok_or("there is no build context to read the sources from (standard input)")?;
-    let ignore = DockerIgnore::load(root);
-    let mut data = Vec::new();
-    let mut code = Vec::new();
-    for copy in copies {
-        let Some((_, sources)) = copy.command.values.split_last() else {
-            continue;
-        };
-        for source in sources {
-            if source.contains("://") || source.contains('$') {
-                return Err(format!(
-                    "line {} copies `{source}`, which dockfix does not read",
-                    copy.start_line
-                ));
-            }
-            let skip = |dir: &str| runtime.build_only_dirs.iter().any(|d| d == dir);
-            for path in context::resolve(root, source) {
-                walk(root, &path, &ignore, &skip, &mut |relative, path| {
-                    let name = relative.rsplit('/').next().unwrap_or(relative);
-                    if name.ends_with(".go") {
-                        code.push((relative.to_string(), path.to_path_buf()));
-                    } else if !runtime
-                        .build_only
-                        .iter()
-                        .any(|p| context::wildcard_match(p, name))
-                    {
-                        data.push(relative.to_string());
-                    }
-                });
-            }
-        }
-    }
-    if !data.is_empty() {
-        data.sort();
-        data.dedup();
-        let shown: Vec<String> = data.iter().take(3).map(|d| format!("`{d}`")).collect();
-        let more = match data.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        return Err(format!(
-            "the sources hold files other than Go code ({}{more}), which the program may read at run time: list them in .dockerignore if it does not",
-            shown.join(", ")
-        ));
-    }
-    let texts: Vec<(String, String)> = code
-        .into_iter()
-        .map(|(relative, path)| (relative, std::fs::read_to_string(path).unwrap_or_default()))
-        .collect();
-    for (needle, why) in &runtime.needs_system {
-        let embedded = runtime
-            .embeds
-            .iter()
-            .filter(|(n, _)| n == needle)
-            .any(|(_, import)| texts.iter().any(|(_, t)| t.contains(import.as_str())));
-        if embedded {
-            continue;
-        }
-        if let Some((file, _)) = texts.iter().find(|(_, t)| t.contains(needle.as_str())) {
-            return Err(format!(
-                "the program {why} (`{}` in `{file}`), which `FROM {}` does not give",
-                needle.trim_matches('"'),
-                runtime.image
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Calls `visit` with each file under `path` (a file or a directory of the
-/// build context) that `.dockerignore` keeps, by its context-relative path,
-/// passing over the directories `skip` names.
-fn walk(
-    root: &Path,
-    path: &Path,
-    ignore: &DockerIgnore,
-    skip: &dyn Fn(&str) -> bool,
-    visit: &mut dyn FnMut(&str, &Path),
-) {
-    let Ok(relative) = path.strip_prefix(root) else {
-        return;
-    };
-    let relative = relative.to_string_lossy().replace('\\', "/");
-    let Ok(meta) = path.symlink_metadata() else {
-        return;
-    };
-    if meta.is_dir() {
-        if relative.rsplit('/').next().is_some_and(skip) {
-            return;
-        }
-        let Ok(entries) = std::fs::read_dir(path) else {
-            return;
-        };
-        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for entry in entries {
-            walk(root, &entry, ignore, skip, visit);
-        }
-    } else if !ignore.excludes(&relative) {
-        visit(&relative, path);
-    }
 }

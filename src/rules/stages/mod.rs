@@ -1,9 +1,11 @@
 //! Multi-stage builds (DF5xx): what the final stage still carries of the
 //! build when an earlier stage built what it runs.
 
+mod builder;
 pub mod final_stage_build_tools;
 pub mod final_stage_full_copy;
 mod go;
+mod rust;
 pub mod single_stage_build;
 
 use crate::facts::scripts::PATH;

@@ -2,8 +2,9 @@
 //! split into a builder stage and a runtime stage that keeps only the
 //! program.
 
-use super::go::{self, GoBuild};
+use super::builder::{self, Build};
 use super::program_paths;
+use super::{go, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
@@ -28,14 +29,21 @@ const DOC: &str = "\
 
 ## What it does
 Finds a Dockerfile of one stage that compiles its program on a toolchain
-image (`FROM golang`, with `go build -o`) and ships it there, and splits it:
-the stage becomes the builder (`AS build`), and a runtime stage after the
-build copies the binary, with the CA bundle for TLS and an empty `/tmp`
-that anyone may write (made in the builder, as COPY would not keep the
-mode), onto the runtime image `transforms/stages.toml` names for the
-ecosystem (`scratch` for a static Go binary). The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD
-and ENTRYPOINT lines before the build are written again in the runtime
-stage; those after it belong to it.
+image and ships it there, and splits it: the stage becomes the builder
+(`AS build`), and a runtime stage after the build copies the binary, with
+the CA bundle for TLS, onto the runtime image `transforms/stages.toml`
+names for the ecosystem:
+- Go (`FROM golang`, `go build -o`, cgo off): `scratch`, with an empty
+  `/tmp` that anyone may write (made in the builder, as COPY would not keep
+  the mode);
+- Rust (`FROM rust:<version>-<Debian release>`, `cargo build`): the slim
+  Debian image of the release whose C library the binary links against
+  (`debian:bookworm-slim` for `rust:1.85-bookworm`), with the binary the
+  command runs from `target/release` or where the build's RUN copied it.
+
+The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD and
+ENTRYPOINT lines before the build are written again in the runtime stage;
+those after it belong to it.
 
 ## Why
 A toolchain image is hundreds of megabytes of compiler, package caches and
@@ -71,29 +79,37 @@ CMD [\"app\"]
 ```
 
 Reported without a fix, with the reason: a build cgo may link to the
-toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`,
-more than once, or after a `cd`; a build as a user other than root; a RUN
-up to the build (its own included) that runs other than Go, package
-installs and directory changes, or writes files; any RUN, COPY or ADD
-after it; a HEALTHCHECK or SHELL; a USER by name; a CMD or ENTRYPOINT
-that runs something else, runs a program by name from a PATH the stage
-sets, or runs through a shell (DF002's exec form lets a later pass split
-it); sources that hold files other than
-Go code and the repository's own (`README.md`, `.github/`, `vendor/`),
-which the program may read at run time; Go code that runs other programs
-(`os/exec`), looks users up (`os/user`), loads plugins, or loads time
-zones by name without embedding them (`time/tzdata`); an `ENV TZ`; no
-build context to read the sources from; a Windows toolchain image.
+toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`;
+`go install` or `cargo install`; a build more than once, or after a `cd`;
+`cargo build` with `--target`, `--target-dir`, a profile of its own or
+`CARGO_TARGET_DIR`; a Rust image whose tag names no Debian release
+(`rust:1.85`); a `Cargo.lock` with a crate that links a system library
+(`openssl-sys`), or none; a build as a user other than root; a RUN up to
+the build (its own included) that runs other than the toolchain, package
+installs and directory changes, or writes files (copying the binary out
+of `target/` is the build's); any RUN, COPY or ADD after it; a HEALTHCHECK
+or SHELL; a USER by name the runtime image may not resolve (any, on
+`scratch`); a CMD or ENTRYPOINT that runs something else, runs a program
+by name from a PATH the stage sets, or runs through a shell (DF002's exec
+form lets a later pass split it); sources that hold files other than code
+and the repository's own (`README.md`, `.github/`, `vendor/`), which the
+program may read at run time; code that runs other programs (`os/exec`,
+`std::process::Command`), looks users up (`os/user`), loads plugins or
+libraries, or loads time zones by name without embedding them
+(`time/tzdata`); an `ENV TZ`; no build context to read the sources from;
+a Windows toolchain image.
 
 ## Fix safety
 Unsafe: the runtime image has nothing but the program, the CA bundle and
-the working directory, and dockfix reads only the Dockerfile and the build
-context. The variables the toolchain image sets (`GOPATH`, its `PATH`) are
-gone, and so is everything a RUN installed; a program that reads them, or
-a file by a path built at run time, fails. Only the program's own code is
-read, not that of its dependencies: a module that runs programs or reads files
-is not seen. The toolchain image must hold the CA bundle at
-`/etc/ssl/certs/ca-certificates.crt`, as the official golang images do.
+the working directory (and, for Rust, a minimal Debian), and dockfix reads
+only the Dockerfile and the build context. The variables the toolchain
+image sets (`GOPATH`, `CARGO_HOME`, its `PATH`) are gone, and so is
+everything a RUN installed; a program that reads them, or a file by a path
+built at run time, fails. Only the program's own code is read, not that of
+its dependencies: a module or crate that runs programs or reads files is
+not seen. The toolchain image must hold the CA bundle at
+`/etc/ssl/certs/ca-certificates.crt`, as the official golang and rust
+images do.
 ";
 
 /// Instructions that configure the image: a runtime stage needs them as
@@ -128,10 +144,13 @@ fn check(cx: &Context) -> Vec<Finding> {
     else {
         return Vec::new();
     };
-    let Some(build) = go::build(cx, stage) else {
+    let Some(build) = reader(&runtime.ecosystem).and_then(|read| read(cx, stage)) else {
         return Vec::new();
     };
-    let message = "a single-stage build ships the Go toolchain with the program";
+    let message = format!(
+        "a single-stage build ships the {} toolchain with the program",
+        runtime.language
+    );
     let (message, fix) = match build.and_then(|build| split(cx, runtime, stage, &build)) {
         Ok(edits) => (
             format!("{message}: a builder stage leaves it out of the image"),
@@ -145,6 +164,17 @@ fn check(cx: &Context) -> Vec<Finding> {
         message,
         fix,
     }]
+}
+
+/// What finds an ecosystem's build RUN in a stage.
+type Reader = for<'f> fn(&Context<'f>, &Stage<'f>) -> Option<Result<Build<'f>, String>>;
+
+fn reader(ecosystem: &str) -> Option<Reader> {
+    match ecosystem {
+        "go" => Some(go::build),
+        "rust" => Some(rust::build),
+        _ => None,
+    }
 }
 
 /// An image reference's repository as Docker Hub names official images:
@@ -164,7 +194,7 @@ fn split(
     cx: &Context,
     runtime: &Runtime,
     stage: &Stage,
-    build: &GoBuild,
+    build: &Build,
 ) -> Result<Vec<Edit>, String> {
     if ["windows", "nanoserver"]
         .iter()
@@ -175,7 +205,8 @@ fn split(
             stage.base, runtime.image
         ));
     }
-    if !go::is_static(cx, build) {
+    let image = image(cx, runtime, stage)?;
+    if runtime.ecosystem == "go" && !go::is_static(cx, build) {
         return Err(
             "cgo may link the binary to the toolchain image's C library: `CGO_ENABLED=0` builds a static one".into(),
         );
@@ -208,22 +239,23 @@ fn split(
                 }
                 copies.push(before);
             }
-            "run" if before.command.sub.is_none() => go::before_build(cx, before, &workdirs)?,
+            "run" if before.command.sub.is_none() => {
+                builder::before_build(cx, runtime, before, &workdirs, &[])?
+            }
             name if CONFIG.contains(&name) => replicated.push(before),
             name => {
                 return Err(format!(
-                    "line {line} ({}) needs more than FROM {} gives",
+                    "line {line} ({}) needs more than FROM {image} gives",
                     name.to_uppercase(),
-                    runtime.image
                 ))
             }
         }
     }
-    // Go reads the zone TZ names from the system's time zone data.
+    // The zone TZ names is read from the system's time zone data.
     if let Some(tz) = env_setting(body, "TZ") {
         return Err(format!(
-            "line {} sets `TZ`, whose time zone data `FROM {}` lacks",
-            tz.start_line, runtime.image
+            "line {} sets `TZ`, whose time zone data `FROM {image}` may lack",
+            tz.start_line
         ));
     }
     // The builder makes the runtime's shared directories at `/`, as root.
@@ -246,16 +278,58 @@ fn split(
         }
     }
     // What the build's own RUN does besides building, as a RUN before it.
-    go::before_build(cx, build.run, &workdirs)?;
-    users(body, runtime)?;
-    runs_binary(cx, body, build)?;
-    go::needs(cx, runtime, &copies)?;
-    Ok(edits(cx, runtime, stage, build, &replicated))
+    builder::before_build(cx, runtime, build.run, &workdirs, &build.placing)?;
+    users(body, runtime, &image)?;
+    let binary = runs_binary(cx, runtime, body, build)?;
+    let sources = builder::sources(cx, runtime, &copies)?;
+    builder::needs(runtime, &image, &sources)?;
+    if runtime.ecosystem == "rust" {
+        rust::links(runtime, &image, &sources)?;
+    }
+    Ok(edits(
+        cx,
+        runtime,
+        &image,
+        stage,
+        build,
+        &binary,
+        &replicated,
+    ))
 }
 
-/// Why a USER of the stage cannot be the runtime's: a name, which an image
-/// with no `/etc/passwd` cannot resolve.
-fn users(body: &[&Instruction], runtime: &Runtime) -> Result<(), String> {
+/// The runtime image for a stage: the configuration's for the ecosystem or
+/// else `runtime.image`, with the Debian release the stage's tag ends with
+/// (`rust:1.85-bookworm`) for `{release}`.
+fn image(cx: &Context, runtime: &Runtime, stage: &Stage) -> Result<String, String> {
+    let chosen = cx
+        .runtime_images
+        .get(&runtime.ecosystem)
+        .unwrap_or(&runtime.image);
+    if !chosen.contains("{release}") {
+        return Ok(chosen.clone());
+    }
+    let name = stage.base.split('@').next().unwrap_or(&stage.base);
+    let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
+    let release = tag.rsplit('-').next().unwrap_or(tag);
+    match runtime.releases.iter().find(|r| *r == release) {
+        Some(release) => Ok(chosen.replace("{release}", release)),
+        None => {
+            let example = runtime.releases.last().map_or("", String::as_str);
+            let example = match tag {
+                "" | "latest" => format!("{}:{example}", repository(&stage.base)),
+                tag => format!("{}:{tag}-{example}", repository(&stage.base)),
+            };
+            Err(format!(
+                "`FROM {}` does not name the Debian release the binary links against (as `{example}` does), so dockfix cannot tell which runtime image runs it",
+                stage.base
+            ))
+        }
+    }
+}
+
+/// Why a USER of the stage cannot be the runtime's: a name the runtime
+/// image may not resolve (any, on an image with no `/etc/passwd`).
+fn users(body: &[&Instruction], runtime: &Runtime, image: &str) -> Result<(), String> {
     for user in body.iter().filter(|i| i.command.name == "user") {
         let value = user
             .command
@@ -263,22 +337,28 @@ fn users(body: &[&Instruction], runtime: &Runtime) -> Result<(), String> {
             .first()
             .map(String::as_str)
             .unwrap_or("");
-        if !value
-            .split(':')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if !value.split(':').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+                || runtime.users.iter().any(|u| u == part)
+        }) {
             return Err(format!(
-                "line {} runs as `{value}`, a name `FROM {}` has no user database for",
-                user.start_line, runtime.image
+                "line {} runs as `{value}`, a name `FROM {image}` may not resolve",
+                user.start_line
             ));
         }
     }
     Ok(())
 }
 
-/// Why the image's command is not the binary run directly: no CMD or
-/// ENTRYPOINT, a shell form, or another program.
-fn runs_binary(cx: &Context, body: &[&Instruction], build: &GoBuild) -> Result<(), String> {
+/// The binary the image's command runs, as an absolute path; or why it is
+/// not the binary run directly: no CMD or ENTRYPOINT, a shell form, or
+/// another program.
+fn runs_binary(
+    cx: &Context,
+    runtime: &Runtime,
+    body: &[&Instruction],
+    build: &Build,
+) -> Result<String, String> {
     let last = |kind: &str| body.iter().rev().find(|i| i.command.name == kind).copied();
     let command = last("entrypoint")
         .or_else(|| last("cmd"))
@@ -305,12 +385,15 @@ fn runs_binary(cx: &Context, body: &[&Instruction], build: &GoBuild) -> Result<(
         ));
     }
     let workdir = cx.scope_at(0, command.span().start).workdir;
-    if !program_paths(program, workdir.as_deref()).contains(&build.output) {
-        return Err(format!(
-            "the {keyword} on line {line} runs `{program}`, not the binary `go build` writes"
-        ));
-    }
-    Ok(())
+    build
+        .binary(&program_paths(program, workdir.as_deref()))
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "the {keyword} on line {line} runs `{program}`, not a binary the {} build writes",
+                runtime.language
+            )
+        })
 }
 
 /// The first ENV of the stage that sets variable `name`.
@@ -326,8 +409,10 @@ fn env_setting<'f>(body: &[&'f Instruction], name: &str) -> Option<&'f Instructi
 fn edits(
     cx: &Context,
     runtime: &Runtime,
+    image: &str,
     stage: &Stage,
-    build: &GoBuild,
+    build: &Build,
+    binary: &str,
     replicated: &[&Instruction],
 ) -> Vec<Edit> {
     let file = cx.file;
@@ -357,7 +442,7 @@ fn edits(
         text += &format!("RUN mkdir -p -m 1777 {}{eol}", shared.join(" "));
     }
     text += &eol;
-    text += &format!("FROM {}{eol}", runtime.image);
+    text += &format!("FROM {image}{eol}");
     for path in &runtime.files {
         text += &format!("COPY --from={name} {path} {path}{eol}");
     }
@@ -367,7 +452,23 @@ fn edits(
     for instruction in replicated {
         text += &String::from_utf8_lossy(&file.source[instruction.span()]);
     }
-    text += &format!("COPY --from={name} {0} {0}{eol}", build.output);
+    text += &format!("COPY --from={name} {binary} {binary}{eol}");
     edits.push(Edit::insert(at, text));
     edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_runtime_of_the_table_has_a_reader() {
+        for runtime in &transforms::stages().runtime {
+            assert!(
+                reader(&runtime.ecosystem).is_some(),
+                "{}",
+                runtime.ecosystem
+            );
+        }
+    }
 }

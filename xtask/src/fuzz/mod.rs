@@ -345,6 +345,7 @@ fn check(config: &Config, seeds: &[Seed], settings: &[Settings<'static>], index:
             rules: base.rules.clone(),
             build_context: seed.context.as_deref(),
             ecosystems: base.ecosystems,
+            runtime_images: base.runtime_images,
             ..*base
         };
         let label = label(&settings);

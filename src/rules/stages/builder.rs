@@ -1,0 +1,236 @@
+//! What DF503 reads of a single-stage build whatever its language: the RUN
+//! that builds the program and where the binary goes, the RUNs before it,
+//! and the sources the stage copies from the build context.
+
+use std::path::{Path, PathBuf};
+
+use crate::context;
+use crate::dockerignore::DockerIgnore;
+use crate::rules::Context;
+use crate::scope::absolute;
+use crate::syntax::{shell, Instruction};
+use crate::transforms::Runtime;
+
+/// The RUN of a stage that builds the program.
+pub(super) struct Build<'f> {
+    pub run: &'f Instruction,
+    /// Its position in the stage's body.
+    pub position: usize,
+    /// Where the binary may be, as absolute paths.
+    pub outputs: Vec<Output>,
+    /// Where the build command starts in the file.
+    pub command_start: usize,
+    /// Where the commands of the build's RUN that place the binary
+    /// (`cp target/release/app /usr/local/bin/`) start: they are the
+    /// build's, not work the program may use.
+    pub placing: Vec<usize>,
+}
+
+/// Where a build writes the binary.
+pub(super) enum Output {
+    /// This file.
+    File(String),
+    /// A file directly in this directory (`target/release`, which holds
+    /// each of the package's binaries by name).
+    In(String),
+}
+
+impl Build<'_> {
+    /// Which of `candidates` (a program's possible paths) is a binary the
+    /// build writes.
+    pub fn binary<'c>(&self, candidates: &'c [String]) -> Option<&'c String> {
+        candidates.iter().find(|path| {
+            self.outputs.iter().any(|output| match output {
+                Output::File(file) => *path == file,
+                Output::In(dir) => path
+                    .strip_prefix(dir.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/')),
+            })
+        })
+    }
+}
+
+/// Why a RUN up to the build (its own included) may leave something the
+/// program uses: a command other than the toolchain's, an install or a
+/// directory change (`runtime.build_commands`), or a file it writes. The
+/// commands that start at `placing` are the build's own.
+pub(super) fn before_build(
+    cx: &Context,
+    runtime: &Runtime,
+    run: &Instruction,
+    workdirs: &[String],
+    placing: &[usize],
+) -> Result<(), String> {
+    let line = run.start_line;
+    let Some(script) = shell::parse(cx.file, run).filter(|s| !s.has_error()) else {
+        return Err(format!("dockfix cannot read the shell of line {line}"));
+    };
+    if !script.redirects().is_empty() {
+        return Err(format!("line {line} writes files the program may read"));
+    }
+    for command in cx.commands_of(run, 0).iter() {
+        if placing.contains(&command.range.start) {
+            continue;
+        }
+        let Some(name) = command.word(0) else {
+            return Err(format!("line {line} runs a program a variable names"));
+        };
+        if name == "mkdir" {
+            // A directory the runtime's WORKDIR makes again.
+            let made = command.words[1..]
+                .iter()
+                .filter_map(|(w, _)| w.as_deref())
+                .filter(|w| !w.starts_with('-'));
+            let scope = cx.scope_at(0, run.span().start);
+            for dir in made {
+                let dir = absolute(dir, scope.workdir.as_deref()).unwrap_or_default();
+                if !workdirs
+                    .iter()
+                    .any(|w| w == &dir || w.starts_with(&format!("{}/", dir.trim_end_matches('/'))))
+                {
+                    return Err(format!(
+                        "line {line} makes `{dir}`, which the program may use"
+                    ));
+                }
+            }
+            continue;
+        }
+        let program = name.rsplit('/').next().unwrap_or(name);
+        if !runtime.build_commands.iter().any(|c| c == program) {
+            return Err(format!(
+                "line {line} runs `{name}`, whose work the program may use"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The files of the build context that `copies` (the COPY and ADD lines
+/// before the build) take, by context-relative path, without those under
+/// the runtime's `build_only_dirs`; or why dockfix cannot list them.
+pub(super) fn sources(
+    cx: &Context,
+    runtime: &Runtime,
+    copies: &[&Instruction],
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let root = cx
+        .build_context
+        .ok_or("there is no build context to read the sources from (standard input)")?;
+    let ignore = DockerIgnore::load(root);
+    let skip = |dir: &str| runtime.build_only_dirs.iter().any(|d| d == dir);
+    let mut files = Vec::new();
+    for copy in copies {
+        let Some((_, sources)) = copy.command.values.split_last() else {
+            continue;
+        };
+        for source in sources {
+            if source.contains("://") || source.contains('$') {
+                return Err(format!(
+                    "line {} copies `{source}`, which dockfix does not read",
+                    copy.start_line
+                ));
+            }
+            for path in context::resolve(root, source) {
+                walk(root, &path, &ignore, &skip, &mut |relative, path| {
+                    files.push((relative.to_string(), path.to_path_buf()));
+                });
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Why the sources say the program needs more than its binary: a file that
+/// is neither code nor the repository's own, or code that needs the system
+/// (`os/exec`, time zones by name) without embedding it.
+pub(super) fn needs(
+    runtime: &Runtime,
+    image: &str,
+    sources: &[(String, PathBuf)],
+) -> Result<(), String> {
+    let named = |patterns: &[String], relative: &str| {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        patterns.iter().any(|p| context::wildcard_match(p, name))
+    };
+    let mut data: Vec<&str> = sources
+        .iter()
+        .map(|(relative, _)| relative.as_str())
+        .filter(|r| !named(&runtime.code, r) && !named(&runtime.build_only, r))
+        .collect();
+    if !data.is_empty() {
+        data.sort();
+        data.dedup();
+        let shown: Vec<String> = data.iter().take(3).map(|d| format!("`{d}`")).collect();
+        let more = match data.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "the sources hold files other than {} code ({}{more}), which the program may read at run time: list them in .dockerignore if it does not",
+            runtime.language,
+            shown.join(", ")
+        ));
+    }
+    let texts: Vec<(&str, String)> = sources
+        .iter()
+        .filter(|(relative, _)| named(&runtime.code, relative))
+        .map(|(relative, path)| {
+            (
+                relative.as_str(),
+                std::fs::read_to_string(path).unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (needle, why) in &runtime.needs_system {
+        let embedded = runtime
+            .embeds
+            .iter()
+            .filter(|(n, _)| n == needle)
+            .any(|(_, import)| texts.iter().any(|(_, t)| t.contains(import.as_str())));
+        if embedded {
+            continue;
+        }
+        if let Some((file, _)) = texts.iter().find(|(_, t)| t.contains(needle.as_str())) {
+            return Err(format!(
+                "the program {why} (`{}` in `{file}`), which `FROM {image}` does not give",
+                needle.trim_matches('"'),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Calls `visit` with each file under `path` (a file or a directory of the
+/// build context) that `.dockerignore` keeps, by its context-relative path,
+/// passing over the directories `skip` names.
+fn walk(
+    root: &Path,
+    path: &Path,
+    ignore: &DockerIgnore,
+    skip: &dyn Fn(&str) -> bool,
+    visit: &mut dyn FnMut(&str, &Path),
+) {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return;
+    };
+    let relative = relative.to_string_lossy().replace('\\', "/");
+    let Ok(meta) = path.symlink_metadata() else {
+        return;
+    };
+    if meta.is_dir() {
+        if relative.rsplit('/').next().is_some_and(skip) {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for entry in entries {
+            walk(root, &entry, ignore, skip, visit);
+        }
+    } else if !ignore.excludes(&relative) {
+        visit(&relative, path);
+    }
+}
