@@ -8,8 +8,8 @@
 #
 # A bootstrap engine (Debian's docker.io, Docker 20.10) imports Debian root
 # filesystems made with debootstrap, given the apt configuration of the
-# official images, as debian:bookworm, debian:bookworm-slim and
-# debian:trixie, builds toolchain images tagged with the official names
+# official images, as debian:bookworm, debian:bookworm-slim, debian:trixie
+# and debian:trixie-slim, builds toolchain images tagged with the official names
 # (python:3.11-slim, node:18, golang:1.19, rust:1.85-trixie) and runs a
 # current engine (Docker 26 / BuildKit from Debian trixie) as a container;
 # fixture builds run there.
@@ -477,14 +477,14 @@ up() {
     ensure_packages
     start_bootstrap
     side_by_side "base_images bookworm debian:bookworm debian:bookworm-slim" \
-        "base_images trixie debian:trixie" || die "making the base images failed"
+        "base_images trixie debian:trixie debian:trixie-slim" || die "making the base images failed"
     side_by_side "built_image $ENGINE_IMAGE engine.Dockerfile" \
         "built_image python:3.11-slim python.Dockerfile" \
         "built_image node:18 node.Dockerfile" \
         "built_image golang:1.19 golang.Dockerfile" \
         "built_image rust:1.85-trixie rust.Dockerfile" || die "building the images failed"
     start_engine
-    local images=(debian:bookworm debian:bookworm-slim debian:trixie python:3.11-slim node:18 golang:1.19 rust:1.85-trixie)
+    local images=(debian:bookworm debian:bookworm-slim debian:trixie debian:trixie-slim python:3.11-slim node:18 golang:1.19 rust:1.85-trixie)
     load_images "${images[@]}"
     start_registry
     mirror_engine

@@ -14,8 +14,10 @@ ExposedPorts={{json .Config.ExposedPorts}}";
 
 /// Lists the directory `$0` (one line per entry, then one checksum line
 /// per regular file), in a stable order. The Dockerfile and .dockerignore
-/// are the files a rewrite changes on purpose: their checksums are left out.
-const LIST: &str = r#"cd "$0" && LC_ALL=C find . -xdev -mindepth 1 -printf '%y %m %U:%G %p -> %l\n' | LC_ALL=C sort && LC_ALL=C find . -xdev -type f ! -name Dockerfile ! -name .dockerignore -exec sha256sum {} + | LC_ALL=C sort -k2"#;
+/// are the files a rewrite changes on purpose, and Cargo's
+/// `target/.rustc_info.json` caches rustc's answers in hash-map order, which
+/// differs from one build to the next: their checksums are left out.
+const LIST: &str = r#"cd "$0" && LC_ALL=C find . -xdev -mindepth 1 -printf '%y %m %U:%G %p -> %l\n' | LC_ALL=C sort && LC_ALL=C find . -xdev -type f ! -name Dockerfile ! -name .dockerignore ! -name .rustc_info.json -exec sha256sum {} + | LC_ALL=C sort -k2"#;
 
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct Contents {

@@ -533,6 +533,8 @@ struct Measurement {
     /// The image's configuration and the files of its working directory.
     contents: contents::Contents,
     size: u64,
+    /// Packages installed in the image.
+    packages: u64,
     /// Bytes of each package cache the image carries.
     caches: BTreeMap<String, u64>,
     /// Bytes the first build left in each cache mount, by target.
@@ -673,6 +675,8 @@ fn run_fixture(
             content_differences,
             size_before: before.size,
             size_after: after.size,
+            packages_before: before.packages,
+            packages_after: after.packages,
             package_cache_bytes_before: caches::total(&before.caches),
             package_cache_bytes_after: caches::total(&after.caches),
             package_caches_after: after
@@ -750,6 +754,7 @@ fn measure(
         smoke: Some(smoke),
         contents: contents::Contents::of(engine, tag)?,
         size,
+        packages: engine.packages(tag)?,
         caches,
         mounts,
         ..Measurement::default()
@@ -758,9 +763,10 @@ fn measure(
         rebuilds(engine, spec, dir, tag, logs, &mut measured)?;
     }
     eprintln!(
-        "[e2e]   {side} ({:.0} s): {} bytes with {} bytes of package caches{}",
+        "[e2e]   {side} ({:.0} s): {} bytes, {} packages, with {} bytes of package caches{}",
         start.elapsed().as_secs_f64(),
         measured.size,
+        measured.packages,
         caches::total(&measured.caches),
         match tier {
             Tier::Ci => String::new(),
@@ -955,6 +961,13 @@ fn smoke_passed(log: Option<&str>) -> bool {
 /// Dockerfile or the command, fails.
 const ATTEMPTS: usize = 3;
 
+/// Counts the packages installed under the root `$0` (empty for `/`): dpkg's
+/// installed entries and apk's.
+const PACKAGES: &str = r#"n=0
+if [ -f "$0/var/lib/dpkg/status" ]; then n=$(grep -c '^Status: install ok installed' "$0/var/lib/dpkg/status"); fi
+if [ -f "$0/lib/apk/db/installed" ]; then n=$((n + $(grep -c '^P:' "$0/lib/apk/db/installed"))); fi
+echo "$n""#;
+
 /// Whether docker failed because the image has no `sh` to run.
 fn no_shell(error: &str) -> bool {
     error.contains("executable file not found")
@@ -1133,6 +1146,22 @@ impl Engine {
             output => output?,
         };
         caches::parse(&output).map_err(|e| format!("package caches of {image}: {e}"))
+    }
+
+    /// How many packages `image` has installed, by dpkg's and apk's
+    /// databases.
+    fn packages(&self, image: &str) -> Result<u64> {
+        let output = match self.in_image(image, PACKAGES, &[""]) {
+            Err(e) if no_shell(&e) => {
+                let unpacked = self.unpacked(image)?;
+                on_host(PACKAGES, &[&unpacked.path().join("root").to_string_lossy()])?
+            }
+            output => output?,
+        };
+        output
+            .trim()
+            .parse()
+            .map_err(|_| format!("packages of {image}: {output:?}"))
     }
 
     /// The output of `sh -c script args...` run in `image` as root.

@@ -29,6 +29,10 @@ pub struct Row {
     /// Image sizes in bytes.
     pub size_before: u64,
     pub size_after: u64,
+    /// Packages installed in each image, as dpkg and apk record them (none
+    /// in an image without a package database, such as `FROM scratch`).
+    pub packages_before: u64,
+    pub packages_after: u64,
     /// Bytes of package caches in each image (apt lists and archives, pip,
     /// npm, yarn, Go's build and module caches, Cargo's registry and git).
     pub package_cache_bytes_before: u64,
@@ -140,6 +144,9 @@ const COLUMNS: &[(&str, Cell)] = &[
     ("size before", |r| megabytes(r.size_before)),
     ("size after", |r| megabytes(r.size_after)),
     ("size change", |r| size_change(r.size_before, r.size_after)),
+    ("packages before/after", |r| {
+        format!("{}/{}", r.packages_before, r.packages_after)
+    }),
     ("package caches before", |r| {
         bytes(r.package_cache_bytes_before)
     }),
@@ -261,6 +268,8 @@ mod tests {
             content_differences: vec![],
             size_before: 200_000_000,
             size_after: 150_000_000,
+            packages_before: 120,
+            packages_after: 90,
             package_cache_bytes_before: 12_345_678,
             package_cache_bytes_after: 0,
             package_caches_after: BTreeMap::new(),
@@ -311,7 +320,7 @@ mod tests {
         );
         assert_eq!(
             lines.next().unwrap(),
-            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x | - |"
+            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 120/90 | 12.3 MB | 0 B | 52.0 | 2.0 | 26.0x | 2/5 | 4/6 | 9.0 | 3.0 | 3.0x | - |"
         );
         let mut broken = row();
         broken.smoke_equal = false;
@@ -335,7 +344,7 @@ mod tests {
         assert!(!header.contains("rebuild") && !header.contains("cached steps"));
         assert_eq!(
             lines.nth(1).unwrap(),
-            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 12.3 MB | 0 B | - |"
+            "| python-pip | safe | yes | yes/yes | yes | yes | 200.0 MB | 150.0 MB | -25.0% | 120/90 | 12.3 MB | 0 B | - |"
         );
     }
 
@@ -370,6 +379,8 @@ mod tests {
             "contents_equal",
             "size_before",
             "size_after",
+            "packages_before",
+            "packages_after",
             "package_cache_bytes_before",
             "package_cache_bytes_after",
             "package_caches_after",
