@@ -274,6 +274,12 @@ pub struct Runtime {
     pub image: String,
     #[serde(default)]
     pub releases: Vec<String>,
+    #[serde(default)]
+    pub shell: bool,
+    #[serde(default)]
+    pub newest_release: Option<String>,
+    #[serde(default)]
+    pub newest_up_to: Option<String>,
     pub files: Vec<String>,
     pub shared_dirs: Vec<String>,
     pub users: Vec<String>,
@@ -370,6 +376,10 @@ mod tests {
                 "{}",
                 runtime.ecosystem
             );
+            if let Some(newest) = &runtime.newest_release {
+                assert!(runtime.releases.contains(newest), "{newest}");
+                assert!(runtime.newest_up_to.is_some(), "{}", runtime.ecosystem);
+            }
         }
     }
 

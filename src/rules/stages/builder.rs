@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::context;
 use crate::dockerignore::DockerIgnore;
+use crate::facts::commands::RunCommand;
+use crate::model::Stage;
 use crate::rules::Context;
 use crate::scope::absolute;
 use crate::syntax::{shell, Instruction};
@@ -48,6 +50,33 @@ impl Build<'_> {
                     .is_some_and(|name| !name.is_empty() && !name.contains('/')),
             })
         })
+    }
+}
+
+/// A build command, with its RUN and the RUN's position in the stage.
+pub(super) type BuildCommand<'f> = (usize, &'f Instruction, RunCommand);
+
+/// The one command of the stage's RUNs that `is_build` picks: `None` when
+/// there is none, an error (naming the build `what`) when there are more.
+pub(super) fn only_build<'f>(
+    cx: &Context<'f>,
+    stage: &Stage<'f>,
+    is_build: &dyn Fn(&RunCommand) -> bool,
+    what: &str,
+) -> Option<Result<BuildCommand<'f>, String>> {
+    let mut found: Vec<BuildCommand<'f>> = Vec::new();
+    for (position, &run) in stage.body.iter().enumerate() {
+        if run.command.name != "run" || run.command.sub.is_some() {
+            continue;
+        }
+        for command in cx.commands_of(run, 0).iter().filter(|c| is_build(c)) {
+            found.push((position, run, command.clone()));
+        }
+    }
+    match found.len() {
+        0 => None,
+        1 => found.pop().map(Ok),
+        _ => Some(Err(format!("the stage runs `{what}` more than once"))),
     }
 }
 

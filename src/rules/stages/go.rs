@@ -1,7 +1,7 @@
 //! A Go program built in one stage, read for DF503: the RUN that builds
 //! it, where the binary goes, and whether it is static.
 
-use super::builder::{Build, Output};
+use super::builder::{self, Build, Output};
 use crate::facts::commands::RunCommand;
 use crate::model::Stage;
 use crate::rules::Context;
@@ -11,23 +11,11 @@ use crate::syntax::Instruction;
 /// The RUN in the stage that builds a Go binary: `None` when the stage
 /// builds no Go program, an error when dockfix cannot follow it.
 pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
-    let mut found: Vec<(usize, &'f Instruction, RunCommand)> = Vec::new();
-    for (position, &run) in stage.body.iter().enumerate() {
-        if run.command.name != "run" || run.command.sub.is_some() {
-            continue;
-        }
-        for command in cx.commands_of(run, 0).iter() {
-            if is_go(command, &["build", "install"]) {
-                found.push((position, run, command.clone()));
-            }
-        }
-    }
-    let (position, run, command) = match found.len() {
-        0 => return None,
-        1 => found.pop().expect("one"),
-        _ => return Some(Err("the stage runs `go build` more than once".into())),
-    };
-    Some(read_build(cx, position, run, &command))
+    let is_build = |command: &RunCommand| is_go(command, &["build", "install"]);
+    Some(
+        builder::only_build(cx, stage, &is_build, "go build")?
+            .and_then(|(position, run, command)| read_build(cx, position, run, &command)),
+    )
 }
 
 fn read_build<'f>(

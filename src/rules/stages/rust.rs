@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::builder::{Build, Output};
+use super::builder::{self, Build, Output};
 use crate::context;
 use crate::facts::commands::RunCommand;
 use crate::facts::scripts::PATH;
@@ -33,26 +33,14 @@ const PLACES: &[&str] = &["cp", "mv", "install", "strip"];
 /// The RUN in the stage that runs `cargo build`: `None` when the stage
 /// builds no Rust program, an error when dockfix cannot follow it.
 pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
-    let mut found: Vec<(usize, &'f Instruction, RunCommand)> = Vec::new();
-    for (position, &run) in stage.body.iter().enumerate() {
-        if run.command.name != "run" || run.command.sub.is_some() {
-            continue;
-        }
-        for command in cx.commands_of(run, 0).iter() {
-            let program = command.word(0).map(|w| w.rsplit('/').next().unwrap_or(w));
-            if program == Some("cargo")
-                && matches!(command.word(1), Some("build" | "b" | "install"))
-            {
-                found.push((position, run, command.clone()));
-            }
-        }
-    }
-    let (position, run, command) = match found.len() {
-        0 => return None,
-        1 => found.pop().expect("one"),
-        _ => return Some(Err("the stage runs `cargo build` more than once".into())),
+    let is_build = |command: &RunCommand| {
+        let program = command.word(0).map(|w| w.rsplit('/').next().unwrap_or(w));
+        program == Some("cargo") && matches!(command.word(1), Some("build" | "b" | "install"))
     };
-    Some(read_build(cx, position, run, &command))
+    Some(
+        builder::only_build(cx, stage, &is_build, "cargo build")?
+            .and_then(|(position, run, command)| read_build(cx, position, run, &command)),
+    )
 }
 
 fn read_build<'f>(

@@ -36,10 +36,13 @@ names for the ecosystem:
 - Go (`FROM golang`, `go build -o`, cgo off): `scratch`, with an empty
   `/tmp` that anyone may write (made in the builder, as COPY would not keep
   the mode);
-- Rust (`FROM rust:<version>-<Debian release>`, `cargo build`): the slim
-  Debian image of the release whose C library the binary links against
-  (`debian:bookworm-slim` for `rust:1.85-bookworm`), with the binary the
-  command runs from `target/release` or where the build's RUN copied it.
+- Rust (`FROM rust`, `cargo build`): the slim Debian image of the release
+  whose C library the binary links against (`debian:bookworm-slim` for
+  `rust:1.85-bookworm`; for a version tag that names no release,
+  `rust:1.85`, the newest its day's default may be, as glibc runs what an
+  older release linked), with the binary the command runs from
+  `target/release` or where the build's RUN copied it. The runtime has a
+  shell, so a shell-form command that is one simple command runs too.
 
 The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD and
 ENTRYPOINT lines before the build are written again in the runtime stage;
@@ -82,8 +85,9 @@ Reported without a fix, with the reason: a build cgo may link to the
 toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`;
 `go install` or `cargo install`; a build more than once, or after a `cd`;
 `cargo build` with `--target`, `--target-dir`, a profile of its own or
-`CARGO_TARGET_DIR`; a Rust image whose tag names no Debian release
-(`rust:1.85`); a `Cargo.lock` with a crate that links a system library
+`CARGO_TARGET_DIR`; a Rust tag of no known release (`rust:latest`,
+`rust:1`, a version newer than the table knows) or on Alpine (musl); a
+shell-form command that is more than one simple command; a `Cargo.lock` with a crate that links a system library
 (`openssl-sys`), or none; a build as a user other than root; a RUN up to
 the build (its own included) that runs other than the toolchain, package
 installs and directory changes, or writes files (copying the binary out
@@ -310,20 +314,45 @@ fn image(cx: &Context, runtime: &Runtime, stage: &Stage) -> Result<String, Strin
     }
     let name = stage.base.split('@').next().unwrap_or(&stage.base);
     let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
-    let release = tag.rsplit('-').next().unwrap_or(tag);
-    match runtime.releases.iter().find(|r| *r == release) {
-        Some(release) => Ok(chosen.replace("{release}", release)),
-        None => {
-            let example = runtime.releases.last().map_or("", String::as_str);
-            let example = match tag {
-                "" | "latest" => format!("{}:{example}", repository(&stage.base)),
-                tag => format!("{}:{tag}-{example}", repository(&stage.base)),
-            };
-            Err(format!(
-                "`FROM {}` does not name the Debian release the binary links against (as `{example}` does), so dockfix cannot tell which runtime image runs it",
-                stage.base
-            ))
+    let named = tag.rsplit('-').next().unwrap_or(tag);
+    if let Some(release) = runtime.releases.iter().find(|r| *r == named) {
+        return Ok(chosen.replace("{release}", release));
+    }
+    if tag.contains("alpine") {
+        return Err(format!(
+            "`FROM {}` links the binary against musl, not the C library of a Debian release",
+            stage.base
+        ));
+    }
+    // A version tag's default release is one of its day, none newer than
+    // `newest_release` up to `newest_up_to`; glibc runs what an older one
+    // linked.
+    let version = tag.strip_suffix("-slim").unwrap_or(tag);
+    match (&runtime.newest_release, &runtime.newest_up_to) {
+        (Some(release), Some(up_to)) if at_most(version, up_to) => {
+            Ok(chosen.replace("{release}", release))
         }
+        _ => Err(format!(
+            "`FROM {}` names no Debian release, and may be built on one newer than dockfix knows: `{}:{}-{}` names it",
+            stage.base,
+            repository(&stage.base),
+            if version.is_empty() || version == "latest" { "<version>" } else { version },
+            runtime.newest_release.as_deref().unwrap_or("<release>")
+        )),
+    }
+}
+
+/// Whether `version` (`1.85`, `1.85.0`) is a version of the same or an
+/// earlier minor than `bound` (`1.99`); not for a major alone (`1`), whose
+/// newest minor may be later.
+fn at_most(version: &str, bound: &str) -> bool {
+    let parts =
+        |text: &str| -> Option<Vec<u64>> { text.split('.').map(|p| p.parse().ok()).collect() };
+    match (parts(version), parts(bound)) {
+        (Some(version), Some(bound)) if version.len() >= bound.len() => {
+            version[..bound.len()] <= bound[..]
+        }
+        _ => false,
     }
 }
 
@@ -365,17 +394,21 @@ fn runs_binary(
         .ok_or("no CMD or ENTRYPOINT runs the binary")?;
     let keyword = command.command.name.to_uppercase();
     let line = command.start_line;
-    if !command.command.json {
+    let shell_form = command.command.values.join(" ");
+    let program = if command.command.json {
+        command.command.values.first().map_or("", String::as_str)
+    } else if !runtime.shell {
         return Err(format!(
             "the {keyword} on line {line} runs through a shell the runtime lacks; its exec form (DF002) can be split"
         ));
-    }
-    let program = command
-        .command
-        .values
-        .first()
-        .map(String::as_str)
-        .unwrap_or("");
+    } else if shell_form.contains(|c| "\"'`$;&|<>(){}\\*?[]#~=!".contains(c)) {
+        return Err(format!(
+            "the {keyword} on line {line} is a shell script, not a command dockfix reads"
+        ));
+    } else {
+        // A simple command: the runtime's shell runs its first word.
+        shell_form.split_whitespace().next().unwrap_or("")
+    };
     // A program named without a slash is looked up on the default PATH,
     // unless the stage sets its own.
     if let Some(path) = env_setting(body, "PATH").filter(|_| !program.contains('/')) {
@@ -460,6 +493,19 @@ fn edits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_at_most_a_bound() {
+        assert!(at_most("1.85", "1.99"));
+        assert!(at_most("1.85.0", "1.99"));
+        assert!(at_most("1.99.1", "1.99"));
+        assert!(!at_most("1.100", "1.99"));
+        assert!(!at_most("2.0", "1.99"));
+        assert!(!at_most("1", "1.99"));
+        assert!(!at_most("latest", "1.99"));
+        assert!(!at_most("", "1.99"));
+        assert!(!at_most("1.85-bookworm", "1.99"));
+    }
 
     #[test]
     fn every_runtime_of_the_table_has_a_reader() {
