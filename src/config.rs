@@ -450,7 +450,7 @@ mod tests {
         );
         assert_eq!(
             error("[runtime-images]\njava = \"eclipse-temurin:21-jre\"\n"),
-            format!("{path}:2:1: no runtime image for `java`: the ecosystems are go, rust")
+            format!("{path}:2:1: no runtime image for `java`: the ecosystems are go, rust, node")
         );
         assert_eq!(
             error("[runtime-images]\ngo = \"scratch {release}\"\n"),

@@ -261,6 +261,7 @@ pub fn pinning() -> &'static Pinning {
 pub struct Stages {
     pub build_tools: Vec<String>,
     pub removals: Vec<String>,
+    pub repository_files: Vec<String>,
     pub runtime: Vec<Runtime>,
 }
 
@@ -289,6 +290,10 @@ pub struct Runtime {
     pub build_only_dirs: Vec<String>,
     pub needs_system: Vec<(String, String)>,
     pub embeds: Vec<(String, String)>,
+    #[serde(default)]
+    pub keep_image: Vec<String>,
+    #[serde(default)]
+    pub builtins: Vec<String>,
     #[serde(default)]
     pub links: Vec<String>,
     #[serde(default)]

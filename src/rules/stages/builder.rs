@@ -26,6 +26,16 @@ pub(super) struct Build<'f> {
     /// (`cp target/release/app /usr/local/bin/`) start: they are the
     /// build's, not work the program may use.
     pub placing: Vec<usize>,
+    /// The program that runs the output (`node`), when it is not a binary.
+    pub interpreter: Option<&'static str>,
+    /// What the runtime takes from the builder, as absolute paths; the
+    /// binary the command runs when empty.
+    pub ships: Vec<String>,
+    /// A command the builder runs after the build for the runtime
+    /// (`npm prune --omit=dev`).
+    pub finish: Option<&'static str>,
+    /// The words of package.json's `start` script, which `npm start` runs.
+    pub start: Option<Vec<String>>,
 }
 
 /// Where a build writes the binary.
@@ -35,6 +45,8 @@ pub(super) enum Output {
     /// A file directly in this directory (`target/release`, which holds
     /// each of the package's binaries by name).
     In(String),
+    /// A file anywhere under this directory (`dist`, what `tsc` writes).
+    Under(String),
 }
 
 impl Build<'_> {
@@ -48,6 +60,10 @@ impl Build<'_> {
                     .strip_prefix(dir.as_str())
                     .and_then(|rest| rest.strip_prefix('/'))
                     .is_some_and(|name| !name.is_empty() && !name.contains('/')),
+                Output::Under(dir) => path
+                    .strip_prefix(dir.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|name| !name.is_empty()),
             })
         })
     }
@@ -135,14 +151,24 @@ pub(super) fn before_build(
     Ok(())
 }
 
+/// A file of the build context that a COPY or ADD before the build takes.
+pub(super) struct Source {
+    /// Its path in the build context.
+    pub relative: String,
+    pub path: PathBuf,
+    /// Where the COPY puts it, as an absolute path; `None` when dockfix
+    /// cannot tell.
+    pub at: Option<String>,
+}
+
 /// The files of the build context that `copies` (the COPY and ADD lines
-/// before the build) take, by context-relative path, without those under
-/// the runtime's `build_only_dirs`; or why dockfix cannot list them.
+/// before the build) take, without those under the runtime's
+/// `build_only_dirs`; or why dockfix cannot list them.
 pub(super) fn sources(
     cx: &Context,
     runtime: &Runtime,
     copies: &[&Instruction],
-) -> Result<Vec<(String, PathBuf)>, String> {
+) -> Result<Vec<Source>, String> {
     let root = cx
         .build_context
         .ok_or("there is no build context to read the sources from (standard input)")?;
@@ -150,9 +176,14 @@ pub(super) fn sources(
     let skip = |dir: &str| runtime.build_only_dirs.iter().any(|d| d == dir);
     let mut files = Vec::new();
     for copy in copies {
-        let Some((_, sources)) = copy.command.values.split_last() else {
+        let Some((dest, sources)) = copy.command.values.split_last() else {
             continue;
         };
+        let scope = cx.scope_at(0, copy.span().start);
+        let dest = scope.expand(dest);
+        let into = dest
+            .as_deref()
+            .and_then(|d| absolute(d, scope.workdir.as_deref()));
         for source in sources {
             if source.contains("://") || source.contains('$') {
                 return Err(format!(
@@ -160,9 +191,41 @@ pub(super) fn sources(
                     copy.start_line
                 ));
             }
-            for path in context::resolve(root, source) {
-                walk(root, &path, &ignore, &skip, &mut |relative, path| {
-                    files.push((relative.to_string(), path.to_path_buf()));
+            let matched = context::resolve(root, source);
+            // Several sources, or a destination ending in `/`, make it a
+            // directory that holds each source file by its name.
+            let into_dir = sources.len() > 1
+                || matched.len() > 1
+                || dest.as_deref().is_some_and(|d| d.ends_with('/'));
+            for path in matched {
+                let top = path
+                    .strip_prefix(root)
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
+                let is_dir = path.is_dir();
+                walk(root, &path, &ignore, &skip, &mut |relative, file| {
+                    let at = into.as_deref().map(|into| {
+                        let into = into.trim_end_matches('/');
+                        if is_dir {
+                            let inner = match top.as_str() {
+                                "" => relative,
+                                top => relative
+                                    .strip_prefix(top)
+                                    .map_or(relative, |r| r.trim_start_matches('/')),
+                            };
+                            format!("{into}/{inner}")
+                        } else if into_dir {
+                            let name = relative.rsplit('/').next().unwrap_or(relative);
+                            format!("{into}/{name}")
+                        } else {
+                            into.to_string()
+                        }
+                    });
+                    files.push(Source {
+                        relative: relative.to_string(),
+                        path: file.to_path_buf(),
+                        at,
+                    });
                 });
             }
         }
@@ -173,19 +236,19 @@ pub(super) fn sources(
 /// Why the sources say the program needs more than its binary: a file that
 /// is neither code nor the repository's own, or code that needs the system
 /// (`os/exec`, time zones by name) without embedding it.
-pub(super) fn needs(
-    runtime: &Runtime,
-    image: &str,
-    sources: &[(String, PathBuf)],
-) -> Result<(), String> {
+pub(super) fn needs(runtime: &Runtime, image: &str, sources: &[Source]) -> Result<(), String> {
     let named = |patterns: &[String], relative: &str| {
         let name = relative.rsplit('/').next().unwrap_or(relative);
         patterns.iter().any(|p| context::wildcard_match(p, name))
     };
     let mut data: Vec<&str> = sources
         .iter()
-        .map(|(relative, _)| relative.as_str())
-        .filter(|r| !named(&runtime.code, r) && !named(&runtime.build_only, r))
+        .map(|s| s.relative.as_str())
+        .filter(|r| {
+            !named(&runtime.code, r)
+                && !named(&runtime.build_only, r)
+                && !named(&crate::transforms::stages().repository_files, r)
+        })
         .collect();
     if !data.is_empty() {
         data.sort();
@@ -201,16 +264,7 @@ pub(super) fn needs(
             shown.join(", ")
         ));
     }
-    let texts: Vec<(&str, String)> = sources
-        .iter()
-        .filter(|(relative, _)| named(&runtime.code, relative))
-        .map(|(relative, path)| {
-            (
-                relative.as_str(),
-                std::fs::read_to_string(path).unwrap_or_default(),
-            )
-        })
-        .collect();
+    let texts = code_texts(runtime, sources);
     for (needle, why) in &runtime.needs_system {
         let embedded = runtime
             .embeds
@@ -228,6 +282,26 @@ pub(super) fn needs(
         }
     }
     Ok(())
+}
+
+/// The code among `sources`, by context-relative path, with its text.
+pub(super) fn code_texts<'s>(runtime: &Runtime, sources: &'s [Source]) -> Vec<(&'s str, String)> {
+    sources
+        .iter()
+        .filter(|s| {
+            let name = s.relative.rsplit('/').next().unwrap_or(&s.relative);
+            runtime
+                .code
+                .iter()
+                .any(|p| context::wildcard_match(p, name))
+        })
+        .map(|s| {
+            (
+                s.relative.as_str(),
+                std::fs::read_to_string(&s.path).unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// Calls `visit` with each file under `path` (a file or a directory of the

@@ -75,6 +75,10 @@ fn read_build<'f>(
         outputs: vec![Output::File(output)],
         command_start: command.range.start,
         placing: Vec::new(),
+        interpreter: None,
+        ships: Vec::new(),
+        finish: None,
+        start: None,
     })
 }
 

@@ -5,6 +5,7 @@ mod builder;
 pub mod final_stage_build_tools;
 pub mod final_stage_full_copy;
 mod go;
+mod node;
 mod rust;
 pub mod single_stage_build;
 

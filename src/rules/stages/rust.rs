@@ -3,9 +3,7 @@
 //! the Debian release the toolchain image links them against, and the
 //! crates that link a library of the system.
 
-use std::path::PathBuf;
-
-use super::builder::{self, Build, Output};
+use super::builder::{self, Build, Output, Source};
 use crate::context;
 use crate::facts::commands::RunCommand;
 use crate::facts::scripts::PATH;
@@ -102,6 +100,10 @@ fn read_build<'f>(
         outputs,
         command_start: command.range.start,
         placing,
+        interpreter: None,
+        ships: Vec::new(),
+        finish: None,
+        start: None,
     })
 }
 
@@ -191,19 +193,15 @@ fn places(command: &RunCommand, target: &str, workdir: Option<&str>) -> Option<V
 /// Why the binary may need a library of the system it was built on: a
 /// crate of the sources' `Cargo.lock` that links one (`openssl-sys`), or
 /// no `Cargo.lock` to tell.
-pub(super) fn links(
-    runtime: &Runtime,
-    image: &str,
-    sources: &[(String, PathBuf)],
-) -> Result<(), String> {
-    let locks: Vec<&(String, PathBuf)> = sources
+pub(super) fn links(runtime: &Runtime, image: &str, sources: &[Source]) -> Result<(), String> {
+    let locks: Vec<&Source> = sources
         .iter()
-        .filter(|(relative, _)| relative.rsplit('/').next() == Some("Cargo.lock"))
+        .filter(|s| s.relative.rsplit('/').next() == Some("Cargo.lock"))
         .collect();
     if locks.is_empty() {
         return Err("the sources hold no `Cargo.lock`, so dockfix cannot tell which system libraries the program links".into());
     }
-    for (relative, path) in locks {
+    for Source { relative, path, .. } in locks {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("dockfix cannot read `{relative}`: {e}"))?;
         let linking = text

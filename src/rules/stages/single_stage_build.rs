@@ -4,7 +4,7 @@
 
 use super::builder::{self, Build};
 use super::program_paths;
-use super::{go, rust};
+use super::{go, node, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
@@ -42,7 +42,14 @@ names for the ecosystem:
   `rust:1.85`, the newest its day's default may be, as glibc runs what an
   older release linked), with the binary the command runs from
   `target/release` or where the build's RUN copied it. The runtime has a
-  shell, so a shell-form command that is one simple command runs too.
+  shell, so a shell-form command that is one simple command runs too;
+- Node.js (`FROM node`, TypeScript compiled by `tsc` or an `npm run build`
+  whose script is `tsc`, after `npm ci`): the slim variant of the tag
+  (`node:20-slim` for `node:20`; a slim or Alpine tag keeps its image),
+  with package.json, the production dependencies (the builder runs `npm
+  prune --omit=dev` after the build) and the tsconfig's `outDir`, which
+  `node` (or `npm start`, when package.json's `start` script runs `node`)
+  runs.
 
 The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD and
 ENTRYPOINT lines before the build are written again in the runtime stage;
@@ -85,7 +92,11 @@ Reported without a fix, with the reason: a build cgo may link to the
 toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`;
 `go install` or `cargo install`; a build more than once, or after a `cd`;
 `cargo build` with `--target`, `--target-dir`, a profile of its own or
-`CARGO_TARGET_DIR`; a Rust tag of no known release (`rust:latest`,
+`CARGO_TARGET_DIR`; for Node.js, a build script other than `tsc` (with
+at most `-p`), no `outDir` of the tsconfig's own, no package-lock.json, an
+`npm install` of named packages, install scripts of the package or a
+dependency (native code), workspaces, or code that imports a development
+dependency or an undeclared package; a Rust tag of no known release (`rust:latest`,
 `rust:1`, a version newer than the table knows) or on Alpine (musl); a
 shell-form command that is more than one simple command; a `Cargo.lock` with a crate that links a system library
 (`openssl-sys`), or none; a build as a user other than root; a RUN up to
@@ -98,7 +109,7 @@ by name from a PATH the stage sets, or runs through a shell (DF002's exec
 form lets a later pass split it); sources that hold files other than code
 and the repository's own (`README.md`, `.github/`, `vendor/`), which the
 program may read at run time; code that runs other programs (`os/exec`,
-`std::process::Command`), looks users up (`os/user`), loads plugins or
+`std::process::Command`, `child_process`), looks users up (`os/user`), loads plugins or
 libraries, or loads time zones by name without embedding them
 (`time/tzdata`); an `ENV TZ`; no build context to read the sources from;
 a Windows toolchain image.
@@ -113,7 +124,8 @@ built at run time, fails. Only the program's own code is read, not that of
 its dependencies: a module or crate that runs programs or reads files is
 not seen. The toolchain image must hold the CA bundle at
 `/etc/ssl/certs/ca-certificates.crt`, as the official golang and rust
-images do.
+images do. Node.js code is read for the packages it imports by name
+(`import`, `require` of a literal); one named by a variable is not seen.
 ";
 
 /// Instructions that configure the image: a runtime stage needs them as
@@ -155,7 +167,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         "a single-stage build ships the {} toolchain with the program",
         runtime.language
     );
-    let (message, fix) = match build.and_then(|build| split(cx, runtime, stage, &build)) {
+    let (message, fix) = match build.and_then(|build| split(cx, runtime, stage, build)) {
         Ok(edits) => (
             format!("{message}: a builder stage leaves it out of the image"),
             Some(Fix::new(Applicability::Unsafe, edits)),
@@ -177,6 +189,7 @@ fn reader(ecosystem: &str) -> Option<Reader> {
     match ecosystem {
         "go" => Some(go::build),
         "rust" => Some(rust::build),
+        "node" => Some(node::build),
         _ => None,
     }
 }
@@ -198,7 +211,7 @@ fn split(
     cx: &Context,
     runtime: &Runtime,
     stage: &Stage,
-    build: &Build,
+    mut build: Build,
 ) -> Result<Vec<Edit>, String> {
     if ["windows", "nanoserver"]
         .iter()
@@ -210,7 +223,7 @@ fn split(
         ));
     }
     let image = image(cx, runtime, stage)?;
-    if runtime.ecosystem == "go" && !go::is_static(cx, build) {
+    if runtime.ecosystem == "go" && !go::is_static(cx, &build) {
         return Err(
             "cgo may link the binary to the toolchain image's C library: `CGO_ENABLED=0` builds a static one".into(),
         );
@@ -284,8 +297,18 @@ fn split(
     // What the build's own RUN does besides building, as a RUN before it.
     builder::before_build(cx, runtime, build.run, &workdirs, &build.placing)?;
     users(body, runtime, &image)?;
-    let binary = runs_binary(cx, runtime, body, build)?;
-    let sources = builder::sources(cx, runtime, &copies)?;
+    let sources = builder::sources(cx, runtime, &copies);
+    if runtime.ecosystem == "node" {
+        node::complete(
+            cx,
+            runtime,
+            &mut build,
+            body,
+            sources.as_ref().map_err(Clone::clone)?,
+        )?;
+    }
+    let binary = runs_binary(cx, runtime, body, &build)?;
+    let sources = sources?;
     builder::needs(runtime, &image, &sources)?;
     if runtime.ecosystem == "rust" {
         rust::links(runtime, &image, &sources)?;
@@ -295,7 +318,7 @@ fn split(
         runtime,
         &image,
         stage,
-        build,
+        &build,
         &binary,
         &replicated,
     ))
@@ -309,11 +332,21 @@ fn image(cx: &Context, runtime: &Runtime, stage: &Stage) -> Result<String, Strin
         .runtime_images
         .get(&runtime.ecosystem)
         .unwrap_or(&runtime.image);
+    let name = stage.base.split('@').next().unwrap_or(&stage.base);
+    let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
+    let configured = cx.runtime_images.contains_key(&runtime.ecosystem);
+    if !configured && runtime.keep_image.iter().any(|k| tag.contains(k.as_str())) {
+        return Ok(stage.base.clone());
+    }
+    if chosen.contains("{tag}") {
+        return Ok(match tag {
+            "" | "latest" => chosen.replace("{tag}-", "").replace("{tag}", "latest"),
+            tag => chosen.replace("{tag}", tag),
+        });
+    }
     if !chosen.contains("{release}") {
         return Ok(chosen.clone());
     }
-    let name = stage.base.split('@').next().unwrap_or(&stage.base);
-    let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
     let named = tag.rsplit('-').next().unwrap_or(tag);
     if let Some(release) = runtime.releases.iter().find(|r| *r == named) {
         return Ok(chosen.replace("{release}", release));
@@ -381,7 +414,10 @@ fn users(body: &[&Instruction], runtime: &Runtime, image: &str) -> Result<(), St
 
 /// The binary the image's command runs, as an absolute path; or why it is
 /// not the binary run directly: no CMD or ENTRYPOINT, a shell form, or
-/// another program.
+/// The file the image's command runs (the binary, or the script its
+/// interpreter runs), as an absolute path; or why it is not one the build
+/// writes, run directly: no CMD or ENTRYPOINT, a shell form the runtime
+/// cannot run or dockfix cannot read, or another program.
 fn runs_binary(
     cx: &Context,
     runtime: &Runtime,
@@ -395,8 +431,8 @@ fn runs_binary(
     let keyword = command.command.name.to_uppercase();
     let line = command.start_line;
     let shell_form = command.command.values.join(" ");
-    let program = if command.command.json {
-        command.command.values.first().map_or("", String::as_str)
+    let words: Vec<String> = if command.command.json {
+        command.command.values.clone()
     } else if !runtime.shell {
         return Err(format!(
             "the {keyword} on line {line} runs through a shell the runtime lacks; its exec form (DF002) can be split"
@@ -406,9 +442,27 @@ fn runs_binary(
             "the {keyword} on line {line} is a shell script, not a command dockfix reads"
         ));
     } else {
-        // A simple command: the runtime's shell runs its first word.
-        shell_form.split_whitespace().next().unwrap_or("")
+        // A simple command: the runtime's shell runs its words.
+        shell_form.split_whitespace().map(String::from).collect()
     };
+    let workdir = cx.scope_at(0, command.span().start).workdir;
+    // `npm start` runs package.json's `start` script in the package's
+    // directory, the build's.
+    let words = match (&build.start, words.as_slice()) {
+        (Some(start), [npm, rest @ ..])
+            if npm == "npm" && matches!(rest, [s] if s == "start")
+                || matches!(rest, [r, s] if r == "run" && s == "start") =>
+        {
+            if workdir != cx.scope_at(0, build.run.span().start).workdir {
+                return Err(format!(
+                    "the {keyword} on line {line} runs `npm start` in another directory than the build's"
+                ));
+            }
+            start.clone()
+        }
+        _ => words,
+    };
+    let program = words.first().map_or("", String::as_str);
     // A program named without a slash is looked up on the default PATH,
     // unless the stage sets its own.
     if let Some(path) = env_setting(body, "PATH").filter(|_| !program.contains('/')) {
@@ -417,16 +471,39 @@ fn runs_binary(
             path.start_line
         ));
     }
-    let workdir = cx.scope_at(0, command.span().start).workdir;
+    let not_built = |what: &str| {
+        format!(
+            "the {keyword} on line {line} runs `{what}`, not a {} the {} build writes",
+            if build.interpreter.is_some() {
+                "script"
+            } else {
+                "binary"
+            },
+            runtime.language
+        )
+    };
+    let Some(interpreter) = build.interpreter else {
+        return build
+            .binary(&program_paths(program, workdir.as_deref()))
+            .cloned()
+            .ok_or_else(|| not_built(program));
+    };
+    if program.rsplit('/').next() != Some(interpreter) {
+        return Err(not_built(program));
+    }
+    // The interpreter's first argument is the script: options before it
+    // may name modules to load first (`node -r`), which dockfix does not read.
+    let script = words.get(1).map_or("", String::as_str);
+    if script.starts_with('-') {
+        return Err(format!(
+            "the {keyword} on line {line} passes `{interpreter}` options dockfix does not read"
+        ));
+    }
+    let path = crate::scope::absolute(script, workdir.as_deref()).unwrap_or_default();
     build
-        .binary(&program_paths(program, workdir.as_deref()))
+        .binary(std::slice::from_ref(&path))
         .cloned()
-        .ok_or_else(|| {
-            format!(
-                "the {keyword} on line {line} runs `{program}`, not a binary the {} build writes",
-                runtime.language
-            )
-        })
+        .ok_or_else(|| not_built(script))
 }
 
 /// The first ENV of the stage that sets variable `name`.
@@ -445,7 +522,7 @@ fn edits(
     image: &str,
     stage: &Stage,
     build: &Build,
-    binary: &str,
+    binary: &String,
     replicated: &[&Instruction],
 ) -> Vec<Edit> {
     let file = cx.file;
@@ -471,6 +548,9 @@ fn edits(
         .iter()
         .map(|d| format!("{SHARED_ROOT}{d}"))
         .collect();
+    if let Some(finish) = build.finish {
+        text += &format!("RUN {finish}{eol}");
+    }
     if !shared.is_empty() {
         text += &format!("RUN mkdir -p -m 1777 {}{eol}", shared.join(" "));
     }
@@ -485,7 +565,13 @@ fn edits(
     for instruction in replicated {
         text += &String::from_utf8_lossy(&file.source[instruction.span()]);
     }
-    text += &format!("COPY --from={name} {binary} {binary}{eol}");
+    let ships = match build.ships.as_slice() {
+        [] => std::slice::from_ref(binary),
+        ships => ships,
+    };
+    for path in ships {
+        text += &format!("COPY --from={name} {path} {path}{eol}");
+    }
     edits.push(Edit::insert(at, text));
     edits
 }
