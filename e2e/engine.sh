@@ -10,7 +10,8 @@
 # filesystems made with debootstrap, given the apt configuration of the
 # official images, as debian:bookworm, debian:bookworm-slim, debian:trixie
 # and debian:trixie-slim, builds toolchain images tagged with the official names
-# (python:3.11-slim, node:18, golang:1.19, rust:1.85-trixie) and runs a
+# (python:3.11-slim, node:18, node:18-slim, golang:1.19, rust:1.85-trixie)
+# and runs a
 # current engine (Docker 26 / BuildKit from Debian trixie) as a container;
 # fixture builds run there.
 # Nothing is pulled from a public registry. Images and the modern engine's
@@ -483,8 +484,10 @@ up() {
         "built_image node:18 node.Dockerfile" \
         "built_image golang:1.19 golang.Dockerfile" \
         "built_image rust:1.85-trixie rust.Dockerfile" || die "building the images failed"
+    # Its npm comes from node:18's.
+    built_image node:18-slim node-slim.Dockerfile
     start_engine
-    local images=(debian:bookworm debian:bookworm-slim debian:trixie debian:trixie-slim python:3.11-slim node:18 golang:1.19 rust:1.85-trixie)
+    local images=(debian:bookworm debian:bookworm-slim debian:trixie debian:trixie-slim python:3.11-slim node:18 node:18-slim golang:1.19 rust:1.85-trixie)
     load_images "${images[@]}"
     start_registry
     mirror_engine

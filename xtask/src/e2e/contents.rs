@@ -99,7 +99,16 @@ impl Contents {
                     true => Vec::new(),
                     false => before.difference(&after).take(5).collect(),
                 };
-                let new: Vec<_> = after.difference(&before).take(5).collect();
+                // npm's record of what node_modules holds changes with the
+                // development dependencies a split leaves behind.
+                let pruned = |line: &&String| {
+                    meant.split && line.ends_with(" ./node_modules/.package-lock.json")
+                };
+                let new: Vec<_> = after
+                    .difference(&before)
+                    .filter(|line| !pruned(line))
+                    .take(5)
+                    .collect();
                 if !gone.is_empty() || !new.is_empty() {
                     found.push(format!(
                         "{dir} differs: only before {gone:?}, only after {new:?}"
@@ -190,6 +199,21 @@ mod tests {
             app: Some(("/src".into(), vec!["f 644 0:0 ./x -> ".into()])),
         };
         assert_eq!(before.differences(&changed, &[], SPLIT).len(), 2);
+    }
+
+    #[test]
+    fn a_split_may_rewrite_npms_record_of_node_modules_only() {
+        let lock = |sum: &str| format!("{sum}  ./node_modules/.package-lock.json");
+        let before = contents(&[
+            "abc  ./dist/main.js",
+            &lock("111"),
+            "def  ./node_modules/typescript/x.js",
+        ]);
+        let after = contents(&["abc  ./dist/main.js", &lock("222")]);
+        assert!(before.differences(&after, &[], SPLIT).is_empty());
+        assert_eq!(before.differences(&after, &[], Meant::default()).len(), 1);
+        let rewritten = contents(&["abd  ./dist/main.js", &lock("222")]);
+        assert_eq!(before.differences(&rewritten, &[], SPLIT).len(), 1);
     }
 
     fn contents(lines: &[&str]) -> Contents {
