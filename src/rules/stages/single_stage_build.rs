@@ -279,6 +279,7 @@ fn split(
     if let Some(user) = body[..build.position]
         .iter()
         .rev()
+        .filter(|_| !runtime.shared_dirs.is_empty())
         .find(|i| i.command.name == "user")
     {
         let value = user
