@@ -856,7 +856,10 @@ fn with_edit<T>(dir: &Path, edit: &Edit, build: impl FnOnce() -> Result<T>) -> R
     result
 }
 
-/// Copies a fixture's build context (everything but `e2e.toml`).
+/// Copies a fixture's build context (everything but `e2e.toml`), each file
+/// with its modification time: COPY keeps it, and what a build derives
+/// from it (a Python `.pyc` records its source's) must not differ between
+/// the sides because they were copied in different seconds.
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
     for entry in std::fs::read_dir(from)
@@ -868,7 +871,17 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if path.is_dir() {
             copy_dir(&path, &target)?;
         } else if entry.file_name() != "e2e.toml" {
-            std::fs::copy(&path, &target).map_err(|e| format!("{}: {e}", path.display()))?;
+            let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+            std::fs::copy(&path, &target).map_err(failed)?;
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_err(failed)?;
+            std::fs::File::options()
+                .write(true)
+                .open(&target)
+                .and_then(|f| f.set_modified(modified))
+                .map_err(failed)?;
         }
     }
     Ok(())
