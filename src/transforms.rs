@@ -293,6 +293,8 @@ pub struct Runtime {
     #[serde(default)]
     pub keep_image: Vec<String>,
     #[serde(default)]
+    pub starts_toolchain: Vec<String>,
+    #[serde(default)]
     pub builtins: Vec<String>,
     #[serde(default)]
     pub links: Vec<String>,

@@ -55,6 +55,10 @@ The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD and
 ENTRYPOINT lines before the build are written again in the runtime stage;
 those after it belong to it.
 
+A toolchain image with no build whose command compiles the program each
+time it starts (`go run`, `cargo run`, `ts-node`, `tsx`, also as the
+script `npm start` runs) is reported, without a fix.
+
 ## Why
 A toolchain image is hundreds of megabytes of compiler, package caches and
 sources that the program never runs: a builder stage leaves them behind,
@@ -161,7 +165,20 @@ fn check(cx: &Context) -> Vec<Finding> {
         return Vec::new();
     };
     let Some(build) = reader(&runtime.ecosystem).and_then(|read| read(cx, stage)) else {
-        return Vec::new();
+        // No build to split; an image that compiles each time it starts
+        // is reported.
+        return starts_toolchain(cx, runtime, stage)
+            .map(|command| Finding {
+                rule: &RULE,
+                range: stage.from.keyword_range(),
+                message: format!(
+                    "a single-stage image runs the {} toolchain at start (`{command}`): compile in a builder stage and run what it writes",
+                    runtime.language
+                ),
+                fix: None,
+            })
+            .into_iter()
+            .collect();
     };
     let message = format!(
         "a single-stage build ships the {} toolchain with the program",
@@ -180,6 +197,48 @@ fn check(cx: &Context) -> Vec<Finding> {
         message,
         fix,
     }]
+}
+
+/// The command of the stage's ENTRYPOINT or CMD (the last of each), or of
+/// package.json's script that `npm start` runs, when it starts with one of
+/// the runtime's `starts_toolchain` commands (`go run`, `ts-node`).
+fn starts_toolchain(cx: &Context, runtime: &Runtime, stage: &Stage) -> Option<String> {
+    let last = |kind: &str| stage.body.iter().rev().find(|i| i.command.name == kind);
+    let command = last("entrypoint").or_else(|| last("cmd"))?;
+    let mut words: Vec<String> = match command.command.json {
+        true => command.command.values.clone(),
+        false => command
+            .command
+            .values
+            .join(" ")
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+    };
+    let npm_start = |w: &[String]| {
+        matches!(w.first().map(String::as_str), Some("npm" | "yarn" | "pnpm"))
+            && (w[1..] == ["start"] || w[1..] == ["run", "start"])
+    };
+    if npm_start(&words) {
+        let package = std::fs::read_to_string(cx.build_context?.join("package.json")).ok()?;
+        let package: serde_json::Value = serde_json::from_str(&package).ok()?;
+        let start = package["scripts"]["start"].as_str()?;
+        words = start.split_whitespace().map(String::from).collect();
+    }
+    let program = |w: &String| w.rsplit('/').next().unwrap_or(w).to_string();
+    runtime.starts_toolchain.iter().find_map(|pattern| {
+        let pattern: Vec<&str> = pattern.split_whitespace().collect();
+        let matches = words.len() >= pattern.len()
+            && words
+                .iter()
+                .zip(&pattern)
+                .enumerate()
+                .all(|(i, (w, p))| match i {
+                    0 => program(w) == *p,
+                    _ => w == p,
+                });
+        matches.then(|| words.join(" "))
+    })
 }
 
 /// What finds an ecosystem's build RUN in a stage.
