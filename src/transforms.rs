@@ -295,6 +295,10 @@ pub struct Runtime {
     #[serde(default)]
     pub starts_toolchain: Vec<String>,
     #[serde(default)]
+    pub runs_programs: Vec<String>,
+    #[serde(default)]
+    pub package_installs: bool,
+    #[serde(default)]
     pub builtins: Vec<String>,
     #[serde(default)]
     pub links: Vec<String>,

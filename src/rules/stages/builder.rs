@@ -147,6 +147,26 @@ pub(super) fn before_build(
                 "line {line} runs `{name}`, whose work the program may use"
             ));
         }
+        // A toolchain command that runs other programs (`go run`, `npx`).
+        let runs = runtime.runs_programs.iter().find(|pattern| {
+            pattern
+                .split_whitespace()
+                .enumerate()
+                .all(|(i, word)| match i {
+                    0 => program == word,
+                    i => command.word(i) == Some(word),
+                })
+        });
+        if let Some(runs) = runs {
+            return Err(format!(
+                "line {line} runs `{runs}`, whose work the program may use"
+            ));
+        }
+        if !runtime.package_installs && crate::facts::package_install::install(command).is_some() {
+            return Err(format!(
+                "line {line} installs packages, which the runtime image lacks and the program may link to or run"
+            ));
+        }
     }
     Ok(())
 }
@@ -172,6 +192,21 @@ pub(super) fn sources(
     let root = cx
         .build_context
         .ok_or("there is no build context to read the sources from (standard input)")?;
+    // BuildKit prefers a Dockerfile's own `NAME.dockerignore`.
+    if let Some(own) = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".dockerignore") && name != ".dockerignore"
+        })
+    {
+        return Err(format!(
+            "the build context holds `{}`, which dockfix does not read for what the build copies",
+            own.file_name().to_string_lossy()
+        ));
+    }
     let ignore = DockerIgnore::load(root);
     let skip = |dir: &str| runtime.build_only_dirs.iter().any(|d| d == dir);
     let mut files = Vec::new();
@@ -191,7 +226,21 @@ pub(super) fn sources(
                     copy.start_line
                 ));
             }
+            // `git@host:repo` and URLs are fetched, not read from the context.
+            if copy.command.name == "add" && source.contains(':') {
+                return Err(format!(
+                    "line {} adds `{source}`, which dockfix does not read",
+                    copy.start_line
+                ));
+            }
             let matched = context::resolve(root, source);
+            if matched.is_empty() {
+                return Err(format!(
+                    "line {} copies `{source}`, which is not in the build context dockfix reads ({}): give the context with --context",
+                    copy.start_line,
+                    root.display()
+                ));
+            }
             // Several sources, or a destination ending in `/`, make it a
             // directory that holds each source file by its name.
             let into_dir = sources.len() > 1
@@ -265,6 +314,12 @@ pub(super) fn needs(runtime: &Runtime, image: &str, sources: &[Source]) -> Resul
         ));
     }
     let texts = code_texts(runtime, sources);
+    if texts.is_empty() {
+        return Err(format!(
+            "the stage copies no {} code from the build context dockfix reads: give the context with --context",
+            runtime.language
+        ));
+    }
     for (needle, why) in &runtime.needs_system {
         let embedded = runtime
             .embeds

@@ -18,6 +18,10 @@ use crate::transforms::Runtime;
 /// that may write anywhere, which the split would not carry over.
 const INSTALL_SCRIPTS: &[&str] = &["preinstall", "install", "postinstall", "prepare"];
 
+/// Scripts npm runs around the build and the start: their work is not
+/// read, and the runtime has none of the build's tools.
+const AROUND: &[&str] = &["prebuild", "postbuild", "prestart", "poststart"];
+
 /// What the builder runs after the build: the runtime takes node_modules
 /// without the development dependencies.
 const PRUNE: &str = "npm prune --omit=dev";
@@ -110,6 +114,13 @@ pub(super) fn complete(
             ));
         }
     }
+    for script in AROUND {
+        if package["scripts"].get(script).is_some() {
+            return Err(format!(
+                "package.json's `{script}` script runs around the build or the start, and dockfix does not read its work"
+            ));
+        }
+    }
     if package.get("workspaces").is_some() {
         return Err(
             "package.json declares workspaces, whose packages dockfix does not follow".into(),
@@ -143,6 +154,14 @@ pub(super) fn complete(
     let options = &tsconfig["compilerOptions"];
     if options["noEmit"] == Value::Bool(true) {
         return Err(format!("`{project}` sets `noEmit`: `tsc` writes nothing"));
+    }
+    // The compiled code imports tslib's helpers.
+    if options["importHelpers"] == Value::Bool(true)
+        && package["dependencies"].get("tslib").is_none()
+    {
+        return Err(format!(
+            "`{project}` sets `importHelpers`, so the output imports `tslib`, which is not a production dependency"
+        ));
     }
     let out_dir = options["outDir"].as_str().ok_or_else(|| {
         format!(
@@ -184,9 +203,34 @@ pub(super) fn complete(
     }
     installs(cx, body, build, &workdir)?;
     imports(runtime, &package, sources)?;
+    // A start script that is one simple command; `npm start` runs anything
+    // else in a shell dockfix does not read.
     build.start = package["scripts"]["start"]
         .as_str()
+        .filter(|s| !s.contains(|c| "\"'`$;&|<>(){}\\*?[]#~=!".contains(c)))
         .map(|s| s.split_whitespace().map(String::from).collect());
+    // The build's files belong to its user; the runtime's COPY gives them
+    // to root.
+    if let Some(user) = body[..build.position]
+        .iter()
+        .find(|i| i.command.name == "user" || i.command.flags.iter().any(|f| f.name() == "chown"))
+    {
+        return Err(format!(
+            "line {} gives the build's files to another user than root, and the runtime's copies would be root's",
+            user.start_line
+        ));
+    }
+    if let Some(options) = body.iter().find(|i| {
+        i.command.name == "env"
+            && crate::model::settings_of(i)
+                .iter()
+                .any(|(n, _, _)| *n == "NODE_OPTIONS")
+    }) {
+        return Err(format!(
+            "line {} sets `NODE_OPTIONS`, which may load modules dockfix does not read",
+            options.start_line
+        ));
+    }
     build.outputs = vec![Output::Under(out_dir.clone())];
     build.ships = vec![at("package.json"), at("node_modules"), out_dir];
     Ok(())
@@ -297,7 +341,7 @@ fn specifiers(text: &str) -> Vec<&str> {
         if trimmed.starts_with("import type ") || trimmed.starts_with("export type ") {
             continue;
         }
-        for opener in ["from", "import", "require(", "import("] {
+        for opener in ["from", "import", "require(", "import(", "require.resolve("] {
             let mut rest = statement;
             while let Some(at) = rest.find(opener) {
                 let after = rest[at + opener.len()..].trim_start();

@@ -116,7 +116,18 @@ program may read at run time; code that runs other programs (`os/exec`,
 `std::process::Command`, `child_process`), looks users up (`os/user`), loads plugins or
 libraries, or loads time zones by name without embedding them
 (`time/tzdata`); an `ENV TZ`; no build context to read the sources from;
-a Windows toolchain image.
+a Windows toolchain image; a COPY source the build context dockfix reads
+does not hold, or no code there at all (a Dockerfile built with another
+context: give it with `--context`), an ADD of a remote source, or a
+`NAME.dockerignore` beside `.dockerignore`; a RUN before the build that
+runs the toolchain's program runners (`go run`, `cargo run`, `npx`, `npm
+run`) or, for Rust and Node.js, installs packages the program may link; a
+configuration line that uses a variable only the toolchain image sets
+(`${GOPATH}`); for Node.js, `prebuild`/`postbuild`/`prestart`/`poststart`
+scripts, `importHelpers` without `tslib` as a dependency, `NODE_OPTIONS`,
+a USER or `--chown` before the build (the runtime's copies are root's),
+or a tag named by a variable. A `--platform` on the FROM line is kept on
+the runtime's.
 
 ## Fix safety
 Unsafe: the runtime image has nothing but the program, the CA bundle and
@@ -146,6 +157,18 @@ const CONFIG: &[&str] = &[
     "workdir",
     "cmd",
     "entrypoint",
+];
+
+/// The configuration instructions whose variables BuildKit expands.
+const EXPANDED: &[&str] = &[
+    "env",
+    "arg",
+    "label",
+    "expose",
+    "volume",
+    "stopsignal",
+    "user",
+    "workdir",
 ];
 
 /// Where the builder makes the runtime's shared directories.
@@ -355,7 +378,14 @@ fn split(
         }
     }
     // What the build's own RUN does besides building, as a RUN before it.
-    builder::before_build(cx, runtime, build.run, &workdirs, &build.placing)?;
+    let own: Vec<usize> = build
+        .placing
+        .iter()
+        .copied()
+        .chain([build.command_start])
+        .collect();
+    builder::before_build(cx, runtime, build.run, &workdirs, &own)?;
+    toolchain_variables(cx, body)?;
     users(body, runtime, &image)?;
     let sources = builder::sources(cx, runtime, &copies);
     if runtime.ecosystem == "node" {
@@ -397,6 +427,12 @@ fn image(cx: &Context, runtime: &Runtime, stage: &Stage) -> Result<String, Strin
     let configured = cx.runtime_images.contains_key(&runtime.ecosystem);
     if !configured && runtime.keep_image.iter().any(|k| tag.contains(k.as_str())) {
         return Ok(stage.base.clone());
+    }
+    if tag.contains('$') && chosen.contains("{tag}") {
+        return Err(format!(
+            "`FROM {}` names its tag with a variable, so dockfix cannot tell the runtime image",
+            stage.base
+        ));
     }
     if chosen.contains("{tag}") {
         return Ok(match tag {
@@ -447,6 +483,64 @@ fn at_most(version: &str, bound: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Why the stage's configuration would read differently in the runtime:
+/// a variable it uses that no ENV or ARG of the stage sets, but the
+/// toolchain image may (`${GOPATH}`, `$PATH`), which the runtime lacks.
+fn toolchain_variables(cx: &Context, body: &[&Instruction]) -> Result<(), String> {
+    let mut declared: Vec<String> = Vec::new();
+    for instruction in body {
+        let name = instruction.command.name.as_str();
+        // The instructions BuildKit expands variables in; a shell-form
+        // command's `$` is its shell's, which `runs_binary` reads.
+        if !EXPANDED.contains(&name) {
+            continue;
+        }
+        match name {
+            "env" => declared.extend(
+                settings_of(instruction)
+                    .iter()
+                    .map(|(n, _, _)| n.to_string()),
+            ),
+            "arg" => declared.extend(
+                instruction
+                    .command
+                    .values
+                    .iter()
+                    .map(|v| v.split_once('=').map_or(v.as_str(), |(n, _)| n).to_string()),
+            ),
+            _ => {}
+        }
+        let text = String::from_utf8_lossy(&cx.file.source[instruction.args_range()]);
+        for used in variables_in(&text) {
+            if !declared.iter().any(|d| d == used) {
+                return Err(format!(
+                    "line {} uses `${used}`, which the toolchain image may set and the runtime image does not",
+                    instruction.start_line
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names `$NAME` and `${NAME...}` in `text` refer to.
+fn variables_in(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        let after = after.strip_prefix('{').unwrap_or(after);
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if end > 0 && !after.starts_with(|c: char| c.is_ascii_digit()) {
+            found.push(&after[..end]);
+        }
+        rest = &rest[at + 1..];
+    }
+    found
 }
 
 /// Why a USER of the stage cannot be the runtime's: a name the runtime
@@ -615,7 +709,15 @@ fn edits(
         text += &format!("RUN mkdir -p -m 1777 {}{eol}", shared.join(" "));
     }
     text += &eol;
-    text += &format!("FROM {image}{eol}");
+    // The runtime runs on the platform the builder built for.
+    let flags: String = stage
+        .from
+        .command
+        .flags
+        .iter()
+        .map(|f| format!("--{}={} ", f.name(), f.value().unwrap_or("")))
+        .collect();
+    text += &format!("FROM {flags}{image}{eol}");
     for path in &runtime.files {
         text += &format!("COPY --from={name} {path} {path}{eol}");
     }
@@ -639,6 +741,15 @@ fn edits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_a_line_uses() {
+        assert_eq!(
+            variables_in("APP=${GOPATH}/x:$PATH \\$"),
+            ["GOPATH", "PATH"]
+        );
+        assert_eq!(variables_in("${A:-b} $1 $"), ["A"]);
+    }
 
     #[test]
     fn versions_at_most_a_bound() {
