@@ -33,6 +33,11 @@ impl RunCommand {
         self.words.get(i).and_then(|(w, _)| w.as_deref())
     }
 
+    /// The program it runs, by name: `go` for `/usr/local/go/bin/go`.
+    pub fn program(&self) -> Option<&str> {
+        self.word(0).map(|w| w.rsplit('/').next().unwrap_or(w))
+    }
+
     /// Whether the words from index `i` on begin with `words` (one or more,
     /// space-separated: `group install`).
     pub fn words_at(&self, i: usize, words: &str) -> bool {

@@ -118,7 +118,7 @@ pub(super) fn before_build(
         if placing.contains(&command.range.start) {
             continue;
         }
-        let Some(name) = command.word(0) else {
+        let (Some(name), Some(program)) = (command.word(0), command.program()) else {
             return Err(format!("line {line} runs a program a variable names"));
         };
         if name == "mkdir" {
@@ -141,7 +141,6 @@ pub(super) fn before_build(
             }
             continue;
         }
-        let program = name.rsplit('/').next().unwrap_or(name);
         if !runtime.build_commands.iter().any(|c| c == program) {
             return Err(format!(
                 "line {line} runs `{name}`, whose work the program may use"

@@ -134,14 +134,11 @@ fn is_build_tool(name: &str) -> bool {
 
 /// A package manager's command that removes packages.
 fn removes_packages(command: &RunCommand) -> bool {
-    let manager = command
-        .word(0)
-        .map(|w| w.rsplit('/').next().unwrap_or(w))
-        .is_some_and(|name| {
-            transforms::package_managers()
-                .iter()
-                .any(|m| m.programs.iter().any(|p| p == shell::program(name)))
-        });
+    let manager = command.program().is_some_and(|name| {
+        transforms::package_managers()
+            .iter()
+            .any(|m| m.programs.iter().any(|p| p == shell::program(name)))
+    });
     let removals = &transforms::stages().removals;
     manager
         && command.words.iter().skip(1).any(|(w, _)| {

@@ -83,8 +83,7 @@ fn read_build<'f>(
 }
 
 fn is_go(command: &RunCommand, subcommands: &[&str]) -> bool {
-    let program = command.word(0).map(|w| w.rsplit('/').next().unwrap_or(w));
-    program == Some("go") && command.word(1).is_some_and(|w| subcommands.contains(&w))
+    command.program() == Some("go") && command.word(1).is_some_and(|w| subcommands.contains(&w))
 }
 
 /// Whether cgo is off for the build: `CGO_ENABLED=0` set by ENV or ARG

@@ -26,6 +26,43 @@ fn program_paths(word: &str, workdir: Option<&str>) -> Vec<String> {
     }
 }
 
+/// The characters that make a shell-form command more than one simple
+/// command: quoting, expansion, operators, redirection, globs, comments.
+const SHELL_SYNTAX: &str = "\"'`$;&|<>(){}\\*?[]#~=!";
+
+/// Whether a shell-form command line is one simple command, whose words
+/// are its whitespace-separated parts.
+fn is_simple_command(line: &str) -> bool {
+    !line.contains(|c| SHELL_SYNTAX.contains(c))
+}
+
+/// The words of a CMD or ENTRYPOINT: the exec form's, or the shell form's
+/// split at whitespace.
+fn command_words(command: &Instruction) -> Vec<String> {
+    if command.command.json {
+        return command.command.values.clone();
+    }
+    let line = command.command.values.join(" ");
+    line.split_whitespace().map(String::from).collect()
+}
+
+/// The instruction whose command a stage's image runs: its last
+/// ENTRYPOINT, else its last CMD.
+fn image_command<'f>(body: &[&'f Instruction]) -> Option<&'f Instruction> {
+    let last = |kind: &str| body.iter().rev().find(|i| i.command.name == kind).copied();
+    last("entrypoint").or_else(|| last("cmd"))
+}
+
+/// The package manager of a command that runs package.json's `start`
+/// script (`npm start`, `yarn run start`).
+fn start_script_runner(words: &[String]) -> Option<&str> {
+    match words {
+        [runner, start] if start == "start" => Some(runner),
+        [runner, run, start] if run == "run" && start == "start" => Some(runner),
+        _ => None,
+    }
+}
+
 /// A build split into stages: the final stage, and the COPY instructions
 /// that take files from an earlier stage outside its own lineage (a
 /// builder), each with that stage's index.
@@ -109,13 +146,7 @@ impl Split<'_> {
                 .rev()
                 .find(|i| i.command.name == *kind)?;
             let workdir = scope_at(command).workdir;
-            let words: Vec<String> = if command.command.json {
-                command.command.values.clone()
-            } else {
-                let line = command.command.values.join(" ");
-                line.split_whitespace().map(String::from).collect()
-            };
-            words
+            command_words(command)
                 .into_iter()
                 .find(|w| !w.starts_with('-') && built(w, workdir.as_deref()))
         })
@@ -128,5 +159,21 @@ impl Split<'_> {
             .name
             .clone()
             .unwrap_or_else(|| builder.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_script_runners_and_simple_commands() {
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(start_script_runner(&words("npm start")), Some("npm"));
+        assert_eq!(start_script_runner(&words("yarn run start")), Some("yarn"));
+        assert_eq!(start_script_runner(&words("npm run build")), None);
+        assert!(is_simple_command("./target/release/app --port 3000"));
+        assert!(!is_simple_command("app | tee log"));
+        assert!(!is_simple_command("app --port $PORT"));
     }
 }

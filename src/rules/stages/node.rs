@@ -57,18 +57,14 @@ pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Bu
     )
 }
 
-fn program(command: &RunCommand) -> Option<&str> {
-    command.word(0).map(|w| w.rsplit('/').next().unwrap_or(w))
-}
-
 fn is_tsc(command: &RunCommand) -> bool {
-    program(command) == Some("tsc")
-        || (program(command) == Some("npx") && command.word(1) == Some("tsc"))
+    command.program() == Some("tsc")
+        || (command.program() == Some("npx") && command.word(1) == Some("tsc"))
 }
 
 /// The script an `npm run NAME` (`npm run-script NAME`, `npm start`) runs.
 fn npm_run(command: &RunCommand) -> Option<&str> {
-    if program(command) != Some("npm") {
+    if command.program() != Some("npm") {
         return None;
     }
     match (command.word(1)?, command.words.len()) {
@@ -137,7 +133,7 @@ pub(super) fn complete(
             .ok_or("package.json has no `build` script")?;
         script.split_whitespace().map(String::from).collect()
     } else {
-        let skip = usize::from(program(command) == Some("npx"));
+        let skip = usize::from(command.program() == Some("npx"));
         command.words[skip..]
             .iter()
             .map(|(w, _)| w.clone().unwrap_or_default())
@@ -207,7 +203,7 @@ pub(super) fn complete(
     // else in a shell dockfix does not read.
     build.start = package["scripts"]["start"]
         .as_str()
-        .filter(|s| !s.contains(|c| "\"'`$;&|<>(){}\\*?[]#~=!".contains(c)))
+        .filter(|s| super::is_simple_command(s))
         .map(|s| s.split_whitespace().map(String::from).collect());
     // The build's files belong to its user; the runtime's COPY gives them
     // to root.
@@ -267,7 +263,7 @@ fn installs(
     {
         let line = run.start_line;
         let commands = cx.commands_of(run, 0);
-        for command in commands.iter().filter(|c| program(c) == Some("npm")) {
+        for command in commands.iter().filter(|c| c.program() == Some("npm")) {
             if command.range.start == build.command_start {
                 continue;
             }

@@ -32,8 +32,8 @@ const PLACES: &[&str] = &["cp", "mv", "install", "strip"];
 /// builds no Rust program, an error when dockfix cannot follow it.
 pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
     let is_build = |command: &RunCommand| {
-        let program = command.word(0).map(|w| w.rsplit('/').next().unwrap_or(w));
-        program == Some("cargo") && matches!(command.word(1), Some("build" | "b" | "install"))
+        command.program() == Some("cargo")
+            && matches!(command.word(1), Some("build" | "b" | "install"))
     };
     Some(
         builder::only_build(cx, stage, &is_build, "cargo build")?
@@ -141,8 +141,7 @@ fn profile(command: &RunCommand) -> Result<&'static str, String> {
 /// Where a command after the build puts binaries from `target` (the
 /// profile's directory): `None` when it is not such a command.
 fn places(command: &RunCommand, target: &str, workdir: Option<&str>) -> Option<Vec<Output>> {
-    let program = command.word(0)?;
-    let program = program.rsplit('/').next().unwrap_or(program);
+    let program = command.program()?;
     if !PLACES.contains(&program) {
         return None;
     }

@@ -3,7 +3,7 @@
 //! program.
 
 use super::builder::{self, Build};
-use super::program_paths;
+use super::{command_words, image_command, is_simple_command, program_paths, start_script_runner};
 use super::{go, node, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
@@ -226,23 +226,8 @@ fn check(cx: &Context) -> Vec<Finding> {
 /// package.json's script that `npm start` runs, when it starts with one of
 /// the runtime's `starts_toolchain` commands (`go run`, `ts-node`).
 fn starts_toolchain(cx: &Context, runtime: &Runtime, stage: &Stage) -> Option<String> {
-    let last = |kind: &str| stage.body.iter().rev().find(|i| i.command.name == kind);
-    let command = last("entrypoint").or_else(|| last("cmd"))?;
-    let mut words: Vec<String> = match command.command.json {
-        true => command.command.values.clone(),
-        false => command
-            .command
-            .values
-            .join(" ")
-            .split_whitespace()
-            .map(String::from)
-            .collect(),
-    };
-    let npm_start = |w: &[String]| {
-        matches!(w.first().map(String::as_str), Some("npm" | "yarn" | "pnpm"))
-            && (w[1..] == ["start"] || w[1..] == ["run", "start"])
-    };
-    if npm_start(&words) {
+    let mut words = command_words(image_command(&stage.body)?);
+    if matches!(start_script_runner(&words), Some("npm" | "yarn" | "pnpm")) {
         let package = std::fs::read_to_string(cx.build_context?.join("package.json")).ok()?;
         let package: serde_json::Value = serde_json::from_str(&package).ok()?;
         let start = package["scripts"]["start"].as_str()?;
@@ -566,8 +551,6 @@ fn users(body: &[&Instruction], runtime: &Runtime, image: &str) -> Result<(), St
     Ok(())
 }
 
-/// The binary the image's command runs, as an absolute path; or why it is
-/// not the binary run directly: no CMD or ENTRYPOINT, a shell form, or
 /// The file the image's command runs (the binary, or the script its
 /// interpreter runs), as an absolute path; or why it is not one the build
 /// writes, run directly: no CMD or ENTRYPOINT, a shell form the runtime
@@ -578,35 +561,28 @@ fn runs_binary(
     body: &[&Instruction],
     build: &Build,
 ) -> Result<String, String> {
-    let last = |kind: &str| body.iter().rev().find(|i| i.command.name == kind).copied();
-    let command = last("entrypoint")
-        .or_else(|| last("cmd"))
-        .ok_or("no CMD or ENTRYPOINT runs the binary")?;
+    let command = image_command(body).ok_or("no CMD or ENTRYPOINT runs the binary")?;
     let keyword = command.command.name.to_uppercase();
     let line = command.start_line;
-    let shell_form = command.command.values.join(" ");
-    let words: Vec<String> = if command.command.json {
-        command.command.values.clone()
-    } else if !runtime.shell {
-        return Err(format!(
-            "the {keyword} on line {line} runs through a shell the runtime lacks; its exec form (DF002) can be split"
-        ));
-    } else if shell_form.contains(|c| "\"'`$;&|<>(){}\\*?[]#~=!".contains(c)) {
-        return Err(format!(
-            "the {keyword} on line {line} is a shell script, not a command dockfix reads"
-        ));
-    } else {
-        // A simple command: the runtime's shell runs its words.
-        shell_form.split_whitespace().map(String::from).collect()
-    };
+    if !command.command.json {
+        if !runtime.shell {
+            return Err(format!(
+                "the {keyword} on line {line} runs through a shell the runtime lacks; its exec form (DF002) can be split"
+            ));
+        }
+        if !is_simple_command(&command.command.values.join(" ")) {
+            return Err(format!(
+                "the {keyword} on line {line} is a shell script, not a command dockfix reads"
+            ));
+        }
+    }
+    // A simple command: the runtime's shell runs its words.
+    let words = command_words(command);
     let workdir = cx.scope_at(0, command.span().start).workdir;
     // `npm start` runs package.json's `start` script in the package's
     // directory, the build's.
-    let words = match (&build.start, words.as_slice()) {
-        (Some(start), [npm, rest @ ..])
-            if npm == "npm" && matches!(rest, [s] if s == "start")
-                || matches!(rest, [r, s] if r == "run" && s == "start") =>
-        {
+    let words = match &build.start {
+        Some(start) if start_script_runner(&words) == Some("npm") => {
             if workdir != cx.scope_at(0, build.run.span().start).workdir {
                 return Err(format!(
                     "the {keyword} on line {line} runs `npm start` in another directory than the build's"
