@@ -263,6 +263,28 @@ pub struct Stages {
     pub removals: Vec<String>,
     pub repository_files: Vec<String>,
     pub runtime: Vec<Runtime>,
+    pub python: Python,
+}
+
+/// DF503's split of a Python image whose packages compile against build
+/// tools it installs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Python {
+    pub toolchains: Vec<String>,
+    pub venv: String,
+    pub releases: Vec<String>,
+    /// Header packages (shell patterns) and the library packages they
+    /// describe, in file order.
+    pub runtime_libraries: Vec<(String, Library)>,
+}
+
+/// A library's package: one name, or one per Debian release.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Library {
+    Same(String),
+    PerRelease(std::collections::BTreeMap<String, String>),
 }
 
 /// The runtime stage of one ecosystem's split build.

@@ -1,13 +1,10 @@
 //! DF501 final-stage-build-tools: a final stage that installs compilers or
 //! headers though an earlier stage built what it copies.
 
-use super::Split;
-use crate::context::wildcard_match;
+use super::{is_build_tool, removes_packages, Split};
 use crate::facts::commands::RunCommand;
 use crate::facts::package_install::install;
 use crate::rules::{Context, Finding, FixSafety, Rule};
-use crate::syntax::shell;
-use crate::transforms;
 
 pub static RULE: Rule = Rule {
     id: "DF501",
@@ -123,26 +120,4 @@ fn check(cx: &Context) -> Vec<Finding> {
         });
     }
     findings
-}
-
-fn is_build_tool(name: &str) -> bool {
-    transforms::stages()
-        .build_tools
-        .iter()
-        .any(|pattern| wildcard_match(pattern, name))
-}
-
-/// A package manager's command that removes packages.
-fn removes_packages(command: &RunCommand) -> bool {
-    let manager = command.program().is_some_and(|name| {
-        transforms::package_managers()
-            .iter()
-            .any(|m| m.programs.iter().any(|p| p == shell::program(name)))
-    });
-    let removals = &transforms::stages().removals;
-    manager
-        && command.words.iter().skip(1).any(|(w, _)| {
-            w.as_deref()
-                .is_some_and(|w| removals.iter().any(|r| r == w))
-        })
 }

@@ -6,14 +6,42 @@ pub mod final_stage_build_tools;
 pub mod final_stage_full_copy;
 mod go;
 mod node;
+mod python;
 mod rust;
 pub mod single_stage_build;
 
+use crate::facts::commands::RunCommand;
 use crate::facts::scripts::PATH;
 use crate::model::{lineage_indices, stage_from, Stage};
 use crate::rules::Context;
 use crate::scope::absolute;
 use crate::syntax::Instruction;
+
+/// Whether a package builds software rather than runs it
+/// (`transforms/stages.toml`'s `build_tools`).
+fn is_build_tool(name: &str) -> bool {
+    crate::transforms::stages()
+        .build_tools
+        .iter()
+        .any(|pattern| crate::context::wildcard_match(pattern, name))
+}
+
+/// A package manager's command that removes packages.
+pub(super) fn removes_packages(command: &RunCommand) -> bool {
+    let manager = command.program().is_some_and(|name| {
+        crate::transforms::package_managers().iter().any(|m| {
+            m.programs
+                .iter()
+                .any(|p| p == crate::syntax::shell::program(name))
+        })
+    });
+    let removals = &crate::transforms::stages().removals;
+    manager
+        && command.words.iter().skip(1).any(|(w, _)| {
+            w.as_deref()
+                .is_some_and(|w| removals.iter().any(|r| r == w))
+        })
+}
 
 /// Where a command's program may be, as absolute paths: the path it names
 /// (against the working directory), or, named without a slash, in each

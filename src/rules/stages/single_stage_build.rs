@@ -4,7 +4,7 @@
 
 use super::builder::{self, Build};
 use super::{command_words, image_command, is_simple_command, program_paths, start_script_runner};
-use super::{go, node, rust};
+use super::{go, node, python, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
@@ -49,7 +49,15 @@ names for the ecosystem:
   with package.json, the production dependencies (the builder runs `npm
   prune --omit=dev` after the build) and the tsconfig's `outDir`, which
   `node` (or `npm start`, when package.json's `start` script runs `node`)
-  runs.
+  runs;
+- Python (`FROM python`, a RUN that installs build tools such as
+  `build-essential` or `libpq-dev`, then `pip install`): the builder
+  installs the packages into a virtual environment at `/opt/venv` (one
+  that also sees the image's own packages), and the runtime, on the same
+  image, runs the stage's instructions up to the last `pip install` again
+  with the environment copied in their place, and the tools' RUN installing
+  the library each header package describes (`libpq5` for `libpq-dev`;
+  the table is `transforms/stages.toml`) instead of the tools.
 
 The stage's ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, CMD and
 ENTRYPOINT lines before the build are written again in the runtime stage;
@@ -126,8 +134,16 @@ configuration line that uses a variable only the toolchain image sets
 (`${GOPATH}`); for Node.js, `prebuild`/`postbuild`/`prestart`/`poststart`
 scripts, `importHelpers` without `tslib` as a dependency, `NODE_OPTIONS`,
 a USER or `--chown` before the build (the runtime's copies are root's),
-or a tag named by a variable. A `--platform` on the FROM line is kept on
-the runtime's.
+or a tag named by a variable; for Python, an Alpine tag, a header package
+the table does not know (or whose library Debian renamed between
+releases, on a tag that names no release) or pinned to a version, build
+tools installed twice or in the RUN of the packages, a RUN between the
+tools and the last `pip install` other than pip's, a `pip install --user`
+(`--prefix`, `--target`, `-e`, a local path, or a requirements file with
+them), a compiler or `pip install` after the build, an ENV of `PATH`,
+`VIRTUAL_ENV` or pip's install location, a USER before the build, and a
+command that names where the packages were (`/usr/local/bin/gunicorn`).
+A `--platform` on the FROM line is kept on the runtime's.
 
 ## Fix safety
 Unsafe: the runtime image has nothing but the program, the CA bundle and
@@ -141,6 +157,10 @@ not seen. The toolchain image must hold the CA bundle at
 `/etc/ssl/certs/ca-certificates.crt`, as the official golang and rust
 images do. Node.js code is read for the packages it imports by name
 (`import`, `require` of a literal); one named by a variable is not seen.
+A Python package that links a library the header packages do not name
+(OpenMP's `libgomp1`, which comes with gcc) fails to import in the
+runtime, and one that writes outside its environment (data files, a
+program's scripts run by their old path) is not where it was.
 ";
 
 /// Instructions that configure the image: a runtime stage needs them as
@@ -179,6 +199,9 @@ fn check(cx: &Context) -> Vec<Finding> {
     let [stage] = stages else {
         return Vec::new();
     };
+    if let Some(found) = python::read(cx, stage) {
+        return vec![python_finding(stage, found)];
+    }
     let repository = repository(&stage.base);
     let Some(runtime) = transforms::stages()
         .runtime
@@ -222,6 +245,28 @@ fn check(cx: &Context) -> Vec<Finding> {
     }]
 }
 
+/// A Python image's build tools, split off or reported.
+fn python_finding(stage: &Stage, found: python::Found) -> Finding {
+    let tools: Vec<String> = found.tools.iter().map(|t| format!("`{t}`")).collect();
+    let message = format!(
+        "a single-stage build ships the build tools its Python packages compile with ({})",
+        tools.join(", ")
+    );
+    let (message, fix) = match found.split {
+        Ok(edits) => (
+            format!("{message}: a builder stage leaves them out of the image"),
+            Some(Fix::new(Applicability::Unsafe, edits)),
+        ),
+        Err(why) => (format!("{message}; not split: {why}"), None),
+    };
+    Finding {
+        rule: &RULE,
+        range: stage.from.keyword_range(),
+        message,
+        fix,
+    }
+}
+
 /// The command of the stage's ENTRYPOINT or CMD (the last of each), or of
 /// package.json's script that `npm start` runs, when it starts with one of
 /// the runtime's `starts_toolchain` commands (`go run`, `ts-node`).
@@ -263,7 +308,7 @@ fn reader(ecosystem: &str) -> Option<Reader> {
 
 /// An image reference's repository as Docker Hub names official images:
 /// `golang` for `docker.io/library/golang:1.22@sha256:...`.
-fn repository(image: &str) -> &str {
+pub(super) fn repository(image: &str) -> &str {
     let name = image.split('@').next().unwrap_or(image);
     let name = match name.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => repo,
