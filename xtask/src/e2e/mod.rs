@@ -85,6 +85,10 @@ struct Spec {
     /// Package caches the `mounts` variant's image may carry, and why;
     /// without this table it must carry none.
     allowed_package_caches: Option<AllowedCaches>,
+    /// The variants the `ci` tier builds, when not all: a fixture that
+    /// proves one rule's rewrite (a split) leaves the variants other
+    /// fixtures prove to the full run, which builds every one.
+    ci_variants: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,7 +125,26 @@ impl Spec {
                 ));
             }
         }
+        if let Some(name) = spec
+            .ci_variants
+            .iter()
+            .flatten()
+            .find(|name| !VARIANTS.iter().any(|v| v.name == name.as_str()))
+        {
+            return Err(format!("ci_variants: no variant named `{name}`"));
+        }
         Ok(spec)
+    }
+
+    /// The variants a run of `tier` builds.
+    fn variants(&self, tier: Tier) -> Vec<&'static Variant> {
+        VARIANTS
+            .iter()
+            .filter(|v| match (&self.ci_variants, tier) {
+                (Some(names), Tier::Ci) => names.iter().any(|n| n == v.name),
+                _ => true,
+            })
+            .collect()
     }
 
     /// The caches the `mounts` variant's image may carry.
@@ -562,8 +585,9 @@ fn run_fixture(
         std::fs::read(original_dir.join("Dockerfile")).map_err(|e| e.to_string())?;
     // Every rewrite is made, and every edit checked against it, before
     // anything is built.
+    let variants = spec.variants(tier);
     let mut sides = vec![("original", original_dir)];
-    for variant in VARIANTS {
+    for variant in &variants {
         let dir = work.join(variant.name);
         copy_dir(fixture, &dir)?;
         rewrite(
@@ -594,7 +618,7 @@ fn run_fixture(
     let mut rows = Vec::new();
     let original_stages = stages(&dump(dockfix, &sides[0].1.join("Dockerfile"))?);
     let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
-    for (variant, (_, dir)) in VARIANTS.iter().zip(&sides[1..]) {
+    for (variant, (_, dir)) in variants.iter().zip(&sides[1..]) {
         let rewritten = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
         // The pins are checked against the registry before the build, and
         // against what the engine fetched from it during the build after.
@@ -1345,6 +1369,21 @@ replace = "Remaining: "
             ("Dockerfile", " procps", " procps file")
         );
         assert_eq!(spec.allowed_caches(), ["pip"]);
+    }
+
+    #[test]
+    fn ci_variants_narrow_only_the_ci_tier() {
+        let names = |spec: &Spec, tier| -> Vec<&str> {
+            spec.variants(tier).iter().map(|v| v.name).collect()
+        };
+        let all: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+        let spec = Spec::parse(SPEC).unwrap();
+        assert_eq!(names(&spec, Tier::Ci), all);
+        let spec =
+            Spec::parse(&SPEC.replace("[edit]", "ci_variants = [\"unsafe\"]\n[edit]")).unwrap();
+        assert_eq!(names(&spec, Tier::Ci), ["unsafe"]);
+        assert_eq!(names(&spec, Tier::Full), all);
+        assert!(Spec::parse(&SPEC.replace("[edit]", "ci_variants = [\"fast\"]\n[edit]")).is_err());
     }
 
     #[test]
