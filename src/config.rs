@@ -260,7 +260,8 @@ impl Table {
 
 /// A `[runtime-images]` table: each key an ecosystem of DF503's runtime
 /// table, each value an image reference, with `{release}` only where the
-/// ecosystem's toolchain tags name a release.
+/// ecosystem's toolchain tags name a release, and `{jdk}` and `{variant}`
+/// only for Java's.
 fn runtime_images(
     table: &BTreeMap<Spanned<String>, Spanned<String>>,
 ) -> Result<BTreeMap<String, String>, (Range<usize>, String)> {
@@ -287,6 +288,16 @@ fn runtime_images(
                 image.span(),
                 format!(
                     "`{{release}}` has no value for `{}`: its toolchain tags name no release",
+                    runtime.ecosystem
+                ),
+            ));
+        }
+        let names_jdk = |t: &str| t.contains("{jdk}") || t.contains("{variant}");
+        if names_jdk(text) && !names_jdk(&runtime.image) {
+            return Err((
+                image.span(),
+                format!(
+                    "`{{jdk}}` and `{{variant}}` have no value for `{}`: only Java's toolchain tags name a JDK",
                     runtime.ecosystem
                 ),
             ));
@@ -449,8 +460,12 @@ mod tests {
             format!("{path}:2:9: an [[overrides]] table needs `paths`")
         );
         assert_eq!(
-            error("[runtime-images]\njava = \"eclipse-temurin:21-jre\"\n"),
-            format!("{path}:2:1: no runtime image for `java`: the ecosystems are go, rust, node")
+            error("[runtime-images]\ndotnet = \"mcr.example/aspnet:8.0\"\n"),
+            format!("{path}:2:1: no runtime image for `dotnet`: the ecosystems are go, rust, node, java")
+        );
+        assert_eq!(
+            error("[runtime-images]\ngo = \"eclipse-temurin:{jdk}-jre\"\n"),
+            format!("{path}:2:6: `{{jdk}}` and `{{variant}}` have no value for `go`: only Java's toolchain tags name a JDK")
         );
         assert_eq!(
             error("[runtime-images]\ngo = \"scratch {release}\"\n"),

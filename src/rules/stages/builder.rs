@@ -376,7 +376,7 @@ fn walk(
         return;
     };
     if meta.is_dir() {
-        if relative.rsplit('/').next().is_some_and(skip) {
+        if skip(&relative) || relative.rsplit('/').next().is_some_and(skip) {
             return;
         }
         let Ok(entries) = std::fs::read_dir(path) else {

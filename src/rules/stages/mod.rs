@@ -5,6 +5,7 @@ mod builder;
 pub mod final_stage_build_tools;
 pub mod final_stage_full_copy;
 mod go;
+mod java;
 mod node;
 mod python;
 mod rust;

@@ -4,7 +4,7 @@
 
 use super::builder::{self, Build};
 use super::{command_words, image_command, is_simple_command, program_paths, start_script_runner};
-use super::{go, node, python, rust};
+use super::{go, java, node, python, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
@@ -50,6 +50,12 @@ names for the ecosystem:
   prune --omit=dev` after the build) and the tsconfig's `outDir`, which
   `node` (or `npm start`, when package.json's `start` script runs `node`)
   runs;
+- Java (`FROM maven`, `gradle` or `eclipse-temurin`, a jar packaged by
+  `mvn package` into `target/` or by Gradle's `build`, `jar` or `bootJar`
+  into `build/libs/`): the JRE of the JDK the tag names
+  (`eclipse-temurin:17-jre` for `maven:3.9-eclipse-temurin-17`,
+  `gradle:8.5-jdk17` or `eclipse-temurin:17-jdk`), with the jar that
+  `java -jar` runs;
 - Python (`FROM python`, a RUN that installs build tools such as
   `build-essential` or `libpq-dev`, then `pip install`): the builder
   installs the packages into a virtual environment at `/opt/venv` (one
@@ -134,7 +140,13 @@ configuration line that uses a variable only the toolchain image sets
 (`${GOPATH}`); for Node.js, `prebuild`/`postbuild`/`prestart`/`poststart`
 scripts, `importHelpers` without `tslib` as a dependency, `NODE_OPTIONS`,
 a USER or `--chown` before the build (the runtime's copies are root's),
-or a tag named by a variable; for Python, an Alpine tag, a header package
+or a tag named by a variable; for Java, a tag that names no JDK
+(`maven:3.9`, whose default JDK changes), `java` without `-jar` or with
+`-cp` or `-javaagent:`, a build of another project (`-f`, `-pl`, `-p`), a
+build file that writes a class path into the jar's manifest
+(`addClasspath`, `Class-Path`, `copy-dependencies`), and code that runs
+programs, loads native libraries or uses the JDK's tools (`javax.tools`);
+for Python, an Alpine tag, a header package
 the table does not know (or whose library Debian renamed between
 releases, on a tag that names no release) or pinned to a version, build
 tools installed twice or in the RUN of the packages, a RUN between the
@@ -157,6 +169,9 @@ not seen. The toolchain image must hold the CA bundle at
 `/etc/ssl/certs/ca-certificates.crt`, as the official golang and rust
 images do. Node.js code is read for the packages it imports by name
 (`import`, `require` of a literal); one named by a variable is not seen.
+The official maven and eclipse-temurin images wrap the command in an
+entrypoint script that runs it (`mvn-entrypoint.sh`,
+`__cacert_entrypoint.sh`): a split image runs the JRE image's.
 A Python package that links a library the header packages do not name
 (OpenMP's `libgomp1`, which comes with gcc) fails to import in the
 runtime, and one that writes outside its environment (data files, a
@@ -302,6 +317,7 @@ fn reader(ecosystem: &str) -> Option<Reader> {
         "go" => Some(go::build),
         "rust" => Some(rust::build),
         "node" => Some(node::build),
+        "java" => Some(java::build),
         _ => None,
     }
 }
@@ -433,6 +449,9 @@ fn split(
     if runtime.ecosystem == "rust" {
         rust::links(runtime, &image, &sources)?;
     }
+    if runtime.ecosystem == "java" {
+        java::classpath(&sources)?;
+    }
     Ok(edits(
         cx,
         runtime,
@@ -458,11 +477,20 @@ fn image(cx: &Context, runtime: &Runtime, stage: &Stage) -> Result<String, Strin
     if !configured && runtime.keep_image.iter().any(|k| tag.contains(k.as_str())) {
         return Ok(stage.base.clone());
     }
-    if tag.contains('$') && chosen.contains("{tag}") {
+    if tag.contains('$') && (chosen.contains("{tag}") || chosen.contains("{jdk}")) {
         return Err(format!(
             "`FROM {}` names its tag with a variable, so dockfix cannot tell the runtime image",
             stage.base
         ));
+    }
+    if chosen.contains("{jdk}") {
+        let (jdk, variant) = java::jdk(repository(&stage.base), tag).ok_or_else(|| {
+            format!(
+                "`FROM {}` names no JDK whose JRE dockfix knows: `maven:3.9-eclipse-temurin-17`, `gradle:8.5-jdk17` and `eclipse-temurin:17-jdk` do",
+                stage.base
+            )
+        })?;
+        return Ok(chosen.replace("{jdk}", &jdk).replace("{variant}", &variant));
     }
     if chosen.contains("{tag}") {
         return Ok(match tag {
@@ -667,8 +695,16 @@ fn runs_binary(
         return Err(not_built(program));
     }
     // The interpreter's first argument is the script: options before it
-    // may name modules to load first (`node -r`), which dockfix does not read.
-    let script = words.get(1).map_or("", String::as_str);
+    // may name modules to load first (`node -r`), which dockfix does not
+    // read; `java` runs the jar after `-jar`, past options of its own.
+    let script = match interpreter {
+        "java" => java::jar(&words).ok_or_else(|| {
+            format!(
+                "the {keyword} on line {line} runs `java` without `-jar`, or with options dockfix does not read (`-cp`, `-javaagent:`)"
+            )
+        })?,
+        _ => words.get(1).map_or("", String::as_str),
+    };
     if script.starts_with('-') {
         return Err(format!(
             "the {keyword} on line {line} passes `{interpreter}` options dockfix does not read"
