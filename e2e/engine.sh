@@ -10,10 +10,10 @@
 # filesystems made with debootstrap, given the apt configuration of the
 # official images, as debian:bookworm, debian:bookworm-slim, debian:trixie
 # and debian:trixie-slim, builds toolchain images tagged with the official names
-# (python:3.11-slim, node:18, node:18-slim, golang:1.19, rust:1.85-trixie)
-# and runs a
-# current engine (Docker 26 / BuildKit from Debian trixie) as a container;
-# fixture builds run there.
+# (python:3.11-slim, node:18, node:18-slim, golang:1.19, rust:1.85-trixie,
+# maven:3.8-eclipse-temurin-17, eclipse-temurin:17-jre) and runs a current
+# engine (Docker 26 / BuildKit from Debian trixie) as a container; fixture
+# builds run there.
 # Nothing is pulled from a public registry. Images and the modern engine's
 # storage live in $DOCKFIX_E2E_HOME (default ~/.cache/dockfix-e2e) and are
 # reused.
@@ -483,11 +483,13 @@ up() {
         "built_image python:3.11-slim python.Dockerfile" \
         "built_image node:18 node.Dockerfile" \
         "built_image golang:1.19 golang.Dockerfile" \
-        "built_image rust:1.85-trixie rust.Dockerfile" || die "building the images failed"
+        "built_image rust:1.85-trixie rust.Dockerfile" \
+        "built_image maven:3.8-eclipse-temurin-17 maven.Dockerfile" \
+        "built_image eclipse-temurin:17-jre temurin-jre.Dockerfile" || die "building the images failed"
     # Its npm comes from node:18's.
     built_image node:18-slim node-slim.Dockerfile
     start_engine
-    local images=(debian:bookworm debian:bookworm-slim debian:trixie debian:trixie-slim python:3.11-slim node:18 node:18-slim golang:1.19 rust:1.85-trixie)
+    local images=(debian:bookworm debian:bookworm-slim debian:trixie debian:trixie-slim python:3.11-slim node:18 node:18-slim golang:1.19 rust:1.85-trixie maven:3.8-eclipse-temurin-17 eclipse-temurin:17-jre)
     load_images "${images[@]}"
     start_registry
     mirror_engine
