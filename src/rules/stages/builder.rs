@@ -181,12 +181,15 @@ pub(super) struct Source {
 }
 
 /// The files of the build context that `copies` (the COPY and ADD lines
-/// before the build) take, without those under the runtime's
-/// `build_only_dirs`; or why dockfix cannot list them.
+/// before the build) take, without those under `build_only_dirs` (the
+/// runtime's); or why dockfix cannot list them. `unknown_workdir` stands
+/// for a working directory the file does not set, if given; otherwise
+/// what lands relative to it has no place (`Source::at`).
 pub(super) fn sources(
     cx: &Context,
-    runtime: &Runtime,
+    build_only_dirs: &[String],
     copies: &[&Instruction],
+    unknown_workdir: Option<&str>,
 ) -> Result<Vec<Source>, String> {
     let root = cx
         .build_context
@@ -207,13 +210,16 @@ pub(super) fn sources(
         ));
     }
     let ignore = DockerIgnore::load(root);
-    let skip = |dir: &str| runtime.build_only_dirs.iter().any(|d| d == dir);
+    let skip = |dir: &str| build_only_dirs.iter().any(|d| d == dir);
     let mut files = Vec::new();
     for copy in copies {
         let Some((dest, sources)) = copy.command.values.split_last() else {
             continue;
         };
-        let scope = cx.scope_at(0, copy.span().start);
+        let mut scope = cx.scope_at(0, copy.span().start);
+        if scope.workdir.is_none() {
+            scope.workdir = unknown_workdir.map(String::from);
+        }
         let dest = scope.expand(dest);
         let into = dest
             .as_deref()
@@ -240,11 +246,15 @@ pub(super) fn sources(
                     root.display()
                 ));
             }
-            // Several sources, or a destination ending in `/`, make it a
-            // directory that holds each source file by its name.
+            // Several sources, a destination ending in `/`, or one that is
+            // a directory already, make it a directory that holds each
+            // source file by its name.
             let into_dir = sources.len() > 1
                 || matched.len() > 1
-                || dest.as_deref().is_some_and(|d| d.ends_with('/'));
+                || dest.as_deref().is_some_and(|d| d.ends_with('/'))
+                || into
+                    .as_deref()
+                    .is_some_and(|into| is_directory(into, scope.workdir.as_deref(), &files));
             for path in matched {
                 let top = path
                     .strip_prefix(root)
@@ -279,6 +289,21 @@ pub(super) fn sources(
         }
     }
     Ok(files)
+}
+
+/// Whether the image path `into` is a directory before a COPY to it: the
+/// root, the working directory (WORKDIR makes it; `.` names it), or a
+/// directory an earlier COPY put files in. Any other path may be one in the
+/// base image, which dockfix cannot see: a file copied there is taken to
+/// become that path, and what reads it finds nothing.
+fn is_directory(into: &str, workdir: Option<&str>, copied: &[Source]) -> bool {
+    let inside = format!("{}/", into.trim_end_matches('/'));
+    into == "/"
+        || workdir.is_some_and(|w| crate::scope::clean(w) == into)
+        || copied
+            .iter()
+            .filter_map(|s| s.at.as_deref())
+            .any(|at| at.starts_with(&inside))
 }
 
 /// Why the sources say the program needs more than its binary: a file that

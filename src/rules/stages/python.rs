@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use super::builder;
 use super::{is_build_tool, removes_packages};
 use crate::context::wildcard_match;
 use crate::deps::readers;
@@ -16,6 +17,7 @@ use crate::fix::moves::{self, line_ending};
 use crate::fix::remove;
 use crate::model::{settings_of, Stage};
 use crate::rules::Context;
+use crate::scope::absolute;
 use crate::syntax::{shell, Instruction};
 use crate::transforms::{self, Library};
 
@@ -273,11 +275,11 @@ impl Layout<'_> {
             }
             if at == self.tools_at && self.pips.contains(&at) {
                 return Err(format!(
-                    "line {line} installs the build tools and the packages in one RUN"
+                    "line {line} installs the build tools and runs `pip install` in one RUN"
                 ));
             }
             if self.pips.contains(&at) {
-                pip_run(cx, instruction, &commands)?;
+                pip_run(cx, instruction, &commands, &body[..at])?;
             }
         }
         let tools_run = body[self.tools_at];
@@ -359,7 +361,14 @@ fn compiles(command: &RunCommand) -> Option<String> {
 /// Why a RUN of `pip install` cannot move into the environment: a command
 /// other than pip's, an option that installs elsewhere, a local path, a
 /// requirements file dockfix cannot read or that installs from the sources.
-fn pip_run(cx: &Context, run: &Instruction, commands: &[RunCommand]) -> Result<(), String> {
+/// `before` holds the stage's instructions before the RUN, whose COPYs
+/// put the requirements files where pip reads them.
+fn pip_run(
+    cx: &Context,
+    run: &Instruction,
+    commands: &[RunCommand],
+    before: &[&Instruction],
+) -> Result<(), String> {
     let line = run.start_line;
     for command in commands {
         let Some(args) = pip_arguments(command) else {
@@ -412,11 +421,58 @@ fn pip_run(cx: &Context, run: &Instruction, commands: &[RunCommand]) -> Result<(
             let root = cx
                 .build_context
                 .ok_or("no build context to read the requirements from")?;
+            let requirements = in_context(cx, run, before, &requirements)?;
             readers::pip(root, &DockerIgnore::load(root), &requirements)
                 .map_err(|why| format!("line {line}: {why}"))?;
         }
     }
     Ok(())
+}
+
+/// Where in the build context the requirements files `run` names (paths
+/// in the image, from its working directory) come from: the COPY before
+/// it that put each there.
+fn in_context(
+    cx: &Context,
+    run: &Instruction,
+    before: &[&Instruction],
+    requirements: &[String],
+) -> Result<Vec<String>, String> {
+    let line = run.start_line;
+    let copies: Vec<&Instruction> = before
+        .iter()
+        .copied()
+        .filter(|i| matches!(i.command.name.as_str(), "copy" | "add"))
+        .filter(|i| !i.command.flags.iter().any(|f| f.name() == "from"))
+        .collect();
+    // Where no WORKDIR is set, the COPYs and the RUN share the base
+    // image's working directory: a path relative to it, that does not
+    // leave it, is found by a stand-in no Dockerfile names. (A WORKDIR
+    // dockfix cannot expand may differ from the next one.)
+    let unset = !before.iter().any(|i| i.command.name == "workdir");
+    let unknown = "/.dockfix-unknown-workdir";
+    let sources = builder::sources(cx, &[], &copies, Some(unknown))?;
+    let workdir = cx.scope_at(0, run.span().start).workdir;
+    requirements
+        .iter()
+        .map(|file| {
+            let at = match &workdir {
+                Some(workdir) => absolute(file, Some(workdir)),
+                None if file.starts_with('/') => absolute(file, None),
+                None if !unset || file.split('/').any(|p| p == "..") => None,
+                None => absolute(file, Some(unknown)),
+            };
+            sources
+                .iter()
+                .rev()
+                .find(|s| s.at.is_some() && s.at == at)
+                .map(|s| s.relative.clone())
+                .ok_or_else(|| match at {
+                    Some(_) => format!("line {line} reads `{file}`, which no COPY before it takes from the build context"),
+                    None => format!("dockfix cannot tell where `{file}` of line {line} is"),
+                })
+        })
+        .collect()
 }
 
 /// The tools' RUN as the runtime runs it: each header package replaced by

@@ -433,7 +433,7 @@ fn split(
     builder::before_build(cx, runtime, build.run, &workdirs, &own)?;
     toolchain_variables(cx, body)?;
     users(body, runtime, &image)?;
-    let sources = builder::sources(cx, runtime, &copies);
+    let sources = builder::sources(cx, &runtime.build_only_dirs, &copies, None);
     if runtime.ecosystem == "node" {
         node::complete(
             cx,
