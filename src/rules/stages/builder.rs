@@ -92,7 +92,7 @@ pub(super) fn only_build<'f>(
     match found.len() {
         0 => None,
         1 => found.pop().map(Ok),
-        _ => Some(Err(format!("the stage runs `{what}` more than once"))),
+        _ => Some(Err(format!("the stage runs {what} more than once"))),
     }
 }
 

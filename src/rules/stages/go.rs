@@ -13,7 +13,7 @@ use crate::syntax::Instruction;
 pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
     let is_build = |command: &RunCommand| is_go(command, &["build", "install"]);
     Some(
-        builder::only_build(cx, stage, &is_build, "go build")?
+        builder::only_build(cx, stage, &is_build, "`go build`")?
             .and_then(|(position, run, command)| read_build(cx, position, run, &command)),
     )
 }

@@ -18,25 +18,33 @@ use crate::transforms::Runtime;
 /// that may write anywhere, which the split would not carry over.
 const INSTALL_SCRIPTS: &[&str] = &["preinstall", "install", "postinstall", "prepare"];
 
-/// Scripts npm runs around the build and the start: their work is not
-/// read, and the runtime has none of the build's tools.
-const AROUND: &[&str] = &["prebuild", "postbuild", "prestart", "poststart"];
+/// The names projects give the package.json script that compiles
+/// (`build`, `build-ts`, `compile`, `tsc`), by how they start.
+const BUILD_SCRIPTS: &[&str] = &["build", "compile", "tsc"];
 
 /// What the builder runs after the build: the runtime takes node_modules
 /// without the development dependencies.
 const PRUNE: &str = "npm prune --omit=dev";
 
 /// The RUN in the stage that compiles the TypeScript: `None` when the
-/// stage runs no `npm run build` nor `tsc`, an error when dockfix cannot
-/// follow it.
+/// stage runs no build script (`npm run build`, `yarn build`, ...) nor
+/// `tsc`, an error when dockfix cannot follow it.
 pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Build<'f>, String>> {
-    let is_build = |command: &RunCommand| is_tsc(command) || npm_run(command) == Some("build");
+    let is_build = |command: &RunCommand| {
+        is_tsc(command) || script_run(command).is_some_and(|(_, script)| is_build_script(script))
+    };
     Some(
-        builder::only_build(cx, stage, &is_build, "npm run build")?.and_then(
+        builder::only_build(cx, stage, &is_build, "`tsc` or a build script")?.and_then(
             |(position, run, command)| {
                 if command.shell_error {
                     return Err(format!(
                         "dockfix cannot read the shell of line {}",
+                        run.start_line
+                    ));
+                }
+                if let Some((manager @ ("yarn" | "pnpm"), script)) = script_run(&command) {
+                    return Err(format!(
+                        "line {} builds with `{manager} {script}`: dockfix keeps the production dependencies of npm builds only",
                         run.start_line
                     ));
                 }
@@ -62,16 +70,23 @@ fn is_tsc(command: &RunCommand) -> bool {
         || (command.program() == Some("npx") && command.word(1) == Some("tsc"))
 }
 
-/// The script an `npm run NAME` (`npm run-script NAME`, `npm start`) runs.
-fn npm_run(command: &RunCommand) -> Option<&str> {
-    if command.program() != Some("npm") {
-        return None;
-    }
-    match (command.word(1)?, command.words.len()) {
-        ("run" | "run-script", 3) => command.word(2),
-        ("start", 2) => Some("start"),
+fn is_build_script(script: &str) -> bool {
+    BUILD_SCRIPTS.iter().any(|b| script.starts_with(b))
+}
+
+/// The package manager and the package.json script a command runs: `npm
+/// run NAME` (`npm run-script NAME`, `npm start`), `yarn [run] NAME`,
+/// `pnpm [run] NAME`.
+fn script_run(command: &RunCommand) -> Option<(&str, &str)> {
+    let manager = command.program()?;
+    let script = match (manager, command.word(1)?, command.words.len()) {
+        ("npm" | "yarn" | "pnpm", "run" | "run-script", 3) => command.word(2),
+        ("npm", "start", 2) => Some("start"),
+        // yarn and pnpm run a script named in place of a command of theirs.
+        ("yarn" | "pnpm", name, 2) if !name.starts_with('-') => Some(name),
         _ => None,
-    }
+    }?;
+    Some((manager, script))
 }
 
 /// Reads what the build writes from the sources: package.json's `build`
@@ -103,6 +118,11 @@ pub(super) fn complete(
             .map_err(|e| format!("dockfix cannot read `{}`: {e}", source.relative))
     };
     let package = read(&at("package.json"))?;
+    let commands = cx.commands_of(build.run, 0);
+    let command = commands
+        .iter()
+        .find(|c| c.range.start == build.command_start)
+        .ok_or_else(|| format!("dockfix cannot read the shell of line {line}"))?;
     for script in INSTALL_SCRIPTS {
         if package["scripts"].get(script).is_some() {
             return Err(format!(
@@ -110,8 +130,12 @@ pub(super) fn complete(
             ));
         }
     }
-    for script in AROUND {
-        if package["scripts"].get(script).is_some() {
+    let script = script_run(command).map(|(_, script)| script);
+    let around = [script.unwrap_or("build"), "start"]
+        .into_iter()
+        .flat_map(|name| [format!("pre{name}"), format!("post{name}")]);
+    for script in around {
+        if package["scripts"].get(&script).is_some() {
             return Err(format!(
                 "package.json's `{script}` script runs around the build or the start, and dockfix does not read its work"
             ));
@@ -122,16 +146,11 @@ pub(super) fn complete(
             "package.json declares workspaces, whose packages dockfix does not follow".into(),
         );
     }
-    let commands = cx.commands_of(build.run, 0);
-    let command = commands
-        .iter()
-        .find(|c| c.range.start == build.command_start)
-        .ok_or_else(|| format!("dockfix cannot read the shell of line {line}"))?;
-    let tsc: Vec<String> = if npm_run(command).is_some() {
-        let script = package["scripts"]["build"]
+    let tsc: Vec<String> = if let Some(script) = script {
+        let text = package["scripts"][script]
             .as_str()
-            .ok_or("package.json has no `build` script")?;
-        script.split_whitespace().map(String::from).collect()
+            .ok_or_else(|| format!("package.json has no `{script}` script"))?;
+        text.split_whitespace().map(String::from).collect()
     } else {
         let skip = usize::from(command.program() == Some("npx"));
         command.words[skip..]

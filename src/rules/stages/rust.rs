@@ -36,7 +36,7 @@ pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Bu
             && matches!(command.word(1), Some("build" | "b" | "install"))
     };
     Some(
-        builder::only_build(cx, stage, &is_build, "cargo build")?
+        builder::only_build(cx, stage, &is_build, "`cargo build`")?
             .and_then(|(position, run, command)| read_build(cx, position, run, &command)),
     )
 }

@@ -43,8 +43,9 @@ names for the ecosystem:
   older release linked), with the binary the command runs from
   `target/release` or where the build's RUN copied it. The runtime has a
   shell, so a shell-form command that is one simple command runs too;
-- Node.js (`FROM node`, TypeScript compiled by `tsc` or an `npm run build`
-  whose script is `tsc`, after `npm ci`): the slim variant of the tag
+- Node.js (`FROM node`, TypeScript compiled by `tsc` or an `npm run`
+  of a script that runs `tsc`, named `build`, `compile` or `tsc` or
+  starting so (`build-ts`), after `npm ci`): the slim variant of the tag
   (`node:20-slim` for `node:20`; a slim or Alpine tag keeps its image),
   with package.json, the production dependencies (the builder runs `npm
   prune --omit=dev` after the build) and the tsconfig's `outDir`, which
@@ -111,7 +112,7 @@ toolchain image's C library (no `CGO_ENABLED=0`); `go build` without `-o`;
 `go install` or `cargo install`; a build more than once, or after a `cd`;
 `cargo build` with `--target`, `--target-dir`, a profile of its own or
 `CARGO_TARGET_DIR`; for Node.js, a build script other than `tsc` (with
-at most `-p`), no `outDir` of the tsconfig's own, no package-lock.json, an
+at most `-p`), a build through yarn or pnpm (`yarn build`), no `outDir` of the tsconfig's own, no package-lock.json, an
 `npm install` of named packages, install scripts of the package or a
 dependency (native code), workspaces, or code that imports a development
 dependency or an undeclared package; a Rust tag of no known release (`rust:latest`,
@@ -121,7 +122,9 @@ shell-form command that is more than one simple command; a `Cargo.lock` with a c
 the build (its own included) that runs other than the toolchain, package
 installs and directory changes, or writes files (copying the binary out
 of `target/` is the build's); any RUN, COPY or ADD after it; a HEALTHCHECK
-or SHELL; a USER by name the runtime image may not resolve (any, on
+or SHELL (on a runtime image other than the toolchain's; a Python split
+keeps its image and the packages its RUNs install, other than the build
+tools); a USER by name the runtime image may not resolve (any, on
 `scratch`); a CMD or ENTRYPOINT that runs something else, runs a program
 by name from a PATH the stage sets, or runs through a shell (DF002's exec
 form lets a later pass split it); sources that hold files other than code
