@@ -34,6 +34,9 @@ pub(super) struct Build<'f> {
     /// A command the builder runs after the build for the runtime
     /// (`npm prune --omit=dev`).
     pub finish: Option<&'static str>,
+    /// The RUN right after the build that runs `finish` already (the
+    /// stage's own `npm prune --omit=dev`): the builder ends with it.
+    pub finished: Option<&'f Instruction>,
     /// The words of package.json's `start` script, which `npm start` runs.
     pub start: Option<Vec<String>>,
 }

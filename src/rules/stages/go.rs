@@ -78,6 +78,7 @@ fn read_build<'f>(
         interpreter: None,
         ships: Vec::new(),
         finish: None,
+        finished: None,
         start: None,
     })
 }

@@ -108,6 +108,7 @@ fn read_build<'f>(
         interpreter: Some("java"),
         ships: Vec::new(),
         finish: None,
+        finished: None,
         start: None,
     })
 }

@@ -58,6 +58,7 @@ pub(super) fn build<'f>(cx: &Context<'f>, stage: &Stage<'f>) -> Option<Result<Bu
                     interpreter: Some("node"),
                     ships: Vec::new(),
                     finish: Some(PRUNE),
+                    finished: None,
                     start: None,
                 })
             },

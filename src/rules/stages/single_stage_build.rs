@@ -121,7 +121,9 @@ shell-form command that is more than one simple command; a `Cargo.lock` with a c
 (`openssl-sys`), or none; a build as a user other than root; a RUN up to
 the build (its own included) that runs other than the toolchain, package
 installs and directory changes, or writes files (copying the binary out
-of `target/` is the build's); any RUN, COPY or ADD after it; a HEALTHCHECK
+of `target/` is the build's); any RUN, COPY or ADD after it (but a RUN of
+`npm prune --omit=dev` or `--production` right after a Node.js build, which
+then ends the builder); a HEALTHCHECK
 or SHELL (on a runtime image other than the toolchain's; a Python split
 keeps its image and the packages its RUNs install, other than the build
 tools); a USER by name the runtime image may not resolve (any, on
@@ -338,11 +340,11 @@ pub(super) fn repository(image: &str) -> &str {
 }
 
 /// The edits that split the stage, or why it stays whole.
-fn split(
+fn split<'f>(
     cx: &Context,
     runtime: &Runtime,
-    stage: &Stage,
-    mut build: Build,
+    stage: &Stage<'f>,
+    mut build: Build<'f>,
 ) -> Result<Vec<Edit>, String> {
     if ["windows", "nanoserver"]
         .iter()
@@ -360,7 +362,12 @@ fn split(
         );
     }
     let body = &stage.body;
-    for later in &body[build.position + 1..] {
+    build.finished = build.finish.and_then(|finish| {
+        let next = *body.get(build.position + 1)?;
+        runs_only(cx, next, finish).then_some(next)
+    });
+    let after = build.position + 1 + usize::from(build.finished.is_some());
+    for later in &body[after..] {
         if !CONFIG.contains(&later.command.name.as_str()) {
             return Err(format!(
                 "line {} ({}) after the build may use the toolchain or the sources",
@@ -464,6 +471,27 @@ fn split(
         &binary,
         &replicated,
     ))
+}
+
+/// Whether `run` is a RUN of `command` alone (`npm prune --omit=dev`, or
+/// npm's older spelling, `--production`), with no flags.
+fn runs_only(cx: &Context, run: &Instruction, command: &str) -> bool {
+    let spellings = [
+        command.to_string(),
+        command.replace("--omit=dev", "--production"),
+    ];
+    let commands = cx.commands_of(run, 0);
+    run.command.name == "run"
+        && run.command.flags.is_empty()
+        && run.heredocs.is_empty()
+        && match &commands[..] {
+            [only] if !only.shell_error => {
+                let words: Option<Vec<&str>> =
+                    only.words.iter().map(|(w, _)| w.as_deref()).collect();
+                words.is_some_and(|w| spellings.iter().any(|s| w.join(" ") == *s))
+            }
+            _ => false,
+        }
 }
 
 /// The runtime image for a stage: the configuration's for the ecosystem or
@@ -749,8 +777,9 @@ fn edits(
             "build".to_string()
         }
     };
-    let eol = line_ending(file, build.run);
-    let at = build.run.span().end;
+    let last = build.finished.unwrap_or(build.run);
+    let eol = line_ending(file, last);
+    let at = last.span().end;
     let mut text = String::new();
     if !file.source[..at].ends_with(b"\n") {
         text += &eol;
@@ -762,7 +791,7 @@ fn edits(
         .iter()
         .map(|d| format!("{SHARED_ROOT}{d}"))
         .collect();
-    if let Some(finish) = build.finish {
+    if let Some(finish) = build.finish.filter(|_| build.finished.is_none()) {
         text += &format!("RUN {finish}{eol}");
     }
     if !shared.is_empty() {
