@@ -32,8 +32,8 @@ pub(super) struct Build<'f> {
     /// binary the command runs when empty.
     pub ships: Vec<String>,
     /// A command the builder runs after the build for the runtime
-    /// (`npm prune --omit=dev`).
-    pub finish: Option<&'static str>,
+    /// (`npm prune --omit=dev`), then the other ways to write it.
+    pub finish: Option<&'static [&'static str]>,
     /// The RUN right after the build that runs `finish` already (the
     /// stage's own `npm prune --omit=dev`): the builder ends with it.
     pub finished: Option<&'f Instruction>,

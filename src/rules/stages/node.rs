@@ -23,8 +23,9 @@ const INSTALL_SCRIPTS: &[&str] = &["preinstall", "install", "postinstall", "prep
 const BUILD_SCRIPTS: &[&str] = &["build", "compile", "tsc"];
 
 /// What the builder runs after the build: the runtime takes node_modules
-/// without the development dependencies.
-const PRUNE: &str = "npm prune --omit=dev";
+/// without the development dependencies. The first is what the split
+/// writes; a stage's own RUN of either ends the builder.
+const PRUNE: &[&str] = &["npm prune --omit=dev", "npm prune --production"];
 
 /// The RUN in the stage that compiles the TypeScript: `None` when the
 /// stage runs no build script (`npm run build`, `yarn build`, ...) nor

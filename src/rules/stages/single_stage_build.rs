@@ -473,13 +473,9 @@ fn split<'f>(
     ))
 }
 
-/// Whether `run` is a RUN of `command` alone (`npm prune --omit=dev`, or
-/// npm's older spelling, `--production`), with no flags.
-fn runs_only(cx: &Context, run: &Instruction, command: &str) -> bool {
-    let spellings = [
-        command.to_string(),
-        command.replace("--omit=dev", "--production"),
-    ];
+/// Whether `run` is a RUN, with no flags, of one command alone, written as
+/// one of `spellings` (`npm prune --omit=dev`, `npm prune --production`).
+fn runs_only(cx: &Context, run: &Instruction, spellings: &[&str]) -> bool {
     let commands = cx.commands_of(run, 0);
     run.command.name == "run"
         && run.command.flags.is_empty()
@@ -488,7 +484,7 @@ fn runs_only(cx: &Context, run: &Instruction, command: &str) -> bool {
             [only] if !only.shell_error => {
                 let words: Option<Vec<&str>> =
                     only.words.iter().map(|(w, _)| w.as_deref()).collect();
-                words.is_some_and(|w| spellings.iter().any(|s| w.join(" ") == *s))
+                words.is_some_and(|w| spellings.contains(&w.join(" ").as_str()))
             }
             _ => false,
         }
@@ -792,7 +788,7 @@ fn edits(
         .map(|d| format!("{SHARED_ROOT}{d}"))
         .collect();
     if let Some(finish) = build.finish.filter(|_| build.finished.is_none()) {
-        text += &format!("RUN {finish}{eol}");
+        text += &format!("RUN {}{eol}", finish[0]);
     }
     if !shared.is_empty() {
         text += &format!("RUN mkdir -p -m 1777 {}{eol}", shared.join(" "));
