@@ -93,7 +93,7 @@ fn main() {
                 build_context: None,
                 companions: false,
                 pins: None,
-                ecosystems: dockfix::deps::Ecosystems::builtin(),
+                ecosystems: None,
                 runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
             };
             (style, settings)

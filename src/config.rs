@@ -196,8 +196,9 @@ impl Config {
         })
     }
 
-    pub fn ecosystems(&self) -> &Ecosystems {
-        self.ecosystems.as_ref().unwrap_or(Ecosystems::builtin())
+    /// The ecosystem table, if this file extends the built-in one.
+    pub fn ecosystems(&self) -> Option<&Ecosystems> {
+        self.ecosystems.as_ref()
     }
 }
 

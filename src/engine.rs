@@ -23,8 +23,9 @@ pub struct Settings<'a> {
     pub companions: bool,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
-    /// The dependency ecosystems DF101 knows.
-    pub ecosystems: &'a crate::deps::Ecosystems,
+    /// The dependency ecosystems DF101 knows: a configuration's table, or
+    /// `None` for the built-in one, read only when a rule asks.
+    pub ecosystems: Option<&'a crate::deps::Ecosystems>,
     /// DF503's runtime images the configuration sets, by ecosystem.
     pub runtime_images: &'a std::collections::BTreeMap<String, String>,
 }
@@ -405,7 +406,7 @@ mod tests {
             build_context: None,
             companions: false,
             pins: None,
-            ecosystems: crate::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         }
     }

@@ -146,7 +146,7 @@ fn files_that_install_after_copying_the_context_get_a_finding() {
             build_context: None,
             companions: false,
             pins: None,
-            ecosystems: dockfix::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
         };
         let findings = dockfix::engine::lint(&parsed, &settings);
@@ -323,7 +323,7 @@ fn every_latest_or_untagged_from_is_reported_and_none_rewritten_offline() {
             build_context: None,
             companions: false,
             pins: Some(&pins),
-            ecosystems: dockfix::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
         };
         let findings = dockfix::engine::lint(&parsed, &settings);

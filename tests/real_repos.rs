@@ -58,7 +58,7 @@ fn settings<'a>(rules: &[&str], context: &'a Path) -> Settings<'a> {
         build_context: Some(context),
         companions: true,
         pins: None,
-        ecosystems: dockfix::deps::Ecosystems::builtin(),
+        ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     }
 }

@@ -123,7 +123,7 @@ fn a_rewrite_with_an_unknown_instruction_is_an_internal_error() {
         build_context: None,
         companions: false,
         pins: None,
-        ecosystems: dockfix::deps::Ecosystems::builtin(),
+        ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     };
     match fix_parsed(file, vec![finding], &settings) {

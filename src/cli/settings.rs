@@ -30,10 +30,9 @@ pub struct FileSettings {
 }
 
 impl FileSettings {
-    pub fn ecosystems(&self) -> &Ecosystems {
-        self.config
-            .as_deref()
-            .map_or(Ecosystems::builtin(), Config::ecosystems)
+    /// The configuration's ecosystem table, if it extends the built-in one.
+    pub fn ecosystems(&self) -> Option<&Ecosystems> {
+        self.config.as_deref().and_then(Config::ecosystems)
     }
 }
 

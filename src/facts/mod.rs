@@ -24,8 +24,9 @@ pub struct Context<'a> {
     pub companions: bool,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
-    /// The dependency ecosystems DF101 knows.
-    pub ecosystems: &'a crate::deps::Ecosystems,
+    /// The dependency ecosystems DF101 knows: a configuration's table, or
+    /// `None` for the built-in one, read only when a rule asks.
+    pub ecosystems: Option<&'a crate::deps::Ecosystems>,
     /// DF503's runtime images the configuration sets, by ecosystem.
     pub runtime_images: &'a std::collections::BTreeMap<String, String>,
     /// Whether this run applies a fix of rule `id` to a finding at offset
@@ -64,7 +65,7 @@ impl<'a> Context<'a> {
             build_context,
             companions,
             pins: None,
-            ecosystems: crate::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,
             offered: &nothing_offered,
             commands: Default::default(),
@@ -74,6 +75,14 @@ impl<'a> Context<'a> {
             first_later: Default::default(),
             apt_uses: Default::default(),
             file_facts: Default::default(),
+        }
+    }
+
+    /// The dependency ecosystems DF101 knows.
+    pub fn ecosystems(&self) -> &'a crate::deps::Ecosystems {
+        match self.ecosystems {
+            Some(table) => table,
+            None => crate::deps::Ecosystems::builtin(),
         }
     }
 

@@ -40,7 +40,7 @@ pub fn all_rules(
         build_context: None,
         companions: false,
         pins: None,
-        ecosystems: dockfix::deps::Ecosystems::builtin(),
+        ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,
     }
 }

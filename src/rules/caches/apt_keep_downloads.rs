@@ -224,7 +224,7 @@ mod tests {
             build_context: None,
             companions: false,
             pins: None,
-            ecosystems: crate::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         }
     }

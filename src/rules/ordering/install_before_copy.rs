@@ -178,12 +178,12 @@ fn dep_commands<'a>(
     }
     if command.json {
         let range = instruction.args_range();
-        return accept(cx.ecosystems.recognise(&command.values))
+        return accept(cx.ecosystems().recognise(&command.values))
             .map(|d| (d, range))
             .into_iter()
             .collect();
     }
-    if !instruction.mentions(&file.source, cx.ecosystems.first_words()) {
+    if !instruction.mentions(&file.source, cx.ecosystems().first_words()) {
         return Vec::new();
     }
     let Some(script) = shell::parse(file, instruction) else {
@@ -194,7 +194,7 @@ fn dep_commands<'a>(
         .iter()
         .filter_map(|c| {
             let words = c.literal_words(&file.source)?;
-            accept(cx.ecosystems.recognise(&words)).map(|d| (d, c.range.clone()))
+            accept(cx.ecosystems().recognise(&words)).map(|d| (d, c.range.clone()))
         })
         .collect()
 }
@@ -510,7 +510,7 @@ fn plan(
         .ok_or("the RUN has no command")?;
     let same_install = |c: &SimpleCommand| {
         c.literal_words(&file.source)
-            .and_then(|w| accept(cx.ecosystems.recognise(&w)))
+            .and_then(|w| accept(cx.ecosystems().recognise(&w)))
             .is_some_and(|d| d.role == Role::Install && std::ptr::eq(d.ecosystem, dep.ecosystem))
     };
     let own_cleanup = |c: &SimpleCommand| {
@@ -1338,7 +1338,7 @@ mod tests {
             build_context: Some(context.path()),
             companions: true,
             pins: None,
-            ecosystems: crate::deps::Ecosystems::builtin(),
+            ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,
         };
         let source = b"FROM node:20\nWORKDIR /app\nCOPY . .\nRUN chmod +x run.sh && npm ci\n";
