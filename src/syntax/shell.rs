@@ -171,8 +171,8 @@ pub fn program(name: &str) -> &str {
 pub fn parse<'i>(file: &Dockerfile, instruction: &'i Instruction) -> Option<&'i Script> {
     instruction
         .shell
-        .get_or_init(|| parse_uncached(file, instruction))
-        .as_ref()
+        .get_or_init(|| parse_uncached(file, instruction).map(Box::new))
+        .as_deref()
 }
 
 fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script> {

@@ -59,15 +59,18 @@ pub struct Instruction {
     pub start_line: usize,
     pub end_line: usize,
     /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`).
-    pub(crate) shell: std::cell::OnceCell<Option<super::shell::Script>>,
+    /// Boxed, like `pairs`: most instructions never need either, and a
+    /// file of tens of thousands of instructions paid more in memory
+    /// traffic for the room kept inline than the boxes cost.
+    pub(crate) shell: std::cell::OnceCell<Option<Box<super::shell::Script>>>,
     /// The byte pairs of the instruction's bytes, read once for the many
     /// searches the rules make in it (see `mentions`).
-    pub(crate) pairs: std::cell::OnceCell<Pairs>,
+    pub(crate) pairs: std::cell::OnceCell<Box<Pairs>>,
 }
 
-/// Which byte pairs occur in a text, hashed into 1,024 bits kept inline (a
-/// larger table, one allocation per instruction, cost more in memory
-/// traffic on files of thousands of RUNs than its fewer false hits saved).
+/// Which byte pairs occur in a text, hashed into 1,024 bits (a larger
+/// table cost more in memory traffic on files of thousands of RUNs than
+/// its fewer false hits saved).
 /// A word one of whose pairs is missing cannot occur in the text, so most
 /// searches end without reading the text again.
 #[derive(Debug, Clone)]
@@ -339,7 +342,7 @@ impl Instruction {
 
     /// The `words` the byte pairs of the instruction's `text` do not rule out.
     fn candidates<'w>(&self, text: &[u8], words: &'w [impl AsRef<str>]) -> Vec<&'w str> {
-        let pairs = self.pairs.get_or_init(|| Pairs::of(text));
+        let pairs = self.pairs.get_or_init(|| Box::new(Pairs::of(text)));
         words
             .iter()
             .map(AsRef::as_ref)
