@@ -8,7 +8,9 @@ use super::command::parse_command;
 use super::gostr::leading_space_len;
 use super::heredoc;
 use super::logical::Logical;
-use super::tree::{Command, Dockerfile, Heredoc, Instruction, Item, ItemKind, LineKind, PhysLine};
+use super::tree::{
+    Command, Directive, Dockerfile, Heredoc, Instruction, Item, ItemKind, LineKind, PhysLine,
+};
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -202,7 +204,7 @@ impl<'a> Lexer<'a> {
             let directive = self.directive(&self.src[token.clone()], index + 1);
             if self.is_comment(content.clone()) {
                 let kind = match directive {
-                    Some((name, value)) => ItemKind::Directive { name, value },
+                    Some((name, value)) => ItemKind::Directive(Box::new(Directive { name, value })),
                     None => ItemKind::Comment,
                 };
                 self.push(line, kind);
@@ -441,7 +443,7 @@ mod tests {
     fn directives_only_in_the_leading_block() {
         let file = round_trip("# escape=`\n\nFROM a\n# escape=\\\nRUN a `\n b\n");
         assert_eq!(file.escape, b'`');
-        assert!(matches!(file.items[0].kind, ItemKind::Directive { .. }));
+        assert!(matches!(file.items[0].kind, ItemKind::Directive(_)));
         assert!(matches!(file.items[3].kind, ItemKind::Comment));
     }
 

@@ -54,9 +54,9 @@ const DIRECTIVE: &str = "# syntax=docker/dockerfile:1";
 
 fn check(cx: &Context) -> Vec<Finding> {
     let file = cx.file;
-    let has_directive = file.items.iter().any(|i| {
-        matches!(&i.kind, ItemKind::Directive { name, .. } if name.eq_ignore_ascii_case("syntax"))
-    });
+    let has_directive = file.items.iter().any(
+        |i| matches!(&i.kind, ItemKind::Directive(d) if d.name.eq_ignore_ascii_case("syntax")),
+    );
     let Some(run) = file.instructions().find(|i| {
         let command = i.command.sub.as_deref().unwrap_or(&i.command);
         command.flags.iter().any(|f| f.name() == "mount")
