@@ -382,12 +382,11 @@ pub fn contains_any(text: &[u8], words: &[impl AsRef<str>]) -> bool {
             None => return true,
         }
     }
-    text.iter().enumerate().any(|(i, &b)| {
-        starts[usize::from(b)]
-            && words.iter().any(|w| {
-                let w = w.as_ref().as_bytes();
-                w[0] == b && text[i..].starts_with(w)
-            })
+    (0..text.len()).any(|i| {
+        starts[usize::from(text[i])]
+            && words
+                .iter()
+                .any(|w| text[i..].starts_with(w.as_ref().as_bytes()))
     })
 }
 
