@@ -18,7 +18,7 @@ pub struct Opener {
 pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
     // An opener's word holds `<<`, escaped or not: a line with fewer than
     // two `<` has none, and most lines are spared the word splitting.
-    if line.iter().filter(|&&b| b == b'<').count() < 2 {
+    if memchr::memchr_iter(b'<', line).nth(1).is_none() {
         return Ok(Vec::new());
     }
     let Some(words) = shell_words(line, true) else {
