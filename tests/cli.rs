@@ -1473,6 +1473,23 @@ fn parse_dump_prints_buildkit_ast() {
 }
 
 #[test]
+fn parse_prints_every_item_with_its_span() {
+    let source = "\u{feff}# syntax=docker/dockerfile:1\n\n# note\nFROM a\nRUN a \\\n  b\n";
+    let dir = tree(&[("Dockerfile", source)]);
+    let run = dockfix(dir.path(), &["parse", "Dockerfile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "1: 0..3 bom\n\
+         1: 3..32 directive { name: \"syntax\", value: \"docker/dockerfile:1\" }\n\
+         2: 32..33 blank\n\
+         3: 33..40 comment\n\
+         4: 40..47 instruction from \"FROM a\"\n\
+         5: 47..59 instruction run \"RUN a   b\"\n"
+    );
+}
+
+#[test]
 fn parse_dump_of_unparsable_file_exits_2_with_position() {
     let dir = tree(&[("bad.Dockerfile", "FROM a\nRUN <<EOF\necho hi\n")]);
     let run = dockfix(dir.path(), &["parse", "--dump", "bad.Dockerfile"]);

@@ -70,6 +70,9 @@ pub(super) fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
                     let text = String::from_utf8_lossy(&i.logical.text);
                     format!("instruction {} {text:?}", i.command.name)
                 }
+                syntax::ItemKind::Directive(d) => {
+                    format!("directive {{ name: {:?}, value: {:?} }}", d.name, d.value)
+                }
                 other => format!("{other:?}").to_lowercase(),
             };
             println!("{line}: {}..{} {what}", item.span.start, item.span.end);
