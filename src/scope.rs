@@ -111,6 +111,11 @@ impl Scope {
         Some(out)
     }
 
+    /// The names of the variables set before this point.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
     /// Sets a variable, as a shell assignment in a RUN does for the
     /// commands after it.
     pub fn set(&mut self, name: &str, value: Option<String>) {

@@ -42,6 +42,9 @@ pub(super) enum Command {
         /// The Dockerfile; `-` reads standard input.
         file: PathBuf,
     },
+    /// Show each build step, what its cache key depends on, and which steps
+    /// a change to files of the build context reruns.
+    Cache(super::cache::CacheArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell the script is for.

@@ -40,6 +40,7 @@ macro_rules! say_part {
 
 // After the macros, which they use.
 mod args;
+mod cache;
 mod job;
 mod pinning;
 mod pr;
@@ -59,6 +60,7 @@ pub fn main() -> ExitCode {
         Some(Command::Rules) => list_rules(),
         Some(Command::Explain { rule }) => explain(&rule),
         Some(Command::Parse { dump, file }) => parse(&file, dump),
+        Some(Command::Cache(args)) => cache::cache(args),
         Some(Command::Pr(pr)) => {
             let PrArgs {
                 options,
