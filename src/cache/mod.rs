@@ -120,8 +120,9 @@ impl<'f> Model<'f> {
         let stages = model::stages(file);
         let deps: Vec<Vec<usize>> = (0..stages.len()).map(|i| takes_from(&stages, i)).collect();
         let built = reachable(&stages, &deps);
-        // BuildKit counts an image taken by `COPY --from` or a mount as a
-        // stage of its own when it decides whether to name stages.
+        // BuildKit counts an image taken by `COPY --from` or a mount (any
+        // mount: one without `from=` takes scratch) as a stage of its own
+        // when it decides whether to name stages.
         let image_sources = stages
             .iter()
             .enumerate()
@@ -291,11 +292,16 @@ fn from_flag(instruction: &Instruction) -> Option<String> {
 }
 
 /// What an instruction takes files from, as written: a COPY's `--from`, a
-/// RUN's mounts' `from=`.
+/// RUN's mounts' `from=`. BuildKit takes a mount without one (a cache, a
+/// secret, the context) from `scratch`.
 fn froms(instruction: &Instruction) -> Vec<String> {
     let mut found: Vec<String> = from_flag(instruction).into_iter().collect();
     if instruction.command.name == "run" {
-        found.extend(mounts(instruction).into_iter().filter_map(|m| m.from));
+        found.extend(
+            mounts(instruction)
+                .into_iter()
+                .map(|m| m.from.unwrap_or_else(|| "scratch".into())),
+        );
     }
     found
 }

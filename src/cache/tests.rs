@@ -70,11 +70,19 @@ fn stage_names_and_root_workdirs_follow_buildkit() {
         labels(&model),
         ["[stage-0 1/4]", "[stage-0 2/4]", "[stage-0 3/4]"]
     );
-    let mounted = parsed("FROM alpine\nRUN --mount=from=busybox:1,target=/b true\n");
-    assert_eq!(
-        labels(&Model::of(&mounted)),
-        ["[stage-0 1/2]", "[stage-0 2/2]"]
-    );
+    // So does any mount: one without `from=` takes scratch.
+    for mount in [
+        "from=busybox:1,target=/b",
+        "type=cache,target=/root/.npm",
+        "type=secret,id=a,target=/a",
+    ] {
+        let mounted = parsed(&format!("FROM alpine\nRUN --mount={mount} true\n"));
+        assert_eq!(
+            labels(&Model::of(&mounted)),
+            ["[stage-0 1/2]", "[stage-0 2/2]"],
+            "{mount}"
+        );
+    }
     assert_eq!(
         model.steps[1].inputs,
         [Input::ImageFiles {
@@ -127,8 +135,11 @@ fn stages_rerun_through_what_they_take() {
 #[test]
 fn mounts_patterns_excludes_and_unknown_sources() {
     let mount = "FROM golang:1.22\nRUN --mount=type=bind,source=go.sum,target=go.sum --mount=type=cache,target=/root/.cache go mod download\nCOPY src/ ./src/\n";
-    assert_eq!(rerun(mount, &["go.sum"], ""), ["[2/3]", "[3/3]"]);
-    assert_eq!(rerun(mount, &["src/a/b.go"], ""), ["[3/3]"]);
+    assert_eq!(
+        rerun(mount, &["go.sum"], ""),
+        ["[stage-0 2/3]", "[stage-0 3/3]"]
+    );
+    assert_eq!(rerun(mount, &["src/a/b.go"], ""), ["[stage-0 3/3]"]);
     assert!(rerun(mount, &["srcs/b.go"], "").is_empty());
     let excluded = "# syntax=docker/dockerfile:1.7-labs\nFROM alpine\nCOPY --exclude=*.md . /app\n";
     assert!(rerun(excluded, &["README.md"], "").is_empty());

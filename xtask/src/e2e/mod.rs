@@ -262,6 +262,7 @@ pub fn run(options: &Options) -> Result<bool> {
     println!("{}", report::markdown(&rows, options.tier == Tier::Full));
     let mut passed = rows.iter().all(Row::passed);
     print!("{}", report::pins(&rows, &engine.registry.url()));
+    print!("{}", report::cache_predictions(&rows));
     let floating = check_floating(&engine, &dockfix, &work.join("floating"))?;
     println!(
         "  a floating tag: `FROM debian` pinned to {}, {}",
@@ -566,6 +567,10 @@ struct Measurement {
     steps: Steps,
     /// The rebuild after the dependency edit, if the fixture has one.
     dependency: Option<(f64, Steps)>,
+    /// How many rebuilds `dockfix cache` predicted, and each where what it
+    /// predicted differs from what BuildKit ran.
+    cache_predictions: usize,
+    cache_differences: Vec<String>,
 }
 
 fn run_fixture(
@@ -601,6 +606,9 @@ fn run_fixture(
         sides.push((variant.name, dir));
     }
     for (side, dir) in &sides {
+        if tier == Tier::Full {
+            add_ignored_file(dir)?;
+        }
         edited(dir, &spec.edit).map_err(|e| format!("{name}, {side}: the edit: {e}"))?;
         if let Some(edit) = &spec.dependency_edit {
             edited(dir, edit).map_err(|e| format!("{name}, {side}: the dependency edit: {e}"))?;
@@ -609,6 +617,7 @@ fn run_fixture(
 
     let before = measure(
         engine,
+        dockfix,
         tier,
         &spec,
         &sides[0].1,
@@ -636,6 +645,7 @@ fn run_fixture(
             Some((_, measured)) => measured.clone(),
             None => measure(
                 engine,
+                dockfix,
                 tier,
                 &spec,
                 dir,
@@ -724,6 +734,16 @@ fn run_fixture(
             pins: variant.pins,
             pinned_bases: bases.iter().map(|b| b.text.clone()).collect(),
             pin_problems,
+            cache_prediction_agrees: (tier == Tier::Full && before.built && after.built).then_some(
+                before.cache_differences.is_empty() && after.cache_differences.is_empty(),
+            ),
+            cache_predictions: before.cache_predictions + after.cache_predictions,
+            cache_prediction_differences: before
+                .cache_differences
+                .iter()
+                .chain(&after.cache_differences)
+                .cloned()
+                .collect(),
         });
     }
     Ok(rows)
@@ -735,6 +755,7 @@ fn run_fixture(
 /// dependency edit if any and times that rebuild too. Logs go beside `dir`.
 fn measure(
     engine: &Engine,
+    dockfix: &Path,
     tier: Tier,
     spec: &Spec,
     dir: &Path,
@@ -784,7 +805,7 @@ fn measure(
         ..Measurement::default()
     };
     if tier == Tier::Full {
-        rebuilds(engine, spec, dir, tag, logs, &mut measured)?;
+        rebuilds(engine, dockfix, spec, dir, tag, logs, &mut measured)?;
     }
     eprintln!(
         "[e2e]   {side} ({:.0} s): {} bytes, {} packages, with {} bytes of package caches{}",
@@ -823,9 +844,12 @@ fn measure(
 }
 
 /// Edits one source line and times the rebuild; undoes that edit, makes
-/// the dependency edit if any and times that rebuild too.
+/// the dependency edit if any and times that rebuild too; then edits the
+/// file `.dockerignore` leaves out. After each, what `dockfix cache`
+/// predicted is compared with the steps BuildKit ran.
 fn rebuilds(
     engine: &Engine,
+    dockfix: &Path,
     spec: &Spec,
     dir: &Path,
     tag: &str,
@@ -833,6 +857,27 @@ fn rebuilds(
     measured: &mut Measurement,
 ) -> Result<()> {
     let side = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let mut predicted = |edit: &Edit, build: &Build| -> Result<()> {
+        // An edit of the Dockerfile changes the instructions themselves,
+        // which is no change of the context `--changed` describes.
+        if edit.file == "Dockerfile" || !build.ok {
+            return Ok(());
+        }
+        measured.cache_predictions += 1;
+        let predicted = cache_prediction(dockfix, dir, &edit.file)?;
+        if predicted != build.reran {
+            let list = |set: &std::collections::BTreeSet<String>| {
+                set.iter().cloned().collect::<Vec<_>>().join(" ")
+            };
+            measured.cache_differences.push(format!(
+                "{side}, {} edited: dockfix cache predicted [{}], BuildKit ran [{}]",
+                edit.file,
+                list(&predicted),
+                list(&build.reran)
+            ));
+        }
+        Ok(())
+    };
     let rebuild = with_edit(dir, &spec.edit, || {
         engine.build(
             dir,
@@ -840,6 +885,16 @@ fn rebuilds(
             &logs.join(format!("{side}-rebuild.log")),
         )
     })?;
+    predicted(&spec.edit, &rebuild)?;
+    let ignored = ignored_edit();
+    let build = with_edit(dir, &ignored, || {
+        engine.build(
+            dir,
+            &format!("{tag}-ignored-edited"),
+            &logs.join(format!("{side}-ignored-rebuild.log")),
+        )
+    })?;
+    predicted(&ignored, &build)?;
     measured.built &= rebuild.ok;
     measured.rebuild_s = rebuild.seconds;
     measured.steps = rebuild.steps;
@@ -848,6 +903,7 @@ fn rebuilds(
         let build = with_edit(dir, edit, || {
             engine.build(dir, &format!("{tag}-dependency-edited"), &log)
         })?;
+        predicted(edit, &build)?;
         if !build.ok {
             eprintln!(
                 "[e2e]   {side}: rebuild after the dependency edit failed (see {})",
@@ -858,6 +914,66 @@ fn rebuilds(
         measured.dependency = Some((build.seconds, build.steps));
     }
     Ok(())
+}
+
+/// A file of the build context that `.dockerignore` leaves out, which the
+/// harness adds to each side's copy of a fixture before the first build.
+const IGNORED: &str = "dockfix-e2e-ignored.txt";
+
+/// Adds `IGNORED` and the `.dockerignore` line that leaves it out.
+fn add_ignored_file(dir: &Path) -> Result<()> {
+    let path = dir.join(".dockerignore");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text += IGNORED;
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = dir.join(IGNORED);
+    std::fs::write(&file, "before\n").map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn ignored_edit() -> Edit {
+    Edit {
+        file: IGNORED.into(),
+        find: "before".into(),
+        replace: "after".into(),
+    }
+}
+
+/// The labels of the steps `dockfix cache` says an edit of `file` (in
+/// `dir`, the build context) reruns.
+fn cache_prediction(
+    dockfix: &Path,
+    dir: &Path,
+    file: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let output = Command::new(dockfix)
+        .arg("cache")
+        .arg(dir.join("Dockerfile"))
+        .arg("--context")
+        .arg(dir)
+        .arg("--changed")
+        .arg(dir.join(file))
+        .args(["--format", "json"])
+        .output()
+        .map_err(|e| format!("dockfix cache: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "dockfix cache {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("dockfix cache {}: {e}", dir.display()))?;
+    Ok(document["reruns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|label| label.as_str().map(str::to_string))
+        .collect())
 }
 
 /// The file an edit changes, and its text before and after.
@@ -1042,6 +1158,8 @@ struct Build {
     ok: bool,
     seconds: f64,
     steps: Steps,
+    /// The labels of the steps it ran rather than took from the cache.
+    reran: std::collections::BTreeSet<String>,
 }
 
 /// The engines and the registry, up for as long as this value lives.
@@ -1293,6 +1411,7 @@ impl Engine {
             ok: output.status.success(),
             seconds,
             steps: progress::steps(&last),
+            reran: progress::reran(&last),
         })
     }
 }

@@ -40,6 +40,36 @@ pub fn steps(log: &str) -> Steps {
     }
 }
 
+/// The labels (`[build 3/5]`) of the instruction steps the build ran
+/// rather than took from its cache. FROM steps are left out: BuildKit
+/// reports the base image as done on every build, cached or not.
+pub fn reran(log: &str) -> BTreeSet<String> {
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    let mut cached = BTreeSet::new();
+    for line in log.lines() {
+        let Some((id, text)) = line.strip_prefix('#').and_then(|rest| rest.split_once(' ')) else {
+            continue;
+        };
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let text = text.trim();
+        if text == "CACHED" {
+            cached.insert(id);
+        } else if is_instruction_header(text) {
+            headers.push((id, text));
+        }
+    }
+    headers
+        .into_iter()
+        .filter(|(id, _)| !cached.contains(id))
+        .filter_map(|(_, text)| {
+            let (label, instruction) = text.split_once("] ")?;
+            (!instruction.starts_with("FROM ")).then(|| format!("{label}]"))
+        })
+        .collect()
+}
+
 /// `[2/4] RUN ...` or `[build 3/5] COPY ...`: a Dockerfile instruction.
 fn is_instruction_header(text: &str) -> bool {
     let Some(inside) = text
@@ -107,6 +137,13 @@ mod tests {
                 cached: 3
             }
         );
+    }
+
+    #[test]
+    fn names_the_steps_that_ran() {
+        assert_eq!(reran(REBUILD).into_iter().collect::<Vec<_>>(), ["[5/5]"]);
+        let log = "#4 [build 1/3] FROM docker.io/library/golang:1.19\n#4 DONE 0.0s\n#5 [build 2/3] RUN go build\n#5 DONE 3.1s\n#7 [stage-1 2/2] COPY --from=build /out /app\n#7 CACHED\n";
+        assert_eq!(reran(log).into_iter().collect::<Vec<_>>(), ["[build 2/3]"]);
     }
 
     #[test]

@@ -68,6 +68,16 @@ pub struct Row {
     /// the registry does not report for the tag, a build that did not pull
     /// it through the mirror. Empty when they hold.
     pub pin_problems: Vec<String>,
+    /// With the full tier's rebuilds: whether `dockfix cache` predicted,
+    /// on both sides and for every rebuild (a source edit, the dependency
+    /// edit unless it edits the Dockerfile, an edit of a file
+    /// `.dockerignore` leaves out), exactly the steps BuildKit ran rather
+    /// than took from its cache. `None` without rebuilds.
+    pub cache_prediction_agrees: Option<bool>,
+    /// How many rebuilds were predicted.
+    pub cache_predictions: usize,
+    /// Each rebuild where the prediction and BuildKit differ.
+    pub cache_prediction_differences: Vec<String>,
 }
 
 impl Row {
@@ -78,6 +88,7 @@ impl Row {
             && self.contents_equal
             && self.package_caches_ok
             && self.pin_problems.is_empty()
+            && self.cache_prediction_agrees != Some(false)
     }
 }
 
@@ -252,6 +263,34 @@ pub fn pins(rows: &[Row], mirror: &str) -> String {
     out
 }
 
+/// How often `dockfix cache` predicted a rebuild's steps right, and where
+/// it did not; empty without rebuilds.
+pub fn cache_predictions(rows: &[Row]) -> String {
+    let checked: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.cache_prediction_agrees.is_some())
+        .collect();
+    if checked.is_empty() {
+        return String::new();
+    }
+    let agreed = checked
+        .iter()
+        .filter(|r| r.cache_prediction_agrees == Some(true))
+        .count();
+    let predictions: usize = checked.iter().map(|r| r.cache_predictions).sum();
+    let mut out = format!(
+        "Cache predictions (`dockfix cache --changed` against the steps BuildKit ran): \
+         {agreed} of {} rows agree, over {predictions} predicted rebuilds\n",
+        checked.len()
+    );
+    for r in checked {
+        for difference in &r.cache_prediction_differences {
+            out += &format!("  {} {}: {difference}\n", r.fixture, r.variant);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +327,9 @@ mod tests {
             pins: false,
             pinned_bases: vec![],
             pin_problems: vec![],
+            cache_prediction_agrees: Some(true),
+            cache_predictions: 6,
+            cache_prediction_differences: vec![],
         }
     }
 
@@ -368,6 +410,27 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_cache_prediction_fails_the_row() {
+        let mut wrong = row();
+        assert!(wrong.passed());
+        wrong.cache_prediction_agrees = Some(false);
+        wrong.cache_prediction_differences = vec![
+            "original, app.py edited: dockfix cache predicted [[5/5]], BuildKit ran [[4/5] [5/5]]"
+                .into(),
+        ];
+        assert!(!wrong.passed());
+        let mut unchecked = row();
+        unchecked.cache_prediction_agrees = None;
+        assert!(unchecked.passed());
+        let text = cache_predictions(&[row(), wrong]);
+        assert!(text.starts_with("Cache predictions (`dockfix cache --changed` against the steps BuildKit ran): 1 of 2 rows agree, over 12 predicted rebuilds\n"), "{text}");
+        assert!(
+            text.contains("  python-pip safe: original, app.py edited"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn json_has_the_documented_fields() {
         let value = serde_json::to_value(row()).unwrap();
         for field in [
@@ -398,6 +461,9 @@ mod tests {
             "pins",
             "pinned_bases",
             "pin_problems",
+            "cache_prediction_agrees",
+            "cache_predictions",
+            "cache_prediction_differences",
         ] {
             assert!(value.get(field).is_some(), "{field}");
         }
