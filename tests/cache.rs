@@ -269,3 +269,30 @@ fn the_model_holds_on_the_corpus() {
     }
     assert!(files > 200 && steps > 1000, "{files} files, {steps} steps");
 }
+
+/// The pull-request body of the e2e fixtures says what a source edit
+/// reruns before and after the rewrite.
+#[test]
+fn pull_request_bodies_of_the_e2e_fixtures_tell_what_a_source_edit_reruns() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/e2e");
+    for (fixture, before) in [
+        ("node-npm", "`RUN npm install`"),
+        ("python-pip", "`RUN pip install -r requirements.txt`"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in fs::read_dir(root.join(fixture)).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_dockfix"))
+            .args(["--diff", "--format", "markdown", "Dockerfile"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let body = String::from_utf8(output.stdout).unwrap();
+        let expected = format!(
+            "An edit of a source file (one no manifest COPY names) reruns 2 of 4 steps, among them {before} (dependency install) before the rewrite; after it, 1 of 5 steps. Predicted from BuildKit's cache rules (`dockfix cache`), not measured.\n"
+        );
+        assert!(body.contains(&expected), "{fixture}: {body}");
+    }
+}

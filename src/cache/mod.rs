@@ -93,6 +93,15 @@ impl Cost {
     }
 }
 
+/// What an edit of a source file reruns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEdit {
+    pub steps: usize,
+    pub rerun: usize,
+    /// The expensive steps among those rerun: the instruction, and why.
+    pub expensive: Vec<(String, Cost)>,
+}
+
 /// Why a step reruns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
@@ -263,9 +272,39 @@ impl<'f> Model<'f> {
     /// The first step an edit of any file the context sends reruns: a
     /// step that reads the whole context.
     pub fn any_edit_reruns_from(&self, ignore: &DockerIgnore) -> Option<usize> {
-        // A name no specific source names, which `*` and the root take.
-        let any = ["\u{1}".to_string()];
-        self.reruns(&any, ignore).iter().position(Option::is_some)
+        self.source_edit_reruns(ignore)
+            .iter()
+            .position(Option::is_some)
+    }
+
+    /// What an edit of a source file reruns: a file no specific source
+    /// names, which only a copy of the whole context (`.`, `*`) takes.
+    fn source_edit_reruns(&self, ignore: &DockerIgnore) -> Vec<Option<Why>> {
+        self.reruns(&["\u{1}".to_string()], ignore)
+    }
+
+    /// How many steps a source edit reruns, of how many, and the
+    /// expensive ones among them.
+    pub fn source_edit(&self, ignore: &DockerIgnore) -> SourceEdit {
+        let why = self.source_edit_reruns(ignore);
+        let rerun: Vec<&Step> = self
+            .steps
+            .iter()
+            .zip(&why)
+            .filter_map(|(step, why)| why.as_ref().map(|_| step))
+            .collect();
+        SourceEdit {
+            steps: self.steps.len(),
+            rerun: rerun.len(),
+            expensive: rerun
+                .iter()
+                .filter_map(|step| {
+                    let text = String::from_utf8_lossy(&step.instruction.logical.text);
+                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    step.cost.map(|cost| (text, cost))
+                })
+                .collect(),
+        }
     }
 
     /// Every context source pattern the build reads, with the step.

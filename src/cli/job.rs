@@ -133,6 +133,15 @@ impl Job<'_> {
             out.findings.extend(reports);
             return;
         }
+        // A pull-request body says what a source edit reruns before and
+        // after the rewrite.
+        let describes_rebuilds = self.mode == Mode::Pr || self.args.format == Format::Markdown;
+        let ignore = match (&context, describes_rebuilds) {
+            (Some(dir), true) => crate::dockerignore::DockerIgnore::load(dir),
+            _ => Default::default(),
+        };
+        let source_edit_before =
+            describes_rebuilds.then(|| crate::cache::Model::of(&original).source_edit(&ignore));
         let fixed = match engine::fix_parsed(original, findings, &settings) {
             Ok(fixed) => fixed,
             Err(FixError::Parse(e)) => {
@@ -158,6 +167,10 @@ impl Job<'_> {
                 .iter()
                 .map(|f| report::finding(&name, &fixed.file, f, &settings))
                 .collect(),
+            source_edit: source_edit_before.filter(|_| rewritten).map(|before| {
+                let after = crate::cache::Model::of(&fixed.file).source_edit(&ignore);
+                (before, after)
+            }),
             ..Default::default()
         };
         match self.mode {

@@ -81,6 +81,16 @@ fn per_file(file: &FileReport, done: bool) -> String {
             cell(rule.effect)
         );
     }
+    // Said only where the rewrite changes what a source edit reruns.
+    if let Some((before, after)) = file.source_edit.as_ref().filter(|(b, a)| b != a) {
+        text += &format!(
+            "\nAn edit of a source file (one no manifest COPY names) reruns {} before the \
+             rewrite; after it, {}. Predicted from BuildKit's cache rules (`dockfix cache`), \
+             not measured.\n",
+            reruns(before),
+            reruns(after)
+        );
+    }
     if !file.companions.is_empty() {
         let names: Vec<String> = file.companions.iter().map(|c| code(c)).collect();
         text += &format!(
@@ -88,6 +98,20 @@ fn per_file(file: &FileReport, done: bool) -> String {
             if done { "changed" } else { "to change" },
             names.join(", ")
         );
+    }
+    text
+}
+
+/// `2 of 4 steps, among them `RUN npm ci` (dependency install)`.
+fn reruns(edit: &crate::cache::SourceEdit) -> String {
+    let mut text = format!("{} of {} steps", edit.rerun, edit.steps);
+    if !edit.expensive.is_empty() {
+        let named: Vec<String> = edit
+            .expensive
+            .iter()
+            .map(|(instruction, cost)| format!("{} ({})", code(instruction), cost.name()))
+            .collect();
+        text += &format!(", among them {}", named.join(", "));
     }
     text
 }

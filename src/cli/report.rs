@@ -69,6 +69,10 @@ pub struct FileReport {
     /// Other files the rewrite changes (.dockerignore), as shown.
     #[serde(skip)]
     pub companions: Vec<String>,
+    /// What a source edit reruns before and after the rewrite, for a
+    /// pull-request body.
+    #[serde(skip)]
+    pub source_edit: Option<(crate::cache::SourceEdit, crate::cache::SourceEdit)>,
 }
 
 #[derive(Serialize, Clone)]
