@@ -111,9 +111,11 @@ impl Scope {
         Some(out)
     }
 
-    /// The names of the variables set before this point.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.keys().map(String::as_str)
+    /// The variables set before this point, with their values when known.
+    pub fn variables(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.vars
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_deref()))
     }
 
     /// Sets a variable, as a shell assignment in a RUN does for the

@@ -163,6 +163,29 @@ fn json_follows_its_schema_and_lists_checksums() {
             "src/main.ts"
         ]
     );
+    // Every kind of input and reason follows it too.
+    let every = "FROM golang:1.22 AS build\nARG V\nENV E=x\nWORKDIR /src\nRUN --mount=type=bind,source=go.sum,target=go.sum go mod download\nCOPY --exclude=*.md . .\nCOPY $V/ /v/\nRUN <<EOF\ngo build\nEOF\nFROM scratch\nCOPY --from=build /out /out\nCOPY --from=busybox:1 /bin/sh /sh\nADD https://example.invalid/a /a\nCOPY <<EOF /b\nb\nEOF\n";
+    fs::write(dir.path().join("every.Dockerfile"), every).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&stdout(&cache(
+        dir.path(),
+        &[
+            "every.Dockerfile",
+            "--format",
+            "json",
+            "--changed",
+            "go.sum",
+        ],
+    )))
+    .unwrap();
+    validator.check(&document).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = document["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["inputs"].as_array().unwrap())
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 10, "{kinds:?}");
     // And the schema is strict: a field it does not name is an error.
     let mut extra = document.clone();
     extra["steps"][0]["extra"] = serde_json::json!(1);

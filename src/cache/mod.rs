@@ -55,8 +55,10 @@ pub enum Input {
     Command(String),
     /// The directory a WORKDIR makes.
     Path(String),
-    /// ENV and ARG values a RUN sees (any of them changing reruns it).
-    Variables(Vec<String>),
+    /// ENV and ARG values a RUN sees (any of them changing reruns it),
+    /// with the value when the file says it (an ARG's may be given at
+    /// build time).
+    Variables(Vec<(String, Option<String>)>),
     /// Files of the build context by source pattern (normalized; empty
     /// for the whole context), without those `--exclude` leaves out.
     Context {
@@ -389,9 +391,12 @@ fn inputs(stages: &[Stage], index: usize, instruction: &Instruction, scope: &Sco
         "run" => {
             let text = String::from_utf8_lossy(instruction.text(command.args.clone())).into_owned();
             let mut found = vec![Input::Command(text)];
-            let names: Vec<String> = scope.names().map(str::to_string).collect();
-            if !names.is_empty() {
-                found.push(Input::Variables(names));
+            let variables: Vec<(String, Option<String>)> = scope
+                .variables()
+                .map(|(name, value)| (name.to_string(), value.map(str::to_string)))
+                .collect();
+            if !variables.is_empty() {
+                found.push(Input::Variables(variables));
             }
             if !instruction.heredocs.is_empty() {
                 found.push(Input::Inline);

@@ -153,7 +153,7 @@ fn mounts_patterns_excludes_and_unknown_sources() {
 
 #[test]
 fn inputs_and_costs_of_each_step() {
-    let file = parsed("FROM debian:bookworm\nARG V=1\nWORKDIR app\nRUN apt-get update && apt-get install -y curl\nRUN pip install -r r.txt\nRUN go build ./...\nCOPY <<EOF /etc/x\nhi\nEOF\nADD https://example.invalid/a.tgz /a\n");
+    let file = parsed("FROM debian:bookworm\nARG V=1\nENV E=x\nWORKDIR app\nRUN apt-get update && apt-get install -y curl\nRUN pip install -r r.txt\nRUN go build ./...\nCOPY <<EOF /etc/x\nhi\nEOF\nADD https://example.invalid/a.tgz /a\n");
     let model = Model::of(&file);
     let step = |n: usize| &model.steps[n];
     assert_eq!(step(0).inputs, [Input::Image("debian:bookworm".into())]);
@@ -163,7 +163,7 @@ fn inputs_and_costs_of_each_step() {
         step(2).inputs,
         [
             Input::Command("apt-get update && apt-get install -y curl".into()),
-            Input::Variables(vec!["V".into()]),
+            Input::Variables(vec![("E".into(), Some("x".into())), ("V".into(), None)]),
         ]
     );
     let costs: Vec<Option<Cost>> = model.steps.iter().map(|s| s.cost).collect();

@@ -232,7 +232,16 @@ fn describe(run: &Run, input: &Input, files: Option<&[ContextFile]>) -> String {
         Input::Image(image) => format!("image {image}"),
         Input::Command(text) => format!("command `{}`", shorten(text, 60)),
         Input::Path(path) => format!("directory {path}"),
-        Input::Variables(names) => format!("variables {}", names.join(" ")),
+        Input::Variables(variables) => {
+            let shown: Vec<String> = variables
+                .iter()
+                .map(|(name, value)| match value {
+                    Some(value) => format!("{name}={}", shorten(value, 30)),
+                    None => name.clone(),
+                })
+                .collect();
+            format!("variables {}", shown.join(" "))
+        }
         Input::Context { sources, excludes } => {
             let mut line = format!("context {}", list(sources));
             if !excludes.is_empty() {
@@ -446,7 +455,13 @@ fn input_json(input: &Input, files: Option<&[ContextFile]>) -> Value {
         Input::Image(image) => json!({"kind": "image", "image": image}),
         Input::Command(text) => json!({"kind": "command", "text": text}),
         Input::Path(path) => json!({"kind": "directory", "path": path}),
-        Input::Variables(names) => json!({"kind": "variables", "names": names}),
+        Input::Variables(variables) => json!({
+            "kind": "variables",
+            "variables": variables
+                .iter()
+                .map(|(name, value)| json!({"name": name, "value": value}))
+                .collect::<Vec<_>>(),
+        }),
         Input::Context { sources, excludes } => {
             let mut value = json!({"kind": "context", "sources": sources, "excludes": excludes});
             if let Some(files) = files {
