@@ -65,8 +65,9 @@ impl DockerIgnore {
     }
 }
 
-/// `filepath.Clean` for slash paths, relative to the context root.
-fn clean(path: &str) -> String {
+/// `filepath.Clean` for slash paths, relative to the context root (empty
+/// for the root itself).
+pub fn clean(path: &str) -> String {
     crate::scope::clean(path)
         .trim_start_matches('/')
         .to_string()

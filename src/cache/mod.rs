@@ -11,14 +11,14 @@
 
 mod sources;
 
-use crate::dockerignore::DockerIgnore;
+use crate::dockerignore::{clean, DockerIgnore};
 use crate::facts::commands::{instruction_commands, mounts};
 use crate::model::{self, Stage};
 use crate::scope::Scope;
 
 use crate::syntax::{Dockerfile, Instruction};
 
-pub use sources::{files, normalize, selects, ContextFile};
+pub use sources::{files, selects, ContextFile};
 
 /// A stage of the file as the build sees it.
 #[derive(Debug, Clone)]
@@ -46,6 +46,14 @@ pub struct Step<'f> {
     pub cost: Option<Cost>,
 }
 
+impl Step<'_> {
+    /// The instruction as one line.
+    pub fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.instruction.logical.text);
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// Something a step's cache key depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -59,7 +67,7 @@ pub enum Input {
     /// with the value when the file says it (an ARG's may be given at
     /// build time).
     Variables(Vec<(String, Option<String>)>),
-    /// Files of the build context by source pattern (normalized; empty
+    /// Files of the build context by source pattern (cleaned; empty
     /// for the whole context), without those `--exclude` leaves out.
     Context {
         sources: Vec<String>,
@@ -77,8 +85,9 @@ pub enum Input {
     Unknown(String),
 }
 
-/// Why a rerun is worth noticing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a rerun is worth noticing, the weightiest first: a package install
+/// outweighs a dependency install, which outweighs a compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cost {
     PackageInstall,
     DependencyInstall,
@@ -231,7 +240,7 @@ impl<'f> Model<'f> {
     pub fn reruns(&self, changed: &[String], ignore: &DockerIgnore) -> Vec<Option<Why>> {
         let seen: Vec<String> = changed
             .iter()
-            .map(|c| normalize(c))
+            .map(|c| clean(c))
             .filter(|c| !ignore.excludes(c))
             .collect();
         let mut why: Vec<Option<Why>> = vec![None; self.steps.len()];
@@ -300,25 +309,9 @@ impl<'f> Model<'f> {
             rerun: rerun.len(),
             expensive: rerun
                 .iter()
-                .filter_map(|step| {
-                    let text = String::from_utf8_lossy(&step.instruction.logical.text);
-                    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                    step.cost.map(|cost| (text, cost))
-                })
+                .filter_map(|step| step.cost.map(|cost| (step.text(), cost)))
                 .collect(),
         }
-    }
-
-    /// Every context source pattern the build reads, with the step.
-    pub fn context_sources(&self) -> impl Iterator<Item = (&Step<'f>, &[String], &[String])> {
-        self.steps.iter().flat_map(|step| {
-            step.inputs.iter().filter_map(move |input| match input {
-                Input::Context { sources, excludes } => {
-                    Some((step, sources.as_slice(), excludes.as_slice()))
-                }
-                _ => None,
-            })
-        })
     }
 }
 
@@ -487,17 +480,12 @@ fn copy_inputs(
     found
 }
 
-/// The sources with their variables expanded and normalized; the first
+/// The sources with their variables expanded and cleaned; the first
 /// word whose value dockfix cannot know, when one is.
 fn resolve(scope: &Scope, words: &[String]) -> Result<Vec<String>, String> {
     words
         .iter()
-        .map(|w| {
-            scope
-                .expand(w)
-                .map(|s| normalize(&s))
-                .ok_or_else(|| w.clone())
-        })
+        .map(|w| scope.expand(w).map(|s| clean(&s)).ok_or_else(|| w.clone()))
         .collect()
 }
 
@@ -514,40 +502,25 @@ fn cost(file: &Dockerfile, instruction: &Instruction, stage: usize) -> Option<Co
         return None;
     }
     let ecosystems = crate::deps::Ecosystems::builtin();
-    let mut found: Option<Cost> = None;
-    let mut note = |cost: Cost| {
-        // A package install outweighs a dependency install, which
-        // outweighs a compile: the first is what a reader looks for.
-        let rank = |c: Cost| match c {
-            Cost::PackageInstall => 0,
-            Cost::DependencyInstall => 1,
-            Cost::Compile => 2,
-        };
-        if found.is_none_or(|f| rank(cost) < rank(f)) {
-            found = Some(cost);
-        }
+    let ecosystem_cost = |words: &[String]| {
+        ecosystems.recognise(words).map(|d| match d.role {
+            crate::deps::Role::Install => Cost::DependencyInstall,
+            crate::deps::Role::Build => Cost::Compile,
+        })
     };
     if instruction.command.json {
-        match ecosystems.recognise(&instruction.command.values) {
-            Some(d) if d.role == crate::deps::Role::Install => note(Cost::DependencyInstall),
-            Some(_) => note(Cost::Compile),
-            None => {}
-        }
-        return found;
+        return ecosystem_cost(&instruction.command.values);
     }
-    for command in instruction_commands(file, instruction, stage) {
-        if crate::facts::package_install::install(&command).is_some() {
-            note(Cost::PackageInstall);
-            continue;
-        }
-        let words: Option<Vec<String>> = command.words.iter().map(|(w, _)| w.clone()).collect();
-        match words.as_deref().and_then(|w| ecosystems.recognise(w)) {
-            Some(d) if d.role == crate::deps::Role::Install => note(Cost::DependencyInstall),
-            Some(_) => note(Cost::Compile),
-            None => {}
-        }
-    }
-    found
+    instruction_commands(file, instruction, stage)
+        .iter()
+        .filter_map(|command| {
+            if crate::facts::package_install::install(command).is_some() {
+                return Some(Cost::PackageInstall);
+            }
+            let words: Option<Vec<String>> = command.words.iter().map(|(w, _)| w.clone()).collect();
+            words.as_deref().and_then(ecosystem_cost)
+        })
+        .min()
 }
 
 #[cfg(test)]

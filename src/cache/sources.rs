@@ -8,23 +8,16 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::context::wildcard_match;
-use crate::dockerignore::DockerIgnore;
+use crate::dockerignore::{clean, DockerIgnore};
 
-/// A source pattern as the build reads it: relative to the context root,
-/// cleaned; empty for the root itself (`.`, `/`, `./`).
-pub fn normalize(source: &str) -> String {
-    crate::scope::clean(&format!("/{source}"))
-        .trim_start_matches('/')
-        .to_string()
-}
-
-/// Whether `source` (normalized) takes `path` (relative to the context
+/// Whether `source` (cleaned: relative to the context root, empty for
+/// the root) takes `path` (relative to the context
 /// root): the path, or one of the directories above it, matches.
 pub fn selects(source: &str, path: &str) -> bool {
     if source.is_empty() {
         return true;
     }
-    let path = normalize(path);
+    let path = clean(path);
     let parts: Vec<&str> = path.split('/').collect();
     let depth = source.split('/').count();
     depth <= parts.len() && matches(source, &parts[..depth].join("/"))
@@ -146,8 +139,8 @@ mod tests {
     #[test]
     fn a_source_takes_its_directory_s_files() {
         assert!(selects("", "anything/at/all"));
-        assert!(selects(&normalize("./"), "src/app.py"));
-        assert!(selects(&normalize("/src/"), "src/app.py"));
+        assert!(selects(&clean("./"), "src/app.py"));
+        assert!(selects(&clean("/src/"), "src/app.py"));
         assert!(selects("src", "src/deep/app.py"));
         assert!(!selects("src", "srcs/app.py"));
         assert!(selects("package*.json", "package-lock.json"));
@@ -172,7 +165,7 @@ mod tests {
         }
         let ignore = DockerIgnore::parse("node_modules\n");
         let excludes = DockerIgnore::parse("**/*.log\n");
-        let all = files(dir.path(), &ignore, &[normalize(".")], &excludes).unwrap();
+        let all = files(dir.path(), &ignore, &[clean(".")], &excludes).unwrap();
         let paths: Vec<&str> = all.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["package.json", "src/app.js"]);
         // sha256("{}\n")

@@ -197,12 +197,6 @@ fn read<'f>(
     })
 }
 
-/// The instruction as one line.
-fn instruction_text(step: &crate::cache::Step) -> String {
-    let text = String::from_utf8_lossy(&step.instruction.logical.text);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn shorten(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
@@ -212,15 +206,15 @@ fn shorten(text: &str, width: usize) -> String {
 }
 
 /// One line per input, as the text and Markdown outputs show it.
+/// `stage build`, or `stage 0` in a build whose stages have no names.
+fn stage(run: &Run, i: usize) -> String {
+    match run.model.stages[i].label.as_str() {
+        "" => format!("stage {i}"),
+        name => format!("stage {name}"),
+    }
+}
+
 fn describe(run: &Run, input: &Input, files: Option<&[ContextFile]>) -> String {
-    let stage = |i: usize| {
-        let label = &run.model.stages[i].label;
-        if label.is_empty() {
-            format!("stage {i}")
-        } else {
-            format!("stage {label}")
-        }
-    };
     let list = |sources: &[String]| {
         sources
             .iter()
@@ -258,7 +252,7 @@ fn describe(run: &Run, input: &Input, files: Option<&[ContextFile]>) -> String {
             stage: from,
             sources,
         } => {
-            format!("files of {}: {}", stage(*from), list(sources))
+            format!("files of {}: {}", stage(run, *from), list(sources))
         }
         Input::ImageFiles { image, sources } => {
             format!("files of image {image}: {}", list(sources))
@@ -271,15 +265,11 @@ fn describe(run: &Run, input: &Input, files: Option<&[ContextFile]>) -> String {
 
 fn reason(run: &Run, why: &Why) -> String {
     let label = |i: usize| run.model.label(&run.model.steps[i]);
-    let stage = |i: usize| match run.model.stages[i].label.as_str() {
-        "" => format!("stage {i}"),
-        name => format!("stage {name}"),
-    };
     match why {
         Why::Reads(path) => format!("reads {path}"),
         Why::After(step) => format!("after {}", label(*step)),
-        Why::BuildsOn(from) => format!("builds on {}, which changed", stage(*from)),
-        Why::TakesFrom(from) => format!("takes files from {}, which changed", stage(*from)),
+        Why::BuildsOn(from) => format!("builds on {}, which changed", stage(run, *from)),
+        Why::TakesFrom(from) => format!("takes files from {}, which changed", stage(run, *from)),
         Why::Unknown => "its sources are unknown".to_string(),
     }
 }
@@ -293,20 +283,18 @@ fn text(run: &Run) -> String {
         model.steps.len(),
         if stages == 1 { "" } else { "s" }
     );
-    for (i, stage) in model.stages.iter().enumerate().filter(|(_, s)| !s.built) {
-        let name = if stage.label.is_empty() {
-            i.to_string()
-        } else {
-            stage.label.clone()
-        };
-        out += &format!("stage {name} is not built: the last stage does not need it\n");
+    for (i, _) in model.stages.iter().enumerate().filter(|(_, s)| !s.built) {
+        out += &format!(
+            "{} is not built: the last stage does not need it\n",
+            stage(run, i)
+        );
     }
     for (at, step) in model.steps.iter().enumerate() {
         let line = step.instruction.start_line;
         out += &format!(
             "{} {}  (line {line}{})\n",
             model.label(step),
-            shorten(&instruction_text(step), 70),
+            shorten(&step.text(), 70),
             step.cost
                 .map_or(String::new(), |c| format!(", {}", c.name()))
         );
@@ -371,7 +359,7 @@ fn markdown(run: &Run) -> String {
         out += &format!(
             "| `{}` | `{}`{} | {} |",
             model.label(step),
-            cell(&shorten(&instruction_text(step), 70)),
+            cell(&shorten(&step.text(), 70)),
             step.cost
                 .map_or(String::new(), |c| format!(" ({})", c.name())),
             inputs.join("<br>")
@@ -419,7 +407,7 @@ fn json(run: &Run, context: Option<&Path>) -> Value {
                 "stage": step.stage,
                 "number": step.number,
                 "line": step.instruction.start_line,
-                "instruction": instruction_text(step),
+                "instruction": step.text(),
                 "inputs": step.inputs.iter().map(|i| input_json(i, run.files[at].as_deref())).collect::<Vec<_>>(),
                 "cost": step.cost.map(|c| c.name().replace(' ', "-")),
             });

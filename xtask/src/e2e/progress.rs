@@ -3,7 +3,7 @@
 //! Steps are numbered `#N`; a step's header names it (`#5 [2/4] RUN ...`),
 //! and a step served from the cache prints `#N CACHED`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The build steps of a Dockerfile (`[stage k/n]` headers; BuildKit's own
 /// `[internal]` bookkeeping and image metadata loads are not steps) and how
@@ -15,28 +15,10 @@ pub struct Steps {
 }
 
 pub fn steps(log: &str) -> Steps {
-    let mut instructions = BTreeSet::new();
-    let mut cached = BTreeSet::new();
-    for line in log.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let text = text.trim();
-        if text == "CACHED" {
-            cached.insert(id.to_string());
-        } else if is_instruction_header(text) {
-            instructions.insert(id.to_string());
-        }
-    }
+    let (headers, cached) = read(log);
     Steps {
-        total: instructions.len(),
-        cached: cached.intersection(&instructions).count(),
+        total: headers.len(),
+        cached: headers.keys().filter(|id| cached.contains(*id)).count(),
     }
 }
 
@@ -44,7 +26,21 @@ pub fn steps(log: &str) -> Steps {
 /// rather than took from its cache. FROM steps are left out: BuildKit
 /// reports the base image as done on every build, cached or not.
 pub fn reran(log: &str) -> BTreeSet<String> {
-    let mut headers: Vec<(&str, &str)> = Vec::new();
+    let (headers, cached) = read(log);
+    headers
+        .into_iter()
+        .filter(|(id, _)| !cached.contains(id))
+        .filter_map(|(_, text)| {
+            let (label, instruction) = text.split_once("] ")?;
+            (!instruction.starts_with("FROM ")).then(|| format!("{label}]"))
+        })
+        .collect()
+}
+
+/// The instruction steps' headers by step number, and the numbers of the
+/// steps served from the cache.
+fn read(log: &str) -> (BTreeMap<&str, &str>, BTreeSet<&str>) {
+    let mut headers = BTreeMap::new();
     let mut cached = BTreeSet::new();
     for line in log.lines() {
         let Some((id, text)) = line.strip_prefix('#').and_then(|rest| rest.split_once(' ')) else {
@@ -57,17 +53,10 @@ pub fn reran(log: &str) -> BTreeSet<String> {
         if text == "CACHED" {
             cached.insert(id);
         } else if is_instruction_header(text) {
-            headers.push((id, text));
+            headers.insert(id, text);
         }
     }
-    headers
-        .into_iter()
-        .filter(|(id, _)| !cached.contains(id))
-        .filter_map(|(_, text)| {
-            let (label, instruction) = text.split_once("] ")?;
-            (!instruction.starts_with("FROM ")).then(|| format!("{label}]"))
-        })
-        .collect()
+    (headers, cached)
 }
 
 /// `[2/4] RUN ...` or `[build 3/5] COPY ...`: a Dockerfile instruction.
