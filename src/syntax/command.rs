@@ -23,7 +23,7 @@ pub fn parse_command(
         .find(|&i| is_token_space(line[i]))
         .unwrap_or(trimmed.end);
     let keyword = trimmed.start..keyword_end;
-    let name = Keyword::new(&String::from_utf8_lossy(&line[keyword.clone()]));
+    let name = Keyword::new(&line[keyword.clone()]);
     let (flags, args) = if keyword_end < trimmed.end {
         let mut rest = keyword_end;
         while rest < trimmed.end && is_token_space(line[rest]) {

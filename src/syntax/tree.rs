@@ -150,14 +150,15 @@ pub struct Command {
 pub struct Keyword(Cow<'static, str>);
 
 impl Keyword {
-    /// The keyword `written` names, lower-cased as Go's `strings.ToLower`.
-    pub fn new(written: &str) -> Keyword {
+    /// The keyword `written` names, lower-cased as Go's `strings.ToLower`
+    /// (bytes that are not UTF-8 read as U+FFFD).
+    pub fn new(written: &[u8]) -> Keyword {
         match INSTRUCTIONS
             .iter()
-            .find(|k| k.eq_ignore_ascii_case(written))
+            .find(|k| k.as_bytes().eq_ignore_ascii_case(written))
         {
             Some(known) => Keyword(Cow::Borrowed(known)),
-            None => Keyword(Cow::Owned(written.to_lowercase())),
+            None => Keyword(Cow::Owned(String::from_utf8_lossy(written).to_lowercase())),
         }
     }
 
@@ -442,10 +443,12 @@ mod tests {
             ("Frobnicate", "frobnicate"),
             ("ÉTAPE", "étape"),
         ] {
-            let keyword = Keyword::new(written);
+            let keyword = Keyword::new(written.as_bytes());
             assert_eq!(keyword, name, "{written}");
             assert_eq!(keyword.as_str(), name, "{written}");
         }
+        // Bytes that are not UTF-8 read as U+FFFD, as BuildKit's errors show.
+        assert_eq!(Keyword::new(b"R\xffN"), "r\u{fffd}n");
     }
 
     #[test]
