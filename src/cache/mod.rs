@@ -8,6 +8,12 @@
 //! stage. So a step reruns when the step before it reran, or when the
 //! content it reads changed; everything after it in its stage then reruns
 //! too. Only the stages the last stage needs are built.
+//!
+//! A step that takes files from a stage that reran reruns only if those
+//! files came out different, which depends on what the rerun commands
+//! wrote: a rebuilt binary differs, a CA bundle or a pruned `node_modules`
+//! may not. The model cannot run the commands, so it says such a step
+//! (and what follows from it) *may* rerun rather than guess.
 
 mod sources;
 
@@ -109,8 +115,21 @@ impl Cost {
 pub struct SourceEdit {
     pub steps: usize,
     pub rerun: usize,
-    /// The expensive steps among those rerun: the instruction, and why.
+    /// Steps that rerun only if the files they take from a rerun stage
+    /// came out different.
+    pub may_rerun: usize,
+    /// The expensive steps among those surely rerun: the instruction, and
+    /// why.
     pub expensive: Vec<(String, Cost)>,
+}
+
+/// A step a change reruns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rerun {
+    pub why: Why,
+    /// False when it reruns only if files taken from a stage that reran
+    /// came out different (see the module's comment).
+    pub certain: bool,
 }
 
 /// Why a step reruns.
@@ -237,47 +256,82 @@ impl<'f> Model<'f> {
     /// Why each step reruns when the context files `changed` (relative to
     /// the context root) change; `None` for a step served from the cache.
     /// Files `.dockerignore` leaves out change nothing.
-    pub fn reruns(&self, changed: &[String], ignore: &DockerIgnore) -> Vec<Option<Why>> {
+    pub fn reruns(&self, changed: &[String], ignore: &DockerIgnore) -> Vec<Option<Rerun>> {
         let seen: Vec<String> = changed
             .iter()
             .map(|c| clean(c))
             .filter(|c| !ignore.excludes(c))
             .collect();
-        let mut why: Vec<Option<Why>> = vec![None; self.steps.len()];
-        let mut stage_changed = vec![false; self.stages.len()];
+        let mut reruns: Vec<Option<Rerun>> = vec![None; self.steps.len()];
+        // Whether a step of each stage reruns: `Some(true)` if one surely does.
+        let mut stage_changed: Vec<Option<bool>> = vec![None; self.stages.len()];
         for (at, step) in self.steps.iter().enumerate() {
             let previous = at
                 .checked_sub(1)
                 .filter(|&p| self.steps[p].stage == step.stage);
             let inherited = match previous {
-                Some(p) => why[p].as_ref().map(|_| Why::After(p)),
-                None => self.stages[step.stage]
-                    .builds_on
-                    .filter(|&parent| stage_changed[parent])
-                    .map(Why::BuildsOn),
+                Some(p) => reruns[p].as_ref().map(|r| Rerun {
+                    why: Why::After(p),
+                    certain: r.certain,
+                }),
+                None => self.stages[step.stage].builds_on.and_then(|parent| {
+                    stage_changed[parent].map(|certain| Rerun {
+                        why: Why::BuildsOn(parent),
+                        certain,
+                    })
+                }),
             };
-            why[at] = inherited.or_else(|| self.reads_change(step, &seen, &stage_changed));
-            stage_changed[step.stage] |= why[at].is_some();
+            reruns[at] = match inherited {
+                Some(rerun) if rerun.certain => Some(rerun),
+                inherited => match self.reads_change(step, &seen, &stage_changed) {
+                    Some(own) if own.certain => Some(own),
+                    own => inherited.or(own),
+                },
+            };
+            if let Some(rerun) = &reruns[at] {
+                let changed = &mut stage_changed[step.stage];
+                *changed = Some(changed.unwrap_or(false) || rerun.certain);
+            }
         }
-        why
+        reruns
     }
 
-    fn reads_change(&self, step: &Step, seen: &[String], stage_changed: &[bool]) -> Option<Why> {
-        step.inputs.iter().find_map(|input| match input {
+    /// Why `step` reruns because of what it reads, a certain reason before
+    /// one that depends on what a rerun stage wrote.
+    fn reads_change(
+        &self,
+        step: &Step,
+        seen: &[String],
+        stage_changed: &[Option<bool>],
+    ) -> Option<Rerun> {
+        let mut found = step.inputs.iter().filter_map(|input| match input {
             Input::Context { sources, excludes } => {
                 let excludes = DockerIgnore::parse(&excludes.join("\n"));
                 seen.iter()
                     .find(|path| {
                         !excludes.excludes(path) && sources.iter().any(|s| selects(s, path))
                     })
-                    .map(|path| Why::Reads(path.clone()))
+                    .map(|path| Rerun {
+                        why: Why::Reads(path.clone()),
+                        certain: true,
+                    })
             }
-            Input::StageFiles { stage, .. } => {
-                stage_changed[*stage].then_some(Why::TakesFrom(*stage))
-            }
-            Input::Unknown(_) => (!seen.is_empty()).then_some(Why::Unknown),
+            // BuildKit keys these on the content of the files taken.
+            Input::StageFiles { stage, .. } => stage_changed[*stage].map(|_| Rerun {
+                why: Why::TakesFrom(*stage),
+                certain: false,
+            }),
+            Input::Unknown(_) => (!seen.is_empty()).then_some(Rerun {
+                why: Why::Unknown,
+                certain: true,
+            }),
             _ => None,
-        })
+        });
+        let first = found.next()?;
+        if first.certain {
+            return Some(first);
+        }
+        Some(found.find(|r| r.certain).unwrap_or(first))
     }
 
     /// The first step an edit of any file the context sends reruns: a
@@ -290,24 +344,25 @@ impl<'f> Model<'f> {
 
     /// What an edit of a source file reruns: a file no specific source
     /// names, which only a copy of the whole context (`.`, `*`) takes.
-    fn source_edit_reruns(&self, ignore: &DockerIgnore) -> Vec<Option<Why>> {
+    fn source_edit_reruns(&self, ignore: &DockerIgnore) -> Vec<Option<Rerun>> {
         self.reruns(&["\u{1}".to_string()], ignore)
     }
 
     /// How many steps a source edit reruns, of how many, and the
     /// expensive ones among them.
     pub fn source_edit(&self, ignore: &DockerIgnore) -> SourceEdit {
-        let why = self.source_edit_reruns(ignore);
-        let rerun: Vec<&Step> = self
+        let reruns = self.source_edit_reruns(ignore);
+        let surely: Vec<&Step> = self
             .steps
             .iter()
-            .zip(&why)
-            .filter_map(|(step, why)| why.as_ref().map(|_| step))
+            .zip(&reruns)
+            .filter_map(|(step, r)| r.as_ref().filter(|r| r.certain).map(|_| step))
             .collect();
         SourceEdit {
             steps: self.steps.len(),
-            rerun: rerun.len(),
-            expensive: rerun
+            rerun: surely.len(),
+            may_rerun: reruns.iter().flatten().filter(|r| !r.certain).count(),
+            expensive: surely
                 .iter()
                 .filter_map(|step| step.cost.map(|cost| (step.text(), cost)))
                 .collect(),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::report;
 use super::subcommands::read_input;
-use crate::cache::{files, ContextFile, Input, Model, Why};
+use crate::cache::{files, ContextFile, Input, Model, Rerun, Why};
 use crate::dockerignore::DockerIgnore;
 use crate::syntax::{self, Dockerfile};
 
@@ -46,7 +46,7 @@ struct Run<'f> {
     /// The context's files each step reads, when the context is on disk.
     files: Vec<Option<Vec<ContextFile>>>,
     changed: Option<Vec<String>>,
-    reruns: Vec<Option<Why>>,
+    reruns: Vec<Option<Rerun>>,
     any_edit_from: Option<usize>,
 }
 
@@ -301,8 +301,17 @@ fn text(run: &Run) -> String {
         for input in &step.inputs {
             out += &format!("    {}\n", describe(run, input, run.files[at].as_deref()));
         }
-        if let Some(why) = &run.reruns[at] {
-            out += &format!("    RERUNS: {}\n", reason(run, why));
+        match &run.reruns[at] {
+            Some(rerun) if rerun.certain => {
+                out += &format!("    RERUNS: {}\n", reason(run, &rerun.why));
+            }
+            Some(rerun) => {
+                out += &format!(
+                    "    MAY RERUN: {} (if the files taken came out different)\n",
+                    reason(run, &rerun.why)
+                );
+            }
+            None => {}
         }
     }
     if let Some(at) = run.any_edit_from {
@@ -314,25 +323,34 @@ fn text(run: &Run) -> String {
         );
     }
     if let Some(changed) = &run.changed {
-        let rerun: Vec<&crate::cache::Step> = model
-            .steps
-            .iter()
-            .zip(&run.reruns)
-            .filter_map(|(s, w)| w.as_ref().map(|_| s))
-            .collect();
-        let costly: Vec<String> = rerun
+        let rerun = |certain: bool| -> Vec<&crate::cache::Step> {
+            model
+                .steps
+                .iter()
+                .zip(&run.reruns)
+                .filter_map(|(s, r)| r.as_ref().filter(|r| r.certain == certain).map(|_| s))
+                .collect()
+        };
+        let (surely, maybe) = (rerun(true), rerun(false));
+        let costly: Vec<String> = surely
             .iter()
             .filter_map(|s| s.cost.map(|c| format!("{} ({})", model.label(s), c.name())))
             .collect();
         out += &format!(
-            "Changing {} reruns {} of {} steps{}.\n",
+            "Changing {} reruns {} of {} steps{}{}.\n",
             changed.join(", "),
-            rerun.len(),
+            surely.len(),
             model.steps.len(),
             if costly.is_empty() {
                 String::new()
             } else {
                 format!(", among them {}", costly.join(", "))
+            },
+            match maybe.len() {
+                0 => String::new(),
+                n => format!(
+                    "; {n} more rerun only if the files they take from a stage that reran came out different"
+                ),
             }
         );
     }
@@ -365,9 +383,14 @@ fn markdown(run: &Run) -> String {
             inputs.join("<br>")
         );
         if changed {
-            let rerun = run.reruns[at].as_ref().map_or("cached".to_string(), |w| {
-                format!("**yes**: {}", cell(&reason(run, w)))
-            });
+            let rerun = match &run.reruns[at] {
+                None => "cached".to_string(),
+                Some(r) if r.certain => format!("**yes**: {}", cell(&reason(run, &r.why))),
+                Some(r) => format!(
+                    "**maybe**: {}, if the files taken came out different",
+                    cell(&reason(run, &r.why))
+                ),
+            };
             out += &format!(" {rerun} |");
         }
         out += "\n";
@@ -412,7 +435,11 @@ fn json(run: &Run, context: Option<&Path>) -> Value {
                 "cost": step.cost.map(|c| c.name().replace(' ', "-")),
             });
             if run.changed.is_some() {
-                value["rerun"] = json!(run.reruns[at].as_ref().map(|w| why_json(run, w)));
+                value["rerun"] = json!(run.reruns[at].as_ref().map(|r| {
+                    let mut why = why_json(run, &r.why);
+                    why["certain"] = json!(r.certain);
+                    why
+                }));
             }
             value
         })
@@ -427,13 +454,17 @@ fn json(run: &Run, context: Option<&Path>) -> Value {
     });
     if let Some(changed) = &run.changed {
         document["changed"] = json!(changed);
-        document["reruns"] = json!(model
-            .steps
-            .iter()
-            .zip(&run.reruns)
-            .filter(|(_, w)| w.is_some())
-            .map(|(s, _)| model.label(s))
-            .collect::<Vec<_>>());
+        let labels = |keep: fn(&Rerun) -> bool| {
+            model
+                .steps
+                .iter()
+                .zip(&run.reruns)
+                .filter(|(_, r)| r.as_ref().is_some_and(keep))
+                .map(|(s, _)| model.label(s))
+                .collect::<Vec<_>>()
+        };
+        document["reruns"] = json!(labels(|_| true));
+        document["may_rerun"] = json!(labels(|r| !r.certain));
     }
     document
 }

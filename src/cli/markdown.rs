@@ -102,7 +102,8 @@ fn per_file(file: &FileReport, done: bool) -> String {
     text
 }
 
-/// `2 of 4 steps, among them `RUN npm ci` (dependency install)`.
+/// `2 of 4 steps, among them `RUN npm ci` (dependency install)`, and how
+/// many more only may rerun.
 fn reruns(edit: &crate::cache::SourceEdit) -> String {
     let mut text = format!("{} of {} steps", edit.rerun, edit.steps);
     if !edit.expensive.is_empty() {
@@ -112,6 +113,12 @@ fn reruns(edit: &crate::cache::SourceEdit) -> String {
             .map(|(instruction, cost)| format!("{} ({})", code(instruction), cost.name()))
             .collect();
         text += &format!(", among them {}", named.join(", "));
+    }
+    if edit.may_rerun > 0 {
+        text += &format!(
+            ", and up to {} more if the files they take from a rebuilt stage change",
+            edit.may_rerun
+        );
     }
     text
 }

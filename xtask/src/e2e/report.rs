@@ -71,11 +71,17 @@ pub struct Row {
     /// With the full tier's rebuilds: whether `dockfix cache` predicted,
     /// on both sides and for every rebuild (a source edit, the dependency
     /// edit unless it edits the Dockerfile, an edit of a file
-    /// `.dockerignore` leaves out), exactly the steps BuildKit ran rather
-    /// than took from its cache. `None` without rebuilds.
+    /// `.dockerignore` leaves out), the steps BuildKit ran rather than took
+    /// from its cache: it ran every step predicted to rerun and none
+    /// predicted cached. `None` without rebuilds.
     pub cache_prediction_agrees: Option<bool>,
     /// How many rebuilds were predicted.
     pub cache_predictions: usize,
+    /// Steps predicted to rerun only if the files they take from a stage
+    /// that reran came out different, over all rebuilds, and how many of
+    /// them BuildKit ran.
+    pub cache_may_rerun: usize,
+    pub cache_may_rerun_ran: usize,
     /// Each rebuild where the prediction and BuildKit differ.
     pub cache_prediction_differences: Vec<String>,
 }
@@ -278,9 +284,12 @@ pub fn cache_predictions(rows: &[Row]) -> String {
         .filter(|r| r.cache_prediction_agrees == Some(true))
         .count();
     let predictions: usize = checked.iter().map(|r| r.cache_predictions).sum();
+    let may: usize = checked.iter().map(|r| r.cache_may_rerun).sum();
+    let may_ran: usize = checked.iter().map(|r| r.cache_may_rerun_ran).sum();
     let mut out = format!(
         "Cache predictions (`dockfix cache --changed` against the steps BuildKit ran): \
-         {agreed} of {} rows agree, over {predictions} predicted rebuilds\n",
+         {agreed} of {} rows agree, over {predictions} predicted rebuilds; \
+         {may_ran} of {may} steps that may rerun did\n",
         checked.len()
     );
     for r in checked {
@@ -329,6 +338,8 @@ mod tests {
             pin_problems: vec![],
             cache_prediction_agrees: Some(true),
             cache_predictions: 6,
+            cache_may_rerun: 3,
+            cache_may_rerun_ran: 1,
             cache_prediction_differences: vec![],
         }
     }
@@ -423,7 +434,7 @@ mod tests {
         unchecked.cache_prediction_agrees = None;
         assert!(unchecked.passed());
         let text = cache_predictions(&[row(), wrong]);
-        assert!(text.starts_with("Cache predictions (`dockfix cache --changed` against the steps BuildKit ran): 1 of 2 rows agree, over 12 predicted rebuilds\n"), "{text}");
+        assert!(text.starts_with("Cache predictions (`dockfix cache --changed` against the steps BuildKit ran): 1 of 2 rows agree, over 12 predicted rebuilds; 2 of 6 steps that may rerun did\n"), "{text}");
         assert!(
             text.contains("  python-pip safe: original, app.py edited"),
             "{text}"
@@ -463,6 +474,8 @@ mod tests {
             "pin_problems",
             "cache_prediction_agrees",
             "cache_predictions",
+            "cache_may_rerun",
+            "cache_may_rerun_ran",
             "cache_prediction_differences",
         ] {
             assert!(value.get(field).is_some(), "{field}");
