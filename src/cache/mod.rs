@@ -55,9 +55,14 @@ pub struct Step<'f> {
 impl Step<'_> {
     /// The instruction as one line.
     pub fn text(&self) -> String {
-        let text = String::from_utf8_lossy(&self.instruction.logical.text);
-        text.split_whitespace().collect::<Vec<_>>().join(" ")
+        one_line(self.instruction)
     }
+}
+
+/// An instruction as one line, its runs of blanks made one space.
+pub fn one_line(instruction: &Instruction) -> String {
+    let text = String::from_utf8_lossy(&instruction.logical.text);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Something a step's cache key depends on.
@@ -156,9 +161,16 @@ pub struct Model<'f> {
 impl<'f> Model<'f> {
     /// The model of a file BuildKit accepts.
     pub fn of(file: &'f Dockerfile) -> Model<'f> {
+        Self::building(file, None)
+    }
+
+    /// The model of the build of stage `target` (`docker build --target`),
+    /// or of the last stage.
+    pub fn building(file: &'f Dockerfile, target: Option<usize>) -> Model<'f> {
         let stages = model::stages(file);
         let deps: Vec<Vec<usize>> = (0..stages.len()).map(|i| takes_from(&stages, i)).collect();
-        let built = reachable(&stages, &deps);
+        let target = target.or(stages.len().checked_sub(1));
+        let built = reachable(&stages, &deps, target);
         // BuildKit counts an image taken by `COPY --from` or a mount (any
         // mount: one without `from=` takes scratch) as a stage of its own
         // when it decides whether to name stages.
@@ -344,7 +356,7 @@ impl<'f> Model<'f> {
 
     /// What an edit of a source file reruns: a file no specific source
     /// names, which only a copy of the whole context (`.`, `*`) takes.
-    fn source_edit_reruns(&self, ignore: &DockerIgnore) -> Vec<Option<Rerun>> {
+    pub fn source_edit_reruns(&self, ignore: &DockerIgnore) -> Vec<Option<Rerun>> {
         self.reruns(&["\u{1}".to_string()], ignore)
     }
 
@@ -405,10 +417,10 @@ fn takes_from(stages: &[Stage], index: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Which stages building the last one needs.
-fn reachable(stages: &[Stage], deps: &[Vec<usize>]) -> Vec<bool> {
+/// Which stages building `target` needs.
+fn reachable(stages: &[Stage], deps: &[Vec<usize>], target: Option<usize>) -> Vec<bool> {
     let mut built = vec![false; stages.len()];
-    let mut pending: Vec<usize> = stages.len().checked_sub(1).into_iter().collect();
+    let mut pending: Vec<usize> = target.into_iter().collect();
     while let Some(i) = pending.pop() {
         if std::mem::replace(&mut built[i], true) {
             continue;
@@ -558,7 +570,8 @@ fn cost(file: &Dockerfile, instruction: &Instruction, stage: usize) -> Option<Co
     }
     let ecosystems = crate::deps::Ecosystems::builtin();
     let ecosystem_cost = |words: &[String]| {
-        ecosystems.recognise(words).map(|d| match d.role {
+        let dep = ecosystems.recognise(words).filter(|d| !d.runs_script());
+        dep.map(|d| match d.role {
             crate::deps::Role::Install => Cost::DependencyInstall,
             crate::deps::Role::Build => Cost::Compile,
         })

@@ -25,9 +25,17 @@ pub struct DepCommand<'e> {
     pub role: Role,
     /// The words after the command itself (`ci --omit=dev` for `npm ci ...`).
     pub args: Vec<String>,
+    /// The command matched is the program alone (`yarn`).
+    bare: bool,
 }
 
 impl DepCommand<'_> {
+    /// `yarn build`: the program alone installs, but followed by a word
+    /// it runs the package.json script of that name.
+    pub fn runs_script(&self) -> bool {
+        self.role == Role::Install && self.bare && !self.positional().is_empty()
+    }
+
     /// Positional arguments: words that are neither flags nor flag values.
     pub fn positional(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -176,7 +184,7 @@ impl Ecosystems {
         *first = shell::program(first).to_string();
         let words = &words;
         let first = &words[0];
-        let (_, ecosystem, role, matched) = self
+        let (prefix, ecosystem, role, matched) = self
             .commands
             .iter()
             .filter(|(prefix, _, _)| prefix.first() == Some(first))
@@ -196,6 +204,7 @@ impl Ecosystems {
             ecosystem,
             role: *role,
             args,
+            bare: prefix.len() == 1,
         })
     }
 
@@ -312,13 +321,16 @@ mod tests {
             .recognise(&words("yarn install --frozen-lockfile"))
             .unwrap();
         assert_eq!(yarn.ecosystem.name, "yarn");
-        assert_eq!(
-            Ecosystems::builtin()
-                .recognise(&words("yarn build"))
-                .unwrap()
-                .positional(),
-            ["build"]
-        );
+        let script = Ecosystems::builtin()
+            .recognise(&words("yarn build"))
+            .unwrap();
+        assert_eq!(script.positional(), ["build"]);
+        assert!(script.runs_script());
+        assert!(!yarn.runs_script());
+        for install in ["yarn", "yarn --frozen-lockfile", "npm install express"] {
+            let dep = Ecosystems::builtin().recognise(&words(install)).unwrap();
+            assert!(!dep.runs_script(), "{install}");
+        }
         let go = Ecosystems::builtin()
             .recognise(&words("go build -o /out/app ."))
             .unwrap();
