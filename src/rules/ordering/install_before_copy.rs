@@ -6,6 +6,8 @@ use std::ops::Range;
 use super::copy_passes::{
     apart, command_passes, copy_passes, names_archive, settings_naming_files, touched_inside, under,
 };
+use super::promise;
+use crate::cache::Cost;
 use crate::deps::{cargo, readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
@@ -87,7 +89,10 @@ that the full copy would put over the installed one (add it to
 dockfix cannot show to be independent of the copy; an install that runs
 in another directory than the copy's destination (but for pip given
 only absolute requirement paths, `pip install -r /src/requirements.txt`),
-or after other commands in its RUN.
+or after other commands in its RUN. Last, the rewrite is checked with the
+build cache model `dockfix cache` prints: a source edit must leave more
+of the stage's dependency installs cached, and rerun no more of them,
+or the finding says the model cannot confirm the fix.
 
 Gradle and cargo get an unsafe fix. Gradle's build scripts are code that
 may read any file while Gradle configures the build: the download step
@@ -402,7 +407,10 @@ fn examine(
         _ => None,
     };
     let moving = copy_moves.then_some(moved_dest.as_deref());
-    match edits(cx.file, copy, target, &to_copy, &plan, eco, moving) {
+    let checked = edits(cx.file, copy, target, &to_copy, &plan, eco, moving).and_then(|edits| {
+        promise::more_cached(cx, index, &edits, Cost::DependencyInstall).map(|()| edits)
+    });
+    match checked {
         Ok(edits) => {
             let applicability = match eco.unsafe_fix {
                 Some(_) => Applicability::Unsafe,

@@ -2,6 +2,7 @@
 //! whole build context.
 
 use super::copy_passes::{changes_only_inside, copy_passes, under};
+use super::promise;
 use crate::edit::Edit;
 use crate::facts::copies::{self, full_copy, FullCopy, INERT};
 use crate::fix::moves;
@@ -61,7 +62,8 @@ COPY into the copy's destination, and a RUN that only changes files there
 (`echo x86_64 > .toolchain`, `mkdir -p data`). Past anything else (ENV, a RUN), the
 copy moves down instead, when nothing in between reads or writes what it
 copies or changes what it does. Otherwise the finding says why and
-nothing changes.
+nothing changes. Last, the build cache model `dockfix cache` prints must
+see the moved RUNs out of what a source edit reruns.
 ";
 
 const MANAGERS: &[&str] = &[
@@ -239,7 +241,7 @@ fn group_fix(
     } else {
         destination_problem(&scope, copy)
     };
-    let fix = blocker.is_none().then(|| {
+    let fix = || {
         let eol = moves::line_ending(file, copy.instruction);
         if copy_moves {
             let taken = moves::take(file, copy.instruction, copy.instruction, &eol);
@@ -251,12 +253,22 @@ fn group_fix(
         let text = taken.comments + &taken.text;
         let insert = moves::insert(file, moves::before(file, copy.instruction), text, &eol);
         Fix::new(Applicability::Safe, vec![taken.delete, insert])
-    });
-    let message = match blocker {
-        Some(why) => format!("{message}; not fixed: {why}"),
-        None => format!("{message}; install them before the copy"),
     };
-    (message, fix)
+    let checked = match blocker {
+        Some(why) => Err(why),
+        None => {
+            let fix = fix();
+            let moved = &site.passed[between.len()..];
+            promise::moved_out_of_reruns(site.cx, site.index, &fix.edits, moved).map(|()| fix)
+        }
+    };
+    match checked {
+        Ok(fix) => (
+            format!("{message}; install them before the copy"),
+            Some(fix),
+        ),
+        Err(why) => (format!("{message}; not fixed: {why}"), None),
+    }
 }
 
 /// Whether `instruction` is a COPY or ADD whose destination lies inside

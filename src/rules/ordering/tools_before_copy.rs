@@ -64,7 +64,8 @@ anything else (a WORKDIR, an ENV, a RUN that installs the tool), the copy
 moves down instead, when nothing in between reads or writes what it
 copies. Installs from manifests are DF101's, system packages DF102's;
 where an install from manifests follows, DF101's fix moves the copy down
-past the RUN, and DF103 leaves it to that.
+past the RUN, and DF103 leaves it to that. As for DF102, the build cache
+model must see the moved RUNs out of what a source edit reruns.
 ";
 
 fn check(cx: &Context) -> Vec<Finding> {

@@ -1,0 +1,205 @@
+//! What an ordering fix promises, checked with the cache model that
+//! `dockfix cache` and the pull-request body use, so a fix and the
+//! explanation of what it saves cannot disagree: after the fix, an edit of
+//! a source file reruns fewer steps of the kind the fix moves.
+
+use crate::cache::{one_line, Cost, Model};
+use crate::dockerignore::DockerIgnore;
+use crate::edit::{self, Edit};
+use crate::rules::Context;
+use crate::syntax::{Dockerfile, Instruction};
+
+/// The steps of stage `stage` when that stage is built: each one's text,
+/// cost, and whether an edit of a source file surely reruns it.
+fn steps(
+    file: &Dockerfile,
+    stage: usize,
+    ignore: &DockerIgnore,
+) -> Vec<(String, Option<Cost>, bool)> {
+    let model = Model::building(file, Some(stage));
+    model
+        .steps
+        .iter()
+        .zip(model.source_edit_reruns(ignore))
+        .filter(|(step, _)| step.stage == stage)
+        .map(|(step, rerun)| (step.text(), step.cost, rerun.is_some_and(|r| r.certain)))
+        .collect()
+}
+
+type Steps = Vec<(String, Option<Cost>, bool)>;
+
+/// Stage `stage`'s steps before and after `edits` (which add or remove no
+/// stage).
+fn before_and_after(cx: &Context, stage: usize, edits: &[Edit]) -> Result<(Steps, Steps), String> {
+    let ignore = cx.build_context.map(DockerIgnore::load).unwrap_or_default();
+    let source = edit::apply(&cx.file.source, edits).map_err(|_| unproven("its edits overlap"))?;
+    let fixed = crate::syntax::parse(&source)
+        .map_err(|e| unproven(&format!("the fixed file does not parse ({})", e.message)))?;
+    Ok((
+        steps(cx.file, stage, &ignore),
+        steps(&fixed, stage, &ignore),
+    ))
+}
+
+fn unproven(why: &str) -> String {
+    format!("the build cache model cannot confirm it: {why}")
+}
+
+/// `Err(why)` when, in stage `stage`, a source edit reruns steps of `cost`
+/// before `edits`, and after them no more such steps are served from the
+/// cache, or more rerun (DF101: the install may be split from the commands
+/// after it, or into a download before the copy and an install of the
+/// project after it, so steps are counted, not named). A stage where
+/// none reruns before (its `.dockerignore` sends no file only the full
+/// copy takes) has nothing to compare and passes.
+pub(super) fn more_cached(
+    cx: &Context,
+    stage: usize,
+    edits: &[Edit],
+    cost: Cost,
+) -> Result<(), String> {
+    let (before, after) = before_and_after(cx, stage, edits)?;
+    let count = |steps: &Steps, rerun: bool| {
+        steps
+            .iter()
+            .filter(|(_, c, r)| *c == Some(cost) && *r == rerun)
+            .count()
+    };
+    if count(&before, true) == 0
+        || (count(&after, false) > count(&before, false)
+            && count(&after, true) <= count(&before, true))
+    {
+        return Ok(());
+    }
+    let rerun = count(&after, true);
+    Err(unproven(&format!(
+        "a source edit would still rerun {rerun} {} step{} and leave no more cached",
+        cost.name(),
+        if rerun == 1 { "" } else { "s" }
+    )))
+}
+
+/// `Err(why)` when a RUN of `moved`, in stage `stage`, that a source edit
+/// reruns before `edits` still reruns after them (DF102, DF103: the RUNs
+/// move whole).
+pub(super) fn moved_out_of_reruns(
+    cx: &Context,
+    stage: usize,
+    edits: &[Edit],
+    moved: &[&Instruction],
+) -> Result<(), String> {
+    let (before, after) = before_and_after(cx, stage, edits)?;
+    let reruns = |steps: &Steps, text: &str| steps.iter().any(|(t, _, r)| *r && t == text);
+    let still: Vec<String> = moved
+        .iter()
+        .map(|run| one_line(run))
+        .filter(|t| reruns(&before, t) && reruns(&after, t))
+        .collect();
+    match still.first() {
+        None => Ok(()),
+        Some(run) => Err(unproven(&format!(
+            "a source edit would still rerun `{run}`"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(source: &str, edits: &[Edit], cost: Cost) -> Result<(), String> {
+        let file = crate::syntax::parse(source.as_bytes()).unwrap();
+        let cx = Context::new(&file, None, false);
+        more_cached(&cx, 0, edits, cost)
+    }
+
+    const NPM: &str = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+
+    #[test]
+    fn a_move_that_takes_the_install_out_of_a_source_edit_passes() {
+        let copy = NPM.find("COPY . .").unwrap();
+        let install = NPM.find("RUN npm ci").unwrap();
+        let moved = [
+            Edit::insert(copy, "COPY package.json ./\nRUN npm ci\n"),
+            Edit::replace(install..NPM.len(), ""),
+        ];
+        assert_eq!(checked(NPM, &moved, Cost::DependencyInstall), Ok(()));
+    }
+
+    #[test]
+    fn the_stage_of_the_fix_is_built_and_counted_alone() {
+        // The first stage is not one the last needs, and the last keeps an
+        // install after its copy: the fix of the first still counts.
+        let source = format!("{NPM}FROM node:20\nCOPY . .\nRUN npm ci\n");
+        let file = crate::syntax::parse(source.as_bytes()).unwrap();
+        let cx = Context::new(&file, None, false);
+        let copy = source.find("COPY . .").unwrap();
+        let install = source.find("RUN npm ci").unwrap();
+        let moved = [
+            Edit::insert(copy, "COPY package.json ./\nRUN npm ci\n"),
+            Edit::replace(install..NPM.len(), ""),
+        ];
+        assert_eq!(more_cached(&cx, 0, &moved, Cost::DependencyInstall), Ok(()));
+        // Edits of another stage spare the last one nothing.
+        assert!(more_cached(&cx, 1, &moved, Cost::DependencyInstall).is_err());
+    }
+
+    #[test]
+    fn a_move_that_leaves_the_install_after_the_full_copy_is_refused() {
+        // Moved to the end, after the copy still.
+        let copy = NPM.find("COPY . .").unwrap();
+        let install = NPM.find("RUN npm ci").unwrap();
+        let last = [
+            Edit::replace(install..NPM.len(), ""),
+            Edit::insert(copy, "RUN true\n"),
+            Edit::insert(NPM.len(), "RUN npm ci\n"),
+        ];
+        assert!(checked(NPM, &last, Cost::DependencyInstall).is_err());
+        // The manifest copy is the whole context: the install still reruns.
+        let install = NPM.find("RUN npm ci").unwrap();
+        let edits = [
+            Edit::insert(copy, "COPY . ./\nRUN npm ci\n"),
+            Edit::replace(install..NPM.len(), ""),
+        ];
+        assert_eq!(
+            checked(NPM, &edits, Cost::DependencyInstall),
+            Err("the build cache model cannot confirm it: a source edit would still rerun 1 dependency install step and leave no more cached".into())
+        );
+        assert!(checked(
+            NPM,
+            &[Edit::insert(0, "RUN <<EOF\n")],
+            Cost::DependencyInstall
+        )
+        .unwrap_err()
+        .contains("does not parse"));
+        // Nothing reruns before, so nothing is compared.
+        assert_eq!(checked(NPM, &edits, Cost::PackageInstall), Ok(()));
+    }
+
+    #[test]
+    fn a_moved_run_must_leave_what_a_source_edit_reruns() {
+        let source = "FROM debian\nCOPY . /app\nRUN apt-get install -y curl\nRUN make\n";
+        let file = crate::syntax::parse(source.as_bytes()).unwrap();
+        let cx = Context::new(&file, None, false);
+        let run = file.instructions().nth(2).unwrap();
+        let (copy, install) = (
+            source.find("COPY").unwrap(),
+            source.find("RUN apt").unwrap(),
+        );
+        let make = source.find("RUN make").unwrap();
+        let up = [
+            Edit::replace(install..make, ""),
+            Edit::insert(copy, "RUN apt-get install -y curl\n"),
+        ];
+        assert_eq!(moved_out_of_reruns(&cx, 0, &up, &[run]), Ok(()));
+        // Moved, but still after the copy.
+        let down = [
+            Edit::replace(install..make, ""),
+            Edit::insert(source.len(), "RUN apt-get install -y curl\n"),
+        ];
+        assert_eq!(
+            moved_out_of_reruns(&cx, 0, &down, &[run]),
+            Err("the build cache model cannot confirm it: a source edit would still rerun `RUN apt-get install -y curl`".into())
+        );
+    }
+}
