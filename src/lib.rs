@@ -12,6 +12,7 @@ pub mod engine;
 pub mod facts;
 pub mod fix;
 pub mod http;
+pub mod measure;
 pub mod model;
 pub mod pin;
 pub mod pr;

@@ -82,10 +82,20 @@ fn checkout(dockerfile: &str) -> Checkout {
 }
 
 fn dockfix_pr(checkout: &Checkout, github: &FakeGitHub, args: &[&str]) -> Run {
+    dockfix_pr_with(checkout, github, args, &[])
+}
+
+fn dockfix_pr_with(
+    checkout: &Checkout,
+    github: &FakeGitHub,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_dockfix"))
         .current_dir(&checkout.work)
         .arg("pr")
         .args(args)
+        .envs(env.iter().copied())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", &checkout.work)
         .env("GITHUB_TOKEN", TOKEN)
@@ -1139,4 +1149,141 @@ fn pr_never_prints_the_token_an_error_body_echoes() {
         }
         assert!(remote_branches(&checkout).is_empty());
     }
+}
+
+/// A stand-in for the docker CLI, as `dockfix pr --measure` uses it. A
+/// build prints BuildKit's plain progress: a header per instruction, and
+/// after the source edit `CACHED` for each instruction before the first
+/// copy of the whole context, as BuildKit serves them. An image's size is
+/// its Dockerfile's length in kilobytes. Every call is logged.
+const FAKE_DOCKER: &str = r##"#!/bin/sh
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+version) echo 27.1.0 ;;
+build)
+    shift
+    while [ $# -gt 1 ]; do
+        case "$1" in -f) file=$2; shift ;; -t) tag=$2; shift ;; esac
+        shift
+    done
+    context=$1
+    ls -A "$context" >> "$FAKE_DOCKER_LOG"
+    echo $(( $(wc -c < "$file") * 1000 )) > "$FAKE_DOCKER_LOG.$tag"
+    edited=no
+    [ -f "$context/dockfix-measure-edit.txt" ] && edited=yes
+    n=$(grep -cE '^(FROM|RUN|COPY|WORKDIR)' "$file")
+    k=0
+    grep -E '^(FROM|RUN|COPY|WORKDIR)' "$file" | while read -r line; do
+        k=$((k + 1))
+        echo "#$((k + 3)) [$k/$n] $line" >&2
+        case "$line" in "COPY . "*) edited=no ;; esac
+        if [ "$edited" = yes ] && [ "$k" -gt 1 ]; then echo "#$((k + 3)) CACHED" >&2; else echo "#$((k + 3)) DONE 0.1s" >&2; fi
+    done ;;
+image)
+    case "$2" in
+    inspect) cat "$FAKE_DOCKER_LOG.$5" ;;
+    rm) ;;
+    esac ;;
+*) exit 1 ;;
+esac
+"##;
+
+fn fake_docker(dir: &Path, script: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let docker = bin.join("docker");
+    std::fs::write(&docker, script).unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[test]
+fn pr_measure_builds_both_sides_and_puts_the_figures_in_the_body() {
+    let checkout = checkout(DOCKERFILE);
+    std::fs::write(checkout.work.join(".dockerignore"), "notes\n").unwrap();
+    std::fs::create_dir_all(checkout.work.join("notes")).unwrap();
+    std::fs::write(checkout.work.join("notes/todo.md"), "x\n").unwrap();
+    commit_all(&checkout, "ignore notes");
+    let tools = tempfile::tempdir().unwrap();
+    let path = fake_docker(tools.path(), FAKE_DOCKER);
+    let log = tools.path().join("docker.log");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr_with(
+        &checkout,
+        &github,
+        &["--dry-run", "--measure"],
+        &[("PATH", &path), ("FAKE_DOCKER_LOG", log.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sentence = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Measured on Docker 27.1.0 (`--measure`): "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    // The original: FROM, WORKDIR, COPY . ., RUN; the WORKDIR stays cached
+    // (the stand-in never caches FROM).
+    // The rewrite copies requirements.txt and installs before the copy.
+    let before_size = DOCKERFILE.len() as f64 / 1000.0;
+    assert!(
+        sentence.contains(&format!(
+            "the image is {before_size:.1} MB before the rewrite"
+        )),
+        "{sentence}"
+    );
+    assert!(
+        sentence.contains("(1 of 4 steps cached) before and "),
+        "{sentence}"
+    );
+    assert!(
+        sentence.ends_with("(3 of 5 steps cached) after."),
+        "{sentence}"
+    );
+    // The prediction above it is no longer marked unmeasured.
+    assert!(
+        run.stdout
+            .contains("Predicted from BuildKit's cache rules (`dockfix cache`).\n"),
+        "{}",
+        run.stdout
+    );
+    // Each side was built from a copy of what the context sends, twice, and
+    // its image removed; the checkout is untouched.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.matches("build --progress=plain").count(),
+        4,
+        "{calls}"
+    );
+    assert_eq!(calls.matches("image rm --force").count(), 2, "{calls}");
+    assert!(!calls.contains("notes"), "{calls}");
+    assert!(calls.contains("dockfix-measure-edit.txt"), "{calls}");
+    assert_eq!(git(&checkout.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn pr_measure_without_an_engine_says_so_and_keeps_the_prediction() {
+    let checkout = checkout(DOCKERFILE);
+    let tools = tempfile::tempdir().unwrap();
+    let path = fake_docker(
+        tools.path(),
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
+    );
+    let github = FakeGitHub::start();
+    let run = dockfix_pr_with(
+        &checkout,
+        &github,
+        &["--dry-run", "--measure"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\nNot measured (`--measure`): no Docker engine answered `docker version` (Cannot connect to the Docker daemon).\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("(`dockfix cache`), not measured.\n"),
+        "{}",
+        run.stdout
+    );
 }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::path::Path;
 
 use super::args::{fix_options, Format, Mode, RunArgs};
 use super::discover::Input;
@@ -20,6 +21,9 @@ pub(super) struct Job<'a> {
     pub(super) mode: Mode,
     pub(super) color: bool,
     pub(super) pinning: Option<Pinning>,
+    /// With `dockfix pr --measure`: the engine's version, or why none
+    /// answered.
+    pub(super) measure: Option<Result<String, String>>,
 }
 
 impl Job<'_> {
@@ -204,6 +208,12 @@ impl Job<'_> {
             }
             Mode::Pr => {
                 if let Input::File(path) = input {
+                    if let (Some(engine), true) = (&self.measure, rewritten) {
+                        file.measured = Some(engine.clone().and_then(|engine| {
+                            let dir = context.as_deref().unwrap_or(".".as_ref());
+                            measured(&engine, dir, path, &source, &fixed)
+                        }));
+                    }
                     if rewritten {
                         out.changes.push(engine::Companion {
                             path: path.clone(),
@@ -491,6 +501,33 @@ pub(super) fn isolated<T>(work: impl FnOnce() -> T) -> Result<T, String> {
             .with(|p| p.borrow_mut().take())
             .unwrap_or_else(|| "a panic".into())
     })
+}
+
+/// Both sides of a rewrite built on the engine (see `crate::measure`).
+fn measured(
+    engine: &str,
+    context: &Path,
+    path: &Path,
+    source: &[u8],
+    fixed: &engine::Fixed,
+) -> Result<crate::measure::Measured, String> {
+    let ignore_path = context.join(".dockerignore");
+    let ignore_before = std::fs::read(&ignore_path).ok();
+    let companion = fixed.companions.iter().find(|c| c.path == ignore_path);
+    let ignore_after = companion.map(|c| c.after.clone()).or(ignore_before.clone());
+    crate::measure::measure(
+        engine,
+        context,
+        path,
+        &crate::measure::Sources {
+            dockerfile: source,
+            dockerignore: ignore_before.as_deref(),
+        },
+        &crate::measure::Sources {
+            dockerfile: &fixed.file.source,
+            dockerignore: ignore_after.as_deref(),
+        },
+    )
 }
 
 #[cfg(test)]

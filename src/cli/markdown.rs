@@ -85,11 +85,20 @@ fn per_file(file: &FileReport, done: bool) -> String {
     if let Some((before, after)) = file.source_edit.as_ref().filter(|(b, a)| b != a) {
         text += &format!(
             "\nAn edit of a source file (one no manifest COPY names) reruns {} before the \
-             rewrite; after it, {}. Predicted from BuildKit's cache rules (`dockfix cache`), \
-             not measured.\n",
+             rewrite; after it, {}. Predicted from BuildKit's cache rules (`dockfix cache`){}.\n",
             reruns(before),
-            reruns(after)
+            reruns(after),
+            if matches!(file.measured, Some(Ok(_))) {
+                ""
+            } else {
+                ", not measured"
+            }
         );
+    }
+    match &file.measured {
+        Some(Ok(measured)) => text += &format!("\n{}\n", measurement(measured)),
+        Some(Err(why)) => text += &format!("\nNot measured (`--measure`): {}.\n", one_line(why)),
+        None => {}
     }
     if !file.companions.is_empty() {
         let names: Vec<String> = file.companions.iter().map(|c| code(c)).collect();
@@ -100,6 +109,27 @@ fn per_file(file: &FileReport, done: bool) -> String {
         );
     }
     text
+}
+
+/// Both sides' image sizes and rebuilds after a source edit, measured.
+fn measurement(measured: &crate::measure::Measured) -> String {
+    let (before, after) = (&measured.before, &measured.after);
+    let megabytes = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+    let rebuild = |side: &crate::measure::Side| {
+        format!(
+            "{:.1} s ({} of {} steps cached)",
+            side.rebuild_s, side.steps.cached, side.steps.total
+        )
+    };
+    format!(
+        "Measured on Docker {} (`--measure`): the image is {} before the rewrite and {} after it; \
+         after a source edit, the rebuild took {} before and {} after.",
+        measured.engine,
+        megabytes(before.size),
+        megabytes(after.size),
+        rebuild(before),
+        rebuild(after)
+    )
 }
 
 /// `2 of 4 steps, among them `RUN npm ci` (dependency install)`, and how

@@ -222,6 +222,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         mode,
         color,
         pinning,
+        measure: pr.filter(|p| p.measure).map(|_| crate::measure::engine()),
     };
     let mut stdout = std::io::stdout().lock();
     for (input, settings) in &files {

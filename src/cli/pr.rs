@@ -32,6 +32,11 @@ pub struct PrOptions {
     /// make none.
     #[arg(long)]
     dry_run: bool,
+    /// Build each rewritten Dockerfile before and after the rewrite on the
+    /// engine `docker` reaches, and put the image sizes and the rebuild
+    /// times after a source edit in the body.
+    #[arg(long)]
+    pub measure: bool,
 }
 
 /// The checkout `dockfix pr` works in, checked before any rewrite.

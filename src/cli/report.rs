@@ -73,6 +73,10 @@ pub struct FileReport {
     /// pull-request body.
     #[serde(skip)]
     pub source_edit: Option<(crate::cache::SourceEdit, crate::cache::SourceEdit)>,
+    /// With `dockfix pr --measure`: both sides built on the engine, or why
+    /// they were not.
+    #[serde(skip)]
+    pub measured: Option<Result<crate::measure::Measured, String>>,
 }
 
 #[derive(Serialize, Clone)]

@@ -15,7 +15,7 @@ mod caches;
 mod contents;
 mod corpus;
 mod pins;
-mod progress;
+mod pr_measure;
 mod registry;
 mod report;
 
@@ -26,8 +26,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use dockfix::measure::progress::{self, Steps};
 use pins::Base;
-use progress::Steps;
 use registry::Registry;
 use report::Row;
 
@@ -281,6 +281,27 @@ pub fn run(options: &Options) -> Result<bool> {
     }
     passed &= floating.problems.is_empty();
     times.lap("a floating tag");
+    eprintln!("[e2e] dockfix pr --measure on {}", pr_measure::FIXTURE);
+    let measured = pr_measure::check(
+        &dockfix,
+        &engine.script,
+        &root.join("fixtures/e2e").join(pr_measure::FIXTURE),
+        &work.join("pr-measure"),
+    )?;
+    println!(
+        "  dockfix pr --measure on {}: {}",
+        pr_measure::FIXTURE,
+        if measured.problems.is_empty() {
+            measured.sentence.as_str()
+        } else {
+            "**failed**"
+        }
+    );
+    for problem in &measured.problems {
+        println!("    problem: {problem}");
+    }
+    passed &= measured.problems.is_empty();
+    times.lap("pr --measure");
     if !options.no_corpus {
         let checked = check_corpus(&engine, &dockfix, &corpus_dir(&root), &work.join("corpus"))?;
         println!(
