@@ -31,10 +31,36 @@ pub fn reran(log: &str) -> BTreeSet<String> {
         .into_iter()
         .filter(|(id, _)| !cached.contains(id))
         .filter_map(|(_, text)| {
-            let (label, instruction) = text.split_once("] ")?;
-            (!instruction.starts_with("FROM ")).then(|| format!("{label}]"))
+            let (_, instruction) = text.split_once("] ")?;
+            (!instruction.starts_with("FROM ")).then(|| label(text))
         })
         .collect()
+}
+
+/// The steps and the labels of the steps that ran of a build made in
+/// several attempts (after a runtime failure): a step that ran in an
+/// earlier attempt is served from the cache in the next, yet the build ran
+/// it.
+pub fn over_attempts(attempts: &[String]) -> (Steps, BTreeSet<String>) {
+    let reran: BTreeSet<String> = attempts.iter().flat_map(|log| reran(log)).collect();
+    let last = attempts.last().map(String::as_str).unwrap_or_default();
+    let (headers, cached) = read(last);
+    let cached = headers
+        .iter()
+        .filter(|(id, text)| cached.contains(*id) && !reran.contains(&label(text)))
+        .count();
+    let steps = Steps {
+        total: headers.len(),
+        cached,
+    };
+    (steps, reran)
+}
+
+/// `[build 3/5]` of `[build 3/5] COPY . .`.
+fn label(header: &str) -> String {
+    header
+        .split_once("] ")
+        .map_or_else(|| header.to_string(), |(label, _)| format!("{label}]"))
 }
 
 /// The instruction steps' headers by step number, and the numbers of the
@@ -133,6 +159,33 @@ mod tests {
         assert_eq!(reran(REBUILD).into_iter().collect::<Vec<_>>(), ["[5/5]"]);
         let log = "#4 [build 1/3] FROM docker.io/library/golang:1.19\n#4 DONE 0.0s\n#5 [build 2/3] RUN go build\n#5 DONE 3.1s\n#7 [stage-1 2/2] COPY --from=build /out /app\n#7 CACHED\n";
         assert_eq!(reran(log).into_iter().collect::<Vec<_>>(), ["[build 2/3]"]);
+    }
+
+    #[test]
+    fn a_step_run_in_an_earlier_attempt_ran() {
+        let first = "#5 [build 1/3] FROM x\n#5 DONE 0.0s\n#8 [build 2/3] COPY . .\n#8 DONE 0.0s\n#9 [build 3/3] RUN make\n#9 ERROR: failed to start\n";
+        let second = "#5 [build 1/3] FROM x\n#5 DONE 0.0s\n#8 [build 2/3] COPY . .\n#8 CACHED\n#9 [build 3/3] RUN make\n#9 DONE 1.0s\n";
+        let (steps, reran) = over_attempts(&[first.to_string(), second.to_string()]);
+        assert_eq!(
+            reran.into_iter().collect::<Vec<_>>(),
+            ["[build 2/3]", "[build 3/3]"]
+        );
+        assert_eq!(
+            steps,
+            Steps {
+                total: 3,
+                cached: 0
+            }
+        );
+        let (steps, reran) = over_attempts(&[second.to_string()]);
+        assert_eq!(reran.len(), 1);
+        assert_eq!(
+            steps,
+            Steps {
+                total: 3,
+                cached: 1
+            }
+        );
     }
 
     #[test]

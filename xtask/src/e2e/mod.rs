@@ -1438,7 +1438,7 @@ impl Engine {
     /// the log keeps every attempt.
     fn build(&self, dir: &Path, tag: &str, log: &Path) -> Result<Build> {
         let dir = dir.to_string_lossy();
-        let (mut logged, mut last) = (String::new(), String::new());
+        let (mut logged, mut attempts) = (String::new(), Vec::new());
         let (mut start, mut seconds) = (Instant::now(), 0.0);
         let output = self.retrying(
             &["build", "--progress=plain", "-t", tag, &dir],
@@ -1451,15 +1451,16 @@ impl Engine {
                         "\n[e2e] the runtime failed to start a step container; building again\n\n",
                     );
                 }
-                last = text.to_string();
+                attempts.push(text.to_string());
             },
         )?;
         std::fs::write(log, &logged).map_err(|e| format!("{}: {e}", log.display()))?;
+        let (steps, reran) = progress::over_attempts(&attempts);
         Ok(Build {
             ok: output.status.success(),
             seconds,
-            steps: progress::steps(&last),
-            reran: progress::reran(&last),
+            steps,
+            reran,
         })
     }
 }
