@@ -348,7 +348,7 @@ fn a_pull_request_body_counts_the_copies_from_a_rebuilt_stage_apart() {
     let body = String::from_utf8(output.stdout).unwrap();
     let build = "`RUN go build -o /usr/local/bin/hello .` (compile)";
     let expected = format!(
-        "reruns 2 of 5 steps, among them {build} before the rewrite; after it, 3 of 11 steps, among them {build}, and up to 4 more if the files they take from a rebuilt stage change. Predicted"
+        "reruns 2 of 5 steps, among them {build} before the rewrite; after it, 3 of 11 steps, among them {build}, and up to 4 more if what they copy from a rebuilt stage changes. Predicted"
     );
     assert!(body.contains(&expected), "{body}");
 }

@@ -36,7 +36,7 @@ pub struct StageInfo {
     pub base: String,
     /// The earlier stage it builds on.
     pub builds_on: Option<usize>,
-    /// Whether the build of the last stage needs it.
+    /// Whether the build (of the last stage, or of the target) needs it.
     pub built: bool,
 }
 

@@ -146,7 +146,7 @@ fn reruns(edit: &crate::cache::SourceEdit) -> String {
     }
     if edit.may_rerun > 0 {
         text += &format!(
-            ", and up to {} more if the files they take from a rebuilt stage change",
+            ", and up to {} more if what they copy from a rebuilt stage changes",
             edit.may_rerun
         );
     }

@@ -9,6 +9,7 @@ mod instructions;
 mod ordering;
 mod packages;
 pub mod pinning;
+mod promise;
 mod registry;
 mod stages;
 

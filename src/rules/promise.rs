@@ -1,7 +1,8 @@
-//! What an ordering fix promises, checked with the cache model that
-//! `dockfix cache` and the pull-request body use, so a fix and the
-//! explanation of what it saves cannot disagree: after the fix, an edit of
-//! a source file reruns fewer steps of the kind the fix moves.
+//! What a fix promises of the build cache, checked with the cache model
+//! that `dockfix cache` and the pull-request body use, so a fix and the
+//! explanation of what it saves cannot disagree: after an ordering fix, an
+//! edit of a source file reruns fewer steps of the kind the fix moves;
+//! after a split into stages, no more expensive steps than before.
 
 use crate::cache::{one_line, Cost, Model};
 use crate::dockerignore::DockerIgnore;
@@ -9,28 +10,30 @@ use crate::edit::{self, Edit};
 use crate::rules::Context;
 use crate::syntax::{Dockerfile, Instruction};
 
-/// The steps of stage `stage` when that stage is built: each one's text,
-/// cost, and whether an edit of a source file surely reruns it.
-fn steps(
-    file: &Dockerfile,
-    stage: usize,
-    ignore: &DockerIgnore,
-) -> Vec<(String, Option<Cost>, bool)> {
-    let model = Model::building(file, Some(stage));
+/// A step of a build: its text, its cost, and whether an edit of a source
+/// file reruns it, surely or perhaps (a guard reads "may rerun" as rerun).
+type Steps = Vec<(String, Option<Cost>, bool)>;
+
+/// The steps of the build of stage `stage` (of the last stage for
+/// `None`), only those of `stage` itself when one is named.
+fn steps(file: &Dockerfile, stage: Option<usize>, ignore: &DockerIgnore) -> Steps {
+    let model = Model::building(file, stage);
     model
         .steps
         .iter()
         .zip(model.source_edit_reruns(ignore))
-        .filter(|(step, _)| step.stage == stage)
-        .map(|(step, rerun)| (step.text(), step.cost, rerun.is_some_and(|r| r.certain)))
+        .filter(|(step, _)| stage.is_none_or(|s| step.stage == s))
+        .map(|(step, rerun)| (step.text(), step.cost, rerun.is_some()))
         .collect()
 }
 
-type Steps = Vec<(String, Option<Cost>, bool)>;
-
-/// Stage `stage`'s steps before and after `edits` (which add or remove no
-/// stage).
-fn before_and_after(cx: &Context, stage: usize, edits: &[Edit]) -> Result<(Steps, Steps), String> {
+/// The steps before and after `edits` (which, where `stage` is named, add
+/// or remove no stage).
+fn before_and_after(
+    cx: &Context,
+    stage: Option<usize>,
+    edits: &[Edit],
+) -> Result<(Steps, Steps), String> {
     let ignore = cx.build_context.map(DockerIgnore::load).unwrap_or_default();
     let source = edit::apply(&cx.file.source, edits).map_err(|_| unproven("its edits overlap"))?;
     let fixed = crate::syntax::parse(&source)
@@ -45,50 +48,60 @@ fn unproven(why: &str) -> String {
     format!("the build cache model cannot confirm it: {why}")
 }
 
+/// How many steps of `cost` a source edit reruns (`true`) or leaves
+/// cached (`false`).
+fn count(steps: &Steps, cost: Cost, rerun: bool) -> usize {
+    steps
+        .iter()
+        .filter(|(_, c, r)| *c == Some(cost) && *r == rerun)
+        .count()
+}
+
 /// `Err(why)` when, in stage `stage`, a source edit reruns steps of `cost`
 /// before `edits`, and after them no more such steps are served from the
 /// cache, or more rerun (DF101: the install may be split from the commands
 /// after it, or into a download before the copy and an install of the
 /// project after it, so steps are counted, not named). A stage where
-/// none reruns before (its `.dockerignore` sends no file only the full
-/// copy takes) has nothing to compare and passes.
-pub(super) fn more_cached(
+/// none reruns before has nothing to compare and passes: its
+/// `.dockerignore` sends no file only the full copy takes, the fix adds a
+/// download before a compile (`go mod download`), or the install is one
+/// the model does not weigh (an ecosystem only a configuration names).
+pub(crate) fn more_cached(
     cx: &Context,
     stage: usize,
     edits: &[Edit],
     cost: Cost,
 ) -> Result<(), String> {
-    let (before, after) = before_and_after(cx, stage, edits)?;
-    let count = |steps: &Steps, rerun: bool| {
-        steps
-            .iter()
-            .filter(|(_, c, r)| *c == Some(cost) && *r == rerun)
-            .count()
-    };
-    if count(&before, true) == 0
-        || (count(&after, false) > count(&before, false)
-            && count(&after, true) <= count(&before, true))
-    {
-        return Ok(());
+    let (before, after) = before_and_after(cx, Some(stage), edits)?;
+    let (rerun, cached) = (count(&after, cost, true), count(&after, cost, false));
+    let steps = |n: usize| format!("{n} {} step{}", cost.name(), if n == 1 { "" } else { "s" });
+    if count(&before, cost, true) == 0 {
+        Ok(())
+    } else if cached <= count(&before, cost, false) {
+        Err(unproven(&format!(
+            "a source edit would leave {} cached, as before",
+            steps(cached)
+        )))
+    } else if rerun > count(&before, cost, true) {
+        Err(unproven(&format!(
+            "a source edit would rerun {}, more than before",
+            steps(rerun)
+        )))
+    } else {
+        Ok(())
     }
-    let rerun = count(&after, true);
-    Err(unproven(&format!(
-        "a source edit would still rerun {rerun} {} step{} and leave no more cached",
-        cost.name(),
-        if rerun == 1 { "" } else { "s" }
-    )))
 }
 
 /// `Err(why)` when a RUN of `moved`, in stage `stage`, that a source edit
 /// reruns before `edits` still reruns after them (DF102, DF103: the RUNs
 /// move whole).
-pub(super) fn moved_out_of_reruns(
+pub(crate) fn moved_out_of_reruns(
     cx: &Context,
     stage: usize,
     edits: &[Edit],
     moved: &[&Instruction],
 ) -> Result<(), String> {
-    let (before, after) = before_and_after(cx, stage, edits)?;
+    let (before, after) = before_and_after(cx, Some(stage), edits)?;
     let reruns = |steps: &Steps, text: &str| steps.iter().any(|(t, _, r)| *r && t == text);
     let still: Vec<String> = moved
         .iter()
@@ -99,6 +112,26 @@ pub(super) fn moved_out_of_reruns(
         None => Ok(()),
         Some(run) => Err(unproven(&format!(
             "a source edit would still rerun `{run}`"
+        ))),
+    }
+}
+
+/// `Err(why)` when, after `edits`, a source edit reruns more steps of some
+/// cost (package installs, dependency installs, compiles) in the build of
+/// the last stage than before (DF503: a split must not make a source edit
+/// dearer).
+pub(crate) fn no_dearer_reruns(cx: &Context, edits: &[Edit]) -> Result<(), String> {
+    let (before, after) = before_and_after(cx, None, edits)?;
+    let dearer = [Cost::PackageInstall, Cost::DependencyInstall, Cost::Compile]
+        .into_iter()
+        .find(|&cost| count(&after, cost, true) > count(&before, cost, true));
+    match dearer {
+        None => Ok(()),
+        Some(cost) => Err(unproven(&format!(
+            "a source edit would rerun {} {} steps, not {}",
+            count(&after, cost, true),
+            cost.name(),
+            count(&before, cost, true)
         ))),
     }
 }
@@ -163,7 +196,7 @@ mod tests {
         ];
         assert_eq!(
             checked(NPM, &edits, Cost::DependencyInstall),
-            Err("the build cache model cannot confirm it: a source edit would still rerun 1 dependency install step and leave no more cached".into())
+            Err("the build cache model cannot confirm it: a source edit would leave 0 dependency install steps cached, as before".into())
         );
         assert!(checked(
             NPM,
@@ -174,6 +207,28 @@ mod tests {
         .contains("does not parse"));
         // Nothing reruns before, so nothing is compared.
         assert_eq!(checked(NPM, &edits, Cost::PackageInstall), Ok(()));
+    }
+
+    #[test]
+    fn a_split_must_not_make_a_source_edit_dearer() {
+        let go = "FROM golang:1.22\nWORKDIR /src\nCOPY go.mod .\nRUN go mod download\nCOPY . .\nRUN go build -o /app .\nCMD [\"/app\"]\n";
+        let file = crate::syntax::parse(go.as_bytes()).unwrap();
+        let cx = Context::new(&file, None, false);
+        let end = go.len();
+        let split = [Edit::insert(
+            end,
+            "FROM scratch\nCOPY --from=0 /app /app\nCMD [\"/app\"]\n",
+        )];
+        assert_eq!(no_dearer_reruns(&cx, &split), Ok(()));
+        // A runtime stage that downloads the modules again on every edit.
+        let dearer = [Edit::insert(
+            end,
+            "FROM golang:1.22\nCOPY . .\nRUN go mod download\nCOPY --from=0 /app /app\n",
+        )];
+        assert_eq!(
+            no_dearer_reruns(&cx, &dearer),
+            Err("the build cache model cannot confirm it: a source edit would rerun 1 dependency install steps, not 0".into())
+        );
     }
 
     #[test]

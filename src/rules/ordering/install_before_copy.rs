@@ -6,7 +6,6 @@ use std::ops::Range;
 use super::copy_passes::{
     apart, command_passes, copy_passes, names_archive, settings_naming_files, touched_inside, under,
 };
-use super::promise;
 use crate::cache::Cost;
 use crate::deps::{cargo, readers, DepCommand, Role};
 use crate::dockerignore::DockerIgnore;
@@ -14,6 +13,7 @@ use crate::edit::Edit;
 use crate::facts::copies::{self, full_copy, FullCopy, INERT};
 use crate::fix::{keyword_like, moves};
 use crate::model::{self, Stage};
+use crate::rules::promise;
 use crate::rules::{Append, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::scope::{absolute, Scope};
 use crate::syntax::shell::{self, SimpleCommand};

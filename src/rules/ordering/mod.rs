@@ -5,5 +5,4 @@
 mod copy_passes;
 pub mod install_before_copy;
 pub mod packages_before_copy;
-mod promise;
 pub mod tools_before_copy;

@@ -2,11 +2,11 @@
 //! whole build context.
 
 use super::copy_passes::{changes_only_inside, copy_passes, under};
-use super::promise;
 use crate::edit::Edit;
 use crate::facts::copies::{self, full_copy, FullCopy, INERT};
 use crate::fix::moves;
 use crate::model::Stage;
+use crate::rules::promise;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::scope::Scope;
 use crate::syntax::{shell, Dockerfile, Instruction};

@@ -8,7 +8,7 @@ use super::{go, java, node, python, rust};
 use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
-use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::rules::{promise, Applicability, Context, Finding, Fix, FixSafety, Rule};
 use crate::syntax::Instruction;
 use crate::transforms::{self, Runtime};
 
@@ -181,6 +181,11 @@ A Python package that links a library the header packages do not name
 (OpenMP's `libgomp1`, which comes with gcc) fails to import in the
 runtime, and one that writes outside its environment (data files, a
 program's scripts run by their old path) is not where it was.
+
+The split is checked with the build cache model `dockfix cache` prints:
+a source edit must not rerun more package installs, dependency installs
+or compiles after it than before, or the finding says why it is not
+split.
 ";
 
 /// Instructions that configure the image: a runtime stage needs them as
@@ -220,7 +225,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         return Vec::new();
     };
     if let Some(found) = python::read(cx, stage) {
-        return vec![python_finding(stage, found)];
+        return vec![python_finding(cx, stage, found)];
     }
     let repository = repository(&stage.base);
     let Some(runtime) = transforms::stages()
@@ -250,7 +255,10 @@ fn check(cx: &Context) -> Vec<Finding> {
         "a single-stage build ships the {} toolchain with the program",
         runtime.language
     );
-    let (message, fix) = match build.and_then(|build| split(cx, runtime, stage, build)) {
+    let split = build
+        .and_then(|build| split(cx, runtime, stage, build))
+        .and_then(|edits| promise::no_dearer_reruns(cx, &edits).map(|()| edits));
+    let (message, fix) = match split {
         Ok(edits) => (
             format!("{message}: a builder stage leaves it out of the image"),
             Some(Fix::new(Applicability::Unsafe, edits)),
@@ -266,13 +274,16 @@ fn check(cx: &Context) -> Vec<Finding> {
 }
 
 /// A Python image's build tools, split off or reported.
-fn python_finding(stage: &Stage, found: python::Found) -> Finding {
+fn python_finding(cx: &Context, stage: &Stage, found: python::Found) -> Finding {
     let tools: Vec<String> = found.tools.iter().map(|t| format!("`{t}`")).collect();
     let message = format!(
         "a single-stage build ships the build tools its Python packages compile with ({})",
         tools.join(", ")
     );
-    let (message, fix) = match found.split {
+    let split = found
+        .split
+        .and_then(|edits| promise::no_dearer_reruns(cx, &edits).map(|()| edits));
+    let (message, fix) = match split {
         Ok(edits) => (
             format!("{message}: a builder stage leaves them out of the image"),
             Some(Fix::new(Applicability::Unsafe, edits)),
