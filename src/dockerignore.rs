@@ -10,6 +10,12 @@ use std::path::Path;
 
 use regex::Regex;
 
+/// A relative path as patterns and the cache model write it: `/` between
+/// its parts.
+pub fn slashed(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     patterns: Vec<(Regex, bool)>,

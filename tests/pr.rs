@@ -1168,9 +1168,10 @@ build)
     done
     context=$1
     ls -A "$context" >> "$FAKE_DOCKER_LOG"
+    cat "$context/Dockerfile" >> "$FAKE_DOCKER_LOG"
     echo $(( $(wc -c < "$file") * 1000 )) > "$FAKE_DOCKER_LOG.$tag"
     edited=no
-    [ -f "$context/dockfix-measure-edit.txt" ] && edited=yes
+    [ -f "$context/dockfix-measure-edit" ] && edited=yes
     n=$(grep -cE '^(FROM|RUN|COPY|WORKDIR)' "$file")
     k=0
     grep -E '^(FROM|RUN|COPY|WORKDIR)' "$file" | while read -r line; do
@@ -1260,8 +1261,13 @@ fn pr_measure_builds_both_sides_and_puts_the_figures_in_the_body() {
     );
     assert_eq!(calls.matches("image rm --force").count(), 2, "{calls}");
     assert!(!calls.contains("notes"), "{calls}");
-    assert!(calls.contains("dockfix-measure-edit.txt"), "{calls}");
+    assert!(calls.contains("dockfix-measure-edit"), "{calls}");
     assert_eq!(git(&checkout.work, &["status", "--porcelain"]), "");
+    // The context's own Dockerfile, in each side's copy, is that side's.
+    let rewritten =
+        "COPY requirements.txt ./\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\n";
+    assert_eq!(calls.matches(DOCKERFILE).count(), 2, "{calls}");
+    assert_eq!(calls.matches(rewritten).count(), 2, "{calls}");
 }
 
 #[test]

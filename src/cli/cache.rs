@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::report;
 use super::subcommands::read_input;
 use crate::cache::{files, ContextFile, Input, Model, Rerun, Why};
-use crate::dockerignore::DockerIgnore;
+use crate::dockerignore::{slashed, DockerIgnore};
 use crate::syntax::{self, Dockerfile};
 
 #[derive(Args)]
@@ -154,10 +154,6 @@ fn normalized(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn slashed(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
 }
 
 fn read<'f>(

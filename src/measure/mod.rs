@@ -17,10 +17,12 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::cache::files;
-use crate::dockerignore::DockerIgnore;
+use crate::dockerignore::{slashed, DockerIgnore};
 
-/// The file the source edit adds to each side's copy of the context.
-pub const EDIT: &str = "dockfix-measure-edit.txt";
+/// The file the source edit adds to each side's copy of the context: no
+/// extension, so that no pattern of a manifest COPY (`*.txt`) takes it,
+/// as none takes the model's source edit.
+pub const EDIT: &str = "dockfix-measure-edit";
 
 /// What one side measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +72,12 @@ pub fn measure(
     before: &Sources,
     after: &Sources,
 ) -> Result<Measured, String> {
-    let inside = std::path::absolute(dockerfile)
+    // Where the context holds the Dockerfile, with links resolved: a path
+    // with `..` or through a link is no place to write.
+    let inside = dockerfile
+        .canonicalize()
         .ok()
-        .zip(std::path::absolute(context).ok())
+        .zip(context.canonicalize().ok())
         .and_then(|(file, root)| file.strip_prefix(root).ok().map(Path::to_path_buf));
     let tag = |side: &str| format!("dockfix-measure:{}-{side}", std::process::id());
     let measure_side = |sources: &Sources, side: &str| {
@@ -104,21 +109,16 @@ fn side_of(
         .map(|t| String::from_utf8_lossy(t).into_owned());
     let ignore = DockerIgnore::parse(ignore_text.as_deref().unwrap_or_default());
     copy_context(context, &copy, &ignore).map_err(|e| format!("copying the build context: {e}"))?;
-    let write = |path: &Path, bytes: &[u8]| {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-    };
+    let failed = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
     if let Some(text) = sources.dockerignore {
-        write(&copy.join(".dockerignore"), text)?;
+        replace_in(&copy, Path::new(".dockerignore"), text).map_err(|e| failed(&copy, e))?;
     }
     // The Dockerfile the build reads lies beside the copy; where the
     // context holds it, the copy holds this side's text too.
     let dockerfile = dir.path().join("Dockerfile");
-    write(&dockerfile, sources.dockerfile)?;
+    std::fs::write(&dockerfile, sources.dockerfile).map_err(|e| failed(&dockerfile, e))?;
     if let Some(inside) = inside.filter(|p| !ignore.excludes(&slashed(p))) {
-        write(&copy.join(inside), sources.dockerfile)?;
+        replace_in(&copy, inside, sources.dockerfile).map_err(|e| failed(&copy, e))?;
     }
     let build = || -> Result<(f64, String), String> {
         let start = Instant::now();
@@ -144,6 +144,14 @@ fn side_of(
         }
         Ok((seconds, log))
     };
+    // The image goes however the measurement ends.
+    struct Removed<'t>(&'t str);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            let _ = docker(&["image", "rm", "--force", self.0]);
+        }
+    }
+    let _removed = Removed(tag);
     build()?;
     let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", tag])
         .map_err(|e| format!("docker image inspect: {e}"))?;
@@ -151,10 +159,9 @@ fn side_of(
         .trim()
         .parse::<u64>()
         .map_err(|_| format!("docker image inspect: {}", last_line(&inspect.stderr)))?;
-    write(&copy.join(EDIT), b"a source edit\n")?;
-    let rebuilt = build();
-    let _ = docker(&["image", "rm", "--force", tag]);
-    let (rebuild_s, log) = rebuilt?;
+    let edit = copy.join(EDIT);
+    std::fs::write(&edit, b"a source edit\n").map_err(|e| failed(&edit, e))?;
+    let (rebuild_s, log) = build()?;
     Ok(Side {
         size,
         rebuild_s,
@@ -180,8 +187,26 @@ fn copy_context(context: &Path, to: &Path, ignore: &DockerIgnore) -> std::io::Re
     Ok(())
 }
 
-fn slashed(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
+/// Writes `bytes` at `relative` in the copy `root`, in place of what the
+/// copy holds there. Nothing is written through a link: a link the context
+/// holds there, or on the way, is left as the build would send it.
+fn replace_in(root: &Path, relative: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = relative.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let std::path::Component::Normal(name) = part else {
+            return Ok(());
+        };
+        at.push(name);
+        let existing = std::fs::symlink_metadata(&at);
+        if existing.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(());
+        }
+        if i + 1 < parts.len() && existing.is_err() {
+            std::fs::create_dir(&at)?;
+        }
+    }
+    std::fs::write(&at, bytes)
 }
 
 fn docker(args: &[&str]) -> std::io::Result<std::process::Output> {
@@ -234,6 +259,35 @@ mod tests {
         assert_eq!(
             std::fs::read_link(copy.join("link.js")).unwrap(),
             Path::new("src/app.js")
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_link() {
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("Dockerfile");
+        std::fs::write(&target, "FROM original\n").unwrap();
+        let copy = tempfile::tempdir().unwrap();
+        let root = &copy.path().join("context");
+        std::fs::create_dir(root).unwrap();
+        std::os::unix::fs::symlink(&target, root.join("Dockerfile")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("dir")).unwrap();
+        replace_in(root, Path::new("Dockerfile"), b"FROM rewrite\n").unwrap();
+        replace_in(root, Path::new("dir/Dockerfile"), b"FROM rewrite\n").unwrap();
+        replace_in(root, Path::new("../Dockerfile"), b"FROM rewrite\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "FROM original\n");
+        assert!(!copy.path().join("Dockerfile").exists());
+        // A file, and one in a directory the copy lacks, are written.
+        replace_in(root, Path::new("sub/Dockerfile"), b"FROM rewrite\n").unwrap();
+        replace_in(root, Path::new(".dockerignore"), b"x\n").unwrap();
+        replace_in(root, Path::new(".dockerignore"), b"y\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("sub/Dockerfile")).unwrap(),
+            "FROM rewrite\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join(".dockerignore")).unwrap(),
+            "y\n"
         );
     }
 }

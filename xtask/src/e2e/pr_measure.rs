@@ -107,6 +107,17 @@ pub fn check(dockfix: &Path, engine_script: &Path, fixture: &Path, work: &Path) 
     if tmp.read_dir().map_or(true, |mut d| d.next().is_some()) {
         problems.push(format!("{} was not cleaned up", tmp.display()));
     }
+    let status = Command::new("git")
+        .current_dir(&repo)
+        .args(["status", "--porcelain"])
+        .output()
+        .map_err(|e| format!("git status: {e}"))?;
+    if !status.stdout.is_empty() {
+        problems.push(format!(
+            "the checkout changed: {}",
+            String::from_utf8_lossy(&status.stdout).trim()
+        ));
+    }
     Ok(Checked { sentence, problems })
 }
 
