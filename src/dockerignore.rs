@@ -51,6 +51,12 @@ impl DockerIgnore {
         DockerIgnore { patterns }
     }
 
+    /// Whether a `!` pattern brings something back: then a directory left
+    /// out may still hold files the build sees.
+    pub fn has_exceptions(&self) -> bool {
+        self.patterns.iter().any(|(_, exclude)| !exclude)
+    }
+
     /// Whether the build never sees `path` (relative to the context, `/`
     /// separated): the last pattern matching it or one of its parent
     /// directories decides.

@@ -68,10 +68,14 @@ pub fn files(
             } else {
                 format!("{dir}/{name}")
             };
-            if ignore.excludes(&path) || excludes.excludes(&path) {
+            let kind = entry.file_type()?;
+            let excluded = ignore.excludes(&path) || excludes.excludes(&path);
+            // A directory left out is walked still where a `!` pattern may
+            // bring back a file under it; each file is then judged alone.
+            let exceptions = ignore.has_exceptions() || excludes.has_exceptions();
+            if excluded && !(kind.is_dir() && exceptions) {
                 continue;
             }
-            let kind = entry.file_type()?;
             if kind.is_dir() {
                 // A directory is walked only when a source may take
                 // something under it.

@@ -251,6 +251,13 @@ mod tests {
             "x"
         );
         assert!(!copy.join("node_modules").exists());
+        // A file a `!` pattern brings back from a directory left out.
+        std::fs::write(root.join("node_modules/keep.js"), "k").unwrap();
+        let again = to.path().join("again");
+        let ignore = DockerIgnore::parse("node_modules\n!node_modules/keep.js\n");
+        copy_context(root, &again, &ignore).unwrap();
+        assert!(again.join("node_modules/keep.js").is_file());
+        assert!(!again.join("node_modules/x").exists());
         let mode = std::fs::metadata(copy.join("run.sh"))
             .unwrap()
             .permissions()
