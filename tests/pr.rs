@@ -1271,6 +1271,32 @@ fn pr_measure_builds_both_sides_and_puts_the_figures_in_the_body() {
 }
 
 #[test]
+fn pr_measure_leaves_a_dockerfile_the_context_does_not_send_out_of_the_copy() {
+    let checkout = checkout(DOCKERFILE);
+    std::fs::write(checkout.work.join(".dockerignore"), "Dockerfile\n").unwrap();
+    commit_all(&checkout, "ignore the Dockerfile");
+    let tools = tempfile::tempdir().unwrap();
+    let path = fake_docker(tools.path(), FAKE_DOCKER);
+    let log = tools.path().join("docker.log");
+    let github = FakeGitHub::start();
+    let run = dockfix_pr_with(
+        &checkout,
+        &github,
+        &["--dry-run", "--measure"],
+        &[("PATH", &path), ("FAKE_DOCKER_LOG", log.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Measured on Docker 27.1.0"),
+        "{}",
+        run.stdout
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(!calls.contains("FROM python"), "{calls}");
+    assert_eq!(git(&checkout.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
 fn pr_measure_without_an_engine_says_so_and_keeps_the_prediction() {
     let checkout = checkout(DOCKERFILE);
     let tools = tempfile::tempdir().unwrap();
