@@ -161,12 +161,17 @@ pub struct Model<'f> {
 impl<'f> Model<'f> {
     /// The model of a file BuildKit accepts.
     pub fn of(file: &'f Dockerfile) -> Model<'f> {
-        Self::building(file, None)
+        Self::building(file, None, crate::deps::Ecosystems::builtin())
     }
 
     /// The model of the build of stage `target` (`docker build --target`),
-    /// or of the last stage.
-    pub fn building(file: &'f Dockerfile, target: Option<usize>) -> Model<'f> {
+    /// or of the last stage, weighing installs by `ecosystems` (a
+    /// configuration's table, or the built-in one).
+    pub fn building(
+        file: &'f Dockerfile,
+        target: Option<usize>,
+        ecosystems: &crate::deps::Ecosystems,
+    ) -> Model<'f> {
         let stages = model::stages(file);
         let deps: Vec<Vec<usize>> = (0..stages.len()).map(|i| takes_from(&stages, i)).collect();
         let target = target.or(stages.len().checked_sub(1));
@@ -241,7 +246,7 @@ impl<'f> Model<'f> {
                     number,
                     instruction,
                     inputs: inputs(&stages, index, instruction, &scope),
-                    cost: cost(file, instruction, index),
+                    cost: cost(file, instruction, index, ecosystems),
                 });
             }
         }
@@ -564,11 +569,15 @@ fn is_remote(source: &str) -> bool {
 }
 
 /// What makes a RUN expensive to rerun.
-fn cost(file: &Dockerfile, instruction: &Instruction, stage: usize) -> Option<Cost> {
+fn cost(
+    file: &Dockerfile,
+    instruction: &Instruction,
+    stage: usize,
+    ecosystems: &crate::deps::Ecosystems,
+) -> Option<Cost> {
     if instruction.command.name != "run" {
         return None;
     }
-    let ecosystems = crate::deps::Ecosystems::builtin();
     let ecosystem_cost = |words: &[String]| {
         let dep = ecosystems.recognise(words).filter(|d| !d.runs_script());
         dep.map(|d| match d.role {

@@ -234,3 +234,23 @@ fn inputs_and_costs_of_each_step() {
         [Input::Remote("https://example.invalid/a.tgz".into())]
     );
 }
+
+#[test]
+fn installs_of_a_configured_ecosystem_weigh_as_dependency_installs() {
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        ecosystem: Vec<crate::transforms::Ecosystem>,
+    }
+    let extra: Extra = toml::from_str(
+        "[[ecosystem]]\nname = \"fake\"\ninstall = [\"fakepm install\"]\nmanifests = [\"fake.lock\"]\n",
+    )
+    .unwrap();
+    let table = crate::deps::Ecosystems::with(extra.ecosystem).unwrap();
+    let file = parsed("FROM alpine\nCOPY . .\nRUN fakepm install\n");
+    let weighed = |model: Model| model.steps.last().and_then(|s| s.cost);
+    assert_eq!(weighed(Model::of(&file)), None);
+    assert_eq!(
+        weighed(Model::building(&file, None, &table)),
+        Some(Cost::DependencyInstall)
+    );
+}

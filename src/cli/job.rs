@@ -144,8 +144,11 @@ impl Job<'_> {
             (Some(dir), true) => crate::dockerignore::DockerIgnore::load(dir),
             _ => Default::default(),
         };
-        let source_edit_before =
-            describes_rebuilds.then(|| crate::cache::Model::of(&original).source_edit(&ignore));
+        let source_edit = |file: &crate::syntax::Dockerfile| {
+            let ecosystems = crate::deps::Ecosystems::or_builtin(settings.ecosystems);
+            crate::cache::Model::building(file, None, ecosystems).source_edit(&ignore)
+        };
+        let source_edit_before = describes_rebuilds.then(|| source_edit(&original));
         let fixed = match engine::fix_parsed(original, findings, &settings) {
             Ok(fixed) => fixed,
             Err(FixError::Parse(e)) => {
@@ -172,7 +175,7 @@ impl Job<'_> {
                 .map(|f| report::finding(&name, &fixed.file, f, &settings))
                 .collect(),
             source_edit: source_edit_before.filter(|_| rewritten).map(|before| {
-                let after = crate::cache::Model::of(&fixed.file).source_edit(&ignore);
+                let after = source_edit(&fixed.file);
                 (before, after)
             }),
             ..Default::default()

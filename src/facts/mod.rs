@@ -80,10 +80,7 @@ impl<'a> Context<'a> {
 
     /// The dependency ecosystems DF101 knows.
     pub fn ecosystems(&self) -> &'a crate::deps::Ecosystems {
-        match self.ecosystems {
-            Some(table) => table,
-            None => crate::deps::Ecosystems::builtin(),
-        }
+        crate::deps::Ecosystems::or_builtin(self.ecosystems)
     }
 
     /// The file's stages; see `model::stages`.

@@ -16,8 +16,8 @@ type Steps = Vec<(String, Option<Cost>, bool)>;
 
 /// The steps of the build of stage `stage` (of the last stage for
 /// `None`), only those of `stage` itself when one is named.
-fn steps(file: &Dockerfile, stage: Option<usize>, ignore: &DockerIgnore) -> Steps {
-    let model = Model::building(file, stage);
+fn steps(cx: &Context, file: &Dockerfile, stage: Option<usize>, ignore: &DockerIgnore) -> Steps {
+    let model = Model::building(file, stage, cx.ecosystems());
     model
         .steps
         .iter()
@@ -39,8 +39,8 @@ fn before_and_after(
     let fixed = crate::syntax::parse(&source)
         .map_err(|e| unproven(&format!("the fixed file does not parse ({})", e.message)))?;
     Ok((
-        steps(cx.file, stage, &ignore),
-        steps(&fixed, stage, &ignore),
+        steps(cx, cx.file, stage, &ignore),
+        steps(cx, &fixed, stage, &ignore),
     ))
 }
 
@@ -64,8 +64,7 @@ fn count(steps: &Steps, cost: Cost, rerun: bool) -> usize {
 /// project after it, so steps are counted, not named). A stage where
 /// none reruns before has nothing to compare and passes: its
 /// `.dockerignore` sends no file only the full copy takes, the fix adds a
-/// download before a compile (`go mod download`), or the install is one
-/// the model does not weigh (an ecosystem only a configuration names).
+/// download before a compile (`go mod download`).
 pub(crate) fn more_cached(
     cx: &Context,
     stage: usize,
