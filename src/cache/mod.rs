@@ -24,7 +24,7 @@ use crate::scope::Scope;
 
 use crate::syntax::{Dockerfile, Instruction};
 
-pub use sources::{files, selects, ContextFile};
+pub use sources::{files, paths, selects, ContextFile};
 
 /// A stage of the file as the build sees it.
 #[derive(Debug, Clone)]

@@ -47,21 +47,52 @@ pub struct ContextFile {
 }
 
 /// The files under `context` that `sources` take and neither
-/// `.dockerignore` nor `excludes` leave out, in path order. Symbolic links
-/// are listed, not followed (BuildKit sends them as links).
+/// `.dockerignore` nor `excludes` leave out, in path order, with their
+/// checksums. Symbolic links are listed, not followed (BuildKit sends them
+/// as links).
 pub fn files(
     context: &Path,
     ignore: &DockerIgnore,
     sources: &[String],
     excludes: &DockerIgnore,
 ) -> std::io::Result<Vec<ContextFile>> {
+    paths(context, ignore, sources, excludes)?
+        .into_iter()
+        .map(|path| {
+            let full = context.join(&path);
+            let bytes = if std::fs::symlink_metadata(&full)?.file_type().is_symlink() {
+                std::fs::read_link(&full)?
+                    .to_string_lossy()
+                    .into_owned()
+                    .into_bytes()
+            } else {
+                std::fs::read(&full)?
+            };
+            Ok(ContextFile {
+                path,
+                size: bytes.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(&bytes)),
+            })
+        })
+        .collect()
+}
+
+/// The paths (relative to `context`, `/`-separated) of the files `files`
+/// lists, in path order, without reading them.
+pub fn paths(
+    context: &Path,
+    ignore: &DockerIgnore,
+    sources: &[String],
+    excludes: &DockerIgnore,
+) -> std::io::Result<Vec<String>> {
+    // A directory left out is walked still where a `!` pattern may bring
+    // back a file under it; each file is then judged alone.
+    let exceptions = ignore.has_exceptions() || excludes.has_exceptions();
     let mut found = Vec::new();
     let mut pending = vec![String::new()];
     while let Some(dir) = pending.pop() {
-        let mut entries: Vec<_> =
-            std::fs::read_dir(context.join(&dir))?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
+        for entry in std::fs::read_dir(context.join(&dir))? {
+            let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = if dir.is_empty() {
                 name
@@ -70,9 +101,6 @@ pub fn files(
             };
             let kind = entry.file_type()?;
             let excluded = ignore.excludes(&path) || excludes.excludes(&path);
-            // A directory left out is walked still where a `!` pattern may
-            // bring back a file under it; each file is then judged alone.
-            let exceptions = ignore.has_exceptions() || excludes.has_exceptions();
             if excluded && !(kind.is_dir() && exceptions) {
                 continue;
             }
@@ -83,23 +111,11 @@ pub fn files(
                     pending.push(path);
                 }
             } else if sources.iter().any(|s| selects(s, &path)) {
-                let bytes = if kind.is_symlink() {
-                    std::fs::read_link(entry.path())?
-                        .to_string_lossy()
-                        .into_owned()
-                        .into_bytes()
-                } else {
-                    std::fs::read(entry.path())?
-                };
-                found.push(ContextFile {
-                    path,
-                    size: bytes.len() as u64,
-                    sha256: format!("{:x}", Sha256::digest(&bytes)),
-                });
+                found.push(path);
             }
         }
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.sort();
     Ok(found)
 }
 

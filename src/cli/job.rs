@@ -517,7 +517,7 @@ fn measured(
     let ignore_path = context.join(".dockerignore");
     let ignore_before = std::fs::read(&ignore_path).ok();
     let companion = fixed.companions.iter().find(|c| c.path == ignore_path);
-    let ignore_after = companion.map(|c| c.after.clone()).or(ignore_before.clone());
+    let ignore_after = companion.map(|c| c.after.as_slice());
     crate::measure::measure(
         engine,
         context,
@@ -528,7 +528,7 @@ fn measured(
         },
         &crate::measure::Sources {
             dockerfile: &fixed.file.source,
-            dockerignore: ignore_after.as_deref(),
+            dockerignore: ignore_after.or(ignore_before.as_deref()),
         },
     )
 }

@@ -97,12 +97,12 @@ pub struct Ecosystems {
 }
 
 impl Ecosystems {
-    /// `transforms/ecosystems.toml` alone.
     /// A configuration's table, or the built-in one.
     pub fn or_builtin(table: Option<&Ecosystems>) -> &Ecosystems {
         table.unwrap_or_else(|| Ecosystems::builtin())
     }
 
+    /// `transforms/ecosystems.toml` alone.
     pub fn builtin() -> &'static Ecosystems {
         static TABLE: std::sync::OnceLock<Ecosystems> = std::sync::OnceLock::new();
         TABLE.get_or_init(|| Ecosystems::index(Vec::new()))

@@ -12,11 +12,12 @@
 
 pub mod progress;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::cache::files;
+use crate::cache::paths;
 use crate::dockerignore::{slashed, DockerIgnore};
 
 /// The file the source edit adds to each side's copy of the context: no
@@ -123,16 +124,14 @@ fn side_of(
     let build = || -> Result<(f64, String), String> {
         let start = Instant::now();
         let args = [
-            "build",
-            "--progress=plain",
-            "-f",
-            &dockerfile.to_string_lossy(),
-            "-t",
-            tag,
-            &copy.to_string_lossy(),
-        ]
-        .map(|a| a.to_string());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            "build".as_ref(),
+            "--progress=plain".as_ref(),
+            "-f".as_ref(),
+            dockerfile.as_os_str(),
+            "-t".as_ref(),
+            tag.as_ref(),
+            copy.as_os_str(),
+        ];
         let output = docker(&args).map_err(|e| format!("docker build: {e}"))?;
         let seconds = start.elapsed().as_secs_f64();
         let log = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -173,8 +172,8 @@ fn side_of(
 /// into `to`, keeping their modes; symbolic links are copied as links.
 fn copy_context(context: &Path, to: &Path, ignore: &DockerIgnore) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
-    for file in files(context, ignore, &[String::new()], &DockerIgnore::default())? {
-        let (from, dest) = (context.join(&file.path), to.join(&file.path));
+    for path in paths(context, ignore, &[String::new()], &DockerIgnore::default())? {
+        let (from, dest) = (context.join(&path), to.join(&path));
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -209,7 +208,7 @@ fn replace_in(root: &Path, relative: &Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::write(&at, bytes)
 }
 
-fn docker(args: &[&str]) -> std::io::Result<std::process::Output> {
+fn docker<A: AsRef<OsStr>>(args: &[A]) -> std::io::Result<std::process::Output> {
     Command::new("docker")
         .args(args)
         .stdin(Stdio::null())

@@ -15,11 +15,7 @@ pub struct Steps {
 }
 
 pub fn steps(log: &str) -> Steps {
-    let (headers, cached) = read(log);
-    Steps {
-        total: headers.len(),
-        cached: headers.keys().filter(|id| cached.contains(*id)).count(),
-    }
+    over_attempts(&[log]).0
 }
 
 /// The labels (`[build 3/5]`) of the instruction steps the build ran
@@ -41,9 +37,9 @@ pub fn reran(log: &str) -> BTreeSet<String> {
 /// several attempts (after a runtime failure): a step that ran in an
 /// earlier attempt is served from the cache in the next, yet the build ran
 /// it.
-pub fn over_attempts(attempts: &[String]) -> (Steps, BTreeSet<String>) {
+pub fn over_attempts(attempts: &[&str]) -> (Steps, BTreeSet<String>) {
     let reran: BTreeSet<String> = attempts.iter().flat_map(|log| reran(log)).collect();
-    let last = attempts.last().map(String::as_str).unwrap_or_default();
+    let last = attempts.last().copied().unwrap_or_default();
     let (headers, cached) = read(last);
     let cached = headers
         .iter()
@@ -165,7 +161,7 @@ mod tests {
     fn a_step_run_in_an_earlier_attempt_ran() {
         let first = "#5 [build 1/3] FROM x\n#5 DONE 0.0s\n#8 [build 2/3] COPY . .\n#8 DONE 0.0s\n#9 [build 3/3] RUN make\n#9 ERROR: failed to start\n";
         let second = "#5 [build 1/3] FROM x\n#5 DONE 0.0s\n#8 [build 2/3] COPY . .\n#8 CACHED\n#9 [build 3/3] RUN make\n#9 DONE 1.0s\n";
-        let (steps, reran) = over_attempts(&[first.to_string(), second.to_string()]);
+        let (steps, reran) = over_attempts(&[first, second]);
         assert_eq!(
             reran.into_iter().collect::<Vec<_>>(),
             ["[build 2/3]", "[build 3/3]"]
@@ -177,7 +173,7 @@ mod tests {
                 cached: 0
             }
         );
-        let (steps, reran) = over_attempts(&[second.to_string()]);
+        let (steps, reran) = over_attempts(&[second]);
         assert_eq!(reran.len(), 1);
         assert_eq!(
             steps,

@@ -48,6 +48,11 @@ fn unproven(why: &str) -> String {
     format!("the build cache model cannot confirm it: {why}")
 }
 
+/// `2 dependency install steps`.
+fn counted(n: usize, cost: Cost) -> String {
+    format!("{n} {} step{}", cost.name(), if n == 1 { "" } else { "s" })
+}
+
 /// How many steps of `cost` a source edit reruns (`true`) or leaves
 /// cached (`false`).
 fn count(steps: &Steps, cost: Cost, rerun: bool) -> usize {
@@ -63,8 +68,8 @@ fn count(steps: &Steps, cost: Cost, rerun: bool) -> usize {
 /// after it, or into a download before the copy and an install of the
 /// project after it, so steps are counted, not named). A stage where
 /// none reruns before has nothing to compare and passes: its
-/// `.dockerignore` sends no file only the full copy takes, the fix adds a
-/// download before a compile (`go mod download`).
+/// `.dockerignore` sends no file only the full copy takes, or the fix adds
+/// a download before a compile (`go mod download`).
 pub(crate) fn more_cached(
     cx: &Context,
     stage: usize,
@@ -73,18 +78,17 @@ pub(crate) fn more_cached(
 ) -> Result<(), String> {
     let (before, after) = before_and_after(cx, Some(stage), edits)?;
     let (rerun, cached) = (count(&after, cost, true), count(&after, cost, false));
-    let steps = |n: usize| format!("{n} {} step{}", cost.name(), if n == 1 { "" } else { "s" });
     if count(&before, cost, true) == 0 {
         Ok(())
     } else if cached <= count(&before, cost, false) {
         Err(unproven(&format!(
             "a source edit would leave {} cached, as before",
-            steps(cached)
+            counted(cached, cost)
         )))
     } else if rerun > count(&before, cost, true) {
         Err(unproven(&format!(
             "a source edit would rerun {}, more than before",
-            steps(rerun)
+            counted(rerun, cost)
         )))
     } else {
         Ok(())
@@ -127,9 +131,8 @@ pub(crate) fn no_dearer_reruns(cx: &Context, edits: &[Edit]) -> Result<(), Strin
     match dearer {
         None => Ok(()),
         Some(cost) => Err(unproven(&format!(
-            "a source edit would rerun {} {} steps, not {}",
-            count(&after, cost, true),
-            cost.name(),
+            "a source edit would rerun {}, not {}",
+            counted(count(&after, cost, true), cost),
             count(&before, cost, true)
         ))),
     }
@@ -226,7 +229,7 @@ mod tests {
         )];
         assert_eq!(
             no_dearer_reruns(&cx, &dearer),
-            Err("the build cache model cannot confirm it: a source edit would rerun 1 dependency install steps, not 0".into())
+            Err("the build cache model cannot confirm it: a source edit would rerun 1 dependency install step, not 0".into())
         );
     }
 

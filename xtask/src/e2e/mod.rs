@@ -1455,6 +1455,7 @@ impl Engine {
             },
         )?;
         std::fs::write(log, &logged).map_err(|e| format!("{}: {e}", log.display()))?;
+        let attempts: Vec<&str> = attempts.iter().map(String::as_str).collect();
         let (steps, reran) = progress::over_attempts(&attempts);
         Ok(Build {
             ok: output.status.success(),
