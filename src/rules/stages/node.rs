@@ -288,7 +288,10 @@ fn installs(
             if command.range.start == build.command_start {
                 continue;
             }
-            let positional = command.words[2..]
+            let positional = command
+                .words
+                .get(2..)
+                .unwrap_or_default()
                 .iter()
                 .filter(|(w, _)| !w.as_deref().is_some_and(|w| w.starts_with('-')))
                 .count();
