@@ -92,6 +92,7 @@ fn main() {
                 unsafe_fixes: true,
                 build_context: None,
                 companions: false,
+                dockerfile: None,
                 pins: None,
                 ecosystems: None,
                 runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,

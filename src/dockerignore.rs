@@ -19,6 +19,8 @@ pub fn slashed(path: &Path) -> String {
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     patterns: Vec<(Regex, bool)>,
+    /// The `!` patterns as written, cleaned.
+    exceptions: Vec<String>,
 }
 
 impl DockerIgnore {
@@ -31,6 +33,7 @@ impl DockerIgnore {
 
     pub fn parse(text: &str) -> Self {
         let mut patterns = Vec::new();
+        let mut exceptions = Vec::new();
         for line in text.lines() {
             if line.starts_with('#') {
                 continue;
@@ -46,15 +49,43 @@ impl DockerIgnore {
             }
             if let Ok(regex) = Regex::new(&to_regex(&pattern)) {
                 patterns.push((regex, exclude));
+                if !exclude {
+                    exceptions.push(pattern);
+                }
             }
         }
-        DockerIgnore { patterns }
+        DockerIgnore {
+            patterns,
+            exceptions,
+        }
     }
 
     /// Whether a `!` pattern brings something back: then a directory left
     /// out may still hold files the build sees.
     pub fn has_exceptions(&self) -> bool {
         self.patterns.iter().any(|(_, exclude)| !exclude)
+    }
+
+    /// Whether a `!` pattern may bring back `path` or something under it
+    /// or above it: a line for `path` appended after it would undo it.
+    /// Judged by the patterns' literal parts, so a wildcard before any
+    /// slash counts as a maybe.
+    pub fn exception_under(&self, path: &str) -> bool {
+        let path = clean(path);
+        self.exceptions.iter().any(|pattern| {
+            let literal = pattern
+                .find(['*', '?', '[', '\\'])
+                .map_or(pattern.as_str(), |at| &pattern[..at]);
+            let within = |outer: &str, inner: &str| {
+                inner == outer || inner.starts_with(&format!("{outer}/"))
+            };
+            if literal.len() < pattern.len() {
+                // `literal` ends inside a segment: `path` may start with it.
+                path.starts_with(literal) || literal.starts_with(&path)
+            } else {
+                within(&path, pattern) || within(pattern, &path)
+            }
+        })
     }
 
     /// Whether the build never sees `path` (relative to the context, `/`
@@ -157,6 +188,17 @@ mod tests {
         assert!(ignore.excludes("docs/c.md"));
         assert!(!ignore.excludes("package.json"));
         assert!(!ignore.excludes("# comment"));
+    }
+
+    #[test]
+    fn exceptions_under_a_path_are_found_by_their_literal_part() {
+        let ignore = DockerIgnore::parse("*\n!src\n!README.md\n!conf/*.yml\n");
+        assert!(ignore.exception_under("src/__pycache__"));
+        assert!(ignore.exception_under("conf"));
+        assert!(!ignore.exception_under(".git"));
+        assert!(!ignore.exception_under("node_modules"));
+        assert!(DockerIgnore::parse("!**/*.md\n").exception_under(".git"));
+        assert!(!DockerIgnore::parse("node_modules\n").exception_under("node_modules"));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Settings<'a> {
     pub build_context: Option<&'a Path>,
     /// Whether fixes may change files besides the Dockerfile.
     pub companions: bool,
+    /// Where the Dockerfile is, when it is a file.
+    pub dockerfile: Option<&'a Path>,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
     /// The dependency ecosystems DF101 knows: a configuration's table, or
@@ -58,6 +60,7 @@ pub fn lint_all(file: &Dockerfile, settings: &Settings) -> (Vec<Finding>, Vec<Fi
             && !suppressions.silences(id, at)
     };
     let mut cx = Context::new(file, settings.build_context, settings.companions);
+    cx.dockerfile = settings.dockerfile;
     cx.pins = settings.pins;
     cx.ecosystems = settings.ecosystems;
     cx.runtime_images = settings.runtime_images;
@@ -225,6 +228,10 @@ fn settle(
             .partition(|f| f.fix.as_ref().is_some_and(|fix| fix.requires.is_empty()));
         for finding in free.into_iter().chain(bound) {
             let fix = finding.fix.as_ref().expect("applies() checked the fix");
+            if settled(fix, &companions) {
+                fixed.insert((finding.rule.id, finding.range.clone()));
+                continue;
+            }
             if !fix
                 .requires
                 .iter()
@@ -249,6 +256,7 @@ fn settle(
             }
         }
         if rules.is_empty() {
+            findings.retain(|f| !f.fix.as_ref().is_some_and(|fix| settled(fix, &companions)));
             return Ok(Fixed {
                 file,
                 remaining: findings,
@@ -329,14 +337,30 @@ impl Companion {
     }
 }
 
+/// A fix that only adds lines to other files, which they hold by now:
+/// it has nothing left to do (rules read those files from disk, so they
+/// find it again after each round).
+fn settled(fix: &crate::rules::Fix, companions: &[Companion]) -> bool {
+    fix.edits.is_empty()
+        && fix.appends.iter().all(|append| {
+            companions.iter().any(|c| {
+                c.path == append.path && append.lines.iter().all(|line| holds(&c.after, line))
+            })
+        })
+}
+
+/// Whether the text has `line` as a line of its own.
+fn holds(text: &[u8], line: &str) -> bool {
+    String::from_utf8_lossy(text)
+        .lines()
+        .any(|l| l.trim() == line)
+}
+
 /// Appends each of `lines` the text lacks, in its line endings.
 fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
     let eol = line_ending(text);
     for line in lines {
-        let present = String::from_utf8_lossy(text)
-            .lines()
-            .any(|l| l.trim() == line);
-        if !present {
+        if !holds(text, line) {
             if !text.is_empty() && !text.ends_with(b"\n") {
                 text.extend_from_slice(eol);
             }
@@ -405,6 +429,7 @@ mod tests {
             unsafe_fixes: false,
             build_context: None,
             companions: false,
+            dockerfile: None,
             pins: None,
             ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,
@@ -458,6 +483,30 @@ mod tests {
         drop_orphans(&mut findings);
         let ids: Vec<&str> = findings.iter().map(|f| f.rule.id).collect();
         assert_eq!(ids, ["DF001", "DF002"]);
+    }
+
+    #[test]
+    fn a_fix_that_only_adds_lines_a_companion_holds_is_settled() {
+        let append = |lines: &[&str]| crate::rules::Fix {
+            appends: vec![Append {
+                path: ".dockerignore".into(),
+                lines: lines.iter().map(|l| l.to_string()).collect(),
+            }],
+            ..crate::rules::Fix::new(Applicability::Safe, Vec::new())
+        };
+        let companion = Companion {
+            path: ".dockerignore".into(),
+            before: None,
+            after: b".git\r\nnode_modules\r\n".to_vec(),
+        };
+        let companions = [companion];
+        assert!(settled(&append(&[".git", "node_modules"]), &companions));
+        assert!(!settled(&append(&[".git", ".env"]), &companions));
+        assert!(!settled(&append(&[".git"]), &[]));
+        // A fix that edits the Dockerfile as well has work left.
+        let mut edits = append(&[".git"]);
+        edits.edits.push(Edit::replace(0..0, "x"));
+        assert!(!settled(&edits, &companions));
     }
 
     #[test]

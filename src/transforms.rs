@@ -29,6 +29,10 @@ pub struct Ecosystem {
     /// exclude so the full copy cannot overwrite it.
     #[serde(default)]
     pub must_ignore: Vec<String>,
+    /// What a build of the project writes in its directory: the build
+    /// context's copy is unneeded where the image builds (DF601).
+    #[serde(default)]
+    pub outputs: Vec<String>,
     /// Flags for an install that runs before the full copy while the
     /// original install stays after it (composer: scripts and autoloader
     /// need the sources; poetry and uv: the project itself), unless the
@@ -336,6 +340,56 @@ pub fn stages() -> &'static Stages {
     })
 }
 
+/// What a build context holds that no build needs, and files that look
+/// like secrets; see `transforms/context.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextTable {
+    pub unneeded: Vec<Unneeded>,
+    pub vcs_readers: Vec<String>,
+    pub vcs_files: Vec<String>,
+    pub secret: Vec<Secret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unneeded {
+    pub path: String,
+    pub kind: UnneededKind,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnneededKind {
+    Vcs,
+    Cache,
+    Editor,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    pub names: Vec<String>,
+    pub except: Vec<String>,
+    pub content: Option<String>,
+    pub what: String,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub reader_files: Vec<String>,
+    #[serde(default)]
+    pub installs: Vec<String>,
+}
+
+pub fn context() -> &'static ContextTable {
+    static TABLE: OnceLock<ContextTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<ContextTable>(include_str!("../transforms/context.toml"))
+            .expect("transforms/context.toml is valid (checked by a test)")
+    })
+}
+
 #[derive(Deserialize)]
 struct Table {
     ecosystem: Vec<Ecosystem>,
@@ -381,6 +435,27 @@ mod tests {
             }
         }
         assert_eq!(table.image_env["golang"]["GOPATH"], "/go");
+    }
+
+    #[test]
+    fn the_context_table_reads() {
+        let table = context();
+        assert!(table
+            .unneeded
+            .iter()
+            .any(|u| u.path == ".git" && u.kind == UnneededKind::Vcs));
+        for secret in &table.secret {
+            if let Some(content) = &secret.content {
+                regex::bytes::Regex::new(content).expect("a valid content pattern");
+            }
+            for name in secret.names.iter().chain(&secret.except) {
+                assert!(!name.contains('/'), "base names only: {name}");
+            }
+        }
+        // Each ecosystem an entry names exists.
+        for name in table.secret.iter().flat_map(|s| &s.installs) {
+            assert!(ecosystems().iter().any(|e| &e.name == name), "{name}");
+        }
     }
 
     #[test]

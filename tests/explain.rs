@@ -25,6 +25,23 @@ fn example_blocks(doc: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Rules whose fix writes `.dockerignore`, with the build context their
+/// example describes in words; the result block is that file.
+const CONTEXT_EXAMPLES: [(&str, &[(&str, &str)]); 2] = [
+    (
+        "DF601",
+        &[
+            (".git/HEAD", "ref: refs/heads/main\n"),
+            ("node_modules/left-pad/index.js", "module.exports = 1;\n"),
+            (
+                "package.json",
+                "{ \"name\": \"app\", \"version\": \"1.0.0\" }\n",
+            ),
+        ],
+    ),
+    ("DF602", &[(".env", "DATABASE_PASSWORD=not-a-real-one\n")]),
+];
+
 /// A stage for examples that show a fragment: the rules reason about stages.
 const STAGE: &str = "FROM debian:12\n";
 
@@ -154,8 +171,18 @@ fn every_rule_s_example_is_what_the_rule_does() {
             continue;
         }
         args.push("--write");
+        let context_files = CONTEXT_EXAMPLES.iter().find(|(id, _)| *id == rule.id);
+        for (path, text) in context_files.map_or(&[][..], |(_, files)| files) {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
         let (code, _, stderr) = dockfix(dir.path(), &args);
-        let written = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+        let written = if context_files.is_some() {
+            std::fs::read_to_string(dir.path().join(".dockerignore")).unwrap_or_default()
+        } else {
+            std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap()
+        };
         let written = written.strip_prefix(stage).unwrap_or(&written);
         if code != 0 || written != after {
             wrong.push(format!(

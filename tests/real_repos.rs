@@ -57,6 +57,7 @@ fn settings<'a>(rules: &[&str], context: &'a Path) -> Settings<'a> {
         unsafe_fixes: false,
         build_context: Some(context),
         companions: true,
+        dockerfile: None,
         pins: None,
         ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,

@@ -122,6 +122,7 @@ fn a_rewrite_with_an_unknown_instruction_is_an_internal_error() {
         unsafe_fixes: false,
         build_context: None,
         companions: false,
+        dockerfile: None,
         pins: None,
         ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,

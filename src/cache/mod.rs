@@ -493,6 +493,44 @@ fn inputs(stages: &[Stage], index: usize, instruction: &Instruction, scope: &Sco
     }
 }
 
+/// A RUN, COPY or ADD of any stage that reads the build context: a COPY or
+/// ADD without `--from`, a RUN's bind mount without `from=`.
+pub struct ContextRead<'f> {
+    pub stage: usize,
+    pub instruction: &'f Instruction,
+    /// The source patterns, cleaned (empty for the whole context), and
+    /// what `--exclude` leaves out; or the first word dockfix cannot read.
+    pub sources: Result<(Vec<String>, Vec<String>), String>,
+}
+
+/// Every read of the build context in the file, whichever stage a build
+/// targets (`.dockerignore` serves them all), in file order.
+pub fn context_reads<'f>(stages: &[Stage<'f>]) -> Vec<ContextRead<'f>> {
+    let scopes = crate::scope::Scopes::default();
+    let mut found = Vec::new();
+    for (index, stage) in stages.iter().enumerate() {
+        for &instruction in &stage.body {
+            if !matches!(instruction.command.name.as_str(), "run" | "copy" | "add") {
+                continue;
+            }
+            let scope = scopes.at(stages, index, instruction.span().start);
+            for input in inputs(stages, index, instruction, &scope) {
+                let sources = match input {
+                    Input::Context { sources, excludes } => Ok((sources, excludes)),
+                    Input::Unknown(word) => Err(word),
+                    _ => continue,
+                };
+                found.push(ContextRead {
+                    stage: index,
+                    instruction,
+                    sources,
+                });
+            }
+        }
+    }
+    found
+}
+
 /// A COPY's or ADD's sources, by where they come from.
 fn copy_inputs(
     stages: &[Stage],

@@ -101,12 +101,17 @@ impl Job<'_> {
             }
             _ => None,
         };
+        let dockerfile = match input {
+            Input::File(path) => Some(path.as_path()),
+            Input::Stdin => None,
+        };
         let settings = Settings {
             rules: file_settings.rules.clone(),
             unsafe_fixes: file_settings.unsafe_fixes,
             build_context: context.as_deref(),
             // Standard input has no place on disk for companion files.
             companions: matches!(input, Input::File(_)),
+            dockerfile,
             pins: pins.as_deref(),
             ecosystems: file_settings.ecosystems(),
             runtime_images: &file_settings.runtime_images,
@@ -166,7 +171,9 @@ impl Job<'_> {
         let shown = |c: &engine::Companion| report::shown(&c.path);
         let mut file = FileReport {
             path: name.clone(),
-            changed,
+            // A fix may change only a companion file (`.dockerignore`),
+            // which has its own entry.
+            changed: rewritten,
             fixes: fixed.applied.len(),
             applied: fixed.applied.clone(),
             left: fixed
@@ -292,12 +299,7 @@ impl Job<'_> {
 
     pub(super) fn finish(&self, out: &Output, stdout: &mut dyn Write) -> u8 {
         let changed = out.files.iter().filter(|f| f.changed).count();
-        let fixes: usize = out
-            .files
-            .iter()
-            .filter(|f| f.changed || self.mode == Mode::Lint)
-            .map(|f| f.fixes)
-            .sum();
+        let fixes: usize = out.files.iter().map(|f| f.fixes).sum();
         let document = match self.args.format {
             Format::Text => None,
             Format::Github => Some(github::annotations(out)),

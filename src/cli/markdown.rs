@@ -103,7 +103,7 @@ fn per_file(file: &FileReport, done: bool) -> String {
     if !file.companions.is_empty() {
         let names: Vec<String> = file.companions.iter().map(|c| code(c)).collect();
         text += &format!(
-            "\nAlso {}: {} (lines the moved steps need there).\n",
+            "\nAlso {}: {} (lines the fixes add there).\n",
             if done { "changed" } else { "to change" },
             names.join(", ")
         );

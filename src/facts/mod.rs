@@ -6,6 +6,7 @@
 
 pub mod apt;
 pub mod commands;
+pub mod context_files;
 pub mod copies;
 pub mod package_install;
 pub mod scripts;
@@ -22,6 +23,8 @@ pub struct Context<'a> {
     /// Whether fixes may change files besides the Dockerfile (not when it
     /// comes from standard input).
     pub companions: bool,
+    /// Where the Dockerfile is, when it is a file.
+    pub dockerfile: Option<&'a Path>,
     /// Registry answers, when pinning is asked for.
     pub pins: Option<&'a crate::pin::Pins>,
     /// The dependency ecosystems DF101 knows: a configuration's table, or
@@ -64,6 +67,7 @@ impl<'a> Context<'a> {
             file,
             build_context,
             companions,
+            dockerfile: None,
             pins: None,
             ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,

@@ -1,10 +1,11 @@
 //! The rule framework. A rule lives in one file of its family's folder
-//! (instructions, ordering, packages, caches, pinning, stages): its documentation
+//! (instructions, ordering, packages, caches, pinning, stages, context): its documentation
 //! (what it does, why, an example, fix safety), and a check that returns
 //! findings with optional fixes. Helpers only one family uses sit in its
 //! folder; what several share lives beneath the rules, in `facts` and `fix`.
 
 mod caches;
+mod context;
 mod instructions;
 mod ordering;
 mod packages;

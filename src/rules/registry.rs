@@ -1,7 +1,7 @@
 //! Every rule by ID, and which of them a `--select`/`--ignore` pair and the
 //! cache style enable.
 
-use super::{caches, instructions, ordering, packages, pinning, stages, CacheStyle, Rule};
+use super::{caches, context, instructions, ordering, packages, pinning, stages, CacheStyle, Rule};
 
 /// Every rule, in ID order.
 pub static ALL: &[&Rule] = &[
@@ -36,6 +36,8 @@ pub static ALL: &[&Rule] = &[
     &stages::final_stage_build_tools::RULE,
     &stages::final_stage_full_copy::RULE,
     &stages::single_stage_build::RULE,
+    &context::unneeded_context::RULE,
+    &context::secrets_in_context::RULE,
 ];
 
 /// Finds a rule by ID or name, ignoring case.
@@ -50,6 +52,11 @@ pub fn find(key: &str) -> Option<&'static Rule> {
 pub static OPT_IN: &[&Rule] = &[
     &caches::syntax_directive::RULE,
     &pinning::base_image_digest::RULE,
+    // They read and write the build context, not only the Dockerfile:
+    // asked for until real-engine builds prove their lines on every
+    // fixture.
+    &context::unneeded_context::RULE,
+    &context::secrets_in_context::RULE,
 ];
 
 /// Whether a selector (an ID, an ID prefix, a name, or `ALL`) names the rule.
@@ -184,7 +191,7 @@ mod tests {
         assert_eq!(ids(&["DF303"], CacheStyle::Mounts, &[]), ["DF303"]);
         assert_eq!(
             ids(&["DF301"], CacheStyle::Mounts, OPT_IN),
-            ["DF301", "DF303", "DF402"]
+            ["DF301", "DF303", "DF402", "DF601", "DF602"]
         );
         assert_eq!(ids(&["DF4"], CacheStyle::Cleanup, &[]), ["DF401"]);
         assert!(!ids(&[], CacheStyle::Mounts, &[]).contains(&"DF204"));

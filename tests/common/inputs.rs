@@ -39,6 +39,7 @@ pub fn all_rules(
         unsafe_fixes,
         build_context: None,
         companions: false,
+        dockerfile: None,
         pins: None,
         ecosystems: None,
         runtime_images: &dockfix::config::NO_RUNTIME_IMAGES,

@@ -1345,6 +1345,7 @@ mod tests {
             unsafe_fixes: false,
             build_context: Some(context.path()),
             companions: true,
+            dockerfile: None,
             pins: None,
             ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,

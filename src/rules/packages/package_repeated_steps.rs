@@ -674,6 +674,7 @@ mod tests {
             unsafe_fixes: true,
             build_context: None,
             companions: false,
+            dockerfile: None,
             pins: None,
             ecosystems: None,
             runtime_images: &crate::config::NO_RUNTIME_IMAGES,

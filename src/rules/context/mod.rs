@@ -1,0 +1,188 @@
+//! Build context hygiene (DF6xx): what a copy of the build context sends
+//! to the builder and puts into the image that no build needs (DF601), or
+//! that no image should hold (DF602). Both propose `.dockerignore` lines.
+
+pub mod secrets_in_context;
+pub mod unneeded_context;
+
+use std::path::Path;
+use std::rc::Rc;
+
+use crate::cache::{context_reads, selects, ContextRead};
+use crate::context::wildcard_match;
+use crate::dockerignore::DockerIgnore;
+use crate::facts::context_files::Listing;
+use crate::rules::{Append, Applicability, Context, Finding, Fix, Rule};
+
+/// The build context on disk, as its `.dockerignore` leaves it, and the
+/// instructions that read it.
+struct Sent<'f> {
+    root: &'f Path,
+    ignore: Rc<DockerIgnore>,
+    listing: Rc<Listing>,
+    reads: Vec<ContextRead<'f>>,
+}
+
+impl<'f> Sent<'f> {
+    /// None without a build context on disk that fixes may write to, or
+    /// when nothing reads it.
+    fn of(cx: &Context<'f>) -> Option<Sent<'f>> {
+        let root = cx.build_context.filter(|_| cx.companions)?;
+        let reads = context_reads(cx.stages());
+        if reads.is_empty() {
+            return None;
+        }
+        let (ignore, listing) = cx.file_fact("context listing", || {
+            let ignore = DockerIgnore::load(root);
+            let listing = Listing::of(root, &ignore);
+            (Rc::new(ignore), Rc::new(listing))
+        });
+        Some(Sent {
+            root,
+            ignore,
+            listing,
+            reads,
+        })
+    }
+
+    /// The reads that take `path` (or may: sources dockfix cannot read).
+    fn takers(&self, path: &str) -> Vec<&ContextRead<'f>> {
+        self.reads
+            .iter()
+            .filter(|read| match &read.sources {
+                Ok((sources, excludes)) => {
+                    sources.iter().any(|s| selects(s, path))
+                        && !DockerIgnore::parse(&excludes.join("\n")).excludes(path)
+                }
+                Err(_) => true,
+            })
+            .collect()
+    }
+
+    /// Whether a line for `path` may be added: `.dockerignore` does not
+    /// bring back anything under it with a `!` pattern (appended after
+    /// that pattern, the line would undo it).
+    fn may_append(&self, path: &str) -> bool {
+        !self.ignore.exception_under(path)
+    }
+}
+
+/// Why a read takes `path` on purpose, not as part of a directory or of
+/// everything: a source that is the path or lies under it, or names it
+/// by more than `*`.
+fn names(read: &ContextRead, path: &str) -> bool {
+    let Ok((sources, _)) = &read.sources else {
+        return false;
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    sources.iter().any(|source| {
+        if source.is_empty() {
+            return false;
+        }
+        let segments: Vec<&str> = source.split('/').collect();
+        if segments.len() < parts.len() {
+            return false;
+        }
+        let leading = parts
+            .iter()
+            .zip(&segments)
+            .all(|(part, segment)| wildcard_match(segment, part));
+        leading && (segments.len() > parts.len() || segments[parts.len() - 1] != "*")
+    })
+}
+
+/// Whether `text` names `name` as a whole path part: not inside a longer
+/// word (`.git` is not named by `.github`).
+fn mentions(text: &[u8], name: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let name = name.as_bytes();
+    text.windows(name.len()).enumerate().any(|(at, window)| {
+        window == name
+            && (at == 0 || !word(text[at - 1]))
+            && text.get(at + name.len()).is_none_or(|&b| !word(b))
+    })
+}
+
+/// The first line of an instruction of the file that names `name`.
+fn named_at(cx: &Context, name: &str) -> Option<usize> {
+    cx.file
+        .instructions()
+        .find(|i| mentions(&cx.file.source[i.span()], name))
+        .map(|i| i.start_line)
+}
+
+/// A finding at `at` whose fix adds `lines` to the context's
+/// `.dockerignore`.
+fn finding(
+    rule: &'static Rule,
+    cx: &Context,
+    at: &ContextRead,
+    message: String,
+    lines: Vec<String>,
+    applicability: Option<Applicability>,
+) -> Finding {
+    let root = cx.build_context.expect("Sent::of needs a build context");
+    let fix = applicability.map(|applicability| Fix {
+        appends: vec![Append {
+            path: root.join(".dockerignore"),
+            lines,
+        }],
+        ..Fix::new(applicability, Vec::new())
+    });
+    Finding {
+        rule,
+        range: at.instruction.keyword_range(),
+        message,
+        fix,
+    }
+}
+
+/// `a, b and c`.
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read<'f>(file: &'f crate::syntax::Dockerfile, sources: &[&str]) -> ContextRead<'f> {
+        ContextRead {
+            stage: 0,
+            instruction: file.instructions().last().unwrap(),
+            sources: Ok((sources.iter().map(|s| s.to_string()).collect(), Vec::new())),
+        }
+    }
+
+    #[test]
+    fn a_source_names_a_path_only_on_purpose() {
+        let file = crate::syntax::parse(b"FROM scratch\nCOPY . /app\n").unwrap();
+        // The whole context, a parent directory or a bare `*`: incidental.
+        assert!(!names(&read(&file, &[""]), ".git"));
+        assert!(!names(&read(&file, &["src"]), "src/__pycache__"));
+        assert!(!names(&read(&file, &["*"]), ".git"));
+        // The path itself, something under it, or a pattern for it.
+        assert!(names(&read(&file, &[".git"]), ".git"));
+        assert!(names(&read(&file, &[".git/HEAD"]), ".git"));
+        assert!(names(&read(&file, &["certs/*.key"]), "certs/server.key"));
+        assert!(names(&read(&file, &["*/__pycache__"]), "src/__pycache__"));
+        assert!(!names(&read(&file, &["docs"]), ".git"));
+    }
+
+    #[test]
+    fn a_name_is_mentioned_only_as_a_whole_word() {
+        assert!(mentions(b"RUN cat .env", ".env"));
+        assert!(mentions(
+            b"ssl_certificate_key /etc/certs/server.key;",
+            "server.key"
+        ));
+        assert!(!mentions(b"COPY .github /x", ".git"));
+        assert!(!mentions(b"RUN echo my_git", "git"));
+        assert!(mentions(b"\"dotenv\": \"16\"", "dotenv"));
+        assert!(!mentions(b"RUN next_step", "next"));
+    }
+}

@@ -1,0 +1,457 @@
+//! DF601 unneeded-context: a copy of the build context takes what no build
+//! needs (history, dependency folders and build outputs the image makes
+//! again, tool caches, editor files, the Dockerfile itself).
+
+use std::collections::BTreeMap;
+
+use super::{finding, list, mentions, named_at, names, Sent};
+use crate::cache::ContextRead;
+use crate::deps::Role;
+use crate::facts::commands::instruction_commands;
+use crate::facts::copies::destination;
+use crate::rules::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::transforms::{self, UnneededKind};
+
+pub static RULE: Rule = Rule {
+    id: "DF601",
+    name: "unneeded-context",
+    summary: "the build context sends files no build needs",
+    fix_title: "Leave what no build needs out of the build context in `.dockerignore`",
+    effect: "the builder receives less, an edit of those files no longer reruns the copy, and the image no longer holds them",
+    fix_safety: FixSafety::Sometimes,
+    cache_style: None,
+    doc: DOC,
+    check,
+};
+
+const DOC: &str = "\
+# DF601 unneeded-context
+
+## What it does
+Reads the build context beside the Dockerfile and finds what a COPY, ADD
+or bind mount of the build takes that no build needs, and adds it to
+`.dockerignore`:
+- version control history (`.git`, `.hg`, `.svn`);
+- dependency folders an install in the image makes again (`node_modules`
+  where `npm ci` runs in the directory the copy puts it, `vendor` for
+  composer, `.venv` for uv), and build outputs a build in the image makes
+  again (`target` for cargo and Maven, `build` and `.gradle` for Gradle,
+  `bin` and `obj` for .NET): the `must_ignore` and `outputs` of
+  `transforms/ecosystems.toml`;
+- tool caches (`__pycache__`, `.pytest_cache`, `.mypy_cache`, ...) and
+  editor and operating-system files (`.DS_Store`, `.idea`, `.vscode`, ...),
+  listed in `transforms/context.toml`;
+- the Dockerfile and `.dockerignore` themselves (the builder reads them
+  apart from the context).
+
+Only what the context holds is proposed, and only what the build takes:
+a build that copies `src/` alone sends nothing else.
+
+## Why
+Without these lines, `COPY . .` sends them to the builder on every build,
+reruns the copy and everything after it when any of them changes (each
+commit changes `.git`), and puts them into the image: a developer's
+`node_modules`, built for their machine, over the one the image installed.
+
+## Example
+```dockerfile
+FROM node:22
+WORKDIR /app
+COPY . .
+RUN npm ci
+```
+with `.git` and `node_modules` in the context gains a `.dockerignore`
+(which the builder, like the Dockerfile, reads apart from the context):
+```
+.git
+node_modules
+Dockerfile
+.dockerignore
+```
+
+## Fix safety
+Safe where nothing in the build reads what is left out. Otherwise:
+- **Reported, not fixed:** a source that names the path (`COPY .git
+  .git`), an instruction that names it, a dependency folder or build
+  output no install or build in the image makes again in the directory
+  the copy puts it (the image would lose it), and paths under a `!`
+  pattern of `.dockerignore` (the appended line would undo it).
+- **Unsafe:** version control history where the build may read it: a RUN
+  that runs `git`, a `go build` (Go stamps the commit into the binary), a
+  project file that names a tool computing the version from the history
+  (`setuptools_scm`, `husky`, ...); and any path a source with a variable
+  may take.
+
+Lines are appended to `.dockerignore`, never reordered; a file that does
+not exist is created.
+";
+
+/// A path of the context the rule may propose, with its line.
+struct Candidate {
+    /// The `.dockerignore` line.
+    line: String,
+    /// The paths of the context it covers.
+    paths: Vec<String>,
+    what: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Listed(UnneededKind),
+    /// Made by an install (`must_ignore`) or a build (`outputs`) of an
+    /// ecosystem.
+    Made(Role),
+    /// The Dockerfile or `.dockerignore`.
+    Own,
+}
+
+/// The read a finding sits at, and the verdict on each path it takes first.
+type Proposals<'r, 'f> = (&'r ContextRead<'f>, Vec<(Candidate, Verdict)>);
+
+enum Verdict {
+    Safe,
+    Unsafe(String),
+    Kept(String),
+}
+
+fn check(cx: &Context) -> Vec<Finding> {
+    let Some(sent) = Sent::of(cx) else {
+        return Vec::new();
+    };
+    // Each proposal goes to the first read that takes it; its verdicts by
+    // that read, in the order found.
+    let mut at: BTreeMap<usize, Proposals> = BTreeMap::new();
+    let (created, found): (Vec<Candidate>, Vec<Candidate>) = candidates(cx, &sent)
+        .into_iter()
+        .partition(|c| created_ignore(&sent, c));
+    for candidate in found {
+        let takers: Vec<&ContextRead> = candidate
+            .paths
+            .iter()
+            .flat_map(|p| sent.takers(p))
+            .collect();
+        let Some(first) = takers.iter().min_by_key(|r| r.instruction.span().start) else {
+            continue;
+        };
+        let verdict = judge(cx, &sent, &candidate, &takers);
+        at.entry(first.instruction.span().start)
+            .or_insert((first, Vec::new()))
+            .1
+            .push((candidate, verdict));
+    }
+    let mut findings = Vec::new();
+    let own_line: Vec<String> = created.into_iter().map(|c| c.line).collect();
+    let with_own = |mut lines: Vec<String>| {
+        lines.extend(own_line.iter().cloned());
+        lines
+    };
+    for (read, verdicts) in at.into_values() {
+        let copy = crate::cache::one_line(read.instruction);
+        let described = |c: &Candidate| format!("{} ({})", c.line, c.what);
+        let (safe, rest): (Vec<_>, Vec<_>) = verdicts
+            .into_iter()
+            .partition(|(_, v)| matches!(v, Verdict::Safe));
+        if !safe.is_empty() {
+            let names: Vec<String> = safe.iter().map(|(c, _)| described(c)).collect();
+            findings.push(finding(
+                &RULE,
+                cx,
+                read,
+                format!(
+                    "`{copy}` sends {} to the builder and into the image, and no build needs {}; leave {1} out in .dockerignore",
+                    list(&names),
+                    if names.len() == 1 { "it" } else { "them" }
+                ),
+                with_own(safe.into_iter().map(|(c, _)| c.line).collect()),
+                Some(Applicability::Safe),
+            ));
+        }
+        for (candidate, verdict) in rest {
+            let (why, applicability) = match verdict {
+                Verdict::Unsafe(why) => (
+                    format!("the fix is unsafe: {why}"),
+                    Some(Applicability::Unsafe),
+                ),
+                Verdict::Kept(why) => (format!("not fixed: {why}"), None),
+                Verdict::Safe => unreachable!("partitioned out"),
+            };
+            findings.push(finding(
+                &RULE,
+                cx,
+                read,
+                format!(
+                    "`{copy}` sends {} to the builder and into the image; {why}",
+                    described(&candidate)
+                ),
+                with_own(vec![candidate.line]),
+                applicability,
+            ));
+        }
+    }
+    findings
+}
+
+/// What the context holds that the rule knows no build needs, not
+/// already left out.
+fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    for entry in &transforms::context().unneeded {
+        let paths: Vec<String> = match entry.path.strip_prefix("**/") {
+            Some(name) => sent
+                .listing
+                .entries
+                .iter()
+                .filter(|(p, _)| {
+                    crate::context::wildcard_match(name, p.rsplit('/').next().unwrap_or(p))
+                })
+                .map(|(p, _)| p.clone())
+                .collect(),
+            None => sent
+                .listing
+                .has(&entry.path)
+                .then(|| entry.path.clone())
+                .into_iter()
+                .collect(),
+        };
+        if !paths.is_empty() {
+            found.push(Candidate {
+                line: entry.path.clone(),
+                paths,
+                what: entry.what.clone(),
+                kind: Kind::Listed(entry.kind),
+            });
+        }
+    }
+    let mut made: BTreeMap<&str, (Role, &str)> = BTreeMap::new();
+    for ecosystem in cx.ecosystems().all() {
+        for name in &ecosystem.must_ignore {
+            made.entry(name)
+                .or_insert((Role::Install, "installed dependencies"));
+        }
+        for name in &ecosystem.outputs {
+            made.entry(name).or_insert((Role::Build, "build output"));
+        }
+    }
+    for (path, is_dir) in &sent.listing.entries {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let (true, Some((role, what))) = (*is_dir, made.get(name)) {
+            found.push(Candidate {
+                line: path.clone(),
+                paths: vec![path.clone()],
+                what: what.to_string(),
+                kind: Kind::Made(*role),
+            });
+        }
+    }
+    let dockerfile = cx.dockerfile.and_then(|p| {
+        let full = std::fs::canonicalize(p).ok()?;
+        let root = std::fs::canonicalize(sent.root).ok()?;
+        Some(crate::dockerignore::slashed(full.strip_prefix(root).ok()?))
+    });
+    for own in dockerfile.into_iter().chain([".dockerignore".to_string()]) {
+        // A `.dockerignore` the fix creates is sent too: every fix adds
+        // its line, so a second run has nothing to add.
+        let created = own == ".dockerignore" && !sent.root.join(&own).exists();
+        if sent.listing.has(&own) || created {
+            found.push(Candidate {
+                line: own.clone(),
+                paths: vec![own],
+                what: "read by the builder apart from the context".into(),
+                kind: Kind::Own,
+            });
+        }
+    }
+    found.retain(|c| c.paths.iter().all(|p| sent.may_append(p)));
+    found
+}
+
+/// The line for a `.dockerignore` the fix creates, which is sent only
+/// once some other line makes the fix create it.
+fn created_ignore(sent: &Sent, candidate: &Candidate) -> bool {
+    candidate.line == ".dockerignore" && !sent.root.join(".dockerignore").exists()
+}
+
+fn judge(cx: &Context, sent: &Sent, candidate: &Candidate, takers: &[&ContextRead]) -> Verdict {
+    if let Some(read) = takers
+        .iter()
+        .find(|r| candidate.paths.iter().any(|p| names(r, p)))
+    {
+        return Verdict::Kept(format!(
+            "line {} copies it by name",
+            read.instruction.start_line
+        ));
+    }
+    let base = candidate.line.rsplit('/').next().unwrap_or(&candidate.line);
+    let vcs = candidate.kind == Kind::Listed(UnneededKind::Vcs);
+    if !vcs {
+        if let Some(line) = named_at(cx, base).filter(|_| !matches!(candidate.kind, Kind::Made(_)))
+        {
+            return Verdict::Kept(format!("line {line} names it"));
+        }
+    }
+    if let Some(read) = takers.iter().find(|r| r.sources.is_err()) {
+        return Verdict::Unsafe(format!(
+            "line {} copies sources with a variable, which may name it",
+            read.instruction.start_line
+        ));
+    }
+    match candidate.kind {
+        Kind::Listed(UnneededKind::Vcs) => match vcs_reader(cx, sent) {
+            Some(why) => Verdict::Unsafe(why),
+            None => Verdict::Safe,
+        },
+        Kind::Made(role) => {
+            for read in takers {
+                if !made_again(cx, read, &candidate.line, role) {
+                    return Verdict::Kept(format!(
+                        "no {} in the image makes {} again where line {} puts it, so the image uses the build context's",
+                        match role {
+                            Role::Install => "install",
+                            Role::Build => "build",
+                        },
+                        base,
+                        read.instruction.start_line
+                    ));
+                }
+            }
+            Verdict::Safe
+        }
+        Kind::Listed(_) | Kind::Own => Verdict::Safe,
+    }
+}
+
+/// What in the build may read version control history, if anything.
+fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
+    let table = transforms::context();
+    for (index, stage) in cx.stages().iter().enumerate() {
+        for instruction in &stage.body {
+            let name = instruction.command.name.as_str();
+            if matches!(name, "cmd" | "entrypoint" | "healthcheck")
+                && mentions(&cx.file.source[instruction.span()], "git")
+            {
+                return Some(format!("line {} runs git", instruction.start_line));
+            }
+            if name != "run" {
+                continue;
+            }
+            for command in instruction_commands(cx.file, instruction, index) {
+                match command.program() {
+                    Some("git") => {
+                        return Some(format!("line {} runs git", instruction.start_line))
+                    }
+                    Some("go")
+                        if matches!(command.word(1), Some("build" | "install" | "test" | "run" | "generate"))
+                            && !command.has(&["-buildvcs"]) =>
+                    {
+                        return Some(format!(
+                            "line {} runs `go {}`, which stamps the commit from the history into the binary",
+                            instruction.start_line,
+                            command.word(1).unwrap_or_default()
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for file in &table.vcs_files {
+        let Ok(text) = std::fs::read(sent.root.join(file)) else {
+            continue;
+        };
+        if let Some(word) = table.vcs_readers.iter().find(|w| mentions(&text, w)) {
+            return Some(format!(
+                "{file} names {word}, which may read the version from the history"
+            ));
+        }
+    }
+    None
+}
+
+/// Whether an install or build of the stage `read` copies into runs where
+/// the copy puts `path` (`WORKDIR` and destination known, no `cd` or
+/// directory option before it), making it again.
+fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool {
+    let Ok((sources, _)) = &read.sources else {
+        return false;
+    };
+    if read.instruction.command.name == "run" {
+        return false;
+    }
+    let Some(dest) = read.instruction.command.values.last() else {
+        return false;
+    };
+    let scope = cx.scope_at(read.stage, read.instruction.span().start);
+    let Some(dest) = destination(&scope, dest) else {
+        return false;
+    };
+    let Some(landing) = sources.iter().find_map(|s| {
+        let rest = if s.is_empty() {
+            path
+        } else {
+            path.strip_prefix(s.as_str())?.strip_prefix('/')?
+        };
+        Some(format!("{}/{rest}", dest.trim_end_matches('/')))
+    }) else {
+        return false;
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let stage = &cx.stages()[read.stage];
+    stage.body.iter().any(|instruction| {
+        if instruction.command.name != "run" || instruction.command.json {
+            return false;
+        }
+        let commands = instruction_commands(cx.file, instruction, read.stage);
+        let mut moved = false;
+        commands.iter().any(|command| {
+            moved |= matches!(command.program(), Some("cd" | "pushd"));
+            let Some(words) = command
+                .words
+                .iter()
+                .map(|(w, _)| w.clone())
+                .collect::<Option<Vec<String>>>()
+            else {
+                return false;
+            };
+            let Some(dep) = cx.ecosystems().recognise(&words) else {
+                return false;
+            };
+            let makes = match role {
+                Role::Install => {
+                    dep.role == Role::Install && dep.ecosystem.must_ignore.iter().any(|m| m == name)
+                }
+                Role::Build => {
+                    dep.role == Role::Build && dep.ecosystem.outputs.iter().any(|o| o == name)
+                }
+            };
+            let elsewhere = DIRECTORY_FLAGS.iter().any(|f| dep.has_flag(f));
+            let scope = cx.scope_at(read.stage, instruction.span().start);
+            makes
+                && !moved
+                && !elsewhere
+                && !dep.runs_script()
+                && scope
+                    .workdir
+                    .as_deref()
+                    .map(|w| format!("{}/{name}", w.trim_end_matches('/')))
+                    == Some(landing.clone())
+        })
+    })
+}
+
+/// Options that make a tool work in another directory than the current one.
+const DIRECTORY_FLAGS: &[&str] = &[
+    "--prefix",
+    "-C",
+    "--cwd",
+    "--dir",
+    "--manifest-path",
+    "--project-dir",
+    "-p",
+    "-f",
+    "--file",
+    "--project",
+    "--target-dir",
+    "--working-dir",
+    "-d",
+];
