@@ -21,6 +21,8 @@ struct Sent<'f> {
     ignore: Rc<DockerIgnore>,
     listing: Rc<Listing>,
     reads: Vec<ContextRead<'f>>,
+    /// What each read's `--exclude` flags leave out, read once.
+    excludes: Vec<DockerIgnore>,
 }
 
 impl<'f> Sent<'f> {
@@ -37,11 +39,19 @@ impl<'f> Sent<'f> {
             let listing = Listing::of(root, &ignore);
             (Rc::new(ignore), Rc::new(listing))
         });
+        let excludes = reads
+            .iter()
+            .map(|read| match &read.sources {
+                Ok((_, excludes)) => DockerIgnore::parse(&excludes.join("\n")),
+                Err(_) => DockerIgnore::default(),
+            })
+            .collect();
         Some(Sent {
             root,
             ignore,
             listing,
             reads,
+            excludes,
         })
     }
 
@@ -49,13 +59,14 @@ impl<'f> Sent<'f> {
     fn takers(&self, path: &str) -> Vec<&ContextRead<'f>> {
         self.reads
             .iter()
-            .filter(|read| match &read.sources {
-                Ok((sources, excludes)) => {
-                    sources.iter().any(|s| selects(s, path))
-                        && !DockerIgnore::parse(&excludes.join("\n")).excludes(path)
+            .zip(&self.excludes)
+            .filter(|(read, excludes)| match &read.sources {
+                Ok((sources, _)) => {
+                    sources.iter().any(|s| selects(s, path)) && !excludes.excludes(path)
                 }
                 Err(_) => true,
             })
+            .map(|(read, _)| read)
             .collect()
     }
 

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use super::{finding, list, mentions, named_at, names, Sent};
 use crate::cache::ContextRead;
 use crate::deps::Role;
-use crate::facts::commands::instruction_commands;
+use crate::facts::commands::{instruction_commands, RunCommand};
 use crate::facts::copies::destination;
 use crate::rules::{Applicability, Context, Finding, FixSafety, Rule};
-use crate::transforms::{self, UnneededKind};
+use crate::transforms::{self, Ecosystem, UnneededKind};
 
 pub static RULE: Rule = Rule {
     id: "DF601",
@@ -223,14 +223,16 @@ fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
             });
         }
     }
+    // Only the folders of an ecosystem the file installs or builds with:
+    // a `vendor` or `bin` directory means nothing otherwise.
     let mut made: BTreeMap<&str, (Role, &str)> = BTreeMap::new();
-    for ecosystem in cx.ecosystems().all() {
-        for name in &ecosystem.must_ignore {
-            made.entry(name)
-                .or_insert((Role::Install, "installed dependencies"));
-        }
-        for name in &ecosystem.outputs {
-            made.entry(name).or_insert((Role::Build, "build output"));
+    for (ecosystem, role) in ecosystems_run(cx) {
+        let (names, what) = match role {
+            Role::Install => (&ecosystem.must_ignore, "installed dependencies"),
+            Role::Build => (&ecosystem.outputs, "build output"),
+        };
+        for name in names {
+            made.entry(name).or_insert((role, what));
         }
     }
     for (path, is_dir) in &sent.listing.entries {
@@ -368,6 +370,33 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
     None
 }
 
+/// The ecosystems whose installs or builds some RUN of the file runs.
+fn ecosystems_run<'e>(cx: &Context<'e>) -> Vec<(&'e Ecosystem, Role)> {
+    let mut found: Vec<(&Ecosystem, Role)> = Vec::new();
+    for (index, stage) in cx.stages().iter().enumerate() {
+        for instruction in stage.body.iter().filter(|i| i.command.name == "run") {
+            for command in instruction_commands(cx.file, instruction, index) {
+                let Some(dep) = literal_words(&command).and_then(|w| cx.ecosystems().recognise(&w))
+                else {
+                    continue;
+                };
+                if !found
+                    .iter()
+                    .any(|(e, r)| std::ptr::eq(*e, dep.ecosystem) && *r == dep.role)
+                {
+                    found.push((dep.ecosystem, dep.role));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A command's words, when the shell passes each as written.
+fn literal_words(command: &RunCommand) -> Option<Vec<String>> {
+    command.words.iter().map(|(w, _)| w.clone()).collect()
+}
+
 /// Whether an install or build of the stage `read` copies into runs where
 /// the copy puts `path` (`WORKDIR` and destination known, no `cd` or
 /// directory option before it), making it again.
@@ -405,12 +434,7 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
         let mut moved = false;
         commands.iter().any(|command| {
             moved |= matches!(command.program(), Some("cd" | "pushd"));
-            let Some(words) = command
-                .words
-                .iter()
-                .map(|(w, _)| w.clone())
-                .collect::<Option<Vec<String>>>()
-            else {
+            let Some(words) = literal_words(command) else {
                 return false;
             };
             let Some(dep) = cx.ecosystems().recognise(&words) else {
