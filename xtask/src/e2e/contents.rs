@@ -61,6 +61,14 @@ impl Contents {
         })
     }
 
+    /// Whether the working directory holds `path` (relative to it).
+    pub fn holds(&self, path: &str) -> bool {
+        let listed = format!("./{}", path.trim_start_matches("./"));
+        self.app
+            .as_ref()
+            .is_some_and(|(_, lines)| lines.iter().any(|line| listed_path(line) == listed))
+    }
+
     /// What differs from `other`, ignoring what lies under `skip` (the
     /// cache mounts a rewrite adds, which keep a build's output out of the
     /// image on purpose) and what `meant` allows; empty when nothing else
@@ -94,10 +102,17 @@ impl Contents {
         };
         match (kept(self), kept(other)) {
             (Some((dir, before)), Some((_, after))) => {
+                // What the new .dockerignore lines leave out never came.
+                let left_out =
+                    |line: &&String| meant.ignored.iter().any(|p| covers(p, listed_path(line)));
                 let gone: Vec<_> = match meant.split {
                     // The runtime stage leaves the sources behind.
                     true => Vec::new(),
-                    false => before.difference(&after).take(5).collect(),
+                    false => before
+                        .difference(&after)
+                        .filter(|line| !left_out(line))
+                        .take(5)
+                        .collect(),
                 };
                 // npm's record of what node_modules holds changes with the
                 // development dependencies a split leaves behind.
@@ -125,7 +140,7 @@ impl Contents {
 /// The differences a fix means to make between an original image and its
 /// rewrite.
 #[derive(Clone, Copy, Default)]
-pub struct Meant {
+pub struct Meant<'a> {
     /// A shell-form Cmd or Entrypoint that became the exec form of the same
     /// words (the unsafe exec-form fix).
     pub exec_form: bool,
@@ -134,6 +149,31 @@ pub struct Meant {
     /// PATH, and none of the sources in the working directory; it gains
     /// nothing there and changes nothing it keeps.
     pub split: bool,
+    /// Lines the rewrite added to `.dockerignore`: what they leave out of
+    /// the build context may be gone from the working directory, and
+    /// nothing else.
+    pub ignored: &'a [String],
+}
+
+/// The path a listing line names: an entry (`f 644 0:0 ./a -> `) or a
+/// checksum (`<sha256>  ./a`).
+fn listed_path(line: &str) -> &str {
+    match line.split(' ').nth(3) {
+        Some(path) if line.contains(" -> ") => path,
+        _ => line.split_whitespace().last().unwrap_or_default(),
+    }
+}
+
+/// Whether the `.dockerignore` line `pattern` covers the listed path
+/// (`./a/b`): the path or a directory above it, at the root, or for
+/// `**/name` anywhere.
+fn covers(pattern: &str, path: &str) -> bool {
+    let path = path.trim_start_matches("./");
+    let parts: Vec<&str> = path.split('/').collect();
+    match pattern.strip_prefix("**/") {
+        Some(name) => parts.contains(&name),
+        None => path == pattern || path.starts_with(&format!("{pattern}/")),
+    }
 }
 
 /// Whether `Env=[...]` lost variables (and changed PATH) but set nothing
@@ -174,11 +214,53 @@ mod tests {
     const EXEC_FORM: Meant = Meant {
         exec_form: true,
         split: false,
+        ignored: &[],
     };
     const SPLIT: Meant = Meant {
         exec_form: false,
         split: true,
+        ignored: &[],
     };
+
+    #[test]
+    fn what_new_ignore_lines_leave_out_may_be_gone_and_nothing_else() {
+        let listing = |paths: &[&str]| Contents {
+            config: vec![],
+            app: Some((
+                "/app".into(),
+                paths
+                    .iter()
+                    .map(|p| format!("f 644 0:0 ./{p} -> "))
+                    .collect(),
+            )),
+        };
+        let mut before = listing(&[
+            ".env",
+            ".git",
+            ".git/HEAD",
+            "src/__pycache__/a.pyc",
+            "app.js",
+        ]);
+        if let Some((_, lines)) = &mut before.app {
+            lines.push("0123abcd  ./.env".into());
+        }
+        let after = listing(&["app.js"]);
+        let lines = [".env".to_string(), ".git".into(), "**/__pycache__".into()];
+        let meant = Meant {
+            ignored: &lines,
+            ..Meant::default()
+        };
+        assert!(before.differences(&after, &[], meant).is_empty());
+        assert!(before.holds(".git") && !after.holds(".env"));
+        // A file no line covers, gone or new, is a difference.
+        assert_eq!(before.differences(&listing(&[]), &[], meant).len(), 1);
+        assert_eq!(
+            before
+                .differences(&listing(&["app.js", "new.txt"]), &[], meant)
+                .len(),
+            1
+        );
+    }
 
     #[test]
     fn a_split_may_drop_sources_and_toolchain_variables_only() {

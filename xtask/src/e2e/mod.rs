@@ -40,6 +40,10 @@ pub struct Options {
     /// Only the named fixtures.
     #[arg(long, value_name = "FIXTURE")]
     only: Vec<String>,
+    /// Only the named variants of every fixture (whichever its `e2e.toml`
+    /// names for CI), against the original; with `--tier ci` only.
+    #[arg(long, value_name = "VARIANT")]
+    variant: Vec<String>,
     /// Leave the engines running afterwards.
     #[arg(long)]
     keep_engine: bool,
@@ -85,10 +89,14 @@ struct Spec {
     /// Package caches the `mounts` variant's image may carry, and why;
     /// without this table it must carry none.
     allowed_package_caches: Option<AllowedCaches>,
-    /// The variants the `ci` tier builds, when not all: a fixture that
-    /// proves one rule's rewrite (a split) leaves the variants other
-    /// fixtures prove to the full run, which builds every one.
+    /// The variants the `ci` tier builds, when not its usual ones: a
+    /// fixture that proves one rule's rewrite (a split) leaves the variants
+    /// other fixtures prove to the full run, which builds every one.
     ci_variants: Option<Vec<String>>,
+    /// Paths of the working directory the original image holds and the
+    /// `context` variant's must not: what the lines DF601 and DF602 add
+    /// to `.dockerignore` keep out (history, a secret).
+    context_gone: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,7 +150,8 @@ impl Spec {
             .iter()
             .filter(|v| match (&self.ci_variants, tier) {
                 (Some(names), Tier::Ci) => names.iter().any(|n| n == v.name),
-                _ => true,
+                (None, Tier::Ci) => v.ci,
+                (_, Tier::Full) => true,
             })
             .collect()
     }
@@ -165,6 +174,8 @@ struct Variant {
     /// It pins base images, asking the harness's registry as Docker Hub's
     /// mirror; its FROMs must then carry digests the engine pulls.
     pins: bool,
+    /// The `ci` tier builds it for fixtures that do not name their variants.
+    ci: bool,
 }
 
 const VARIANTS: &[Variant] = &[
@@ -173,12 +184,14 @@ const VARIANTS: &[Variant] = &[
         flags: &[],
         no_package_caches: false,
         pins: false,
+        ci: true,
     },
     Variant {
         name: "unsafe",
         flags: &["--unsafe"],
         no_package_caches: false,
         pins: false,
+        ci: true,
     },
     // Cache mounts instead of cleanups, safe fixes only: package managers
     // keep their downloads between builds, outside the image.
@@ -187,6 +200,7 @@ const VARIANTS: &[Variant] = &[
         flags: &["--cache-style", "mounts"],
         no_package_caches: true,
         pins: false,
+        ci: true,
     },
     // Safe fixes and base images pinned to a version tag (where the tag
     // floats) and a digest.
@@ -195,6 +209,16 @@ const VARIANTS: &[Variant] = &[
         flags: &["--pin", "both"],
         no_package_caches: false,
         pins: true,
+        ci: true,
+    },
+    // The build context rules alone (opt-in): only `.dockerignore`
+    // changes. The ci tier builds it where a fixture asks for it.
+    Variant {
+        name: "context",
+        flags: &["--select", "DF601,DF602"],
+        no_package_caches: false,
+        pins: false,
+        ci: false,
     },
 ];
 
@@ -232,6 +256,17 @@ pub fn run(options: &Options) -> Result<bool> {
     };
     times.lap("building dockfix");
     let fixtures = fixtures(&root, &options.only)?;
+    if let Some(name) = options
+        .variant
+        .iter()
+        .find(|name| !VARIANTS.iter().any(|v| v.name == name.as_str()))
+    {
+        return Err(format!("--variant: no variant named `{name}`"));
+    }
+    // A run of some variants is no full run's figures.
+    if !options.variant.is_empty() && options.tier == Tier::Full {
+        return Err("--variant narrows a `--tier ci` run only".into());
+    }
     let engine = Engine::up(&root, options)?;
     times.lap("engines up");
     let work = run_dir();
@@ -243,7 +278,7 @@ pub fn run(options: &Options) -> Result<bool> {
         rows.extend(run_fixture(
             &engine,
             &dockfix,
-            options.tier,
+            (options.tier, &options.variant),
             fixture,
             &name,
             &work.join(&name),
@@ -574,6 +609,8 @@ fn fixtures(root: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
 #[derive(Clone, Default)]
 struct Measurement {
     built: bool,
+    /// Bytes of build context the first build sent, as BuildKit reports.
+    context_bytes: Option<u64>,
     smoke: Option<String>,
     /// The image's configuration and the files of its working directory.
     contents: contents::Contents,
@@ -601,7 +638,7 @@ struct Measurement {
 fn run_fixture(
     engine: &Engine,
     dockfix: &Path,
-    tier: Tier,
+    (tier, only): (Tier, &[String]),
     fixture: &Path,
     name: &str,
     work: &Path,
@@ -611,11 +648,18 @@ fn run_fixture(
         .map_err(|e| format!("{}: {e}", spec_path.display()))?;
     let original_dir = work.join("original");
     copy_dir(fixture, &original_dir)?;
-    let original_file =
-        std::fs::read(original_dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+    let original_file = built_from(&original_dir)?;
+    let original_ignore =
+        std::fs::read_to_string(original_dir.join(".dockerignore")).unwrap_or_default();
     // Every rewrite is made, and every edit checked against it, before
     // anything is built.
-    let variants = spec.variants(tier);
+    let variants: Vec<&Variant> = match only {
+        [] => spec.variants(tier),
+        names => VARIANTS
+            .iter()
+            .filter(|v| names.iter().any(|name| name == v.name))
+            .collect(),
+    };
     let mut sides = vec![("original", original_dir)];
     for variant in &variants {
         let dir = work.join(variant.name);
@@ -653,7 +697,14 @@ fn run_fixture(
     let original_stages = stages(&dump(dockfix, &sides[0].1.join("Dockerfile"))?);
     let mut earlier: Vec<(Vec<u8>, Measurement)> = vec![(original_file.clone(), before.clone())];
     for (variant, (_, dir)) in variants.iter().zip(&sides[1..]) {
-        let rewritten = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+        let rewritten = built_from(dir)?;
+        let ignore = std::fs::read_to_string(dir.join(".dockerignore")).unwrap_or_default();
+        let ignored: Vec<String> = ignore
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !original_ignore.lines().any(|o| o.trim() == *l))
+            .map(String::from)
+            .collect();
         // The pins are checked against the registry before the build, and
         // against what the engine fetched from it during the build after.
         let (bases, mut pin_problems, mark) = if variant.pins {
@@ -709,7 +760,26 @@ fn run_fixture(
         let meant = contents::Meant {
             exec_form: variant.flags.contains(&"--unsafe"),
             split: stages(&dump(dockfix, &dir.join("Dockerfile"))?) > original_stages,
+            ignored: &ignored,
         };
+        let gone = spec
+            .context_gone
+            .as_ref()
+            .filter(|_| variant.name == "context");
+        let context_gone_ok = gone.map(|paths| {
+            before.built
+                && after.built
+                && paths.iter().all(|p| {
+                    let held = before.contents.holds(p) && !after.contents.holds(p);
+                    if !held {
+                        eprintln!(
+                            "[e2e]   {}: {p} is not in the original image only",
+                            variant.name
+                        );
+                    }
+                    held
+                })
+        });
         let content_differences = if before.built && after.built {
             before
                 .contents
@@ -724,6 +794,10 @@ fn run_fixture(
             fixture: name.to_string(),
             variant: variant.name,
             changed: rewritten != original_file,
+            ignore_lines_added: ignored.clone(),
+            context_bytes_before: before.context_bytes,
+            context_bytes_after: after.context_bytes,
+            context_gone_ok,
             built_before: before.built,
             built_after: after.built,
             smoke_equal: before.built
@@ -821,8 +895,11 @@ fn measure(
         .map_err(|_| format!("image size of {tag}: {size:?}"))?;
     let caches = engine.package_caches(tag)?;
     let mounts = engine.cache_mounts()?;
+    let build_log = std::fs::read_to_string(logs.join(format!("{side}-build.log")))
+        .map_err(|e| e.to_string())?;
     let mut measured = Measurement {
         built: true,
+        context_bytes: context_bytes(&build_log),
         smoke: Some(smoke),
         contents: contents::Contents::of(engine, tag)?,
         size,
@@ -944,6 +1021,43 @@ fn rebuilds(
     Ok(())
 }
 
+/// What a side's image is built from: its Dockerfile and `.dockerignore`
+/// (a rewrite may change either), for reusing one side's figures for
+/// another built from the same.
+fn built_from(dir: &Path) -> Result<Vec<u8>> {
+    let mut bytes = std::fs::read(dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+    bytes.extend(b"\0");
+    bytes.extend(std::fs::read(dir.join(".dockerignore")).unwrap_or_default());
+    Ok(bytes)
+}
+
+/// The bytes of build context a build sent, from BuildKit's plain
+/// progress: the last `transferring context:` line of the step that loads
+/// the build context (`#5 transferring context: 27.53kB done`).
+fn context_bytes(log: &str) -> Option<u64> {
+    let step = log
+        .lines()
+        .find(|l| l.ends_with("[internal] load build context"))?
+        .split(' ')
+        .next()?;
+    let size = log
+        .lines()
+        .filter(|l| l.split(' ').next() == Some(step))
+        .filter_map(|l| l.split_once("transferring context: ").map(|(_, rest)| rest))
+        .next_back()?
+        .split(' ')
+        .next()?;
+    let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &size[digits.len()..] {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    Some((digits.parse::<f64>().ok()? * unit).round() as u64)
+}
+
 /// A file of the build context that `.dockerignore` leaves out, which the
 /// harness adds to each side's copy of a fixture before the first build.
 const IGNORED: &str = "dockfix-e2e-ignored.txt";
@@ -1055,7 +1169,14 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         .flatten()
     {
         let path = entry.path();
-        let target = to.join(entry.file_name());
+        // No repository can hold a `.git` of its own: a fixture's history
+        // is `dot-git`.
+        let name = entry.file_name();
+        let target = to.join(if name == "dot-git" {
+            ".git".into()
+        } else {
+            name
+        });
         if path.is_dir() {
             copy_dir(&path, &target)?;
         } else if entry.file_name() != "e2e.toml" {
@@ -1495,6 +1616,15 @@ replace = "Remaining: "
     }
 
     #[test]
+    fn the_context_a_build_sent_is_read_from_its_progress() {
+        let log = "#3 [internal] load .dockerignore\n#3 transferring context: 67B done\n\
+                   #5 [internal] load build context\n#5 transferring context: 1.2kB\n\
+                   #5 transferring context: 27.53kB 0.1s done\n#6 [2/3] COPY . .\n";
+        assert_eq!(context_bytes(log), Some(27_530));
+        assert_eq!(context_bytes("#1 [internal] load build definition\n"), None);
+    }
+
+    #[test]
     fn a_smoke_passes_when_every_command_exits_0() {
         assert!(smoke_passed(Some("hello\n[exit 0]\n")));
         assert!(smoke_passed(Some("a\n[exit 0]\nb\n[exit 0]\n")));
@@ -1547,7 +1677,12 @@ replace = "Remaining: "
         };
         let all: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
         let spec = Spec::parse(SPEC).unwrap();
-        assert_eq!(names(&spec, Tier::Ci), all);
+        // The context variant only where a fixture asks for it.
+        assert_eq!(
+            names(&spec, Tier::Ci),
+            ["safe", "unsafe", "mounts", "pinned"]
+        );
+        assert_eq!(names(&spec, Tier::Full), all);
         let spec =
             Spec::parse(&SPEC.replace("[edit]", "ci_variants = [\"unsafe\"]\n[edit]")).unwrap();
         assert_eq!(names(&spec, Tier::Ci), ["unsafe"]);
@@ -1593,9 +1728,9 @@ replace = "Remaining: "
     }
 
     #[test]
-    fn variants_keep_safe_and_unsafe_and_add_mounts_and_pins() {
+    fn variants_keep_safe_and_unsafe_and_add_mounts_pins_and_context() {
         let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
-        assert_eq!(names, ["safe", "unsafe", "mounts", "pinned"]);
+        assert_eq!(names, ["safe", "unsafe", "mounts", "pinned", "context"]);
         let mounts = &VARIANTS[2];
         assert_eq!(mounts.flags, ["--cache-style", "mounts"]);
         assert!(mounts.no_package_caches);
@@ -1607,6 +1742,10 @@ replace = "Remaining: "
         assert_eq!(pinned.flags, ["--pin", "both"]);
         assert!(pinned.pins && !pinned.no_package_caches);
         assert!(VARIANTS[..3].iter().all(|v| !v.pins));
+        // The context rules alone, which change only `.dockerignore`.
+        let context = &VARIANTS[4];
+        assert_eq!(context.flags, ["--select", "DF601,DF602"]);
+        assert!(!context.ci && !context.pins && !context.no_package_caches);
     }
 
     #[test]

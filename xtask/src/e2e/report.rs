@@ -13,8 +13,17 @@ pub struct Row {
     /// `mounts` (`--write --cache-style mounts`) or `pinned` (`--write --pin
     /// both`, Docker Hub mirrored by the harness's registry).
     pub variant: &'static str,
-    /// Whether dockfix changed the Dockerfile.
+    /// Whether dockfix changed the Dockerfile or `.dockerignore`.
     pub changed: bool,
+    /// The lines the rewrite added to `.dockerignore`.
+    pub ignore_lines_added: Vec<String>,
+    /// Bytes of build context each side's first build sent, as BuildKit's
+    /// progress reports them.
+    pub context_bytes_before: Option<u64>,
+    pub context_bytes_after: Option<u64>,
+    /// For the `context` variant of a fixture that lists them: every path
+    /// it names is in the original image and not in the rewrite's.
+    pub context_gone_ok: Option<bool>,
     pub built_before: bool,
     pub built_after: bool,
     /// The smoke command printed the same and exited the same in both images.
@@ -95,6 +104,7 @@ impl Row {
             && self.package_caches_ok
             && self.pin_problems.is_empty()
             && self.cache_prediction_agrees != Some(false)
+            && self.context_gone_ok != Some(false)
     }
 }
 
@@ -309,6 +319,10 @@ mod tests {
             fixture: "python-pip".into(),
             variant: "safe",
             changed: true,
+            ignore_lines_added: Vec::new(),
+            context_bytes_before: Some(2_000),
+            context_bytes_after: Some(1_000),
+            context_gone_ok: None,
             built_before: true,
             built_after: true,
             smoke_equal: true,
@@ -477,9 +491,23 @@ mod tests {
             "cache_may_rerun",
             "cache_may_rerun_ran",
             "cache_prediction_differences",
+            "ignore_lines_added",
+            "context_bytes_before",
+            "context_bytes_after",
+            "context_gone_ok",
         ] {
             assert!(value.get(field).is_some(), "{field}");
         }
+    }
+
+    #[test]
+    fn a_secret_left_in_the_image_fails_the_row() {
+        let mut context = row();
+        context.variant = "context";
+        context.context_gone_ok = Some(true);
+        assert!(context.passed());
+        context.context_gone_ok = Some(false);
+        assert!(!context.passed());
     }
 
     #[test]
