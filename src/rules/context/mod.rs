@@ -148,6 +148,22 @@ fn finding(
     }
 }
 
+/// The first `limit` bytes of a regular file; never through a link, nor
+/// from a pipe or a device, which could block or lead out of the context.
+fn read_regular(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit)
+        .read_to_end(&mut text)
+        .ok()?;
+    Some(text)
+}
+
 /// `a, b and c`.
 fn list(items: &[String]) -> String {
     match items {
@@ -182,6 +198,59 @@ mod tests {
         assert!(names(&read(&file, &["certs/*.key"]), "certs/server.key"));
         assert!(names(&read(&file, &["*/__pycache__"]), "src/__pycache__"));
         assert!(!names(&read(&file, &["docs"]), ".git"));
+    }
+
+    #[test]
+    fn hostile_contexts_neither_hang_nor_lead_out() {
+        use std::os::unix::fs::symlink;
+        let context = tempfile::tempdir().unwrap();
+        let root = context.path().to_path_buf();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\nCOPY . /app\n").unwrap();
+        std::fs::write(root.join(".env"), "TOKEN=x\n").unwrap();
+        // A pipe where a token file would be: reading it would block.
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join(".npmrc"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        // A key that leads out of the context, and a directory loop.
+        symlink("/dev/zero", root.join("id_rsa")).unwrap();
+        symlink(".", root.join("loop")).unwrap();
+        let (sent, found) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let file =
+                crate::syntax::parse(&std::fs::read(root.join("Dockerfile")).unwrap()).unwrap();
+            let settings = crate::engine::Settings {
+                rules: crate::rules::selection(
+                    &["DF601".into(), "DF602".into()],
+                    &[],
+                    crate::rules::CacheStyle::Cleanup,
+                    &[],
+                )
+                .unwrap(),
+                unsafe_fixes: false,
+                build_context: Some(&root),
+                companions: true,
+                dockerfile: None,
+                pins: None,
+                ecosystems: None,
+                runtime_images: &crate::config::NO_RUNTIME_IMAGES,
+            };
+            let messages: Vec<String> = crate::engine::lint(&file, &settings)
+                .into_iter()
+                .map(|f| f.message)
+                .collect();
+            sent.send(messages).unwrap();
+        });
+        let messages = found
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the rules finish on a context with a pipe and links");
+        let secrets: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.contains("into the image;"))
+            .collect();
+        assert_eq!(secrets.len(), 1, "{messages:?}");
+        assert!(secrets[0].contains(" .env "), "{messages:?}");
     }
 
     #[test]

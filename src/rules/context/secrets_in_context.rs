@@ -3,7 +3,7 @@
 
 use regex::bytes::Regex;
 
-use super::{finding, mentions, named_at, names, Sent};
+use super::{finding, mentions, named_at, names, read_regular, Sent};
 use crate::cache::ContextRead;
 use crate::context::wildcard_match;
 use crate::facts::commands::instruction_commands;
@@ -145,19 +145,10 @@ fn holds(secret: &Secret, path: &std::path::Path) -> bool {
     let Some(pattern) = &secret.content else {
         return true;
     };
-    let Ok(text) = read_small(path, 1024 * 1024) else {
+    let Some(text) = read_regular(path, 1024 * 1024) else {
         return false;
     };
     Regex::new(pattern).is_ok_and(|re| re.is_match(&text))
-}
-
-fn read_small(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut text = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit)
-        .read_to_end(&mut text)?;
-    Ok(text)
 }
 
 /// For each secret's base name, a copied file (not a secret itself) that
@@ -177,10 +168,7 @@ fn copied_files_naming(
             continue;
         }
         let full = sent.root.join(path);
-        let Ok(meta) = std::fs::symlink_metadata(&full) else {
-            continue;
-        };
-        if !meta.is_file() || meta.len() > MAX_TEXT {
+        if std::fs::symlink_metadata(&full).map_or(true, |m| m.len() > MAX_TEXT) {
             continue;
         }
         read += 1;
@@ -189,7 +177,7 @@ fn copied_files_naming(
                 "the build context holds more than {MAX_READ} files dockfix reads for its name"
             ));
         }
-        let Ok(text) = read_small(&full, MAX_TEXT) else {
+        let Some(text) = read_regular(&full, MAX_TEXT) else {
             continue;
         };
         if text.contains(&0) {
@@ -238,7 +226,7 @@ fn judge(
         ));
     }
     for file in &secret.reader_files {
-        let Ok(text) = read_small(&sent.root.join(file), MAX_TEXT) else {
+        let Some(text) = read_regular(&sent.root.join(file), MAX_TEXT) else {
             continue;
         };
         if let Some(word) = secret.readers.iter().find(|w| mentions(&text, w)) {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{finding, list, mentions, named_at, names, Sent};
+use super::{finding, list, mentions, named_at, names, read_regular, Sent};
 use crate::cache::ContextRead;
 use crate::deps::Role;
 use crate::facts::commands::{instruction_commands, RunCommand};
@@ -358,7 +358,7 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
         }
     }
     for file in &table.vcs_files {
-        let Ok(text) = std::fs::read(sent.root.join(file)) else {
+        let Some(text) = read_regular(&sent.root.join(file), 1024 * 1024) else {
             continue;
         };
         if let Some(word) = table.vcs_readers.iter().find(|w| mentions(&text, w)) {
