@@ -52,9 +52,9 @@ pub fn find(key: &str) -> Option<&'static Rule> {
 pub static OPT_IN: &[&Rule] = &[
     &caches::syntax_directive::RULE,
     &pinning::base_image_digest::RULE,
-    // They read and write the build context, not only the Dockerfile:
-    // asked for until real-engine builds prove their lines on every
-    // fixture.
+    // They judge the build context, whose untracked files (a developer's
+    // node_modules, a local .env) differ between a laptop and CI: the
+    // same commit would get different findings.
     &context::unneeded_context::RULE,
     &context::secrets_in_context::RULE,
 ];
