@@ -275,3 +275,30 @@ fn install_reading(cx: &Context, secret: &Secret, takers: &[&ContextRead]) -> Op
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_files_look_like_secrets_and_their_templates_do_not() {
+        let env = &transforms::context().secret[0];
+        for name in [
+            ".env",
+            ".env.production",
+            ".env.local",
+            "prod.env",
+            "secrets.env",
+        ] {
+            assert!(looks_like(env, name), "{name}");
+        }
+        for name in [
+            ".env.example",
+            ".env.dev.default",
+            "app.sample.env",
+            "envoy.yaml",
+        ] {
+            assert!(!looks_like(env, name), "{name}");
+        }
+    }
+}
