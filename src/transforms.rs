@@ -33,6 +33,10 @@ pub struct Ecosystem {
     /// context's copy is unneeded where the image builds (DF601).
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// Options that make the tool work in another directory than the
+    /// current one: DF601 then cannot say where it remakes them.
+    #[serde(default)]
+    pub directory_flags: Vec<String>,
     /// Flags for an install that runs before the full copy while the
     /// original install stays after it (composer: scripts and autoloader
     /// need the sources; poetry and uv: the project itself), unless the

@@ -76,6 +76,17 @@ impl<'f> Sent<'f> {
     fn may_append(&self, path: &str) -> bool {
         !self.ignore.exception_under(path)
     }
+
+    /// Whether `path` is a directory whose contents `.dockerignore` leaves
+    /// out already (`target/*`): a line for it would change nothing.
+    fn contents_left_out(&self, path: &str) -> bool {
+        let is_dir = self
+            .listing
+            .entries
+            .binary_search_by(|(p, _)| p.as_str().cmp(path))
+            .is_ok_and(|i| self.listing.entries[i].1);
+        is_dir && self.ignore.excludes(&format!("{path}/dockfix-probe"))
+    }
 }
 
 /// Why a read takes `path` on purpose, not as part of a directory or of

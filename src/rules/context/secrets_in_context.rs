@@ -164,7 +164,7 @@ fn copied_files_naming(
     let mut named = Vec::new();
     let mut read = 0;
     for path in sent.listing.files() {
-        if secrets.contains(&path) || sent.takers(path).is_empty() {
+        if secrets.contains(&path) || sent.takers(path).is_empty() || only_names(path) {
             continue;
         }
         let full = sent.root.join(path);
@@ -191,6 +191,18 @@ fn copied_files_naming(
         }
     }
     Ok(named)
+}
+
+/// Files that name paths without reading them: ignore lists (a
+/// `.gitignore` naming `.env` keeps it out of the history) and prose.
+fn only_names(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    (base.starts_with('.') && base.ends_with("ignore"))
+        || [".md", ".rst", ".adoc"]
+            .iter()
+            .any(|ext| base.ends_with(ext))
+        || base.starts_with("README")
+        || base.starts_with("CHANGELOG")
 }
 
 fn judge(

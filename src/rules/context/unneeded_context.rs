@@ -8,7 +8,6 @@ use super::{finding, list, mentions, named_at, names, read_regular, Sent};
 use crate::cache::ContextRead;
 use crate::deps::Role;
 use crate::facts::commands::{instruction_commands, RunCommand};
-use crate::facts::copies::destination;
 use crate::rules::{Applicability, Context, Finding, FixSafety, Rule};
 use crate::transforms::{self, Ecosystem, UnneededKind};
 
@@ -264,7 +263,11 @@ fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
             });
         }
     }
-    found.retain(|c| c.paths.iter().all(|p| sent.may_append(p)));
+    found.retain(|c| {
+        c.paths
+            .iter()
+            .all(|p| sent.may_append(p) && !sent.contents_left_out(p))
+    });
     found
 }
 
@@ -357,17 +360,41 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
             }
         }
     }
-    for file in &table.vcs_files {
+    let project_files = sent.listing.entries.iter().filter(|(path, is_dir)| {
+        !is_dir
+            && !path.contains('/')
+            && table
+                .vcs_files
+                .iter()
+                .any(|f| crate::context::wildcard_match(f, path))
+    });
+    for (file, _) in project_files {
         let Some(text) = read_regular(&sent.root.join(file), 1024 * 1024) else {
             continue;
         };
         if let Some(word) = table.vcs_readers.iter().find(|w| mentions(&text, w)) {
             return Some(format!(
-                "{file} names {word}, which may read the version from the history"
+                "{file} names {word}, which reads the version control history"
             ));
         }
     }
     None
+}
+
+/// `dir/name`, where an empty `dir` is the base image's working directory.
+fn join(dir: &str, name: &str) -> String {
+    let name = name.trim_start_matches("./");
+    match dir.trim_end_matches('/') {
+        "" | "." => name.to_string(),
+        dir => format!("{dir}/{name}"),
+    }
+}
+
+/// Whether a WORKDIR of the stage lineage comes before file offset `at`.
+fn sets_workdir(cx: &Context, stage: usize, at: usize) -> bool {
+    crate::model::lineage(cx.stages(), stage)
+        .flat_map(|s| s.body.iter())
+        .any(|i| i.command.name == "workdir" && i.span().start < at)
 }
 
 /// The ecosystems whose installs or builds some RUN of the file runs.
@@ -410,9 +437,27 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
     let Some(dest) = read.instruction.command.values.last() else {
         return false;
     };
-    let scope = cx.scope_at(read.stage, read.instruction.span().start);
-    let Some(dest) = destination(&scope, dest) else {
+    // Without a WORKDIR in the stage lineage, the copy and the install
+    // both work in the base image's directory, whichever it is.
+    let workdir = |at: usize| {
+        let scope = cx.scope_at(read.stage, at);
+        match (&scope.workdir, sets_workdir(cx, read.stage, at)) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, false) => Some(String::new()),
+            (None, true) => None,
+        }
+    };
+    let Some(base) = workdir(read.instruction.span().start) else {
         return false;
+    };
+    let scope = cx.scope_at(read.stage, read.instruction.span().start);
+    let Some(dest) = scope.expand(dest) else {
+        return false;
+    };
+    let dest = match base.as_str() {
+        "" if !dest.starts_with('/') => join("", &dest),
+        "" => crate::scope::clean(&dest),
+        base => crate::scope::absolute(&dest, Some(base)).unwrap_or_default(),
     };
     let Some(landing) = sources.iter().find_map(|s| {
         let rest = if s.is_empty() {
@@ -420,7 +465,7 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
         } else {
             path.strip_prefix(s.as_str())?.strip_prefix('/')?
         };
-        Some(format!("{}/{rest}", dest.trim_end_matches('/')))
+        Some(join(&dest, rest))
     }) else {
         return false;
     };
@@ -448,34 +493,20 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
                     dep.role == Role::Build && dep.ecosystem.outputs.iter().any(|o| o == name)
                 }
             };
-            let elsewhere = DIRECTORY_FLAGS.iter().any(|f| dep.has_flag(f));
-            let scope = cx.scope_at(read.stage, instruction.span().start);
+            // A build may name its project (`dotnet publish src/App.csproj`)
+            // and make its outputs there.
+            let elsewhere = dep
+                .ecosystem
+                .directory_flags
+                .iter()
+                .any(|f| dep.has_flag(f))
+                || (dep.role == Role::Build && !dep.positional().is_empty());
             makes
                 && !moved
                 && !elsewhere
                 && !dep.runs_script()
-                && scope
-                    .workdir
-                    .as_deref()
-                    .map(|w| format!("{}/{name}", w.trim_end_matches('/')))
+                && workdir(instruction.span().start).map(|w| join(&w, name))
                     == Some(landing.clone())
         })
     })
 }
-
-/// Options that make a tool work in another directory than the current one.
-const DIRECTORY_FLAGS: &[&str] = &[
-    "--prefix",
-    "-C",
-    "--cwd",
-    "--dir",
-    "--manifest-path",
-    "--project-dir",
-    "-p",
-    "-f",
-    "--file",
-    "--project",
-    "--target-dir",
-    "--working-dir",
-    "-d",
-];
