@@ -37,6 +37,10 @@ pub struct Ecosystem {
     /// current one: DF601 then cannot say where it remakes them.
     #[serde(default)]
     pub directory_flags: Vec<String>,
+    /// Base-name globs of the files that mark a project's directory, where
+    /// `must_ignore` and `outputs` are made; the manifests when empty.
+    #[serde(default)]
+    pub project_files: Vec<String>,
     /// Flags for an install that runs before the full copy while the
     /// original install stays after it (composer: scripts and autoloader
     /// need the sources; poetry and uv: the project itself), unless the

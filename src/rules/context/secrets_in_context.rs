@@ -237,14 +237,29 @@ fn judge(
             read.instruction.start_line
         ));
     }
-    for file in &secret.reader_files {
-        let Some(text) = read_regular(&sent.root.join(file), MAX_TEXT) else {
-            continue;
-        };
-        if let Some(word) = secret.readers.iter().find(|w| mentions(&text, w)) {
-            return Verdict::Unsafe(format!(
-                "{file} names {word}, which may load it without naming it"
-            ));
+    // The project a file belongs to may sit in its directory or above it
+    // (`ui/.env` beside `ui/package.json`).
+    let dirs = std::iter::successors(Some(path), |p| p.rsplit_once('/').map(|(dir, _)| dir))
+        .skip(1)
+        .chain(std::iter::once(""));
+    for dir in dirs
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .rev()
+    {
+        for file in &secret.reader_files {
+            let file = match dir {
+                "" => file.clone(),
+                dir => format!("{dir}/{file}"),
+            };
+            let Some(text) = read_regular(&sent.root.join(&file), MAX_TEXT) else {
+                continue;
+            };
+            if let Some(word) = secret.readers.iter().find(|w| mentions(&text, w)) {
+                return Verdict::Unsafe(format!(
+                    "{file} names {word}, which may load it without naming it"
+                ));
+            }
         }
     }
     match named_in {

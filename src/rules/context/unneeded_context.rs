@@ -224,19 +224,40 @@ fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
     }
     // Only the folders of an ecosystem the file installs or builds with:
     // a `vendor` or `bin` directory means nothing otherwise.
-    let mut made: BTreeMap<&str, (Role, &str)> = BTreeMap::new();
+    let mut made: BTreeMap<&str, (Role, &str, Vec<&Ecosystem>)> = BTreeMap::new();
     for (ecosystem, role) in ecosystems_run(cx) {
         let (names, what) = match role {
             Role::Install => (&ecosystem.must_ignore, "installed dependencies"),
             Role::Build => (&ecosystem.outputs, "build output"),
         };
         for name in names {
-            made.entry(name).or_insert((role, what));
+            made.entry(name)
+                .or_insert((role, what, Vec::new()))
+                .2
+                .push(ecosystem);
         }
     }
     for (path, is_dir) in &sent.listing.entries {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if let (true, Some((role, what))) = (*is_dir, made.get(name)) {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let Some((role, what, ecosystems)) = made.get(name).filter(|_| *is_dir) else {
+            continue;
+        };
+        // Beside the project that makes it: a `vendor` of templates or
+        // a `build` of scripts elsewhere is sources.
+        let beside = ecosystems.iter().any(|e| {
+            let marks = match e.project_files.is_empty() {
+                true => &e.manifests,
+                false => &e.project_files,
+            };
+            sent.listing.entries.iter().any(|(p, _)| {
+                let (dir, base) = p.rsplit_once('/').unwrap_or(("", p));
+                dir == parent
+                    && marks
+                        .iter()
+                        .any(|m| crate::context::wildcard_match(m, base))
+            })
+        });
+        if beside {
             found.push(Candidate {
                 line: path.clone(),
                 paths: vec![path.clone()],
@@ -381,6 +402,18 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
     None
 }
 
+/// Whether a command's word may name a project elsewhere: a path, or a
+/// project file.
+fn names_path(word: &str) -> bool {
+    word.contains('/')
+        || word.starts_with('.')
+        || [
+            ".csproj", ".fsproj", ".vbproj", ".sln", ".proj", ".xml", ".toml", ".gradle", ".kts",
+        ]
+        .iter()
+        .any(|ext| word.ends_with(ext))
+}
+
 /// `dir/name`, where an empty `dir` is the base image's working directory.
 fn join(dir: &str, name: &str) -> String {
     let name = name.trim_start_matches("./");
@@ -494,13 +527,14 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
                 }
             };
             // A build may name its project (`dotnet publish src/App.csproj`)
-            // and make its outputs there.
+            // and make its outputs there; goals and tasks (`mvn package`)
+            // are words, not paths.
             let elsewhere = dep
                 .ecosystem
                 .directory_flags
                 .iter()
                 .any(|f| dep.has_flag(f))
-                || (dep.role == Role::Build && !dep.positional().is_empty());
+                || (dep.role == Role::Build && dep.positional().iter().any(|w| names_path(w)));
             makes
                 && !moved
                 && !elsewhere
