@@ -357,7 +357,7 @@ fn holds(text: &[u8], line: &str) -> bool {
 }
 
 /// Appends each of `lines` the text lacks, in its line endings.
-fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
+pub fn append_missing(text: &mut Vec<u8>, lines: &[String]) {
     let eol = line_ending(text);
     for line in lines {
         if !holds(text, line) {

@@ -45,6 +45,9 @@ pub(super) enum Command {
     /// Show each build step, what its cache key depends on, and which steps
     /// a change to files of the build context reruns.
     Cache(super::cache::CacheArgs),
+    /// Serve the Language Server Protocol over standard input and output:
+    /// diagnostics, quick fixes and rule documentation in an editor.
+    Server(FixArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell the script is for.

@@ -12,6 +12,7 @@ mod manpage;
 mod markdown;
 mod report;
 mod sarif;
+mod server;
 mod settings;
 mod write;
 
@@ -61,6 +62,7 @@ pub fn main() -> ExitCode {
         Some(Command::Explain { rule }) => explain(&rule),
         Some(Command::Parse { dump, file }) => parse(&file, dump),
         Some(Command::Cache(args)) => cache::cache(args),
+        Some(Command::Server(args)) => server::serve(args),
         Some(Command::Pr(pr)) => {
             let PrArgs {
                 options,
