@@ -361,6 +361,9 @@ pub fn run(options: &Options) -> Result<bool> {
         std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
         times.lap("corpus acceptance");
     }
+    // Each run tags its images anew, leaving the last run's untagged: kept
+    // run after run, they filled this machine's disk (1,280 images, 43 GB).
+    engine.forget_images()?;
     eprintln!("[e2e] times: {times}");
     eprintln!(
         "[e2e] results in {}; build logs in {}",
@@ -1432,6 +1435,28 @@ impl Engine {
     }
 
     /// Runs docker in the modern engine; its stdout, or an error.
+    /// Removes the images runs built (`e2e/...`) and the layers no tag
+    /// holds any more; the base images stay.
+    fn forget_images(&self) -> Result<()> {
+        let format = "{{.Repository}}:{{.Tag}}";
+        let listed = self.docker(&[
+            "image",
+            "ls",
+            "--format",
+            format,
+            "--filter",
+            "reference=e2e/*",
+        ])?;
+        let tags: Vec<&str> = listed.lines().filter(|t| !t.is_empty()).collect();
+        for chunk in tags.chunks(50) {
+            let mut args = vec!["image", "rm", "-f"];
+            args.extend(chunk);
+            self.docker(&args)?;
+        }
+        self.docker(&["image", "prune", "-f"])?;
+        Ok(())
+    }
+
     fn docker(&self, args: &[&str]) -> Result<String> {
         let output = self.output(args)?;
         if !output.status.success() {
