@@ -21,6 +21,8 @@ impl Editor {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dockfix"))
             .arg("server")
             .current_dir(dir)
+            // The rules' documentation files go beside the test's files.
+            .env("DOCKFIX_CACHE_DIR", dir.join(".dockfix-cache"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -183,6 +185,11 @@ fn diagnostics_follow_incremental_edits_and_count_utf16_in_crlf_files() {
         .expect("DF201 for apt-get without -y");
     assert_eq!(yes["source"], "dockfix");
     assert_eq!(yes["range"]["start"]["line"], 2);
+    // The code links to the rule's documentation, a file the server wrote.
+    let href = yes["codeDescription"]["href"].as_str().unwrap();
+    let doc_path = href.strip_prefix("file://").unwrap();
+    let doc = std::fs::read_to_string(doc_path).unwrap();
+    assert!(doc.starts_with("# DF201 apt-get-yes"), "{doc}");
     // Replace `curl` (line 2, UTF-16 columns 20..24) with `wget`: the
     // finding stays, on the same line.
     editor.notify(

@@ -13,6 +13,7 @@ use lsp_types::{
     TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
+use super::docs::Docs;
 use super::document::Document;
 use super::uri;
 use crate::cli::args::FixArgs;
@@ -86,7 +87,7 @@ impl Analysis {
         }
     }
 
-    pub fn diagnostics(&self, doc: &Document) -> Vec<Diagnostic> {
+    pub fn diagnostics(&self, doc: &Document, docs: &Docs) -> Vec<Diagnostic> {
         if let Some((at, message)) = &self.error {
             return vec![Diagnostic {
                 range: doc.range(*at..*at),
@@ -96,7 +97,13 @@ impl Analysis {
                 ..Diagnostic::default()
             }];
         }
-        self.findings.iter().map(|f| diagnostic(doc, f)).collect()
+        self.findings
+            .iter()
+            .map(|f| Diagnostic {
+                code_description: docs.link(f.rule.id),
+                ..diagnostic(doc, f)
+            })
+            .collect()
     }
 
     /// A quick fix for each finding with a fix on the lines of `range` (a

@@ -8,6 +8,7 @@
 //! linted at once, with the command line's settings and configuration.
 
 mod analysis;
+mod docs;
 mod document;
 mod uri;
 
@@ -80,6 +81,8 @@ fn capabilities() -> ServerCapabilities {
 struct Server<'a> {
     connection: &'a Connection,
     args: &'a FixArgs,
+    /// Each rule's documentation as a file a diagnostic links to.
+    docs: docs::Docs,
     documents: HashMap<Uri, Document>,
     /// Each open document's last lint.
     analyses: HashMap<Uri, Analysis>,
@@ -92,6 +95,7 @@ fn run(connection: &Connection, args: &FixArgs) -> Result<(), String> {
     let mut server = Server {
         connection,
         args,
+        docs: docs::Docs::written(),
         documents: HashMap::new(),
         analyses: HashMap::new(),
         next_id: 0,
@@ -249,7 +253,7 @@ impl Server<'_> {
         let version = Some(doc.version);
         let diagnostics = match Analysis::of(self.args, &uri, doc) {
             Ok(analysis) => {
-                let diagnostics = analysis.diagnostics(doc);
+                let diagnostics = analysis.diagnostics(doc, &self.docs);
                 self.analyses.insert(uri.clone(), analysis);
                 diagnostics
             }
