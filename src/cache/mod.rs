@@ -632,8 +632,7 @@ fn cost(
             if crate::facts::package_install::install(command).is_some() {
                 return Some(Cost::PackageInstall);
             }
-            let words: Option<Vec<String>> = command.words.iter().map(|(w, _)| w.clone()).collect();
-            words.as_deref().and_then(ecosystem_cost)
+            command.literal_words().as_deref().and_then(ecosystem_cost)
         })
         .min()
 }

@@ -47,6 +47,11 @@ impl RunCommand {
             .all(|(k, part)| self.word(i + k) == Some(part))
     }
 
+    /// Its words, when the shell passes each as written.
+    pub fn literal_words(&self) -> Option<Vec<String>> {
+        self.words.iter().map(|(w, _)| w.clone()).collect()
+    }
+
     /// Whether any word is exactly `flag`, or `flag=...`.
     pub fn has(&self, flags: &[&str]) -> bool {
         self.words

@@ -108,14 +108,7 @@ fn account(
     runs.into_iter().find_map(|run| {
         instruction_commands(file, run, index)
             .iter()
-            .filter_map(|c| {
-                let words: Vec<String> = c
-                    .words
-                    .iter()
-                    .map(|(w, _)| w.clone())
-                    .collect::<Option<_>>()?;
-                created(&words)
-            })
+            .filter_map(|c| created(&c.literal_words()?))
             .find(|(name, account)| {
                 name == user || account.uid.is_some_and(|uid| uid.to_string() == user)
             })
