@@ -88,9 +88,18 @@ impl Listing {
     }
 
     pub fn has(&self, path: &str) -> bool {
+        self.find(path).is_some()
+    }
+
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|(_, is_dir)| *is_dir)
+    }
+
+    fn find(&self, path: &str) -> Option<&(String, bool)> {
         self.entries
             .binary_search_by(|(p, _)| p.as_str().cmp(path))
-            .is_ok()
+            .ok()
+            .map(|i| &self.entries[i])
     }
 }
 

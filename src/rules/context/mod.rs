@@ -10,9 +10,11 @@ use std::rc::Rc;
 
 use crate::cache::{context_reads, selects, ContextRead};
 use crate::context::wildcard_match;
+use crate::deps::DepCommand;
 use crate::dockerignore::DockerIgnore;
 use crate::facts::context_files::Listing;
 use crate::rules::{Append, Applicability, Context, Finding, Fix, Rule};
+use crate::syntax::Instruction;
 
 /// The build context on disk, as its `.dockerignore` leaves it, and the
 /// instructions that read it.
@@ -80,12 +82,7 @@ impl<'f> Sent<'f> {
     /// Whether `path` is a directory whose contents `.dockerignore` leaves
     /// out already (`target/*`): a line for it would change nothing.
     fn contents_left_out(&self, path: &str) -> bool {
-        let is_dir = self
-            .listing
-            .entries
-            .binary_search_by(|(p, _)| p.as_str().cmp(path))
-            .is_ok_and(|i| self.listing.entries[i].1);
-        is_dir && self.ignore.excludes(&format!("{path}/dockfix-probe"))
+        self.listing.is_dir(path) && self.ignore.excludes(&format!("{path}/dockfix-probe"))
     }
 }
 
@@ -161,18 +158,78 @@ fn finding(
 
 /// The first `limit` bytes of a regular file; never through a link, nor
 /// from a pipe or a device, which could block or lead out of the context.
+/// What is opened is what is checked: opening does not follow a link nor
+/// wait for a pipe's writer, and the open file's type decides.
 fn read_regular(path: &Path, limit: u64) -> Option<Vec<u8>> {
     use std::io::Read;
-    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
         return None;
     }
     let mut text = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(limit)
-        .read_to_end(&mut text)
-        .ok()?;
+    file.take(limit).read_to_end(&mut text).ok()?;
     Some(text)
+}
+
+/// What may be done with a path: its line added, safely or not, or no
+/// line, each with why.
+enum Verdict {
+    Safe,
+    Unsafe(String),
+    Kept(String),
+}
+
+impl Verdict {
+    /// The clause a finding's message ends with, `safe` for a safe fix,
+    /// and the fix's applicability (none: reported only).
+    fn said(self, safe: &str) -> (String, Option<Applicability>) {
+        match self {
+            Verdict::Safe => (safe.to_string(), Some(Applicability::Safe)),
+            Verdict::Unsafe(why) => (
+                format!("the fix is unsafe: {why}"),
+                Some(Applicability::Unsafe),
+            ),
+            Verdict::Kept(why) => (format!("not fixed: {why}"), None),
+        }
+    }
+}
+
+/// An install or build of a known ecosystem that a RUN of the file runs.
+struct DepRun<'a> {
+    stage: usize,
+    instruction: &'a Instruction,
+    dep: DepCommand<'a>,
+    /// A `cd` or `pushd` of its RUN comes before it.
+    moved: bool,
+}
+
+/// Every install and build of a known ecosystem in the file's RUNs, in
+/// file order, from the commands the rules of a round share.
+fn dep_runs<'a>(cx: &Context<'a>) -> Vec<DepRun<'a>> {
+    let mut found = Vec::new();
+    for (stage, body) in cx.stages().iter().enumerate() {
+        for &instruction in body.body.iter().filter(|i| i.command.name == "run") {
+            let mut moved = false;
+            for command in cx.commands_of(instruction, stage).iter() {
+                moved |= matches!(command.program(), Some("cd" | "pushd"));
+                let words = command.literal_words();
+                if let Some(dep) = words.and_then(|w| cx.ecosystems().recognise(&w)) {
+                    found.push(DepRun {
+                        stage,
+                        instruction,
+                        dep,
+                        moved,
+                    });
+                }
+            }
+        }
+    }
+    found
 }
 
 /// `a, b and c`.

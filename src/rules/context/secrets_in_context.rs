@@ -3,11 +3,10 @@
 
 use regex::bytes::Regex;
 
-use super::{finding, mentions, named_at, names, read_regular, Sent};
+use super::{dep_runs, finding, mentions, named_at, names, read_regular, DepRun, Sent, Verdict};
 use crate::cache::ContextRead;
 use crate::context::wildcard_match;
-use crate::facts::commands::instruction_commands;
-use crate::rules::{Applicability, Context, Finding, FixSafety, Rule};
+use crate::rules::{Context, Finding, FixSafety, Rule};
 use crate::transforms::{self, Secret};
 
 pub static RULE: Rule = Rule {
@@ -73,12 +72,6 @@ name), and no tool loads it without naming it. Otherwise:
 const MAX_READ: usize = 3_000;
 const MAX_TEXT: u64 = 256 * 1024;
 
-enum Verdict {
-    Safe,
-    Unsafe(String),
-    Kept(String),
-}
-
 fn check(cx: &Context) -> Vec<Finding> {
     let Some(sent) = Sent::of(cx) else {
         return Vec::new();
@@ -105,6 +98,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         return Vec::new();
     }
     let named_in = copied_files_naming(&sent, &found);
+    let deps = dep_runs(cx);
     found
         .iter()
         .map(|(path, secret, takers)| {
@@ -112,23 +106,15 @@ fn check(cx: &Context) -> Vec<Finding> {
                 .iter()
                 .min_by_key(|r| r.instruction.span().start)
                 .expect("takers is not empty");
-            let verdict = judge(cx, &sent, path, secret, takers, &named_in);
+            let verdict = judge(cx, &sent, &deps, path, secret, takers, &named_in);
             let copy = crate::cache::one_line(first.instruction);
             let head = format!(
                 "`{copy}` puts {path} ({}, by its name) into the image",
                 secret.what
             );
-            let (message, applicability) = match verdict {
-                Verdict::Safe => (
-                    format!("{head}; nothing in the build reads it: leave it out in .dockerignore"),
-                    Some(Applicability::Safe),
-                ),
-                Verdict::Unsafe(why) => (
-                    format!("{head}; the fix is unsafe: {why}"),
-                    Some(Applicability::Unsafe),
-                ),
-                Verdict::Kept(why) => (format!("{head}; not fixed: {why}"), None),
-            };
+            let (why, applicability) =
+                verdict.said("nothing in the build reads it: leave it out in .dockerignore");
+            let message = format!("{head}; {why}");
             finding(&RULE, cx, first, message, vec![path.clone()], applicability)
         })
         .collect()
@@ -208,6 +194,7 @@ fn only_names(path: &str) -> bool {
 fn judge(
     cx: &Context,
     sent: &Sent,
+    deps: &[DepRun],
     path: &str,
     secret: &Secret,
     takers: &[&ContextRead],
@@ -226,7 +213,7 @@ fn judge(
     if let Some(line) = named_at(cx, base) {
         return Verdict::Kept(format!("line {line} names it"));
     }
-    if let Some(line) = install_reading(cx, secret, takers) {
+    if let Some(line) = install_reading(deps, secret, takers) {
         return Verdict::Kept(format!(
             "line {line} runs an install that reads it; pass it as a secret mount (`RUN --mount=type=secret`) instead"
         ));
@@ -275,32 +262,12 @@ fn judge(
 
 /// The line of a RUN, in a stage a read copies the file into, that runs an
 /// install of an ecosystem that reads the file from its directory.
-fn install_reading(cx: &Context, secret: &Secret, takers: &[&ContextRead]) -> Option<usize> {
-    if secret.installs.is_empty() {
-        return None;
-    }
-    for read in takers {
-        let stage = &cx.stages()[read.stage];
-        for instruction in stage.body.iter().filter(|i| i.command.name == "run") {
-            let reads = instruction_commands(cx.file, instruction, read.stage)
-                .iter()
-                .any(|command| {
-                    let words: Option<Vec<String>> =
-                        command.words.iter().map(|(w, _)| w.clone()).collect();
-                    words
-                        .and_then(|w| {
-                            cx.ecosystems()
-                                .recognise(&w)
-                                .map(|d| d.ecosystem.name.clone())
-                        })
-                        .is_some_and(|name| secret.installs.contains(&name))
-                });
-            if reads {
-                return Some(instruction.start_line);
-            }
-        }
-    }
-    None
+fn install_reading(deps: &[DepRun], secret: &Secret, takers: &[&ContextRead]) -> Option<usize> {
+    takers.iter().find_map(|read| {
+        deps.iter()
+            .find(|d| d.stage == read.stage && secret.installs.contains(&d.dep.ecosystem.name))
+            .map(|d| d.instruction.start_line)
+    })
 }
 
 #[cfg(test)]

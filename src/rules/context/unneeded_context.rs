@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{finding, list, mentions, named_at, names, read_regular, Sent};
+use super::{
+    dep_runs, finding, list, mentions, named_at, names, read_regular, DepRun, Sent, Verdict,
+};
 use crate::cache::ContextRead;
 use crate::deps::Role;
-use crate::facts::commands::{instruction_commands, RunCommand};
 use crate::rules::{Applicability, Context, Finding, FixSafety, Rule};
 use crate::transforms::{self, Ecosystem, UnneededKind};
 
@@ -108,12 +109,6 @@ enum Kind {
 /// The read a finding sits at, and the verdict on each path it takes first.
 type Proposals<'r, 'f> = (&'r ContextRead<'f>, Vec<(Candidate, Verdict)>);
 
-enum Verdict {
-    Safe,
-    Unsafe(String),
-    Kept(String),
-}
-
 fn check(cx: &Context) -> Vec<Finding> {
     let Some(sent) = Sent::of(cx) else {
         return Vec::new();
@@ -121,7 +116,8 @@ fn check(cx: &Context) -> Vec<Finding> {
     // Each proposal goes to the first read that takes it; its verdicts by
     // that read, in the order found.
     let mut at: BTreeMap<usize, Proposals> = BTreeMap::new();
-    let (created, found): (Vec<Candidate>, Vec<Candidate>) = candidates(cx, &sent)
+    let deps = dep_runs(cx);
+    let (created, found): (Vec<Candidate>, Vec<Candidate>) = candidates(cx, &sent, &deps)
         .into_iter()
         .partition(|c| created_ignore(&sent, c));
     for candidate in found {
@@ -133,7 +129,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         let Some(first) = takers.iter().min_by_key(|r| r.instruction.span().start) else {
             continue;
         };
-        let verdict = judge(cx, &sent, &candidate, &takers);
+        let verdict = judge(cx, &sent, &deps, &candidate, &takers);
         at.entry(first.instruction.span().start)
             .or_insert((first, Vec::new()))
             .1
@@ -166,15 +162,9 @@ fn check(cx: &Context) -> Vec<Finding> {
                 Some(Applicability::Safe),
             ));
         }
+        // The safe ones are grouped above.
         for (candidate, verdict) in rest {
-            let (why, applicability) = match verdict {
-                Verdict::Unsafe(why) => (
-                    format!("the fix is unsafe: {why}"),
-                    Some(Applicability::Unsafe),
-                ),
-                Verdict::Kept(why) => (format!("not fixed: {why}"), None),
-                Verdict::Safe => unreachable!("partitioned out"),
-            };
+            let (why, applicability) = verdict.said("");
             findings.push(finding(
                 &RULE,
                 cx,
@@ -193,7 +183,7 @@ fn check(cx: &Context) -> Vec<Finding> {
 
 /// What the context holds that the rule knows no build needs, not
 /// already left out.
-fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
+fn candidates(cx: &Context, sent: &Sent, deps: &[DepRun]) -> Vec<Candidate> {
     let mut found = Vec::new();
     for entry in &transforms::context().unneeded {
         let paths: Vec<String> = match entry.path.strip_prefix("**/") {
@@ -225,7 +215,16 @@ fn candidates(cx: &Context, sent: &Sent) -> Vec<Candidate> {
     // Only the folders of an ecosystem the file installs or builds with:
     // a `vendor` or `bin` directory means nothing otherwise.
     let mut made: BTreeMap<&str, (Role, &str, Vec<&Ecosystem>)> = BTreeMap::new();
-    for (ecosystem, role) in ecosystems_run(cx) {
+    let mut run: Vec<(&Ecosystem, Role)> = Vec::new();
+    for d in deps {
+        if !run
+            .iter()
+            .any(|(e, r)| std::ptr::eq(*e, d.dep.ecosystem) && *r == d.dep.role)
+        {
+            run.push((d.dep.ecosystem, d.dep.role));
+        }
+    }
+    for (ecosystem, role) in run {
         let (names, what) = match role {
             Role::Install => (&ecosystem.must_ignore, "installed dependencies"),
             Role::Build => (&ecosystem.outputs, "build output"),
@@ -298,7 +297,13 @@ fn created_ignore(sent: &Sent, candidate: &Candidate) -> bool {
     candidate.line == ".dockerignore" && !sent.root.join(".dockerignore").exists()
 }
 
-fn judge(cx: &Context, sent: &Sent, candidate: &Candidate, takers: &[&ContextRead]) -> Verdict {
+fn judge(
+    cx: &Context,
+    sent: &Sent,
+    deps: &[DepRun],
+    candidate: &Candidate,
+    takers: &[&ContextRead],
+) -> Verdict {
     if let Some(read) = takers
         .iter()
         .find(|r| candidate.paths.iter().any(|p| names(r, p)))
@@ -329,7 +334,7 @@ fn judge(cx: &Context, sent: &Sent, candidate: &Candidate, takers: &[&ContextRea
         },
         Kind::Made(role) => {
             for read in takers {
-                if !made_again(cx, read, &candidate.line, role) {
+                if !made_again(cx, deps, read, &candidate.line, role) {
                     return Verdict::Kept(format!(
                         "no {} in the image makes {} again where line {} puts it, so the image uses the build context's",
                         match role {
@@ -361,7 +366,7 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
             if name != "run" {
                 continue;
             }
-            for command in instruction_commands(cx.file, instruction, index) {
+            for command in cx.commands_of(instruction, index).iter() {
                 match command.program() {
                     Some("git") => {
                         return Some(format!("line {} runs git", instruction.start_line))
@@ -430,37 +435,10 @@ fn sets_workdir(cx: &Context, stage: usize, at: usize) -> bool {
         .any(|i| i.command.name == "workdir" && i.span().start < at)
 }
 
-/// The ecosystems whose installs or builds some RUN of the file runs.
-fn ecosystems_run<'e>(cx: &Context<'e>) -> Vec<(&'e Ecosystem, Role)> {
-    let mut found: Vec<(&Ecosystem, Role)> = Vec::new();
-    for (index, stage) in cx.stages().iter().enumerate() {
-        for instruction in stage.body.iter().filter(|i| i.command.name == "run") {
-            for command in instruction_commands(cx.file, instruction, index) {
-                let Some(dep) = literal_words(&command).and_then(|w| cx.ecosystems().recognise(&w))
-                else {
-                    continue;
-                };
-                if !found
-                    .iter()
-                    .any(|(e, r)| std::ptr::eq(*e, dep.ecosystem) && *r == dep.role)
-                {
-                    found.push((dep.ecosystem, dep.role));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// A command's words, when the shell passes each as written.
-fn literal_words(command: &RunCommand) -> Option<Vec<String>> {
-    command.words.iter().map(|(w, _)| w.clone()).collect()
-}
-
 /// Whether an install or build of the stage `read` copies into runs where
 /// the copy puts `path` (`WORKDIR` and destination known, no `cd` or
 /// directory option before it), making it again.
-fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool {
+fn made_again(cx: &Context, deps: &[DepRun], read: &ContextRead, path: &str, role: Role) -> bool {
     let Ok((sources, _)) = &read.sources else {
         return false;
     };
@@ -503,21 +481,13 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
         return false;
     };
     let name = path.rsplit('/').next().unwrap_or(path);
-    let stage = &cx.stages()[read.stage];
-    stage.body.iter().any(|instruction| {
-        if instruction.command.name != "run" || instruction.command.json {
-            return false;
-        }
-        let commands = instruction_commands(cx.file, instruction, read.stage);
-        let mut moved = false;
-        commands.iter().any(|command| {
-            moved |= matches!(command.program(), Some("cd" | "pushd"));
-            let Some(words) = literal_words(command) else {
-                return false;
-            };
-            let Some(dep) = cx.ecosystems().recognise(&words) else {
-                return false;
-            };
+    deps.iter().filter(|d| d.stage == read.stage).any(
+        |DepRun {
+             instruction,
+             dep,
+             moved,
+             ..
+         }| {
             let makes = match role {
                 Role::Install => {
                     dep.role == Role::Install && dep.ecosystem.must_ignore.iter().any(|m| m == name)
@@ -541,6 +511,6 @@ fn made_again(cx: &Context, read: &ContextRead, path: &str, role: Role) -> bool 
                 && !dep.runs_script()
                 && workdir(instruction.span().start).map(|w| join(&w, name))
                     == Some(landing.clone())
-        })
-    })
+        },
+    )
 }
