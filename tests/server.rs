@@ -405,3 +405,57 @@ fn unsafe_fixes_are_marked_and_suppressions_hold() {
     assert!(unsafe_fix.ends_with("(unsafe)"), "{titles:?}");
     editor.shutdown();
 }
+
+#[test]
+fn a_fix_that_needs_dockerignore_lines_brings_them_in_the_same_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Dockerfile");
+    let uri = file_uri(&path);
+    let text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name": "app", "version": "1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("package-lock.json"),
+        r#"{"name": "app", "lockfileVersion": 3}"#,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+    let ignore = dir.path().join(".dockerignore");
+    // `é` is two bytes and one UTF-16 unit: the file ends at line 1, character 5.
+    std::fs::write(&ignore, "# café\nnpm-é").unwrap();
+    let mut editor = Editor::start(dir.path());
+    let diagnostics = editor.open(&uri, text);
+    assert!(
+        diagnostics.iter().any(|d| d["code"] == "DF101"),
+        "{diagnostics:?}"
+    );
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": uri},
+            "range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 0}},
+            "context": {"diagnostics": [], "only": ["quickfix"]}
+        }),
+    );
+    let fix = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("DF101"))
+        .expect("DF101's quick fix")
+        .clone();
+    let ignore_uri = file_uri(&ignore);
+    let added = edits_of(&fix["edit"], &ignore_uri);
+    assert_eq!(added.len(), 1, "{fix}");
+    assert_eq!(
+        added[0]["range"]["start"],
+        json!({"line": 1, "character": 5})
+    );
+    assert_eq!(added[0]["newText"], "\nnode_modules\n");
+    let before = std::fs::read_to_string(&ignore).unwrap();
+    assert_eq!(apply(&before, &added), "# café\nnpm-é\nnode_modules\n");
+    editor.shutdown();
+}

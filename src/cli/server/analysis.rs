@@ -19,7 +19,7 @@ use super::uri;
 use crate::cli::args::FixArgs;
 use crate::cli::discover::Input;
 use crate::cli::settings::{FileSettings, Resolver};
-use crate::engine::{self, Settings};
+use crate::engine::{self, Companion, Settings};
 use crate::rules::{Applicability, Finding};
 
 /// The kind of the action that applies every safe fix.
@@ -172,20 +172,7 @@ impl Analysis {
             return None;
         }
         let whole = TextEdit::new(doc.range(0..doc.text.len()), text);
-        let companions: Vec<Companion> = fixed
-            .companions
-            .iter()
-            .map(|c| Companion {
-                path: c.path.clone(),
-                exists: c.before.is_some(),
-                at_end: c.before.as_ref().map_or(0, Vec::len),
-                text: String::from_utf8_lossy(
-                    &c.after[c.before.as_ref().map_or(0, Vec::len).min(c.after.len())..],
-                )
-                .into_owned(),
-            })
-            .collect();
-        Some(workspace_edit(uri, doc, vec![whole], &companions))
+        Some(workspace_edit(uri, doc, vec![whole], &fixed.companions))
     }
 
     /// The documentation of the rules whose findings cover `position`.
@@ -226,38 +213,27 @@ fn diagnostic(doc: &Document, finding: &Finding) -> Diagnostic {
     }
 }
 
-/// Text a fix adds at the end of another file (`.dockerignore`).
-struct Companion {
-    path: PathBuf,
-    exists: bool,
-    /// Its length in bytes now, where the text goes.
-    at_end: usize,
-    text: String,
-}
-
-/// The lines of `appends` that their files lack, as text to add at
-/// their ends, in each file's line endings.
+/// The other files (`.dockerignore`) as a fix's appends leave them: each
+/// with the lines it lacks added, in its line endings.
 fn companions(appends: &[(PathBuf, Vec<String>)]) -> Vec<Companion> {
-    let mut found: Vec<Companion> = Vec::new();
-    for (path, lines) in appends {
-        let before = std::fs::read(path).ok();
-        let mut after = before.clone().unwrap_or_default();
-        engine::append_missing(&mut after, lines);
-        let at_end = before.as_ref().map_or(0, Vec::len);
-        if after.len() > at_end {
-            found.push(Companion {
+    appends
+        .iter()
+        .map(|(path, lines)| {
+            let before = std::fs::read(path).ok();
+            let mut after = before.clone().unwrap_or_default();
+            engine::append_missing(&mut after, lines);
+            Companion {
                 path: path.clone(),
-                exists: before.is_some(),
-                at_end,
-                text: String::from_utf8_lossy(&after[at_end..]).into_owned(),
-            });
-        }
-    }
-    found
+                before,
+                after,
+            }
+        })
+        .collect()
 }
 
-/// The edits of the document and, after them, the text added to other
-/// files (a file created first when it does not exist).
+/// The edits of the document and, after them, the text the companions add
+/// at their ends (a file created first when it does not exist). A fix only
+/// appends to them.
 fn workspace_edit(
     uri: &Uri,
     doc: &Document,
@@ -272,10 +248,12 @@ fn workspace_edit(
         edits: edits.into_iter().map(OneOf::Left).collect(),
     })];
     for companion in companions {
-        let Some(target) = uri::from_path(&companion.path) else {
+        let before = companion.before.as_deref().unwrap_or_default();
+        let added = companion.after.get(before.len()..).unwrap_or_default();
+        let Some(target) = uri::from_path(&companion.path).filter(|_| !added.is_empty()) else {
             continue;
         };
-        if !companion.exists {
+        if companion.before.is_none() {
             operations.push(DocumentChangeOperation::Op(ResourceOp::Create(
                 CreateFile {
                     uri: target.clone(),
@@ -287,8 +265,10 @@ fn workspace_edit(
                 },
             )));
         }
-        let existing = std::fs::read_to_string(&companion.path).unwrap_or_default();
-        let end = Document::new(existing, 0).position(companion.at_end);
+        // Its end, as an editor that decodes it finds it.
+        let existing = String::from_utf8_lossy(before).into_owned();
+        let end_offset = existing.len();
+        let end = Document::new(existing, 0).position(end_offset);
         operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
             text_document: OptionalVersionedTextDocumentIdentifier {
                 uri: target,
@@ -296,7 +276,7 @@ fn workspace_edit(
             },
             edits: vec![OneOf::Left(TextEdit::new(
                 Range::new(end, end),
-                companion.text.clone(),
+                String::from_utf8_lossy(added).into_owned(),
             ))],
         }));
     }
