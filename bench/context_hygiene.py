@@ -532,6 +532,16 @@ def base_record(r):
 
 # --- summary ----------------------------------------------------------------
 
+def finding_counts(recs, when):
+    """Findings by rule and class, over the rows' `before` or `after`."""
+    counts = {rule: {c: 0 for c in CLASSES} for rule in RULES}
+    for x in recs:
+        for f in x[when].get("findings", []):
+            counts.setdefault(f["rule"], {}).setdefault(f["class"], 0)
+            counts[f["rule"]][f["class"]] += 1
+    return counts
+
+
 def summarize(results):
     summary = {}
     for state in STATES:
@@ -557,18 +567,8 @@ def summarize(results):
             "total_bytes": sum(reds),
             "total_pct": round(100.0 * sum(reds) / s["bytes_sent"]["before_total"], 2)
             if s["bytes_sent"]["before_total"] else None}
-        counts = {rule: {c: 0 for c in CLASSES} for rule in RULES}
-        for x in recs:
-            for f in x["before"].get("findings", []):
-                counts.setdefault(f["rule"], {}).setdefault(f["class"], 0)
-                counts[f["rule"]][f["class"]] += 1
-        s["findings_before"] = counts
-        counts_after = {rule: {c: 0 for c in CLASSES} for rule in RULES}
-        for x in recs:
-            for f in x["after"].get("findings", []):
-                counts_after.setdefault(f["rule"], {}).setdefault(f["class"], 0)
-                counts_after[f["rule"]][f["class"]] += 1
-        s["findings_after"] = counts_after
+        s["findings_before"] = finding_counts(recs, "before")
+        s["findings_after"] = finding_counts(recs, "after")
         s["write_exit_2"] = [r["dir"] + ":" + r["dockerfile"] for r in results
                              if "states" in r and r["states"][state].get("write", "")
                              not in ("exit 0", "exit 1")]
