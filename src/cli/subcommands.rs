@@ -66,7 +66,8 @@ pub(super) fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
         for item in &file.items {
             let (line, _) = file.line_col(item.span.start);
             let what = match &item.kind {
-                syntax::ItemKind::Instruction(i) => {
+                &syntax::ItemKind::Instruction(i) => {
+                    let i = &file.instructions[i];
                     let text = String::from_utf8_lossy(&i.logical.text);
                     format!("instruction {} {text:?}", i.command.name)
                 }

@@ -186,11 +186,18 @@ fn split_whitespace(rest: &[u8]) -> Vec<String> {
         .filter(|pair| is_token_space(pair[0]) && !is_token_space(pair[1]))
         .count();
     let mut values = Vec::with_capacity(words);
+    // The separators are ASCII, so the words of UTF-8 text are UTF-8:
+    // checked once for the line rather than word by word.
+    let utf8 = std::str::from_utf8(rest).ok();
+    let word = |range: Range<usize>| match utf8 {
+        Some(line) => line[range].to_owned(),
+        None => text(&rest[range]),
+    };
     let mut start = 0;
     let mut pos = 0;
     while pos < rest.len() {
         if is_token_space(rest[pos]) {
-            values.push(text(&rest[start..pos]));
+            values.push(word(start..pos));
             while pos < rest.len() && is_token_space(rest[pos]) {
                 pos += 1;
             }
@@ -199,7 +206,7 @@ fn split_whitespace(rest: &[u8]) -> Vec<String> {
             pos += 1;
         }
     }
-    values.push(text(&rest[start..]));
+    values.push(word(start..rest.len()));
     values
 }
 

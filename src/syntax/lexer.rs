@@ -9,7 +9,7 @@ use super::gostr::leading_space_len;
 use super::heredoc;
 use super::logical::Logical;
 use super::tree::{
-    Command, Directive, Dockerfile, Heredoc, Instruction, Item, ItemKind, LineKind, PhysLine,
+    Command, Directive, Dockerfile, Heredoc, Instruction, Item, ItemKind, LineKind, Lines, PhysLine,
 };
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -82,6 +82,7 @@ struct Lexer<'a> {
     directives_done: bool,
     seen: Vec<String>,
     items: Vec<Item>,
+    instructions: Vec<Instruction>,
     errors: Vec<ParseError>,
 }
 
@@ -102,6 +103,7 @@ impl<'a> Lexer<'a> {
         Lexer {
             src,
             items: Vec::with_capacity(lines.len()),
+            instructions: Vec::with_capacity(lines.len()),
             lines,
             next: 0,
             escape: b'\\',
@@ -216,19 +218,17 @@ impl<'a> Lexer<'a> {
             }
             let instruction = self.instruction(index, line, token, continues);
             let span = instruction.span();
-            self.push(span, ItemKind::Instruction(Box::new(instruction)));
+            self.push(span, ItemKind::Instruction(self.instructions.len()));
+            self.instructions.push(instruction);
         }
-        if !self
-            .items
-            .iter()
-            .any(|i| matches!(i.kind, ItemKind::Instruction(_)))
-        {
+        if self.instructions.is_empty() {
             let line = self.lines.len();
             self.errors.push(error(line, "file with no instructions"));
         }
         let file = Dockerfile {
             source: self.src.to_vec(),
             items: self.items,
+            instructions: self.instructions,
             escape: self.escape,
             line_starts: Default::default(),
             continuation_style: Default::default(),
@@ -245,9 +245,8 @@ impl<'a> Lexer<'a> {
     ) -> Instruction {
         let start_line = first_index + 1;
         let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
-        let mut lines = Vec::with_capacity(1);
         let content = self.content(first.clone());
-        lines.push(self.code_line(first, content, continues));
+        let mut lines = Lines::one(self.code_line(first, content, continues));
         while continues.is_some() && self.next < self.lines.len() {
             let line = self.lines[self.next].clone();
             self.next += 1;

@@ -12,6 +12,11 @@ use super::logical::Logical;
 pub struct Dockerfile {
     pub source: Vec<u8>,
     pub items: Vec<Item>,
+    /// The instructions in file order, side by side rather than boxed one
+    /// by one: the rules walk them over and over, and a file of tens of
+    /// thousands of instructions paid for an allocation and a cache miss
+    /// each. An instruction item holds its index here.
+    pub instructions: Vec<Instruction>,
     /// The escape character: `\` by default, or a backtick.
     pub escape: u8,
     /// Where each line starts, built on the first position asked for, so
@@ -41,7 +46,8 @@ pub enum ItemKind {
     Comment,
     /// A blank or whitespace-only line outside an instruction.
     Blank,
-    Instruction(Box<Instruction>),
+    /// An instruction: its index in [`Dockerfile::instructions`].
+    Instruction(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +62,7 @@ pub struct Directive {
 /// command and any heredoc bodies.
 #[derive(Debug, Clone)]
 pub struct Instruction {
-    pub lines: Vec<PhysLine>,
+    pub lines: Lines,
     pub logical: Logical,
     pub command: Command,
     pub heredocs: Vec<Heredoc>,
@@ -101,6 +107,53 @@ impl Pairs {
             let slot = Self::slot(pair[0], pair[1]);
             self.0[slot / 64] & (1 << (slot % 64)) != 0
         })
+    }
+}
+
+/// The physical lines of an instruction. Nearly every instruction is one
+/// line, kept inline: a vector of one cost an allocation per instruction.
+#[derive(Debug, Clone)]
+pub struct Lines(LinesRepr);
+
+#[derive(Debug, Clone)]
+enum LinesRepr {
+    One(PhysLine),
+    Many(Vec<PhysLine>),
+}
+
+impl Lines {
+    pub(super) fn one(line: PhysLine) -> Lines {
+        Lines(LinesRepr::One(line))
+    }
+
+    pub(super) fn push(&mut self, line: PhysLine) {
+        match &mut self.0 {
+            LinesRepr::Many(lines) => lines.push(line),
+            LinesRepr::One(first) => {
+                let first = first.clone();
+                self.0 = LinesRepr::Many(vec![first, line]);
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [PhysLine];
+
+    fn deref(&self) -> &[PhysLine] {
+        match &self.0 {
+            LinesRepr::One(line) => std::slice::from_ref(line),
+            LinesRepr::Many(lines) => lines,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = &'a PhysLine;
+    type IntoIter = std::slice::Iter<'a, PhysLine>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -252,20 +305,17 @@ fn line_ends(source: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 impl Dockerfile {
-    pub fn instructions(&self) -> impl Iterator<Item = &Instruction> {
-        self.items.iter().filter_map(|item| match &item.kind {
-            ItemKind::Instruction(instruction) => Some(&**instruction),
-            _ => None,
-        })
+    pub fn instructions(&self) -> std::slice::Iter<'_, Instruction> {
+        self.instructions.iter()
     }
 
     /// The instruction whose bytes (heredoc bodies included) hold `offset`.
     pub fn instruction_at(&self, offset: usize) -> Option<&Instruction> {
         let after = self.items.partition_point(|item| item.span.start <= offset);
         let item = &self.items[after.checked_sub(1)?];
-        match &item.kind {
-            ItemKind::Instruction(instruction) if instruction.span().contains(&offset) => {
-                Some(instruction)
+        match item.kind {
+            ItemKind::Instruction(index) if item.span.contains(&offset) => {
+                Some(&self.instructions[index])
             }
             _ => None,
         }
