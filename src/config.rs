@@ -111,11 +111,13 @@ struct Table {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error {
-            path: path.to_path_buf(),
-            at: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = crate::context::read_regular(path)
+            .and_then(crate::context::utf8)
+            .map_err(|e| Error {
+                path: path.to_path_buf(),
+                at: None,
+                message: format!("cannot read: {e}"),
+            })?;
         Config::parse(path, &text)
     }
 

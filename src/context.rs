@@ -1,8 +1,99 @@
-//! Reading the build context: which files a COPY/ADD source names, and
-//! whether a file is an archive that ADD would unpack.
+//! Reading the build context: which files a COPY/ADD source names,
+//! whether a file is an archive that ADD would unpack, and the files
+//! themselves. A repository may be hostile: reading one of its files never
+//! waits on a FIFO, never reads a device or an endless file into memory,
+//! and never follows a link out of the build context, which the build
+//! could not see either.
 
+use std::fs::{File, Metadata};
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+
+/// The most bytes dockfix reads of one file: the largest lockfiles of
+/// real projects hold tens of megabytes.
+pub const READ_LIMIT: u64 = 64 << 20;
+
+/// An error unless `metadata` is a regular file's.
+pub fn regular(metadata: &Metadata) -> std::io::Result<()> {
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        // Only a link to nothing is still a link once followed.
+        "a symbolic link to nothing"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    };
+    Err(std::io::Error::other(format!(
+        "not a regular file ({what})"
+    )))
+}
+
+/// Opens a regular file for reading, or says what else it is. Opening
+/// does not wait for a FIFO's writer, and what was opened is what is
+/// checked, so a file swapped in between cannot slip through. `follow`:
+/// whether a link as the last component is followed.
+pub fn open_regular(path: &Path, follow: bool) -> std::io::Result<File> {
+    let flags = match follow {
+        true => libc::O_NONBLOCK,
+        false => libc::O_NONBLOCK | libc::O_NOFOLLOW,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)?;
+    regular(&file.metadata()?)?;
+    Ok(file)
+}
+
+/// The bytes of a regular file (through links), at most [`READ_LIMIT`].
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_regular(path, true)?
+        .take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB",
+            READ_LIMIT >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The bytes of `path`, a file of the build context `root`, as the build
+/// finds it: a regular file, or a link to one inside the context.
+pub fn read(root: &Path, path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    let real = path.as_ref().canonicalize()?;
+    if !real.starts_with(root.canonicalize()?) {
+        return Err(std::io::Error::other("a link out of the build context"));
+    }
+    read_regular(&real)
+}
+
+/// [`read`] of a UTF-8 text file.
+pub fn read_to_string(root: &Path, path: impl AsRef<Path>) -> std::io::Result<String> {
+    utf8(read(root, path)?)
+}
+
+/// The text of bytes read, or the error the standard library gives.
+pub fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
 
 /// The paths in `root` that a COPY/ADD source pattern names (Go
 /// `filepath.Match` wildcards per path segment). Empty when nothing
@@ -119,7 +210,7 @@ fn match_at(p: &[char], n: &[char]) -> bool {
 /// or a compressed stream (gzip, bzip2, xz, zstd) that may hold one.
 pub fn is_archive(path: &Path) -> std::io::Result<bool> {
     let mut header = Vec::with_capacity(512);
-    std::fs::File::open(path)?
+    open_regular(path, true)?
         .take(512)
         .read_to_end(&mut header)?;
     let compressed = header.starts_with(&[0x1f, 0x8b])
@@ -176,6 +267,62 @@ pub fn looks_like_archive(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hostile context: a FIFO, links out of the context (to a file, to
+    /// a directory, to an endless device) and a file past the limit.
+    #[test]
+    fn reads_stay_in_the_context_and_never_wait() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.json"), "{}").unwrap();
+        let context = tempfile::tempdir().unwrap();
+        let root = context.path().to_path_buf();
+        std::fs::write(root.join("package.json"), "{\"name\":\"app\"}").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, root.join(name));
+        link(Path::new("../package.json"), "sub/package.json").unwrap();
+        link(&outside.path().join("secret.json"), "out.json").unwrap();
+        link(outside.path(), "escape").unwrap();
+        link(Path::new("/dev/zero"), "zero").unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let large = std::fs::File::create(root.join("large")).unwrap();
+        large.set_len(READ_LIMIT + 1).unwrap();
+        let (sent, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let read = |name: &str| match read_to_string(&root, root.join(name)) {
+                Ok(text) => text,
+                Err(e) => format!("error: {e}"),
+            };
+            let names = [
+                "package.json",
+                "sub/package.json",
+                "out.json",
+                "escape/secret.json",
+            ];
+            let mut seen: Vec<String> = names.iter().map(|n| read(n)).collect();
+            seen.extend(["zero", "fifo", "large"].map(read));
+            sent.send(seen).unwrap();
+        });
+        let seen = answers
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("no read waits or runs on");
+        let out = "error: a link out of the build context";
+        assert_eq!(
+            seen,
+            [
+                "{\"name\":\"app\"}",
+                "{\"name\":\"app\"}",
+                out,
+                out,
+                out,
+                "error: not a regular file (a FIFO)",
+                "error: larger than 64 MiB",
+            ]
+        );
+    }
 
     #[test]
     fn go_wildcards() {

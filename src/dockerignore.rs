@@ -26,7 +26,7 @@ pub struct DockerIgnore {
 impl DockerIgnore {
     /// The context's `.dockerignore`; empty when there is none.
     pub fn load(context: &Path) -> Self {
-        std::fs::read_to_string(context.join(".dockerignore"))
+        crate::context::read_to_string(context, context.join(".dockerignore"))
             .map(|text| Self::parse(&text))
             .unwrap_or_default()
     }

@@ -310,7 +310,7 @@ fn add_lines(companions: &mut Vec<Companion>, append: &Append) {
     let index = match companions.iter().position(|c| c.path == append.path) {
         Some(index) => index,
         None => {
-            let before = std::fs::read(&append.path).ok();
+            let before = crate::context::read_regular(&append.path).ok();
             let after = before.clone().unwrap_or_default();
             companions.push(Companion {
                 path: append.path.clone(),

@@ -1685,30 +1685,34 @@ fn write_refuses_a_file_with_other_hard_links() {
     );
 }
 
+/// Runs `dockfix args` in `dir`, failing the test if it has not exited
+/// within 20 seconds (what it waits on or reads without end: `what`).
+fn within_a_deadline(dir: &Path, args: &[&str], what: &str) -> std::process::Output {
+    let mut child = command(dir, args).stdin(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("dockfix {args:?} waits on {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success());
+}
+
 /// Runs dockfix on a FIFO no one writes to: it must answer, not wait.
 #[test]
 fn a_fifo_is_refused_without_blocking_in_every_mode() {
     let dir = tree(&[]);
-    let made = Command::new("mkfifo")
-        .arg(dir.path().join("Dockerfile"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&dir.path().join("Dockerfile"));
     for mode in ["--check", "--write"] {
-        let mut child = command(dir.path(), &[mode, "Dockerfile"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                panic!("dockfix {mode} waits on a FIFO");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = within_a_deadline(dir.path(), &[mode, "Dockerfile"], "a FIFO");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(
@@ -1719,6 +1723,45 @@ fn a_fifo_is_refused_without_blocking_in_every_mode() {
             .unwrap()
             .file_type();
         assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "{mode}");
+    }
+}
+
+/// A repository dockfix runs on may plant files that would stall or flood
+/// a reader where the rules read the build context: a FIFO for a manifest
+/// or `.dockerignore`, a manifest linked to an endless device.
+#[test]
+fn a_hostile_build_context_neither_stalls_nor_floods_dockfix() {
+    let dockerfile = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
+    for planted in ["package.json", ".dockerignore", "package-lock.json"] {
+        for kind in ["fifo", "endless"] {
+            let dir = tree(&[
+                ("Dockerfile", dockerfile),
+                ("package.json", "{\"name\":\"app\"}"),
+                ("package-lock.json", "{}"),
+            ]);
+            let path = dir.path().join(planted);
+            let _ = fs::remove_file(&path);
+            match kind {
+                "fifo" => mkfifo(&path),
+                _ => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
+            }
+            let what = format!("{planted} as {kind}");
+            for mode in ["--diff", "--write"] {
+                let out = within_a_deadline(dir.path(), &[mode, "Dockerfile"], &what);
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    matches!(out.status.code(), Some(0..=2)),
+                    "{what} {mode}: {stderr}"
+                );
+            }
+            // What was planted is still there, untouched.
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let still = match kind {
+                "fifo" => std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()),
+                _ => meta.file_type().is_symlink(),
+            };
+            assert!(still, "{what}");
+        }
     }
 }
 

@@ -66,7 +66,7 @@ pub fn files(
                     .into_owned()
                     .into_bytes()
             } else {
-                std::fs::read(&full)?
+                crate::context::read(context, &full)?
             };
             Ok(ContextFile {
                 path,

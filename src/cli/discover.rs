@@ -113,7 +113,7 @@ fn walk(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
         // Through symlinks too: a linked Dockerfile is a Dockerfile.
         match std::fs::metadata(entry.path()) {
             Ok(metadata) if metadata.is_dir() => {}
-            Ok(metadata) => match super::write::regular(&metadata) {
+            Ok(metadata) => match crate::context::regular(&metadata) {
                 Ok(()) => files.push(shown(entry.path())),
                 Err(e) => errors.push((shown(entry.path()), e.to_string())),
             },

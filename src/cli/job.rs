@@ -64,7 +64,7 @@ impl Job<'_> {
                     .context
                     .clone()
                     .or_else(|| Some(dir.to_path_buf()));
-                (context, write::read_regular(path))
+                (context, crate::context::read_regular(path))
             }
         };
         let error = |message: String, at: Option<(usize, usize)>| ErrorReport {
@@ -517,7 +517,7 @@ fn measured(
     fixed: &engine::Fixed,
 ) -> Result<crate::measure::Measured, String> {
     let ignore_path = context.join(".dockerignore");
-    let ignore_before = std::fs::read(&ignore_path).ok();
+    let ignore_before = crate::context::read_regular(&ignore_path).ok();
     let companion = fixed.companions.iter().find(|c| c.path == ignore_path);
     let ignore_after = companion.map(|c| c.after.as_slice());
     crate::measure::measure(

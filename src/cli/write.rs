@@ -7,48 +7,13 @@
 //! fails, the earlier ones get back their original bytes.
 
 use std::fs::Metadata;
-use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-/// Reads a regular file, or says what else it is. The file is opened
-/// without blocking, so a FIFO never stalls the run.
-pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    regular(&file.metadata()?)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// An error unless `metadata` is a regular file's.
-pub fn regular(metadata: &Metadata) -> std::io::Result<()> {
-    let kind = metadata.file_type();
-    let what = if kind.is_file() {
-        return Ok(());
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        // Only a link to nothing is still a link once followed.
-        "a symbolic link to nothing"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "a special file"
-    };
-    Err(std::io::Error::other(format!(
-        "not a regular file ({what})"
-    )))
-}
+use crate::context::{read_regular, regular};
 
 /// One file of a rewrite.
 pub struct Target<'a> {
@@ -244,6 +209,7 @@ fn restore(path: &Path, before: Option<&[u8]>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
 
     fn target<'a>(path: &'a Path, before: &'a str, after: &'a str) -> Target<'a> {
         Target {

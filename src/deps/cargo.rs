@@ -35,7 +35,7 @@ pub fn crates(context: &Path, ignore: &DockerIgnore) -> Result<Crates, String> {
         if ignore.excludes(&manifest) {
             return Err(format!("{manifest} is excluded by .dockerignore"));
         }
-        let text = std::fs::read_to_string(context.join(&manifest))
+        let text = crate::context::read_to_string(context, context.join(&manifest))
             .map_err(|_| format!("{manifest} is not in the build context"))?;
         let toml: toml::Table = text
             .parse()

@@ -34,7 +34,7 @@ pub fn members(
             patterns.push(pattern.to_string());
         }
     }
-    if let Ok(text) = std::fs::read_to_string(root.join("pnpm-workspace.yaml")) {
+    if let Ok(text) = crate::context::read_to_string(root, root.join("pnpm-workspace.yaml")) {
         if !excluded("pnpm-workspace.yaml") {
             declared = true;
             patterns.extend(pnpm_packages(&text)?);

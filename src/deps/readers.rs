@@ -35,7 +35,8 @@ pub fn node(context: &Path, excluded: &dyn Fn(&str) -> bool) -> Reading {
 }
 
 fn read_package(context: &Path, path: &str) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(context.join(path)).map_err(|e| format!("{path}: {e}"))?;
+    let text = crate::context::read_to_string(context, context.join(path))
+        .map_err(|e| format!("{path}: {e}"))?;
     serde_json::from_str(&text).map_err(|e| format!("{path} is not valid JSON ({e})"))
 }
 
@@ -79,7 +80,7 @@ fn check_package(path: &str, json: &serde_json::Value, workspace: bool) -> Resul
 /// declares workspaces: npm and yarn then install from that root, which
 /// the install in the subdirectory cannot be moved without.
 pub fn node_workspace_root(context: &Path, path: &str) -> Result<(), String> {
-    let Ok(text) = std::fs::read_to_string(context.join(path)) else {
+    let Ok(text) = crate::context::read_to_string(context, context.join(path)) else {
         return Ok(());
     };
     let json: serde_json::Value =
@@ -121,7 +122,7 @@ pub fn pip(context: &Path, ignore: &DockerIgnore, requirements: &[String]) -> Re
         if ignore.excludes(&file) {
             return Err(format!("{file} is excluded by .dockerignore"));
         }
-        let text = std::fs::read_to_string(&path)
+        let text = crate::context::read_to_string(context, &path)
             .map_err(|_| format!("{file} is not in the build context"))?;
         needed.push(file.clone());
         let dir = Path::new(&file)
@@ -221,8 +222,8 @@ fn is_local_requirement(line: &str) -> bool {
 
 /// go.mod: a `replace` by a local directory reads that directory.
 pub fn go(context: &Path) -> Reading {
-    let text =
-        std::fs::read_to_string(context.join("go.mod")).map_err(|e| format!("go.mod: {e}"))?;
+    let text = crate::context::read_to_string(context, context.join("go.mod"))
+        .map_err(|e| format!("go.mod: {e}"))?;
     let mut in_replace_block = false;
     for line in text.lines() {
         let line = line.split("//").next().unwrap_or_default().trim();
@@ -248,7 +249,7 @@ pub fn go(context: &Path) -> Reading {
 
 /// composer.json: a path repository installs a directory of the context.
 pub fn composer(context: &Path) -> Reading {
-    let text = std::fs::read_to_string(context.join("composer.json"))
+    let text = crate::context::read_to_string(context, context.join("composer.json"))
         .map_err(|e| format!("composer.json: {e}"))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("composer.json is not valid JSON ({e})"))?;
@@ -263,7 +264,7 @@ pub fn composer(context: &Path) -> Reading {
 /// opens as it reads the project (older releases even with `--no-root`),
 /// are needed too.
 pub fn poetry(context: &Path) -> Reading {
-    let text = std::fs::read_to_string(context.join("pyproject.toml"))
+    let text = crate::context::read_to_string(context, context.join("pyproject.toml"))
         .map_err(|e| format!("pyproject.toml: {e}"))?;
     let doc: toml::Table =
         toml::from_str(&text).map_err(|e| format!("pyproject.toml is not valid TOML ({e})"))?;
@@ -301,7 +302,7 @@ pub fn poetry(context: &Path) -> Reading {
 /// Whether pyproject.toml turns poetry's package mode off: then there is
 /// no project to install, only its dependencies.
 pub fn poetry_without_package(context: &Path) -> bool {
-    std::fs::read_to_string(context.join("pyproject.toml"))
+    crate::context::read_to_string(context, context.join("pyproject.toml"))
         .ok()
         .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
         .and_then(|doc| {
@@ -314,8 +315,8 @@ pub fn poetry_without_package(context: &Path) -> bool {
 /// pom.xml: modules and a parent found by relative path are other poms of
 /// the context; settings named on the command line are files of it.
 pub fn maven(context: &Path, args: &[String]) -> Reading {
-    let pom =
-        std::fs::read_to_string(context.join("pom.xml")).map_err(|e| format!("pom.xml: {e}"))?;
+    let pom = crate::context::read_to_string(context, context.join("pom.xml"))
+        .map_err(|e| format!("pom.xml: {e}"))?;
     if pom.contains("<modules>") {
         return Err("pom.xml has modules, whose poms dockfix does not collect yet".into());
     }
@@ -372,7 +373,7 @@ pub fn gradle(context: &Path, ignore: &DockerIgnore, args: &[String]) -> Reading
     let present = |name: &str| context.join(name).exists() && !ignore.excludes(name);
     let settings = ["settings.gradle", "settings.gradle.kts"];
     for name in settings {
-        let text = std::fs::read_to_string(context.join(name)).unwrap_or_default();
+        let text = crate::context::read_to_string(context, context.join(name)).unwrap_or_default();
         let includes = text.lines().any(|line| {
             let line = line.trim_start();
             ["include", "includeBuild", "includeFlat"]
@@ -439,8 +440,8 @@ pub fn dotnet(context: &Path) -> Reading {
             projects.len()
         ));
     };
-    let text =
-        std::fs::read_to_string(context.join(project)).map_err(|e| format!("{project}: {e}"))?;
+    let text = crate::context::read_to_string(context, context.join(project))
+        .map_err(|e| format!("{project}: {e}"))?;
     if text.contains("<ProjectReference") {
         return Err(format!(
             "{project} references other projects, which dockfix does not collect yet"

@@ -553,7 +553,7 @@ impl<'c, 'f> Site<'c, 'f> {
             let single = sources.len() == 1 && !dest.ends_with('/');
             match copied(root, sources, &dest_path, &target, single) {
                 Some(file) => {
-                    return std::fs::read(&file)
+                    return crate::context::read(root, &file)
                         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                         .map_err(|e| format!("{}: {e}", file.display()))
                 }

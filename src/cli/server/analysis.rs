@@ -219,7 +219,7 @@ fn companions(appends: &[(PathBuf, Vec<String>)]) -> Vec<Companion> {
     appends
         .iter()
         .map(|(path, lines)| {
-            let before = std::fs::read(path).ok();
+            let before = crate::context::read_regular(path).ok();
             let mut after = before.clone().unwrap_or_default();
             engine::append_missing(&mut after, lines);
             Companion {

@@ -157,22 +157,16 @@ fn finding(
 }
 
 /// The first `limit` bytes of a regular file; never through a link, nor
-/// from a pipe or a device, which could block or lead out of the context.
-/// What is opened is what is checked: opening does not follow a link nor
-/// wait for a pipe's writer, and the open file's type decides.
+/// from a pipe or a device, which could block or lead out of the context
+/// (see `context::open_regular`).
 fn read_regular(path: &Path, limit: u64) -> Option<Vec<u8>> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
     let mut text = Vec::new();
-    file.take(limit).read_to_end(&mut text).ok()?;
+    crate::context::open_regular(path, false)
+        .ok()?
+        .take(limit)
+        .read_to_end(&mut text)
+        .ok()?;
     Some(text)
 }
 

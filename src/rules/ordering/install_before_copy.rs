@@ -807,9 +807,8 @@ fn needed_files(
     );
     let holds = |path: &str, text: &Option<String>| match text {
         None => true,
-        Some(text) => {
-            std::fs::read_to_string(root.join(path)).is_ok_and(|c| c.contains(text.as_str()))
-        }
+        Some(text) => crate::context::read_to_string(root, root.join(path))
+            .is_ok_and(|c| c.contains(text.as_str())),
     };
     if let Some(block) = eco
         .block
@@ -1034,7 +1033,7 @@ fn to_ignore(
     }
     if let Some(other) = dockerfiles
         .into_iter()
-        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| copies(&t)))
+        .find(|p| crate::context::read_to_string(root, p).is_ok_and(|t| copies(&t)))
     {
         return Err(format!(
             "{problem} ({} copies it explicitly)",

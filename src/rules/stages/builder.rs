@@ -181,6 +181,15 @@ pub(super) struct Source {
     /// Where the COPY puts it, as an absolute path; `None` when dockfix
     /// cannot tell.
     pub at: Option<String>,
+    /// The build context it is in.
+    root: std::rc::Rc<Path>,
+}
+
+impl Source {
+    /// Its text, as the build finds it (see `context::read_to_string`).
+    pub fn text(&self) -> std::io::Result<String> {
+        context::read_to_string(&self.root, &self.path)
+    }
 }
 
 /// The files of the build context that `copies` (the COPY and ADD lines
@@ -213,6 +222,7 @@ pub(super) fn sources(
         ));
     }
     let ignore = DockerIgnore::load(root);
+    let shared_root: std::rc::Rc<Path> = root.into();
     let skip = |dir: &str| build_only_dirs.iter().any(|d| d == dir);
     let mut files = Vec::new();
     for copy in copies {
@@ -286,6 +296,7 @@ pub(super) fn sources(
                         relative: relative.to_string(),
                         path: file.to_path_buf(),
                         at,
+                        root: std::rc::Rc::clone(&shared_root),
                     });
                 });
             }
@@ -377,12 +388,7 @@ pub(super) fn code_texts<'s>(runtime: &Runtime, sources: &'s [Source]) -> Vec<(&
                 .iter()
                 .any(|p| context::wildcard_match(p, name))
         })
-        .map(|s| {
-            (
-                s.relative.as_str(),
-                std::fs::read_to_string(&s.path).unwrap_or_default(),
-            )
-        })
+        .map(|s| (s.relative.as_str(), s.text().unwrap_or_default()))
         .collect()
 }
 

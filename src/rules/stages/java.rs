@@ -176,8 +176,10 @@ pub(super) fn classpath(sources: &[Source]) -> Result<(), String> {
     if files.is_empty() {
         return Err("the sources hold no pom.xml or build.gradle, so dockfix cannot tell what the jar needs beside it".into());
     }
-    for Source { relative, path, .. } in files {
-        let text = std::fs::read_to_string(path)
+    for source in files {
+        let relative = &source.relative;
+        let text = source
+            .text()
             .map_err(|e| format!("dockfix cannot read `{relative}`: {e}"))?;
         if let Some(word) = CLASS_PATH.iter().find(|w| text.contains(*w)) {
             return Err(format!(

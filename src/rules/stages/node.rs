@@ -114,7 +114,8 @@ pub(super) fn complete(
             .iter()
             .find(|s| s.at.as_deref() == Some(path))
             .ok_or_else(|| format!("the stage copies no `{path}` for the build"))?;
-        let text = std::fs::read_to_string(&source.path)
+        let text = source
+            .text()
             .map_err(|e| format!("dockfix cannot read `{}`: {e}", source.relative))?;
         serde_json::from_str(&without_comments(&text))
             .map_err(|e| format!("dockfix cannot read `{}`: {e}", source.relative))

@@ -201,8 +201,10 @@ pub(super) fn links(runtime: &Runtime, image: &str, sources: &[Source]) -> Resul
     if locks.is_empty() {
         return Err("the sources hold no `Cargo.lock`, so dockfix cannot tell which system libraries the program links".into());
     }
-    for Source { relative, path, .. } in locks {
-        let text = std::fs::read_to_string(path)
+    for source in locks {
+        let relative = &source.relative;
+        let text = source
+            .text()
             .map_err(|e| format!("dockfix cannot read `{relative}`: {e}"))?;
         let linking = text
             .lines()

@@ -304,7 +304,8 @@ fn python_finding(cx: &Context, stage: &Stage, found: python::Found) -> Finding 
 fn starts_toolchain(cx: &Context, runtime: &Runtime, stage: &Stage) -> Option<String> {
     let mut words = command_words(image_command(&stage.body)?);
     if matches!(start_script_runner(&words), Some("npm" | "yarn" | "pnpm")) {
-        let package = std::fs::read_to_string(cx.build_context?.join("package.json")).ok()?;
+        let root = cx.build_context?;
+        let package = crate::context::read_to_string(root, root.join("package.json")).ok()?;
         let package: serde_json::Value = serde_json::from_str(&package).ok()?;
         let start = package["scripts"]["start"].as_str()?;
         words = start.split_whitespace().map(String::from).collect();
