@@ -1727,8 +1727,9 @@ fn a_fifo_is_refused_without_blocking_in_every_mode() {
 }
 
 /// A repository dockfix runs on may plant files that would stall or flood
-/// a reader where the rules read the build context: a FIFO for a manifest
-/// or `.dockerignore`, a manifest linked to an endless device.
+/// a reader where the rules or `dockfix cache` read the build context: a
+/// FIFO for a manifest or `.dockerignore`, a manifest linked to an endless
+/// device.
 #[test]
 fn a_hostile_build_context_neither_stalls_nor_floods_dockfix() {
     let dockerfile = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n";
@@ -1746,7 +1747,7 @@ fn a_hostile_build_context_neither_stalls_nor_floods_dockfix() {
                 _ => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
             }
             let what = format!("{planted} as {kind}");
-            for mode in ["--diff", "--write"] {
+            for mode in ["--diff", "--write", "cache"] {
                 let out = within_a_deadline(dir.path(), &[mode, "Dockerfile"], &what);
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 assert!(

@@ -60,18 +60,22 @@ pub fn files(
         .into_iter()
         .map(|path| {
             let full = context.join(&path);
-            let bytes = if std::fs::symlink_metadata(&full)?.file_type().is_symlink() {
-                std::fs::read_link(&full)?
-                    .to_string_lossy()
-                    .into_owned()
-                    .into_bytes()
+            let mut hash = Sha256::new();
+            let size = if std::fs::symlink_metadata(&full)?.file_type().is_symlink() {
+                let target = std::fs::read_link(&full)?;
+                let target = target.to_string_lossy();
+                hash.update(target.as_bytes());
+                target.len() as u64
             } else {
-                crate::context::read(context, &full)?
+                // Streamed: a context may hold files of any size. Only a
+                // regular file, opened without waiting on a FIFO.
+                let mut file = crate::context::open_regular(&full, false)?;
+                std::io::copy(&mut file, &mut hash)?
             };
             Ok(ContextFile {
                 path,
-                size: bytes.len() as u64,
-                sha256: format!("{:x}", Sha256::digest(&bytes)),
+                size,
+                sha256: format!("{:x}", hash.finalize()),
             })
         })
         .collect()
