@@ -55,6 +55,17 @@ pub fn open_regular(path: &Path, follow: bool) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Whether dockfix may add lines to `path` (a `.dockerignore`): it is
+/// absent, or a regular file, through links as the write goes.
+pub fn writable(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        // A link to nothing stays a link once followed.
+        Ok(link) => regular(&std::fs::metadata(path).unwrap_or(link)),
+    }
+}
+
 /// The bytes of a regular file (through links), at most [`READ_LIMIT`].
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();

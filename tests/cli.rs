@@ -1553,18 +1553,22 @@ fn write_appends_to_an_existing_dockerignore_keeping_its_line_endings() {
     );
 }
 
+/// A `.dockerignore` that is no file cannot take the lines the move needs,
+/// so the move is not offered (writing the pair all or nothing is
+/// `cli::write`'s unit tests' matter).
 #[test]
-fn write_leaves_both_files_when_the_dockerignore_cannot_be_written() {
+fn a_move_needing_lines_in_a_dockerignore_that_is_no_file_is_reported_not_written() {
     let dir = npm_context(&[]);
     fs::create_dir(dir.path().join(".dockerignore")).unwrap();
     let run = dockfix(dir.path(), &["--write", "--select", "DF101", "Dockerfile"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert_eq!(read(dir.path(), "Dockerfile"), NPM_APP, "all or nothing");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(read(dir.path(), "Dockerfile"), NPM_APP);
     assert!(dir.path().join(".dockerignore").is_dir());
     assert!(
         run.stderr.contains(
-            ".dockerignore: cannot write: not a regular file (a directory); \
-             Dockerfile and .dockerignore left as they are"
+            "not fixed: the full copy would put the build context's node_modules \
+             (a developer's, say) over the installed one; add node_modules to \
+             .dockerignore (.dockerignore: not a regular file (a directory))"
         ),
         "{}",
         run.stderr
@@ -1754,6 +1758,20 @@ fn a_hostile_build_context_neither_stalls_nor_floods_dockfix() {
                     matches!(out.status.code(), Some(0..=2)),
                     "{what} {mode}: {stderr}"
                 );
+                // No rewrite offers to write over what is not a file.
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                if planted == ".dockerignore" && mode == "--diff" {
+                    assert!(!stdout.contains("+++ b/.dockerignore"), "{what}: {stdout}");
+                }
+            }
+            if planted == ".dockerignore" {
+                let out = within_a_deadline(dir.path(), &["Dockerfile"], &what);
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let why = match kind {
+                    "fifo" => "(.dockerignore: not a regular file (a FIFO))",
+                    _ => "(.dockerignore: not a regular file (a device))",
+                };
+                assert!(stdout.contains(why), "{what}: {stdout}");
             }
             // What was planted is still there, untouched.
             let meta = fs::symlink_metadata(&path).unwrap();

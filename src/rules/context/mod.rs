@@ -141,11 +141,15 @@ fn finding(
     applicability: Option<Applicability>,
 ) -> Finding {
     let root = cx.build_context.expect("Sent::of needs a build context");
+    let path = root.join(".dockerignore");
+    let (message, applicability) = match crate::context::writable(&path) {
+        Err(e) if applicability.is_some() => {
+            (format!("{message}; not fixed: .dockerignore: {e}"), None)
+        }
+        _ => (message, applicability),
+    };
     let fix = applicability.map(|applicability| Fix {
-        appends: vec![Append {
-            path: root.join(".dockerignore"),
-            lines,
-        }],
+        appends: vec![Append { path, lines }],
         ..Fix::new(applicability, Vec::new())
     });
     Finding {

@@ -998,6 +998,9 @@ fn to_ignore(
     if !cx.companions {
         return Err(problem);
     }
+    if let Err(e) = crate::context::writable(&root.join(".dockerignore")) {
+        return Err(format!("{problem} (.dockerignore: {e})"));
+    }
     // Another ignore file may apply instead, and another Dockerfile of the
     // context may want the directory: then adding it is not dockfix's call.
     let entries: Vec<_> = std::fs::read_dir(root)
