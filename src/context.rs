@@ -68,10 +68,15 @@ pub fn writable(path: &Path) -> std::io::Result<()> {
 
 /// The bytes of a regular file (through links), at most [`READ_LIMIT`].
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    open_regular(path, true)?
-        .take(READ_LIMIT + 1)
-        .read_to_end(&mut bytes)?;
+    up_to_the_limit(open_regular(path, true)?)
+}
+
+fn up_to_the_limit(file: File) -> std::io::Result<Vec<u8>> {
+    // Sized from the file: read through `take`, it would otherwise grow
+    // from a few bytes, a read each time.
+    let size = file.metadata()?.len().min(READ_LIMIT) as usize;
+    let mut bytes = Vec::with_capacity(size + 1);
+    file.take(READ_LIMIT + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > READ_LIMIT {
         return Err(std::io::Error::other(format!(
             "larger than {} MiB",
@@ -82,13 +87,39 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// The bytes of `path`, a file of the build context `root`, as the build
-/// finds it: a regular file, or a link to one inside the context.
+/// finds it: a regular file, or a link to one inside the context. The file
+/// is opened first (most files asked for are absent, which one call says),
+/// then where the opened file really is decides.
 pub fn read(root: &Path, path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
-    let real = path.as_ref().canonicalize()?;
-    if !real.starts_with(root.canonicalize()?) {
+    let path = path.as_ref();
+    let file = open_regular(path, true)?;
+    let real = opened_path(&file).or_else(|_| path.canonicalize())?;
+    if !real.starts_with(canonical(root)?) {
         return Err(std::io::Error::other("a link out of the build context"));
     }
-    read_regular(&real)
+    up_to_the_limit(file)
+}
+
+/// Where an open file is, as Linux names it: one call, where resolving
+/// its path takes one per component. Elsewhere an error, and the caller
+/// resolves the path.
+fn opened_path(file: &File) -> std::io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// `root` resolved, once per run: every file read asks.
+fn canonical(root: &Path) -> std::io::Result<PathBuf> {
+    thread_local! {
+        static ROOTS: std::cell::RefCell<std::collections::HashMap<PathBuf, PathBuf>> =
+            Default::default();
+    }
+    if let Some(known) = ROOTS.with(|roots| roots.borrow().get(root).cloned()) {
+        return Ok(known);
+    }
+    let real = root.canonicalize()?;
+    ROOTS.with(|roots| roots.borrow_mut().insert(root.to_path_buf(), real.clone()));
+    Ok(real)
 }
 
 /// [`read`] of a UTF-8 text file.
@@ -328,7 +359,7 @@ mod tests {
                 "{\"name\":\"app\"}",
                 out,
                 out,
-                out,
+                "error: not a regular file (a device)",
                 "error: not a regular file (a FIFO)",
                 "error: larger than 64 MiB",
             ]
