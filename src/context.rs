@@ -43,6 +43,11 @@ pub fn regular(metadata: &Metadata) -> std::io::Result<()> {
 /// checked, so a file swapped in between cannot slip through. `follow`:
 /// whether a link as the last component is followed.
 pub fn open_regular(path: &Path, follow: bool) -> std::io::Result<File> {
+    open_sized(path, follow).map(|(file, _)| file)
+}
+
+/// [`open_regular`], with the file's size from the same check.
+fn open_sized(path: &Path, follow: bool) -> std::io::Result<(File, u64)> {
     let flags = match follow {
         true => libc::O_NONBLOCK,
         false => libc::O_NONBLOCK | libc::O_NOFOLLOW,
@@ -51,8 +56,9 @@ pub fn open_regular(path: &Path, follow: bool) -> std::io::Result<File> {
         .read(true)
         .custom_flags(flags)
         .open(path)?;
-    regular(&file.metadata()?)?;
-    Ok(file)
+    let metadata = file.metadata()?;
+    regular(&metadata)?;
+    Ok((file, metadata.len()))
 }
 
 /// Whether dockfix may add lines to `path` (a `.dockerignore`): it is
@@ -68,14 +74,15 @@ pub fn writable(path: &Path) -> std::io::Result<()> {
 
 /// The bytes of a regular file (through links), at most [`READ_LIMIT`].
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    up_to_the_limit(open_regular(path, true)?)
+    let (file, size) = open_sized(path, true)?;
+    up_to_the_limit(file, size)
 }
 
-fn up_to_the_limit(file: File) -> std::io::Result<Vec<u8>> {
+/// The bytes of an open file of `size` bytes, at most [`READ_LIMIT`].
+fn up_to_the_limit(file: File, size: u64) -> std::io::Result<Vec<u8>> {
     // Sized from the file: read through `take`, it would otherwise grow
     // from a few bytes, a read each time.
-    let size = file.metadata()?.len().min(READ_LIMIT) as usize;
-    let mut bytes = Vec::with_capacity(size + 1);
+    let mut bytes = Vec::with_capacity(size.min(READ_LIMIT) as usize + 1);
     file.take(READ_LIMIT + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > READ_LIMIT {
         return Err(std::io::Error::other(format!(
@@ -92,12 +99,12 @@ fn up_to_the_limit(file: File) -> std::io::Result<Vec<u8>> {
 /// then where the opened file really is decides.
 pub fn read(root: &Path, path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     let path = path.as_ref();
-    let file = open_regular(path, true)?;
+    let (file, size) = open_sized(path, true)?;
     let real = opened_path(&file).or_else(|_| path.canonicalize())?;
     if !real.starts_with(canonical(root)?) {
         return Err(std::io::Error::other("a link out of the build context"));
     }
-    up_to_the_limit(file)
+    up_to_the_limit(file, size)
 }
 
 /// Where an open file is, as Linux names it: one call, where resolving

@@ -163,7 +163,7 @@ fn finding(
 /// The first `limit` bytes of a regular file; never through a link, nor
 /// from a pipe or a device, which could block or lead out of the context
 /// (see `context::open_regular`).
-fn read_regular(path: &Path, limit: u64) -> Option<Vec<u8>> {
+fn first_bytes(path: &Path, limit: u64) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut text = Vec::new();
     crate::context::open_regular(path, false)

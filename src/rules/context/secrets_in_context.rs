@@ -3,7 +3,7 @@
 
 use regex::bytes::Regex;
 
-use super::{dep_runs, finding, mentions, named_at, names, read_regular, DepRun, Sent, Verdict};
+use super::{dep_runs, finding, first_bytes, mentions, named_at, names, DepRun, Sent, Verdict};
 use crate::cache::ContextRead;
 use crate::context::wildcard_match;
 use crate::rules::{Context, Finding, FixSafety, Rule};
@@ -131,7 +131,7 @@ fn holds(secret: &Secret, path: &std::path::Path) -> bool {
     let Some(pattern) = &secret.content else {
         return true;
     };
-    let Some(text) = read_regular(path, 1024 * 1024) else {
+    let Some(text) = first_bytes(path, 1024 * 1024) else {
         return false;
     };
     Regex::new(pattern).is_ok_and(|re| re.is_match(&text))
@@ -163,7 +163,7 @@ fn copied_files_naming(
                 "the build context holds more than {MAX_READ} files dockfix reads for its name"
             ));
         }
-        let Some(text) = read_regular(&full, MAX_TEXT) else {
+        let Some(text) = first_bytes(&full, MAX_TEXT) else {
             continue;
         };
         if text.contains(&0) {
@@ -239,7 +239,7 @@ fn judge(
                 "" => file.clone(),
                 dir => format!("{dir}/{file}"),
             };
-            let Some(text) = read_regular(&sent.root.join(&file), MAX_TEXT) else {
+            let Some(text) = first_bytes(&sent.root.join(&file), MAX_TEXT) else {
                 continue;
             };
             if let Some(word) = secret.readers.iter().find(|w| mentions(&text, w)) {

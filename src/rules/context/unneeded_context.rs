@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    dep_runs, finding, list, mentions, named_at, names, read_regular, DepRun, Sent, Verdict,
+    dep_runs, finding, first_bytes, list, mentions, named_at, names, DepRun, Sent, Verdict,
 };
 use crate::cache::ContextRead;
 use crate::deps::Role;
@@ -395,7 +395,7 @@ fn vcs_reader(cx: &Context, sent: &Sent) -> Option<String> {
                 .any(|f| crate::context::wildcard_match(f, path))
     });
     for (file, _) in project_files {
-        let Some(text) = read_regular(&sent.root.join(file), 1024 * 1024) else {
+        let Some(text) = first_bytes(&sent.root.join(file), 1024 * 1024) else {
             continue;
         };
         if let Some(word) = table.vcs_readers.iter().find(|w| mentions(&text, w)) {
