@@ -770,11 +770,7 @@ fn symlink_loops_and_fifos_are_named_as_such() {
     std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
     std::os::unix::fs::symlink("Dockerfile", dir.path().join("svc/api.Dockerfile")).unwrap();
     std::os::unix::fs::symlink("web.Dockerfile", dir.path().join("svc/web.Dockerfile")).unwrap();
-    let made = Command::new("mkfifo")
-        .arg(dir.path().join("svc/Dockerfile.fifo"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&dir.path().join("svc/Dockerfile.fifo"));
     let run = dockfix(dir.path(), &["--check", "loop", "svc"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(lines(&run.stdout), ["svc/Dockerfile"]);
