@@ -6,10 +6,10 @@ once grew quadratically, and plain ones), runs `dockfix --diff --unsafe` in
 both cache styles and hadolint on each, and records the CPU seconds of each
 run (user + system of the child, so the machine's other load counts less),
 the least of --repeat runs for each tool alike (hadolint runs once where one
-run takes over --peer-budget seconds). For each shape and tool it fits the growth exponent k of t ~ N^k by least
-squares over log t and log N, and at the largest N prints dockfix's speed as
-a ratio against hadolint measured in the same run. Results go to
-bench/results/scaling.json.
+run takes over --peer-budget seconds). For each shape and tool it fits the
+growth exponent k of t ~ N^k by least squares over log t and log N, and at
+the largest N prints dockfix's speed as a ratio against hadolint measured in
+the same run. Results go to bench/results/scaling.json.
 
 A run that exceeds --timeout is recorded as a timeout, and the same tool is
 not run on the larger files of that shape.
@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=120)
     # The least of several runs: a 40 ms run at N=1,000 varies by half
     # from one run to the next, which moves the fitted exponent.
-    parser.add_argument("--repeat", type=int, default=3, help="runs of dockfix per point (the least counts)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tool per point (the least counts)")
     parser.add_argument("--peer-budget", type=float, default=5, help="hadolint runs --repeat times only where one run takes at most this many CPU seconds")
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "scaling.json"))
