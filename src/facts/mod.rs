@@ -49,6 +49,8 @@ pub struct Context<'a> {
     first_later: FirstLaterTables<'a>,
     /// What each RUN does with apt, by the RUN's offset; see `apt::AptUse`.
     apt_uses: std::cell::RefCell<std::collections::HashMap<usize, Option<apt::AptUse>>>,
+    /// The build context's `.dockerignore`, read once for all the rules.
+    dockerignore: std::cell::OnceCell<std::rc::Rc<crate::dockerignore::DockerIgnore>>,
     /// Answers about the whole file, by the question.
     file_facts: std::cell::RefCell<std::collections::HashMap<String, Box<dyn std::any::Any>>>,
 }
@@ -78,6 +80,7 @@ impl<'a> Context<'a> {
             stages: Default::default(),
             first_later: Default::default(),
             apt_uses: Default::default(),
+            dockerignore: Default::default(),
             file_facts: Default::default(),
         }
     }
@@ -96,6 +99,17 @@ impl<'a> Context<'a> {
     /// see `scope::Scopes`.
     pub(crate) fn scope_at(&self, index: usize, at: usize) -> crate::scope::Scope {
         self.scopes.at(self.stages(), index, at)
+    }
+
+    /// The build context's `.dockerignore`; empty without a build context.
+    pub(crate) fn dockerignore(&self) -> std::rc::Rc<crate::dockerignore::DockerIgnore> {
+        std::rc::Rc::clone(self.dockerignore.get_or_init(|| {
+            std::rc::Rc::new(
+                self.build_context
+                    .map(crate::dockerignore::DockerIgnore::load)
+                    .unwrap_or_default(),
+            )
+        }))
     }
 
     /// Where each instruction runs; see `scripts::Sites`.

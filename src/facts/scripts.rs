@@ -453,6 +453,7 @@ impl<'c, 'f> Site<'c, 'f> {
     /// directory copied from elsewhere is not searched.
     fn on_path(&self, name: &str) -> Option<String> {
         let (before, _) = self.before.as_ref()?;
+        let ignore = self.cx.dockerignore();
         before.iter().rev().find_map(|(instruction, cwd)| {
             let command = &instruction.command;
             if !matches!(command.name.as_str(), "copy" | "add") {
@@ -496,7 +497,7 @@ impl<'c, 'f> Site<'c, 'f> {
                     };
                     named
                         || root.is_some_and(|root| {
-                            copied(root, sources, &dest_path, target, single).is_some()
+                            copied(root, &ignore, sources, &dest_path, target, single).is_some()
                         })
                 })
         })
@@ -551,7 +552,14 @@ impl<'c, 'f> Site<'c, 'f> {
                 ));
             };
             let single = sources.len() == 1 && !dest.ends_with('/');
-            match copied(root, sources, &dest_path, &target, single) {
+            match copied(
+                root,
+                &self.cx.dockerignore(),
+                sources,
+                &dest_path,
+                &target,
+                single,
+            ) {
                 Some(file) => {
                     return crate::context::read(root, &file)
                         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -574,12 +582,12 @@ impl<'c, 'f> Site<'c, 'f> {
 /// a destination without a final `/`, which a file is copied to as named.
 fn copied(
     root: &Path,
+    ignore: &DockerIgnore,
     sources: &[String],
     dest: &str,
     target: &str,
     single: bool,
 ) -> Option<std::path::PathBuf> {
-    let ignore = DockerIgnore::load(root);
     let below = below(target, dest);
     let seen = |path: &Path| {
         path.strip_prefix(root)

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::commands::{first_operand, RunCommand};
 use super::Context;
-use crate::dockerignore::DockerIgnore;
 use crate::model::{self, Stage};
 use crate::syntax::Instruction;
 
@@ -172,7 +171,7 @@ pub fn copied(cx: &Context, instruction: &Instruction, names: &[&str]) -> Option
     }
     let from_context = !command.flags.iter().any(|f| f.name() == "from");
     let root = cx.build_context.filter(|_| from_context)?;
-    let ignore = DockerIgnore::load(root);
+    let ignore = cx.dockerignore();
     sources
         .iter()
         .flat_map(|s| crate::context::resolve(root, s))

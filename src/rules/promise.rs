@@ -34,7 +34,7 @@ fn before_and_after(
     stage: Option<usize>,
     edits: &[Edit],
 ) -> Result<(Steps, Steps), String> {
-    let ignore = cx.build_context.map(DockerIgnore::load).unwrap_or_default();
+    let ignore = cx.dockerignore();
     let source = edit::apply(&cx.file.source, edits).map_err(|_| unproven("its edits overlap"))?;
     let fixed = crate::syntax::parse(&source)
         .map_err(|e| unproven(&format!("the fixed file does not parse ({})", e.message)))?;

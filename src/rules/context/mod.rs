@@ -37,9 +37,9 @@ impl<'f> Sent<'f> {
             return None;
         }
         let (ignore, listing) = cx.file_fact("context listing", || {
-            let ignore = DockerIgnore::load(root);
+            let ignore = cx.dockerignore();
             let listing = Listing::of(root, &ignore);
-            (Rc::new(ignore), Rc::new(listing))
+            (ignore, Rc::new(listing))
         });
         let excludes = reads
             .iter()

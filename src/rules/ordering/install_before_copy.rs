@@ -983,7 +983,7 @@ fn to_ignore(
     root: &std::path::Path,
     created: &[String],
 ) -> Result<Vec<String>, String> {
-    let ignore = DockerIgnore::load(root);
+    let ignore = cx.dockerignore();
     let missing: Vec<String> = created
         .iter()
         .filter(|p| !ignore.excludes(p))

@@ -221,7 +221,7 @@ pub(super) fn sources(
             own.file_name().to_string_lossy()
         ));
     }
-    let ignore = DockerIgnore::load(root);
+    let ignore = cx.dockerignore();
     let shared_root: std::rc::Rc<Path> = root.into();
     let skip = |dir: &str| build_only_dirs.iter().any(|d| d == dir);
     let mut files = Vec::new();

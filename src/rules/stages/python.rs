@@ -9,7 +9,6 @@ use super::builder;
 use super::{is_build_tool, removes_packages};
 use crate::context::wildcard_match;
 use crate::deps::readers;
-use crate::dockerignore::DockerIgnore;
 use crate::edit::Edit;
 use crate::facts::commands::RunCommand;
 use crate::facts::package_install::install;
@@ -422,7 +421,7 @@ fn pip_run(
                 .build_context
                 .ok_or("no build context to read the requirements from")?;
             let requirements = in_context(cx, run, before, &requirements)?;
-            readers::pip(root, &DockerIgnore::load(root), &requirements)
+            readers::pip(root, &cx.dockerignore(), &requirements)
                 .map_err(|why| format!("line {line}: {why}"))?;
         }
     }
