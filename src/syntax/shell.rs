@@ -25,21 +25,25 @@ pub trait Kind {
 
 impl Kind for Node<'_> {
     fn kind_name(&self) -> &'static str {
-        static KINDS: std::sync::OnceLock<Vec<Option<&'static str>>> = std::sync::OnceLock::new();
+        static LANGUAGE: std::sync::OnceLock<tree_sitter::Language> = std::sync::OnceLock::new();
+        static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
         let kinds = KINDS.get_or_init(|| {
-            let language = tree_sitter::Language::from(tree_sitter_bash::LANGUAGE);
+            let language =
+                LANGUAGE.get_or_init(|| tree_sitter::Language::from(tree_sitter_bash::LANGUAGE));
             (0..language.node_kind_count())
                 .map(|id| {
                     u16::try_from(id)
                         .ok()
                         .and_then(|id| language.node_kind_for_id(id))
+                        .unwrap_or_default()
                 })
                 .collect()
         });
-        match kinds.get(usize::from(self.kind_id())) {
-            Some(Some(kind)) => kind,
-            _ => self.kind(),
-        }
+        // The table holds every id the grammar gives a node, aliases too.
+        kinds
+            .get(usize::from(self.kind_id()))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
