@@ -299,10 +299,15 @@ pub fn first_operand(
 
 /// How many leading words name the program, for commands of `spec.programs`.
 pub fn program_len(command: &RunCommand, spec: &FlagSpec) -> Option<usize> {
+    // Most commands are no program of the spec: their first word, read
+    // once, rules them out.
+    let first = shell::program(command.word(0)?);
     let program = spec.programs.iter().find(|p| {
-        p.iter()
-            .enumerate()
-            .all(|(i, w)| command.word(i).map(shell::program) == Some(*w))
+        p.first() == Some(&first)
+            && p.iter()
+                .enumerate()
+                .skip(1)
+                .all(|(i, w)| command.word(i).map(shell::program) == Some(*w))
     })?;
     Some(program.len())
 }
