@@ -328,7 +328,7 @@ impl Companion {
     /// fixes leave it, adds: both Dockerfiles' lines, as `--write` leaves
     /// the file after fixing one and then the other.
     pub fn absorb(&mut self, other: &Companion) {
-        let lines: Vec<String> = String::from_utf8_lossy(&other.after)
+        let lines: Vec<String> = crate::syntax::lossy(&other.after)
             .lines()
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty())
@@ -351,9 +351,7 @@ fn settled(fix: &crate::rules::Fix, companions: &[Companion]) -> bool {
 
 /// Whether the text has `line` as a line of its own.
 fn holds(text: &[u8], line: &str) -> bool {
-    String::from_utf8_lossy(text)
-        .lines()
-        .any(|l| l.trim() == line)
+    crate::syntax::lossy(text).lines().any(|l| l.trim() == line)
 }
 
 /// Appends each of `lines` the text lacks, in its line endings.

@@ -322,7 +322,7 @@ mod tests {
         .unwrap();
         let stages = stages(&file);
         let test = |i: &Instruction| {
-            let text = String::from_utf8_lossy(&file.source[i.span()]).into_owned();
+            let text = crate::syntax::lossy(&file.source[i.span()]).into_owned();
             text.contains(" x ").then(|| text.trim().to_string())
         };
         let table = FirstLater::new(&stages, test);

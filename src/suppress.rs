@@ -45,7 +45,7 @@ pub fn read(file: &Dockerfile) -> (Suppressions, Vec<(usize, String)>) {
         if !matches!(item.kind, ItemKind::Comment) {
             continue;
         }
-        let text = String::from_utf8_lossy(&file.source[item.span.clone()]);
+        let text = crate::syntax::lossy(&file.source[item.span.clone()]);
         let text = text.trim();
         let Some(rest) = text.strip_prefix('#').map(str::trim_start) else {
             continue;

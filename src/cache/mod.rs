@@ -61,7 +61,7 @@ impl Step<'_> {
 
 /// An instruction as one line, its runs of blanks made one space.
 pub fn one_line(instruction: &Instruction) -> String {
-    let text = String::from_utf8_lossy(&instruction.logical.text);
+    let text = crate::syntax::lossy(&instruction.logical.text);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -454,7 +454,7 @@ fn inputs(stages: &[Stage], index: usize, instruction: &Instruction, scope: &Sco
             )]
         }
         "run" => {
-            let text = String::from_utf8_lossy(instruction.text(command.args.clone())).into_owned();
+            let text = crate::syntax::lossy(instruction.text(command.args.clone())).into_owned();
             let mut found = vec![Input::Command(text)];
             let variables: Vec<(String, Option<String>)> = scope
                 .variables()

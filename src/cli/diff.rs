@@ -22,7 +22,7 @@ pub fn created(new: &[u8], path: &str, color: bool) -> String {
 }
 
 fn render(old: &[u8], new: &[u8], old_name: &str, path: &str, color: bool) -> String {
-    let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    let (old, new) = (crate::syntax::lossy(old), crate::syntax::lossy(new));
     let diff = TextDiff::from_lines(old.as_ref(), new.as_ref());
     let paint = |style: &str, text: &str| {
         if color {

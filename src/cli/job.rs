@@ -244,8 +244,7 @@ impl Job<'_> {
                 let mut targets = Vec::new();
                 match input {
                     Input::Stdin if !self.text() => {
-                        file.output =
-                            Some(String::from_utf8_lossy(&fixed.file.source).into_owned());
+                        file.output = Some(crate::syntax::lossy(&fixed.file.source).into_owned());
                     }
                     Input::Stdin => {
                         if let Err(e) = stdout.write_all(&fixed.file.source) {

@@ -68,7 +68,7 @@ pub(super) fn parse(path: &std::path::Path, as_dump: bool) -> u8 {
             let what = match &item.kind {
                 &syntax::ItemKind::Instruction(i) => {
                     let i = &file.instructions[i];
-                    let text = String::from_utf8_lossy(&i.logical.text);
+                    let text = crate::syntax::lossy(&i.logical.text);
                     format!("instruction {} {text:?}", i.command.name)
                 }
                 syntax::ItemKind::Directive(d) => {

@@ -78,7 +78,7 @@ impl AptUse {
                 .chain(&c.args)
                 .map(|r| {
                     shell::unquoted(&file.source, r.clone())
-                        .unwrap_or_else(|| String::from_utf8_lossy(&file.source[r.clone()]).into())
+                        .unwrap_or_else(|| crate::syntax::lossy(&file.source[r.clone()]).into())
                 })
                 .collect();
             let Some(name) = words.first() else { continue };

@@ -562,7 +562,7 @@ impl<'c, 'f> Site<'c, 'f> {
             ) {
                 Some(file) => {
                     return crate::context::read(root, &file)
-                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .map(|bytes| crate::syntax::lossy(&bytes).into_owned())
                         .map_err(|e| format!("{}: {e}", file.display()))
                 }
                 None => {
@@ -660,7 +660,7 @@ fn recipes(makefile: &str) -> String {
 /// The interpreter a `#!` line names, when it is not a POSIX shell.
 pub fn foreign_interpreter(body: &[u8]) -> Option<String> {
     let first = body.split(|&b| b == b'\n').next()?;
-    let line = String::from_utf8_lossy(first.strip_prefix(b"#!")?).into_owned();
+    let line = crate::syntax::lossy(first.strip_prefix(b"#!")?).into_owned();
     let mut words = line.split_whitespace();
     let mut program = words.next()?.rsplit('/').next()?.to_string();
     if program == "env" {

@@ -25,8 +25,8 @@ pub fn take(file: &Dockerfile, first: &Instruction, last: &Instruction, eol: &st
         .span
         .start;
     let own = first.span().start..last.span().end;
-    let comments = String::from_utf8_lossy(&src[start..own.start]).into_owned();
-    let mut text = String::from_utf8_lossy(&src[own.clone()]).into_owned();
+    let comments = crate::syntax::lossy(&src[start..own.start]).into_owned();
+    let mut text = crate::syntax::lossy(&src[own.clone()]).into_owned();
     if !text.ends_with('\n') {
         text.push_str(eol);
     }
@@ -68,7 +68,7 @@ pub fn line_ending(file: &Dockerfile, instruction: &Instruction) -> String {
     let line = &instruction.lines[0];
     match &file.source[line.content.end..line.span.end] {
         b"" => "\n".into(),
-        ending => String::from_utf8_lossy(ending).into_owned(),
+        ending => crate::syntax::lossy(ending).into_owned(),
     }
 }
 
@@ -125,7 +125,7 @@ fn own_indent(file: &Dockerfile, instruction: &Instruction) -> Option<String> {
         .iter()
         .filter(|l| matches!(l.kind, LineKind::Code { .. }))
         .nth(1)?;
-    let text = String::from_utf8_lossy(&file.source[line.content.clone()]).into_owned();
+    let text = crate::syntax::lossy(&file.source[line.content.clone()]).into_owned();
     let indent = &text[..text.len() - shell_blanks_trimmed(&text).len()];
     (!indent.is_empty()).then(|| indent.to_string())
 }
@@ -141,7 +141,7 @@ fn shell_blanks_trimmed(text: &str) -> &str {
 /// and whether `&&` starts them (else it ends the line before).
 fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, bool)> {
     let text = |line: &crate::syntax::PhysLine| {
-        String::from_utf8_lossy(&file.source[line.content.clone()]).into_owned()
+        crate::syntax::lossy(&file.source[line.content.clone()]).into_owned()
     };
     let code: Vec<_> = instruction
         .lines

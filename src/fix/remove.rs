@@ -72,7 +72,7 @@ fn removal(
             .iter()
             .copied()
             .filter(|r| {
-                let raw = || String::from_utf8_lossy(&file.source[(*r).clone()]).into_owned();
+                let raw = || crate::syntax::lossy(&file.source[(*r).clone()]).into_owned();
                 in_cache(&shell::unquoted(&file.source, (*r).clone()).unwrap_or_else(raw))
             })
             .collect();
@@ -141,7 +141,7 @@ fn removal(
             if !move_comments {
                 return Err("a comment line sits in what would be removed".into());
             }
-            moved.push_str(&String::from_utf8_lossy(&file.source[line.span.clone()]));
+            moved.push_str(&crate::syntax::lossy(&file.source[line.span.clone()]));
         }
         edits.push(Edit::replace(range, ""));
     }

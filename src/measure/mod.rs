@@ -54,7 +54,7 @@ pub struct Sources<'a> {
 pub fn engine() -> Result<String, String> {
     let output = docker(&["version", "--format", "{{.Server.Version}}"])
         .map_err(|e| format!("no Docker engine answered `docker version` ({e})"))?;
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let version = crate::syntax::lossy(&output.stdout).trim().to_string();
     if !output.status.success() || version.is_empty() {
         return Err(format!(
             "no Docker engine answered `docker version` ({})",
@@ -107,7 +107,7 @@ fn side_of(
     let copy = dir.path().join("context");
     let ignore_text = sources
         .dockerignore
-        .map(|t| String::from_utf8_lossy(t).into_owned());
+        .map(|t| crate::syntax::lossy(t).into_owned());
     let ignore = DockerIgnore::parse(ignore_text.as_deref().unwrap_or_default());
     copy_context(context, &copy, &ignore).map_err(|e| format!("copying the build context: {e}"))?;
     let failed = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
@@ -134,7 +134,7 @@ fn side_of(
         ];
         let output = docker(&args).map_err(|e| format!("docker build: {e}"))?;
         let seconds = start.elapsed().as_secs_f64();
-        let log = String::from_utf8_lossy(&output.stderr).into_owned();
+        let log = crate::syntax::lossy(&output.stderr).into_owned();
         if !output.status.success() {
             return Err(format!(
                 "docker build failed: {}",
@@ -154,7 +154,7 @@ fn side_of(
     build()?;
     let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", tag])
         .map_err(|e| format!("docker image inspect: {e}"))?;
-    let size = String::from_utf8_lossy(&inspect.stdout)
+    let size = crate::syntax::lossy(&inspect.stdout)
         .trim()
         .parse::<u64>()
         .map_err(|_| format!("docker image inspect: {}", last_line(&inspect.stderr)))?;
@@ -216,7 +216,7 @@ fn docker<A: AsRef<OsStr>>(args: &[A]) -> std::io::Result<std::process::Output> 
 }
 
 fn last_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::syntax::lossy(bytes);
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())

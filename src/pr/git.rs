@@ -232,9 +232,9 @@ fn git(
         .wait_with_output()
         .map_err(|e| format!("git failed: {e}"))?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        Ok(crate::syntax::lossy(&out.stdout).trim_end().to_string())
     } else {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = crate::syntax::lossy(&out.stderr);
         Err(format!(
             "git {} failed: {}",
             args.first().unwrap_or(&""),

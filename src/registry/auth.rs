@@ -238,7 +238,7 @@ fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String
     let output = child
         .wait_with_output()
         .map_err(|e| format!("{program}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = crate::syntax::lossy(&output.stdout);
     let run_it = format!("run `echo {server} | {program} get` to see its message");
     if !output.status.success() {
         if stdout.contains("credentials not found") {

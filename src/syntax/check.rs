@@ -166,7 +166,7 @@ fn unknown_instruction(file: &Dockerfile, instruction: &Instruction) -> String {
         if end < written.len() { "..." } else { "" },
     );
     let shown = if is_printable(written) {
-        String::from_utf8_lossy(head).into_owned()
+        crate::syntax::lossy(head).into_owned()
     } else {
         quote_bytes(head)
     };

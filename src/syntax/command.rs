@@ -223,7 +223,7 @@ fn parse_json(rest: &[u8]) -> Result<Option<Vec<String>>, CommandError> {
             "when using JSON array syntax, arrays must be comprised of strings only".into(),
         )
     };
-    let text = lone_surrogates_replaced(&String::from_utf8_lossy(&rest[start..]));
+    let text = lone_surrogates_replaced(&crate::syntax::lossy(&rest[start..]));
     let items = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Array(items)) => items,
         // Go's decoder nests far deeper; the outer array then holds an

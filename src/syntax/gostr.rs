@@ -99,7 +99,7 @@ pub fn text(s: &[u8]) -> String {
     // nearly every value is valid.
     match std::str::from_utf8(s) {
         Ok(valid) => valid.to_owned(),
-        Err(_) => String::from_utf8_lossy(s).into_owned(),
+        Err(_) => crate::syntax::lossy(s).into_owned(),
     }
 }
 

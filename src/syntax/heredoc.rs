@@ -68,7 +68,7 @@ fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     Ok(Some(Opener {
-        name: String::from_utf8_lossy(&cooked[0]).into_owned(),
+        name: crate::syntax::lossy(&cooked[0]).into_owned(),
         chomp,
         expand: quotes(&cooked[0]) == quotes(&raw[0]),
         fd,
@@ -76,10 +76,7 @@ fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
 }
 
 fn unterminated(rest: &[u8]) -> String {
-    format!(
-        "invalid heredoc delimiter {}",
-        String::from_utf8_lossy(rest)
-    )
+    format!("invalid heredoc delimiter {}", crate::syntax::lossy(rest))
 }
 
 /// Splits `line` into words like BuildKit's shell lexer with an empty

@@ -361,7 +361,7 @@ fn can_contain_heredoc(command: &Command) -> bool {
 /// regexp's), then `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, key
 /// lower-cased. Invalid UTF-8 is read as U+FFFD, as Go's regexp reads it.
 fn parse_directive(token: &[u8]) -> Option<(String, String)> {
-    let text = String::from_utf8_lossy(token);
+    let text = crate::syntax::lossy(token);
     let rest = text
         .strip_prefix('#')?
         .trim_start_matches(char::is_whitespace);

@@ -13,3 +13,13 @@ mod tree;
 pub use lexer::{parse, parse_ast, parse_lossless, ParseError, MAX_LINE};
 pub use logical::Logical;
 pub use tree::*;
+
+/// `String::from_utf8_lossy`, checked the fast way first: the standard
+/// library validates ASCII (nearly all Dockerfile text) a word at a time
+/// in `from_utf8`, byte by byte in the lossy reader.
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}

@@ -211,7 +211,7 @@ impl Keyword {
             .find(|k| k.as_bytes().eq_ignore_ascii_case(written))
         {
             Some(known) => Keyword(Cow::Borrowed(known)),
-            None => Keyword(Cow::Owned(String::from_utf8_lossy(written).to_lowercase())),
+            None => Keyword(Cow::Owned(crate::syntax::lossy(written).to_lowercase())),
         }
     }
 
@@ -288,10 +288,7 @@ pub fn line_col(source: &[u8], offset: usize) -> (usize, usize) {
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let column = crate::syntax::lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
@@ -329,7 +326,7 @@ impl Dockerfile {
             .get_or_init(|| std::iter::once(0).chain(line_ends(&self.source)).collect());
         let line = starts.partition_point(|&s| s <= offset);
         let start = starts[line - 1];
-        let column = String::from_utf8_lossy(&self.source[start..offset])
+        let column = crate::syntax::lossy(&self.source[start..offset])
             .chars()
             .count()
             + 1;
@@ -602,13 +599,13 @@ mod tests {
                     instruction.mentions(&file.source, words),
                     super::contains_any(text, words),
                     "{words:?} in {:?}",
-                    String::from_utf8_lossy(text)
+                    crate::syntax::lossy(text)
                 );
                 assert_eq!(
                     instruction.names_program(&file.source, words),
                     super::names_program(text, words),
                     "{words:?} in {:?}",
-                    String::from_utf8_lossy(text)
+                    crate::syntax::lossy(text)
                 );
             }
         }

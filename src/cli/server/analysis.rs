@@ -266,7 +266,7 @@ fn workspace_edit(
             )));
         }
         // Its end, as an editor that decodes it finds it.
-        let existing = String::from_utf8_lossy(before).into_owned();
+        let existing = crate::syntax::lossy(before).into_owned();
         let end_offset = existing.len();
         let end = Document::new(existing, 0).position(end_offset);
         operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
@@ -276,7 +276,7 @@ fn workspace_edit(
             },
             edits: vec![OneOf::Left(TextEdit::new(
                 Range::new(end, end),
-                String::from_utf8_lossy(added).into_owned(),
+                crate::syntax::lossy(added).into_owned(),
             ))],
         }));
     }

@@ -133,7 +133,7 @@ fn check(cx: &Context) -> Vec<Finding> {
             }
             None => {
                 let eol = line_ending(file, run);
-                let keyword = String::from_utf8_lossy(&file.source[run.keyword_range()]);
+                let keyword = crate::syntax::lossy(&file.source[run.keyword_range()]);
                 let text = format!("{} {RECIPE}{eol}", keyword_like(&keyword, "RUN"));
                 let mut reasons = Vec::new();
                 if shipped {

@@ -90,7 +90,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         } else {
             judge(cx, sources)
         };
-        let original = String::from_utf8_lossy(&cx.file.source[keyword_range.clone()]).into_owned();
+        let original = crate::syntax::lossy(&cx.file.source[keyword_range.clone()]).into_owned();
         let edit = Edit::replace(keyword_range.clone(), keyword_like(&original, "COPY"));
         let (message, fix) = match verdict {
             Verdict::Archive => continue,

@@ -223,7 +223,7 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
             _ if !child.is_named() => {
                 return Err(format!(
                     "it uses `{}`",
-                    String::from_utf8_lossy(script.node_text(child))
+                    crate::syntax::lossy(script.node_text(child))
                 ))
             }
             _ => parts.push(child),
@@ -260,7 +260,7 @@ fn exec_words(script: &Script) -> Result<Vec<String>, String> {
 
 /// The value of a word made only of literal text and quotes.
 fn literal(script: &Script, node: Node) -> Result<String, String> {
-    let text = String::from_utf8_lossy(script.node_text(node)).into_owned();
+    let text = crate::syntax::lossy(script.node_text(node)).into_owned();
     if text.contains(['\n', '\r', '\u{b}', '\u{c}']) {
         return Err("a word holds a line break or control character".into());
     }

@@ -26,7 +26,7 @@ pub fn copy_passes(
     made: Option<&str>,
 ) -> Result<(), String> {
     let file = cx.file;
-    let copy_text = String::from_utf8_lossy(&copy.instruction.logical.text);
+    let copy_text = crate::syntax::lossy(&copy.instruction.logical.text);
     let at_copy = cx.scope_at(index, copy.instruction.span().start);
     let relative_dest = !at_copy
         .expand(&copy.dest)
@@ -301,7 +301,7 @@ fn redirect_not(
     fine: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     script.redirects().iter().find_map(|redirect| {
-        let text = String::from_utf8_lossy(&file.source[redirect.clone()]).into_owned();
+        let text = crate::syntax::lossy(&file.source[redirect.clone()]).into_owned();
         // The descriptor's digits, then the operator, then the target.
         let op = text.trim_start_matches(|c: char| c.is_ascii_digit());
         let target = op.trim_start_matches(|c: char| "<>&|".contains(c)).trim();

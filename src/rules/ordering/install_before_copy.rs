@@ -551,7 +551,7 @@ fn plan(
         let name = command
             .name
             .clone()
-            .map(|r| String::from_utf8_lossy(&file.source[r]).into_owned());
+            .map(|r| crate::syntax::lossy(&file.source[r]).into_owned());
         let why = match blind(command) {
             Err(why) => why,
             Ok(()) if !script.redirects().is_empty() => "redirects output".into(),
@@ -592,7 +592,7 @@ fn plan(
         name.is_some_and(|n| n.rsplit('/').next() == Some("rm")) || own_cleanup(c)
     });
     if let Some(cleanup) = cleanup {
-        let text = String::from_utf8_lossy(&file.source[cleanup.range.clone()]).into_owned();
+        let text = crate::syntax::lossy(&file.source[cleanup.range.clone()]).into_owned();
         return Err(format!(
             "the RUN goes on to `{}` after the install; split off, the install's layer would keep what that removes",
             text.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
@@ -1031,7 +1031,7 @@ fn to_ignore(
             || name.contains("Containerfile")
             || name.ends_with(".dockerfile")
     });
-    if copies(&String::from_utf8_lossy(&cx.file.source)) {
+    if copies(&crate::syntax::lossy(&cx.file.source)) {
         return Err(format!("{problem} (this Dockerfile copies it explicitly)"));
     }
     if let Some(other) = dockerfiles
@@ -1058,7 +1058,7 @@ fn logical_text(file: &Dockerfile, instruction: &Instruction, range: Range<usize
         let end = continuation.as_ref().map_or(line.content.end, |c| c.start);
         let (start, end) = (line.content.start.max(range.start), end.min(range.end));
         if start < end {
-            text.push_str(&String::from_utf8_lossy(&file.source[start..end]));
+            text.push_str(&crate::syntax::lossy(&file.source[start..end]));
             text.push(' ');
         }
     }
@@ -1165,7 +1165,7 @@ fn edits(
     // Whether the copy moves down, and the destination it is then given.
     let (copy_moves, moved_dest) = (moving.is_some(), moving.flatten());
     let src = &file.source;
-    let copy_keyword = String::from_utf8_lossy(&src[copy.instruction.keyword_range()]).into_owned();
+    let copy_keyword = crate::syntax::lossy(&src[copy.instruction.keyword_range()]).into_owned();
     let eol = moves::line_ending(file, copy.instruction);
     let flags: Vec<String> = copy
         .instruction
@@ -1173,7 +1173,7 @@ fn edits(
         .flags
         .iter()
         .filter(|f| matches!(f.name(), "chown" | "chmod" | "link"))
-        .map(|f| String::from_utf8_lossy(copy.instruction.text(f.range.clone())).into_owned())
+        .map(|f| crate::syntax::lossy(copy.instruction.text(f.range.clone())).into_owned())
         .collect();
     let base = match copy.dest.as_str() {
         "." | "./" => "./".to_string(),
@@ -1212,16 +1212,16 @@ fn edits(
             written_back,
             ..
         } => {
-            let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
+            let run_keyword = crate::syntax::lossy(&src[target.keyword_range()]).into_owned();
             let kept: Vec<u8> = written_back
                 .iter()
                 .flat_map(|piece| src[piece.clone()].iter().copied())
                 .collect();
             let cut = target.keyword_range().end..target.span().end;
-            edits.push(Edit::replace(cut, String::from_utf8_lossy(&kept)));
+            edits.push(Edit::replace(cut, crate::syntax::lossy(&kept)));
             format!(
                 "{run_keyword} {}{eol}",
-                String::from_utf8_lossy(&src[moved.clone()])
+                crate::syntax::lossy(&src[moved.clone()])
             )
         }
         Plan::Prefetch { command } => {
@@ -1237,7 +1237,7 @@ fn edits(
             )
         }
         Plan::Prepare { leading, install } => {
-            let run_keyword = String::from_utf8_lossy(&src[target.keyword_range()]).into_owned();
+            let run_keyword = crate::syntax::lossy(&src[target.keyword_range()]).into_owned();
             let before = logical_text(file, target, leading.clone());
             let text = logical_text(file, target, install.clone());
             if (before.clone() + &text).contains(['"', '\'', '\\', '$', '`']) {
@@ -1288,7 +1288,7 @@ fn edits(
     // The manifests take the copy's place, and the copy (with the comment
     // lines directly above it) follows the install.
     let copy_span = insert_at..copy.instruction.span().end;
-    let mut copy_text = String::from_utf8_lossy(&src[copy_span.clone()]).into_owned();
+    let mut copy_text = crate::syntax::lossy(&src[copy_span.clone()]).into_owned();
     if let Some(new_dest) = moved_dest {
         let args = copy.instruction.args_range();
         let text = &src[args.clone()];
@@ -1304,7 +1304,7 @@ fn edits(
         let mut bytes = src[copy_span.start..args.start + start].to_vec();
         bytes.extend_from_slice(new_dest.as_bytes());
         bytes.extend_from_slice(&src[args.end..copy_span.end]);
-        copy_text = String::from_utf8_lossy(&bytes).into_owned();
+        copy_text = crate::syntax::lossy(&bytes).into_owned();
     }
     edits.push(Edit::replace(copy_span, insert));
     edits.push(match plan {

@@ -182,7 +182,7 @@ fn removes(source: &[u8], command: &RunCommand, place: impl Fn(&str) -> bool) ->
     command.word(0) == Some("rm")
         && command.words[1..]
             .iter()
-            .any(|(_, range)| place(&path(&String::from_utf8_lossy(&source[range.clone()]))))
+            .any(|(_, range)| place(&path(&crate::syntax::lossy(&source[range.clone()]))))
 }
 
 /// A cache or tmpfs mount on the cache: the layer never holds it, and
@@ -214,7 +214,7 @@ fn own_place(source: &[u8], commands: &[&RunCommand], cache: &Cache) -> Option<S
                     cache.clean
                 ));
             }
-            let prefix = String::from_utf8_lossy(&source[c.range.start..c.words.first()?.1.start])
+            let prefix = crate::syntax::lossy(&source[c.range.start..c.words.first()?.1.start])
                 .to_lowercase();
             cache
                 .env

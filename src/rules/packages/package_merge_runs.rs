@@ -177,7 +177,7 @@ fn join(file: &Dockerfile, first: &Instruction, second: &Instruction) -> Edit {
     let second_start = second.args_range().start;
     let comments: String = between(file, first, second)
         .filter(|i| matches!(i.kind, ItemKind::Comment))
-        .map(|i| String::from_utf8_lossy(&src[i.span.clone()]).into_owned())
+        .map(|i| crate::syntax::lossy(&src[i.span.clone()]).into_owned())
         .collect();
     let (indent, leading) = moves::continuation_style(file, first);
     let escape = file.escape as char;

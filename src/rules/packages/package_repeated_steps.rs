@@ -116,7 +116,7 @@ fn units(src: &[u8], statements: &[shell::Statement]) -> Vec<Unit> {
         if starts_chain {
             chain_start = i;
         }
-        let redirects: String = String::from_utf8_lossy(&src[statement.redirects.clone()])
+        let redirects: String = crate::syntax::lossy(&src[statement.redirects.clone()])
             .split_whitespace()
             .collect();
         let discarded = [
@@ -565,7 +565,7 @@ fn edits(
         .collect();
     let mut edits = remove::commands_moving_comments(file, run, script, &removed)?;
     let src = &file.source;
-    let text = |r: &Range<usize>| String::from_utf8_lossy(&src[r.clone()]).into_owned();
+    let text = |r: &Range<usize>| crate::syntax::lossy(&src[r.clone()]).into_owned();
     let mut inserts: BTreeMap<usize, String> = BTreeMap::new();
     let eol = moves::line_ending(file, run);
     let escape = file.escape as char;
@@ -589,7 +589,7 @@ fn edits(
                 .iter()
                 .take_while(|b| matches!(b, b' ' | b'\t'))
                 .count();
-            let indent = String::from_utf8_lossy(&before[..blanks]).into_owned();
+            let indent = crate::syntax::lossy(&before[..blanks]).into_owned();
             Some((indent, blanks == before.len()))
         };
         let indent = if line_of(first.start) != line_of(last.start) {

@@ -296,7 +296,7 @@ fn used_elsewhere(
         } else {
             let declared =
                 other.command.name == "arg" && other.command.values.iter().any(declaration);
-            declared || reads.is_match(&String::from_utf8_lossy(&file.source[other.span()]))
+            declared || reads.is_match(&crate::syntax::lossy(&file.source[other.span()]))
         };
         if used {
             let (line, _) = file.line_col(other.span().start);

@@ -107,8 +107,7 @@ pub(super) fn is_static(cx: &Context, build: &Build) -> bool {
         &cx.file.source[own.range.start..own.words.first().map_or(own.range.start, |w| w.1.start)];
     // `export` is a declaration, not a command, to the shell's parser: the
     // text before the build says it, outside any subshell or branch.
-    let before =
-        String::from_utf8_lossy(&cx.file.source[build.run.span().start..build.command_start]);
+    let before = crate::syntax::lossy(&cx.file.source[build.run.span().start..build.command_start]);
     let exported = before.contains(&format!("export {OFF}"))
         && !before.contains(['(', '{', '|'])
         && !before

@@ -201,7 +201,7 @@ impl Layout<'_> {
         for (at, instruction) in body.iter().enumerate() {
             let line = instruction.start_line;
             let name = instruction.command.name.as_str();
-            let text = String::from_utf8_lossy(&cx.file.source[instruction.span()]);
+            let text = crate::syntax::lossy(&cx.file.source[instruction.span()]);
             if text.contains(venv) {
                 return Err(format!(
                     "line {line} names `{venv}`, where the split puts the packages"
@@ -332,7 +332,7 @@ impl Layout<'_> {
                 text += tools.as_deref().unwrap_or("");
                 continue;
             }
-            text += &String::from_utf8_lossy(&file.source[instruction.span()]);
+            text += &crate::syntax::lossy(&file.source[instruction.span()]);
         }
         text += &format!("COPY --from={name} {venv} {venv}{eol}{environment}");
         edits.push(Edit::insert(at, text));
@@ -555,7 +555,7 @@ fn runtime_install(
         at = at.max(range.end);
     }
     text.extend_from_slice(&file.source[at..span.end]);
-    Ok(Some(String::from_utf8_lossy(&text).into_owned()))
+    Ok(Some(crate::syntax::lossy(&text).into_owned()))
 }
 
 /// The library package a header package belongs to (`""`: one every image

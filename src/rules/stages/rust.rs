@@ -58,7 +58,7 @@ fn read_build<'f>(
     }
     let profile = profile(command).map_err(|why| format!("`cargo build` on line {line} {why}"))?;
     let scope = cx.scope_at(0, run.span().start);
-    let text = String::from_utf8_lossy(&cx.file.source[run.span()]);
+    let text = crate::syntax::lossy(&cx.file.source[run.span()]);
     for variable in OUTPUT_VARIABLES {
         let set = scope
             .expand(&format!("${{{variable}}}"))

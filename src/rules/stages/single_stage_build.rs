@@ -609,7 +609,7 @@ fn toolchain_variables(cx: &Context, body: &[&Instruction]) -> Result<(), String
             ),
             _ => {}
         }
-        let text = String::from_utf8_lossy(&cx.file.source[instruction.args_range()]);
+        let text = crate::syntax::lossy(&cx.file.source[instruction.args_range()]);
         for used in variables_in(&text) {
             if !declared.iter().any(|d| d == used) {
                 return Err(format!(
@@ -822,7 +822,7 @@ fn edits(
         text += &format!("COPY --from={name} {SHARED_ROOT}/ /{eol}");
     }
     for instruction in replicated {
-        text += &String::from_utf8_lossy(&file.source[instruction.span()]);
+        text += &crate::syntax::lossy(&file.source[instruction.span()]);
     }
     let ships = match build.ships.as_slice() {
         [] => std::slice::from_ref(binary),

@@ -77,7 +77,7 @@ impl<'f> Site<'_, 'f> {
         if let Some(command) = self.own.iter().find(|c| self.moves_cache(manager, c)) {
             return Err(format!(
                 "`{}` changes where {} keeps its cache",
-                String::from_utf8_lossy(&self.cx.file.source[command.range.clone()]),
+                crate::syntax::lossy(&self.cx.file.source[command.range.clone()]),
                 manager.name
             ));
         }
@@ -189,7 +189,7 @@ impl<'f> Site<'_, 'f> {
             let mut removes = false;
             if rm {
                 for (word, range) in &command.words[1..] {
-                    let raw = String::from_utf8_lossy(&file.source[range.clone()]).into_owned();
+                    let raw = crate::syntax::lossy(&file.source[range.clone()]).into_owned();
                     let path = match word {
                         Some(w) if w.starts_with('-') => continue,
                         Some(w) if w.starts_with('~') => match self.resolve(w) {
@@ -249,7 +249,7 @@ impl<'f> Site<'_, 'f> {
             if cleans || removes {
                 plan.removed.push(format!(
                     "`{}`",
-                    String::from_utf8_lossy(&file.source[command.range.clone()])
+                    crate::syntax::lossy(&file.source[command.range.clone()])
                 ));
                 gone.push(command.range.clone());
             }

@@ -85,7 +85,7 @@ impl<'f> Site<'_, 'f> {
     /// Whether a command of the RUN moves the manager's cache (`HOME=`,
     /// `export PIP_CACHE_DIR=`, `pip config set`).
     pub(super) fn moves_cache(&self, manager: &CacheManager, command: &RunCommand) -> bool {
-        let text = String::from_utf8_lossy(&self.cx.file.source[command.range.clone()]);
+        let text = crate::syntax::lossy(&self.cx.file.source[command.range.clone()]);
         let variables = manager
             .caches
             .iter()
@@ -114,7 +114,7 @@ impl<'f> Site<'_, 'f> {
         // and not an `rm`, which reads nothing.
         let shell_mentions = |run: &Instruction| {
             let text = |range: std::ops::Range<usize>| {
-                String::from_utf8_lossy(&file.source[range]).into_owned()
+                crate::syntax::lossy(&file.source[range]).into_owned()
             };
             if !run.mentions(&file.source, &[target]) {
                 return false;

@@ -114,7 +114,7 @@ impl<'f> Site<'_, 'f> {
                     .any(|(w, _)| w.as_deref().is_some_and(names))
             });
         let read_later = model::later_runs(self.stages, self.index, self.position).any(|r| {
-            let text = String::from_utf8_lossy(&file.source[r.span()]).into_owned();
+            let text = crate::syntax::lossy(&file.source[r.span()]).into_owned();
             text.contains(&target)
                 || relative
                     .as_ref()
@@ -229,7 +229,7 @@ impl<'f> Site<'_, 'f> {
         // The blank before the flags is taken and put back, so a fix that
         // removes what precedes them (DF205 merging this RUN into the one
         // before) overlaps this one and waits for the next round.
-        let blank = String::from_utf8_lossy(&file.source[at - 1..at]).into_owned();
+        let blank = crate::syntax::lossy(&file.source[at - 1..at]).into_owned();
         Some(Edit::replace(at - 1..at, blank + &text))
     }
 }
