@@ -1,7 +1,8 @@
 //! Throughput over the corpus: dockfix (parse, every rule of a cache style,
-//! every fix) in process and as one CLI run over all files, for each style, beside hadolint and tally run
-//! on the same files in the same run. Pin it to one core with
-//! `bench/throughput.sh` (taskset), which also installs the peers.
+//! every fix) in process, with the binary's allocator, and as one CLI run
+//! over all files, for each style, beside hadolint and tally run on the same
+//! files in the same run. Pin it to one core with `bench/throughput.sh`
+//! (taskset), which also installs the peers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use dockfix::engine::{fix, Settings};
 use dockfix::rules::CacheStyle;
+
+// In process as on the command line: the binary's allocator, for Rust's
+// allocations and tree-sitter's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn corpus() -> PathBuf {
     std::env::var_os("DOCKFIX_CORPUS")
@@ -66,6 +72,8 @@ fn time_batch(program: &Path, args: &[&str], files: &[PathBuf]) -> Duration {
 }
 
 fn main() {
+    // Safety: nothing has touched tree-sitter yet.
+    unsafe { dockfix::allocator::tree_sitter_on_mimalloc() };
     let files = dockerfiles(&corpus());
     assert_eq!(
         files.len(),

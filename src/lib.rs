@@ -1,6 +1,7 @@
 //! dockfix: rewrites Dockerfiles so they build faster and produce smaller,
 //! reproducible images, without changing what the image does.
 
+pub mod allocator;
 pub mod cache;
 pub mod cli;
 pub mod config;
