@@ -358,7 +358,15 @@ fn examine(
         files,
         stubs,
         created,
-    } = match needed_files(root, copy, dest.as_deref(), &scope, &at_install, &dep) {
+    } = match needed_files(
+        root,
+        &cx.dockerignore(),
+        copy,
+        dest.as_deref(),
+        &scope,
+        &at_install,
+        &dep,
+    ) {
         Ok(needs) => needs,
         Err(why) => return Some(report(why)),
     };
@@ -749,6 +757,7 @@ struct Needs {
 /// The context files the install reads, or why it cannot be moved.
 fn needed_files(
     root: &std::path::Path,
+    ignore: &DockerIgnore,
     copy: &FullCopy,
     dest: Option<&str>,
     scope: &Scope,
@@ -756,7 +765,6 @@ fn needed_files(
     dep: &DepCommand,
 ) -> Result<Needs, String> {
     let eco = dep.ecosystem;
-    let ignore = DockerIgnore::load(root);
     let present = |path: &str| root.join(path).exists() && !ignore.excludes(path);
     let sub = project_dir(copy, dest, scope, at_install, dep)?;
     let at = |path: &str| in_dir(&sub, path);
@@ -826,9 +834,9 @@ fn needed_files(
         Some(Reader::Poetry) => readers::poetry(&project)?,
         Some(Reader::Maven) => readers::maven(&project, &dep.args)?,
         Some(Reader::Dotnet) => readers::dotnet(&project)?,
-        Some(Reader::Gradle) => readers::gradle(root, &ignore, &dep.args)?,
+        Some(Reader::Gradle) => readers::gradle(root, ignore, &dep.args)?,
         Some(Reader::Cargo) => {
-            let crates = cargo::crates(root, &ignore)?;
+            let crates = cargo::crates(root, ignore)?;
             let manifests = crates.manifests.clone();
             stubs = Some(crates);
             manifests
@@ -866,7 +874,7 @@ fn needed_files(
             }
             files.extend(requirements.iter().cloned());
             // Included files are named from the build context's root.
-            files.extend(readers::pip(root, &ignore, &requirements)?);
+            files.extend(readers::pip(root, ignore, &requirements)?);
             Vec::new()
         }
         None => Vec::new(),
