@@ -27,9 +27,9 @@ impl Kind for Node<'_> {
     fn kind_name(&self) -> &'static str {
         static LANGUAGE: std::sync::OnceLock<tree_sitter::Language> = std::sync::OnceLock::new();
         static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        let language =
+            LANGUAGE.get_or_init(|| tree_sitter::Language::from(tree_sitter_bash::LANGUAGE));
         let kinds = KINDS.get_or_init(|| {
-            let language =
-                LANGUAGE.get_or_init(|| tree_sitter::Language::from(tree_sitter_bash::LANGUAGE));
             (0..language.node_kind_count())
                 .map(|id| {
                     u16::try_from(id)
@@ -39,11 +39,13 @@ impl Kind for Node<'_> {
                 })
                 .collect()
         });
-        // The table holds every id the grammar gives a node, aliases too.
-        kinds
-            .get(usize::from(self.kind_id()))
-            .copied()
-            .unwrap_or_default()
+        // The grammar's symbols and aliases are in the table; the parser's
+        // own (`ERROR`) are asked of the language.
+        let id = self.kind_id();
+        match kinds.get(usize::from(id)) {
+            Some(kind) => kind,
+            None => language.node_kind_for_id(id).unwrap_or_default(),
+        }
     }
 }
 
@@ -758,24 +760,29 @@ mod tests {
 
     #[test]
     fn the_kind_table_names_nodes_as_tree_sitter_does() {
+        // The last line does not parse: an ERROR node, the parser's own.
         let script = "set -e; a=1 b=\"$(c | d)\" e 2>/dev/null && { f || g & } ; \\\n\
             for x in 1 2; do case $x in 1) h;; esac; done <<EOF\nbody\nEOF\n\
-            if [ -f y ]; then (cd z && ./k); fi # note\n[[ $v == w* ]] || echo ${v:-u} >> o";
+            if [ -f y ]; then (cd z && ./k); fi # note\n[[ $v == w* ]] || echo ${v:-u} >> o\n\
+            fi )";
         let tree = PARSER
             .with(|parser| parser.borrow_mut().parse(script, None))
             .unwrap();
         let mut cursor = tree.walk();
         let mut seen = 0;
+        let mut errors = 0;
         loop {
             let node = cursor.node();
             assert_eq!(node.kind_name(), node.kind());
             seen += 1;
+            errors += usize::from(node.is_error());
             if cursor.goto_first_child() {
                 continue;
             }
             while !cursor.goto_next_sibling() {
                 if !cursor.goto_parent() {
                     assert!(seen > 100, "{seen} nodes");
+                    assert!(errors > 0, "an ERROR node");
                     return;
                 }
             }
