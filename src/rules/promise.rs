@@ -105,11 +105,19 @@ pub(crate) fn moved_out_of_reruns(
     moved: &[&Instruction],
 ) -> Result<(), String> {
     let (before, after) = before_and_after(cx, Some(stage), edits)?;
-    let reruns = |steps: &Steps, text: &str| steps.iter().any(|(t, _, r)| *r && t == text);
+    // A set, not a scan per RUN: a group of thousands of RUNs moves at once.
+    let reruns = |steps: &Steps| -> std::collections::HashSet<String> {
+        steps
+            .iter()
+            .filter(|(_, _, rerun)| *rerun)
+            .map(|(text, _, _)| text.clone())
+            .collect()
+    };
+    let (before, after) = (reruns(&before), reruns(&after));
     let still: Vec<String> = moved
         .iter()
         .map(|run| one_line(run))
-        .filter(|t| reruns(&before, t) && reruns(&after, t))
+        .filter(|t| before.contains(t) && after.contains(t))
         .collect();
     match still.first() {
         None => Ok(()),
