@@ -146,7 +146,9 @@ def main():
                     # seconds (minutes on the install shapes), where one
                     # run's noise weighs little.
                     runs = args.repeat
-                    if tool == "hadolint" and (not times or times[0] is None or times[0] > args.peer_budget):
+                    if gave_up:
+                        runs = 0
+                    elif tool == "hadolint" and (times[0] is None or times[0] > args.peer_budget):
                         runs = 1
                     times += [cpu_seconds(command(path), args.timeout) for _ in range(len(times), runs)]
                     t = None if gave_up or None in times else min(times)
