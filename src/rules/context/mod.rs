@@ -36,11 +36,8 @@ impl<'f> Sent<'f> {
         if reads.is_empty() {
             return None;
         }
-        let (ignore, listing) = cx.file_fact("context listing", || {
-            let ignore = cx.dockerignore();
-            let listing = Listing::of(root, &ignore);
-            (ignore, Rc::new(listing))
-        });
+        let ignore = cx.dockerignore();
+        let listing = cx.file_fact("context listing", || Rc::new(Listing::of(root, &ignore)));
         let excludes = reads
             .iter()
             .map(|read| match &read.sources {
