@@ -106,18 +106,18 @@ pub(crate) fn moved_out_of_reruns(
 ) -> Result<(), String> {
     let (before, after) = before_and_after(cx, Some(stage), edits)?;
     // A set, not a scan per RUN: a group of thousands of RUNs moves at once.
-    let reruns = |steps: &Steps| -> std::collections::HashSet<String> {
+    fn reruns(steps: &Steps) -> std::collections::HashSet<&str> {
         steps
             .iter()
             .filter(|(_, _, rerun)| *rerun)
-            .map(|(text, _, _)| text.clone())
+            .map(|(text, _, _)| text.as_str())
             .collect()
-    };
-    let (before, after) = (reruns(&before), reruns(&after));
+    }
+    let (rerun_before, rerun_after) = (reruns(&before), reruns(&after));
     let still: Vec<String> = moved
         .iter()
         .map(|run| one_line(run))
-        .filter(|t| before.contains(t) && after.contains(t))
+        .filter(|t| rerun_before.contains(t.as_str()) && rerun_after.contains(t.as_str()))
         .collect();
     match still.first() {
         None => Ok(()),
