@@ -140,20 +140,20 @@ fn shell_blanks_trimmed(text: &str) -> &str {
 /// An instruction's continuation style: the indent of its continued lines,
 /// and whether `&&` starts them (else it ends the line before).
 fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, bool)> {
-    let text = |line: &crate::syntax::PhysLine| {
-        crate::syntax::lossy(&file.source[line.content.clone()]).into_owned()
-    };
-    let code: Vec<_> = instruction
+    // Each line read once, and borrowed: most files are UTF-8.
+    let text =
+        |line: &crate::syntax::PhysLine| crate::syntax::lossy(&file.source[line.content.clone()]);
+    let mut code = instruction
         .lines
         .iter()
         .filter(|l| matches!(l.kind, LineKind::Code { .. }))
-        .collect();
-    for pair in code.windows(2) {
-        let (before, line) = (text(pair[0]), text(pair[1]));
+        .map(text);
+    let mut before = code.next()?;
+    for line in code {
         let trimmed = shell_blanks_trimmed(&line);
-        let indent = line[..line.len() - trimmed.len()].to_string();
+        let indent = &line[..line.len() - trimmed.len()];
         if trimmed.starts_with("&&") {
-            return Some((indent, true));
+            return Some((indent.to_string(), true));
         }
         if before
             .trim_end()
@@ -162,8 +162,9 @@ fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, boo
             .ends_with("&&")
             && !indent.is_empty()
         {
-            return Some((indent, false));
+            return Some((indent.to_string(), false));
         }
+        before = line;
     }
     None
 }
