@@ -1,7 +1,7 @@
 //! DF301 package-cache-mount: a package manager's download cache kept in a
 //! BuildKit cache mount, driven by `transforms/cache_mounts.toml`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -157,7 +157,12 @@ fn site_findings<'f>(
         .iter()
         .take_while(|c| span.contains(&c.range.start))
         .collect();
-    let candidates: Vec<&RunCommand> = own.iter().copied().filter(|c| may_run_manager(c)).collect();
+    // Each command with the managers its program may belong to.
+    let candidates: Vec<(&RunCommand, &[usize])> = own
+        .iter()
+        .map(|&c| (c, managers_running(c)))
+        .filter(|(_, managers)| !managers.is_empty())
+        .collect();
     if candidates.is_empty() {
         return Vec::new();
     }
@@ -166,10 +171,12 @@ fn site_findings<'f>(
     let uses: Vec<Uses> = transforms::cache_mounts()
         .manager
         .iter()
-        .map(|manager| {
+        .enumerate()
+        .map(|(index, manager)| {
             let commands = candidates
                 .iter()
-                .filter_map(|c| invocation(manager, c).map(|sub| (*c, sub)))
+                .filter(|(_, managers)| managers.contains(&index))
+                .filter_map(|(c, _)| invocation(manager, c).map(|sub| (*c, sub)))
                 .collect();
             (manager, commands)
         })
@@ -365,19 +372,26 @@ impl<'f> Site<'_, 'f> {
 /// Whether the command's program has the file name of a manager's program:
 /// what `invocation` needs first, found in a set rather than by trying each
 /// manager.
-fn may_run_manager(command: &RunCommand) -> bool {
-    static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-        transforms::cache_mounts()
-            .manager
-            .iter()
-            .flat_map(|m| &m.programs)
-            .filter_map(|p| p.split(' ').next())
-            .map(base_name)
-            .collect()
+/// The managers (by their index in the table) one of whose programs has
+/// the name `command` runs: only these can `invocation` find it runs.
+fn managers_running(command: &RunCommand) -> &'static [usize] {
+    static BY_NAME: LazyLock<HashMap<&'static str, Vec<usize>>> = LazyLock::new(|| {
+        let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        for (index, manager) in transforms::cache_mounts().manager.iter().enumerate() {
+            for program in &manager.programs {
+                let name = base_name(program.split(' ').next().unwrap_or(program));
+                let managers = by_name.entry(name).or_default();
+                if !managers.contains(&index) {
+                    managers.push(index);
+                }
+            }
+        }
+        by_name
     });
     command
         .word(0)
-        .is_some_and(|w| NAMES.contains(base_name(shell::program(w))))
+        .and_then(|w| BY_NAME.get(base_name(shell::program(w))))
+        .map_or(&[], Vec::as_slice)
 }
 
 fn base_name(path: &str) -> &str {
