@@ -53,6 +53,9 @@ impl Kind for Node<'_> {
 pub struct Script {
     pub tree: Tree,
     index: std::cell::OnceCell<Index>,
+    /// The top level's statements, read on the first request: the rules
+    /// that remove commands ask for them once per command.
+    statements: std::cell::OnceCell<Vec<Statement>>,
     /// The masked text the tree was parsed from.
     pub text: Vec<u8>,
     /// File offset of `text[0]`.
@@ -296,6 +299,7 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
         base,
         glued: false,
         index: Default::default(),
+        statements: Default::default(),
     })
 }
 
@@ -361,7 +365,16 @@ impl Script {
     /// The statements of the script's top level, the lists under it
     /// flattened (`a && b || c` is three), each with the operator that
     /// joins it to the one before and whether `set -e` is in force there.
-    pub fn statements(&self, source: &[u8]) -> Vec<Statement> {
+    ///
+    /// `source` holds the script's bytes at their offsets: the file's for
+    /// a script of the file, the script's text for one parsed alone. It is
+    /// the same at every call, as the first call's answer is kept.
+    pub fn statements(&self, source: &[u8]) -> &[Statement] {
+        debug_assert!(source.len() >= self.base + self.text.len());
+        self.statements.get_or_init(|| self.read_statements(source))
+    }
+
+    fn read_statements(&self, source: &[u8]) -> Vec<Statement> {
         // Each statement's node, and its end with the redirects after it.
         // tree-sitter-bash reads `a && b > /dev/null` as a list with a
         // redirect; the shell redirects `b` alone.

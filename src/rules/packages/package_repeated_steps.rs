@@ -181,7 +181,7 @@ fn finding(cx: &Context, run: &Instruction, stage: usize) -> Option<Finding> {
             .iter()
             .any(|c| step(&file.source, m, c) == Step::Install)
     })?;
-    let units = units(&file.source, &script.statements(&file.source));
+    let units = units(&file.source, script.statements(&file.source));
     let plan = plan(&file.source, manager, &commands, &units);
     if plan.removed.is_empty() {
         let (first, then) = plan.conflict?;
