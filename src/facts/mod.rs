@@ -112,6 +112,22 @@ impl<'a> Context<'a> {
         }))
     }
 
+    /// The paths of the build context at `root` that a COPY source names
+    /// (`context::resolve`), found once per source: the script reader asks
+    /// about the same sources for every program each RUN runs, and one
+    /// corpus file had the file system asked 1,249 times for one missing
+    /// directory.
+    pub(crate) fn context_paths(
+        &self,
+        root: &Path,
+        source: &str,
+    ) -> std::rc::Rc<Vec<std::path::PathBuf>> {
+        let key = format!("paths of {source:?} in {}", root.display());
+        self.file_fact(&key, || {
+            std::rc::Rc::new(crate::context::resolve(root, source))
+        })
+    }
+
     /// Where each instruction runs; see `scripts::Sites`.
     pub(crate) fn sites(&self) -> &scripts::Sites<'a> {
         self.sites

@@ -497,7 +497,8 @@ impl<'c, 'f> Site<'c, 'f> {
                     };
                     named
                         || root.is_some_and(|root| {
-                            copied(root, &ignore, sources, &dest_path, target, single).is_some()
+                            copied(self.cx, root, &ignore, sources, &dest_path, target, single)
+                                .is_some()
                         })
                 })
         })
@@ -553,6 +554,7 @@ impl<'c, 'f> Site<'c, 'f> {
             };
             let single = sources.len() == 1 && !dest.ends_with('/');
             match copied(
+                self.cx,
                 root,
                 &self.cx.dockerignore(),
                 sources,
@@ -581,6 +583,7 @@ impl<'c, 'f> Site<'c, 'f> {
 /// `target`, unless `.dockerignore` keeps it out. `single`: one source and
 /// a destination without a final `/`, which a file is copied to as named.
 fn copied(
+    cx: &Context,
     root: &Path,
     ignore: &DockerIgnore,
     sources: &[String],
@@ -595,7 +598,7 @@ fn copied(
     };
     sources
         .iter()
-        .flat_map(|s| context::resolve(root, s))
+        .flat_map(|s| cx.context_paths(root, s).as_ref().clone())
         .filter(|m| seen(m))
         .find_map(|m| {
             let file = if m.is_dir() {
