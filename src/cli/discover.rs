@@ -38,14 +38,33 @@ pub struct Found {
     pub empty: Vec<PathBuf>,
 }
 
+/// What makes two paths one file: its device and inode (through links, so
+/// `Dockerfile`, `./Dockerfile` and a link to it are one), or the path as
+/// given when it cannot be read. One `stat`, where resolving the path
+/// asked for each of its directories in turn.
+#[derive(PartialEq, Eq, Hash)]
+enum FileKey {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+impl FileKey {
+    fn of(path: &Path) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(metadata) => FileKey::Inode(metadata.dev(), metadata.ino()),
+            Err(_) => FileKey::Path(path.to_path_buf()),
+        }
+    }
+}
+
 /// Expands the command-line paths. Paths that cannot be read are errors;
 /// the rest are still read.
 pub fn inputs(paths: &[PathBuf]) -> Found {
     let mut found = Found::default();
     let mut seen = HashSet::new();
     let mut add = |inputs: &mut Vec<Input>, path: PathBuf| {
-        let key = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if seen.insert(key) {
+        if seen.insert(FileKey::of(&path)) {
             inputs.push(Input::File(path));
         }
     };
