@@ -314,7 +314,13 @@ fn runtime_images(
 /// folded away, without asking the file system (`../x/Dockerfile` and a
 /// `--stdin-filename` that does not exist work alike).
 pub fn absolute(path: &Path) -> PathBuf {
-    let joined = std::env::current_dir().unwrap_or_default().join(path);
+    // An absolute path needs no current directory: asking for it costs a
+    // system call per file of a run.
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
     let mut out = PathBuf::new();
     for component in joined.components() {
         match component {
