@@ -596,22 +596,25 @@ fn copied(
         path.strip_prefix(root)
             .is_ok_and(|p| !ignore.excludes(&p.to_string_lossy()))
     };
-    sources
-        .iter()
-        .flat_map(|s| cx.context_paths(root, s).as_ref().clone())
-        .filter(|m| seen(m))
-        .find_map(|m| {
-            let file = if m.is_dir() {
-                m.join(below?)
-            } else if (single && target == dest)
-                || below.is_some_and(|b| m.file_name().is_some_and(|n| n == b))
-            {
-                m
-            } else {
-                return None;
-            };
-            (file.is_file() && seen(&file)).then_some(file)
-        })
+    // Source by source, as the build copies them: a later source's paths
+    // are not looked up once an earlier one holds the file.
+    sources.iter().find_map(|source| {
+        cx.context_paths(root, source)
+            .iter()
+            .filter(|m| seen(m))
+            .find_map(|m| {
+                let file = if m.is_dir() {
+                    m.join(below?)
+                } else if (single && target == dest)
+                    || below.is_some_and(|b| m.file_name().is_some_and(|n| n == b))
+                {
+                    m.clone()
+                } else {
+                    return None;
+                };
+                (file.is_file() && seen(&file)).then_some(file)
+            })
+    })
 }
 
 /// The rest of `path` below directory `dir` (both from `join`).

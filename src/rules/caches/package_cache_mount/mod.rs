@@ -369,11 +369,9 @@ impl<'f> Site<'_, 'f> {
     }
 }
 
-/// Whether the command's program has the file name of a manager's program:
-/// what `invocation` needs first, found in a set rather than by trying each
-/// manager.
 /// The managers (by their index in the table) one of whose programs has
-/// the name `command` runs: only these can `invocation` find it runs.
+/// the file name of the program `command` runs: only these can
+/// `invocation` find it runs, so the others are not tried.
 fn managers_running(command: &RunCommand) -> &'static [usize] {
     static BY_NAME: LazyLock<HashMap<&'static str, Vec<usize>>> = LazyLock::new(|| {
         let mut by_name: HashMap<&'static str, Vec<usize>> = HashMap::new();
