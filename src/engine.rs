@@ -267,8 +267,14 @@ fn settle(
         let output = edit::apply(&file.source, &accepted).map_err(|o| {
             FixError::Internal(format!("overlapping edits at {:?} and {:?}", o.0, o.1))
         })?;
+        let edited: Vec<(Range<usize>, usize)> = accepted
+            .iter()
+            .map(|e| (e.range.clone(), e.replacement.len()))
+            .collect();
+        crate::syntax::reparse::keep_edited(&file, &edited);
         file = reparse(&output)?;
         findings = lint(&file, settings);
+        crate::syntax::reparse::forget_edited();
         applied.extend(rules);
     }
     Err(FixError::Internal(format!(

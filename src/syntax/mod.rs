@@ -7,6 +7,7 @@ mod gostr;
 mod heredoc;
 mod lexer;
 mod logical;
+pub mod reparse;
 pub mod shell;
 mod tree;
 

@@ -267,6 +267,7 @@ fn glued_words(file: &Dockerfile, instruction: &Instruction) -> bool {
 /// fresh process does.
 pub fn clear_cache() {
     TREES.with(|trees| trees.borrow_mut().clear());
+    super::reparse::forget_edited();
 }
 
 /// Parses shell text that is not in the file, such as an instruction's
@@ -282,7 +283,16 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
     let tree = match cached {
         Some(tree) => tree,
         None => {
-            let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, None))?;
+            let old = super::reparse::edited_tree(&text);
+            let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, old.as_ref()))?;
+            #[cfg(debug_assertions)]
+            if old.is_some() {
+                let fresh = PARSER.with(|parser| parser.borrow_mut().parse(&text, None));
+                assert!(
+                    fresh.is_some_and(|fresh| super::reparse::same_nodes(&tree, &fresh)),
+                    "an incremental parse differs from a fresh one"
+                );
+            }
             TREES.with(|trees| {
                 let mut trees = trees.borrow_mut();
                 if trees.len() >= 1024 {

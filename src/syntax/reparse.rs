@@ -1,0 +1,296 @@
+//! Incremental reparsing of the shell scripts a fix round edits.
+//!
+//! A round that changes a few words of a long RUN (a flag added, a cleanup
+//! removed) would otherwise parse the whole script again. Before the edited
+//! file is parsed, the engine hands over the edits; the scripts they touch
+//! keep their trees, and the next parse of such a script's new text starts
+//! from its old tree, edited to match, so tree-sitter reuses every subtree
+//! an edit left alone. The result is the tree a fresh parse gives (checked
+//! against one in debug builds).
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use tree_sitter::{InputEdit, Point, Tree};
+
+use super::tree::Dockerfile;
+
+/// A script an edit touches: its text, its tree, and the edits in the
+/// text's offsets (range replaced, length of the replacement), in order;
+/// `None` when one reaches past either end of the script.
+struct Kept {
+    text: Vec<u8>,
+    tree: Tree,
+    edits: Option<Vec<(Range<usize>, usize)>>,
+}
+
+thread_local! {
+    static KEPT: RefCell<Vec<Kept>> = RefCell::default();
+}
+
+/// Keeps the trees of the file's parsed scripts that `edits` (file ranges,
+/// each with the length of its replacement) change, in place of what was
+/// kept before.
+pub fn keep_edited(file: &Dockerfile, edits: &[(Range<usize>, usize)]) {
+    let kept = file
+        .instructions()
+        .filter_map(|i| i.shell.get()?.as_deref())
+        .filter_map(|script| {
+            let (start, end) = (script.base, script.base + script.text.len());
+            let touching: Vec<&(Range<usize>, usize)> = edits
+                .iter()
+                .filter(|(r, _)| r.start <= end && r.end >= start)
+                .collect();
+            if touching.is_empty() {
+                return None;
+            }
+            let inside = touching
+                .iter()
+                .all(|(r, _)| r.start >= start && r.end <= end);
+            let edits = inside.then(|| {
+                let mut edits: Vec<(Range<usize>, usize)> = touching
+                    .iter()
+                    .map(|(r, len)| (r.start - start..r.end - start, *len))
+                    .collect();
+                edits.sort_by_key(|(r, _)| (r.start, r.end));
+                edits
+            });
+            Some(Kept {
+                text: script.text.clone(),
+                tree: script.tree.clone(),
+                edits,
+            })
+        })
+        .collect();
+    KEPT.with(|k| *k.borrow_mut() = kept);
+}
+
+/// Drops what `keep_edited` kept, once the edited file is linted.
+pub fn forget_edited() {
+    KEPT.with(|k| k.borrow_mut().clear());
+}
+
+/// A kept tree edited to match `text`, for tree-sitter to parse `text`
+/// from: the kept script whose edits turn its text into `text`, else the
+/// one sharing the longest start and end with it (one edit spanning the
+/// rest); `None` when no kept text is mostly the same.
+pub fn edited_tree(text: &[u8]) -> Option<Tree> {
+    KEPT.with(|kept| {
+        let kept = kept.borrow();
+        kept.iter()
+            .find_map(|k| replay(k, text))
+            .or_else(|| common_ends(&kept, text))
+    })
+}
+
+/// The kept tree with its script's edits, when they turn its text into
+/// `text` exactly.
+fn replay(kept: &Kept, text: &[u8]) -> Option<Tree> {
+    let edits = kept.edits.as_ref()?;
+    let old = &kept.text;
+    // Where each edit's replacement starts in `text`; the text between
+    // edits must be unchanged, and edits must not meet (the order of two
+    // insertions at one offset is the editor's).
+    let mut starts = Vec::with_capacity(edits.len());
+    let (mut at, mut shift) = (0usize, 0isize);
+    for (range, len) in edits {
+        if !starts.is_empty() && range.start <= at {
+            return None;
+        }
+        let new_start = range.start.checked_add_signed(shift)?;
+        if text.get(at.checked_add_signed(shift)?..new_start)? != &old[at..range.start] {
+            return None;
+        }
+        starts.push(new_start);
+        shift += *len as isize - range.len() as isize;
+        at = range.end;
+    }
+    if text.get(at.checked_add_signed(shift)?..)? != &old[at..] {
+        return None;
+    }
+    let mut tree = kept.tree.clone();
+    // Last first: an edit moves nothing before it, so each is given in
+    // the offsets of the text as it was.
+    for ((range, len), new_start) in edits.iter().zip(&starts).rev() {
+        let start_position = point(old, range.start);
+        tree.edit(&InputEdit {
+            start_byte: range.start,
+            old_end_byte: range.end,
+            new_end_byte: range.start + len,
+            start_position,
+            old_end_position: point(old, range.end),
+            new_end_position: advance(start_position, &text[*new_start..new_start + len]),
+        });
+    }
+    Some(tree)
+}
+
+/// The kept tree sharing the longest start and end with `text`, edited as
+/// if everything between had been replaced.
+fn common_ends(kept: &[Kept], text: &[u8]) -> Option<Tree> {
+    let (old, tree, prefix, suffix) = kept
+        .iter()
+        .map(|k| {
+            let prefix = k.text.iter().zip(text).take_while(|(a, b)| a == b).count();
+            let room = k.text.len().min(text.len()) - prefix;
+            let suffix = k
+                .text
+                .iter()
+                .rev()
+                .zip(text.iter().rev())
+                .take(room)
+                .take_while(|(a, b)| a == b)
+                .count();
+            (&k.text, &k.tree, prefix, suffix)
+        })
+        .max_by_key(|&(_, _, prefix, suffix)| prefix + suffix)?;
+    // Mostly new text: a fresh parse does as well.
+    if 2 * (prefix + suffix) < text.len() {
+        return None;
+    }
+    let (old_end, new_end) = (old.len() - suffix, text.len() - suffix);
+    let start_position = point(old, prefix);
+    let mut tree = tree.clone();
+    tree.edit(&InputEdit {
+        start_byte: prefix,
+        old_end_byte: old_end,
+        new_end_byte: new_end,
+        start_position,
+        old_end_position: point(old, old_end),
+        new_end_position: advance(start_position, &text[prefix..new_end]),
+    });
+    Some(tree)
+}
+
+/// The row and column (in bytes) of offset `at` of `text`.
+fn point(text: &[u8], at: usize) -> Point {
+    advance(Point::new(0, 0), &text[..at])
+}
+
+/// The point reached from `from` over `bytes`.
+fn advance(from: Point, bytes: &[u8]) -> Point {
+    match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(last) => Point::new(
+            from.row + bytes.iter().filter(|&&b| b == b'\n').count(),
+            bytes.len() - last - 1,
+        ),
+        None => Point::new(from.row, from.column + bytes.len()),
+    }
+}
+
+/// Whether two trees have the same nodes, kinds and byte ranges, in order.
+#[cfg(debug_assertions)]
+pub fn same_nodes(a: &Tree, b: &Tree) -> bool {
+    let (mut a, mut b) = (a.walk(), b.walk());
+    loop {
+        let (x, y) = (a.node(), b.node());
+        if (x.kind_id(), x.byte_range(), x.is_missing(), x.has_error())
+            != (y.kind_id(), y.byte_range(), y.is_missing(), y.has_error())
+        {
+            return false;
+        }
+        let down = a.goto_first_child();
+        if down != b.goto_first_child() {
+            return false;
+        }
+        if down {
+            continue;
+        }
+        loop {
+            let next = a.goto_next_sibling();
+            if next != b.goto_next_sibling() {
+                return false;
+            }
+            if next {
+                break;
+            }
+            let up = a.goto_parent();
+            if up != b.goto_parent() {
+                return false;
+            }
+            if !up {
+                return true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{parse, shell};
+
+    /// The script text of the file's RUN, its shell parsed (which
+    /// `keep_edited` keeps only for parsed scripts).
+    fn script_text(file: &Dockerfile) -> Vec<u8> {
+        let run = file
+            .instructions()
+            .find(|i| i.command.name == "run")
+            .unwrap();
+        shell::parse(file, run).unwrap().text.clone()
+    }
+
+    fn fresh(text: &[u8]) -> Tree {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_bash::LANGUAGE.into())
+            .unwrap();
+        parser.parse(text, None).unwrap()
+    }
+
+    fn reparsed(old: &Tree, text: &[u8]) -> Tree {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_bash::LANGUAGE.into())
+            .unwrap();
+        parser.parse(text, Some(old)).unwrap()
+    }
+
+    #[test]
+    fn a_rounds_edits_are_replayed_on_the_scripts_tree() {
+        let before = b"FROM debian\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\n";
+        let file = parse(before).unwrap();
+        script_text(&file);
+        // `--no-install-recommends` after `install`, the cleanup dropped.
+        let install = before.windows(7).position(|w| w == b"install").unwrap() + 7;
+        let cleanup = before.windows(5).rposition(|w| w == b" \\\n &").unwrap();
+        let edits = [
+            (install..install, " --no-install-recommends".len()),
+            (cleanup..before.len() - 1, 0),
+        ];
+        keep_edited(&file, &edits);
+        let after = b"FROM debian\nRUN apt-get update \\\n && apt-get install --no-install-recommends -y curl\n";
+        let text = script_text(&parse(after).unwrap());
+        let kept = KEPT.with(|k| k.borrow().len());
+        assert_eq!(kept, 1);
+        let tree = KEPT
+            .with(|k| replay(&k.borrow()[0], &text))
+            .expect("the edits replay");
+        assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
+        forget_edited();
+        assert!(edited_tree(&text).is_none());
+    }
+
+    #[test]
+    fn other_text_falls_back_to_the_common_ends_or_to_a_fresh_parse() {
+        let before = b"FROM debian\nRUN apt-get update && apt-get install -y curl wget git\n";
+        let file = parse(before).unwrap();
+        script_text(&file);
+        // Edits that do not describe the change: the common ends do.
+        keep_edited(&file, &[(16..17, 1)]);
+        let text = b"apt-get update && apt-get install -y curl git".to_vec();
+        assert!(KEPT.with(|k| replay(&k.borrow()[0], &text)).is_none());
+        let tree = edited_tree(&text).expect("most of the text is the same");
+        assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
+        assert!(edited_tree(b"echo something else entirely").is_none());
+        forget_edited();
+    }
+
+    #[test]
+    fn points_count_rows_and_the_bytes_since_the_last_line_end() {
+        assert_eq!(point(b"ab\ncd", 4), Point::new(1, 1));
+        assert_eq!(point(b"ab", 2), Point::new(0, 2));
+        assert_eq!(advance(Point::new(2, 5), b"xy"), Point::new(2, 7));
+        assert_eq!(advance(Point::new(2, 5), b"x\n\nyz"), Point::new(4, 2));
+    }
+}
