@@ -43,19 +43,6 @@ impl<'f> Site<'_, 'f> {
         };
         let programs = first_words(manager);
         let runs_manager = |run: &Instruction| run.names_program(&file.source, &programs);
-        // An ENV or ARG anywhere, the RUN, or a later RUN of the manager
-        // that sets it.
-        let set = self.cx.file_fact(
-            &format!("ENV or ARG keeps {} offline", manager.name),
-            || {
-                file.instructions()
-                    .filter(|i| matches!(i.command.name.as_str(), "env" | "arg"))
-                    .find_map(setting)
-            },
-        );
-        if let Some(why) = set.or_else(|| setting(self.run)) {
-            return Some(why);
-        }
         let later = |key: &str, test: &dyn Fn(&'f Instruction) -> Option<String>| {
             self.cx
                 .first_later(&format!("{key} {}", manager.name), |run| {
@@ -64,8 +51,24 @@ impl<'f> Site<'_, 'f> {
                 .after(self.index, self.position)
                 .map(|(_, why)| why.clone())
         };
-        if let Some(why) = later("a later RUN's setting keeps offline", &setting) {
-            return Some(why);
+        // An ENV or ARG anywhere, the RUN, or a later RUN of the manager
+        // that sets it; nothing to look for where no setting keeps the
+        // manager offline (apt, apk).
+        if !manager.offline_env.is_empty() {
+            let set = self.cx.file_fact(
+                &format!("ENV or ARG keeps {} offline", manager.name),
+                || {
+                    file.instructions()
+                        .filter(|i| matches!(i.command.name.as_str(), "env" | "arg"))
+                        .find_map(setting)
+                },
+            );
+            if let Some(why) = set.or_else(|| setting(self.run)) {
+                return Some(why);
+            }
+            if let Some(why) = later("a later RUN's setting keeps offline", &setting) {
+                return Some(why);
+            }
         }
         later("a later RUN is offline", &|run| {
             let line = run.start_line;
