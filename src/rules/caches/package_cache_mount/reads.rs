@@ -88,7 +88,18 @@ impl<'f> Site<'_, 'f> {
     /// Whether a command of the RUN moves the manager's cache (`HOME=`,
     /// `export PIP_CACHE_DIR=`, `pip config set`).
     pub(super) fn moves_cache(&self, manager: &CacheManager, command: &RunCommand) -> bool {
-        let text = crate::syntax::lossy(&self.cx.file.source[command.range.clone()]);
+        let configures = || {
+            manager
+                .config_commands
+                .iter()
+                .any(|c| command.words_at(0, c))
+        };
+        // Most commands set no variable: no text to read for them.
+        let bytes = &self.cx.file.source[command.range.clone()];
+        if !bytes.contains(&b'=') {
+            return configures();
+        }
+        let text = crate::syntax::lossy(bytes);
         let variables = manager
             .caches
             .iter()
@@ -100,11 +111,7 @@ impl<'f> Site<'_, 'f> {
                 at == 0 || !text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
             })
         };
-        variables.into_iter().any(sets)
-            || manager
-                .config_commands
-                .iter()
-                .any(|c| command.words_at(0, c))
+        variables.into_iter().any(sets) || configures()
     }
 
     /// The line of a later instruction that reads `target` from the image:
