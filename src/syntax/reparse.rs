@@ -9,6 +9,7 @@
 //! against one in debug builds).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use tree_sitter::{InputEdit, Point, Tree};
@@ -25,21 +26,35 @@ struct Kept {
 }
 
 thread_local! {
-    static KEPT: RefCell<Vec<Kept>> = RefCell::default();
+    /// By the offset where the script starts in the edited file.
+    static KEPT: RefCell<HashMap<usize, Kept>> = RefCell::default();
 }
 
 /// Keeps the trees of the file's parsed scripts that `edits` (file ranges,
-/// each with the length of its replacement) change, in place of what was
-/// kept before.
+/// each with the length of its replacement; they do not overlap) change,
+/// in place of what was kept before. Linear in the scripts and the edits:
+/// a round may edit every RUN of a long file.
 pub fn keep_edited(file: &Dockerfile, edits: &[(Range<usize>, usize)]) {
+    let mut edits = edits.to_vec();
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
+    // How much the edits before each one grow the file.
+    let mut growth = vec![0isize];
+    for (range, len) in &edits {
+        growth.push(growth[growth.len() - 1] + *len as isize - range.len() as isize);
+    }
     let kept = file
         .instructions()
         .filter_map(|i| i.shell.get()?.as_deref())
         .filter_map(|script| {
             let (start, end) = (script.base, script.base + script.text.len());
-            let touching: Vec<&(Range<usize>, usize)> = edits
+            // Before the script: edits that end before it, or end where it
+            // starts having replaced something (`RUN --mount=... ` for
+            // `RUN `); an insertion where it starts becomes its first bytes.
+            let first =
+                edits.partition_point(|(r, _)| r.end < start || (r.end == start && !r.is_empty()));
+            let touching: Vec<&(Range<usize>, usize)> = edits[first..]
                 .iter()
-                .filter(|(r, _)| r.start <= end && r.end >= start)
+                .take_while(|(r, _)| r.start <= end)
                 .collect();
             if touching.is_empty() {
                 return None;
@@ -48,18 +63,20 @@ pub fn keep_edited(file: &Dockerfile, edits: &[(Range<usize>, usize)]) {
                 .iter()
                 .all(|(r, _)| r.start >= start && r.end <= end);
             let edits = inside.then(|| {
-                let mut edits: Vec<(Range<usize>, usize)> = touching
+                touching
                     .iter()
                     .map(|(r, len)| (r.start - start..r.end - start, *len))
-                    .collect();
-                edits.sort_by_key(|(r, _)| (r.start, r.end));
-                edits
+                    .collect()
             });
-            Some(Kept {
-                text: script.text.clone(),
-                tree: script.tree.clone(),
-                edits,
-            })
+            let moved_to = start.checked_add_signed(growth[first])?;
+            Some((
+                moved_to,
+                Kept {
+                    text: script.text.clone(),
+                    tree: script.tree.clone(),
+                    edits,
+                },
+            ))
         })
         .collect();
     KEPT.with(|k| *k.borrow_mut() = kept);
@@ -70,16 +87,16 @@ pub fn forget_edited() {
     KEPT.with(|k| k.borrow_mut().clear());
 }
 
-/// A kept tree edited to match `text`, for tree-sitter to parse `text`
-/// from: the kept script whose edits turn its text into `text`, else the
-/// one sharing the longest start and end with it (one edit spanning the
-/// rest); `None` when no kept text is mostly the same.
-pub fn edited_tree(text: &[u8]) -> Option<Tree> {
+/// The tree kept for the script that now starts at file offset `base`,
+/// edited to match its new `text`, for tree-sitter to parse `text` from:
+/// with the round's edits when they turn the old text into `text`, else
+/// as one edit spanning all between their common start and end; `None`
+/// when nothing was kept there or the texts are mostly different.
+pub fn edited_tree(text: &[u8], base: usize) -> Option<Tree> {
     KEPT.with(|kept| {
         let kept = kept.borrow();
-        kept.iter()
-            .find_map(|k| replay(k, text))
-            .or_else(|| common_ends(&kept, text))
+        let kept = kept.get(&base)?;
+        replay(kept, text).or_else(|| common_ends(kept, text))
     })
 }
 
@@ -125,32 +142,26 @@ fn replay(kept: &Kept, text: &[u8]) -> Option<Tree> {
     Some(tree)
 }
 
-/// The kept tree sharing the longest start and end with `text`, edited as
-/// if everything between had been replaced.
-fn common_ends(kept: &[Kept], text: &[u8]) -> Option<Tree> {
-    let (old, tree, prefix, suffix) = kept
+/// The kept tree edited as if everything between the common start and
+/// end of its text and `text` had been replaced.
+fn common_ends(kept: &Kept, text: &[u8]) -> Option<Tree> {
+    let old = &kept.text;
+    let prefix = old.iter().zip(text).take_while(|(a, b)| a == b).count();
+    let room = old.len().min(text.len()) - prefix;
+    let suffix = old
         .iter()
-        .map(|k| {
-            let prefix = k.text.iter().zip(text).take_while(|(a, b)| a == b).count();
-            let room = k.text.len().min(text.len()) - prefix;
-            let suffix = k
-                .text
-                .iter()
-                .rev()
-                .zip(text.iter().rev())
-                .take(room)
-                .take_while(|(a, b)| a == b)
-                .count();
-            (&k.text, &k.tree, prefix, suffix)
-        })
-        .max_by_key(|&(_, _, prefix, suffix)| prefix + suffix)?;
+        .rev()
+        .zip(text.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
     // Mostly new text: a fresh parse does as well.
     if 2 * (prefix + suffix) < text.len() {
         return None;
     }
     let (old_end, new_end) = (old.len() - suffix, text.len() - suffix);
     let start_position = point(old, prefix);
-    let mut tree = tree.clone();
+    let mut tree = kept.tree.clone();
     tree.edit(&InputEdit {
         start_byte: prefix,
         old_end_byte: old_end,
@@ -248,27 +259,37 @@ mod tests {
 
     #[test]
     fn a_rounds_edits_are_replayed_on_the_scripts_tree() {
-        let before = b"FROM debian\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\n";
+        let before = b"FROM debian\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\nRUN echo done\n";
         let file = parse(before).unwrap();
         script_text(&file);
-        // `--no-install-recommends` after `install`, the cleanup dropped.
+        // A mount for the space after `RUN`, `--no-install-recommends`
+        // after `install`, the cleanup dropped.
+        let mount = " --mount=type=cache,target=/var/cache/apt ";
         let install = before.windows(7).position(|w| w == b"install").unwrap() + 7;
         let cleanup = before.windows(5).rposition(|w| w == b" \\\n &").unwrap();
+        let lists_end = before.windows(3).position(|w| w == b"/*\n").unwrap() + 2;
         let edits = [
+            (15..16, mount.len()),
             (install..install, " --no-install-recommends".len()),
-            (cleanup..before.len() - 1, 0),
+            (cleanup..lists_end, 0),
         ];
         keep_edited(&file, &edits);
-        let after = b"FROM debian\nRUN apt-get update \\\n && apt-get install --no-install-recommends -y curl\n";
+        let after = b"FROM debian\nRUN --mount=type=cache,target=/var/cache/apt apt-get update \\\n && apt-get install --no-install-recommends -y curl\nRUN echo done\n";
         let text = script_text(&parse(after).unwrap());
-        let kept = KEPT.with(|k| k.borrow().len());
-        assert_eq!(kept, 1);
+        // Kept where the script now starts, the untouched RUN not at all.
+        let base = after.windows(7).position(|w| w == b"apt-get").unwrap();
+        assert_eq!(
+            KEPT.with(|k| k.borrow().keys().copied().collect::<Vec<_>>()),
+            [base]
+        );
         let tree = KEPT
-            .with(|k| replay(&k.borrow()[0], &text))
+            .with(|k| replay(&k.borrow()[&base], &text))
             .expect("the edits replay");
         assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
+        assert!(edited_tree(&text, base).is_some());
+        assert!(edited_tree(&text, base + 1).is_none());
         forget_edited();
-        assert!(edited_tree(&text).is_none());
+        assert!(edited_tree(&text, base).is_none());
     }
 
     #[test]
@@ -279,10 +300,10 @@ mod tests {
         // Edits that do not describe the change: the common ends do.
         keep_edited(&file, &[(16..17, 1)]);
         let text = b"apt-get update && apt-get install -y curl git".to_vec();
-        assert!(KEPT.with(|k| replay(&k.borrow()[0], &text)).is_none());
-        let tree = edited_tree(&text).expect("most of the text is the same");
+        assert!(KEPT.with(|k| replay(&k.borrow()[&16], &text)).is_none());
+        let tree = edited_tree(&text, 16).expect("most of the text is the same");
         assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
-        assert!(edited_tree(b"echo something else entirely").is_none());
+        assert!(edited_tree(b"echo something else entirely", 16).is_none());
         forget_edited();
     }
 

@@ -283,7 +283,7 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
     let tree = match cached {
         Some(tree) => tree,
         None => {
-            let old = super::reparse::edited_tree(&text);
+            let old = super::reparse::edited_tree(&text, base);
             let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, old.as_ref()))?;
             #[cfg(debug_assertions)]
             if old.is_some() {
