@@ -18,12 +18,20 @@ use super::tree::Dockerfile;
 
 /// A script an edit touches: its text, its tree, and the edits in the
 /// text's offsets (range replaced, length of the replacement), in order;
-/// `None` when one reaches past either end of the script.
+/// `None` when one reaches past either end of the script, or when there
+/// are more than `MAX_REPLAYED`.
 struct Kept {
     text: Vec<u8>,
     tree: Tree,
     edits: Option<Vec<(Range<usize>, usize)>>,
 }
+
+/// The most edits of one script given to tree-sitter one by one. Each
+/// edit walks the tree (`ts_tree_edit`), so a round that makes thousands
+/// of edits in one long RUN would cost the square of its length; beyond
+/// this the edits are given as the one span between the texts' common
+/// start and end.
+const MAX_REPLAYED: usize = 32;
 
 thread_local! {
     /// By the offset where the script starts in the edited file.
@@ -62,7 +70,7 @@ pub fn keep_edited(file: &Dockerfile, edits: &[(Range<usize>, usize)]) {
             let inside = touching
                 .iter()
                 .all(|(r, _)| r.start >= start && r.end <= end);
-            let edits = inside.then(|| {
+            let edits = (inside && touching.len() <= MAX_REPLAYED).then(|| {
                 touching
                     .iter()
                     .map(|(r, len)| (r.start - start..r.end - start, *len))
@@ -125,19 +133,22 @@ fn replay(kept: &Kept, text: &[u8]) -> Option<Tree> {
     if text.get(at.checked_add_signed(shift)?..)? != &old[at..] {
         return None;
     }
+    // The points of every edit's ends, in one pass over the old text: a
+    // round may make thousands of edits in one long RUN.
+    let mut ends = Vec::with_capacity(edits.len());
+    let (mut at, mut point) = (0, Point::new(0, 0));
+    for (range, _) in edits {
+        let start = advance(point, &old[at..range.start]);
+        point = advance(start, &old[range.clone()]);
+        at = range.end;
+        ends.push((start, point));
+    }
     let mut tree = kept.tree.clone();
     // Last first: an edit moves nothing before it, so each is given in
     // the offsets of the text as it was.
-    for ((range, len), new_start) in edits.iter().zip(&starts).rev() {
-        let start_position = point(old, range.start);
-        tree.edit(&InputEdit {
-            start_byte: range.start,
-            old_end_byte: range.end,
-            new_end_byte: range.start + len,
-            start_position,
-            old_end_position: point(old, range.end),
-            new_end_position: advance(start_position, &text[*new_start..new_start + len]),
-        });
+    for (((range, len), new_start), (start, end)) in edits.iter().zip(&starts).zip(ends).rev() {
+        let inserted = &text[*new_start..new_start + len];
+        edit(&mut tree, (range.start, start), (range.end, end), inserted);
     }
     Some(tree)
 }
@@ -160,22 +171,29 @@ fn common_ends(kept: &Kept, text: &[u8]) -> Option<Tree> {
         return None;
     }
     let (old_end, new_end) = (old.len() - suffix, text.len() - suffix);
-    let start_position = point(old, prefix);
+    let start = advance(Point::new(0, 0), &old[..prefix]);
+    let end = advance(start, &old[prefix..old_end]);
     let mut tree = kept.tree.clone();
-    tree.edit(&InputEdit {
-        start_byte: prefix,
-        old_end_byte: old_end,
-        new_end_byte: new_end,
-        start_position,
-        old_end_position: point(old, old_end),
-        new_end_position: advance(start_position, &text[prefix..new_end]),
-    });
+    edit(
+        &mut tree,
+        (prefix, start),
+        (old_end, end),
+        &text[prefix..new_end],
+    );
     Some(tree)
 }
 
-/// The row and column (in bytes) of offset `at` of `text`.
-fn point(text: &[u8], at: usize) -> Point {
-    advance(Point::new(0, 0), &text[..at])
+/// Tells `tree` that its text from `start` to `old_end` (offsets with
+/// their points) became `inserted`.
+fn edit(tree: &mut Tree, start: (usize, Point), old_end: (usize, Point), inserted: &[u8]) {
+    tree.edit(&InputEdit {
+        start_byte: start.0,
+        old_end_byte: old_end.0,
+        new_end_byte: start.0 + inserted.len(),
+        start_position: start.1,
+        old_end_position: old_end.1,
+        new_end_position: advance(start.1, inserted),
+    });
 }
 
 /// The point reached from `from` over `bytes`.
@@ -241,20 +259,13 @@ mod tests {
         shell::parse(file, run).unwrap().text.clone()
     }
 
-    fn fresh(text: &[u8]) -> Tree {
+    /// `text` parsed from scratch, or from `old`.
+    fn parsed(text: &[u8], old: Option<&Tree>) -> Tree {
         let mut parser = tree_sitter::Parser::new();
         parser
             .set_language(&tree_sitter_bash::LANGUAGE.into())
             .unwrap();
-        parser.parse(text, None).unwrap()
-    }
-
-    fn reparsed(old: &Tree, text: &[u8]) -> Tree {
-        let mut parser = tree_sitter::Parser::new();
-        parser
-            .set_language(&tree_sitter_bash::LANGUAGE.into())
-            .unwrap();
-        parser.parse(text, Some(old)).unwrap()
+        parser.parse(text, old).unwrap()
     }
 
     #[test]
@@ -285,7 +296,10 @@ mod tests {
         let tree = KEPT
             .with(|k| replay(&k.borrow()[&base], &text))
             .expect("the edits replay");
-        assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
+        assert!(same_nodes(
+            &parsed(&text, Some(&tree)),
+            &parsed(&text, None)
+        ));
         assert!(edited_tree(&text, base).is_some());
         assert!(edited_tree(&text, base + 1).is_none());
         forget_edited();
@@ -302,15 +316,45 @@ mod tests {
         let text = b"apt-get update && apt-get install -y curl git".to_vec();
         assert!(KEPT.with(|k| replay(&k.borrow()[&16], &text)).is_none());
         let tree = edited_tree(&text, 16).expect("most of the text is the same");
-        assert!(same_nodes(&reparsed(&tree, &text), &fresh(&text)));
+        assert!(same_nodes(
+            &parsed(&text, Some(&tree)),
+            &parsed(&text, None)
+        ));
         assert!(edited_tree(b"echo something else entirely", 16).is_none());
         forget_edited();
     }
 
     #[test]
+    fn many_edits_of_one_script_are_given_as_one_span() {
+        let words: String = (0..=MAX_REPLAYED)
+            .map(|i| format!(" && echo {i}"))
+            .collect();
+        // Untouched commands around them: most of the text stays.
+        let around = " && true".repeat(60);
+        let before = format!("FROM debian\nRUN true{around}{words}{around}\n");
+        let file = parse(before.as_bytes()).unwrap();
+        script_text(&file);
+        // Each `echo` becomes `printf`, one edit apiece.
+        let edits: Vec<(Range<usize>, usize)> = before
+            .match_indices("echo")
+            .map(|(at, _)| (at..at + 4, 6))
+            .collect();
+        assert!(edits.len() > MAX_REPLAYED);
+        keep_edited(&file, &edits);
+        assert!(KEPT.with(|k| k.borrow()[&16].edits.is_none()));
+        let text = format!("true{around}{}{around}", words.replace("echo", "printf")).into_bytes();
+        let tree = edited_tree(&text, 16).expect("most of the text is the same");
+        assert!(same_nodes(
+            &parsed(&text, Some(&tree)),
+            &parsed(&text, None)
+        ));
+        forget_edited();
+    }
+
+    #[test]
     fn points_count_rows_and_the_bytes_since_the_last_line_end() {
-        assert_eq!(point(b"ab\ncd", 4), Point::new(1, 1));
-        assert_eq!(point(b"ab", 2), Point::new(0, 2));
+        assert_eq!(advance(Point::new(0, 0), b"ab\nc"), Point::new(1, 1));
+        assert_eq!(advance(Point::new(0, 0), b"ab"), Point::new(0, 2));
         assert_eq!(advance(Point::new(2, 5), b"xy"), Point::new(2, 7));
         assert_eq!(advance(Point::new(2, 5), b"x\n\nyz"), Point::new(4, 2));
     }
