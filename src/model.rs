@@ -1,7 +1,7 @@
 //! Build stages: which instructions belong to which `FROM`, and which
 //! earlier stage (if any) a stage builds on.
 
-use crate::syntax::{Dockerfile, Instruction};
+use crate::syntax::{Dockerfile, Instruction, Word};
 
 pub struct Stage<'f> {
     pub from: &'f Instruction,
@@ -22,7 +22,7 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
     for instruction in file.instructions() {
         if instruction.command.name == "from" {
             let values = &instruction.command.values;
-            let base = values.first().cloned().unwrap_or_default();
+            let base = values.first().map(String::from).unwrap_or_default();
             let name = match values.as_slice() {
                 [_, keyword, name, ..] if keyword.eq_ignore_ascii_case("as") => {
                     Some(name.to_lowercase())
@@ -230,7 +230,7 @@ pub fn settings_of(instruction: &Instruction) -> Vec<(&str, &str, bool)> {
         "env" => values
             .chunks(3)
             .map(|pair| {
-                let value = pair.get(1).map_or("", String::as_str);
+                let value = pair.get(1).map_or("", Word::as_str);
                 (pair[0].as_str(), value, false)
             })
             .collect(),

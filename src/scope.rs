@@ -49,7 +49,7 @@ impl Scope {
             "env" => {
                 for triple in values.chunks(3) {
                     let value = triple.get(1).and_then(|v| self.expand(v));
-                    self.vars.insert(triple[0].clone(), value);
+                    self.vars.insert(triple[0].to_string(), value);
                 }
             }
             "arg" => {

@@ -22,7 +22,7 @@ use crate::facts::commands::{instruction_commands, mounts};
 use crate::model::{self, Stage};
 use crate::scope::Scope;
 
-use crate::syntax::{Dockerfile, Instruction};
+use crate::syntax::{Dockerfile, Instruction, Word};
 
 pub use sources::{files, paths, selects, ContextFile};
 
@@ -441,11 +441,7 @@ fn inputs(stages: &[Stage], index: usize, instruction: &Instruction, scope: &Sco
     let command = &instruction.command;
     match command.name.as_str() {
         "workdir" => {
-            let path = command
-                .values
-                .first()
-                .map(String::as_str)
-                .unwrap_or_default();
+            let path = command.values.first().map(Word::as_str).unwrap_or_default();
             vec![Input::Path(
                 scope
                     .expand(path)
@@ -553,7 +549,7 @@ fn copy_inputs(
                         .trim_start_matches(|c: char| c.is_ascii_digit())
                         .starts_with("<<")
             })
-            .cloned()
+            .map(String::from)
             .collect(),
         None => Vec::new(),
     };
@@ -624,7 +620,13 @@ fn cost(
         })
     };
     if instruction.command.json {
-        return ecosystem_cost(&instruction.command.values);
+        let words: Vec<String> = instruction
+            .command
+            .values
+            .iter()
+            .map(String::from)
+            .collect();
+        return ecosystem_cost(&words);
     }
     instruction_commands(file, instruction, stage)
         .iter()

@@ -182,9 +182,9 @@ impl Ecosystems {
     /// Recognises `words` (a simple command, literal words) as an install
     /// or build of a known ecosystem. The longest matching command wins
     /// (`yarn install` over `yarn`).
-    pub fn recognise(&self, words: &[String]) -> Option<DepCommand<'_>> {
+    pub fn recognise(&self, words: &[impl AsRef<str>]) -> Option<DepCommand<'_>> {
         // `python3.11 -m pip install` is `python3 -m pip install`.
-        let mut words = words.to_vec();
+        let mut words: Vec<String> = words.iter().map(|w| w.as_ref().to_owned()).collect();
         let first = words.first_mut()?;
         *first = shell::program(first).to_string();
         let words = &words;

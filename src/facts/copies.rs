@@ -34,7 +34,7 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     match command.values.as_slice() {
         [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
             instruction,
-            dest: dest.clone(),
+            dest: dest.to_string(),
         }),
         _ => None,
     }

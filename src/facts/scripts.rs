@@ -18,7 +18,7 @@ use super::Context;
 use crate::context;
 use crate::dockerignore::DockerIgnore;
 use crate::model::Stage;
-use crate::syntax::{names_program, shell, Instruction};
+use crate::syntax::{names_program, shell, Instruction, Word};
 
 /// Why a RUN after the one at `position` of stage `index` (in the stage,
 /// the stages built on it, ONBUILD triggers) may use one of `programs`
@@ -50,7 +50,11 @@ fn run_words(cx: &Context, run: &Instruction) -> Option<Vec<Vec<Option<String>>>
         return Some(Vec::new());
     }
     if command.json {
-        return Some(vec![command.values.iter().cloned().map(Some).collect()]);
+        return Some(vec![command
+            .values
+            .iter()
+            .map(|v| Some(v.to_string()))
+            .collect()]);
     }
     let script = shell::parse(cx.file, run).filter(|s| !s.has_error())?;
     Some(script_words(&cx.file.source, script))
@@ -334,7 +338,7 @@ impl<'f> Sites<'f> {
                             .command
                             .values
                             .first()
-                            .cloned()
+                            .map(String::from)
                             .unwrap_or_default();
                         cwd = if dir.contains('$') {
                             format!("{IMAGE_WORKDIR}{}", instruction.start_line).into()
@@ -586,7 +590,7 @@ fn copied(
     cx: &Context,
     root: &Path,
     ignore: &DockerIgnore,
-    sources: &[String],
+    sources: &[Word],
     dest: &str,
     target: &str,
     single: bool,

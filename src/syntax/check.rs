@@ -9,6 +9,7 @@ use super::gostr::{decode_rune, is_printable, quote, quote_bytes, text};
 use super::heredoc;
 use super::lexer::{error, ParseError};
 use super::tree::{Command, Dockerfile, Instruction};
+use super::word::Word;
 
 /// BuildKit's instructions, in the order suggestions are searched.
 pub(super) const INSTRUCTIONS: [&str; 18] = [
@@ -306,14 +307,14 @@ fn value<'a>(used: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn at_least_one(args: &[String], name: &str) -> Result<(), String> {
+fn at_least_one(args: &[Word], name: &str) -> Result<(), String> {
     if args.is_empty() {
         return Err(format!("{name} requires at least one argument"));
     }
     Ok(())
 }
 
-fn exactly_one(args: &[String], name: &str) -> Result<(), String> {
+fn exactly_one(args: &[Word], name: &str) -> Result<(), String> {
     if args.len() != 1 {
         return Err(format!("{name} requires exactly one argument"));
     }
@@ -321,7 +322,7 @@ fn exactly_one(args: &[String], name: &str) -> Result<(), String> {
 }
 
 /// ENV and LABEL: the parser's (key, value, separator) triples.
-fn key_values(args: &[String], name: &str) -> Result<(), String> {
+fn key_values(args: &[Word], name: &str) -> Result<(), String> {
     at_least_one(args, name)?;
     if args.chunks(3).any(|pair| pair[0].is_empty()) {
         return Err(format!("{name} names can not be blank"));
@@ -347,7 +348,7 @@ fn copy(command: &Command, name: &str, declared: &[(&str, Kind)]) -> Result<(), 
 }
 
 /// `FROM image [AS name]`.
-fn stage_name(args: &[String]) -> Result<(), String> {
+fn stage_name(args: &[Word]) -> Result<(), String> {
     match args {
         [_, as_, name] if as_.eq_ignore_ascii_case("as") => {
             let lower = name.to_lowercase();
@@ -540,7 +541,7 @@ fn volume(command: &Command) -> Result<(), String> {
     Ok(())
 }
 
-fn arg(args: &[String]) -> Result<(), String> {
+fn arg(args: &[Word]) -> Result<(), String> {
     at_least_one(args, "ARG")?;
     if args.iter().any(|a| a.starts_with('=')) {
         return Err("ARG names can not be blank".into());

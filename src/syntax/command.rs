@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use super::gostr::{decode_rune, is_space, is_space_byte, is_token_space, text, trim_space};
 use super::tree::{Command, Flag, Keyword};
+use super::word::Word;
 
 /// Why an instruction cannot be parsed; BuildKit's own wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +63,10 @@ fn read_values(command: &mut Command, line: &[u8], escape: u8) -> Result<(), Com
         }
         "env" => command.values = parse_name_val(rest, "ENV", escape)?,
         "label" => command.values = parse_name_val(rest, "LABEL", escape)?,
-        "arg" => command.values = parse_words(rest, escape),
+        "arg" => command.values = words(parse_words(rest, escape)),
         "maintainer" | "stopsignal" | "user" | "workdir" => {
             if !rest.is_empty() {
-                command.values = vec![text(rest)];
+                command.values = vec![text(rest).into()];
             }
         }
         "healthcheck" => (command.values, command.json) = parse_health(rest)?,
@@ -77,7 +78,7 @@ fn read_values(command: &mut Command, line: &[u8], escape: u8) -> Result<(), Com
             }
         }
         // BuildKit keeps unknown instructions with one empty value.
-        _ => command.values = vec![String::new()],
+        _ => command.values = vec![Word::from("")],
     }
     Ok(())
 }
@@ -176,23 +177,20 @@ fn extract_flags(line: &[u8], range: Range<usize>) -> (Vec<Flag>, usize) {
 }
 
 /// `reWhitespace.Split(rest, -1)`, or nothing for empty arguments.
-fn split_whitespace(rest: &[u8]) -> Vec<String> {
+fn split_whitespace(rest: &[u8]) -> Vec<Word> {
     if rest.is_empty() {
         return Vec::new();
     }
     // Counted first: growing the vector allocated twice per COPY.
-    let words = 1 + rest
-        .windows(2)
-        .filter(|pair| is_token_space(pair[0]) && !is_token_space(pair[1]))
-        .count();
+    let mut words = 1;
+    let mut after_space = false;
+    for &b in rest {
+        let space = is_token_space(b);
+        words += usize::from(after_space && !space);
+        after_space = space;
+    }
     let mut values = Vec::with_capacity(words);
-    // The separators are ASCII, so the words of UTF-8 text are UTF-8:
-    // checked once for the line rather than word by word.
-    let utf8 = std::str::from_utf8(rest).ok();
-    let word = |range: Range<usize>| match utf8 {
-        Some(line) => line[range].to_owned(),
-        None => text(&rest[range]),
-    };
+    let word = |range: Range<usize>| Word::from_bytes(&rest[range]);
     let mut start = 0;
     let mut pos = 0;
     while pos < rest.len() {
@@ -213,7 +211,7 @@ fn split_whitespace(rest: &[u8]) -> Vec<String> {
 /// Exec form: `Some(values)` when the arguments are a JSON array of strings,
 /// `None` when they are not JSON (shell form), an error for a JSON array
 /// holding anything but strings.
-fn parse_json(rest: &[u8]) -> Result<Option<Vec<String>>, CommandError> {
+fn parse_json(rest: &[u8]) -> Result<Option<Vec<Word>>, CommandError> {
     let start = super::gostr::leading_space_len(rest);
     if rest.get(start) != Some(&b'[') {
         return Ok(None);
@@ -234,7 +232,7 @@ fn parse_json(rest: &[u8]) -> Result<Option<Vec<String>>, CommandError> {
     items
         .into_iter()
         .map(|item| match item {
-            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::String(s) => Ok(Word::from(s)),
             _ => Err(not_strings()),
         })
         .collect::<Result<_, _>>()
@@ -280,18 +278,18 @@ fn lone_surrogates_replaced(text: &str) -> String {
     out
 }
 
-fn parse_maybe_json(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
+fn parse_maybe_json(rest: &[u8]) -> Result<(Vec<Word>, bool), CommandError> {
     if rest.is_empty() {
         return Ok((Vec::new(), false));
     }
     Ok(match parse_json(rest)? {
         Some(values) => (values, true),
-        None => (vec![text(rest)], false),
+        None => (vec![text(rest).into()], false),
     })
 }
 
 /// HEALTHCHECK: a type word (`CMD`, `NONE`) and a maybe-JSON command.
-fn parse_health(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
+fn parse_health(rest: &[u8]) -> Result<(Vec<Word>, bool), CommandError> {
     let sep = rest
         .iter()
         .position(|&b| is_space_byte(b))
@@ -305,8 +303,12 @@ fn parse_health(rest: &[u8]) -> Result<(Vec<String>, bool), CommandError> {
             .position(|&b| !is_space_byte(b))
             .unwrap_or(rest.len() - sep);
     let (mut values, json) = parse_maybe_json(&rest[next..])?;
-    values.insert(0, text(&rest[..sep]));
+    values.insert(0, text(&rest[..sep]).into());
     Ok((values, json))
+}
+
+fn words(values: Vec<String>) -> Vec<Word> {
+    values.into_iter().map(Word::from).collect()
 }
 
 /// BuildKit's `parseWords`: whitespace-separated words, quotes kept, the
@@ -382,7 +384,7 @@ fn parse_words(rest: &[u8], escape: u8) -> Vec<String> {
 
 /// ENV and LABEL: `KEY value` (old form) or `KEY=value ...`. Each pair
 /// becomes key, value and separator, as in BuildKit's AST.
-fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<String>, CommandError> {
+fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<Word>, CommandError> {
     let words = parse_words(rest, escape);
     let Some(first) = words.first() else {
         return Ok(Vec::new());
@@ -397,9 +399,9 @@ fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<String>, Com
             value += 1;
         }
         return Ok(vec![
-            text(&rest[..split]),
-            text(&rest[value..]),
-            String::new(),
+            text(&rest[..split]).into(),
+            text(&rest[value..]).into(),
+            Word::from(""),
         ]);
     }
     let mut values = Vec::new();
@@ -410,7 +412,7 @@ fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<String>, Com
                 super::gostr::quote(word)
             )));
         };
-        values.extend([name.to_string(), value.to_string(), "=".to_string()]);
+        values.extend([name, value, "="].map(Word::from));
     }
     Ok(values)
 }

@@ -10,10 +10,12 @@ mod logical;
 pub mod reparse;
 pub mod shell;
 mod tree;
+mod word;
 
 pub use lexer::{parse, parse_ast, parse_lossless, ParseError, MAX_LINE};
 pub use logical::Logical;
 pub use tree::*;
+pub use word::Word;
 
 /// `String::from_utf8_lossy`, checked the fast way first: the standard
 /// library validates ASCII (nearly all Dockerfile text) a word at a time

@@ -191,7 +191,7 @@ pub struct Command {
     /// Exec form: the arguments were a JSON array of strings.
     pub json: bool,
     /// The values BuildKit's AST holds for the arguments.
-    pub values: Vec<String>,
+    pub values: Vec<super::Word>,
     /// The nested instruction of `ONBUILD`.
     pub sub: Option<Box<Command>>,
 }

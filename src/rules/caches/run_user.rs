@@ -36,7 +36,7 @@ pub fn run_user(
     home_variable: Option<&model::Variable>,
 ) -> RunUser {
     let written = user
-        .and_then(|i| i.command.values.first().cloned())
+        .and_then(|i| i.command.values.first().map(String::from))
         .unwrap_or_else(|| "root".into());
     let (user, group) = match written.split_once(':') {
         Some((u, g)) => (u.to_string(), Some(g.to_string())),

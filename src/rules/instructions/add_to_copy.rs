@@ -4,6 +4,7 @@ use crate::context;
 use crate::edit::Edit;
 use crate::fix::keyword_like;
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::syntax::Word;
 
 pub static RULE: Rule = Rule {
     id: "DF001",
@@ -141,7 +142,7 @@ fn is_directory_form(source: &str) -> bool {
     source == "." || source == ".." || source.ends_with('/') || source.ends_with("/.")
 }
 
-fn judge(cx: &Context, sources: &[String]) -> Verdict {
+fn judge(cx: &Context, sources: &[Word]) -> Verdict {
     let Some(root) = cx.build_context else {
         return judge_unread(
             sources,
@@ -182,7 +183,7 @@ fn judge(cx: &Context, sources: &[String]) -> Verdict {
 
 /// Sources that cannot be read: directories are safe, archive-like names
 /// are left alone, anything else might still be an archive.
-fn judge_unread(sources: &[String], why: &'static str) -> Verdict {
+fn judge_unread(sources: &[Word], why: &'static str) -> Verdict {
     if sources.iter().all(|s| is_directory_form(s)) {
         Verdict::Safe
     } else if sources.iter().any(|s| context::looks_like_archive(s)) {

@@ -6,6 +6,7 @@ use crate::facts::commands::RunCommand;
 use crate::facts::yarn::{berry, copied, yarn_use, YarnUse};
 use crate::model::{self, Stage};
 use crate::rules::{Applicability, Context, Finding, Fix, FixSafety, Rule};
+use crate::syntax::Word;
 
 pub static RULE: Rule = Rule {
     id: "DF215",
@@ -123,9 +124,9 @@ fn lockfile(
         .filter(|i| i.span().start < install.range.start)
     {
         match i.command.name.as_str() {
-            "workdir" => cwd = join(cwd, i.command.values.first().map_or("$", String::as_str)),
+            "workdir" => cwd = join(cwd, i.command.values.first().map_or("$", Word::as_str)),
             "copy" | "add" if copied(cx, i, &["yarn.lock"]).is_some() => {
-                let dest = i.command.values.last().map_or("$", String::as_str);
+                let dest = i.command.values.last().map_or("$", Word::as_str);
                 let mut dir = join(cwd.clone(), dest);
                 // `COPY yarn.lock /app/yarn.lock` names the file itself.
                 if dest.trim_end_matches('/').ends_with("yarn.lock") {

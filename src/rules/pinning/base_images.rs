@@ -11,7 +11,7 @@ use crate::edit::Edit;
 use crate::model;
 use crate::pin::{Pins, Resolved};
 use crate::registry::Reference;
-use crate::syntax::{Dockerfile, Instruction};
+use crate::syntax::{Dockerfile, Instruction, Word};
 
 pub struct BaseImage {
     /// As written: `node`, `${BASE}`, `python:${VERSION}-slim`.
@@ -284,7 +284,7 @@ fn used_elsewhere(
 ) -> Option<String> {
     // `$NAME`, `${NAME}`, `${NAME:-x}`; not `$NAME2`.
     let reads = Regex::new(&format!(r"\$\{{?{name}\b")).expect("an ARG name is a word");
-    let declaration = |v: &String| v == name || v.starts_with(&format!("{name}="));
+    let declaration = |v: &Word| v == name || v.starts_with(&format!("{name}="));
     for other in file.instructions() {
         if std::ptr::eq(other, from) {
             continue;

@@ -69,7 +69,7 @@ fn is_simple_command(line: &str) -> bool {
 /// split at whitespace.
 fn command_words(command: &Instruction) -> Vec<String> {
     if command.command.json {
-        return command.command.values.clone();
+        return command.command.values.iter().map(String::from).collect();
     }
     let line = command.command.values.join(" ");
     line.split_whitespace().map(String::from).collect()

@@ -17,7 +17,7 @@ use crate::fix::remove;
 use crate::model::{settings_of, Stage};
 use crate::rules::Context;
 use crate::scope::absolute;
-use crate::syntax::{shell, Instruction};
+use crate::syntax::{shell, Instruction, Word};
 use crate::transforms::{self, Library};
 
 /// A stage that compiles Python packages against build tools it installs.
@@ -218,11 +218,7 @@ impl Layout<'_> {
                 }
             }
             if name == "user" && at < self.last {
-                let value = instruction
-                    .command
-                    .values
-                    .first()
-                    .map_or("", String::as_str);
+                let value = instruction.command.values.first().map_or("", Word::as_str);
                 if !matches!(value.split(':').next(), Some("root" | "0")) {
                     return Err(format!(
                         "line {line} installs as `{value}`, who may not make the virtual environment at `{venv}`"
@@ -296,7 +292,7 @@ impl Layout<'_> {
         let body = &stage.body;
         let mut edits = Vec::new();
         let name = match &stage.name {
-            Some(_) => stage.from.command.values[2].clone(),
+            Some(_) => stage.from.command.values[2].to_string(),
             None => {
                 edits.push(Edit::insert(stage.from.args_range().end, " AS build"));
                 "build".to_string()

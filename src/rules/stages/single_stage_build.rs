@@ -9,7 +9,7 @@ use crate::edit::Edit;
 use crate::fix::moves::line_ending;
 use crate::model::{settings_of, Stage};
 use crate::rules::{promise, Applicability, Context, Finding, Fix, FixSafety, Rule};
-use crate::syntax::Instruction;
+use crate::syntax::{Instruction, Word};
 use crate::transforms::{self, Runtime};
 
 pub static RULE: Rule = Rule {
@@ -432,12 +432,7 @@ fn split<'f>(
         .filter(|_| !runtime.shared_dirs.is_empty())
         .find(|i| i.command.name == "user")
     {
-        let value = user
-            .command
-            .values
-            .first()
-            .map(String::as_str)
-            .unwrap_or("");
+        let value = user.command.values.first().map(Word::as_str).unwrap_or("");
         if !matches!(value.split(':').next(), Some("root" | "0")) {
             return Err(format!(
                 "line {} builds as `{value}`, who may not make the runtime's directories at `/`",
@@ -644,12 +639,7 @@ fn variables_in(text: &str) -> Vec<&str> {
 /// image may not resolve (any, on an image with no `/etc/passwd`).
 fn users(body: &[&Instruction], runtime: &Runtime, image: &str) -> Result<(), String> {
     for user in body.iter().filter(|i| i.command.name == "user") {
-        let value = user
-            .command
-            .values
-            .first()
-            .map(String::as_str)
-            .unwrap_or("");
+        let value = user.command.values.first().map(Word::as_str).unwrap_or("");
         if !value.split(':').all(|part| {
             !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
                 || runtime.users.iter().any(|u| u == part)
@@ -779,7 +769,7 @@ fn edits(
     let mut edits = Vec::new();
     let name = match &stage.name {
         // As written on the FROM line, whose case BuildKit ignores.
-        Some(_) => stage.from.command.values[2].clone(),
+        Some(_) => stage.from.command.values[2].to_string(),
         None => {
             edits.push(Edit::insert(stage.from.args_range().end, " AS build"));
             "build".to_string()

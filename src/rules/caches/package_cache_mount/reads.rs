@@ -190,7 +190,7 @@ fn taken_from_stages(cx: &Context) -> std::rc::Rc<TakenFromStages> {
             if let (true, Some(from)) = (matches!(command.name.as_str(), "copy" | "add"), from) {
                 if let Some((_, sources)) = command.values.split_last() {
                     let entry = taken.entry(from.to_lowercase()).or_default();
-                    entry.push((sources.to_vec(), i.start_line));
+                    entry.push((sources.iter().map(String::from).collect(), i.start_line));
                 }
             }
             for mount in mounts(i) {

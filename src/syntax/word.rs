@@ -1,0 +1,155 @@
+//! One value of an instruction as BuildKit reads it (`COPY src dest` has
+//! two). Most values are a few bytes: they are kept inline, so a file of
+//! tens of thousands of instructions does not pay an allocation and a free
+//! for each word, nor the memory they take.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+
+/// The longest value kept inline: with the length byte and the variant's
+/// tag, as large as the boxed form.
+const INLINE: usize = 22;
+
+#[derive(Clone, Default)]
+pub struct Word(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        }
+    }
+}
+
+impl Word {
+    /// The text of `bytes`, with U+FFFD for bytes that are not UTF-8. A
+    /// short ASCII word (nearly every one) is copied without decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Word {
+        if bytes.len() <= INLINE && bytes.is_ascii() {
+            let mut inline = [0; INLINE];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            return Word(Repr::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            });
+        }
+        Word::from(crate::syntax::lossy(bytes).as_ref())
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, bytes } => {
+                // Safety: `bytes[..len]` was copied whole from a `&str` or from
+                // ASCII bytes.
+                unsafe { std::str::from_utf8_unchecked(&bytes[..usize::from(*len)]) }
+            }
+            Repr::Heap(text) => text,
+        }
+    }
+}
+
+impl From<&str> for Word {
+    fn from(text: &str) -> Word {
+        if text.len() > INLINE {
+            return Word(Repr::Heap(text.into()));
+        }
+        let mut bytes = [0; INLINE];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Word(Repr::Inline {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+}
+
+impl From<String> for Word {
+    fn from(text: String) -> Word {
+        if text.len() > INLINE {
+            return Word(Repr::Heap(text.into_boxed_str()));
+        }
+        Word::from(text.as_str())
+    }
+}
+
+impl From<&Word> for String {
+    fn from(word: &Word) -> String {
+        word.as_str().to_owned()
+    }
+}
+
+impl Deref for Word {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Word {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Word {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Word {
+    fn eq(&self, other: &Word) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Word {}
+
+impl PartialEq<str> for Word {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Word {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_words_read_back_whole() {
+        for text in ["", "a", "/app", &"x".repeat(INLINE), &"é".repeat(INLINE)] {
+            let word = Word::from(text);
+            assert_eq!(word, *text);
+            assert_eq!(Word::from(text.to_string()).as_str(), text);
+            assert_eq!(Word::from_bytes(text.as_bytes()).as_str(), text);
+        }
+        assert_eq!(Word::from_bytes(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(std::mem::size_of::<Word>(), std::mem::size_of::<String>());
+    }
+}
