@@ -87,6 +87,13 @@ pub fn trailing_space_start(s: &[u8]) -> usize {
 
 /// `strings.TrimSpace` as a sub-range of `range` within `s`.
 pub fn trim_space(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    // Nearly every range starts and ends with a visible ASCII byte.
+    let text = &s[range.clone()];
+    if text.first().is_some_and(u8::is_ascii_graphic)
+        && text.last().is_some_and(u8::is_ascii_graphic)
+    {
+        return range;
+    }
     let start = range.start + leading_space_len(&s[range.clone()]);
     let end = start + trailing_space_start(&s[start..range.end]);
     start..end
