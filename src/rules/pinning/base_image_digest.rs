@@ -57,7 +57,7 @@ given too.
 
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for image in base_images::images(cx.file) {
+    for image in base_images::images(cx.file, cx.stages()) {
         let finding = |message: String, fix| Finding {
             rule: &RULE,
             range: image.range.clone(),

@@ -60,7 +60,7 @@ version tag has that digest, or the registry cannot be asked.
 
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for image in base_images::images(cx.file) {
+    for image in base_images::images(cx.file, cx.stages()) {
         let Some((reads, reference)) = image.reads_as() else {
             continue;
         };

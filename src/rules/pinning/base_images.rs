@@ -143,8 +143,8 @@ static EXPANSION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Every FROM that pulls an image: not `scratch`, not an earlier stage.
-pub fn images(file: &Dockerfile) -> Vec<BaseImage> {
-    let stages = model::stages(file);
+/// `stages`: the file's (`model::stages`), which the rules have at hand.
+pub fn images(file: &Dockerfile, stages: &[model::Stage]) -> Vec<BaseImage> {
     let globals: Vec<&Instruction> = file
         .instructions()
         .take_while(|i| i.command.name != "from")
@@ -352,7 +352,7 @@ mod tests {
 
     fn first(source: &str) -> (String, Result<String, String>) {
         let file = parse(source.as_bytes()).unwrap();
-        let images = images(&file);
+        let images = images(&file, &model::stages(&file));
         let image = &images[0];
         let reads = image
             .reads_as()
@@ -369,7 +369,10 @@ mod tests {
     #[test]
     fn scratch_and_stages_are_not_images() {
         let file = parse(b"FROM scratch\nFROM node AS build\nFROM build\nFROM Build\n").unwrap();
-        let found: Vec<_> = images(&file).iter().map(|i| i.text.clone()).collect();
+        let found: Vec<_> = images(&file, &model::stages(&file))
+            .iter()
+            .map(|i| i.text.clone())
+            .collect();
         assert_eq!(found, ["node"]);
     }
 
@@ -379,21 +382,29 @@ mod tests {
             b"ARG BASE=build\nARG NONE=scratch\nFROM node AS build\nFROM ${BASE}\nFROM $NONE\n",
         )
         .unwrap();
-        let found: Vec<_> = images(&file).iter().map(|i| i.text.clone()).collect();
+        let found: Vec<_> = images(&file, &model::stages(&file))
+            .iter()
+            .map(|i| i.text.clone())
+            .collect();
         assert_eq!(found, ["node"]);
     }
 
     #[test]
     fn why_an_arg_default_cannot_be_pinned_comes_first() {
         let file = parse(b"ARG V=1\nFROM node:${V}-slim\n").unwrap();
-        let why = images(&file)[0].unpinnable(false).unwrap();
+        let why = images(&file, &model::stages(&file))[0]
+            .unpinnable(false)
+            .unwrap();
         assert!(why.contains("continues after"), "{why}");
         let file = parse(b"ARG V=1\nFROM node:${V}\n").unwrap();
-        assert!(images(&file)[0]
+        assert!(images(&file, &model::stages(&file))[0]
             .unpinnable(false)
             .unwrap()
             .contains("--pin-args"));
-        assert_eq!(images(&file)[0].unpinnable(true), None);
+        assert_eq!(
+            images(&file, &model::stages(&file))[0].unpinnable(true),
+            None
+        );
     }
 
     #[test]
@@ -449,8 +460,14 @@ mod tests {
             assert!(edit.unwrap_err().contains(why), "{source}");
         }
         let file = parse(b"FROM node:${TAG}\n").unwrap();
-        assert!(matches!(images(&file)[0].source, Source::Unreadable(_)));
+        assert!(matches!(
+            images(&file, &model::stages(&file))[0].source,
+            Source::Unreadable(_)
+        ));
         let file = parse(b"ARG T=${X}\nFROM node:${T}\n").unwrap();
-        assert!(matches!(images(&file)[0].source, Source::Unreadable(_)));
+        assert!(matches!(
+            images(&file, &model::stages(&file))[0].source,
+            Source::Unreadable(_)
+        ));
     }
 }

@@ -11,7 +11,7 @@ use crate::syntax::Dockerfile;
 /// about: not pinned yet, and named through an ARG only when `args`.
 /// Each with the offset of its FROM's image.
 pub fn pinnable_images(file: &Dockerfile, args: bool) -> Vec<(usize, crate::registry::Reference)> {
-    base_images::images(file)
+    base_images::images(file, &crate::model::stages(file))
         .iter()
         .filter(|image| image.unpinnable(args).is_none())
         .filter_map(|image| {
