@@ -90,11 +90,15 @@ fn check(cx: &Context) -> Vec<Finding> {
 
 /// Whether the fix joins `second` to `first`.
 pub fn mergeable(file: &Dockerfile, first: &Instruction, second: &Instruction) -> bool {
-    package_managers().iter().any(|manager| {
-        only(file, manager, first, false)
-            && only(file, manager, second, true)
-            && adjacent(file, first, second)
-    })
+    // Asked of every pair of instructions: most are no pair of RUNs.
+    let runs = |i: &Instruction| i.command.name == "run";
+    runs(first)
+        && runs(second)
+        && package_managers().iter().any(|manager| {
+            only(file, manager, first, false)
+                && only(file, manager, second, true)
+                && adjacent(file, first, second)
+        })
 }
 
 /// A shell-form RUN without flags or heredocs whose commands all belong to
