@@ -108,7 +108,9 @@ fn check(cx: &Context) -> Vec<Finding> {
             if updates {
                 before.updater = Some(instruction);
                 before.sources_changed = false;
-            } else {
+            } else if before.updater.is_some() {
+                // Without an earlier update there is nothing to find, and
+                // the next update starts afresh: no need to read the text.
                 before.sources_changed |= changes_sources(&file.source[instruction.span()]);
             }
             if instruction.command.name == "user" {
