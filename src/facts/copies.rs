@@ -24,20 +24,23 @@ pub struct FullCopy<'f> {
 
 pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     let command = &instruction.command;
+    // Asked of every instruction, several times: the values rule out
+    // nearly all at once.
+    let [source, dest] = command.values.as_slice() else {
+        return None;
+    };
     let copies = matches!(command.name.as_str(), "copy" | "add");
-    if !copies
+    if !matches!(source.as_str(), "." | "./")
+        || !copies
         || !instruction.heredocs.is_empty()
         || command.flags.iter().any(|f| f.name() == "from")
     {
         return None;
     }
-    match command.values.as_slice() {
-        [source, dest] if matches!(source.as_str(), "." | "./") => Some(FullCopy {
-            instruction,
-            dest: dest.to_string(),
-        }),
-        _ => None,
-    }
+    Some(FullCopy {
+        instruction,
+        dest: dest.to_string(),
+    })
 }
 
 /// Where a COPY's destination `dest` (as written) is, as an absolute
