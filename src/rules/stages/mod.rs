@@ -109,6 +109,8 @@ impl Split<'_> {
         let copies: Vec<(&Instruction, usize)> = stages[index]
             .body
             .iter()
+            // A COPY with a flag, the rarer test first.
+            .filter(|i| !i.command.flags.is_empty())
             .filter(|i| i.command.name == "copy" && i.command.sub.is_none())
             .filter_map(|&i| {
                 let from = i
