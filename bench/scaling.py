@@ -48,6 +48,14 @@ def one_run_installs(n):
     ) + "\n"
 
 
+def one_run_edits(n):
+    # Many fixes inside one RUN: each install gains --no-install-recommends,
+    # and the echo between installs keeps them from being merged first.
+    return "FROM debian:bookworm\nRUN apt-get update" + "".join(
+        f" \\\n    && apt-get install -y pkg{i} && echo {i}" for i in range(n // 2)
+    ) + "\n"
+
+
 def copy_then_installs(n):
     # The ordering rules' shape: a full copy, then many installs.
     return "FROM python:3.11\nWORKDIR /app\nCOPY . .\n" + "".join(
@@ -78,6 +86,7 @@ SHAPES = {
     "apt-update-runs": apt_update_runs,
     "pip-stages": pip_stages,
     "one-run-installs": one_run_installs,
+    "one-run-edits": one_run_edits,
     "copy-then-installs": copy_then_installs,
     "env-and-runs": env_and_runs,
     "echo-runs": echo_runs,
