@@ -43,12 +43,15 @@ impl Job<'_> {
         }
     }
 
+    /// Reports on one file into `out`. The rewrite it settles on is left in
+    /// `kept`, where it replaces (and drops) the previous file's.
     pub(super) fn process(
         &self,
         input: &Input,
         file_settings: &FileSettings,
         out: &mut Output,
         stdout: &mut dyn Write,
+        kept: &mut Option<engine::Fixed>,
     ) {
         let name = self.name(input);
         let (context, read) = match input {
@@ -294,6 +297,7 @@ impl Job<'_> {
             out.findings.extend(reports);
         }
         out.files.push(file);
+        *kept = Some(fixed);
     }
 
     pub(super) fn finish(&self, out: &Output, stdout: &mut dyn Write) -> u8 {

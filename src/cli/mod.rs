@@ -227,12 +227,17 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
         measure: pr.filter(|p| p.measure).map(|_| crate::measure::engine()),
     };
     let mut stdout = std::io::stdout().lock();
+    let mut kept = None;
     for (input, settings) in &files {
         // A bug met in one file must not cost the others their run.
         guarded(&job.name(input), &mut out, |out| {
-            job.process(input, settings, out, &mut stdout);
+            job.process(input, settings, out, &mut stdout, &mut kept);
         });
     }
+    // The last file's tree is never freed: the process ends soon and the
+    // system takes its memory back at once, where freeing a large file's
+    // tree node by node took 8% of the run (26,000 COPY lines).
+    std::mem::forget(kept);
     if let Some(pinning) = &job.pinning {
         pinning.finish();
     }
