@@ -11,7 +11,7 @@ use std::ops::Deref;
 /// tag, as large as the boxed form.
 const INLINE: usize = 22;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Word(Repr);
 
 #[derive(Clone)]
@@ -20,26 +20,29 @@ enum Repr {
     Heap(Box<str>),
 }
 
-impl Default for Repr {
-    fn default() -> Repr {
-        Repr::Inline {
-            len: 0,
-            bytes: [0; INLINE],
-        }
+impl Default for Word {
+    fn default() -> Word {
+        Word::inline(b"")
     }
 }
 
 impl Word {
+    /// `bytes` kept inline: UTF-8 text (whole characters) of at most
+    /// `INLINE` bytes.
+    fn inline(text: &[u8]) -> Word {
+        let mut bytes = [0; INLINE];
+        bytes[..text.len()].copy_from_slice(text);
+        Word(Repr::Inline {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+
     /// The text of `bytes`, with U+FFFD for bytes that are not UTF-8. A
     /// short ASCII word (nearly every one) is copied without decoding.
     pub fn from_bytes(bytes: &[u8]) -> Word {
         if bytes.len() <= INLINE && bytes.is_ascii() {
-            let mut inline = [0; INLINE];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            return Word(Repr::Inline {
-                len: bytes.len() as u8,
-                bytes: inline,
-            });
+            return Word::inline(bytes);
         }
         Word::from(crate::syntax::lossy(bytes).as_ref())
     }
@@ -47,8 +50,7 @@ impl Word {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Inline { len, bytes } => {
-                // Safety: `bytes[..len]` was copied whole from a `&str` or from
-                // ASCII bytes.
+                // Safety: `inline` keeps only whole UTF-8 text.
                 unsafe { std::str::from_utf8_unchecked(&bytes[..usize::from(*len)]) }
             }
             Repr::Heap(text) => text,
@@ -61,12 +63,7 @@ impl From<&str> for Word {
         if text.len() > INLINE {
             return Word(Repr::Heap(text.into()));
         }
-        let mut bytes = [0; INLINE];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Word(Repr::Inline {
-            len: text.len() as u8,
-            bytes,
-        })
+        Word::inline(text.as_bytes())
     }
 }
 
