@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::gostr::{decode_rune, is_space, is_space_byte, is_token_space, text, trim_space};
+use super::gostr::{decode_rune, is_space, is_space_byte, is_token_space, trim_space};
 use super::tree::{Command, Flag, Keyword};
 use super::word::Word;
 
@@ -66,7 +66,7 @@ fn read_values(command: &mut Command, line: &[u8], escape: u8) -> Result<(), Com
         "arg" => command.values = words(parse_words(rest, escape)),
         "maintainer" | "stopsignal" | "user" | "workdir" => {
             if !rest.is_empty() {
-                command.values = vec![text(rest).into()];
+                command.values = vec![Word::from_bytes(rest)];
             }
         }
         "healthcheck" => (command.values, command.json) = parse_health(rest)?,
@@ -284,7 +284,7 @@ fn parse_maybe_json(rest: &[u8]) -> Result<(Vec<Word>, bool), CommandError> {
     }
     Ok(match parse_json(rest)? {
         Some(values) => (values, true),
-        None => (vec![text(rest).into()], false),
+        None => (vec![Word::from_bytes(rest)], false),
     })
 }
 
@@ -303,7 +303,7 @@ fn parse_health(rest: &[u8]) -> Result<(Vec<Word>, bool), CommandError> {
             .position(|&b| !is_space_byte(b))
             .unwrap_or(rest.len() - sep);
     let (mut values, json) = parse_maybe_json(&rest[next..])?;
-    values.insert(0, text(&rest[..sep]).into());
+    values.insert(0, Word::from_bytes(&rest[..sep]));
     Ok((values, json))
 }
 
@@ -399,8 +399,8 @@ fn parse_name_val(rest: &[u8], key: &str, escape: u8) -> Result<Vec<Word>, Comma
             value += 1;
         }
         return Ok(vec![
-            text(&rest[..split]).into(),
-            text(&rest[value..]).into(),
+            Word::from_bytes(&rest[..split]),
+            Word::from_bytes(&rest[value..]),
             Word::from(""),
         ]);
     }
