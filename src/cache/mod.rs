@@ -612,21 +612,14 @@ fn cost(
     if instruction.command.name != "run" {
         return None;
     }
-    let ecosystem_cost = |words: &[String]| {
-        let dep = ecosystems.recognise(words).filter(|d| !d.runs_script());
-        dep.map(|d| match d.role {
+    let ecosystem_cost = |dep: Option<crate::deps::DepCommand>| {
+        dep.filter(|d| !d.runs_script()).map(|d| match d.role {
             crate::deps::Role::Install => Cost::DependencyInstall,
             crate::deps::Role::Build => Cost::Compile,
         })
     };
     if instruction.command.json {
-        let words: Vec<String> = instruction
-            .command
-            .values
-            .iter()
-            .map(String::from)
-            .collect();
-        return ecosystem_cost(&words);
+        return ecosystem_cost(ecosystems.recognise(&instruction.command.values));
     }
     instruction_commands(file, instruction, stage)
         .iter()
@@ -634,7 +627,8 @@ fn cost(
             if crate::facts::package_install::install(command).is_some() {
                 return Some(Cost::PackageInstall);
             }
-            command.literal_words().as_deref().and_then(ecosystem_cost)
+            let words = command.literal_words()?;
+            ecosystem_cost(ecosystems.recognise(&words))
         })
         .min()
 }
