@@ -350,9 +350,13 @@ mod tests {
     use super::*;
     use crate::syntax::parse;
 
+    fn images_of(file: &Dockerfile) -> Vec<BaseImage> {
+        images(file, &model::stages(file))
+    }
+
     fn first(source: &str) -> (String, Result<String, String>) {
         let file = parse(source.as_bytes()).unwrap();
-        let images = images(&file, &model::stages(&file));
+        let images = images_of(&file);
         let image = &images[0];
         let reads = image
             .reads_as()
@@ -369,10 +373,7 @@ mod tests {
     #[test]
     fn scratch_and_stages_are_not_images() {
         let file = parse(b"FROM scratch\nFROM node AS build\nFROM build\nFROM Build\n").unwrap();
-        let found: Vec<_> = images(&file, &model::stages(&file))
-            .iter()
-            .map(|i| i.text.clone())
-            .collect();
+        let found: Vec<_> = images_of(&file).iter().map(|i| i.text.clone()).collect();
         assert_eq!(found, ["node"]);
     }
 
@@ -382,29 +383,21 @@ mod tests {
             b"ARG BASE=build\nARG NONE=scratch\nFROM node AS build\nFROM ${BASE}\nFROM $NONE\n",
         )
         .unwrap();
-        let found: Vec<_> = images(&file, &model::stages(&file))
-            .iter()
-            .map(|i| i.text.clone())
-            .collect();
+        let found: Vec<_> = images_of(&file).iter().map(|i| i.text.clone()).collect();
         assert_eq!(found, ["node"]);
     }
 
     #[test]
     fn why_an_arg_default_cannot_be_pinned_comes_first() {
         let file = parse(b"ARG V=1\nFROM node:${V}-slim\n").unwrap();
-        let why = images(&file, &model::stages(&file))[0]
-            .unpinnable(false)
-            .unwrap();
+        let why = images_of(&file)[0].unpinnable(false).unwrap();
         assert!(why.contains("continues after"), "{why}");
         let file = parse(b"ARG V=1\nFROM node:${V}\n").unwrap();
-        assert!(images(&file, &model::stages(&file))[0]
+        assert!(images_of(&file)[0]
             .unpinnable(false)
             .unwrap()
             .contains("--pin-args"));
-        assert_eq!(
-            images(&file, &model::stages(&file))[0].unpinnable(true),
-            None
-        );
+        assert_eq!(images_of(&file)[0].unpinnable(true), None);
     }
 
     #[test]
@@ -460,14 +453,8 @@ mod tests {
             assert!(edit.unwrap_err().contains(why), "{source}");
         }
         let file = parse(b"FROM node:${TAG}\n").unwrap();
-        assert!(matches!(
-            images(&file, &model::stages(&file))[0].source,
-            Source::Unreadable(_)
-        ));
+        assert!(matches!(images_of(&file)[0].source, Source::Unreadable(_)));
         let file = parse(b"ARG T=${X}\nFROM node:${T}\n").unwrap();
-        assert!(matches!(
-            images(&file, &model::stages(&file))[0].source,
-            Source::Unreadable(_)
-        ));
+        assert!(matches!(images_of(&file)[0].source, Source::Unreadable(_)));
     }
 }
