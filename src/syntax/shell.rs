@@ -9,8 +9,9 @@
 //! `RUN <<EOF` alone, the script Docker runs is the heredoc body, so the
 //! opener and delimiter lines are blanked and the body is parsed.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
+use std::rc::Rc;
 
 use tree_sitter::{Node, Parser, Tree};
 
@@ -52,7 +53,11 @@ impl Kind for Node<'_> {
 #[derive(Debug, Clone)]
 pub struct Script {
     pub tree: Tree,
-    index: std::cell::OnceCell<Index>,
+    /// The walk's findings with ranges from the text's start, shared with
+    /// the tree cache: a fix round reads most texts again, at new offsets.
+    walked: Rc<OnceCell<Index>>,
+    /// The same at file offsets.
+    index: OnceCell<Index>,
     /// The top level's statements, read on the first request: the rules
     /// that remove commands ask for them once per command.
     statements: std::cell::OnceCell<Vec<Statement>>,
@@ -143,7 +148,7 @@ impl SimpleCommand {
 }
 
 thread_local! {
-    static TREES: RefCell<std::collections::HashMap<Vec<u8>, Tree>> = RefCell::default();
+    static TREES: RefCell<std::collections::HashMap<Vec<u8>, Parsed>> = RefCell::default();
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();
         parser
@@ -151,6 +156,13 @@ thread_local! {
             .expect("tree-sitter-bash matches the tree-sitter version");
         parser
     });
+}
+
+/// A text's tree, and what a walk of it found once a script asked.
+#[derive(Clone)]
+struct Parsed {
+    tree: Tree,
+    walked: Rc<OnceCell<Index>>,
 }
 
 /// A command name without the version a Python or pip command may carry
@@ -278,10 +290,11 @@ pub fn parse_text(text: &[u8]) -> Option<Script> {
 
 fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
     // Fix rounds re-read files whose RUNs mostly did not change: the same
-    // text gets the same tree. Bounded, and keyed by the exact text.
+    // text gets the same tree, and the same walk of it (its ranges moved
+    // to the new offset). Bounded, and keyed by the exact text.
     let cached = TREES.with(|trees| trees.borrow().get(&text).cloned());
-    let tree = match cached {
-        Some(tree) => tree,
+    let parsed = match cached {
+        Some(parsed) => parsed,
         None => {
             let old = super::reparse::edited_tree(&text, base);
             let tree = PARSER.with(|parser| parser.borrow_mut().parse(&text, old.as_ref()))?;
@@ -293,18 +306,23 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
                     "an incremental parse differs from a fresh one"
                 );
             }
+            let parsed = Parsed {
+                tree,
+                walked: Rc::default(),
+            };
             TREES.with(|trees| {
                 let mut trees = trees.borrow_mut();
                 if trees.len() >= 1024 {
                     trees.clear();
                 }
-                trees.insert(text.clone(), tree.clone());
+                trees.insert(text.clone(), parsed.clone());
             });
-            tree
+            parsed
         }
     };
     Some(Script {
-        tree,
+        tree: parsed.tree,
+        walked: parsed.walked,
         text,
         base,
         glued: false,
@@ -541,7 +559,7 @@ impl Script {
     /// follows file offset `end`, when one does.
     pub fn after_top_level_and(&self, end: usize) -> Option<usize> {
         let (op, range) = self.operators().iter().find(|(_, r)| r.start >= end)?;
-        if op != "&&" {
+        if *op != "&&" {
             return None;
         }
         let node = self
@@ -572,10 +590,10 @@ impl Script {
     pub fn is_chain(&self, operators: &[&str]) -> bool {
         let ops = self.operators();
         let statements = self.commands().len() + self.assignments().len();
-        ops.len() + 1 == statements && ops.iter().all(|(op, _)| operators.contains(&op.as_str()))
+        ops.len() + 1 == statements && ops.iter().all(|(op, _)| operators.contains(op))
     }
 
-    pub fn operators(&self) -> &[(String, Range<usize>)] {
+    pub fn operators(&self) -> &[(&'static str, Range<usize>)] {
         &self.index().operators
     }
 
@@ -596,70 +614,76 @@ impl Script {
         self.index().shell_state
     }
 
-    /// One walk over the tree, with one cursor, finds all of the above.
+    /// What the walk found, at file offsets.
     fn index(&self) -> &Index {
         self.index.get_or_init(|| {
-            let mut index = Index::default();
-            let mut cursor = self.tree.walk();
-            // The kinds of the nodes above the cursor, each with its index
-            // in `commands` when it is a command: a command's words are its
-            // children, read on the same walk.
-            let mut above: Vec<(&'static str, Option<usize>)> = Vec::new();
-            loop {
-                let node = cursor.node();
-                let kind = node.kind_name();
-                let (parent, in_command) = above.last().copied().unwrap_or(("", None));
-                if let Some(command) = in_command.filter(|_| node.is_named()) {
-                    let command = &mut index.commands[command];
-                    match kind {
-                        "command_name" => command.name = Some(self.file_range(node)),
-                        "variable_assignment"
-                        | "file_redirect"
-                        | "heredoc_redirect"
-                        | "herestring_redirect" => {}
-                        _ => command.args.push(self.file_range(node)),
-                    }
-                }
-                index.shell_state |= matches!(
-                    kind,
-                    "declaration_command" | "unset_command" | "function_definition"
-                ) || (kind == "variable_assignment" && parent != "command");
+            self.walked
+                .get_or_init(|| self.walk())
+                .moved(|r| self.base + r.start..self.base + r.end)
+        })
+    }
+
+    /// One walk over the tree, with one cursor, finds all of the above, by
+    /// range in the text.
+    fn walk(&self) -> Index {
+        let mut index = Index::default();
+        let mut cursor = self.tree.walk();
+        // The kinds of the nodes above the cursor, each with its index
+        // in `commands` when it is a command: a command's words are its
+        // children, read on the same walk.
+        let mut above: Vec<(&'static str, Option<usize>)> = Vec::new();
+        loop {
+            let node = cursor.node();
+            let kind = node.kind_name();
+            let (parent, in_command) = above.last().copied().unwrap_or(("", None));
+            if let Some(command) = in_command.filter(|_| node.is_named()) {
+                let command = &mut index.commands[command];
                 match kind {
-                    "command" => index.commands.push(SimpleCommand {
-                        range: self.file_range(node),
-                        name: None,
-                        args: Vec::new(),
-                    }),
-                    // An assignment on its own (`DEPS="a b" && ...`), not the
-                    // prefix of a command.
-                    "variable_assignment" if matches!(parent, "program" | "list") => {
-                        index.assignments.push(self.file_range(node))
-                    }
-                    "comment" => {
-                        index.comment = true;
-                        index.continued_comment |= self.node_text(node).ends_with(b"\\");
-                    }
-                    "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => index
-                        .operators
-                        .push((kind.to_string(), self.file_range(node))),
-                    kind if kind.ends_with("_redirect") => {
-                        index.redirects.push(self.file_range(node))
-                    }
-                    _ => {}
-                }
-                if cursor.goto_first_child() {
-                    let command = (kind == "command").then(|| index.commands.len() - 1);
-                    above.push((kind, command));
-                    continue;
-                }
-                while !cursor.goto_next_sibling() {
-                    if !cursor.goto_parent() {
-                        return index;
-                    }
-                    above.pop();
+                    "command_name" => command.name = Some(node.byte_range()),
+                    "variable_assignment"
+                    | "file_redirect"
+                    | "heredoc_redirect"
+                    | "herestring_redirect" => {}
+                    _ => command.args.push(node.byte_range()),
                 }
             }
-        })
+            index.shell_state |= matches!(
+                kind,
+                "declaration_command" | "unset_command" | "function_definition"
+            ) || (kind == "variable_assignment" && parent != "command");
+            match kind {
+                "command" => index.commands.push(SimpleCommand {
+                    range: node.byte_range(),
+                    name: None,
+                    args: Vec::new(),
+                }),
+                // An assignment on its own (`DEPS="a b" && ...`), not the
+                // prefix of a command.
+                "variable_assignment" if matches!(parent, "program" | "list") => {
+                    index.assignments.push(node.byte_range())
+                }
+                "comment" => {
+                    index.comment = true;
+                    index.continued_comment |= self.text[node.byte_range()].ends_with(b"\\");
+                }
+                "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => {
+                    index.operators.push((kind, node.byte_range()))
+                }
+                kind if kind.ends_with("_redirect") => index.redirects.push(node.byte_range()),
+                _ => {}
+            }
+            if cursor.goto_first_child() {
+                let command = (kind == "command").then(|| index.commands.len() - 1);
+                above.push((kind, command));
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    return index;
+                }
+                above.pop();
+            }
+        }
     }
 }
 
@@ -745,13 +769,34 @@ fn ancestors_are_lists(node: Node<'_>) -> bool {
 struct Index {
     commands: Vec<SimpleCommand>,
     assignments: Vec<Range<usize>>,
-    operators: Vec<(String, Range<usize>)>,
+    operators: Vec<(&'static str, Range<usize>)>,
     redirects: Vec<Range<usize>>,
     comment: bool,
     continued_comment: bool,
     /// A declaration (`export`, `local`, ...), `unset`, a function or an
     /// assignment of its own: state that reaches what runs after it.
     shell_state: bool,
+}
+
+impl Index {
+    /// The same findings with every range mapped by `map`.
+    fn moved(&self, map: impl Fn(&Range<usize>) -> Range<usize>) -> Index {
+        Index {
+            commands: self
+                .commands
+                .iter()
+                .map(|c| SimpleCommand {
+                    range: map(&c.range),
+                    name: c.name.as_ref().map(&map),
+                    args: c.args.iter().map(&map).collect(),
+                })
+                .collect(),
+            assignments: self.assignments.iter().map(&map).collect(),
+            operators: self.operators.iter().map(|(op, r)| (*op, map(r))).collect(),
+            redirects: self.redirects.iter().map(&map).collect(),
+            ..*self
+        }
+    }
 }
 
 #[cfg(test)]
@@ -809,6 +854,30 @@ mod tests {
                     return;
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_text_read_again_at_another_offset_has_ranges_there() {
+        // The second RUN's text is the first's: its tree and walk come
+        // from the cache, their ranges moved to where it stands.
+        let src = b"FROM a\nRUN apt-get update && apt-get install -y curl > /log\n\
+                    COPY . .\nRUN apt-get update && apt-get install -y curl > /log\n";
+        let file = parse_file(src).unwrap();
+        let runs: Vec<_> = file
+            .instructions()
+            .filter(|i| i.command.name == "run")
+            .collect();
+        for run in runs {
+            let script = parse(&file, run).unwrap();
+            let span = run.span();
+            let inside = |r: &Range<usize>| span.start <= r.start && r.end <= span.end;
+            let commands = script.commands();
+            assert!(commands.iter().all(|c| inside(&c.range)));
+            assert!(commands.iter().flat_map(|c| &c.args).all(inside));
+            assert_eq!(text(src, commands[1].name.clone().unwrap()), "apt-get");
+            assert_eq!(text(src, script.operators()[0].1.clone()), "&&");
+            assert_eq!(text(src, script.redirects()[0].clone()), "> /log");
         }
     }
 
@@ -961,7 +1030,7 @@ mod tests {
             b"FROM a\nRUN curl -fsSL https://x | tar -xz -C /opt 2>/dev/null; echo done > /log\n";
         let file = parse_file(src).unwrap();
         let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
-        let ops: Vec<_> = script.operators().iter().map(|(op, _)| op).collect();
+        let ops: Vec<_> = script.operators().iter().map(|(op, _)| *op).collect();
         assert_eq!(ops, ["|", ";"]);
         let redirects: Vec<_> = script
             .redirects()

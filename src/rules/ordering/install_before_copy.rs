@@ -614,7 +614,7 @@ fn plan(
     let inside = |r: &Range<usize>| r.start >= moved.start && r.end <= moved.end;
     // Nothing else (`export X=1`, which is no simple command) comes first
     // or sits between them.
-    let operators: Vec<&String> = script
+    let operators: Vec<&&str> = script
         .operators()
         .iter()
         .filter(|(_, r)| inside(r))
@@ -626,7 +626,7 @@ fn plan(
     let plain = first
         && commands[..leading].iter().all(|c| script.top_level(c))
         && operators.len() + 1 == leading
-        && operators.iter().all(|op| *op == "&&")
+        && operators.iter().all(|op| **op == "&&")
         && !script.redirects().iter().any(inside)
         && !script.assignments().iter().any(|r| r.start < moved.end);
     // A rest that begins with `--` would read as the RUN's flags.

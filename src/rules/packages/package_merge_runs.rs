@@ -136,7 +136,7 @@ fn only(file: &Dockerfile, manager: &PackageManager, run: &Instruction, chain: b
         return false;
     }
     let ops = script.operators();
-    if ops.iter().any(|(op, _)| op == "&") || (chain && !script.is_chain(&["&&"])) {
+    if ops.iter().any(|(op, _)| *op == "&") || (chain && !script.is_chain(&["&&"])) {
         return false;
     }
     commands.iter().all(|c| {
