@@ -238,6 +238,7 @@ fn run(args: RunArgs, pr: Option<&pr::PrOptions>) -> u8 {
     // system takes its memory back at once, where freeing a large file's
     // tree node by node took 8% of the run (26,000 COPY lines).
     std::mem::forget(kept);
+    crate::syntax::shell::leave_cache_to_exit();
     if let Some(pinning) = &job.pinning {
         pinning.finish();
     }

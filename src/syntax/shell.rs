@@ -282,6 +282,13 @@ pub fn clear_cache() {
     super::reparse::forget_edited();
 }
 
+/// Leaves the trees kept for fix rounds to the process's end, which takes
+/// their memory back at once: freeing them node by node on the way out was
+/// 0.8% of a run over the corpus. For a process about to end only.
+pub fn leave_cache_to_exit() {
+    TREES.with(|trees| std::mem::forget(trees.take()));
+}
+
 /// Parses shell text that is not in the file, such as an instruction's
 /// logical line: exactly what `/bin/sh -c` receives.
 pub fn parse_text(text: &[u8]) -> Option<Script> {
