@@ -679,7 +679,7 @@ impl Script {
                 kind if kind.ends_with("_redirect") => index.redirects.push(node.byte_range()),
                 _ => {}
             }
-            if cursor.goto_first_child() {
+            if !self.holds_nothing_walked(node, kind) && cursor.goto_first_child() {
                 let command = (kind == "command").then(|| index.commands.len() - 1);
                 above.push((kind, command));
                 continue;
@@ -690,6 +690,22 @@ impl Script {
                 }
                 above.pop();
             }
+        }
+    }
+
+    /// Whether a word's nodes hold nothing the walk looks for: commands,
+    /// operators, redirects and assignments inside a word all sit in a
+    /// command or process substitution, which its text would show.
+    fn holds_nothing_walked(&self, node: Node<'_>, kind: &str) -> bool {
+        matches!(
+            kind,
+            "word" | "string" | "raw_string" | "concatenation" | "simple_expansion" | "expansion"
+        ) && {
+            let text = &self.text[node.byte_range()];
+            !text.contains(&b'`')
+                && !text
+                    .windows(2)
+                    .any(|w| w[1] == b'(' && b"$<>".contains(&w[0]))
         }
     }
 }
@@ -886,6 +902,22 @@ mod tests {
             assert_eq!(text(src, script.operators()[0].1.clone()), "&&");
             assert_eq!(text(src, script.redirects()[0].clone()), "> /log");
         }
+    }
+
+    #[test]
+    fn commands_inside_words_are_found() {
+        let src = b"FROM a\nRUN echo \"v=$(apt-get -v 2>&1 | head -1)\" x`id -u`y \
+                    ${V:-$(cat /v)} \"$HOME\" <(ls) 'x$(no)'\n";
+        let file = parse_file(src).unwrap();
+        let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
+        let names: Vec<_> = script
+            .commands()
+            .iter()
+            .map(|c| text(src, c.name.clone().unwrap()))
+            .collect();
+        assert_eq!(names, ["echo", "apt-get", "head", "id", "cat", "ls"]);
+        assert_eq!(text(src, script.redirects()[0].clone()), "2>&1");
+        assert_eq!(script.operators()[0].0, "|");
     }
 
     #[test]
