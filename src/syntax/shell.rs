@@ -693,13 +693,21 @@ impl Script {
         }
     }
 
-    /// Whether a word's nodes hold nothing the walk looks for: commands,
-    /// operators, redirects and assignments inside a word all sit in a
-    /// command or process substitution, which its text would show.
+    /// Whether the nodes of a word (or of a command's name, or of an
+    /// assignment) hold nothing the walk looks for: commands, operators,
+    /// redirects and assignments inside one all sit in a command or process
+    /// substitution, which its text would show.
     fn holds_nothing_walked(&self, node: Node<'_>, kind: &str) -> bool {
         matches!(
             kind,
-            "word" | "string" | "raw_string" | "concatenation" | "simple_expansion" | "expansion"
+            "word"
+                | "string"
+                | "raw_string"
+                | "concatenation"
+                | "simple_expansion"
+                | "expansion"
+                | "command_name"
+                | "variable_assignment"
         ) && {
             let text = &self.text[node.byte_range()];
             !text.contains(&b'`')
@@ -918,6 +926,16 @@ mod tests {
         assert_eq!(names, ["echo", "apt-get", "head", "id", "cat", "ls"]);
         assert_eq!(text(src, script.redirects()[0].clone()), "2>&1");
         assert_eq!(script.operators()[0].0, "|");
+        let src = b"FROM a\nRUN A=$(uname -m) && \"$(which true)\" -x\n";
+        let file = parse_file(src).unwrap();
+        let script = parse(&file, file.instructions().nth(1).unwrap()).unwrap();
+        let names: Vec<_> = script
+            .commands()
+            .iter()
+            .filter_map(|c| c.name.clone())
+            .map(|name| text(src, name))
+            .collect();
+        assert_eq!(names, ["uname", "\"$(which true)\"", "which"]);
     }
 
     #[test]
