@@ -282,8 +282,6 @@ fn used_elsewhere(
     arg: &Instruction,
     name: &str,
 ) -> Option<String> {
-    // `$NAME`, `${NAME}`, `${NAME:-x}`; not `$NAME2`.
-    let reads = Regex::new(&format!(r"\$\{{?{name}\b")).expect("an ARG name is a word");
     let declaration = |v: &Word| v == name || v.starts_with(&format!("{name}="));
     for other in file.instructions() {
         if std::ptr::eq(other, from) {
@@ -292,11 +290,11 @@ fn used_elsewhere(
         let used = if std::ptr::eq(other, arg) {
             // The ARG's other keys may read it: `ARG TAG=lts LABEL=${TAG}`.
             let values = &other.command.values;
-            values.iter().any(|v| !declaration(v) && reads.is_match(v))
+            values.iter().any(|v| !declaration(v) && reads_arg(v, name))
         } else {
             let declared =
                 other.command.name == "arg" && other.command.values.iter().any(declaration);
-            declared || reads.is_match(&crate::syntax::lossy(&file.source[other.span()]))
+            declared || reads_arg(&crate::syntax::lossy(&file.source[other.span()]), name)
         };
         if used {
             let (line, _) = file.line_col(other.span().start);
@@ -306,6 +304,20 @@ fn used_elsewhere(
         }
     }
     None
+}
+
+/// Whether `text` reads the ARG `name` (a word, as `EXPANSION` finds):
+/// `$NAME`, `${NAME}`, `${NAME:-x}`; not `$NAME2`, where a word character
+/// after it makes another name. Found by hand: compiling a pattern per
+/// name cost 300,000 instructions a FROM.
+fn reads_arg(text: &str, name: &str) -> bool {
+    static WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\w").expect("valid"));
+    text.match_indices('$').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.strip_prefix(name)
+            .is_some_and(|after| !WORD.is_match(after))
+    })
 }
 
 /// The file range of `name`'s default in the ARG, and its quote.
@@ -398,6 +410,24 @@ mod tests {
             .unwrap()
             .contains("--pin-args"));
         assert_eq!(images_of(&file)[0].unpinnable(true), None);
+    }
+
+    #[test]
+    fn an_arg_is_read_by_name_not_by_prefix() {
+        for text in [
+            "$TAG",
+            "${TAG}",
+            "${TAG:-lts}",
+            "x$TAG-y",
+            "$$TAG",
+            "$TAG/\u{e9}",
+        ] {
+            assert!(reads_arg(text, "TAG"), "{text}");
+        }
+        // A letter, even outside ASCII, goes on with the name.
+        for text in ["$TAG2", "${TAG_X}", "TAG", "$ TAG", "${{TAG}", "$TAG\u{e9}"] {
+            assert!(!reads_arg(text, "TAG"), "{text}");
+        }
     }
 
     #[test]
