@@ -148,7 +148,9 @@ impl SimpleCommand {
 }
 
 thread_local! {
-    static TREES: RefCell<std::collections::HashMap<Vec<u8>, Parsed>> = RefCell::default();
+    // Sized for the most it keeps: growing rehashed every text kept.
+    static TREES: RefCell<std::collections::HashMap<Vec<u8>, Parsed>> =
+        RefCell::new(std::collections::HashMap::with_capacity(TREES_KEPT));
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();
         parser
@@ -157,6 +159,9 @@ thread_local! {
         parser
     });
 }
+
+/// How many parsed texts the cache keeps before it starts afresh.
+const TREES_KEPT: usize = 1024;
 
 /// A text's tree, and what a walk of it found once a script asked.
 #[derive(Clone)]
@@ -319,7 +324,7 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
             };
             TREES.with(|trees| {
                 let mut trees = trees.borrow_mut();
-                if trees.len() >= 1024 {
+                if trees.len() >= TREES_KEPT {
                     trees.clear();
                 }
                 trees.insert(text.clone(), parsed.clone());

@@ -454,6 +454,15 @@ pub fn names_program(text: &[u8], programs: &[&str]) -> bool {
     if let Ok(utf8) = std::str::from_utf8(text) {
         if programs.iter().all(|p| !p.is_empty()) {
             return programs.iter().any(|program| {
+                // A name of word bytes only cannot be named where it
+                // overlaps an occurrence before it (the byte before would
+                // be part of that one): one search, set up once, finds the
+                // rest.
+                if program.bytes().all(part) {
+                    return utf8
+                        .match_indices(program)
+                        .any(|(at, _)| named_at(at, program.as_bytes()));
+                }
                 let step = program.chars().next().map_or(1, char::len_utf8);
                 let mut from = 0;
                 while let Some(found) = utf8[from..].find(program) {
@@ -549,7 +558,7 @@ mod tests {
 
     #[test]
     fn names_program_finds_programs_in_any_text() {
-        let cases: [(&[u8], &[&str], bool); 10] = [
+        let cases: [(&[u8], &[&str], bool); 11] = [
             (b"sudo apt-get install", &["apt-get"], true),
             (b"ls /etc/apt/ && x.apk", &["apt", "apk"], false),
             (b"/sbin/apk add", &["apk"], true),
@@ -560,6 +569,8 @@ mod tests {
             (b"caf\xc3\xa9 \xc3\xa9t\xc3\xa9 x", &["\u{e9}t\u{e9}"], true),
             (b"apkapk apk", &["apk"], true),
             (b"apkapk", &["apk"], false),
+            // A name with a space can be named where it overlaps another.
+            (b"xa a a", &["a a"], true),
         ];
         for (text, programs, named) in cases {
             assert_eq!(
