@@ -680,7 +680,7 @@ impl Script {
                 }
                 "comment" => {
                     index.comment = true;
-                    index.continued_comment |= self.text[node.byte_range()].ends_with(b"\\");
+                    index.continued_comment |= self.node_text(node).ends_with(b"\\");
                 }
                 "&&" | "||" | ";" | "|" | "|&" | "&" if !node.is_named() => {
                     index.operators.push((kind, node.byte_range()))
@@ -718,7 +718,7 @@ impl Script {
                 | "command_name"
                 | "variable_assignment"
         ) && {
-            let text = &self.text[node.byte_range()];
+            let text = self.node_text(node);
             !text.contains(&b'`')
                 && !text
                     .windows(2)
