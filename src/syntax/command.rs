@@ -181,21 +181,28 @@ fn split_whitespace(rest: &[u8]) -> Vec<Word> {
     if rest.is_empty() {
         return Vec::new();
     }
-    // Counted first: growing the vector allocated twice per COPY.
+    // Counted first, one word more than runs of spaces: growing the
+    // vector allocated twice per COPY.
     let mut words = 1;
     let mut after_space = false;
     for &b in rest {
         let space = is_token_space(b);
-        words += usize::from(after_space && !space);
+        words += usize::from(space && !after_space);
         after_space = space;
     }
-    let mut values = Vec::with_capacity(words);
-    let word = |range: Range<usize>| Word::from_bytes(&rest[range]);
+    // Filled in place (see `Word::set_bytes`).
+    let mut values = vec![Word::default(); words];
+    let mut slots = values.iter_mut();
+    let mut word = |range: Range<usize>| {
+        if let Some(slot) = slots.next() {
+            slot.set_bytes(&rest[range]);
+        }
+    };
     let mut start = 0;
     let mut pos = 0;
     while pos < rest.len() {
         if is_token_space(rest[pos]) {
-            values.push(word(start..pos));
+            word(start..pos);
             while pos < rest.len() && is_token_space(rest[pos]) {
                 pos += 1;
             }
@@ -204,7 +211,7 @@ fn split_whitespace(rest: &[u8]) -> Vec<Word> {
             pos += 1;
         }
     }
-    values.push(word(start..rest.len()));
+    word(start..rest.len());
     values
 }
 
