@@ -1,7 +1,7 @@
 //! Build stages: which instructions belong to which `FROM`, and which
 //! earlier stage (if any) a stage builds on.
 
-use crate::syntax::{Dockerfile, Instruction, Word};
+use crate::syntax::{Dockerfile, Instruction, Keyword, Word};
 
 pub struct Stage<'f> {
     pub from: &'f Instruction,
@@ -13,6 +13,27 @@ pub struct Stage<'f> {
     pub parent: Option<usize>,
     /// The instructions after FROM, up to the next FROM.
     pub body: Vec<&'f Instruction>,
+    /// The keyword of each instruction of `body` as a bit (`Keyword::bit`),
+    /// with its trigger's for an ONBUILD. A rule looks for a few kinds of
+    /// instruction: found here, the others stay untouched, where a file of
+    /// thousands of COPYs had every rule read each of them from memory.
+    kinds: Vec<u32>,
+}
+
+impl<'f> Stage<'f> {
+    /// The instructions of `body` that are one of `keywords`, or an ONBUILD
+    /// of one, with their positions.
+    pub fn each<'s>(
+        &'s self,
+        keywords: &[&str],
+    ) -> impl Iterator<Item = (usize, &'f Instruction)> + 's {
+        let wanted = keywords.iter().fold(0, |set, k| set | Keyword::bit(k));
+        self.kinds
+            .iter()
+            .enumerate()
+            .filter(move |(_, kind)| *kind & wanted != 0)
+            .map(|(position, _)| (position, self.body[position]))
+    }
 }
 
 pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
@@ -41,9 +62,16 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
                 name,
                 parent,
                 body: Vec::new(),
+                kinds: Vec::new(),
             });
         } else if let Some(stage) = stages.last_mut() {
+            let command = &instruction.command;
+            let trigger = command
+                .sub
+                .as_deref()
+                .map_or(0, |sub| Keyword::bit(&sub.name));
             stage.body.push(instruction);
+            stage.kinds.push(Keyword::bit(&command.name) | trigger);
         }
     }
     stages
@@ -212,7 +240,7 @@ pub fn settings_before<'f>(
 ) -> Vec<(&'f str, &'f str, bool)> {
     let chain: Vec<&Stage<'f>> = lineage(stages, index).collect();
     let mut found = Vec::new();
-    for &instruction in chain.iter().rev().flat_map(|s| s.body.iter()) {
+    for (_, instruction) in chain.iter().rev().flat_map(|s| s.each(&["env", "arg"])) {
         if instruction.span().start >= at {
             continue;
         }
@@ -298,6 +326,25 @@ pub fn base_image_name(stages: &[Stage], index: usize) -> String {
 mod tests {
     use super::*;
     use crate::syntax::parse;
+
+    #[test]
+    fn a_stage_finds_its_instructions_by_keyword() {
+        let file =
+            parse(b"FROM a\nrun x\nCOPY . .\nONBUILD RUN y\nENV A=1\nRUN z\nFROM b\nRUN w\n")
+                .unwrap();
+        let stages = stages(&file);
+        let positions = |index: usize, keywords: &[&str]| -> Vec<usize> {
+            stages[index].each(keywords).map(|(p, _)| p).collect()
+        };
+        // An ONBUILD counts as its trigger, and as itself.
+        assert_eq!(positions(0, &["run"]), [0, 2, 4]);
+        assert_eq!(positions(0, &["onbuild"]), [2]);
+        assert_eq!(positions(0, &["env", "copy"]), [1, 3]);
+        assert_eq!(positions(0, &["workdir"]), [] as [usize; 0]);
+        assert_eq!(positions(1, &["run"]), [0]);
+        let (position, run) = stages[0].each(&["run"]).last().unwrap();
+        assert!(std::ptr::eq(run, stages[0].body[position]));
+    }
 
     #[test]
     fn stages_know_their_parents() {

@@ -70,7 +70,7 @@ impl RunCommand {
 pub fn run_commands<'f>(file: &'f Dockerfile, stages: &[Stage<'f>]) -> Vec<RunCommand> {
     let mut found = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        for instruction in &stage.body {
+        for (_, instruction) in stage.each(&["run"]) {
             if instruction.command.name != "run" {
                 continue;
             }

@@ -41,6 +41,8 @@ pub struct Context<'a> {
     commands: std::cell::OnceCell<Vec<commands::RunCommand>>,
     /// The file's stages, found once for all the rules.
     stages: std::cell::OnceCell<Vec<crate::model::Stage<'a>>>,
+    /// Where each stage copies the whole build context; see `full_copies`.
+    full_copies: std::cell::OnceCell<Vec<Vec<usize>>>,
     /// What each instruction sees of the variables and WORKDIRs before it.
     scopes: crate::scope::Scopes,
     /// Where each instruction runs, for the rules that read scripts.
@@ -78,6 +80,7 @@ impl<'a> Context<'a> {
             sites: Default::default(),
             scopes: Default::default(),
             stages: Default::default(),
+            full_copies: Default::default(),
             first_later: Default::default(),
             apt_uses: Default::default(),
             dockerignore: Default::default(),
@@ -93,6 +96,23 @@ impl<'a> Context<'a> {
     /// The file's stages; see `model::stages`.
     pub(crate) fn stages(&self) -> &[crate::model::Stage<'a>] {
         self.stages.get_or_init(|| crate::model::stages(self.file))
+    }
+
+    /// The positions in each stage of its copies of the whole build
+    /// context (`copies::full_copy`), found once: the ordering rules look
+    /// for them in every stage, and reading each COPY for each of them was
+    /// most of their time on a file of thousands of COPYs.
+    pub(crate) fn full_copies(&self) -> &[Vec<usize>] {
+        self.full_copies.get_or_init(|| {
+            let of_stage = |stage: &crate::model::Stage| {
+                stage
+                    .each(&["copy", "add"])
+                    .filter(|(_, i)| copies::full_copy(i).is_some())
+                    .map(|(position, _)| position)
+                    .collect()
+            };
+            self.stages().iter().map(of_stage).collect()
+        })
     }
 
     /// What the instruction at file offset `at` in stage `index` sees;

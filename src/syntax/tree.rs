@@ -218,6 +218,15 @@ impl Keyword {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A bit of its own for each instruction BuildKit knows, none for
+    /// others: sets of keywords in a `u32`.
+    pub fn bit(name: &str) -> u32 {
+        INSTRUCTIONS
+            .iter()
+            .position(|known| *known == name)
+            .map_or(0, |index| 1 << index)
+    }
 }
 
 impl std::ops::Deref for Keyword {

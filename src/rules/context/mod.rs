@@ -208,7 +208,7 @@ struct DepRun<'a> {
 fn dep_runs<'a>(cx: &Context<'a>) -> Vec<DepRun<'a>> {
     let mut found = Vec::new();
     for (stage, body) in cx.stages().iter().enumerate() {
-        for &instruction in body.body.iter().filter(|i| i.command.name == "run") {
+        for (_, instruction) in body.each(&["run"]).filter(|(_, i)| i.command.name == "run") {
             let mut moved = false;
             for command in cx.commands_of(instruction, stage).iter() {
                 moved |= matches!(command.program(), Some("cd" | "pushd"));

@@ -77,7 +77,7 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        for (position, instruction) in stage.body.iter().enumerate() {
+        for (position, instruction) in stage.each(&["cmd", "entrypoint"]) {
             let command = &instruction.command;
             if !matches!(command.name.as_str(), "cmd" | "entrypoint")
                 || command.json

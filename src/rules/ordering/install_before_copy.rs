@@ -144,19 +144,23 @@ fn check(cx: &Context) -> Vec<Finding> {
         // Ecosystems already installed in this stage chain before a full copy.
         let mut installed: Vec<&str> = model::lineage(stages, index)
             .skip(1)
-            .flat_map(|s| s.body.iter().flat_map(|i| dep_commands(cx, i)))
+            .flat_map(|s| s.each(&["run"]).flat_map(|(_, i)| dep_commands(cx, i)))
             .filter(|(d, _)| d.role == Role::Install)
             .map(|(d, _)| d.ecosystem.name.as_str())
             .collect();
-        for (position, instruction) in stage.body.iter().enumerate() {
-            if let Some(copy) = full_copy(instruction) {
-                if let Some(finding) = examine(cx, stages, index, position, &copy, &installed) {
-                    findings.push(finding);
+        // Each full copy is judged with the installs of the RUNs before it.
+        let mut runs = stage.each(&["run"]).peekable();
+        for &position in &cx.full_copies()[index] {
+            while let Some((_, run)) = runs.next_if(|&(at, _)| at < position) {
+                for (dep, _) in dep_commands(cx, run) {
+                    if dep.role == Role::Install {
+                        installed.push(dep.ecosystem.name.as_str());
+                    }
                 }
             }
-            for (dep, _) in dep_commands(cx, instruction) {
-                if dep.role == Role::Install {
-                    installed.push(dep.ecosystem.name.as_str());
+            if let Some(copy) = full_copy(stage.body[position]) {
+                if let Some(finding) = examine(cx, stages, index, position, &copy, &installed) {
+                    findings.push(finding);
                 }
             }
         }

@@ -137,18 +137,18 @@ pub fn moved_before_copy(cx: &Context, kind: &Installs) -> Vec<Finding> {
     let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        for (position, instruction) in stage.body.iter().enumerate() {
+        let full_copies = &cx.full_copies()[index];
+        for (nth, &position) in full_copies.iter().enumerate() {
+            let instruction = stage.body[position];
             let Some(copy) = full_copy(instruction) else {
                 continue;
             };
             let at_copy = cx.scope_at(index, instruction.span().start);
             let dest = copies::destination(&at_copy, &copy.dest);
             // The instructions up to the next full copy, each judged once.
-            let rest: Vec<&Instruction> = stage.body[position + 1..]
-                .iter()
-                .copied()
-                .take_while(|next| full_copy(next).is_none())
-                .collect();
+            let next = full_copies.get(nth + 1).copied();
+            let rest: Vec<&Instruction> =
+                stage.body[position + 1..next.unwrap_or(stage.body.len())].to_vec();
             let found: Vec<Found> = (0..rest.len())
                 .map(|i| (kind.installs)(cx, stages, index, position + 1 + i, dest.as_deref()))
                 .collect();

@@ -4,7 +4,6 @@
 use super::copy_passes::{names_archive, run_passes};
 use super::install_before_copy;
 use super::packages_before_copy::{installs_packages_only, moved_before_copy, Found, Installs};
-use crate::facts::copies::full_copy;
 use crate::model::Stage;
 use crate::rules::{Context, Finding, FixSafety, Rule};
 use crate::syntax::shell;
@@ -91,14 +90,20 @@ fn manifests_ahead(cx: &Context, stages: &[Stage], index: usize) -> std::rc::Rc<
     cx.file_fact(
         &format!("installs from manifests ahead in stage {index}"),
         || {
-            let body = &stages[index].body;
-            let mut ahead = vec![false; body.len()];
-            for position in (0..body.len()).rev() {
-                let next = body
-                    .get(position + 1)
-                    .filter(|next| full_copy(next).is_none());
-                ahead[position] = install_before_copy::installs_from_manifests(cx, body[position])
-                    || (next.is_some() && ahead[position + 1]);
+            let len = stages[index].body.len();
+            let mut full = vec![false; len];
+            for &position in &cx.full_copies()[index] {
+                full[position] = true;
+            }
+            // Only a RUN installs: the others are left unread.
+            let mut installs = vec![false; len];
+            for (position, run) in stages[index].each(&["run"]) {
+                installs[position] = install_before_copy::installs_from_manifests(cx, run);
+            }
+            let mut ahead = vec![false; len];
+            for position in (0..len).rev() {
+                let next = position + 1 < len && !full[position + 1];
+                ahead[position] = installs[position] || (next && ahead[position + 1]);
             }
             std::rc::Rc::new(ahead)
         },

@@ -60,7 +60,7 @@ pub fn findings(
         .collect();
     // The last stage first, then the stages it builds on.
     for &index in lineage.iter().rev() {
-        for (position, run) in stages[index].body.iter().enumerate() {
+        for (position, run) in stages[index].each(&["run"]) {
             if run.command.name != "run" {
                 continue;
             }
@@ -136,8 +136,8 @@ pub fn findings(
 fn configured(stages: &[Stage], lineage: &[usize], cache: &Cache) -> Vec<(usize, String)> {
     lineage
         .iter()
-        .flat_map(|&index| &stages[index].body)
-        .flat_map(|i| {
+        .flat_map(|&index| stages[index].each(&["env", "arg"]))
+        .flat_map(|(_, i)| {
             model::settings_of(i)
                 .into_iter()
                 .map(move |setting| (i.span().start, setting))

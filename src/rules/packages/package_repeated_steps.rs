@@ -80,7 +80,7 @@ differently from installing them one after another when they conflict.
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (index, stage) in cx.stages().iter().enumerate() {
-        for run in &stage.body {
+        for (_, run) in stage.each(&["run"]) {
             if let Some(finding) = finding(cx, run, index) {
                 findings.push(finding);
             }

@@ -165,7 +165,7 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        for (position, run) in stage.body.iter().enumerate() {
+        for (position, run) in stage.each(&["run"]) {
             let command = run.command.sub.as_deref().unwrap_or(&run.command);
             if command.name != "run" || !run.mentions(&file.source, &["dnf", "yum", "zypper"]) {
                 continue;

@@ -84,7 +84,7 @@ pub(super) fn only_build<'f>(
     what: &str,
 ) -> Option<Result<BuildCommand<'f>, String>> {
     let mut found: Vec<BuildCommand<'f>> = Vec::new();
-    for (position, &run) in stage.body.iter().enumerate() {
+    for (position, run) in stage.each(&["run"]) {
         if run.command.name != "run" || run.command.sub.is_some() {
             continue;
         }
