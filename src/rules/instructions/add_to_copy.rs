@@ -59,7 +59,14 @@ const COPY_FLAGS: &[&str] = &["chown", "chmod", "link", "parents", "exclude"];
 
 fn check(cx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for instruction in cx.file.instructions() {
+    // The ADDs of each stage, found by keyword, and any before the first
+    // FROM (a file BuildKit rejects, which the editor still shows).
+    let outside = cx
+        .file
+        .instructions()
+        .take_while(|i| i.command.name != "from");
+    let staged = cx.stages().iter().flat_map(|s| s.each(&["add"]));
+    for instruction in outside.chain(staged.map(|(_, i)| i)) {
         let (command, in_onbuild) = match &instruction.command.sub {
             Some(sub) => (&**sub, true),
             None => (&instruction.command, false),

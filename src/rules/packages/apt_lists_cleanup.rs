@@ -72,7 +72,7 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = cx.stages();
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        for (position, run) in stage.body.iter().enumerate() {
+        for (position, run) in stage.each(&["run"]) {
             let Some(apt) = AptUse::of(cx, run) else {
                 continue;
             };

@@ -95,7 +95,21 @@ fn check(cx: &Context) -> Vec<Finding> {
     let mut ends: Vec<Before> = Vec::with_capacity(stages.len());
     for stage in stages {
         let mut before = stage.parent.map(|p| ends[p]).unwrap_or_default();
-        for (position, &instruction) in stage.body.iter().enumerate() {
+        // Until an update, only a RUN or a USER changes anything: the
+        // instructions between are skipped unread.
+        let mut marks = stage.each(&["run", "user"]).map(|(at, _)| at).peekable();
+        let mut next = 0;
+        while next < stage.body.len() {
+            if before.updater.is_none() {
+                while marks.next_if(|&at| at < next).is_some() {}
+                let Some(&mark) = marks.peek() else {
+                    break;
+                };
+                next = mark;
+            }
+            let position = next;
+            next += 1;
+            let instruction = stage.body[position];
             let apt = AptUse::of(cx, instruction);
             if instruction.command.sub.is_none() {
                 if let Some(finding) = finding(cx, stage, position, apt.as_ref(), &before) {

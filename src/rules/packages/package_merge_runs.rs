@@ -66,8 +66,10 @@ fn check(cx: &Context) -> Vec<Finding> {
     let stages = cx.stages();
     let mut findings = Vec::new();
     for stage in stages {
-        for pair in stage.body.windows(2) {
-            let (first, second) = (pair[0], pair[1]);
+        for (position, first) in stage.each(&["run"]) {
+            let Some(&second) = stage.body.get(position + 1) else {
+                continue;
+            };
             if !mergeable(file, first, second) {
                 continue;
             }

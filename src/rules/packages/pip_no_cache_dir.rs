@@ -75,7 +75,11 @@ fn check(cx: &Context) -> Vec<Finding> {
     let configured: Vec<bool> = cx
         .stages()
         .iter()
-        .map(|stage| stage.body.iter().any(|i| sets_no_cache_dir(i)))
+        .map(|stage| {
+            stage
+                .each(&["env", "arg"])
+                .any(|(_, i)| sets_no_cache_dir(i))
+        })
         .collect();
     let unless_configured = |_: &[crate::model::Stage], command: &RunCommand| {
         (!configured[command.stage]).then(|| (RULE.summary.to_string(), vec![]))
