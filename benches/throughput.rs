@@ -14,7 +14,7 @@ use dockfix::rules::CacheStyle;
 // In process as on the command line: the binary's allocator, for Rust's
 // allocations and tree-sitter's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: dockfix::allocator::Mimalloc = dockfix::allocator::Mimalloc;
 
 fn corpus() -> PathBuf {
     std::env::var_os("DOCKFIX_CORPUS")

@@ -3,7 +3,7 @@
 // third of the system allocator's instructions, and commits memory in
 // larger pieces, so a large file takes a fiftieth of the page faults.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: dockfix::allocator::Mimalloc = dockfix::allocator::Mimalloc;
 
 fn main() -> std::process::ExitCode {
     // Safety: nothing has touched tree-sitter yet.
