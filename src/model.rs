@@ -27,12 +27,27 @@ impl<'f> Stage<'f> {
         &'s self,
         keywords: &[&str],
     ) -> impl Iterator<Item = (usize, &'f Instruction)> + 's {
-        let wanted = keywords.iter().fold(0, |set, k| set | Keyword::bit(k));
-        self.kinds
-            .iter()
-            .enumerate()
-            .filter(move |(_, kind)| *kind & wanted != 0)
-            .map(|(position, _)| (position, self.body[position]))
+        let wanted = Keyword::bits(keywords);
+        let kinds = &self.kinds;
+        let mut next = 0;
+        std::iter::from_fn(move || {
+            while next < kinds.len() {
+                // Most instructions are not wanted: passed over eight at a
+                // time.
+                if let Some(block) = kinds.get(next..next + 8) {
+                    if block.iter().fold(0, |set, kind| set | kind) & wanted == 0 {
+                        next += 8;
+                        continue;
+                    }
+                }
+                let position = next;
+                next += 1;
+                if kinds[position] & wanted != 0 {
+                    return Some((position, self.body[position]));
+                }
+            }
+            None
+        })
     }
 }
 
@@ -66,12 +81,9 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
             });
         } else if let Some(stage) = stages.last_mut() {
             let command = &instruction.command;
-            let trigger = command
-                .sub
-                .as_deref()
-                .map_or(0, |sub| Keyword::bit(&sub.name));
+            let trigger = command.sub.as_deref().map_or(0, |sub| sub.name.bit());
             stage.body.push(instruction);
-            stage.kinds.push(Keyword::bit(&command.name) | trigger);
+            stage.kinds.push(command.name.bit() | trigger);
         }
     }
     stages

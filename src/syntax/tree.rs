@@ -1,7 +1,6 @@
 //! The lossless syntax tree. Every byte of a Dockerfile belongs to exactly
 //! one [`Item`]; concatenating the items' spans gives back the input.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use super::check::INSTRUCTIONS;
@@ -197,10 +196,17 @@ pub struct Command {
 }
 
 /// An instruction keyword in lower case. The instructions BuildKit knows
-/// are static strings: a large file holds tens of thousands of keywords,
-/// and lower-casing each into its own allocation was a tenth of parsing.
+/// are an index into their table: a large file holds tens of thousands of
+/// keywords, and lower-casing each into its own allocation was a tenth of
+/// parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keyword(Cow<'static, str>);
+pub struct Keyword(KeywordRepr);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeywordRepr {
+    Known(u8),
+    Other(Box<str>),
+}
 
 impl Keyword {
     /// The keyword `written` names, lower-cased as Go's `strings.ToLower`
@@ -208,24 +214,37 @@ impl Keyword {
     pub fn new(written: &[u8]) -> Keyword {
         match INSTRUCTIONS
             .iter()
-            .find(|k| k.as_bytes().eq_ignore_ascii_case(written))
+            .position(|k| k.as_bytes().eq_ignore_ascii_case(written))
         {
-            Some(known) => Keyword(Cow::Borrowed(known)),
-            None => Keyword(Cow::Owned(crate::syntax::lossy(written).to_lowercase())),
+            Some(index) => Keyword(KeywordRepr::Known(index as u8)),
+            None => {
+                let lower = crate::syntax::lossy(written).to_lowercase();
+                Keyword(KeywordRepr::Other(lower.into_boxed_str()))
+            }
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            KeywordRepr::Known(index) => INSTRUCTIONS[usize::from(*index)],
+            KeywordRepr::Other(text) => text,
+        }
     }
 
     /// A bit of its own for each instruction BuildKit knows, none for
     /// others: sets of keywords in a `u32`.
-    pub fn bit(name: &str) -> u32 {
-        INSTRUCTIONS
+    pub fn bit(&self) -> u32 {
+        match self.0 {
+            KeywordRepr::Known(index) => 1 << index,
+            KeywordRepr::Other(_) => 0,
+        }
+    }
+
+    /// The bits of the keywords `names` (see `bit`).
+    pub fn bits(names: &[&str]) -> u32 {
+        names
             .iter()
-            .position(|known| *known == name)
-            .map_or(0, |index| 1 << index)
+            .fold(0, |set, name| set | Keyword::new(name.as_bytes()).bit())
     }
 }
 
@@ -233,25 +252,25 @@ impl std::ops::Deref for Keyword {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl PartialEq<str> for Keyword {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Keyword {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
 impl std::fmt::Display for Keyword {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -514,6 +533,13 @@ mod tests {
         }
         // Bytes that are not UTF-8 read as U+FFFD, as BuildKit's errors show.
         assert_eq!(Keyword::new(b"R\xffN"), "r\u{fffd}n");
+        // Each known keyword has a bit of its own; others have none.
+        let bit = |written: &[u8]| Keyword::new(written).bit();
+        assert_eq!(bit(b"Frobnicate"), 0);
+        assert_eq!(bit(b"RUN"), bit(b"run"));
+        assert_eq!(bit(b"RUN").count_ones(), 1);
+        assert_ne!(bit(b"RUN"), bit(b"COPY"));
+        assert_eq!(Keyword::bits(&["run", "copy", "x"]), bit(b"RUN") | bit(b"COPY"));
     }
 
     #[test]
