@@ -13,11 +13,8 @@ pub struct Stage<'f> {
     pub parent: Option<usize>,
     /// The instructions after FROM, up to the next FROM.
     pub body: Vec<&'f Instruction>,
-    /// The keyword of each instruction of `body` as a bit (`Keyword::bit`),
-    /// with its trigger's for an ONBUILD. A rule looks for a few kinds of
-    /// instruction: found here, the others stay untouched, where a file of
-    /// thousands of COPYs had every rule read each of them from memory.
-    kinds: Vec<u32>,
+    /// The keywords of `body` (`Dockerfile::kinds`), for `each`.
+    kinds: &'f [u32],
 }
 
 impl<'f> Stage<'f> {
@@ -28,7 +25,7 @@ impl<'f> Stage<'f> {
         keywords: &[&str],
     ) -> impl Iterator<Item = (usize, &'f Instruction)> + 's {
         let wanted = Keyword::bits(keywords);
-        let kinds = &self.kinds;
+        let kinds = self.kinds;
         let mut next = 0;
         std::iter::from_fn(move || {
             while next < kinds.len() {
@@ -52,39 +49,40 @@ impl<'f> Stage<'f> {
 }
 
 pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
-    let mut stages: Vec<Stage> = Vec::new();
+    // Found by keyword: only the FROMs are read.
+    let from = Keyword::bits(&["from"]);
+    let starts: Vec<usize> = (0..file.kinds.len())
+        .filter(|&i| file.kinds[i] & from != 0 && file.instructions[i].command.name == "from")
+        .collect();
+    let mut stages: Vec<Stage> = Vec::with_capacity(starts.len());
     // The first stage of each name, as BuildKit resolves it.
     let mut named: std::collections::HashMap<String, usize> = Default::default();
-    for instruction in file.instructions() {
-        if instruction.command.name == "from" {
-            let values = &instruction.command.values;
-            let base = values.first().map(String::from).unwrap_or_default();
-            let name = match values.as_slice() {
-                [_, keyword, name, ..] if keyword.eq_ignore_ascii_case("as") => {
-                    Some(name.to_lowercase())
-                }
-                _ => None,
-            };
-            // BuildKit resolves FROM by stage name only (an index works
-            // for COPY --from, not for FROM).
-            let parent = named.get(&base.to_lowercase()).copied();
-            if let Some(name) = &name {
-                named.entry(name.clone()).or_insert(stages.len());
+    for (nth, &start) in starts.iter().enumerate() {
+        let instruction = &file.instructions[start];
+        let values = &instruction.command.values;
+        let base = values.first().map(String::from).unwrap_or_default();
+        let name = match values.as_slice() {
+            [_, keyword, name, ..] if keyword.eq_ignore_ascii_case("as") => {
+                Some(name.to_lowercase())
             }
-            stages.push(Stage {
-                from: instruction,
-                base,
-                name,
-                parent,
-                body: Vec::new(),
-                kinds: Vec::new(),
-            });
-        } else if let Some(stage) = stages.last_mut() {
-            let command = &instruction.command;
-            let trigger = command.sub.as_deref().map_or(0, |sub| sub.name.bit());
-            stage.body.push(instruction);
-            stage.kinds.push(command.name.bit() | trigger);
+            _ => None,
+        };
+        // BuildKit resolves FROM by stage name only (an index works for
+        // COPY --from, not for FROM).
+        let parent = named.get(&base.to_lowercase()).copied();
+        if let Some(name) = &name {
+            named.entry(name.clone()).or_insert(stages.len());
         }
+        // The instructions up to the next FROM, side by side in the file.
+        let body = start + 1..starts.get(nth + 1).copied().unwrap_or(file.kinds.len());
+        stages.push(Stage {
+            from: instruction,
+            base,
+            name,
+            parent,
+            body: file.instructions[body.clone()].iter().collect(),
+            kinds: &file.kinds[body],
+        });
     }
     stages
 }

@@ -8,7 +8,7 @@
 use super::gostr::{decode_rune, is_printable, quote, quote_bytes, text};
 use super::heredoc;
 use super::lexer::{error, ParseError};
-use super::tree::{Command, Dockerfile, Instruction};
+use super::tree::{Command, Instruction};
 use super::word::Word;
 
 /// BuildKit's instructions, in the order suggestions are searched.
@@ -77,32 +77,46 @@ const HEALTHCHECK_FLAGS: &[(&str, Kind)] = &[
 
 /// The errors BuildKit gives after parsing, each at its instruction's line:
 /// one per instruction it rejects, the first instruction outside a build
-/// stage, or a file whose instructions start no stage.
-pub fn check(file: &Dockerfile) -> Vec<ParseError> {
-    let mut errors = Vec::new();
-    let mut stages = 0;
-    let mut outside_reported = false;
-    for instruction in file.instructions() {
+/// stage, or a file whose instructions start no stage. The lexer shows it
+/// each instruction as it makes it: a second pass over a large file read
+/// each instruction from memory again.
+#[derive(Default)]
+pub(super) struct Checker {
+    errors: Vec<ParseError>,
+    stages: usize,
+    outside_reported: bool,
+    any: bool,
+}
+
+impl Checker {
+    /// Checks the next instruction of the file whose bytes are `source`.
+    pub(super) fn instruction(&mut self, source: &[u8], instruction: &Instruction) {
+        self.any = true;
         let name = instruction.command.name.as_str();
-        if let Err(message) = check_instruction(file, instruction) {
-            errors.push(error(instruction.start_line, message));
-        } else if stages == 0 && !matches!(name, "from" | "arg") && !outside_reported {
-            outside_reported = true;
+        if let Err(message) = check_instruction(source, instruction) {
+            self.errors.push(error(instruction.start_line, message));
+        } else if self.stages == 0 && !matches!(name, "from" | "arg") && !self.outside_reported {
+            self.outside_reported = true;
             let message = "no build stage in current context";
-            errors.push(error(instruction.start_line, message));
+            self.errors.push(error(instruction.start_line, message));
         }
         if name == "from" {
-            stages += 1;
+            self.stages += 1;
         }
     }
-    if stages == 0 && errors.is_empty() && file.instructions().next().is_some() {
-        errors.push(error(1, "dockerfile contains no stages to build"));
+
+    /// The errors, once every instruction has been checked.
+    pub(super) fn finish(mut self) -> Vec<ParseError> {
+        if self.stages == 0 && self.errors.is_empty() && self.any {
+            self.errors
+                .push(error(1, "dockerfile contains no stages to build"));
+        }
+        self.errors
     }
-    errors
 }
 
 /// BuildKit's `ParseInstruction` for one instruction.
-fn check_instruction(file: &Dockerfile, instruction: &Instruction) -> Result<(), String> {
+fn check_instruction(source: &[u8], instruction: &Instruction) -> Result<(), String> {
     let command = &instruction.command;
     let args = &command.values;
     let no_flags = || flags(command, &[]).map(drop);
@@ -146,7 +160,7 @@ fn check_instruction(file: &Dockerfile, instruction: &Instruction) -> Result<(),
         "stopsignal" => exactly_one(args, "STOPSIGNAL"),
         "arg" => arg(args),
         "shell" => shell(command),
-        _ => Err(unknown_instruction(file, instruction)),
+        _ => Err(unknown_instruction(source, instruction)),
     }
 }
 
@@ -155,7 +169,7 @@ const SHOWN: usize = 40;
 
 /// `unknown instruction: X`, with BuildKit's suggestion, and a hint when
 /// the file is UTF-16 text (whose bytes BuildKit reads as one odd word).
-fn unknown_instruction(file: &Dockerfile, instruction: &Instruction) -> String {
+fn unknown_instruction(source: &[u8], instruction: &Instruction) -> String {
     let written = instruction.text(instruction.command.keyword.clone());
     // A binary file's first "word" can be a whole line: show its start.
     let mut end = written.len().min(SHOWN);
@@ -184,7 +198,7 @@ fn unknown_instruction(file: &Dockerfile, instruction: &Instruction) -> String {
         };
         message.push_str(&format!(" (did you mean {found}?)"));
     }
-    if looks_utf16(&file.source) {
+    if looks_utf16(source) {
         message.push_str(" (the file looks like UTF-16 text; Dockerfiles are UTF-8)");
     }
     message

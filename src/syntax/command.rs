@@ -181,38 +181,50 @@ fn split_whitespace(rest: &[u8]) -> Vec<Word> {
     if rest.is_empty() {
         return Vec::new();
     }
-    // Counted first, one word more than runs of spaces: growing the
-    // vector allocated twice per COPY.
-    let mut words = 1;
-    let mut after_space = false;
-    for &b in rest {
-        let space = is_token_space(b);
-        words += usize::from(space && !after_space);
-        after_space = space;
-    }
-    // Filled in place (see `Word::set_bytes`).
-    let mut values = vec![Word::default(); words];
-    let mut slots = values.iter_mut();
-    let mut word = |range: Range<usize>| {
-        if let Some(slot) = slots.next() {
-            slot.set_bytes(&rest[range]);
+    // The words found in one pass, a few (nearly every instruction) on
+    // the stack: the vector is then allocated once, at its size.
+    let mut few = [(0, 0); 8];
+    let mut count = 0;
+    each_word(rest, |range| {
+        if let Some(slot) = few.get_mut(count) {
+            *slot = range;
         }
+        count += 1;
+    });
+    let many;
+    let ranges = if count <= few.len() {
+        &few[..count]
+    } else {
+        let mut all = Vec::with_capacity(count);
+        each_word(rest, |range| all.push(range));
+        many = all;
+        &many[..]
     };
+    // Filled in place (see `Word::set_bytes`).
+    let mut values = vec![Word::default(); count];
+    for (value, &(start, end)) in values.iter_mut().zip(ranges) {
+        value.set_bytes(&rest[start..end]);
+    }
+    values
+}
+
+/// The start and end of each word of `rest` between runs of spaces; a
+/// space at either end makes an empty word, as Go's split does.
+fn each_word(rest: &[u8], mut each: impl FnMut((usize, usize))) {
     let mut start = 0;
     let mut pos = 0;
     while pos < rest.len() {
-        if is_token_space(rest[pos]) {
-            word(start..pos);
-            while pos < rest.len() && is_token_space(rest[pos]) {
-                pos += 1;
-            }
-            start = pos;
-        } else {
+        if !is_token_space(rest[pos]) {
+            pos += 1;
+            continue;
+        }
+        each((start, pos));
+        while pos < rest.len() && is_token_space(rest[pos]) {
             pos += 1;
         }
+        start = pos;
     }
-    word(start..rest.len());
-    values
+    each((start, rest.len()));
 }
 
 /// Exec form: `Some(values)` when the arguments are a JSON array of strings,

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use super::check::Checker;
 use super::command::parse_command;
 use super::gostr::leading_space_len;
 use super::heredoc;
@@ -61,9 +62,9 @@ fn first_error(
 /// would stop at: its parser's first, then its instruction checks'. The
 /// tree always covers every byte.
 pub fn parse_lossless(source: &[u8]) -> (Dockerfile, Vec<ParseError>) {
-    let (file, mut errors) = Lexer::new(source).run();
-    errors.extend(super::check::check(&file));
-    (file, errors)
+    let mut lexer = Lexer::new(source);
+    lexer.checker = Some(Checker::default());
+    lexer.run()
 }
 
 /// BuildKit's parser alone (`parser.Parse`): the tree it builds from any
@@ -83,7 +84,12 @@ struct Lexer<'a> {
     seen: Vec<String>,
     items: Vec<Item>,
     instructions: Vec<Instruction>,
+    /// See `Dockerfile::kinds`.
+    kinds: Vec<u32>,
     errors: Vec<ParseError>,
+    /// BuildKit's instruction checks, for `parse_lossless`; its errors
+    /// follow the parser's.
+    checker: Option<Checker>,
 }
 
 impl<'a> Lexer<'a> {
@@ -104,12 +110,14 @@ impl<'a> Lexer<'a> {
             src,
             items: Vec::with_capacity(lines.len()),
             instructions: Vec::with_capacity(lines.len()),
+            kinds: Vec::with_capacity(lines.len()),
             lines,
             next: 0,
             escape: b'\\',
             directives_done: false,
             seen: Vec::new(),
             errors: Vec::new(),
+            checker: None,
         }
     }
 
@@ -219,16 +227,26 @@ impl<'a> Lexer<'a> {
             let instruction = self.instruction(index, line, token, continues);
             let span = instruction.span();
             self.push(span, ItemKind::Instruction(self.instructions.len()));
+            if let Some(checker) = &mut self.checker {
+                checker.instruction(self.src, &instruction);
+            }
+            let command = &instruction.command;
+            let trigger = command.sub.as_deref().map_or(0, |sub| sub.name.bit());
+            self.kinds.push(command.name.bit() | trigger);
             self.instructions.push(instruction);
         }
         if self.instructions.is_empty() {
             let line = self.lines.len();
             self.errors.push(error(line, "file with no instructions"));
         }
+        if let Some(checker) = self.checker {
+            self.errors.extend(checker.finish());
+        }
         let file = Dockerfile {
             source: self.src.to_vec(),
             items: self.items,
             instructions: self.instructions,
+            kinds: self.kinds,
             escape: self.escape,
             line_starts: Default::default(),
             continuation_style: Default::default(),

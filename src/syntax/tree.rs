@@ -16,6 +16,12 @@ pub struct Dockerfile {
     /// thousands of instructions paid for an allocation and a cache miss
     /// each. An instruction item holds its index here.
     pub instructions: Vec<Instruction>,
+    /// The keyword of each instruction as a bit (`Keyword::bit`), with its
+    /// trigger's for an ONBUILD, side by side: a rule looks for a few
+    /// kinds of instruction, and finding them here leaves the others
+    /// unread, where a file of thousands of COPYs had every rule read each
+    /// of them from memory (see `model::Stage::each`).
+    pub(crate) kinds: Vec<u32>,
     /// The escape character: `\` by default, or a backtick.
     pub escape: u8,
     /// Where each line starts, built on the first position asked for, so
@@ -539,7 +545,10 @@ mod tests {
         assert_eq!(bit(b"RUN"), bit(b"run"));
         assert_eq!(bit(b"RUN").count_ones(), 1);
         assert_ne!(bit(b"RUN"), bit(b"COPY"));
-        assert_eq!(Keyword::bits(&["run", "copy", "x"]), bit(b"RUN") | bit(b"COPY"));
+        assert_eq!(
+            Keyword::bits(&["run", "copy", "x"]),
+            bit(b"RUN") | bit(b"COPY")
+        );
     }
 
     #[test]

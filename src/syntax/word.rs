@@ -54,8 +54,7 @@ impl Word {
     pub fn set_bytes(&mut self, text: &[u8]) {
         if let Repr::Inline { len, bytes } = &mut self.0 {
             if text.len() <= INLINE && text.is_ascii() {
-                bytes[..text.len()].copy_from_slice(text);
-                bytes[text.len()..].fill(0);
+                copy_short(bytes, text);
                 *len = text.len() as u8;
                 return;
             }
@@ -70,6 +69,35 @@ impl Word {
                 unsafe { std::str::from_utf8_unchecked(&bytes[..usize::from(*len)]) }
             }
             Repr::Heap(text) => text,
+        }
+    }
+}
+
+/// `to[..from.len()] = from` for a word kept inline, in a few overlapping
+/// moves of fixed size: the call to `memcpy` a slice copy makes cost more
+/// than the copy. Bytes after the word are left as they were: only the
+/// first `len` are ever read.
+fn copy_short(to: &mut [u8; INLINE], from: &[u8]) {
+    fn chunk<const N: usize>(to: &mut [u8; INLINE], from: &[u8], at: usize) {
+        to[at..at + N].copy_from_slice(&from[at..at + N]);
+    }
+    match from.len() {
+        0 => {}
+        1..=3 => {
+            let last = from.len() - 1;
+            (to[0], to[last / 2], to[last]) = (from[0], from[last / 2], from[last]);
+        }
+        4..=7 => {
+            chunk::<4>(to, from, 0);
+            chunk::<4>(to, from, from.len() - 4);
+        }
+        8..=16 => {
+            chunk::<8>(to, from, 0);
+            chunk::<8>(to, from, from.len() - 8);
+        }
+        _ => {
+            chunk::<16>(to, from, 0);
+            chunk::<8>(to, from, from.len() - 8);
         }
     }
 }
@@ -168,6 +196,13 @@ mod tests {
                 word.set_bytes(text.as_bytes());
                 assert_eq!(word.as_str(), text);
             }
+        }
+        // Every length kept inline, over the bytes of a longer word.
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for len in 0..=INLINE {
+            let mut word = Word::from(&text[4..4 + INLINE]);
+            word.set_bytes(&text.as_bytes()[..len]);
+            assert_eq!(word.as_str(), &text[..len]);
         }
         assert_eq!(Word::from_bytes(b"a\xffb"), "a\u{fffd}b");
         assert_eq!(std::mem::size_of::<Word>(), std::mem::size_of::<String>());
