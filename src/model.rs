@@ -24,6 +24,16 @@ impl<'f> Stage<'f> {
         &'s self,
         keywords: &[&str],
     ) -> impl Iterator<Item = (usize, &'f Instruction)> + 's {
+        self.each_with(keywords, 0)
+    }
+
+    /// The instructions `each` finds whose kinds (`Dockerfile::kinds`)
+    /// also have every bit of `also` (`Dockerfile::FLAGGED`, ...).
+    pub fn each_with<'s>(
+        &'s self,
+        keywords: &[&str],
+        also: u32,
+    ) -> impl Iterator<Item = (usize, &'f Instruction)> + 's {
         let wanted = Keyword::bits(keywords);
         let kinds = self.kinds;
         let mut next = 0;
@@ -39,7 +49,7 @@ impl<'f> Stage<'f> {
                 }
                 let position = next;
                 next += 1;
-                if kinds[position] & wanted != 0 {
+                if kinds[position] & wanted != 0 && kinds[position] & also == also {
                     return Some((position, self.body[position]));
                 }
             }
@@ -354,6 +364,28 @@ mod tests {
         assert_eq!(positions(1, &["run"]), [0]);
         let (position, run) = stages[0].each(&["run"]).last().unwrap();
         assert!(std::ptr::eq(run, stages[0].body[position]));
+    }
+
+    #[test]
+    fn a_stage_finds_flagged_instructions_and_copies_of_the_context() {
+        let file = parse(
+            b"FROM a\nCOPY --from=b x y\nCOPY . /app\nADD ./ /app\nCOPY . a b\nCOPY src .\nONBUILD COPY . .\n",
+        )
+        .unwrap();
+        let stages = stages(&file);
+        let positions = |keywords: &[&str], also: u32| -> Vec<usize> {
+            stages[0]
+                .each_with(keywords, also)
+                .map(|(p, _)| p)
+                .collect()
+        };
+        assert_eq!(positions(&["copy"], Dockerfile::FLAGGED), [0]);
+        assert_eq!(
+            positions(&["copy", "add"], Dockerfile::WHOLE_CONTEXT),
+            [1, 2]
+        );
+        assert_eq!(positions(&["add"], Dockerfile::WHOLE_CONTEXT), [2]);
+        assert_eq!(positions(&["copy"], 0), [0, 1, 3, 4, 5]);
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl<'a> Context<'a> {
         self.full_copies.get_or_init(|| {
             let of_stage = |stage: &crate::model::Stage| {
                 stage
-                    .each(&["copy", "add"])
+                    .each_with(&["copy", "add"], Dockerfile::WHOLE_CONTEXT)
                     .filter(|(_, i)| copies::full_copy(i).is_some())
                     .map(|(position, _)| position)
                     .collect()

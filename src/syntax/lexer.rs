@@ -230,9 +230,7 @@ impl<'a> Lexer<'a> {
             if let Some(checker) = &mut self.checker {
                 checker.instruction(self.src, &instruction);
             }
-            let command = &instruction.command;
-            let trigger = command.sub.as_deref().map_or(0, |sub| sub.name.bit());
-            self.kinds.push(command.name.bit() | trigger);
+            self.kinds.push(Dockerfile::kind(&instruction.command));
             self.instructions.push(instruction);
         }
         if self.instructions.is_empty() {

@@ -17,10 +17,11 @@ pub struct Dockerfile {
     /// each. An instruction item holds its index here.
     pub instructions: Vec<Instruction>,
     /// The keyword of each instruction as a bit (`Keyword::bit`), with its
-    /// trigger's for an ONBUILD, side by side: a rule looks for a few
-    /// kinds of instruction, and finding them here leaves the others
-    /// unread, where a file of thousands of COPYs had every rule read each
-    /// of them from memory (see `model::Stage::each`).
+    /// trigger's for an ONBUILD, and the bits `FLAGGED` and
+    /// `WHOLE_CONTEXT`, side by side: a rule looks for a few kinds of
+    /// instruction, and finding them here leaves the others unread, where a
+    /// file of thousands of COPYs had every rule read each of them from
+    /// memory (see `model::Stage::each`).
     pub(crate) kinds: Vec<u32>,
     /// The escape character: `\` by default, or a backtick.
     pub escape: u8,
@@ -208,6 +209,17 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyword(KeywordRepr);
 
+/// For each length, the table's keywords of that length as bits.
+const BY_LENGTH: [u32; 12] = {
+    let mut by_length = [0; 12];
+    let mut index = 0;
+    while index < INSTRUCTIONS.len() {
+        by_length[INSTRUCTIONS[index].len()] |= 1 << index;
+        index += 1;
+    }
+    by_length
+};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum KeywordRepr {
     Known(u8),
@@ -218,16 +230,21 @@ impl Keyword {
     /// The keyword `written` names, lower-cased as Go's `strings.ToLower`
     /// (bytes that are not UTF-8 read as U+FFFD).
     pub fn new(written: &[u8]) -> Keyword {
-        match INSTRUCTIONS
-            .iter()
-            .position(|k| k.as_bytes().eq_ignore_ascii_case(written))
-        {
-            Some(index) => Keyword(KeywordRepr::Known(index as u8)),
-            None => {
-                let lower = crate::syntax::lossy(written).to_lowercase();
-                Keyword(KeywordRepr::Other(lower.into_boxed_str()))
+        // Only the keywords of its length are compared: searching the
+        // whole table was a tenth of parsing a COPY.
+        let mut candidates = BY_LENGTH.get(written.len()).copied().unwrap_or(0);
+        while candidates != 0 {
+            let index = candidates.trailing_zeros() as u8;
+            if INSTRUCTIONS[usize::from(index)]
+                .as_bytes()
+                .eq_ignore_ascii_case(written)
+            {
+                return Keyword(KeywordRepr::Known(index));
             }
+            candidates &= candidates - 1;
         }
+        let lower = crate::syntax::lossy(written).to_lowercase();
+        Keyword(KeywordRepr::Other(lower.into_boxed_str()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -336,6 +353,25 @@ fn line_ends(source: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 impl Dockerfile {
+    /// In `kinds`: the instruction has flags (`COPY --from=...`).
+    pub const FLAGGED: u32 = 1 << 30;
+    /// In `kinds`: a COPY or ADD whose values are `.` (or `./`) and a
+    /// destination, as a copy of the whole build context is.
+    pub const WHOLE_CONTEXT: u32 = 1 << 31;
+
+    /// The bits of `Dockerfile::kinds` for an instruction's command.
+    pub(crate) fn kind(command: &Command) -> u32 {
+        let trigger = command.sub.as_deref().map_or(0, |sub| sub.name.bit());
+        let flagged = if command.flags.is_empty() {
+            0
+        } else {
+            Self::FLAGGED
+        };
+        let whole = matches!(command.name.as_str(), "copy" | "add")
+            && matches!(command.values.as_slice(), [source, _] if matches!(source.as_str(), "." | "./"));
+        command.name.bit() | trigger | flagged | if whole { Self::WHOLE_CONTEXT } else { 0 }
+    }
+
     pub fn instructions(&self) -> std::slice::Iter<'_, Instruction> {
         self.instructions.iter()
     }

@@ -16,7 +16,7 @@ use crate::facts::scripts::PATH;
 use crate::model::{lineage_indices, stage_from, Stage};
 use crate::rules::Context;
 use crate::scope::absolute;
-use crate::syntax::Instruction;
+use crate::syntax::{Dockerfile, Instruction};
 
 /// Whether a package builds software rather than runs it
 /// (`transforms/stages.toml`'s `build_tools`).
@@ -107,12 +107,10 @@ impl Split<'_> {
         let index = stages.len().checked_sub(1)?;
         let own: Vec<usize> = lineage_indices(stages, index).collect();
         let copies: Vec<(&Instruction, usize)> = stages[index]
-            .body
-            .iter()
-            // A COPY with a flag, the rarer test first.
-            .filter(|i| !i.command.flags.is_empty())
+            .each_with(&["copy"], Dockerfile::FLAGGED)
+            .map(|(_, i)| i)
             .filter(|i| i.command.name == "copy" && i.command.sub.is_none())
-            .filter_map(|&i| {
+            .filter_map(|i| {
                 let from = i
                     .command
                     .flags
