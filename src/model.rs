@@ -71,7 +71,7 @@ pub fn stages(file: &Dockerfile) -> Vec<Stage<'_>> {
         let instruction = &file.instructions[start];
         let values = &instruction.command.values;
         let base = values.first().map(String::from).unwrap_or_default();
-        let name = match values.as_slice() {
+        let name = match &values[..] {
             [_, keyword, name, ..] if keyword.eq_ignore_ascii_case("as") => {
                 Some(name.to_lowercase())
             }

@@ -299,7 +299,7 @@ fn every_latest_or_untagged_from_is_reported_and_none_rewritten_offline() {
                         defaults.get(&c[1]).cloned().unwrap_or_else(|| "$".into())
                     });
                     let stage = stages.contains(&image.to_lowercase());
-                    if let [_, _, name, ..] = values.as_slice() {
+                    if let [_, _, name, ..] = &values[..] {
                         stages.push(name.to_lowercase());
                     } else {
                         stages.push(String::new());

@@ -26,7 +26,7 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     let command = &instruction.command;
     // Asked of every instruction, several times: the values rule out
     // nearly all at once.
-    let [source, dest] = command.values.as_slice() else {
+    let [source, dest] = &command.values[..] else {
         return None;
     };
     let copies = matches!(command.name.as_str(), "copy" | "add");

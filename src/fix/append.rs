@@ -26,7 +26,7 @@ pub fn append_command(file: &Dockerfile, run: &Instruction, command: &str) -> Re
     if script.has_error() {
         return Err("dockfix cannot read the RUN's shell".into());
     }
-    let heredoc = match run.heredocs.as_slice() {
+    let heredoc = match &run.heredocs[..] {
         [] => None,
         // Only `RUN <<EOF` runs its body as the script; other heredocs are
         // data (`cat > file <<EOF`).

@@ -38,10 +38,10 @@ pub fn parse_command(
     let mut command = Command {
         keyword,
         name,
-        flags,
+        flags: flags.into(),
         args,
         json: false,
-        values: Vec::new(),
+        values: Box::default(),
         sub: None,
     };
     let error = read_values(&mut command, line, escape).err();
@@ -52,34 +52,33 @@ pub fn parse_command(
 fn read_values(command: &mut Command, line: &[u8], escape: u8) -> Result<(), CommandError> {
     let args = command.args.clone();
     let rest = &line[args.clone()];
-    match command.name.as_str() {
+    let (values, json) = match command.name.as_str() {
         "add" | "copy" | "volume" => match parse_json(rest)? {
-            Some(values) => (command.values, command.json) = (values, true),
-            None => command.values = split_whitespace(rest),
+            Some(values) => (values, true),
+            None => (split_whitespace(rest), false),
         },
-        "expose" | "from" => command.values = split_whitespace(rest),
-        "cmd" | "entrypoint" | "run" | "shell" => {
-            (command.values, command.json) = parse_maybe_json(rest)?
+        "expose" | "from" => (split_whitespace(rest), false),
+        "cmd" | "entrypoint" | "run" | "shell" => parse_maybe_json(rest)?,
+        "env" => (parse_name_val(rest, "ENV", escape)?, false),
+        "label" => (parse_name_val(rest, "LABEL", escape)?, false),
+        "arg" => (words(parse_words(rest, escape)), false),
+        "maintainer" | "stopsignal" | "user" | "workdir" if !rest.is_empty() => {
+            (vec![Word::from_bytes(rest)], false)
         }
-        "env" => command.values = parse_name_val(rest, "ENV", escape)?,
-        "label" => command.values = parse_name_val(rest, "LABEL", escape)?,
-        "arg" => command.values = words(parse_words(rest, escape)),
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            if !rest.is_empty() {
-                command.values = vec![Word::from_bytes(rest)];
-            }
-        }
-        "healthcheck" => (command.values, command.json) = parse_health(rest)?,
+        "maintainer" | "stopsignal" | "user" | "workdir" => (Vec::new(), false),
+        "healthcheck" => parse_health(rest)?,
         "onbuild" => {
             if !args.is_empty() {
                 let (sub, error) = parse_command(line, args, escape);
                 command.sub = Some(Box::new(sub));
                 return error.map_or(Ok(()), Err);
             }
+            (Vec::new(), false)
         }
         // BuildKit keeps unknown instructions with one empty value.
-        _ => command.values = vec![Word::from("")],
-    }
+        _ => (vec![Word::from("")], false),
+    };
+    (command.values, command.json) = (values.into_boxed_slice(), json);
     Ok(())
 }
 
@@ -465,21 +464,21 @@ mod tests {
         assert_eq!(command.flags[1].name(), "link");
         assert_eq!(command.flags[1].value(), None);
         assert_eq!(&line[command.args.clone()], "src dst");
-        assert_eq!(command.values, ["src", "dst"]);
+        assert_eq!(command.values[..], ["src", "dst"]);
     }
 
     #[test]
     fn double_dash_ends_flags() {
         let command = parse("COPY --doit=true -- foo /tmp/");
         assert_eq!(command.flags.len(), 1);
-        assert_eq!(command.values, ["foo", "/tmp/"]);
+        assert_eq!(command.values[..], ["foo", "/tmp/"]);
     }
 
     #[test]
     fn invalid_json_is_shell_form_but_non_strings_are_errors() {
         let command = parse("CMD ['sh']");
         assert!(!command.json);
-        assert_eq!(command.values, ["['sh']"]);
+        assert_eq!(command.values[..], ["['sh']"]);
         assert!(error("CMD [1]").contains("strings only"));
     }
 
@@ -487,7 +486,7 @@ mod tests {
     fn json_edge_cases_read_as_go_reads_them() {
         let surrogate = parse(r#"CMD ["\ud800x", "\ud83d\ude00"]"#);
         assert!(surrogate.json);
-        assert_eq!(surrogate.values, ["\u{fffd}x", "😀"]);
+        assert_eq!(surrogate.values[..], ["\u{fffd}x", "😀"]);
         let deep = format!("CMD [{}{}]", "[".repeat(200), "]".repeat(200));
         assert!(error(&deep).contains("strings only"));
     }
@@ -497,14 +496,14 @@ mod tests {
         let command = parse("ONBUILD RUN echo hi");
         let sub = command.sub.unwrap();
         assert_eq!(sub.name, "run");
-        assert_eq!(sub.values, ["echo hi"]);
+        assert_eq!(sub.values[..], ["echo hi"]);
     }
 
     #[test]
     fn env_forms() {
-        assert_eq!(parse("ENV a b c").values, ["a", "b c", ""]);
+        assert_eq!(parse("ENV a b c").values[..], ["a", "b c", ""]);
         assert_eq!(
-            parse("ENV a=1 b=\"2 3\"").values,
+            parse("ENV a=1 b=\"2 3\"").values[..],
             ["a", "1", "=", "b", "\"2 3\"", "="]
         );
         assert_eq!(error("ENV PATH"), "ENV must have two arguments");

@@ -283,7 +283,6 @@ impl<'a> Lexer<'a> {
                 kind,
             });
         }
-        let last_line = self.next;
         let (command, command_error) =
             parse_command(&logical.text, 0..logical.text.len(), self.escape);
         if let Some(e) = command_error {
@@ -304,9 +303,8 @@ impl<'a> Lexer<'a> {
             lines,
             logical,
             command,
-            heredocs,
+            heredocs: heredocs.into_boxed_slice(),
             start_line,
-            end_line: last_line.max(self.next),
             shell: Default::default(),
             pairs: Default::default(),
         }

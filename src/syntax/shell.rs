@@ -250,7 +250,7 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
     // `RUN <<EOF` alone: Docker runs the body as the script. Blank out the
     // opener and the delimiter line so the parser sees just the body.
     let args = instruction.text(command.args.clone());
-    if let [heredoc] = instruction.heredocs.as_slice() {
+    if let [heredoc] = &instruction.heredocs[..] {
         if args.starts_with(b"<<") && !args.iter().any(u8::is_ascii_whitespace) {
             text[..heredoc.body.start - base].fill(b' ');
             text[heredoc.terminator.start - base..].fill(b' ');

@@ -71,10 +71,11 @@ pub struct Instruction {
     pub lines: Lines,
     pub logical: Logical,
     pub command: Command,
-    pub heredocs: Vec<Heredoc>,
-    /// 1-based line numbers of the first and last line (heredocs included).
+    /// Boxed rather than a vector: nearly every instruction has none, and
+    /// a file of tens of thousands of instructions paid for the room.
+    pub heredocs: Box<[Heredoc]>,
+    /// The 1-based number of the first line.
     pub start_line: usize,
-    pub end_line: usize,
     /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`).
     /// Boxed, like `pairs`: most instructions never need either, and a
     /// file of tens of thousands of instructions paid more in memory
@@ -191,13 +192,15 @@ pub struct Command {
     pub keyword: Range<usize>,
     /// The keyword in lower case (`run`, `copy`, ...).
     pub name: Keyword,
-    pub flags: Vec<Flag>,
+    /// Flags and values are boxed slices, not vectors: a file of tens of
+    /// thousands of instructions paid for the room a vector keeps.
+    pub flags: Box<[Flag]>,
     /// The arguments after the flags, trimmed.
     pub args: Range<usize>,
     /// Exec form: the arguments were a JSON array of strings.
     pub json: bool,
     /// The values BuildKit's AST holds for the arguments.
-    pub values: Vec<super::Word>,
+    pub values: Box<[super::Word]>,
     /// The nested instruction of `ONBUILD`.
     pub sub: Option<Box<Command>>,
 }
@@ -368,7 +371,7 @@ impl Dockerfile {
             Self::FLAGGED
         };
         let whole = matches!(command.name.as_str(), "copy" | "add")
-            && matches!(command.values.as_slice(), [source, _] if matches!(source.as_str(), "." | "./"));
+            && matches!(&command.values[..], [source, _] if matches!(source.as_str(), "." | "./"));
         command.name.bit() | trigger | flagged | if whole { Self::WHOLE_CONTEXT } else { 0 }
     }
 
