@@ -24,14 +24,7 @@ pub struct FullCopy<'f> {
 
 pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     let command = &instruction.command;
-    // Asked of every instruction, several times: the values rule out
-    // nearly all at once.
-    let [source, dest] = &command.values[..] else {
-        return None;
-    };
-    let copies = matches!(command.name.as_str(), "copy" | "add");
-    if !matches!(source.as_str(), "." | "./")
-        || !copies
+    if !command.copies_context_root()
         || !instruction.heredocs.is_empty()
         || command.flags.iter().any(|f| f.name() == "from")
     {
@@ -39,7 +32,7 @@ pub fn full_copy(instruction: &Instruction) -> Option<FullCopy<'_>> {
     }
     Some(FullCopy {
         instruction,
-        dest: dest.to_string(),
+        dest: command.values[1].to_string(),
     })
 }
 

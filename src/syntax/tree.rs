@@ -205,6 +205,17 @@ pub struct Command {
     pub sub: Option<Box<Command>>,
 }
 
+impl Command {
+    /// A COPY or ADD of `.` (or `./`) to one destination: the shape of a
+    /// copy of the whole build context (`facts::copies::full_copy` also
+    /// rules out heredocs and `--from`).
+    pub fn copies_context_root(&self) -> bool {
+        // The values rule out nearly every instruction at once.
+        matches!(&self.values[..], [source, _] if matches!(source.as_str(), "." | "./"))
+            && matches!(self.name.as_str(), "copy" | "add")
+    }
+}
+
 /// An instruction keyword in lower case. The instructions BuildKit knows
 /// are an index into their table: a large file holds tens of thousands of
 /// keywords, and lower-casing each into its own allocation was a tenth of
@@ -370,9 +381,12 @@ impl Dockerfile {
         } else {
             Self::FLAGGED
         };
-        let whole = matches!(command.name.as_str(), "copy" | "add")
-            && matches!(&command.values[..], [source, _] if matches!(source.as_str(), "." | "./"));
-        command.name.bit() | trigger | flagged | if whole { Self::WHOLE_CONTEXT } else { 0 }
+        let whole = if command.copies_context_root() {
+            Self::WHOLE_CONTEXT
+        } else {
+            0
+        };
+        command.name.bit() | trigger | flagged | whole
     }
 
     pub fn instructions(&self) -> std::slice::Iter<'_, Instruction> {
