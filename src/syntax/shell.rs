@@ -160,11 +160,11 @@ thread_local! {
     });
 }
 
-/// How many parsed texts the cache keeps before it starts afresh. Emptying
-/// it frees every tree it holds, cold, node by node: at 1,024 the mounts
-/// style's 1,300 texts over the corpus overfilled it, and that took 3% of
-/// the run. 4,096 trees of RUN lines are a few megabytes (5 MB more at the
-/// peak of a file of 26,000 RUNs).
+/// How many parsed texts the cache keeps before it starts afresh, unless
+/// the file being read needs more (`kept_for`). Emptying it frees every
+/// tree it holds, cold, node by node: at 1,024 the mounts style's 1,300
+/// texts over the corpus overfilled it, and that took 3% of the run.
+/// 4,096 trees of RUN lines are a few megabytes.
 const TREES_KEPT: usize = 4096;
 
 /// A text's tree, and what a walk of it found once a script asked.
@@ -256,7 +256,7 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
             text[heredoc.terminator.start - base..].fill(b' ');
         }
     }
-    let mut script = parse_at(text, base)?;
+    let mut script = parse_at(text, base, kept_for(file.instructions.len()))?;
     script.glued = glued;
     Some(script)
 }
@@ -301,10 +301,20 @@ pub fn leave_cache_to_exit() {
 /// Parses shell text that is not in the file, such as an instruction's
 /// logical line: exactly what `/bin/sh -c` receives.
 pub fn parse_text(text: &[u8]) -> Option<Script> {
-    parse_at(text.to_vec(), 0)
+    parse_at(text.to_vec(), 0, TREES_KEPT)
 }
 
-fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
+/// How many texts the cache may hold while a file of `instructions` is
+/// read: room for its scripts as first read, as a fix round leaves them,
+/// and once more. With a fixed 4,096, a file of 26,000 RUNs emptied the
+/// cache again and again, and each fix round parsed every script anew (a
+/// third of the run). The next file's first new text empties what is
+/// over `TREES_KEPT`, so no more than that is carried from file to file.
+fn kept_for(instructions: usize) -> usize {
+    TREES_KEPT.max(3 * instructions)
+}
+
+fn parse_at(text: Vec<u8>, base: usize, keep: usize) -> Option<Script> {
     // Fix rounds re-read files whose RUNs mostly did not change: the same
     // text gets the same tree, and the same walk of it (its ranges moved
     // to the new offset). Bounded, and keyed by the exact text.
@@ -328,7 +338,7 @@ fn parse_at(text: Vec<u8>, base: usize) -> Option<Script> {
             };
             TREES.with(|trees| {
                 let mut trees = trees.borrow_mut();
-                if trees.len() >= TREES_KEPT {
+                if trees.len() >= keep {
                     trees.clear();
                 }
                 trees.insert(text.clone(), parsed.clone());
@@ -919,6 +929,29 @@ mod tests {
             assert_eq!(text(src, script.operators()[0].1.clone()), "&&");
             assert_eq!(text(src, script.redirects()[0].clone()), "> /log");
         }
+    }
+
+    #[test]
+    fn a_file_of_more_scripts_than_the_cache_keeps_all_for_the_next_round() {
+        clear_cache();
+        let mut src = b"FROM a\n".to_vec();
+        for i in 0..TREES_KEPT + 100 {
+            src.extend_from_slice(format!("RUN echo {i}\n").as_bytes());
+        }
+        let walks = |file: &Dockerfile| -> Vec<Rc<OnceCell<Index>>> {
+            file.instructions()
+                .filter_map(|i| parse(file, i))
+                .map(|s| s.walked.clone())
+                .collect()
+        };
+        let (first, again) = (parse_file(&src).unwrap(), parse_file(&src).unwrap());
+        let (first, again) = (walks(&first), walks(&again));
+        assert_eq!(first.len(), TREES_KEPT + 100);
+        assert!(first.iter().zip(&again).all(|(a, b)| Rc::ptr_eq(a, b)));
+        // The next file starts the cache afresh.
+        let small = parse_file(b"FROM a\nRUN true\n").unwrap();
+        assert_eq!(walks(&small).len(), 1);
+        assert_eq!(TREES.with(|trees| trees.borrow().len()), 1);
     }
 
     #[test]
