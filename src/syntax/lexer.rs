@@ -77,8 +77,13 @@ pub fn parse_ast(source: &[u8]) -> Result<Dockerfile, ParseError> {
 
 struct Lexer<'a> {
     src: &'a [u8],
-    lines: Vec<Range<usize>>,
+    /// Where the next line starts, and its index: lines are found as the
+    /// lexer reaches them, not listed first, which cost a file of tens of
+    /// thousands of lines a pass and memory written only to be read once.
+    at: usize,
     next: usize,
+    /// The 1-based number of the first line longer than BuildKit reads.
+    too_long: Option<usize>,
     escape: u8,
     directives_done: bool,
     seen: Vec<String>,
@@ -94,31 +99,42 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a [u8]) -> Self {
-        // Sized up front: a large file would otherwise copy its lines and
-        // items over and over as they grow. memchr finds the line ends many
-        // bytes at a time.
-        let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', src).count() + 1);
-        let mut start = 0;
-        for i in memchr::memchr_iter(b'\n', src) {
-            lines.push(start..i + 1);
-            start = i + 1;
-        }
-        if start < src.len() {
-            lines.push(start..src.len());
-        }
+        // Sized up front: a large file would otherwise copy its items over
+        // and over as they grow. memchr counts the lines many bytes at a
+        // time.
+        let lines = memchr::memchr_iter(b'\n', src).count() + 1;
         Lexer {
             src,
-            items: Vec::with_capacity(lines.len()),
-            instructions: Vec::with_capacity(lines.len()),
-            kinds: Vec::with_capacity(lines.len()),
-            lines,
+            items: Vec::with_capacity(lines),
+            instructions: Vec::with_capacity(lines),
+            kinds: Vec::with_capacity(lines),
+            at: 0,
             next: 0,
+            too_long: None,
             escape: b'\\',
             directives_done: false,
             seen: Vec::new(),
             errors: Vec::new(),
             checker: None,
         }
+    }
+
+    /// The next line, line ending included.
+    fn next_line(&mut self) -> Option<Range<usize>> {
+        if self.at >= self.src.len() {
+            return None;
+        }
+        let end =
+            memchr::memchr(b'\n', &self.src[self.at..]).map_or(self.src.len(), |i| self.at + i + 1);
+        let line = self.at..end;
+        self.at = end;
+        self.next += 1;
+        // BuildKit reads lines with Go's bufio.Scanner, whose tokens stop
+        // short of 64 KiB.
+        if line.len() > MAX_LINE && self.too_long.is_none() {
+            self.too_long = Some(self.next);
+        }
+        Some(line)
     }
 
     /// The line without its trailing `\r`/`\n` bytes (Go's `trimNewline`).
@@ -191,19 +207,8 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(mut self) -> (Dockerfile, Vec<ParseError>) {
-        // BuildKit reads lines with Go's bufio.Scanner, whose tokens stop
-        // short of 64 KiB.
-        if let Some(index) = self.lines.iter().position(|l| l.len() > MAX_LINE) {
-            let message = format!(
-                "dockerfile line greater than max allowed size of {}",
-                MAX_LINE - 1
-            );
-            self.errors.push(error(index + 1, message));
-        }
-        while self.next < self.lines.len() {
-            let index = self.next;
-            self.next += 1;
-            let mut line = self.lines[index].clone();
+        while let Some(mut line) = self.next_line() {
+            let index = self.next - 1;
             if index == 0 && self.src.starts_with(BOM) {
                 self.push(0..BOM.len(), ItemKind::Bom);
                 line.start = BOM.len();
@@ -233,9 +238,17 @@ impl<'a> Lexer<'a> {
             self.kinds.push(Dockerfile::kind(&instruction.command));
             self.instructions.push(instruction);
         }
+        if let Some(line) = self.too_long {
+            let message = format!(
+                "dockerfile line greater than max allowed size of {}",
+                MAX_LINE - 1
+            );
+            // BuildKit stops at it before it reads any instruction.
+            self.errors.insert(0, error(line, message));
+        }
         if self.instructions.is_empty() {
-            let line = self.lines.len();
-            self.errors.push(error(line, "file with no instructions"));
+            self.errors
+                .push(error(self.next, "file with no instructions"));
         }
         if let Some(checker) = self.checker {
             self.errors.extend(checker.finish());
@@ -263,9 +276,8 @@ impl<'a> Lexer<'a> {
         let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
         let content = self.content(first.clone());
         let mut lines = Lines::one(self.code_line(first, content, continues));
-        while continues.is_some() && self.next < self.lines.len() {
-            let line = self.lines[self.next].clone();
-            self.next += 1;
+        while continues.is_some() {
+            let Some(line) = self.next_line() else { break };
             let content = self.content(line.clone());
             let kind = if self.is_comment(content.clone()) {
                 LineKind::Comment
@@ -327,13 +339,8 @@ impl<'a> Lexer<'a> {
     /// The body of a heredoc; an unterminated one runs to the end of the
     /// file, with an error.
     fn heredoc_body(&mut self, opener: heredoc::Opener, start_line: usize) -> Heredoc {
-        let body_start = self
-            .lines
-            .get(self.next)
-            .map_or(self.src.len(), |l| l.start);
-        while self.next < self.lines.len() {
-            let line = self.lines[self.next].clone();
-            self.next += 1;
+        let body_start = self.at;
+        while let Some(line) = self.next_line() {
             let content = &self.src[self.content(line.clone())];
             let candidate = if opener.chomp {
                 &content[content.iter().take_while(|&&b| b == b'\t').count()..]
