@@ -1,6 +1,10 @@
 //! Turns transforms/recommends.toml, a table of thousands of packages
 //! derived from Debian's and Ubuntu's metadata, into sorted static arrays:
 //! parsed at run time it would cost each run more than linting a file.
+//! The names are one string with the offsets where each ends, and what
+//! each needs an index into the few distinct lists: an array of `&str`
+//! was a pointer per name for the loader to relocate, writing a private
+//! copy of a hundred-odd pages at every start.
 //!
 //! The other tables stay TOML in the repository and reach the binary as
 //! JSON: a run reads them with serde_json in a fraction of what the TOML
@@ -24,12 +28,26 @@ fn main() {
     let table: Recommends = toml::from_str(&text).expect("transforms/recommends.toml is valid");
     let mut out = String::new();
     for (name, map) in [("APT_NEEDS", &table.needs), ("ZYPPER_NEEDS", &table.zypper)] {
-        writeln!(out, "pub static {name}: &[(&str, &[&str])] = &[").unwrap();
         // A BTreeMap iterates in the order a binary search needs.
-        for (package, needed) in map {
-            writeln!(out, "    ({package:?}, &{needed:?}),").unwrap();
+        let mut names = String::new();
+        let (mut ends, mut needed, mut lists) =
+            (Vec::new(), Vec::new(), Vec::<&Vec<String>>::new());
+        for (package, needs) in map {
+            names.push_str(package);
+            ends.push(u32::try_from(names.len()).expect("the names fit in 4 GiB"));
+            let list = lists.iter().position(|l| *l == needs).unwrap_or_else(|| {
+                lists.push(needs);
+                lists.len() - 1
+            });
+            needed.push(u8::try_from(list).expect("at most 256 distinct lists"));
         }
-        writeln!(out, "];").unwrap();
+        let lists: Vec<String> = lists.iter().map(|l| format!("&{l:?}")).collect();
+        let lists = lists.join(", ");
+        writeln!(
+            out,
+            "pub static {name}: Needs = Needs {{\n    names: {names:?},\n    ends: &{ends:?},\n    needed: &{needed:?},\n    lists: &[{lists}],\n}};"
+        )
+        .unwrap();
     }
     let dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(format!("{dir}/recommends.rs"), out).expect("OUT_DIR is writable");

@@ -109,30 +109,55 @@ macro_rules! table {
 }
 
 mod recommends_table {
+    use super::Needs;
     include!(concat!(env!("OUT_DIR"), "/recommends.rs"));
 }
 
 /// Packages that need what they only recommend, sorted by name: one
 /// package manager's part of `transforms/recommends.toml`, which build.rs
-/// turns into arrays (thousands of packages, too many to parse per run).
-pub struct Needs(&'static [(&'static str, &'static [&'static str])]);
+/// turns into arrays (thousands of packages, too many to parse per run)
+/// that hold no pointer but the four here (see build.rs).
+pub struct Needs {
+    /// The names one after another.
+    names: &'static str,
+    /// Where each name ends in `names`.
+    ends: &'static [u32],
+    /// Each name's index in `lists`.
+    needed: &'static [u8],
+    lists: &'static [&'static [&'static str]],
+}
 
 impl Needs {
+    fn name(&self, index: usize) -> &'static str {
+        let start = index.checked_sub(1).map_or(0, |i| self.ends[i] as usize);
+        &self.names[start..self.ends[index] as usize]
+    }
+
     /// What `package` needs but only recommends.
     pub fn get(&self, package: &str) -> Option<&'static [&'static str]> {
-        let i = self.0.binary_search_by(|(p, _)| p.cmp(&package)).ok()?;
-        Some(self.0[i].1)
+        let (mut low, mut high) = (0, self.ends.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.name(middle).cmp(package) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => {
+                    return Some(self.lists[usize::from(self.needed[middle])]);
+                }
+            }
+        }
+        None
     }
 }
 
 /// apt's packages that need what they only recommend.
-pub fn recommends_needed() -> Needs {
-    Needs(recommends_table::APT_NEEDS)
+pub fn recommends_needed() -> &'static Needs {
+    &recommends_table::APT_NEEDS
 }
 
 /// The same for zypper, by openSUSE's package names.
-pub fn zypper_recommends_needed() -> Needs {
-    Needs(recommends_table::ZYPPER_NEEDS)
+pub fn zypper_recommends_needed() -> &'static Needs {
+    &recommends_table::ZYPPER_NEEDS
 }
 
 /// One system package manager; see `transforms/package_managers.toml`.
@@ -519,5 +544,33 @@ mod tests {
             zypper_recommends_needed().get("curl"),
             Some(&["ca-certificates-mozilla"][..])
         );
+    }
+
+    #[test]
+    fn every_package_of_the_recommends_file_is_found_with_its_list() {
+        let text = include_str!("../transforms/recommends.toml");
+        let file: toml::Table = toml::from_str(text).unwrap();
+        for (part, table) in [
+            ("needs", recommends_needed()),
+            ("zypper", zypper_recommends_needed()),
+        ] {
+            let packages = file[part].as_table().unwrap();
+            assert_eq!(packages.len(), table.ends.len());
+            for (package, needs) in packages {
+                let needs: Vec<&str> = needs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+                    .collect();
+                assert_eq!(table.get(package), Some(&needs[..]), "{package}");
+                // Between two names, or a name's prefix: not in the table.
+                assert_eq!(table.get(&format!("{package}\0")), None);
+                assert_eq!(
+                    table.get(&package[..package.len() - 1]).is_some(),
+                    packages.contains_key(&package[..package.len() - 1])
+                );
+            }
+        }
     }
 }

@@ -64,7 +64,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         if words.any(|w| w.contains("Install-Recommends")) {
             return None;
         }
-        Some(match needed_recommends(command, &recommends_needed()) {
+        Some(match needed_recommends(command, recommends_needed()) {
             Some((extra, edit)) => (
                 format!(
                     "{}; also installs {}, which it only recommends",

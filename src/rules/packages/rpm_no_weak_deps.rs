@@ -114,7 +114,7 @@ fn check(cx: &Context) -> Vec<Finding> {
         |_, command| {
             let mut message = message(command);
             let mut edits: Vec<Edit> = Vec::new();
-            if let Some((extra, edit)) = needed_recommends(command, &zypper_recommends_needed()) {
+            if let Some((extra, edit)) = needed_recommends(command, zypper_recommends_needed()) {
                 message += &format!(
                     "; also installs {}, which only a dependency recommends",
                     extra.join(", ")
