@@ -308,8 +308,9 @@ pub fn parse_text(text: &[u8]) -> Option<Script> {
 /// read: room for its scripts as first read, as a fix round leaves them,
 /// and once more. With a fixed 4,096, a file of 26,000 RUNs emptied the
 /// cache again and again, and each fix round parsed every script anew (a
-/// third of the run). The next file's first new text empties what is
-/// over `TREES_KEPT`, so no more than that is carried from file to file.
+/// third of the run). A later file's first new text empties the cache
+/// when it holds more than that file's own room: what a large file leaves
+/// costs the next one no more than the room the next one has anyway.
 fn kept_for(instructions: usize) -> usize {
     TREES_KEPT.max(3 * instructions)
 }
