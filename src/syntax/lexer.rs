@@ -243,7 +243,7 @@ impl<'a> Lexer<'a> {
                 "dockerfile line greater than max allowed size of {}",
                 MAX_LINE - 1
             );
-            // BuildKit stops at it before it reads any instruction.
+            // The first error, whatever the lines before it hold.
             self.errors.insert(0, error(line, message));
         }
         if self.instructions.is_empty() {
