@@ -243,8 +243,10 @@ impl<'a> Lexer<'a> {
                 "dockerfile line greater than max allowed size of {}",
                 MAX_LINE - 1
             );
-            // The first error, whatever the lines before it hold.
-            self.errors.insert(0, error(line, message));
+            // BuildKit's scanner stops there: the errors of the lines
+            // before it come first.
+            let at = self.errors.iter().take_while(|e| e.line < line).count();
+            self.errors.insert(at, error(line, message));
         }
         if self.instructions.is_empty() {
             self.errors
@@ -499,6 +501,14 @@ mod tests {
         assert_eq!(error.line, 2);
         assert!(error.message.contains("max allowed size"));
         assert!(parse(format!("FROM a\nRUN echo {}\n", "x".repeat(60_000)).as_bytes()).is_ok());
+        // The parser meets an error on an earlier line first, and the
+        // instruction checks (ENV without arguments) come after it.
+        let earlier = format!("FROM a\nENV PATH\nRUN echo {}\nENV\n", "x".repeat(MAX_LINE));
+        let (_, errors) = parse_lossless(earlier.as_bytes());
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 3, 2, 4]);
+        assert!(errors[1].message.contains("max allowed size"));
+        assert_eq!(parse(earlier.as_bytes()).unwrap_err().line, 2);
     }
 
     #[test]
