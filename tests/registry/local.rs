@@ -3,12 +3,13 @@
 //! filled through the registry API, and a token server in front of it that
 //! answers the bearer-token challenge as Docker Hub does.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -102,6 +103,26 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
+/// Ports this process has handed to a registry. The kernel may give a port
+/// just released to the next test that asks: two registries started on one
+/// port left a test talking to the other test's registry, whose connections
+/// were reset when that test ended and stopped it.
+static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A port free now that no registry of this process was given before.
+fn untaken_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if TAKEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+}
+
 impl Registry {
     /// Starts a registry; with `user`, only that user and password get in
     /// (htpasswd, as a private registry).
@@ -123,11 +144,7 @@ impl Registry {
         // A port is free when asked for, but another process may take it
         // before the registry binds it: then start again on another.
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = untaken_port();
             let addr = format!("127.0.0.1:{port}");
             let config = storage.path().join("config.yml");
             std::fs::write(
