@@ -436,25 +436,49 @@ impl Script {
         // Whether the node is a child of the program itself matters for
         // `set`; asking a node for its parent walks down from the root, so
         // the walk says it instead.
-        fn walk<'t>(node: Node<'t>, own: bool, out: &mut Vec<(Node<'t>, usize, bool)>) {
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
+        // Walked with a stack of its own, not by recursion: tree-sitter-bash
+        // nests `a && b && c` to the left, one list per operator, and a RUN
+        // of ten thousand `&&` (what merging that many RUNs writes)
+        // overflowed the thread's stack.
+        enum Step<'t> {
+            Children(Node<'t>, bool),
+            Statement(Node<'t>, bool),
+            /// The last statement read ends where its redirects do.
+            EndsAt(usize),
+        }
+        let mut nodes: Vec<(Node, usize, bool)> = Vec::new();
+        let mut steps = vec![Step::Children(self.root(), true)];
+        let mut children = Vec::new();
+        while let Some(step) = steps.pop() {
+            let (node, own) = match step {
+                Step::Children(node, own) => (node, own),
+                Step::Statement(node, own) => {
+                    nodes.push((node, node.end_byte(), own));
+                    continue;
+                }
+                Step::EndsAt(end) => {
+                    if let Some(last) = nodes.last_mut() {
+                        last.1 = end;
+                    }
+                    continue;
+                }
+            };
+            children.clear();
+            children.extend(node.named_children(&mut node.walk()));
+            // Pushed last to first, so that they are read first to last.
+            for &child in children.iter().rev() {
                 let body = child.child_by_field_name("body");
                 match (child.kind_name(), body.map(|b| b.kind_name())) {
-                    ("list", _) => walk(child, false, out),
+                    ("list", _) => steps.push(Step::Children(child, false)),
                     ("redirected_statement", Some("list")) => {
-                        walk(body.expect("a body"), false, out);
-                        if let Some(last) = out.last_mut() {
-                            last.1 = child.end_byte();
-                        }
+                        steps.push(Step::EndsAt(child.end_byte()));
+                        steps.push(Step::Children(body.expect("a body"), false));
                     }
                     ("comment", _) => {}
-                    _ => out.push((child, child.end_byte(), own)),
+                    _ => steps.push(Step::Statement(child, own)),
                 }
             }
         }
-        let mut nodes = Vec::new();
-        walk(self.root(), true, &mut nodes);
         let commands = self.commands();
         let mut statements: Vec<Statement> = Vec::with_capacity(nodes.len());
         let mut sets = Vec::with_capacity(nodes.len());
@@ -1071,6 +1095,18 @@ mod tests {
         // The prefix of a command is not a statement.
         let prefixed = script("CC=gcc make && make install");
         assert!(prefixed.assignments().is_empty() && prefixed.is_chain(&["&&"]));
+    }
+
+    #[test]
+    fn a_chain_of_many_thousand_statements_is_read_without_recursion() {
+        // As many `&&` as merging 20,000 RUNs writes: nested one list per
+        // operator, which a recursive walk took the thread's stack for.
+        let text = vec!["true"; 20_001].join(" && ") + " > /dev/null";
+        let script = parse_text(text.as_bytes()).unwrap();
+        let statements = script.statements(&script.text);
+        assert_eq!(statements.len(), 20_001);
+        // The redirect of the whole list ends its last statement.
+        assert_eq!(statements.last().unwrap().range.end, text.len());
     }
 
     #[test]
