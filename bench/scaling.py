@@ -96,12 +96,18 @@ SHAPES = {
 
 
 def cpu_seconds(command, timeout):
-    """CPU seconds (user + system) of one run, or None when it timed out."""
+    """CPU seconds (user + system) of one run, or None when it timed out.
+    A run that fails (a crash, an error) stops the benchmark: its time
+    until it died is no time for the work."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+        run = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
+    # 1: dockfix's "would change".
+    if run.returncode not in (0, 1):
+        tail = run.stderr.decode(errors="replace")[-500:]
+        sys.exit(f"{' '.join(command)} failed with status {run.returncode}:\n{tail}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
