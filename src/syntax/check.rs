@@ -273,7 +273,21 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 /// BuildKit's `BFlags.Parse` for the flags an instruction declares: the
 /// value of each flag given, in order.
+#[inline]
 fn flags(command: &Command, declared: &[(&str, Kind)]) -> Result<Vec<(String, String)>, String> {
+    // Nearly every instruction has none: told where it is checked, without
+    // the call that reads flags.
+    if command.flags.is_empty() {
+        return Ok(Vec::new());
+    }
+    read_flags(command, declared)
+}
+
+#[inline(never)]
+fn read_flags(
+    command: &Command,
+    declared: &[(&str, Kind)],
+) -> Result<Vec<(String, String)>, String> {
     let mut used: Vec<(String, String)> = Vec::new();
     for flag in &command.flags {
         let (flag_name, value) = match flag.text.split_once('=') {

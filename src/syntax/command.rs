@@ -199,8 +199,11 @@ fn split_whitespace(rest: &[u8]) -> Vec<Word> {
         many = all;
         &many[..]
     };
-    // Filled in place (see `Word::set_bytes`).
-    let mut values = vec![Word::default(); count];
+    // Filled in place (see `Word::set_bytes`), from empty words each
+    // written whole: `vec!` copied one made aside, reading back wide what
+    // had just been stored narrow.
+    let mut values = Vec::with_capacity(count);
+    values.resize_with(count, Word::default);
     for (value, &(start, end)) in values.iter_mut().zip(ranges) {
         value.set_bytes(&rest[start..end]);
     }
@@ -229,17 +232,27 @@ fn each_word(rest: &[u8], mut each: impl FnMut((usize, usize))) {
 /// Exec form: `Some(values)` when the arguments are a JSON array of strings,
 /// `None` when they are not JSON (shell form), an error for a JSON array
 /// holding anything but strings.
+#[inline]
 fn parse_json(rest: &[u8]) -> Result<Option<Vec<Word>>, CommandError> {
+    // Nearly every instruction is in shell form: it is told apart where
+    // it is read, and the decoding kept apart, whose registers cost each
+    // call more than the test.
     let start = super::gostr::leading_space_len(rest);
     if rest.get(start) != Some(&b'[') {
         return Ok(None);
     }
+    parse_json_array(&rest[start..])
+}
+
+/// `parse_json` of arguments that start with `[`.
+#[inline(never)]
+fn parse_json_array(rest: &[u8]) -> Result<Option<Vec<Word>>, CommandError> {
     let not_strings = || {
         CommandError(
             "when using JSON array syntax, arrays must be comprised of strings only".into(),
         )
     };
-    let text = lone_surrogates_replaced(&crate::syntax::lossy(&rest[start..]));
+    let text = lone_surrogates_replaced(&crate::syntax::lossy(rest));
     let items = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Array(items)) => items,
         // Go's decoder nests far deeper; the outer array then holds an

@@ -86,14 +86,22 @@ pub fn trailing_space_start(s: &[u8]) -> usize {
 }
 
 /// `strings.TrimSpace` as a sub-range of `range` within `s`.
+#[inline]
 pub fn trim_space(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
-    // Nearly every range starts and ends with a visible ASCII byte.
+    // Nearly every range starts and ends with a visible ASCII byte: that
+    // test is made where it is called, and the rest kept apart, whose
+    // registers cost each call more than the test.
     let text = &s[range.clone()];
     if text.first().is_some_and(u8::is_ascii_graphic)
         && text.last().is_some_and(u8::is_ascii_graphic)
     {
         return range;
     }
+    trim_space_slow(s, range)
+}
+
+#[inline(never)]
+fn trim_space_slow(s: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
     let start = range.start + leading_space_len(&s[range.clone()]);
     let end = start + trailing_space_start(&s[start..range.end]);
     start..end
