@@ -229,14 +229,15 @@ impl<'a> Lexer<'a> {
                 self.push(line, ItemKind::Blank);
                 continue;
             }
-            let instruction = self.instruction(index, line, token, continues);
+            let at = self.instructions.len();
+            self.instruction(index, line, content, token, continues);
+            let instruction = &self.instructions[at];
             let span = instruction.span();
-            self.push(span, ItemKind::Instruction(self.instructions.len()));
             if let Some(checker) = &mut self.checker {
-                checker.instruction(self.src, &instruction);
+                checker.instruction(self.src, instruction);
             }
             self.kinds.push(Dockerfile::kind(&instruction.command));
-            self.instructions.push(instruction);
+            self.push(span, ItemKind::Instruction(at));
         }
         if let Some(line) = self.too_long {
             let message = format!(
@@ -267,16 +268,17 @@ impl<'a> Lexer<'a> {
         (file, self.errors)
     }
 
+    /// Reads the instruction that starts at line `first` and pushes it.
     fn instruction(
         &mut self,
         first_index: usize,
         first: Range<usize>,
+        content: Range<usize>,
         token: Range<usize>,
         mut continues: Option<usize>,
-    ) -> Instruction {
+    ) {
         let start_line = first_index + 1;
         let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
-        let content = self.content(first.clone());
         let mut lines = Lines::one(self.code_line(first, content, continues));
         while continues.is_some() {
             let Some(line) = self.next_line() else { break };
@@ -313,7 +315,10 @@ impl<'a> Lexer<'a> {
                 Err(e) => self.errors.push(error(start_line, e)),
             }
         }
-        Instruction {
+        // Pushed as it is made: made aside and moved in, it was copied
+        // whole, and the copy read back wide what had just been stored
+        // narrow, which the processor cannot forward.
+        self.instructions.push(Instruction {
             lines,
             logical,
             command,
@@ -321,7 +326,7 @@ impl<'a> Lexer<'a> {
             start_line,
             shell: Default::default(),
             pairs: Default::default(),
-        }
+        });
     }
 
     fn code_line(

@@ -249,10 +249,11 @@ impl Keyword {
         let mut candidates = BY_LENGTH.get(written.len()).copied().unwrap_or(0);
         while candidates != 0 {
             let index = candidates.trailing_zeros() as u8;
-            if INSTRUCTIONS[usize::from(index)]
-                .as_bytes()
-                .eq_ignore_ascii_case(written)
-            {
+            // The table's keywords are lower-case letters, which a byte
+            // with 0x20 set matches only when it is that letter in either
+            // case: no byte need be lower-cased.
+            let keyword = INSTRUCTIONS[usize::from(index)].bytes();
+            if keyword.zip(written).all(|(k, &w)| w | 0x20 == k) {
                 return Keyword(KeywordRepr::Known(index));
             }
             candidates &= candidates - 1;
@@ -592,6 +593,18 @@ mod tests {
         }
         // Bytes that are not UTF-8 read as U+FFFD, as BuildKit's errors show.
         assert_eq!(Keyword::new(b"R\xffN"), "r\u{fffd}n");
+        // A keyword with any byte but its letter in either case in place of
+        // one of its letters is not that keyword.
+        for known in super::INSTRUCTIONS {
+            for at in 0..known.len() {
+                for byte in 0..=u8::MAX {
+                    let mut written = known.as_bytes().to_vec();
+                    written[at] = byte;
+                    let same = byte.eq_ignore_ascii_case(&known.as_bytes()[at]);
+                    assert_eq!(Keyword::new(&written) == known, same, "{written:?}");
+                }
+            }
+        }
         // Each known keyword has a bit of its own; others have none.
         let bit = |written: &[u8]| Keyword::new(written).bit();
         assert_eq!(bit(b"Frobnicate"), 0);
