@@ -6,8 +6,8 @@
 use std::alloc::{GlobalAlloc, Layout};
 
 use libmimalloc_sys::{
-    mi_calloc, mi_free, mi_malloc, mi_malloc_aligned, mi_realloc, mi_realloc_aligned, mi_zalloc,
-    mi_zalloc_aligned,
+    mi_calloc, mi_free, mi_malloc, mi_malloc_aligned, mi_option_set, mi_option_t, mi_realloc,
+    mi_realloc_aligned, mi_zalloc, mi_zalloc_aligned,
 };
 
 /// Rust's allocations on mimalloc. The `mimalloc` crate asks for every
@@ -79,5 +79,36 @@ pub unsafe fn tree_sitter_on_mimalloc() {
             realloc: mi_realloc,
             free: mi_free,
         }))
+    }
+}
+
+/// `mi_option_purge_delay` in mimalloc's `mi_option_e`, which the crate
+/// does not name: how long freed memory waits before it goes back to the
+/// system, in milliseconds (10), or -1 for never.
+const PURGE_DELAY: mi_option_t = 15;
+
+/// Call as the process ends: mimalloc frees every heap at exit and hands
+/// the freed pages back to the system one `madvise` at a time, splitting
+/// huge pages to do it, work the exit itself does at once. Skipping it
+/// took 5% off a run over a file of 26,000 COPYs (5.58 to 5.27 ms) and
+/// over the example (2.26 to 2.13 ms), the quarter point of 200 runs each.
+pub fn keep_pages_at_exit() {
+    // Safety: setting an option is allowed at any time.
+    unsafe { mi_option_set(PURGE_DELAY, -1) }
+}
+
+#[cfg(test)]
+mod tests {
+    use libmimalloc_sys::mi_option_get;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_set_at_exit() {
+        // 10 ms is the purge delay's default; the options either side of
+        // it in `mi_option_e` default to 0 or 1, so a shifted index fails.
+        unsafe {
+            assert_eq!(mi_option_get(super::PURGE_DELAY), 10);
+            super::keep_pages_at_exit();
+            assert_eq!(mi_option_get(super::PURGE_DELAY), -1);
+        }
     }
 }

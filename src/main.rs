@@ -8,5 +8,7 @@ static ALLOCATOR: dockfix::allocator::Mimalloc = dockfix::allocator::Mimalloc;
 fn main() -> std::process::ExitCode {
     // Safety: nothing has touched tree-sitter yet.
     unsafe { dockfix::allocator::tree_sitter_on_mimalloc() };
-    dockfix::cli::main()
+    let code = dockfix::cli::main();
+    dockfix::allocator::keep_pages_at_exit();
+    code
 }
