@@ -84,15 +84,22 @@ fn check(cx: &Context) -> Vec<Finding> {
     };
     let planned = planned_mounts(cx);
     let mounted = |i: &Instruction| mounts_archives(i) || planned.contains_key(&i.span().start);
+    // Only a RUN mounts (an ONBUILD RUN never does here), and a stage is
+    // passed over by keyword, not read instruction by instruction.
+    let first_mounted = |s: &model::Stage| {
+        s.each(&["run"])
+            .find(|&(_, i)| mounted(i))
+            .map(|(position, _)| position)
+    };
     let mut findings = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
-        let Some(position) = stage.body.iter().position(|i| mounted(i)) else {
+        let Some(position) = first_mounted(stage) else {
             continue;
         };
         // Once per lineage: an ancestor that mounts apt's cache gets it.
         let ancestor_mounts = model::lineage(stages, index)
             .skip(1)
-            .any(|s| s.body.iter().any(|i| mounted(i)));
+            .any(|s| first_mounted(s).is_some());
         let run = stage.body[position];
         let has_recipe = ancestor_mounts
             || model::earlier(stages, index, position)

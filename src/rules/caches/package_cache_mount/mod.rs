@@ -124,7 +124,9 @@ fn find(cx: &Context) -> Vec<Planned> {
     let mut ends: Vec<(BTreeMap<String, Variable>, Option<&Instruction>)> = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         let (mut set, mut user) = stage.parent.map(|p| ends[p].clone()).unwrap_or_default();
-        for (position, &run) in stage.body.iter().enumerate() {
+        // The rest set nothing a site needs: a file of thousands of COPYs
+        // is passed over by keyword, not read instruction by instruction.
+        for (position, run) in stage.each(&["run", "env", "arg", "user"]) {
             // ONBUILD triggers run in another build, whose cache is its own.
             if run.command.name == "run" {
                 found.extend(site_findings(cx, stages, (index, position), &set, user));
