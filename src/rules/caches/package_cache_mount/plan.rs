@@ -22,10 +22,15 @@ impl<'f> Site<'_, 'f> {
         }
         let file = self.cx.file;
         let script = shell::parse(file, self.run).expect("the RUN was parsed");
+        // Searched sorted: a merged RUN of thousands of installs has as
+        // many cleanups to remove, and a scan of them for each command grew
+        // as their square.
+        let mut gone: Vec<(usize, usize)> = gone.iter().map(|r| (r.start, r.end)).collect();
+        gone.sort_unstable();
         let commands: Vec<_> = script
             .commands()
             .iter()
-            .filter(|c| gone.contains(&c.range))
+            .filter(|c| gone.binary_search(&(c.range.start, c.range.end)).is_ok())
             .collect();
         let in_cache = |p: &str| {
             let p = normalize(&self.resolve(p).unwrap_or_else(|| p.to_string()));
