@@ -42,14 +42,20 @@ pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
 /// Whether one word is a heredoc opener (BuildKit's `MustParseHeredoc`).
 pub fn is_opener(word: &[u8]) -> bool {
     // Nearly every word (a COPY's destination) is told at its first bytes.
+    after_angles(word).is_some() && matches!(opener(word), Ok(Some(_)))
+}
+
+/// An opener's file descriptor digits and what follows its `<<`; `None`
+/// when the word does not start so.
+fn after_angles(word: &[u8]) -> Option<(&[u8], &[u8])> {
     let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
-    word[digits..].starts_with(b"<<") && matches!(opener(word), Ok(Some(_)))
+    let after = word[digits..].strip_prefix(b"<<")?;
+    Some((&word[..digits], after))
 }
 
 /// `^(\d*)<<(-?)\s*([^<]*)$` and a single-word delimiter.
 fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
-    let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
-    let Some(after) = word[digits..].strip_prefix(b"<<") else {
+    let Some((digits, after)) = after_angles(word) else {
         return Ok(None);
     };
     let (chomp, rest) = match after.strip_prefix(b"-") {
@@ -71,7 +77,7 @@ fn opener(word: &[u8]) -> Result<Option<Opener>, String> {
     }
     let raw = shell_words(rest, true).ok_or_else(|| unterminated(rest))?;
     let quotes = |w: &[u8]| w.iter().filter(|&&b| b == b'\'' || b == b'"').count();
-    let fd = std::str::from_utf8(&word[..digits])
+    let fd = std::str::from_utf8(digits)
         .ok()
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
