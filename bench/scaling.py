@@ -17,8 +17,9 @@ growth exponent k of t ~ N^k by least squares over log t and log N, and at
 the largest N prints dockfix's speed as a ratio against hadolint measured in
 the same run. Results go to bench/results/scaling.json.
 
-A run that exceeds --timeout is recorded as a timeout, and the same tool is
-not run on the larger files of that shape.
+A run that exceeds --timeout is recorded as a timeout (and a peer's run
+the kernel kills, as hadolint's that fills the memory, as a failure), and
+the same tool is not run on the larger files of that shape.
 
 usage: bench/scaling.py [--sizes 1000 5000 10000 26000] [--timeout 120] [--shapes apt-runs ...]
 """
@@ -101,14 +102,19 @@ SHAPES = {
 }
 
 
-def cpu_seconds(command, timeout):
-    """CPU seconds (user + system) of one run, or None when it timed out.
-    A run that fails (a crash, an error) stops the benchmark: its time
-    until it died is no time for the work."""
+def cpu_seconds(command, timeout, peer=False):
+    """CPU seconds (user + system) of one run, or None when it timed out,
+    or when the peer was killed (hadolint takes all of the machine's memory
+    on one long RUN and the kernel kills it). A run of dockfix that fails
+    (a crash, an error) stops the benchmark: its time until it died is no
+    time for the work."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         run = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
+        return None
+    if peer and run.returncode < 0:
+        print(f"  {' '.join(command)} was killed by signal {-run.returncode}", file=sys.stderr, flush=True)
         return None
     # 1: dockfix's "would change".
     if run.returncode not in (0, 1):
@@ -163,7 +169,8 @@ def main():
                 for tool, command in tools.items():
                     # A tool that ran out of time on a smaller file would on this one.
                     gave_up = any(t is None for _, t in results[shape][tool])
-                    times = [] if gave_up else [cpu_seconds(command(path), args.timeout)]
+                    peer = tool == "hadolint"
+                    times = [] if gave_up else [cpu_seconds(command(path), args.timeout, peer)]
                     # The least of --repeat runs for every tool; hadolint
                     # once where a run takes longer than --peer-budget
                     # seconds (minutes on the install shapes), where one
@@ -173,10 +180,10 @@ def main():
                         runs = 0
                     elif tool == "hadolint" and (times[0] is None or times[0] > args.peer_budget):
                         runs = 1
-                    times += [cpu_seconds(command(path), args.timeout) for _ in range(len(times), runs)]
+                    times += [cpu_seconds(command(path), args.timeout, peer) for _ in range(len(times), runs)]
                     # Short runs go on until they add up to --short-budget.
                     while runs > 1 and None not in times and len(times) < args.max_runs and sum(times) < args.short_budget:
-                        times.append(cpu_seconds(command(path), args.timeout))
+                        times.append(cpu_seconds(command(path), args.timeout, peer))
                     t = None if gave_up or None in times else min(times)
                     results[shape][tool].append((n, t))
                     shown = "timeout" if t is None else f"{t:.3f} s"
