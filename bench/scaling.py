@@ -5,8 +5,9 @@ Generates Dockerfiles of N instructions in several shapes (the ones that
 once grew quadratically, and plain ones), runs `dockfix --diff --unsafe` in
 both cache styles and hadolint on each, and records the CPU seconds of each
 run (user + system of the child, so the machine's other load counts less),
-the least of at least --repeat runs for each tool alike, and of as many as
-fit in --short-budget CPU seconds (at most --max-runs) where runs are short
+the least of at least --repeat runs for each tool alike, and with --repeat
+above 1 of as many as fit in --short-budget CPU seconds (at most
+--max-runs) where runs are short
 (hadolint runs once where one run takes over --peer-budget seconds). A few
 milliseconds' run is noisy, and on this machine the first runs after a
 long one are slower: after 0.28 s of hadolint, the first four runs of
@@ -17,8 +18,8 @@ growth exponent k of t ~ N^k by least squares over log t and log N, and at
 the largest N prints dockfix's speed as a ratio against hadolint measured in
 the same run. Results go to bench/results/scaling.json.
 
-A run that exceeds --timeout is recorded as a timeout (and a peer's run
-the kernel kills, as hadolint's that fills the memory, as a failure), and
+A run that exceeds --timeout is recorded as a timeout, as is a peer's run
+the kernel kills (hadolint's that fills the memory; the log says so), and
 the same tool is not run on the larger files of that shape.
 
 usage: bench/scaling.py [--sizes 1000 5000 10000 26000] [--timeout 120] [--shapes apt-runs ...]
@@ -145,7 +146,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tool per point (the least counts)")
     parser.add_argument("--short-budget", type=float, default=1, help="runs of a tool go on past --repeat until they took this many CPU seconds in all")
     parser.add_argument("--max-runs", type=int, default=30, help="at most this many runs of a tool per point")
-    parser.add_argument("--peer-budget", type=float, default=5, help="hadolint runs --repeat times only where one run takes at most this many CPU seconds")
+    parser.add_argument("--peer-budget", type=float, default=5, help="hadolint runs as often as the others only where one run takes at most this many CPU seconds, else once")
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "scaling.json"))
     args = parser.parse_args()
@@ -171,14 +172,15 @@ def main():
                     gave_up = any(t is None for _, t in results[shape][tool])
                     peer = tool == "hadolint"
                     times = [] if gave_up else [cpu_seconds(command(path), args.timeout, peer)]
-                    # The least of --repeat runs for every tool; hadolint
-                    # once where a run takes longer than --peer-budget
-                    # seconds (minutes on the install shapes), where one
-                    # run's noise weighs little.
+                    # The least of --repeat runs for every tool; one run
+                    # where the first timed out, and hadolint's where a run
+                    # takes longer than --peer-budget seconds (minutes on
+                    # the install shapes), where one run's noise weighs
+                    # little.
                     runs = args.repeat
                     if gave_up:
                         runs = 0
-                    elif tool == "hadolint" and (times[0] is None or times[0] > args.peer_budget):
+                    elif times[0] is None or (peer and times[0] > args.peer_budget):
                         runs = 1
                     times += [cpu_seconds(command(path), args.timeout, peer) for _ in range(len(times), runs)]
                     # Short runs go on until they add up to --short-budget.

@@ -87,7 +87,7 @@ pub unsafe fn tree_sitter_on_mimalloc() {
 /// system, in milliseconds (10), or -1 for never.
 const PURGE_DELAY: mi_option_t = 15;
 
-/// Call as the process ends: mimalloc frees every heap at exit and hands
+/// Call as the process ends: at exit mimalloc collects its heap and hands
 /// the freed pages back to the system one `madvise` at a time, splitting
 /// huge pages to do it, work the exit itself does at once. Skipping it
 /// took 5% off a run over a file of 26,000 COPYs (5.58 to 5.27 ms) and
@@ -105,8 +105,12 @@ mod tests {
     fn the_purge_delay_option_is_the_one_set_at_exit() {
         // 10 ms is the purge delay's default; the options either side of
         // it in `mi_option_e` default to 0 or 1, so a shifted index fails.
+        let set = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
+        let default = set.iter().all(|name| std::env::var_os(name).is_none());
         unsafe {
-            assert_eq!(mi_option_get(super::PURGE_DELAY), 10);
+            if default {
+                assert_eq!(mi_option_get(super::PURGE_DELAY), 10);
+            }
             super::keep_pages_at_exit();
             assert_eq!(mi_option_get(super::PURGE_DELAY), -1);
         }
