@@ -229,14 +229,16 @@ impl<'a> Lexer<'a> {
                 self.push(line, ItemKind::Blank);
                 continue;
             }
-            let at = self.instructions.len();
-            self.instruction(index, line, content, token, continues);
-            let instruction = &self.instructions[at];
+            let instruction = self.instruction(index, line, content, token, continues);
+            // Read before it is moved into the vector: read back from there
+            // it waits for the copy's wide stores.
             let span = instruction.span();
             if let Some(checker) = &mut self.checker {
-                checker.instruction(self.src, instruction);
+                checker.instruction(self.src, &instruction);
             }
             self.kinds.push(Dockerfile::kind(&instruction.command));
+            let at = self.instructions.len();
+            self.instructions.push(instruction);
             self.push(span, ItemKind::Instruction(at));
         }
         if let Some(line) = self.too_long {
@@ -268,7 +270,7 @@ impl<'a> Lexer<'a> {
         (file, self.errors)
     }
 
-    /// Reads the instruction that starts at line `first` and pushes it.
+    /// Reads the instruction that starts at line `first`.
     fn instruction(
         &mut self,
         first_index: usize,
@@ -276,7 +278,7 @@ impl<'a> Lexer<'a> {
         content: Range<usize>,
         token: Range<usize>,
         mut continues: Option<usize>,
-    ) {
+    ) -> Instruction {
         let start_line = first_index + 1;
         let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
         let mut lines = Lines::one(self.code_line(first, content, continues));
@@ -315,10 +317,7 @@ impl<'a> Lexer<'a> {
                 Err(e) => self.errors.push(error(start_line, e)),
             }
         }
-        // Pushed as it is made: made aside and moved in, it was copied
-        // whole, and the copy read back wide what had just been stored
-        // narrow, which the processor cannot forward.
-        self.instructions.push(Instruction {
+        Instruction {
             lines,
             logical,
             command,
@@ -326,7 +325,7 @@ impl<'a> Lexer<'a> {
             start_line,
             shell: Default::default(),
             pairs: Default::default(),
-        });
+        }
     }
 
     fn code_line(
