@@ -2,6 +2,7 @@
 //! split into shell words (quotes and escapes kept), and every word of the
 //! form `[fd]<<[-]DELIM` opens a heredoc, read in order after the line.
 
+use super::byte_search;
 use super::gostr::{decode_rune, is_space};
 
 /// A heredoc opener found in the line.
@@ -18,11 +19,11 @@ pub struct Opener {
 pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
     // An opener's word holds `<<`, escaped or not: a line with fewer than
     // two `<` has none, and most lines are spared the word splitting.
-    // memchr costs more to set up than a short line takes to count in
-    // one vectorised pass.
+    // A call costs more than a short line takes to count in one
+    // vectorised pass.
     let two = match line.len() {
         0..64 => line.iter().filter(|&&b| b == b'<').count() >= 2,
-        _ => memchr::memchr_iter(b'<', line).nth(1).is_some(),
+        _ => byte_search::count(b'<', line) >= 2,
     };
     if !two {
         return Ok(Vec::new());

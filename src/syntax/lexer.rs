@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use super::byte_search;
 use super::check::Checker;
 use super::command::parse_command;
 use super::gostr::leading_space_len;
@@ -100,9 +101,8 @@ struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     fn new(src: &'a [u8]) -> Self {
         // Sized up front: a large file would otherwise copy its items over
-        // and over as they grow. memchr counts the lines many bytes at a
-        // time.
-        let lines = memchr::memchr_iter(b'\n', src).count() + 1;
+        // and over as they grow.
+        let lines = byte_search::count(b'\n', src) + 1;
         Lexer {
             src,
             items: Vec::with_capacity(lines),
@@ -124,8 +124,8 @@ impl<'a> Lexer<'a> {
         if self.at >= self.src.len() {
             return None;
         }
-        let end =
-            memchr::memchr(b'\n', &self.src[self.at..]).map_or(self.src.len(), |i| self.at + i + 1);
+        let end = byte_search::find(b'\n', &self.src[self.at..])
+            .map_or(self.src.len(), |i| self.at + i + 1);
         let line = self.at..end;
         self.at = end;
         self.next += 1;

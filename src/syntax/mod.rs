@@ -1,5 +1,6 @@
 //! Reading Dockerfiles exactly as BuildKit reads them, without losing a byte.
 
+mod byte_search;
 mod check;
 mod command;
 pub mod dump;
