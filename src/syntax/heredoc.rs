@@ -23,7 +23,9 @@ pub fn openers(line: &[u8]) -> Result<Vec<Opener>, String> {
     // vectorised pass.
     let two = match line.len() {
         0..64 => line.iter().filter(|&&b| b == b'<').count() >= 2,
-        _ => byte_search::count(b'<', line) >= 2,
+        // Stops at the second `<`, where counting read the whole line.
+        _ => byte_search::find(b'<', line)
+            .is_some_and(|first| byte_search::find(b'<', &line[first + 1..]).is_some()),
     };
     if !two {
         return Ok(Vec::new());
@@ -281,6 +283,19 @@ mod tests {
             names("RUN cat <<\"\"").is_empty(),
             "an empty delimiter is dropped"
         );
+    }
+
+    #[test]
+    fn long_lines_are_read_as_short_ones() {
+        // Lines of 64 bytes and more take the vectorised search for `<`.
+        let pad = "x".repeat(80);
+        let eof = [("EOF".to_string(), false, true)];
+        assert_eq!(names(&format!("RUN cat <<EOF {pad}")), eof);
+        assert_eq!(names(&format!("RUN {pad} cat <<EOF")), eof);
+        assert!(names(&format!("RUN {pad} <")).is_empty());
+        assert!(names(&format!("RUN < {pad}")).is_empty());
+        assert!(names(&format!("RUN a < b {pad} c < d")).is_empty());
+        assert_eq!(names(&format!("RUN a < b {pad} cat <<EOF")), eof);
     }
 
     #[test]
