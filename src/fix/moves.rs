@@ -66,7 +66,7 @@ pub fn insert(file: &Dockerfile, at: usize, mut text: String, eol: &str) -> Edit
 /// The line ending an instruction's first line uses.
 pub fn line_ending(file: &Dockerfile, instruction: &Instruction) -> String {
     let line = &instruction.lines[0];
-    match &file.source[line.content.end..line.span.end] {
+    match &file.source[line.content().end..line.span.end] {
         b"" => "\n".into(),
         ending => crate::syntax::lossy(ending).into_owned(),
     }
@@ -125,7 +125,7 @@ fn own_indent(file: &Dockerfile, instruction: &Instruction) -> Option<String> {
         .iter()
         .filter(|l| matches!(l.kind, LineKind::Code { .. }))
         .nth(1)?;
-    let text = crate::syntax::lossy(&file.source[line.content.clone()]).into_owned();
+    let text = crate::syntax::lossy(&file.source[line.content()]).into_owned();
     let indent = &text[..text.len() - shell_blanks_trimmed(&text).len()];
     (!indent.is_empty()).then(|| indent.to_string())
 }
@@ -141,8 +141,7 @@ fn shell_blanks_trimmed(text: &str) -> &str {
 /// and whether `&&` starts them (else it ends the line before).
 fn style_of(file: &Dockerfile, instruction: &Instruction) -> Option<(String, bool)> {
     // Each line read once, and borrowed: most files are UTF-8.
-    let text =
-        |line: &crate::syntax::PhysLine| crate::syntax::lossy(&file.source[line.content.clone()]);
+    let text = |line: &crate::syntax::PhysLine| crate::syntax::lossy(&file.source[line.content()]);
     let mut code = instruction
         .lines
         .iter()

@@ -179,7 +179,7 @@ pub fn word(
 ) -> Result<Range<usize>, String> {
     let plain = whitespace_before(file, word.start)..word.end;
     let Some(index) = run.line_index(word.start).filter(|&i| {
-        let content = &run.lines[i].content;
+        let content = run.lines[i].content();
         content.start <= word.start && word.end <= content.end
     }) else {
         // In a heredoc body, where a line is the shell's own.
@@ -190,8 +190,8 @@ pub fn word(
         return Ok(plain);
     };
     let blank = |r: Range<usize>| file.source[r].iter().all(|b| matches!(b, b' ' | b'\t'));
-    let code_end = continuation.as_ref().map_or(line.content.end, |c| c.start);
-    if !blank(line.content.start..word.start) || !blank(word.end..code_end) {
+    let code_end = continuation.unwrap_or(line.content().end);
+    if !blank(line.span.start..word.start) || !blank(word.end..code_end) {
         return Ok(plain);
     }
     if continuation.is_some() {
@@ -200,7 +200,7 @@ pub fn word(
     match index.checked_sub(1).map(|i| &run.lines[i].kind) {
         Some(LineKind::Code {
             continuation: Some(escape),
-        }) => Ok(whitespace_before(file, escape.start)..word.end),
+        }) => Ok(whitespace_before(file, *escape)..word.end),
         _ => Err("a comment or blank line sits before the word's line".into()),
     }
 }

@@ -280,7 +280,8 @@ impl<'a> Lexer<'a> {
         mut continues: Option<usize>,
     ) -> Instruction {
         let start_line = first_index + 1;
-        let mut logical = Logical::new(self.src, token.start..continues.unwrap_or(token.end));
+        let first_piece = token.start..continues.unwrap_or(token.end);
+        let mut more_pieces = Vec::new();
         let mut lines = Lines::one(self.code_line(first, content, continues));
         while continues.is_some() {
             let Some(line) = self.next_line() else { break };
@@ -291,16 +292,13 @@ impl<'a> Lexer<'a> {
                 LineKind::Blank
             } else {
                 continues = self.continuation(content.clone());
-                logical.push(self.src, content.start..continues.unwrap_or(content.end));
+                more_pieces.push(content.start..continues.unwrap_or(content.end));
                 lines.push(self.code_line(line, content, continues));
                 continue;
             };
-            lines.push(PhysLine {
-                span: line,
-                content,
-                kind,
-            });
+            lines.push(PhysLine::new(line, content.end, kind));
         }
+        let logical = Logical::new(self.src, first_piece, &more_pieces);
         let (command, command_error) =
             parse_command(&logical.text, 0..logical.text.len(), self.escape);
         if let Some(e) = command_error {
@@ -334,12 +332,13 @@ impl<'a> Lexer<'a> {
         content: Range<usize>,
         continues: Option<usize>,
     ) -> PhysLine {
-        let continuation = continues.map(|at| at..content.end);
-        PhysLine {
+        PhysLine::new(
             span,
-            content,
-            kind: LineKind::Code { continuation },
-        }
+            content.end,
+            LineKind::Code {
+                continuation: continues,
+            },
+        )
     }
 
     /// The body of a heredoc; an unterminated one runs to the end of the
@@ -447,7 +446,7 @@ mod tests {
     fn continuation_with_comments_blanks_and_trailing_blanks() {
         let file = round_trip("RUN a \\  \r\n# note\r\n\r\n  b\r\n");
         let run = file.instructions().next().unwrap();
-        assert_eq!(run.logical.text, b"RUN a   b");
+        assert_eq!(&run.logical.text[..], b"RUN a   b");
         assert_eq!(run.lines.len(), 4);
         assert_eq!(run.lines[1].kind, LineKind::Comment);
         assert_eq!(run.lines[2].kind, LineKind::Blank);

@@ -5,30 +5,47 @@
 
 use std::ops::Range;
 
+/// Boxed slices, not vectors: a file holds one per instruction, and tens
+/// of thousands of instructions paid for the room a vector keeps.
 #[derive(Debug, Clone)]
 pub struct Logical {
-    pub text: Vec<u8>,
+    pub text: Box<[u8]>,
     /// Where in the file the first piece starts; the first piece starts the
     /// logical line. Each piece is a contiguous run of file bytes.
     first: usize,
     /// The pieces after the first, in order: (logical start, file start).
     /// Most instructions are one line, so this stays unallocated.
-    more: Vec<(usize, usize)>,
+    more: Box<[(usize, usize)]>,
 }
 
 impl Logical {
-    /// The logical line of `source[range]`, with room for nothing more.
-    pub fn new(source: &[u8], range: Range<usize>) -> Logical {
-        Logical {
-            text: source[range.clone()].to_vec(),
-            first: range.start,
-            more: Vec::new(),
+    /// The logical line of the pieces `source[first]` and `source[more]`,
+    /// in order, allocated once at its length.
+    pub fn new(source: &[u8], first: Range<usize>, more: &[Range<usize>]) -> Logical {
+        if more.is_empty() {
+            // Nearly every instruction: one piece, copied at once.
+            return Logical {
+                text: source[first.clone()].into(),
+                first: first.start,
+                more: Box::default(),
+            };
         }
-    }
-
-    pub fn push(&mut self, source: &[u8], range: Range<usize>) {
-        self.more.push((self.text.len(), range.start));
-        self.text.extend_from_slice(&source[range]);
+        let len = first.len() + more.iter().map(Range::len).sum::<usize>();
+        let mut text = Vec::with_capacity(len);
+        text.extend_from_slice(&source[first.clone()]);
+        let more = more
+            .iter()
+            .map(|piece| {
+                let start = text.len();
+                text.extend_from_slice(&source[piece.clone()]);
+                (start, piece.start)
+            })
+            .collect();
+        Logical {
+            text: text.into_boxed_slice(),
+            first: first.start,
+            more,
+        }
     }
 
     fn piece(&self, index: usize) -> (usize, usize) {
@@ -80,10 +97,10 @@ mod tests {
 
     #[test]
     fn maps_across_continuations() {
-        let src = b"RUN a \\\n  b\n";
-        let mut logical = Logical::new(src, 0..6);
-        logical.push(src, 8..11);
-        assert_eq!(logical.text, b"RUN a   b");
+        let src = b"RUN a \\\n  b \\\n c\n";
+        let logical = Logical::new(src, 0..6, &[8..12, 14..16]);
+        assert_eq!(&logical.text[..], b"RUN a   b  c");
+        assert_eq!(logical.file_range(11..12), 15..16);
         assert_eq!(logical.file_range(4..5), 4..5);
         assert_eq!(logical.file_range(8..9), 10..11);
         // A range that ends where a piece ends stays on its line.

@@ -226,7 +226,7 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
             .iter()
             .rev()
             .find_map(|line| match line.kind {
-                LineKind::Code { .. } => Some(line.content.end),
+                LineKind::Code { .. } => Some(line.content().end),
                 _ => None,
             })?,
     };
@@ -235,7 +235,7 @@ fn parse_uncached(file: &Dockerfile, instruction: &Instruction) -> Option<Script
         let mask = match &line.kind {
             LineKind::Code {
                 continuation: Some(c),
-            } => c.start..line.span.end,
+            } => *c..line.span.end,
             LineKind::Code { continuation: None } => continue,
             LineKind::Comment | LineKind::Blank => line.span.clone(),
         };
@@ -281,9 +281,9 @@ fn glued_words(file: &Dockerfile, instruction: &Instruction) -> bool {
         else {
             return false;
         };
-        let before = escape.start.checked_sub(1).map(|i| file.source[i]);
-        let after = file.source.get(pair[1].content.start).copied();
-        escape.start > pair[0].content.start && before.is_some_and(word) && after.is_some_and(word)
+        let before = escape.checked_sub(1).map(|i| file.source[i]);
+        let after = file.source.get(pair[1].span.start).copied();
+        *escape > pair[0].span.start && before.is_some_and(word) && after.is_some_and(word)
     })
 }
 

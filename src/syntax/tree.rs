@@ -164,21 +164,39 @@ impl<'a> IntoIterator for &'a Lines {
     }
 }
 
-/// A physical line inside an instruction (heredoc bodies excluded).
+/// A physical line inside an instruction (heredoc bodies excluded). Only
+/// offsets that cannot be derived are kept: a file holds one for each line
+/// of each instruction.
 #[derive(Debug, Clone)]
 pub struct PhysLine {
     /// The whole line, line ending included.
     pub span: Range<usize>,
-    /// The line without its line ending.
-    pub content: Range<usize>,
+    /// Where the line ending starts.
+    content_end: usize,
     pub kind: LineKind,
+}
+
+impl PhysLine {
+    pub(super) fn new(span: Range<usize>, content_end: usize, kind: LineKind) -> PhysLine {
+        PhysLine {
+            span,
+            content_end,
+            kind,
+        }
+    }
+
+    /// The line without its line ending.
+    pub fn content(&self) -> Range<usize> {
+        self.span.start..self.content_end
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
-    /// A line of the instruction; `continuation` is the escape character and
-    /// the blanks after it when the instruction goes on.
-    Code { continuation: Option<Range<usize>> },
+    /// A line of the instruction; `continuation` is where the escape
+    /// character starts when the instruction goes on (the escape and the
+    /// blanks after it run to the end of the content).
+    Code { continuation: Option<usize> },
     /// A comment line inside a continuation: BuildKit drops it.
     Comment,
     /// A blank line inside a continuation: BuildKit drops it.

@@ -1067,8 +1067,8 @@ fn logical_text(file: &Dockerfile, instruction: &Instruction, range: Range<usize
         let LineKind::Code { continuation } = &line.kind else {
             continue;
         };
-        let end = continuation.as_ref().map_or(line.content.end, |c| c.start);
-        let (start, end) = (line.content.start.max(range.start), end.min(range.end));
+        let end = continuation.unwrap_or(line.content().end);
+        let (start, end) = (line.span.start.max(range.start), end.min(range.end));
         if start < end {
             text.push_str(&crate::syntax::lossy(&file.source[start..end]));
             text.push(' ');
