@@ -321,8 +321,7 @@ impl<'a> Lexer<'a> {
             command,
             heredocs: heredocs.into_boxed_slice(),
             start_line,
-            shell: Default::default(),
-            pairs: Default::default(),
+            derived: Default::default(),
         }
     }
 

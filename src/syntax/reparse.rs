@@ -52,7 +52,7 @@ pub fn keep_edited(file: &Dockerfile, edits: &[(Range<usize>, usize)]) {
     }
     let kept = file
         .instructions()
-        .filter_map(|i| i.shell.get()?.as_deref())
+        .filter_map(|i| i.derived.get()?.shell.get()?.as_deref())
         .filter_map(|script| {
             let (start, end) = (script.base, script.base + script.text.len());
             // Before the script: edits that end before it, or end where it

@@ -203,6 +203,7 @@ pub fn program(name: &str) -> &str {
 /// instruction without arguments.
 pub fn parse<'i>(file: &Dockerfile, instruction: &'i Instruction) -> Option<&'i Script> {
     instruction
+        .derived()
         .shell
         .get_or_init(|| parse_uncached(file, instruction).map(Box::new))
         .as_deref()

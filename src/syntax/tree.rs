@@ -76,14 +76,21 @@ pub struct Instruction {
     pub heredocs: Box<[Heredoc]>,
     /// The 1-based number of the first line.
     pub start_line: usize,
-    /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`).
-    /// Boxed, like `pairs`: most instructions never need either, and a
-    /// file of tens of thousands of instructions paid more in memory
-    /// traffic for the room kept inline than the boxes cost.
+    /// What the rules read from the instruction on demand, in one box:
+    /// most instructions never need any of it, and a file of tens of
+    /// thousands of instructions paid more in memory traffic for room
+    /// kept inline than the box costs.
+    pub(crate) derived: std::cell::OnceCell<Box<Derived>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    /// The shell of a RUN/CMD/ENTRYPOINT, parsed once (see `shell::parse`);
+    /// boxed, as most instructions that need `pairs` have none.
     pub(crate) shell: std::cell::OnceCell<Option<Box<super::shell::Script>>>,
     /// The byte pairs of the instruction's bytes, read once for the many
     /// searches the rules make in it (see `mentions`).
-    pub(crate) pairs: std::cell::OnceCell<Box<Pairs>>,
+    pairs: std::cell::OnceCell<Pairs>,
 }
 
 /// Which byte pairs occur in a text, hashed into 1,024 bits (a larger
@@ -499,9 +506,13 @@ impl Instruction {
         !candidates.is_empty() && names_program(text, &candidates)
     }
 
+    pub(crate) fn derived(&self) -> &Derived {
+        self.derived.get_or_init(Box::default)
+    }
+
     /// The `words` the byte pairs of the instruction's `text` do not rule out.
     fn candidates<'w>(&self, text: &[u8], words: &'w [impl AsRef<str>]) -> Vec<&'w str> {
-        let pairs = self.pairs.get_or_init(|| Box::new(Pairs::of(text)));
+        let pairs = self.derived().pairs.get_or_init(|| Pairs::of(text));
         words
             .iter()
             .map(AsRef::as_ref)
