@@ -148,6 +148,10 @@ pub struct Fixed {
     /// Other files the fixes change (.dockerignore), as they were and as
     /// they will be.
     pub companions: Vec<Companion>,
+    /// The source as parsed, once a fix was applied; `None` when `file`
+    /// is the file as parsed. Kept here, not by the caller, so that the
+    /// caller can hand its bytes to the parser uncopied.
+    pub original: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,10 +200,14 @@ pub fn fix_parsed(
     if fixed.applied.is_empty() {
         fixed.file = file;
         fixed.remaining = findings;
-    } else if let Some(unended) = fixed.file.source.strip_suffix(eol) {
+        fixed.original = None;
+        return Ok(fixed);
+    }
+    if let Some(unended) = fixed.file.source.strip_suffix(eol) {
         fixed.file = reparse(unended)?;
         fixed.remaining = lint(&fixed.file, settings);
     }
+    fixed.original = Some(file.source);
     Ok(fixed)
 }
 
@@ -216,6 +224,7 @@ fn settle(
 ) -> Result<Fixed, FixError> {
     let mut applied = Vec::new();
     let mut companions: Vec<Companion> = Vec::new();
+    let mut original = None;
     for _ in 0..MAX_ROUNDS {
         let mut accepted: Vec<Edit> = Vec::new();
         let mut taken = Taken::default();
@@ -262,6 +271,7 @@ fn settle(
                 remaining: findings,
                 applied,
                 companions: changed(companions),
+                original,
             });
         }
         let output = edit::apply(&file.source, &accepted).map_err(|o| {
@@ -272,7 +282,8 @@ fn settle(
             .map(|e| (e.range.clone(), e.replacement.len()))
             .collect();
         crate::syntax::reparse::keep_edited(&file, &edited);
-        file = reparse(&output)?;
+        let previous = std::mem::replace(&mut file, reparse(&output)?);
+        original.get_or_insert(previous.source);
         findings = lint(&file, settings);
         crate::syntax::reparse::forget_edited();
         applied.extend(rules);
@@ -474,6 +485,33 @@ mod tests {
             run(vec![requiring("DF002"), first(), second()]),
             "FROM a\nRUN c\n"
         );
+    }
+
+    #[test]
+    fn the_source_as_parsed_is_kept_once_a_fix_applies() {
+        let settings = Settings {
+            rules: vec![crate::rules::find("DF201").unwrap()],
+            ..no_rules()
+        };
+        for (source, fixed_source) in [
+            (
+                "FROM a\nRUN apt-get install b\n",
+                "FROM a\nRUN apt-get install -y b\n",
+            ),
+            // Without a final line ending, the rules read the file with one.
+            (
+                "FROM a\nRUN apt-get install b",
+                "FROM a\nRUN apt-get install -y b",
+            ),
+            ("FROM a\nRUN b", "FROM a\nRUN b"),
+        ] {
+            let file = parse(source.as_bytes()).unwrap();
+            let findings = lint(&file, &settings);
+            let fixed = fix_parsed(file, findings, &settings).unwrap();
+            assert_eq!(fixed.file.source, fixed_source.as_bytes(), "{source:?}");
+            let kept = (source != fixed_source).then_some(source.as_bytes());
+            assert_eq!(fixed.original.as_deref(), kept, "{source:?}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl Job<'_> {
             Ok(source) => source,
             Err(e) => return out.errors.push(error(format!("cannot read: {e}"), None)),
         };
-        let original = match syntax::parse(&source) {
+        let original = match syntax::parse_owned(source) {
             Ok(file) => file,
             Err(e) => return out.errors.push(error(e.message, Some((e.line, e.column)))),
         };
@@ -169,6 +169,7 @@ impl Job<'_> {
                 ))
             }
         };
+        let source: &[u8] = fixed.original.as_deref().unwrap_or(&fixed.file.source);
         let rewritten = fixed.file.source != source;
         let changed = rewritten || !fixed.companions.is_empty();
         let shown = |c: &engine::Companion| report::shown(&c.path);
@@ -195,7 +196,7 @@ impl Job<'_> {
                 let color = self.color && self.text();
                 let mut text = String::new();
                 if rewritten {
-                    text = diff::unified(&source, &fixed.file.source, &name, color);
+                    text = diff::unified(source, &fixed.file.source, &name, color);
                 }
                 for companion in &fixed.companions {
                     text += &match &companion.before {
@@ -224,13 +225,13 @@ impl Job<'_> {
                     if let (Some(engine), true) = (&self.measure, rewritten) {
                         file.measured = Some(engine.clone().and_then(|engine| {
                             let dir = context.as_deref().unwrap_or(".".as_ref());
-                            measured(&engine, dir, path, &source, &fixed)
+                            measured(&engine, dir, path, source, &fixed)
                         }));
                     }
                     if rewritten {
                         out.changes.push(engine::Companion {
                             path: path.clone(),
-                            before: Some(source.clone()),
+                            before: Some(source.to_vec()),
                             after: fixed.file.source.clone(),
                         });
                     }
@@ -256,7 +257,7 @@ impl Job<'_> {
                     }
                     Input::File(path) if rewritten => targets.push(write::Target {
                         path,
-                        before: Some(&source),
+                        before: Some(source),
                         after: &fixed.file.source,
                     }),
                     Input::File(_) => {}

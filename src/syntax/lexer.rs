@@ -46,7 +46,13 @@ pub(super) fn error(line: usize, message: impl Into<String>) -> ParseError {
 /// Parses a Dockerfile. Fails where BuildKit fails, with BuildKit's first
 /// error.
 pub fn parse(source: &[u8]) -> Result<Dockerfile, ParseError> {
-    first_error(parse_lossless(source))
+    parse_owned(source.to_vec())
+}
+
+/// [`parse`] of bytes the tree then keeps, where the caller has no more
+/// use for them: a large file is not copied.
+pub fn parse_owned(source: Vec<u8>) -> Result<Dockerfile, ParseError> {
+    first_error(lossless(source, true))
 }
 
 fn first_error(
@@ -63,9 +69,19 @@ fn first_error(
 /// would stop at: its parser's first, then its instruction checks'. The
 /// tree always covers every byte.
 pub fn parse_lossless(source: &[u8]) -> (Dockerfile, Vec<ParseError>) {
-    let mut lexer = Lexer::new(source);
-    lexer.checker = Some(Checker::default());
-    lexer.run()
+    lossless(source.to_vec(), true)
+}
+
+/// The tree of `source`, which it keeps, with BuildKit's parser errors and,
+/// when `checked`, its instruction checks' after them.
+fn lossless(source: Vec<u8>, checked: bool) -> (Dockerfile, Vec<ParseError>) {
+    let mut lexer = Lexer::new(&source);
+    if checked {
+        lexer.checker = Some(Checker::default());
+    }
+    let (mut file, errors) = lexer.run();
+    file.source = source;
+    (file, errors)
 }
 
 /// BuildKit's parser alone (`parser.Parse`): the tree it builds from any
@@ -73,7 +89,7 @@ pub fn parse_lossless(source: &[u8]) -> (Dockerfile, Vec<ParseError>) {
 /// instructions, missing arguments or bad flags. For BuildKit's parser
 /// tests; everything else wants [`parse`].
 pub fn parse_ast(source: &[u8]) -> Result<Dockerfile, ParseError> {
-    first_error(Lexer::new(source).run())
+    first_error(lossless(source.to_vec(), false))
 }
 
 struct Lexer<'a> {
@@ -259,7 +275,8 @@ impl<'a> Lexer<'a> {
             self.errors.extend(checker.finish());
         }
         let file = Dockerfile {
-            source: self.src.to_vec(),
+            // The caller's bytes, moved in (see `lossless`).
+            source: Vec::new(),
             items: self.items,
             instructions: self.instructions,
             kinds: self.kinds,

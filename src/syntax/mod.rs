@@ -13,7 +13,7 @@ pub mod shell;
 mod tree;
 mod word;
 
-pub use lexer::{parse, parse_ast, parse_lossless, ParseError, MAX_LINE};
+pub use lexer::{parse, parse_ast, parse_lossless, parse_owned, ParseError, MAX_LINE};
 pub use logical::Logical;
 pub use tree::*;
 pub use word::Word;
